@@ -1,0 +1,27 @@
+"""The backend interface: what the restorer needs from any inference engine.
+
+Implemented by the torch backend here; ONNX Runtime and TensorRT follow the same protocol.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+
+class RestorationBackend(Protocol):
+    """Runs the deploy graph at the model's fixed input size.
+
+    ``infer`` takes (1, 3, h, w) float32 RGB in [0, 1] reference and damaged frames and a
+    (1, h/P, w/P) float32 patch mask (1 = failed) and returns the restored (1, 3, h, w) float32
+    frame.
+    """
+
+    name: str
+    input_size: tuple[int, int]
+    patch_size: int
+
+    def infer(
+        self, reference: np.ndarray, damaged: np.ndarray, patch_mask: np.ndarray
+    ) -> np.ndarray: ...

@@ -1,0 +1,124 @@
+"""ONNX export of the deploy graph, and the static-graph checks TensorRT relies on.
+
+Uses torch's dynamo-based exporter (``torch.onnx.export(dynamo=True)``, backed by onnxscript): it
+traces through ``torch.export`` so the graph comes out with constant shapes and no Shape/If
+plumbing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..model import DeployGraph, SiamMCVAE
+
+log = logging.getLogger(__name__)
+
+ONNX_OPSET = 18
+INPUT_NAMES = ("reference", "damaged", "patch_mask", "noise")
+OUTPUT_NAMES = ("restored", "std")
+
+# Ops that draw random numbers, produce data-dependent shapes, or hide control flow. None may
+# appear in the deploy graph: TensorRT needs static shapes and the output must be a pure function.
+FORBIDDEN_OPS = frozenset(
+    {
+        "RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial",
+        "Bernoulli", "NonZero", "Unique", "Compress", "TopK", "NonMaxSuppression", "Loop", "If",
+        "Scan", "SequenceConstruct", "SequenceAt", "ConcatFromSequence", "SplitToSequence",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ExportedGraph:
+    path: Path
+    input_shapes: dict[str, tuple[int, ...]]
+    output_shapes: dict[str, tuple[int, ...]]
+    op_types: frozenset[str]
+
+
+def example_inputs(graph: DeployGraph, batch: int = 1) -> tuple[torch.Tensor, ...]:
+    """Make placeholder inputs of the graph's fixed shapes (values do not matter for tracing)."""
+    cfg = graph.model.cfg
+    height, width = cfg.input_size
+    rows, cols = cfg.grid_size
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(2, batch, cfg.in_channels, height, width, generator=generator)
+    mask = (torch.rand(batch, rows, cols, generator=generator) < 0.5).float()
+    inputs: tuple[torch.Tensor, ...] = (images[0], images[1], mask)
+    if graph.num_samples:
+        inputs += (torch.randn(graph.noise_shape(batch), generator=generator),)
+    return inputs
+
+
+def export_onnx(
+    model: SiamMCVAE, path: str | os.PathLike[str], num_samples: int = 0, batch: int = 1
+) -> ExportedGraph:
+    """Export ``(reference, damaged, patch_mask[, noise]) -> restored[, std]`` with static shapes.
+
+    The file is written to a temporary name and renamed when the graph passed :func:`check_graph`.
+    """
+    import onnx
+
+    path = Path(path)
+    graph = DeployGraph(model.eval(), num_samples=num_samples)
+    inputs = example_inputs(graph, batch)
+    names = list(INPUT_NAMES[: len(inputs)])
+    outputs = list(OUTPUT_NAMES[: 2 if num_samples else 1])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                graph,
+                inputs,
+                tmp,
+                dynamo=True,
+                opset_version=ONNX_OPSET,
+                input_names=names,
+                output_names=outputs,
+                external_data=False,
+                verbose=False,
+            )
+        exported = check_graph(onnx.load(tmp), Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    log.info(
+        "exported %s: inputs %s -> outputs %s", path, exported.input_shapes, exported.output_shapes
+    )
+    return ExportedGraph(path, exported.input_shapes, exported.output_shapes, exported.op_types)
+
+
+def check_graph(proto: object, path: Path) -> ExportedGraph:
+    """Fail if the graph has forbidden ops or any non-static input/output dimension."""
+    import onnx
+
+    assert isinstance(proto, onnx.ModelProto)
+    onnx.checker.check_model(proto)
+    op_types = frozenset(node.op_type for node in proto.graph.node)
+    bad = sorted(op_types & FORBIDDEN_OPS)
+    if bad:
+        raise RuntimeError(
+            f"exported graph contains random or data-dependent ops: {', '.join(bad)}"
+        )
+
+    def shapes(values: object) -> dict[str, tuple[int, ...]]:
+        result = {}
+        for value in values:  # type: ignore[attr-defined]
+            dims = value.type.tensor_type.shape.dim
+            if any(not dim.HasField("dim_value") for dim in dims):
+                raise RuntimeError(f"graph {value.name} has a dynamic dimension: {dims}")
+            result[value.name] = tuple(int(dim.dim_value) for dim in dims)
+        return result
+
+    return ExportedGraph(path, shapes(proto.graph.input), shapes(proto.graph.output), op_types)

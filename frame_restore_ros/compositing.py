@@ -1,0 +1,58 @@
+"""Full-resolution restoration around a fixed-size backend.
+
+Resize in, infer, resize out, and replace ONLY the failed pixels. Every pixel outside the failure
+mask is returned byte-identical.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .backends.base import RestorationBackend
+from .grid import pixels_to_cells
+
+
+def bgr_to_model(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Convert (H, W, 3) uint8 BGR to (1, 3, h, w) float32 RGB in [0, 1] at ``size`` = (h, w).
+
+    Downscaling uses area resampling.
+    """
+    resized = cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+    return (resized[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32)) / np.float32(255.0)
+
+
+def restore_failed_pixels(
+    backend: RestorationBackend, reference: np.ndarray, damaged: np.ndarray, failed: np.ndarray
+) -> np.ndarray:
+    """Repair ``failed`` pixels of ``damaged`` from ``reference`` at full resolution.
+
+    Args:
+        reference, damaged: (H, W, 3) uint8 BGR, same shape.
+        failed: (H, W) bool, True = failed pixel.
+    Returns:
+        (H, W, 3) uint8 BGR: ``damaged`` with failed pixels replaced by the model's
+        upsampled prediction.
+    """
+    if reference.shape != damaged.shape or damaged.shape[:2] != failed.shape:
+        raise ValueError(
+            f"shapes differ: reference {reference.shape}, damaged {damaged.shape}, mask "
+            f"{failed.shape}"
+        )
+    if not failed.any():
+        return damaged.copy()
+    height, width = backend.input_size
+    grid = (height // backend.patch_size, width // backend.patch_size)
+    patch_mask = pixels_to_cells(failed, grid)  # any failed pixel hides the patch from the model
+    restored = backend.infer(
+        bgr_to_model(reference, backend.input_size),
+        bgr_to_model(damaged, backend.input_size),
+        patch_mask[None].astype(np.float32),
+    )
+    prediction = (restored[0].transpose(1, 2, 0)[:, :, ::-1] * 255.0).clip(0, 255)
+    upsampled = cv2.resize(
+        prediction, (damaged.shape[1], damaged.shape[0]), interpolation=cv2.INTER_LINEAR
+    )
+    output = damaged.copy()
+    output[failed] = upsampled.round().astype(np.uint8)[failed]
+    return output

@@ -1,0 +1,1 @@
+"""Image and video reading and conversion (ROS-free)."""

@@ -1,0 +1,136 @@
+"""Checkpoint I/O: safetensors tensors plus the JSON model config in the file's metadata header.
+
+One file carries everything needed to rebuild the model, so weights and config cannot drift apart.
+Loading never unpickles. Any mismatch (missing, unexpected or mis-shaped tensors, wrong format
+version, unreadable file) raises :class:`CheckpointError` naming the file and the tensors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from .config import SiamMCVAEConfig
+from .siammcvae import SiamMCVAE
+
+FORMAT_NAME = "frame_restore_ros.siammcvae"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A weight file that cannot be used, with the reason."""
+
+
+def save_checkpoint(
+    model: SiamMCVAE, path: str | os.PathLike[str], extra: dict[str, Any] | None = None
+) -> Path:
+    """Write ``model`` atomically (temp file + rename).
+
+    ``extra`` holds JSON-serialisable training notes stored in the header.
+    """
+    path = Path(path)
+    metadata = {
+        "format": FORMAT_NAME,
+        "format_version": str(FORMAT_VERSION),
+        "config": model.cfg.to_json(),
+        "extra": json.dumps(extra or {}, sort_keys=True),
+    }
+    tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_metadata(path: str | os.PathLike[str]) -> tuple[SiamMCVAEConfig, dict[str, Any]]:
+    """Return (config, extra notes) from a checkpoint header without loading tensors."""
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such weight file") from None
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
+    if metadata.get("format") != FORMAT_NAME:
+        raise CheckpointError(
+            f"{path}: not a SiamMCVAE checkpoint (format={metadata.get('format')!r})"
+        )
+    version = metadata.get("format_version")
+    if version != str(FORMAT_VERSION):
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version} is not supported (this build reads "
+            f"{FORMAT_VERSION})"
+        )
+    try:
+        config = SiamMCVAEConfig.from_json(metadata["config"])
+        extra = json.loads(metadata.get("extra", "{}"))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"{path}: invalid model config in header ({exc})") from None
+    return config, extra
+
+
+def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> SiamMCVAE:
+    """Build the model described by the file and load its tensors strictly (eval mode)."""
+    path = Path(path)
+    config, _ = read_metadata(path)
+    model = SiamMCVAE(config)
+    expected = model.state_dict()
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            names = set(handle.keys())
+            problems = _compare(
+                expected, names, lambda name: tuple(handle.get_slice(name).get_shape())
+            )
+            if problems:
+                raise CheckpointError(
+                    f"{path}: tensors do not match config {config.name!r}: " + "; ".join(problems)
+                )
+            tensors = {name: handle.get_tensor(name) for name in names}
+    except CheckpointError:
+        raise
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: corrupt tensor data ({exc})") from None
+    for name, tensor in tensors.items():
+        if not tensor.is_floating_point() or not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"{path}: tensor {name} holds non-finite or non-float values")
+    model.load_state_dict(tensors, strict=True)
+    return model.to(device).eval()
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file (the model hash used in engine cache keys)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _compare(expected: dict[str, torch.Tensor], names: set[str], shape_of: Any) -> list[str]:
+    problems = []
+    missing = sorted(set(expected) - names)
+    extra = sorted(names - set(expected))
+    if missing:
+        problems.append("missing " + ", ".join(missing))
+    if extra:
+        problems.append("unexpected " + ", ".join(extra))
+    for name in sorted(set(expected) & names):
+        shape = shape_of(name)
+        if shape != tuple(expected[name].shape):
+            problems.append(f"{name} has shape {shape}, expected {tuple(expected[name].shape)}")
+    return problems

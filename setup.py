@@ -1,0 +1,49 @@
+"""Build for both colcon (ament_python) and pip.
+
+torch is not pinned here: install ``torch==2.13.0`` first (scripts/setup.sh does), then this
+package;
+``torch>=2.1`` is then already satisfied and pip installs nothing more.
+"""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = 'frame_restore_ros'
+
+setup(
+    name=PACKAGE,
+    version='0.1.0',
+    packages=find_packages(exclude=['test', 'test.*']),
+    package_data={PACKAGE: ['weights/*.safetensors', 'weights/*.md']},
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
+        ('share/' + PACKAGE, ['package.xml']),
+        ('share/' + PACKAGE + '/launch', glob('launch/*.launch.py')),
+        ('share/' + PACKAGE + '/config', glob('config/*.yaml')),
+    ],
+    python_requires='>=3.10',
+    install_requires=[
+        'numpy>=1.23',
+        'opencv-python-headless>=4.8',
+        'safetensors>=0.4',
+        'torch>=2.1',
+        'tqdm>=4.60',
+        'onnx>=1.15',
+        'onnxscript>=0.2',
+        'onnxruntime>=1.17',
+        'scikit-video>=1.1.11',
+    ],
+    extras_require={'test': ['pytest>=7', 'ruff>=0.5']},
+    zip_safe=False,
+    maintainer='frame_restore_ros developers',
+    maintainer_email='frame-restore@example.com',
+    description='Repair failed camera regions from the last clean frame with SiamMCVAE.',
+    license='Apache-2.0',
+    tests_require=['pytest'],
+    entry_points={
+        'console_scripts': [
+            'frame-restore = frame_restore_ros.cli:main',
+        ],
+    },
+)
