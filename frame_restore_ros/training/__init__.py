@@ -1,0 +1,1 @@
+"""Training: paired-frame sampling from video and the training loop."""
