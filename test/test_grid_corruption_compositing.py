@@ -1,0 +1,76 @@
+"""Pixel/patch-grid mapping, synthetic failures and full-resolution compositing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from frame_restore_ros.backends.torch_backend import TorchBackend
+from frame_restore_ros.compositing import restore_failed_pixels
+from frame_restore_ros.corruption import random_patch_failures
+from frame_restore_ros.grid import cell_edges, cells_to_pixels, pixels_to_cells
+from frame_restore_ros.model import SiamMCVAE, preset
+
+
+@pytest.fixture(scope="module")
+def tiny_backend() -> TorchBackend:
+    torch.manual_seed(0)
+    return TorchBackend(SiamMCVAE(preset("tiny")))
+
+
+def test_cells_roundtrip_on_uneven_sizes():
+    rng = np.random.default_rng(0)
+    cells = rng.random((14, 25)) < 0.5
+    pixels = cells_to_pixels(cells, (272, 640))
+    assert pixels.shape == (272, 640)
+    assert np.array_equal(pixels_to_cells(pixels, (14, 25)), cells)
+    assert cell_edges(272, 14)[[0, -1]].tolist() == [0, 272]
+
+
+def test_one_failed_pixel_fails_its_whole_patch():
+    failed = np.zeros((100, 170), dtype=bool)
+    failed[55, 3] = True
+    cells = pixels_to_cells(failed, (5, 10))
+    assert cells.sum() == 1 and cells[2, 0]
+
+
+def test_grid_larger_than_frame_is_rejected():
+    with pytest.raises(ValueError, match="smaller than the patch grid"):
+        pixels_to_cells(np.zeros((4, 4), dtype=bool), (5, 5))
+
+
+def test_random_patch_failures_mask_is_exactly_the_changed_pixels(bikes_frames):
+    frame = bikes_frames[5]
+    damaged, failed = random_patch_failures(frame, (14, 25), 0.6, np.random.default_rng(3))
+    assert failed.shape == frame.shape[:2]
+    assert pixels_to_cells(failed, (14, 25)).sum() == round(0.6 * 14 * 25)
+    assert np.array_equal(damaged[~failed], frame[~failed])
+    changed = (damaged != frame).any(axis=2)
+    assert changed[failed].mean() > 0.95  # fills differ from real content almost everywhere
+    again, _ = random_patch_failures(frame, (14, 25), 0.6, np.random.default_rng(3))
+    assert np.array_equal(again, damaged), "seeded"
+
+
+def test_restore_changes_only_failed_pixels_at_full_resolution(tiny_backend, bikes_frames):
+    reference, truth = bikes_frames[10], bikes_frames[11]
+    damaged, failed = random_patch_failures(truth, (7, 9), 0.5, np.random.default_rng(1))
+    restored = restore_failed_pixels(tiny_backend, reference, damaged, failed)
+    assert restored.dtype == np.uint8 and restored.shape == truth.shape
+    assert np.array_equal(restored[~failed], damaged[~failed])
+    assert not np.array_equal(restored[failed], damaged[failed])
+
+
+def test_restore_with_nothing_failed_returns_the_same_bytes(tiny_backend, bikes_frames):
+    frame = bikes_frames[3]
+    out = restore_failed_pixels(
+        tiny_backend, bikes_frames[2], frame, np.zeros(frame.shape[:2], bool)
+    )
+    assert np.array_equal(out, frame) and out is not frame
+
+
+def test_restore_rejects_mismatched_shapes(tiny_backend, bikes_frames):
+    with pytest.raises(ValueError, match="shapes differ"):
+        restore_failed_pixels(
+            tiny_backend, bikes_frames[0][:100], bikes_frames[1], np.zeros((272, 640), bool)
+        )
