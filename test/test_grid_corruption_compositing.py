@@ -74,3 +74,16 @@ def test_restore_rejects_mismatched_shapes(tiny_backend, bikes_frames):
         restore_failed_pixels(
             tiny_backend, bikes_frames[0][:100], bikes_frames[1], np.zeros((272, 640), bool)
         )
+
+
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [((1080, 1920), (224, 400)), ((272, 640), (224, 400)), ((100, 150), (224, 400))],
+)
+def test_downscale_hits_the_size_and_keeps_flat_colour(source, target):
+    from frame_restore_ros.media.resize import downscale
+
+    frame = np.full((*source, 3), (10, 120, 250), dtype=np.uint8)
+    out = downscale(frame, target)
+    assert out.shape == (*target, 3) and out.dtype == np.uint8
+    assert np.array_equal(out, np.full((*target, 3), (10, 120, 250), dtype=np.uint8))

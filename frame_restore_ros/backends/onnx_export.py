@@ -7,10 +7,12 @@ plumbing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,8 +77,7 @@ def export_onnx(
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
+        with _quiet_exporter(), torch.no_grad():
             torch.onnx.export(
                 graph,
                 inputs,
@@ -97,6 +98,23 @@ def export_onnx(
         "exported %s: inputs %s -> outputs %s", path, exported.input_shapes, exported.output_shapes
     )
     return ExportedGraph(path, exported.input_shapes, exported.output_shapes, exported.op_types)
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Silence the exporter's per-pass INFO chatter and optional-op warnings (e.g. torchvision)."""
+    names = ("torch.onnx", "onnx_ir", "onnxscript")
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
 
 
 def check_graph(proto: object, path: Path) -> ExportedGraph:

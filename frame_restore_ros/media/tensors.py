@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
+
+from .resize import downscale
 
 
 def frame_to_tensor(frame: np.ndarray, size: tuple[int, int] | None = None) -> torch.Tensor:
     """Convert (H, W, 3) uint8 BGR to (1, 3, h, w) float32 RGB in [0, 1].
 
-    ``size`` = (h, w) resizes first (area resampling).
+    ``size`` = (h, w) resizes first (anti-aliased, ``resize.downscale``).
     """
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) uint8 BGR frame, got {frame.dtype} {frame.shape}")
-    if size is not None and (frame.shape[0], frame.shape[1]) != tuple(size):
-        frame = cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+    if size is not None:
+        frame = downscale(frame, size)
     rgb = np.ascontiguousarray(frame[:, :, ::-1])
     return torch.from_numpy(rgb).permute(2, 0, 1)[None].float().div_(255.0)
 

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..media.resize import downscale
 from ..media.video import iter_frames
 from ..model.patches import random_patch_mask
 
@@ -34,13 +35,10 @@ def load_clip(
     for frame in iter_frames(path, max_frames=max_frames):
         scale = margin * max(height / frame.shape[0], width / frame.shape[1])
         size = (
-            max(width, round(frame.shape[1] * scale)),
             max(height, round(frame.shape[0] * scale)),
+            max(width, round(frame.shape[1] * scale)),
         )
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        frames.append(
-            cv2.cvtColor(cv2.resize(frame, size, interpolation=interpolation), cv2.COLOR_BGR2RGB)
-        )
+        frames.append(cv2.cvtColor(downscale(frame, size), cv2.COLOR_BGR2RGB))
     if len(frames) < 2:
         raise ValueError(f"{path}: need at least 2 frames to make pairs, got {len(frames)}")
     return Clip(name=str(path), frames=np.stack(frames))
