@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from .backends.torch_backend import TorchBackend
 from .compositing import restore_failed_pixels
-from .corruption import random_patch_failures
+from .corruption import random_patches
 from .media.video import VideoError, read_frames, sample_video_path, video_fps
 from .weights import default_weights_path, load_default_or
 
@@ -90,7 +90,8 @@ def run_demo(
     try:
         for t in tqdm(range(gap, len(clip)), desc="restore", disable=not progress):
             reference, truth = clip[t - gap], clip[t]
-            damaged, failed = random_patch_failures(truth, grid, ratio, rng)
+            corruption = random_patches(truth, grid, ratio, rng)
+            damaged, failed = corruption.damaged, corruption.mask
             start = time.perf_counter()
             restored = restore_failed_pixels(backend, reference, damaged, failed)
             elapsed_ms = (time.perf_counter() - start) * 1000

@@ -8,7 +8,7 @@ import torch
 
 from frame_restore_ros.backends.torch_backend import TorchBackend
 from frame_restore_ros.compositing import restore_failed_pixels
-from frame_restore_ros.corruption import random_patch_failures
+from frame_restore_ros.corruption import random_patches
 from frame_restore_ros.grid import cell_edges, cells_to_pixels, pixels_to_cells
 from frame_restore_ros.model import SiamMCVAE, preset
 
@@ -40,21 +40,23 @@ def test_grid_larger_than_frame_is_rejected():
         pixels_to_cells(np.zeros((4, 4), dtype=bool), (5, 5))
 
 
-def test_random_patch_failures_mask_is_exactly_the_changed_pixels(bikes_frames):
+def test_random_patches_mask_is_exactly_the_changed_pixels(bikes_frames):
     frame = bikes_frames[5]
-    damaged, failed = random_patch_failures(frame, (14, 25), 0.6, np.random.default_rng(3))
+    result = random_patches(frame, (14, 25), 0.6, np.random.default_rng(3))
+    damaged, failed = result.damaged, result.mask
     assert failed.shape == frame.shape[:2]
     assert pixels_to_cells(failed, (14, 25)).sum() == round(0.6 * 14 * 25)
     assert np.array_equal(damaged[~failed], frame[~failed])
     changed = (damaged != frame).any(axis=2)
     assert changed[failed].mean() > 0.95  # fills differ from real content almost everywhere
-    again, _ = random_patch_failures(frame, (14, 25), 0.6, np.random.default_rng(3))
-    assert np.array_equal(again, damaged), "seeded"
+    again = random_patches(frame, (14, 25), 0.6, np.random.default_rng(3))
+    assert np.array_equal(again.damaged, damaged) and np.array_equal(again.labels, result.labels)
 
 
 def test_restore_changes_only_failed_pixels_at_full_resolution(tiny_backend, bikes_frames):
     reference, truth = bikes_frames[10], bikes_frames[11]
-    damaged, failed = random_patch_failures(truth, (7, 9), 0.5, np.random.default_rng(1))
+    result = random_patches(truth, (7, 9), 0.5, np.random.default_rng(1))
+    damaged, failed = result.damaged, result.mask
     restored = restore_failed_pixels(tiny_backend, reference, damaged, failed)
     assert restored.dtype == np.uint8 and restored.shape == truth.shape
     assert np.array_equal(restored[~failed], damaged[~failed])

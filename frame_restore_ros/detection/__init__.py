@@ -1,0 +1,1 @@
+"""Sensor-failure detection: per-cell statistics, the detector, and the Autoware-style baseline."""

@@ -1,0 +1,76 @@
+"""Per-cell image statistics for failure detection, computed with a few fast OpenCV passes.
+
+The frame is padded (edge replicate) to a multiple of the cell size, then every statistic is a
+uint8 image reduced by an integer-factor ``INTER_AREA`` resize, which OpenCV implements as an exact
+box average: about 5 ms for all statistics of a 1920x1080 frame on one core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class CellStats:
+    """Statistics of one frame on a grid of ``cell`` x ``cell`` pixel cells.
+
+    Attributes:
+        gray: (rows, cols) float32 mean luma per cell, 0-255.
+        bgr: (rows, cols, 3) float32 mean colour per cell.
+        texture: (rows, cols) float32 mean |Laplacian| of luma (saturates at 255).
+        changed: (rows, cols) float32 fraction of pixels whose luma moved by more than
+            ``change_level`` since the previous frame (NaN when there is no previous frame).
+        gray_full: (H, W) uint8 luma of the unpadded frame (kept for the next frame's diff).
+    """
+
+    gray: np.ndarray
+    bgr: np.ndarray
+    texture: np.ndarray
+    changed: np.ndarray
+    gray_full: np.ndarray
+
+
+def pad_to_cells(image: np.ndarray, cell: int) -> np.ndarray:
+    """Pad bottom/right by edge replication so both sides are multiples of ``cell``."""
+    height, width = image.shape[:2]
+    bottom, right = (-height) % cell, (-width) % cell
+    if bottom == 0 and right == 0:
+        return image
+    return cv2.copyMakeBorder(image, 0, bottom, 0, right, cv2.BORDER_REPLICATE)
+
+
+def grid_shape(shape: tuple[int, int], cell: int) -> tuple[int, int]:
+    """(rows, cols) of cells covering an (H, W) frame (the last row/col may be partial)."""
+    return -(-shape[0] // cell), -(-shape[1] // cell)
+
+
+def _cell_mean(image: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    return cv2.resize(image, (grid[1], grid[0]), interpolation=cv2.INTER_AREA)
+
+
+def compute_cell_stats(
+    frame: np.ndarray, previous_gray: np.ndarray | None, cell: int, change_level: int = 2
+) -> CellStats:
+    """Compute :class:`CellStats` of a (H, W, 3) uint8 BGR frame.
+
+    ``previous_gray`` is the previous frame's ``gray_full`` (same size) or None.
+    """
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    grid = grid_shape(gray.shape, cell)
+    padded_gray = pad_to_cells(gray, cell)
+    texture = cv2.convertScaleAbs(cv2.Laplacian(padded_gray, cv2.CV_16S))
+    if previous_gray is None:
+        changed = np.full(grid, np.nan, dtype=np.float32)
+    else:
+        moved = cv2.compare(cv2.absdiff(gray, previous_gray), change_level, cv2.CMP_GT)
+        changed = _cell_mean(pad_to_cells(moved, cell), grid).astype(np.float32) / 255.0
+    return CellStats(
+        gray=_cell_mean(padded_gray, grid).astype(np.float32),
+        bgr=_cell_mean(pad_to_cells(frame, cell), grid).astype(np.float32),
+        texture=_cell_mean(texture, grid).astype(np.float32),
+        changed=changed,
+        gray_full=gray,
+    )

@@ -1,0 +1,161 @@
+"""The per-frame pipeline: detect -> choose reference -> infer -> composite -> outputs.
+
+Rules (DESIGN.md section 6): a clean frame becomes the reference and is returned as the very same
+array (same bytes, no copy); a damaged frame with a usable reference is repaired in its failed
+pixels only; in every other case the input is passed through unchanged with a status saying why.
+An exception inside inference never escapes: it becomes a pass-through with status ``error``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+from .backends.base import RestorationBackend
+from .compositing import restore_failed_pixels
+from .detection.detector import DetectorConfig, FailureDetector
+from .failures import FailureKind
+from .reference import ReferenceTracker, TrackerConfig
+
+log = logging.getLogger(__name__)
+
+
+class Status(str, Enum):
+    CLEAN = "clean"
+    REPAIRED = "repaired"
+    NO_REFERENCE = "passthrough_no_reference"
+    STALE_REFERENCE = "passthrough_stale_reference"
+    WHOLE_FRAME = "passthrough_whole_frame"
+    NO_BACKEND = "passthrough_no_backend"
+    ERROR = "error"
+
+    @property
+    def passthrough(self) -> bool:
+        return self is not Status.REPAIRED
+
+
+@dataclass
+class RestorerConfig:
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    feather_px: int = 24
+
+
+@dataclass
+class RestoreResult:
+    """Everything one frame produced.
+
+    Attributes:
+        frame: (H, W, 3) uint8 output; the input object itself on every pass-through.
+        mask: (H, W) bool failed pixels.
+        labels: (H, W) uint8 FailureKind per pixel.
+        status: what was done; ``reason`` says why in words.
+        timings_ms: per stage (detect, restore, total).
+    """
+
+    frame: np.ndarray
+    mask: np.ndarray
+    labels: np.ndarray
+    status: Status
+    reason: str
+    failed_ratio: float
+    counts: dict[str, int]
+    reference_age_frames: int | None
+    reference_age_seconds: float | None
+    timings_ms: dict[str, float]
+
+
+def validate_frame(frame: object) -> np.ndarray:
+    """Return ``frame`` if it is an (H, W, 3) uint8 image; else raise ValueError naming why."""
+    if not isinstance(frame, np.ndarray):
+        raise ValueError(f"frame must be a numpy array, got {type(frame).__name__}")
+    if frame.size == 0:
+        raise ValueError(f"frame is empty (shape {frame.shape})")
+    if frame.dtype != np.uint8:
+        raise ValueError(f"frame must be uint8 BGR, got dtype {frame.dtype}")
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"frame must have shape (H, W, 3), got {frame.shape}")
+    return frame
+
+
+class Restorer:
+    """One camera's restoration state: detector history, reference, backend."""
+
+    def __init__(
+        self, backend: RestorationBackend | None, config: RestorerConfig | None = None
+    ) -> None:
+        self.config = config or RestorerConfig()
+        self.backend = backend
+        self.detector = FailureDetector(self.config.detector)
+        self.tracker = ReferenceTracker(self.config.tracker)
+
+    def reset(self, reason: str = "requested") -> None:
+        self.detector.reset()
+        self.tracker.reset(reason)
+
+    def process(self, frame: np.ndarray, stamp: float) -> RestoreResult:
+        """Process one frame with header time ``stamp`` (s); raise ValueError on bad input."""
+        start = time.perf_counter()
+        validate_frame(frame)
+        if self.tracker.observe(frame, stamp):
+            self.detector.reset()
+        detection = self.detector.detect(frame)
+        detected = time.perf_counter()
+        timings = {"detect": (detected - start) * 1000}
+
+        def result(output: np.ndarray, status: Status, reason: str) -> RestoreResult:
+            timings["total"] = (time.perf_counter() - start) * 1000
+            age_frames, age_seconds = self.tracker.age(stamp)
+            return RestoreResult(
+                frame=output,
+                mask=detection.mask,
+                labels=detection.labels,
+                status=status,
+                reason=reason,
+                failed_ratio=detection.failed_ratio,
+                counts=detection.counts,
+                reference_age_frames=age_frames,
+                reference_age_seconds=age_seconds,
+                timings_ms=timings,
+            )
+
+        if detection.failed_ratio == 0.0:
+            self.tracker.offer(frame, stamp, 0.0)
+            return result(frame, Status.CLEAN, "no failure detected")
+        if detection.whole_frame:
+            return result(
+                frame, Status.WHOLE_FRAME, "the whole frame failed: nothing to repair from"
+            )
+        reference, why_not = self.tracker.lookup(stamp)
+        if reference is None or self.backend is None:
+            # Nothing to repair with: still let a nearly clean frame become the reference.
+            self.tracker.offer(frame, stamp, detection.failed_ratio)
+            if self.backend is None:
+                return result(frame, Status.NO_BACKEND, "no inference backend loaded")
+            status = Status.NO_REFERENCE if "no clean" in why_not else Status.STALE_REFERENCE
+            return result(frame, status, why_not)
+        try:
+            restored = restore_failed_pixels(
+                self.backend, reference.frame, frame, detection.mask, self.config.feather_px
+            )
+        except Exception as exc:  # the stream must go on: report, pass the frame through
+            log.warning("restoration failed, passing the frame through: %s", exc, exc_info=True)
+            return result(frame, Status.ERROR, f"inference failed: {type(exc).__name__}: {exc}")
+        timings["restore"] = (time.perf_counter() - detected) * 1000
+        self.tracker.offer(restored, stamp, detection.failed_ratio)
+        kinds = ", ".join(f"{k} {v}" for k, v in detection.counts.items())
+        return result(restored, Status.REPAIRED, f"repaired {kinds} px")
+
+
+__all__ = [
+    "FailureKind",
+    "RestoreResult",
+    "Restorer",
+    "RestorerConfig",
+    "Status",
+    "validate_frame",
+]

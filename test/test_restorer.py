@@ -1,0 +1,180 @@
+"""The per-frame pipeline: statuses, bit-exact good pixels, reference handling, bounded memory."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from frame_restore_ros import corruption
+from frame_restore_ros.backends.torch_backend import TorchBackend
+from frame_restore_ros.detection.evaluate import INJECTORS
+from frame_restore_ros.failures import FailureKind
+from frame_restore_ros.model import SiamMCVAE, preset
+from frame_restore_ros.reference import TrackerConfig
+from frame_restore_ros.restorer import Restorer, RestorerConfig, Status
+
+
+@pytest.fixture(scope="module")
+def backend() -> TorchBackend:
+    torch.manual_seed(0)
+    return TorchBackend(SiamMCVAE(preset("tiny")))
+
+
+@pytest.fixture(scope="module")
+def frames(bikes_frames) -> list[np.ndarray]:
+    """bikes.mp4 from frame 17: frames 17-28 are clean to the detector (earlier ones show a
+    saturated street lamp that is, correctly, flagged)."""
+    return bikes_frames[17:]
+
+
+def warm(restorer: Restorer, frames: list[np.ndarray], count: int = 4, t0: float = 0.0) -> float:
+    stamp = t0
+    for frame in frames[:count]:
+        assert restorer.process(frame, stamp).status is Status.CLEAN
+        stamp += 0.04
+    return stamp
+
+
+def test_clean_frame_passes_through_as_the_same_object(backend, frames):
+    restorer = Restorer(backend)
+    result = restorer.process(frames[0], 0.0)
+    assert result.status is Status.CLEAN and result.frame is frames[0]
+    assert not result.mask.any() and result.timings_ms["total"] >= 0
+
+
+@pytest.mark.parametrize("kind", [k for k in INJECTORS if k != "whole_frame"])
+def test_pixels_outside_the_mask_never_change(backend, frames, kind):
+    restorer = Restorer(backend)
+    stamp = warm(restorer, frames)
+    _, inject = INJECTORS[kind]
+    damaged = inject(frames[5], np.random.default_rng(1))
+    original = damaged.damaged.copy()
+    result = restorer.process(damaged.damaged, stamp)
+    assert result.status is Status.REPAIRED, result.reason
+    assert np.array_equal(result.frame[~result.mask], original[~result.mask])
+    assert np.array_equal(damaged.damaged, original), "the input is never modified"
+    assert result.mask[damaged.mask].mean() > 0.95
+    assert not np.array_equal(result.frame[result.mask], original[result.mask])
+
+
+def test_frozen_failure_is_repaired_after_it_is_detected(backend, frames):
+    restorer = Restorer(backend)
+    stamp = warm(restorer, frames, 8)
+    stale = frames[8].copy()
+    statuses = []
+    for frame in frames[9:20]:
+        damaged = frame.copy()
+        damaged[60:200, 100:400] = stale[60:200, 100:400]
+        result = restorer.process(damaged, stamp)
+        stamp += 0.04
+        statuses.append(result.status)
+        assert np.array_equal(result.frame[~result.mask], damaged[~result.mask])
+    assert Status.REPAIRED in statuses[5:]
+
+
+def test_no_reference_when_the_stream_starts_damaged(backend, frames):
+    damaged = corruption.blocks(frames[0], np.random.default_rng(0), FailureKind.DEAD, 2)
+    result = Restorer(backend).process(damaged.damaged, 0.0)
+    assert result.status is Status.NO_REFERENCE and result.frame is damaged.damaged
+    assert result.mask.any() and "no clean reference" in result.reason
+
+
+def test_stale_reference_by_frames_and_by_seconds(backend, frames):
+    rng = np.random.default_rng(0)
+    config = RestorerConfig(tracker=TrackerConfig(max_age_frames=2, max_age_seconds=10.0))
+    restorer = Restorer(backend, config)
+    stamp = warm(restorer, frames, 2)
+    statuses = []
+    for frame in frames[2:6]:
+        damaged = corruption.bottom_loss(frame, rng, (0.1, 0.2))  # too damaged to become reference
+        statuses.append(restorer.process(damaged.damaged, stamp).status)
+        stamp += 0.04
+    assert statuses[0] is Status.REPAIRED and statuses[-1] is Status.STALE_REFERENCE
+    restorer = Restorer(backend, RestorerConfig(tracker=TrackerConfig(max_age_seconds=0.5)))
+    stamp = warm(restorer, frames, 2)
+    late = corruption.blocks(frames[3], rng, FailureKind.DEAD, 1).damaged
+    result = restorer.process(late, stamp + 5.0)
+    assert result.status is Status.STALE_REFERENCE and "s old" in result.reason
+    assert result.frame is late
+
+
+def test_whole_frame_loss_passes_through(backend, frames):
+    restorer = Restorer(backend)
+    stamp = warm(restorer, frames)
+    lost = corruption.whole_frame(frames[5], np.random.default_rng(0)).damaged
+    result = restorer.process(lost, stamp)
+    assert result.status is Status.WHOLE_FRAME and result.frame is lost and result.mask.all()
+
+
+def test_missing_backend_and_failing_backend_pass_through(frames):
+    class Broken:
+        name, input_size, patch_size = "broken", (32, 48), 8
+
+        def infer(self, *args):
+            raise RuntimeError("CUDA error: device lost")
+
+    for backend, status in ((None, Status.NO_BACKEND), (Broken(), Status.ERROR)):
+        restorer = Restorer(backend)
+        stamp = warm(restorer, frames)
+        damaged = corruption.blocks(
+            frames[5], np.random.default_rng(0), FailureKind.DEAD, 1
+        ).damaged
+        result = restorer.process(damaged, stamp)
+        assert result.status is status and result.frame is damaged
+    assert "CUDA error: device lost" in result.reason
+
+
+def test_resolution_change_and_time_going_backwards_reset_the_reference(backend, frames):
+    restorer = Restorer(backend)
+    stamp = warm(restorer, frames)
+    small = cv2.resize(frames[5], (320, 136))
+    damaged = corruption.blocks(small, np.random.default_rng(0), FailureKind.DEAD, 1).damaged
+    result = restorer.process(damaged, stamp)
+    assert result.status is Status.NO_REFERENCE and result.frame.shape == small.shape
+    assert "resolution changed" in restorer.tracker.last_reset_reason
+    warm(restorer, [small, small], 2, t0=stamp + 0.1)
+    damaged = corruption.blocks(small, np.random.default_rng(1), FailureKind.DEAD, 1).damaged
+    result = restorer.process(damaged, 0.0)  # bag loop: time jumps back
+    assert result.status is Status.NO_REFERENCE
+    assert "time went backwards" in restorer.tracker.last_reset_reason
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (np.zeros((0, 0, 3), np.uint8), "empty"),
+        (np.zeros((8, 8, 3), np.float32), "uint8"),
+        (np.full((8, 8, 3), np.nan, np.float32), "uint8"),
+        (np.zeros((8, 8, 4), np.uint8), "\\(H, W, 3\\)"),
+        ([[1, 2]], "numpy array"),
+    ],
+)
+def test_bad_frames_are_clear_errors(backend, bad, message):
+    with pytest.raises(ValueError, match=message):
+        Restorer(backend).process(bad, 0.0)
+
+
+def test_a_long_stream_keeps_memory_flat(backend, frames):
+    rng = np.random.default_rng(0)
+    small = [cv2.resize(f, (160, 68)) for f in frames[:40]]
+    restorer = Restorer(backend)
+    kinds = [k for k in INJECTORS]
+
+    def run(count: int, start: int) -> None:
+        for i in range(start, start + count):
+            frame = small[i % len(small)]
+            if rng.random() < 0.5:
+                frame = INJECTORS[kinds[int(rng.integers(len(kinds)))]][1](frame, rng).damaged
+            restorer.process(frame, i * 0.04)
+
+    run(200, 0)
+    tracemalloc.start()
+    before, _ = tracemalloc.get_traced_memory()
+    run(800, 200)
+    after, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert after - before < 200_000, f"memory grew by {after - before} bytes over 800 frames"
