@@ -300,7 +300,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _eval_detection(args: argparse.Namespace) -> int:
     from .detection.autoware_baseline import AutowareBlockDetector
     from .detection.detector import FailureDetector
-    from .detection.evaluate import evaluate_detection, format_report, save_examples
+    from .detection.evaluate import (
+        clean_statistics,
+        evaluate_detection,
+        format_report,
+        save_examples,
+    )
     from .media.video import read_frames, sample_video_path
 
     videos = args.video or [sample_video_path()]
@@ -309,9 +314,14 @@ def _eval_detection(args: argparse.Namespace) -> int:
         clips, FailureDetector, AutowareBlockDetector().detect, seed=args.seed
     )
     print(format_report(report))
+    statistics = {name: clean_statistics(frames) for name, frames in clips.items()}
+    print("clean-frame cell statistics (what the default thresholds were set against):")
+    for name, values in statistics.items():
+        print(f"  {name}: {json.dumps(values)}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report.as_dict(), indent=2))
+        payload = report.as_dict() | {"clean_cell_statistics": statistics}
+        args.json.write_text(json.dumps(payload, indent=2))
     if args.examples:
         written = save_examples(next(iter(clips.values())), FailureDetector, str(args.examples))
         log.info("wrote %d example overlays to %s", len(written), args.examples)

@@ -44,23 +44,51 @@ def restore_failed_pixels(
         (H, W, 3) uint8 BGR: ``damaged`` with failed pixels replaced by the model's upsampled
         prediction; every other pixel is returned unchanged.
     """
+    return restore_with_uncertainty(backend, reference, damaged, failed, feather_px, False)[0]
+
+
+def restore_with_uncertainty(
+    backend: RestorationBackend,
+    reference: np.ndarray,
+    damaged: np.ndarray,
+    failed: np.ndarray,
+    feather_px: int = 0,
+    uncertainty: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`restore_failed_pixels` plus, if asked, the uncertainty map.
+
+    The map is (H, W) float32: the per-pixel std of the backend's K samples on the 0-255 scale,
+    upsampled, and exactly 0 outside ``failed`` (those pixels are copied, not predicted). It needs
+    a backend with ``infer_with_uncertainty`` (e.g. ``TorchBackend(uncertainty_samples=8)``).
+    """
     if reference.shape != damaged.shape or damaged.shape[:2] != failed.shape:
         raise ValueError(
             f"shapes differ: reference {reference.shape}, damaged {damaged.shape}, "
             f"mask {failed.shape}"
         )
     if not failed.any():
-        return damaged.copy()
+        return damaged.copy(), (np.zeros(failed.shape, np.float32) if uncertainty else None)
     height, width = backend.input_size
     patch = backend.patch_size
     grid = (height // patch, width // patch)
     patch_mask = pixels_to_cells(failed, grid)  # any failed pixel hides the patch from the model
     damaged_small = downscale(damaged, backend.input_size)
-    restored = backend.infer(
+    inputs = (
         bgr_to_model(reference, backend.input_size),
         _to_model_tensor(damaged_small),
         patch_mask[None].astype(np.float32),
     )
+    std_full = None
+    if uncertainty:
+        sampler = getattr(backend, "infer_with_uncertainty", None)
+        if sampler is None:
+            raise ValueError(f"backend {backend.name} cannot estimate uncertainty")
+        restored, std = sampler(*inputs)
+        size = (damaged.shape[1], damaged.shape[0])
+        std_full = cv2.resize(std[0, 0] * np.float32(255.0), size, interpolation=cv2.INTER_LINEAR)
+        std_full[~failed] = 0.0
+    else:
+        restored = backend.infer(*inputs)
     prediction = restored[0].transpose(1, 2, 0)[:, :, ::-1] * np.float32(255.0)
     if feather_px > 0:
         valid = downscale((~failed).view(np.uint8) * np.uint8(255), backend.input_size)
@@ -79,4 +107,4 @@ def restore_failed_pixels(
     output = damaged.copy()
     # Masked copy of failed pixels only: ~1 ms at 1080p, against ~60 ms for output[failed] = ...
     cv2.copyTo(upsampled, failed.view(np.uint8), output)
-    return output
+    return output, std_full

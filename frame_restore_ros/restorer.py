@@ -16,7 +16,7 @@ from enum import Enum
 import numpy as np
 
 from .backends.base import RestorationBackend
-from .compositing import restore_failed_pixels
+from .compositing import restore_with_uncertainty
 from .detection.detector import DetectorConfig, FailureDetector
 from .failures import FailureKind
 from .reference import ReferenceTracker, TrackerConfig
@@ -43,6 +43,7 @@ class RestorerConfig:
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     feather_px: int = 24
+    uncertainty: bool = False  # needs a backend with infer_with_uncertainty
 
 
 @dataclass
@@ -55,6 +56,7 @@ class RestoreResult:
         labels: (H, W) uint8 FailureKind per pixel.
         status: what was done; ``reason`` says why in words.
         timings_ms: per stage (detect, restore, total).
+        uncertainty: (H, W) float32 std on the 0-255 scale when enabled and repaired, else None.
     """
 
     frame: np.ndarray
@@ -67,6 +69,7 @@ class RestoreResult:
     reference_age_frames: int | None
     reference_age_seconds: float | None
     timings_ms: dict[str, float]
+    uncertainty: np.ndarray | None = None
 
 
 def validate_frame(frame: object) -> np.ndarray:
@@ -107,7 +110,9 @@ class Restorer:
         detected = time.perf_counter()
         timings = {"detect": (detected - start) * 1000}
 
-        def result(output: np.ndarray, status: Status, reason: str) -> RestoreResult:
+        def result(
+            output: np.ndarray, status: Status, reason: str, uncertainty: np.ndarray | None = None
+        ) -> RestoreResult:
             timings["total"] = (time.perf_counter() - start) * 1000
             age_frames, age_seconds = self.tracker.age(stamp)
             return RestoreResult(
@@ -121,6 +126,7 @@ class Restorer:
                 reference_age_frames=age_frames,
                 reference_age_seconds=age_seconds,
                 timings_ms=timings,
+                uncertainty=uncertainty,
             )
 
         if detection.failed_ratio == 0.0:
@@ -139,8 +145,13 @@ class Restorer:
             status = Status.NO_REFERENCE if "no clean" in why_not else Status.STALE_REFERENCE
             return result(frame, status, why_not)
         try:
-            restored = restore_failed_pixels(
-                self.backend, reference.frame, frame, detection.mask, self.config.feather_px
+            restored, uncertainty = restore_with_uncertainty(
+                self.backend,
+                reference.frame,
+                frame,
+                detection.mask,
+                self.config.feather_px,
+                self.config.uncertainty,
             )
         except Exception as exc:  # the stream must go on: report, pass the frame through
             log.warning("restoration failed, passing the frame through: %s", exc, exc_info=True)
@@ -148,7 +159,7 @@ class Restorer:
         timings["restore"] = (time.perf_counter() - detected) * 1000
         self.tracker.offer(restored, stamp, detection.failed_ratio)
         kinds = ", ".join(f"{k} {v}" for k, v in detection.counts.items())
-        return result(restored, Status.REPAIRED, f"repaired {kinds} px")
+        return result(restored, Status.REPAIRED, f"repaired {kinds} px", uncertainty)
 
 
 __all__ = [

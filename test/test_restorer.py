@@ -178,3 +178,26 @@ def test_a_long_stream_keeps_memory_flat(backend, frames):
     after, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert after - before < 200_000, f"memory grew by {after - before} bytes over 800 frames"
+
+
+def test_uncertainty_map_is_zero_on_good_pixels_and_positive_on_failed(frames):
+    torch.manual_seed(0)
+    backend = TorchBackend(SiamMCVAE(preset("tiny")), uncertainty_samples=4)
+    restorer = Restorer(backend, RestorerConfig(uncertainty=True))
+    stamp = warm(restorer, frames)
+    damaged = corruption.blocks(frames[5], np.random.default_rng(0), FailureKind.NOISE, 2)
+    result = restorer.process(damaged.damaged, stamp)
+    assert result.status is Status.REPAIRED and result.uncertainty is not None
+    assert result.uncertainty.shape == result.mask.shape and result.uncertainty.dtype == np.float32
+    assert (result.uncertainty[~result.mask] == 0).all()
+    assert result.uncertainty[result.mask].mean() > 0
+    assert np.array_equal(result.frame[~result.mask], damaged.damaged[~result.mask])
+
+
+def test_uncertainty_with_a_backend_that_cannot_sample_is_an_error_status(backend, frames):
+    restorer = Restorer(backend, RestorerConfig(uncertainty=True))
+    stamp = warm(restorer, frames)
+    damaged = corruption.blocks(frames[5], np.random.default_rng(0), FailureKind.DEAD, 1).damaged
+    result = restorer.process(damaged, stamp)
+    assert result.status is Status.ERROR and "uncertainty" in result.reason
+    assert result.frame is damaged

@@ -252,19 +252,26 @@ class FailureDetector:
                 continue
             if kind is FailureKind.NOISE:  # only ring cells partly covered by noise
                 ring &= (texture >= 0.4 * cfg.noise_min_texture).view(np.uint8)
-            ring_pixels = self._cells_to_pixels(ring, labels.shape, cfg.cell).astype(bool)
+            # Work only on the bounding box of the ring: full-resolution passes stay local.
+            x, y, w, h = cv2.boundingRect(ring)
+            rows = slice(y * cfg.cell, min(labels.shape[0], (y + h) * cfg.cell))
+            cols = slice(x * cfg.cell, min(labels.shape[1], (x + w) * cfg.cell))
+            box = (rows.stop - rows.start, cols.stop - cols.start)
+            ring_pixels = self._cells_to_pixels(ring[y : y + h, x : x + w], box, cfg.cell)
+            ring_pixels = ring_pixels.astype(bool)
             if kind is FailureKind.DEAD:
-                ring_pixels &= gray <= cfg.dead_max_gray
+                ring_pixels &= gray[rows, cols] <= cfg.dead_max_gray
             elif kind is FailureKind.SATURATED:
-                ring_pixels &= gray >= cfg.saturated_min_gray
+                ring_pixels &= gray[rows, cols] >= cfg.saturated_min_gray
             elif kind is FailureKind.CAST:
-                close = np.zeros(gray.shape, dtype=bool)
+                close = np.zeros(box, dtype=bool)
                 for colour in cfg.cast_colours:
                     lower = np.clip(np.asarray(colour) - cfg.cast_tolerance, 0, 255)
                     upper = np.clip(np.asarray(colour) + cfg.cast_tolerance, 0, 255)
-                    close |= cv2.inRange(frame, lower, upper).astype(bool)
+                    close |= cv2.inRange(frame[rows, cols], lower, upper).astype(bool)
                 ring_pixels &= close
-            labels[ring_pixels & (labels == FailureKind.CLEAN)] = kind
+            region = labels[rows, cols]
+            region[ring_pixels & (region == FailureKind.CLEAN)] = kind
 
     # -- rows and columns --------------------------------------------------------------------
     def _mark_lines(self, gray: np.ndarray, frame: np.ndarray, labels: np.ndarray) -> None:

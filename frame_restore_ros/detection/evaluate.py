@@ -216,6 +216,47 @@ def _evaluate_frozen(
             base.add(truth, patch_coverage(baseline(damaged), patch) >= 0.5, valid)
 
 
+def clean_statistics(frames: Sequence[np.ndarray], cell: int = 8) -> dict[str, float]:
+    """Statistics of clean real frames that the default thresholds were chosen against.
+
+    Returns percentiles of the per-cell texture (mean |Laplacian|) and the share of cells that
+    already satisfy each intensity rule, so a new camera can be checked in one command.
+    """
+    from .cell_stats import compute_cell_stats
+
+    config = FailureDetector().config
+    texture, gray, dark_flat, bright_flat = [], [], 0, 0
+    previous = None
+    for frame in frames:
+        stats = compute_cell_stats(frame, previous, cell)
+        previous = stats.gray_full
+        texture.append(stats.texture.ravel())
+        gray.append(stats.gray.ravel())
+        dark_flat += int(
+            (
+                (stats.gray <= config.dead_max_gray) & (stats.texture <= config.dead_max_texture)
+            ).sum()
+        )
+        bright_flat += int(
+            (
+                (stats.gray >= config.saturated_min_gray)
+                & (stats.texture <= config.saturated_max_texture)
+            ).sum()
+        )
+    all_texture = np.concatenate(texture)
+    cells = all_texture.size
+    p50, p99, p999 = np.percentile(all_texture, [50, 99, 99.9])
+    return {
+        "cells": cells,
+        "texture_p50": round(float(p50), 2),
+        "texture_p99": round(float(p99), 2),
+        "texture_p99_9": round(float(p999), 2),
+        "texture_max": round(float(all_texture.max()), 2),
+        "dead_rule_share": round(dark_flat / cells, 6),
+        "saturated_rule_share": round(bright_flat / cells, 6),
+    }
+
+
 def save_examples(
     frames: Sequence[np.ndarray], make_detector: Callable[[], FailureDetector], out_dir: str
 ) -> list[str]:
