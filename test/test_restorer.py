@@ -26,8 +26,11 @@ def backend() -> TorchBackend:
 
 @pytest.fixture(scope="module")
 def frames(bikes_frames) -> list[np.ndarray]:
-    """bikes.mp4 from frame 17: frames 17-28 are clean to the detector (earlier ones show a
-    saturated street lamp that is, correctly, flagged)."""
+    """Return bikes.mp4 from frame 17 on.
+
+    Frames 17-28 are clean to the detector; earlier ones show a saturated street lamp that is,
+    correctly, flagged.
+    """
     return bikes_frames[17:]
 
 
@@ -162,7 +165,7 @@ def test_a_long_stream_keeps_memory_flat(backend, frames):
     rng = np.random.default_rng(0)
     small = [cv2.resize(f, (160, 68)) for f in frames[:40]]
     restorer = Restorer(backend)
-    kinds = [k for k in INJECTORS]
+    kinds = list(INJECTORS)
 
     def run(count: int, start: int) -> None:
         for i in range(start, start + count):

@@ -304,7 +304,8 @@ def format_report(report: DetectionReport) -> str:
             name, {"precision": float("nan"), "recall": float("nan")}
         )
         lines.append(
-            f"{name:<12}{ours['precision']:>8.3f}{ours['recall']:>8.3f}{ours['class_accuracy']:>9.3f}"
+            f"{name:<12}{ours['precision']:>8.3f}{ours['recall']:>8.3f}"
+            f"{ours['class_accuracy']:>9.3f}"
             f"{pixel['precision']:>9.3f}{pixel['recall']:>9.3f}"
             f"{base['precision']:>12.3f}{base['recall']:>12.3f}{ours['positives']:>9}"
         )
