@@ -1,6 +1,6 @@
 """The backend interface: what the restorer needs from any inference engine.
 
-Implemented by the torch backend here; ONNX Runtime and TensorRT follow the same protocol.
+Implemented by the torch and hold backends here; ONNX Runtime and TensorRT follow the same protocol.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ class RestorationBackend(Protocol):
 
     ``infer`` takes (1, 3, h, w) float32 RGB in [0, 1] reference and damaged frames and a
     (1, h/P, w/P) float32 patch mask (1 = failed) and returns the restored (1, 3, h, w) float32
-    frame.
+    frame. A backend may also offer ``infer_with_uncertainty`` with the same inputs, returning
+    ``(restored, std)`` with std (1, 1, h, w) on the 0-1 scale; the restorer uses it when asked.
     """
 
     name: str
