@@ -1,6 +1,7 @@
 """The backend interface: what the restorer needs from any inference engine.
 
-Implemented by the torch and hold backends here; ONNX Runtime and TensorRT follow the same protocol.
+Implemented by the torch and hold backends here; ONNX Runtime and TensorRT follow the same
+protocol.
 """
 
 from __future__ import annotations
