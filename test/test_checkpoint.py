@@ -114,3 +114,12 @@ def test_bad_config_json_in_header(tmp_path):
     save_file(dict(tensors), str(tmp_path / "cfg.safetensors"), metadata=metadata)
     with pytest.raises(CheckpointError, match="invalid model config"):
         load_checkpoint(tmp_path / "cfg.safetensors")
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    path = save_checkpoint(SiamMCVAE(TINY), tmp_path / "w.safetensors")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from ..model import DeployGraph, SiamMCVAE
+from ..model.checkpoint import default_file_mode
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ def export_onnx(
                 verbose=False,
             )
         exported = check_graph(onnx.load(tmp), Path(tmp))
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

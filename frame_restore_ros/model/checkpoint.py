@@ -49,11 +49,18 @@ def save_checkpoint(
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=metadata)
+        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600; use the usual umask mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def default_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def read_metadata(path: str | os.PathLike[str]) -> tuple[SiamMCVAEConfig, dict[str, Any]]:
