@@ -107,3 +107,20 @@ def test_config_rejects_bad_values():
         DetectorConfig(frozen_frames=0)
     with pytest.raises(ValueError, match="cell"):
         DetectorConfig(cell=1)
+
+
+def test_dead_pixel_map_file_loads_and_bad_files_are_clear_errors(tmp_path, clip):
+    import cv2
+
+    from frame_restore_ros.detection.detector import load_external_mask
+
+    image = np.zeros(clip[0].shape[:2], dtype=np.uint8)
+    image[5, 7] = 255
+    cv2.imwrite(str(tmp_path / "dead.png"), image)
+    mask = load_external_mask(tmp_path / "dead.png")
+    assert mask.dtype == bool and mask.sum() == 1 and mask[5, 7]
+    detection = FailureDetector(DetectorConfig(external_mask=mask)).detect(clip[0])
+    assert detection.mask[5, 7]
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match="cannot read external mask .*broken.png"):
+        load_external_mask(tmp_path / "broken.png")

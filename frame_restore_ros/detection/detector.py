@@ -26,8 +26,9 @@ class DetectorConfig:
     """Thresholds of the failure detector (0-255 scale for intensities)."""
 
     cell: int = 8
-    dead_max_gray: float = 10.0
-    dead_max_texture: float = 8.0
+    dead_max_gray: float = 6.0
+    dead_max_texture: float = 4.5
+    dead_context_min_gray: float = 30.0
     saturated_min_gray: float = 250.0
     saturated_max_texture: float = 4.0
     noise_min_texture: float = 160.0
@@ -150,6 +151,7 @@ class FailureDetector:
         gray, texture = stats.gray, stats.texture
         cells = np.zeros(gray.shape, dtype=np.uint8)
         dead = (gray <= cfg.dead_max_gray) & (texture <= cfg.dead_max_texture)
+        dead = self._dead_with_context(dead, gray, texture)
         saturated = (gray >= cfg.saturated_min_gray) & (texture <= cfg.saturated_max_texture)
         baseline = self._texture_baseline
         noise_floor = np.full(gray.shape, cfg.noise_min_texture, dtype=np.float32)
@@ -178,6 +180,39 @@ class FailureDetector:
         if self._still_streak is None or np.isnan(stats.changed).all():
             return None
         return np.where(stats.changed <= 0.0, self._still_streak + 1, 0).astype(np.int32)
+
+    def _dead_with_context(
+        self, candidates: np.ndarray, gray: np.ndarray, texture: np.ndarray
+    ) -> np.ndarray:
+        """Keep dark flat regions only where their surroundings are lit.
+
+        A dead block is black inside a lit image; a dark region of a night scene is dark inside
+        dark surroundings. Each connected region of candidate cells is kept when the cells around
+        it (not candidates themselves) average at least ``dead_context_min_gray``. A camera that
+        outputs black everywhere (nearly all cells black and perfectly flat) is kept as a whole.
+        """
+        cfg = self.config
+        if not candidates.any():
+            return candidates
+        black = (gray <= cfg.dead_max_gray) & (texture <= 1.0)
+        if black.mean() >= cfg.whole_frame_ratio:
+            return candidates
+        count, regions, boxes, _ = cv2.connectedComponentsWithStats(candidates.view(np.uint8), 8)
+        keep = np.zeros(count, dtype=bool)
+        kernel = np.ones((5, 5), np.uint8)
+        rows, cols = gray.shape
+        for index in range(1, count):
+            x, y, w, h = boxes[index, :4]
+            window = (
+                slice(max(0, y - 2), min(rows, y + h + 2)),
+                slice(max(0, x - 2), min(cols, x + w + 2)),
+            )
+            region = (regions[window] == index).view(np.uint8)
+            ring = cv2.dilate(region, kernel).astype(bool) & ~candidates[window]
+            keep[index] = (
+                bool(ring.any()) and float(gray[window][ring].mean()) >= cfg.dead_context_min_gray
+            )
+        return keep[regions]
 
     def _frozen_cells(self, stats: CellStats, streak: np.ndarray | None) -> np.ndarray:
         cfg = self.config
@@ -283,8 +318,12 @@ class FailureDetector:
         col_flat = _reduce_mean(vertical, axis=0) <= cfg.line_max_gradient
         row_mean = _reduce_mean(gray, axis=1)
         col_mean = _reduce_mean(gray, axis=0)
-        dead_rows = np.flatnonzero(row_flat & (row_mean <= cfg.line_max_gray))
-        dead_cols = np.flatnonzero(col_flat & (col_mean <= cfg.line_max_gray))
+        dead_rows = np.flatnonzero(
+            row_flat & (row_mean <= cfg.line_max_gray) & _lit_nearby(row_mean, cfg)
+        )
+        dead_cols = np.flatnonzero(
+            col_flat & (col_mean <= cfg.line_max_gray) & _lit_nearby(col_mean, cfg)
+        )
         # A thin dark line across texture has a strong Laplacian: the cells it crosses are not
         # noise. Clear noise there, then mark the lines themselves.
         for lines, axis in ((dead_rows, 0), (dead_cols, 1)):
@@ -308,6 +347,13 @@ class FailureDetector:
         return np.ascontiguousarray(expanded[: shape[0], : shape[1]])
 
 
+def _lit_nearby(means: np.ndarray, cfg: DetectorConfig, reach: int = 6) -> np.ndarray:
+    """Per line: is a line ``reach`` away (either side) lit? Dead lines cross a lit image."""
+    padded = np.pad(means, reach, mode="edge")
+    neighbours = np.maximum(padded[: -2 * reach], padded[2 * reach :])
+    return neighbours >= cfg.dead_context_min_gray
+
+
 def _reduce_mean(image: np.ndarray, axis: int) -> np.ndarray:
     """Mean of a uint8 image along ``axis`` (1: per row, 0: per column) as a 1-D float32 array."""
     dim = 1 if axis == 1 else 0
@@ -329,6 +375,19 @@ def _bottom_run(row_flat: np.ndarray, frame: np.ndarray) -> int:
     return frame.shape[0] - start
 
 
+def load_external_mask(path: str) -> np.ndarray:
+    """Read a static dead-pixel map: an image file whose nonzero pixels are failed.
+
+    Returns (H, W) bool. Raises ValueError naming the file when it cannot be read.
+    """
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ValueError(f"cannot read external mask {path}: not an image file OpenCV can decode")
+    if image.ndim == 3:
+        image = image.max(axis=2)
+    return image > 0
+
+
 def _fit_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Return the external mask as bool; it fits one sensor resolution, so sizes must match."""
     if mask.shape != shape:
@@ -345,4 +404,4 @@ def _describe(value: object) -> str:
     return type(value).__name__
 
 
-__all__ = ["Detection", "DetectorConfig", "FailureDetector", "grid_shape"]
+__all__ = ["Detection", "DetectorConfig", "FailureDetector", "grid_shape", "load_external_mask"]
