@@ -12,19 +12,8 @@ import numpy as np
 from .backends.base import RestorationBackend
 from .grid import pixels_to_cells
 from .media.resize import downscale
+from .media.tensors import frame_to_array
 from .seam import feather_prediction
-
-
-def bgr_to_model(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Convert (H, W, 3) uint8 BGR to (1, 3, h, w) float32 RGB in [0, 1] at ``size`` = (h, w).
-
-    Downscaling is anti-aliased (``media.resize.downscale``).
-    """
-    return _to_model_tensor(downscale(frame, size))
-
-
-def _to_model_tensor(small_bgr: np.ndarray) -> np.ndarray:
-    return small_bgr[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255.0)
 
 
 def restore_failed_pixels(
@@ -54,12 +43,15 @@ def restore_with_uncertainty(
     failed: np.ndarray,
     feather_px: int = 0,
     uncertainty: bool = True,
+    reference_input: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`restore_failed_pixels` plus, if asked, the uncertainty map.
 
     The map is (H, W) float32: the per-pixel std of the backend's K samples on the 0-255 scale,
     upsampled, and exactly 0 outside ``failed`` (those pixels are copied, not predicted). It needs
     a backend with ``infer_with_uncertainty`` (e.g. ``TorchBackend(uncertainty_samples=8)``).
+    ``reference_input`` is the reference already converted by ``frame_to_array`` at the model's
+    input size; pass it to skip converting an unchanged reference on every frame.
     """
     if reference.shape != damaged.shape or damaged.shape[:2] != failed.shape:
         raise ValueError(
@@ -73,9 +65,11 @@ def restore_with_uncertainty(
     grid = (height // patch, width // patch)
     patch_mask = pixels_to_cells(failed, grid)  # any failed pixel hides the patch from the model
     damaged_small = downscale(damaged, backend.input_size)
+    if reference_input is None:
+        reference_input = frame_to_array(reference, backend.input_size)
     inputs = (
-        bgr_to_model(reference, backend.input_size),
-        _to_model_tensor(damaged_small),
+        reference_input,
+        frame_to_array(damaged_small),
         patch_mask[None].astype(np.float32),
     )
     std_full = None

@@ -50,11 +50,13 @@ class ReferenceTracker:
         self._last_stamp: float | None = None
         self.resets = 0
         self.last_reset_reason = ""
+        self.version = 0  # changes whenever the reference frame does
 
     def reset(self, reason: str = "requested") -> None:
         """Drop the reference (resolution change, clock jump, reset request)."""
         self._frame = None
         self._last_stamp = None
+        self.version += 1
         self.resets += 1
         self.last_reset_reason = reason
 
@@ -99,6 +101,7 @@ class ReferenceTracker:
             self._frame = frame.copy()
         self._index = self._count - 1
         self._stamp = stamp
+        self.version += 1
         return True
 
     def age(self, stamp: float) -> tuple[int | None, float | None]:

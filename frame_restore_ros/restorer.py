@@ -19,6 +19,7 @@ from .backends.base import RestorationBackend
 from .compositing import restore_with_uncertainty
 from .detection.detector import DetectorConfig, FailureDetector
 from .failures import FailureKind
+from .media.tensors import frame_to_array
 from .reference import ReferenceTracker, TrackerConfig
 
 log = logging.getLogger(__name__)
@@ -95,10 +96,20 @@ class Restorer:
         self.backend = backend
         self.detector = FailureDetector(self.config.detector)
         self.tracker = ReferenceTracker(self.config.tracker)
+        self._reference_input: tuple[int, np.ndarray] | None = None  # (tracker version, array)
 
     def reset(self, reason: str = "requested") -> None:
         self.detector.reset()
         self.tracker.reset(reason)
+
+    def _model_reference(self, reference: np.ndarray) -> np.ndarray:
+        """Return the reference at the model input size, converted once per reference frame."""
+        assert self.backend is not None
+        version = self.tracker.version
+        if self._reference_input is None or self._reference_input[0] != version:
+            converted = frame_to_array(reference, self.backend.input_size)
+            self._reference_input = (version, converted)
+        return self._reference_input[1]
 
     def process(self, frame: np.ndarray, stamp: float) -> RestoreResult:
         """Process one frame with header time ``stamp`` (s); raise ValueError on bad input."""
@@ -152,6 +163,7 @@ class Restorer:
                 detection.mask,
                 self.config.feather_px,
                 self.config.uncertainty,
+                self._model_reference(reference.frame),
             )
         except Exception as exc:  # the stream must go on: report, pass the frame through
             log.warning("restoration failed, passing the frame through: %s", exc, exc_info=True)

@@ -8,8 +8,8 @@ import torch
 from .resize import downscale
 
 
-def frame_to_tensor(frame: np.ndarray, size: tuple[int, int] | None = None) -> torch.Tensor:
-    """Convert (H, W, 3) uint8 BGR to (1, 3, h, w) float32 RGB in [0, 1].
+def frame_to_array(frame: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Convert (H, W, 3) uint8 BGR to (1, 3, h, w) float32 RGB in [0, 1] (the model's input).
 
     ``size`` = (h, w) resizes first (anti-aliased, ``resize.downscale``).
     """
@@ -17,8 +17,12 @@ def frame_to_tensor(frame: np.ndarray, size: tuple[int, int] | None = None) -> t
         raise ValueError(f"expected an (H, W, 3) uint8 BGR frame, got {frame.dtype} {frame.shape}")
     if size is not None:
         frame = downscale(frame, size)
-    rgb = np.ascontiguousarray(frame[:, :, ::-1])
-    return torch.from_numpy(rgb).permute(2, 0, 1)[None].float().div_(255.0)
+    return frame[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255.0)
+
+
+def frame_to_tensor(frame: np.ndarray, size: tuple[int, int] | None = None) -> torch.Tensor:
+    """Like :func:`frame_to_array`, as a torch tensor."""
+    return torch.from_numpy(frame_to_array(frame, size))
 
 
 def tensor_to_frame(image: torch.Tensor) -> np.ndarray:

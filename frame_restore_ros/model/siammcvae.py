@@ -207,9 +207,8 @@ class SiamMCVAE(nn.Module):
         x2 = torch.where(masked[..., None], torch.zeros_like(x2), x2)
         if drop_tokens:
             u1 = self.encoder(x1, grid)
-            u2 = self._scatter_visible(
-                self.encoder.forward_visible(x2, grid, self._keep_index(masked)), masked
-            )
+            keep = self._keep_index(masked)
+            u2 = self._scatter_visible(self.encoder.forward_visible(x2, grid, keep), keep, masked)
         else:
             # One call over [X1; X2]: identical weights by construction, one kernel launch per
             # layer.
@@ -316,11 +315,12 @@ class SiamMCVAE(nn.Module):
         return order[:, : int(counts[0])]
 
     @staticmethod
-    def _scatter_visible(visible: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
+    def _scatter_visible(
+        visible: torch.Tensor, keep: torch.Tensor, masked: torch.Tensor
+    ) -> torch.Tensor:
         """Place (B, V+1, D') visible-token features back at their grid positions: (B, N+1, D')."""
         batch, num = masked.shape
         full = visible.new_zeros(batch, num + 1, visible.shape[-1])
         full[:, 0] = visible[:, 0]
-        keep = SiamMCVAE._keep_index(masked)
         full[:, 1:].scatter_(1, keep[..., None].expand(-1, -1, visible.shape[-1]), visible[:, 1:])
         return full
