@@ -1,6 +1,8 @@
 """The ``frame-restore`` command: one entry point, one subcommand per job.
 
-frame-restore demo     restore a real clip with injected failures (the README's main job)
+frame-restore demo     restore a real clip with injected failures (quick, no bag)
+frame-restore make-bag turn videos or image folders into a ROS 2 bag of camera images
+frame-restore replay   replay a bag through the restorer into a new bag, with a report
 frame-restore train    train SiamMCVAE on paired frames from video files
 frame-restore export   export the deploy graph to ONNX (static shapes, checked)
 frame-restore bench    parameter counts and CPU latency per preset
@@ -15,6 +17,8 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from .cli_bag import add_make_bag, add_replay, run_make_bag, run_replay, run_replay_bench
 
 log = logging.getLogger("frame_restore")
 
@@ -145,8 +149,10 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
         "bench",
         help="parameter count and CPU forward latency per preset (batch 1)",
         description=(
-            "Time the torch forward of each preset on this machine.\n\nexample: frame-restore "
-            "bench --json bench.json"
+            "Time the torch forward of each preset on this machine, or with --replay BAG the\n"
+            "replay throughput: bag I/O alone vs the whole pipeline.\n\nexamples:\n"
+            "  frame-restore bench --json bench.json\n"
+            "  frame-restore bench --replay bags/drive_720p --json replay_bench.json"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -174,6 +180,17 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
         help="also time detection + compositing without the model at 1280x720 and 1920x1080",
     )
     p.add_argument("--json", type=Path, help="also write the results as JSON")
+    p.add_argument(
+        "--replay",
+        type=Path,
+        metavar="BAG",
+        help="instead: replay throughput on BAG, bag I/O alone vs the whole pipeline",
+    )
+    p.add_argument(
+        "--inject",
+        default="patches:0.5,dead,lines",
+        help="with --replay: failures injected (default: patches:0.5,dead,lines)",
+    )
 
 
 def _add_eval_detection(sub: argparse._SubParsersAction) -> None:
@@ -218,7 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_demo, _add_train, _add_export, _add_bench, _add_eval_detection, _add_info):
+    adders = (
+        _add_demo, add_make_bag, add_replay, _add_train, _add_export, _add_bench,
+        _add_eval_detection, _add_info,
+    )  # fmt: skip
+    for add in adders:
         add(sub)
     return parser
 
@@ -253,6 +274,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         )  # fmt: skip
         print(json.dumps(summary["headline"], indent=2))
         return 0
+    if args.command == "make-bag":
+        return run_make_bag(args)
+    if args.command == "replay":
+        return run_replay(args)
     if args.command == "train":
         return _train(args)
     if args.command == "export":
@@ -272,6 +297,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             )
         )
         return 0
+    if args.command == "bench" and args.replay:
+        return run_replay_bench(args)
     if args.command == "bench":
         from .benchmark import run_model_benchmark
 

@@ -21,7 +21,9 @@ def tiny_weights(tmp_path_factory):
     )
 
 
-@pytest.mark.parametrize("command", ["demo", "train", "export", "bench", "info"])
+@pytest.mark.parametrize(
+    "command", ["demo", "make-bag", "replay", "train", "export", "bench", "info"]
+)
 def test_every_subcommand_has_help_with_options(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args([command, "--help"])

@@ -1,0 +1,264 @@
+"""Reading ROS 1 / ROS 2 bags and writing ROS 2 bags atomically, with rosbags (no ROS install).
+
+rosbags (Ternaris, Apache-2.0) is the maintained pure-Python implementation of the rosbag1 and
+rosbag2 formats (sqlite3 and MCAP storage) and of CDR / ROS 1 serialization. This module only
+adds error messages that name the bag, CDR for every message (ROS 1 input is converted), and a
+writer that builds the bag under a temporary name and renames it only on success.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from rosbags.convert.converter import migrate_message
+from rosbags.highlevel import AnyReader, AnyReaderError
+from rosbags.interfaces import Connection
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+from rosbags.typesys.store import Typestore
+
+log = logging.getLogger(__name__)
+
+IMAGE_TYPE = "sensor_msgs/msg/Image"
+COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
+IMAGE_TYPES = (IMAGE_TYPE, COMPRESSED_TYPE)
+STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
+#: Message definitions for the messages this package writes (unchanged from Humble to Jazzy).
+OUTPUT_TYPESTORE = get_typestore(Stores.ROS2_HUMBLE)
+
+
+class BagError(ValueError):
+    """A bag that cannot be read or written; the text names the bag and the problem."""
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """What a connection needs in the output bag: type, definition, hash and offered QoS."""
+
+    topic: str
+    msgtype: str
+    msgdef: str
+    rihs01: str
+    qos: tuple = ()
+
+
+@dataclass
+class BagMessage:
+    """One message as stored: ``timestamp`` is the record time (ns); ``cdr`` the CDR bytes."""
+
+    topic: str
+    msgtype: str
+    timestamp: int
+    cdr: bytes
+    connection: Connection
+
+
+class BagReader:
+    """Read any rosbag1 file or rosbag2 folder (sqlite3 or MCAP); use as a context manager."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise BagError(f"bag {self.path} does not exist")
+        try:
+            self._reader = AnyReader([self.path], default_typestore=OUTPUT_TYPESTORE)
+        except (AnyReaderError, OSError, ValueError) as exc:
+            raise BagError(f"cannot open bag {self.path}: {exc}") from exc
+        self.is_ros1 = not self._reader.is2
+        self._migration_cache: dict[str, object] = {}
+
+    def __enter__(self) -> BagReader:
+        try:
+            self._reader.open()
+        except Exception as exc:  # rosbags raises several types for corrupt files
+            raise BagError(f"cannot open bag {self.path}: {type(exc).__name__}: {exc}") from exc
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._reader.close()
+
+    @property
+    def topics(self) -> dict[str, str]:
+        """Topic -> message type."""
+        return {c.topic: c.msgtype for c in self._reader.connections}
+
+    def image_topics(self) -> list[str]:
+        """Topics of sensor_msgs/Image or sensor_msgs/CompressedImage, sorted."""
+        return sorted(t for t, kind in self.topics.items() if kind in IMAGE_TYPES)
+
+    def message_count(self, topics: Iterable[str] | None = None) -> int:
+        wanted = set(topics) if topics is not None else None
+        return sum(
+            c.msgcount for c in self._reader.connections if wanted is None or c.topic in wanted
+        )
+
+    def _cdr_store(self, msgtype: str) -> Typestore:
+        """Return the typestore whose CDR layout messages of ``msgtype`` are handed out in.
+
+        ROS 1 messages of types that ROS 2 also has are migrated to the ROS 2 definition (the
+        Header loses ``seq``), as ``rosbags-convert`` does; other types keep the bag's definition.
+        """
+        if self.is_ros1 and msgtype in OUTPUT_TYPESTORE.fielddefs:
+            return OUTPUT_TYPESTORE
+        return self._reader.typestore
+
+    def topic_specs(self) -> list[TopicSpec]:
+        """One spec per input connection, as the output bag must declare it (ROS 2 CDR)."""
+        specs = []
+        for connection in self._reader.connections:
+            if self.is_ros1:
+                store = self._cdr_store(connection.msgtype)
+                msgdef, _ = store.generate_msgdef(connection.msgtype, ros_version=2)
+                rihs01 = store.hash_rihs01(connection.msgtype)
+                qos: tuple = ()
+            else:
+                msgdef, rihs01 = connection.msgdef.data, connection.digest
+                qos = tuple(getattr(connection.ext, "offered_qos_profiles", ()) or ())
+            specs.append(TopicSpec(connection.topic, connection.msgtype, msgdef, rihs01, qos))
+        return specs
+
+    def _ros1_to_cdr(self, raw: bytes, msgtype: str) -> bytes:
+        source = self._reader.typestore
+        message = source.deserialize_ros1(raw, msgtype)
+        store = self._cdr_store(msgtype)
+        if store is not source:
+            message = migrate_message(
+                source, store, msgtype, msgtype, self._migration_cache, message
+            )
+        return bytes(store.serialize_cdr(message, msgtype))
+
+    def messages(self, topics: Sequence[str] | None = None) -> Iterator[BagMessage]:
+        """Messages in record-time order (all topics interleaved), as CDR bytes.
+
+        Raises BagError when the storage turns out to be truncated or corrupt mid-way.
+        """
+        connections = [c for c in self._reader.connections if topics is None or c.topic in topics]
+        if not connections:
+            return
+        count = 0
+        iterator = self._reader.messages(connections=connections)
+        while True:
+            try:
+                connection, timestamp, raw = next(iterator)
+            except StopIteration:
+                return
+            except Exception as exc:  # sqlite/MCAP/rosbag1 errors for damaged storage
+                raise BagError(
+                    f"bag {self.path} is corrupt or truncated after {count} messages: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            count += 1
+            if self.is_ros1:
+                try:
+                    raw = self._ros1_to_cdr(raw, connection.msgtype)
+                except Exception as exc:
+                    raise BagError(
+                        f"bag {self.path}: message {count} on {connection.topic} does not "
+                        f"convert from ROS 1: {exc}"
+                    ) from exc
+            yield BagMessage(connection.topic, connection.msgtype, timestamp, raw, connection)
+
+    def deserialize(self, message: BagMessage) -> object:
+        """Return the message object; raise ValueError if its bytes are malformed."""
+        try:
+            return self._cdr_store(message.msgtype).deserialize_cdr(message.cdr, message.msgtype)
+        except Exception as exc:
+            raise ValueError(
+                f"malformed {message.msgtype} on {message.topic} at t={message.timestamp}: {exc}"
+            ) from exc
+
+
+class AtomicBagWriter:
+    """A ROS 2 bag (format version 9) written under a temporary name and renamed on success.
+
+    On an exception or interruption inside the ``with`` block the partial bag is deleted, so a
+    bag under the final name is always complete.
+    """
+
+    def __init__(self, path: Path, storage: str = "mcap", overwrite: bool = False) -> None:
+        if storage not in STORAGES:
+            raise ValueError(f"storage must be one of {sorted(STORAGES)}, got {storage!r}")
+        self.path = Path(path)
+        self.storage = storage
+        self.overwrite = overwrite
+        self.partial = self.path.parent / f".{self.path.name}.partial-{os.getpid()}"
+        self._writer: Writer | None = None
+        self._connections: dict[str, Connection] = {}
+
+    def __enter__(self) -> AtomicBagWriter:
+        if self.path.exists() and not self.overwrite:
+            raise BagError(f"output {self.path} exists; remove it or pass --overwrite")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.partial.exists():
+            shutil.rmtree(self.partial)
+        self._writer = Writer(self.partial, version=9, storage_plugin=STORAGES[self.storage])
+        self._writer.open()
+        return self
+
+    def add_topic(self, spec: TopicSpec) -> None:
+        assert self._writer is not None, "use AtomicBagWriter as a context manager"
+        if spec.topic in self._connections:
+            raise BagError(f"topic {spec.topic} added twice to {self.path}")
+        self._connections[spec.topic] = self._writer.add_connection(
+            spec.topic,
+            spec.msgtype,
+            msgdef=spec.msgdef,
+            rihs01=spec.rihs01,
+            offered_qos_profiles=list(spec.qos),
+        )
+
+    def add_output_topic(self, topic: str, msgtype: str) -> None:
+        """Declare a topic of a type this package writes (Image, CompressedImage)."""
+        msgdef, _ = OUTPUT_TYPESTORE.generate_msgdef(msgtype, ros_version=2)
+        self.add_topic(TopicSpec(topic, msgtype, msgdef, OUTPUT_TYPESTORE.hash_rihs01(msgtype)))
+
+    def has_topic(self, topic: str) -> bool:
+        return topic in self._connections
+
+    def write(self, topic: str, timestamp: int, cdr: bytes | memoryview) -> None:
+        assert self._writer is not None
+        self._writer.write(self._connections[topic], timestamp, cdr)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        if exc_type is not None:
+            writer.abort()
+            shutil.rmtree(self.partial, ignore_errors=True)
+            log.warning("output bag %s not written (%s)", self.path, exc_type.__name__)
+            return
+        try:
+            writer.close()
+            self._publish()
+        except BaseException:
+            shutil.rmtree(self.partial, ignore_errors=True)
+            raise
+
+    def _publish(self) -> None:
+        """Rename the finished bag into place (its storage file is renamed to match)."""
+        for child in self.partial.iterdir():  # rosbags names the storage file after the folder
+            if child.stem == self.partial.name:
+                child.rename(self.partial / (self.path.name + child.suffix))
+        metadata = self.partial / "metadata.yaml"
+        metadata.write_text(metadata.read_text().replace(self.partial.name, self.path.name))
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        self.partial.rename(self.path)
+        log.info("wrote %s", self.path)

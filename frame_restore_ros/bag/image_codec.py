@@ -1,0 +1,271 @@
+"""ROS image messages <-> numpy frames, without ROS.
+
+Works on any object with the fields of ``sensor_msgs/Image`` (``height``, ``width``, ``encoding``,
+``is_bigendian``, ``step``, ``data``) or ``sensor_msgs/CompressedImage`` (``format``, ``data``):
+rosbags' message classes here, rclpy's in the node. Colour conversion (Bayer demosaicing,
+YUV 4:2:2, 16-bit scaling) is rosbags-image's ``convert_color``; this module adds what it leaves
+out: row padding (``step`` > width x bytes per pixel), validation with errors that name the
+problem, and the way back, writing restored pixels into the input's own encoding so that every
+byte of a good pixel is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import cv2
+import numpy as np
+from rosbags.image import ImageError
+from rosbags.image.image import convert_color, to_cvtype
+
+#: Encodings whose repaired image is written back in the same encoding (DESIGN.md section 8).
+SUPPORTED_ENCODINGS = (
+    "bgr8", "rgb8", "mono8", "bgra8", "rgba8", "mono16", "bgr16", "rgb16",
+    "bayer_rggb8", "bayer_bggr8", "bayer_gbrg8", "bayer_grbg8",
+    "bayer_rggb16", "bayer_bggr16", "bayer_gbrg16", "bayer_grbg16",
+    "yuv422", "uyvy", "yuv422_yuy2", "yuyv",
+)  # fmt: skip
+
+# BGR channel index of each Bayer site, row-major over the 2x2 tile (B=0, G=1, R=2).
+_BAYER_SITES = {
+    "rggb": ((2, 1), (1, 0)),
+    "bggr": ((0, 1), (1, 2)),
+    "gbrg": ((1, 0), (2, 1)),
+    "grbg": ((1, 2), (0, 1)),
+}
+# OpenCV conversion from BGR to the 8-bit form of each plain encoding (None: as is).
+_FROM_BGR = {
+    "bgr8": None,
+    "rgb8": cv2.COLOR_BGR2RGB,
+    "bgra8": cv2.COLOR_BGR2BGRA,
+    "rgba8": cv2.COLOR_BGR2RGBA,
+    "mono8": cv2.COLOR_BGR2GRAY,
+}
+# Byte order of the 4:2:2 pairs: index of (U, V) and of the two Ys within 4 bytes.
+_YUV422_LAYOUT = {"yuv422": "UYVY", "uyvy": "UYVY", "yuv422_yuy2": "YUYV", "yuyv": "YUYV"}
+
+
+class ImageDecodeError(ValueError):
+    """A message that cannot be turned into a frame; the text names the problem.
+
+    ``kind`` is a short category for counting: unsupported_encoding, bad_size, undecodable.
+    """
+
+    def __init__(self, message: str, kind: str = "undecodable") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class ImageFields(Protocol):
+    """The fields of sensor_msgs/Image that this module reads."""
+
+    height: int
+    width: int
+    encoding: str
+    is_bigendian: int
+    step: int
+    data: object
+
+
+@dataclass
+class DecodedImage:
+    """A decoded message.
+
+    Attributes:
+        bgr: (H, W, 3) uint8, what the restorer works on.
+        native: the pixels in the message's encoding without row padding, (H, W[, C]) of the
+            encoding's dtype (UYVY/YUYV: (H, W, 2) uint8); None for CompressedImage.
+        encoding: the input encoding (CompressedImage: its ``format`` string).
+    """
+
+    bgr: np.ndarray
+    native: np.ndarray | None
+    encoding: str
+
+
+def _as_bytes(data: object) -> np.ndarray:
+    if isinstance(data, np.ndarray):
+        return data.reshape(-1).view(np.uint8)
+    return np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)  # bytes, array.array
+
+
+def native_layout(encoding: str) -> tuple[np.dtype, int]:
+    """Return (dtype, channels per pixel) of ``encoding``; raise ImageDecodeError if unknown."""
+    if encoding not in SUPPORTED_ENCODINGS:
+        raise ImageDecodeError(
+            f"unsupported encoding {encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}",
+            "unsupported_encoding",
+        )
+    _, _, typestr, channels = to_cvtype(encoding)
+    return np.dtype(typestr), channels
+
+
+def read_native(msg: ImageFields) -> np.ndarray:
+    """Return the pixels of a sensor_msgs/Image as (H, W[, C]) without row padding.
+
+    Raises ImageDecodeError for an unknown encoding, a zero size, a step shorter than a row, or
+    data whose length is not step x height.
+    """
+    encoding = str(msg.encoding)
+    dtype, channels = native_layout(encoding)
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if height <= 0 or width <= 0:
+        raise ImageDecodeError(f"image has zero size ({width}x{height})", "bad_size")
+    row_bytes = width * channels * dtype.itemsize
+    if step < row_bytes:
+        raise ImageDecodeError(
+            f"step {step} is shorter than one row of {width} px {encoding} ({row_bytes} bytes)",
+            "bad_size",
+        )
+    raw = _as_bytes(msg.data)
+    if raw.size != step * height:
+        raise ImageDecodeError(
+            f"data has {raw.size} bytes but step x height = {step} x {height} = {step * height}",
+            "bad_size",
+        )
+    rows = raw.reshape(height, step)[:, :row_bytes]
+    order = ">" if msg.is_bigendian else "<"
+    pixels = np.ascontiguousarray(rows).view(dtype.newbyteorder(order))
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    return pixels.reshape(shape).astype(dtype.newbyteorder("="), copy=False)
+
+
+def decode_image(msg: ImageFields) -> DecodedImage:
+    """Decode a sensor_msgs/Image to BGR8 (and keep its native pixels)."""
+    native = read_native(msg)
+    try:
+        bgr = convert_color(native, str(msg.encoding), "bgr8")
+    except (ImageError, cv2.error) as exc:
+        raise ImageDecodeError(f"cannot convert {msg.encoding} to bgr8: {exc}") from exc
+    return DecodedImage(np.ascontiguousarray(bgr, dtype=np.uint8), native, str(msg.encoding))
+
+
+def decode_compressed(fmt: str, data: object) -> DecodedImage:
+    """Decode a sensor_msgs/CompressedImage (JPEG or PNG) to BGR8."""
+    raw = _as_bytes(data)
+    if raw.size == 0:
+        raise ImageDecodeError(f"compressed image ({fmt!r}) has no data")
+    image = cv2.imdecode(raw, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ImageDecodeError(f"compressed image ({fmt!r}, {raw.size} bytes) does not decode")
+    return DecodedImage(image, None, fmt)
+
+
+def compressed_extension(fmt: str) -> str:
+    """File extension for OpenCV from a CompressedImage ``format`` ("jpeg", "bgr8; png ...")."""
+    lowered = fmt.lower()
+    return ".png" if "png" in lowered else ".jpg"
+
+
+def encode_compressed(bgr: np.ndarray, fmt: str, jpeg_quality: int = 95) -> bytes:
+    """Encode BGR8 in the format a CompressedImage ``format`` string names (JPEG or PNG)."""
+    extension = compressed_extension(fmt)
+    params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if extension == ".jpg" else []
+    ok, buffer = cv2.imencode(extension, bgr, params)
+    if not ok:
+        raise ImageDecodeError(f"OpenCV could not encode {bgr.shape} as {extension}")
+    return buffer.tobytes()
+
+
+def _bgr_to_yuv422(bgr: np.ndarray, layout: str) -> np.ndarray:
+    """(H, W, 3) uint8 -> (H, W, 2) uint8 UYVY or YUYV, BT.601 limited range (OpenCV's inverse)."""
+    height, width = bgr.shape[:2]
+    b, g, r = (bgr[..., i].astype(np.float32) / 255.0 for i in range(3))
+    y = 16.0 + 65.481 * r + 128.553 * g + 24.966 * b
+    u = 128.0 - 37.797 * r - 74.203 * g + 112.0 * b
+    v = 128.0 + 112.0 * r - 93.786 * g - 18.214 * b
+    even = (width // 2) * 2
+    u_pair = u.copy()
+    v_pair = v.copy()
+    u_pair[:, :even] = np.repeat((u[:, 0:even:2] + u[:, 1:even:2]) / 2, 2, axis=1)
+    v_pair[:, :even] = np.repeat((v[:, 0:even:2] + v[:, 1:even:2]) / 2, 2, axis=1)
+    chroma = np.where((np.arange(width) % 2 == 0)[None, :], u_pair, v_pair)
+    out = np.empty((height, width, 2), dtype=np.uint8)
+    luma_index = 1 if layout == "UYVY" else 0
+    out[..., luma_index] = np.clip(np.rint(y), 0, 255)
+    out[..., 1 - luma_index] = np.clip(np.rint(chroma), 0, 255)
+    return out
+
+
+def bgr_to_native(bgr: np.ndarray, encoding: str) -> np.ndarray:
+    """Encode (H, W, 3) uint8 BGR in ``encoding``; shape and dtype as :func:`read_native`.
+
+    Alpha is 255; 16-bit values are 8-bit x 257; Bayer takes each site's colour; YUV 4:2:2 averages
+    the chroma of each pixel pair.
+    """
+    dtype, _ = native_layout(encoding)
+    if encoding.startswith("bayer_"):
+        sites = _BAYER_SITES[encoding[6:10]]
+        out = np.empty(bgr.shape[:2], dtype=np.uint8)
+        for dy in range(2):
+            for dx in range(2):
+                out[dy::2, dx::2] = bgr[dy::2, dx::2, sites[dy][dx]]
+        return out.astype(dtype) * 257 if dtype.itemsize == 2 else out
+    if encoding in _YUV422_LAYOUT:
+        return _bgr_to_yuv422(bgr, _YUV422_LAYOUT[encoding])
+    code = _FROM_BGR[encoding.replace("16", "8")]
+    converted = bgr if code is None else cv2.cvtColor(bgr, code)
+    if dtype.itemsize == 2:
+        return converted.astype(np.uint16) * 257
+    return np.ascontiguousarray(converted)
+
+
+def element_mask(mask: np.ndarray, encoding: str) -> np.ndarray:
+    """Which elements of the native array belong only to failed pixels.
+
+    ``mask`` (H, W) bool. Returns a bool array broadcastable to the native array: a colour channel
+    of a failed pixel (not its alpha), a Bayer site of a failed pixel, a YUV 4:2:2 luma byte of a
+    failed pixel and a chroma byte only when both pixels of its pair failed.
+    """
+    if encoding in _YUV422_LAYOUT:
+        pair_failed = mask.copy()
+        even = (mask.shape[1] // 2) * 2
+        both = mask[:, 0:even:2] & mask[:, 1:even:2]
+        pair_failed[:, :even] = np.repeat(both, 2, axis=1)
+        luma_index = 1 if _YUV422_LAYOUT[encoding] == "UYVY" else 0
+        out = np.empty(mask.shape + (2,), dtype=bool)
+        out[..., luma_index] = mask
+        out[..., 1 - luma_index] = pair_failed
+        return out
+    _, channels = native_layout(encoding)
+    if channels == 1:
+        return mask
+    if channels == 4:
+        return np.stack([mask, mask, mask, np.zeros_like(mask)], axis=-1)
+    return mask[..., None]
+
+
+def merge_into_native(
+    native: np.ndarray, restored_bgr: np.ndarray, mask: np.ndarray, encoding: str
+) -> np.ndarray:
+    """Write ``restored_bgr`` into a copy of ``native`` at the failed pixels only.
+
+    Args:
+        native: the input pixels as from :func:`read_native`.
+        restored_bgr: (H, W, 3) uint8, the restorer's output.
+        mask: (H, W) bool, failed pixels.
+    Returns the new native array; elements of good pixels are bit-identical to ``native``.
+    """
+    if restored_bgr.shape[:2] != native.shape[:2] or mask.shape != native.shape[:2]:
+        raise ValueError(
+            f"restored {restored_bgr.shape} / mask {mask.shape} do not match {native.shape}"
+        )
+    encoded = bgr_to_native(restored_bgr, encoding)
+    out = native.copy()
+    np.copyto(out, encoded, where=element_mask(mask, encoding))  # broadcasts; no fancy indexing
+    return out
+
+
+def native_to_fields(native: np.ndarray, encoding: str) -> dict[str, object]:
+    """Fields of a sensor_msgs/Image for ``native`` (little-endian, no row padding)."""
+    height, width = native.shape[:2]
+    data = np.ascontiguousarray(native.astype(native.dtype.newbyteorder("<"), copy=False))
+    return {
+        "height": height,
+        "width": width,
+        "encoding": encoding,
+        "is_bigendian": 0,
+        "step": data.nbytes // height,
+        "data": data.reshape(-1).view(np.uint8),
+    }

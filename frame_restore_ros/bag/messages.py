@@ -1,0 +1,62 @@
+"""Build and serialize the sensor_msgs this package writes (rosbags message classes, CDR)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .bag_io import COMPRESSED_TYPE, IMAGE_TYPE, OUTPUT_TYPESTORE
+from .image_codec import native_to_fields
+
+_TYPES = OUTPUT_TYPESTORE.types
+Image = _TYPES[IMAGE_TYPE]
+CompressedImage = _TYPES[COMPRESSED_TYPE]
+Header = _TYPES["std_msgs/msg/Header"]
+Time = _TYPES["builtin_interfaces/msg/Time"]
+
+
+def copy_header(header: object) -> object:
+    """Return a ROS 2 Header with the same stamp and frame_id (ROS 1 headers lose only ``seq``)."""
+    stamp = header.stamp
+    return Header(
+        stamp=Time(sec=int(stamp.sec), nanosec=int(stamp.nanosec)), frame_id=header.frame_id
+    )
+
+
+def stamp_seconds(header: object) -> float:
+    return int(header.stamp.sec) + int(header.stamp.nanosec) * 1e-9
+
+
+def make_header(stamp_ns: int, frame_id: str) -> object:
+    return Header(
+        stamp=Time(sec=int(stamp_ns // 1_000_000_000), nanosec=int(stamp_ns % 1_000_000_000)),
+        frame_id=frame_id,
+    )
+
+
+def image_cdr(header: object, native: np.ndarray, encoding: str) -> bytes:
+    """Serialize a sensor_msgs/Image of ``native`` pixels (see image_codec.read_native)."""
+    message = Image(header=copy_header(header), **native_to_fields(native, encoding))
+    return bytes(OUTPUT_TYPESTORE.serialize_cdr(message, IMAGE_TYPE))
+
+
+def float_image_cdr(header: object, values: np.ndarray) -> bytes:
+    """Serialize a 32FC1 sensor_msgs/Image of (H, W) float values."""
+    data = np.ascontiguousarray(values, dtype="<f4")
+    message = Image(
+        header=copy_header(header),
+        height=data.shape[0],
+        width=data.shape[1],
+        encoding="32FC1",
+        is_bigendian=0,
+        step=data.shape[1] * 4,
+        data=data.reshape(-1).view(np.uint8),
+    )
+    return bytes(OUTPUT_TYPESTORE.serialize_cdr(message, IMAGE_TYPE))
+
+
+def compressed_cdr(header: object, fmt: str, data: bytes) -> bytes:
+    """Serialize a sensor_msgs/CompressedImage."""
+    message = CompressedImage(
+        header=copy_header(header), format=fmt, data=np.frombuffer(data, dtype=np.uint8)
+    )
+    return bytes(OUTPUT_TYPESTORE.serialize_cdr(message, COMPRESSED_TYPE))

@@ -1,0 +1,390 @@
+"""Replay a recorded drive through the restorer, as the node would have run it, into a new bag.
+
+For every image message (sensor_msgs/Image or CompressedImage, any number of cameras, in record
+order) the camera's own :class:`Restorer` runs; the output bag holds every input message
+unchanged plus, per camera topic T:
+
+  T/restored        the repaired image, same header and encoding as the input (pass-through on
+                    every status but ``repaired``, and for messages that cannot be decoded)
+  T/failure_mask    mono8, 255 = failed pixel, same header
+  T/uncertainty     32FC1 std on the 0-255 scale (with ``uncertainty``; repaired frames only)
+  T/damaged         the input after ``--inject`` (with injection only)
+
+All are written at the input message's record time. With an injection spec the real frame is
+the ground truth and each damaged frame is scored (``evaluation.metrics``) for the output, for a
+hold baseline (the same reference copied into the same detected mask) and for the damaged input.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ..backends.base import RestorationBackend
+from ..evaluation.metrics import quality
+from ..injection import InjectionSpec, Injector
+from ..restorer import Restorer, RestorerConfig, Status
+from .bag_io import COMPRESSED_TYPE, IMAGE_TYPE, AtomicBagWriter, BagError, BagReader
+from .image_codec import (
+    DecodedImage,
+    ImageDecodeError,
+    decode_compressed,
+    decode_image,
+    encode_compressed,
+    merge_into_native,
+)
+from .messages import compressed_cdr, float_image_cdr, image_cdr, stamp_seconds
+
+log = logging.getLogger(__name__)
+OUTPUT_SUFFIXES = ("restored", "failure_mask", "uncertainty", "damaged")
+STAGES = ("read", "decode", "inject", "restore", "encode", "write", "score")
+MAX_LOGGED_SKIPS = 5
+
+
+@dataclass
+class ReplayOptions:
+    """What to replay and how (``frame-restore replay --help`` documents each)."""
+
+    topics: tuple[str, ...] | None = None  # None: every image topic
+    inject: InjectionSpec | None = None
+    uncertainty: bool = False
+    storage: str = "mcap"
+    overwrite: bool = False
+    restorer: RestorerConfig = field(default_factory=RestorerConfig)
+    strips: int = 3  # before/after examples kept per camera
+    progress: bool = True
+    score: bool = True  # score injected frames against ground truth (costs SSIM time)
+
+
+@dataclass
+class Example:
+    """A before/after example: panels of (H, W, 3) uint8 and their captions."""
+
+    topic: str
+    index: int
+    panels: list[np.ndarray]
+    captions: list[str]
+
+
+@dataclass
+class CameraLog:
+    """Everything one camera topic produced during a replay."""
+
+    topic: str
+    msgtype: str
+    messages: int = 0
+    frames: int = 0
+    encodings: Counter = field(default_factory=Counter)
+    status: Counter = field(default_factory=Counter)
+    skipped: Counter = field(default_factory=Counter)
+    failure_frames: Counter = field(default_factory=Counter)
+    failure_pixels: Counter = field(default_factory=Counter)
+    injected: Counter = field(default_factory=Counter)
+    restorer_ms: list[float] = field(default_factory=list)
+    pipeline_ms: list[float] = field(default_factory=list)
+    timeline: list[dict] = field(default_factory=list)  # per decoded frame
+    scores: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
+    examples: list[Example] = field(default_factory=list)
+    resolution_resets: int = 0
+    detection: list[tuple[int, int, int]] = field(
+        default_factory=list
+    )  # (hit, detected, truth) px
+
+
+@dataclass
+class ReplayResult:
+    """What :func:`replay` returns: per-camera logs and run-wide figures."""
+
+    input_bag: Path
+    output_bag: Path
+    cameras: dict[str, CameraLog]
+    copied_messages: int
+    wall_seconds: float
+    stage_seconds: dict[str, float]
+    backend: str
+    inject: str | None
+
+
+class _Camera:
+    """Per-topic state: restorer, injector, log, and where the next example is taken."""
+
+    def __init__(
+        self,
+        topic: str,
+        msgtype: str,
+        backend: RestorationBackend | None,
+        options: ReplayOptions,
+        expected: int,
+        grid: tuple[int, int],
+    ) -> None:
+        self.restorer = Restorer(backend, options.restorer)
+        self.injector = Injector(options.inject, grid, topic) if options.inject else None
+        self.log = CameraLog(topic, msgtype)
+        count = max(options.strips, 0)
+        self.example_at = [int(expected * (i + 0.5) / count) for i in range(count)]
+
+
+def _skip(camera: _Camera, kind: str, text: str) -> None:
+    camera.log.skipped[kind] += 1
+    if camera.log.skipped[kind] <= MAX_LOGGED_SKIPS:
+        log.warning("%s: message skipped (passed through): %s", camera.log.topic, text)
+        if camera.log.skipped[kind] == MAX_LOGGED_SKIPS:
+            log.warning("%s: further %s messages are only counted", camera.log.topic, kind)
+
+
+def _output_topics(topic: str, options: ReplayOptions, msgtype: str) -> dict[str, str]:
+    topics = {"restored": msgtype, "failure_mask": IMAGE_TYPE}
+    if options.uncertainty:
+        topics["uncertainty"] = IMAGE_TYPE
+    if options.inject:
+        topics["damaged"] = msgtype
+    return {f"{topic}/{suffix}": kind for suffix, kind in topics.items()}
+
+
+def select_topics(available: dict[str, str], wanted: tuple[str, ...] | None) -> list[str]:
+    """Return the image topics to restore; raise BagError naming unknown or non-image topics."""
+    images = sorted(t for t, kind in available.items() if kind in (IMAGE_TYPE, COMPRESSED_TYPE))
+    if wanted is None:
+        if not images:
+            raise BagError(
+                "no sensor_msgs/Image or CompressedImage topic in the bag; topics: "
+                + ", ".join(f"{t} ({k})" for t, k in sorted(available.items()))
+            )
+        return images
+    for topic in wanted:
+        if topic not in available:
+            raise BagError(f"topic {topic} is not in the bag; image topics: {', '.join(images)}")
+        if topic not in images:
+            raise BagError(f"topic {topic} is {available[topic]}, not an image topic")
+    return list(dict.fromkeys(wanted))
+
+
+def replay(
+    input_bag: Path,
+    output_bag: Path,
+    backend: RestorationBackend | None,
+    options: ReplayOptions | None = None,
+) -> ReplayResult:
+    """Replay ``input_bag`` into ``output_bag`` (a ROS 2 bag, written atomically)."""
+    options = options or ReplayOptions()
+    start = time.perf_counter()
+    stages = dict.fromkeys(STAGES, 0.0)
+    grid = _patch_grid(backend)
+    with BagReader(input_bag) as reader:
+        topics = select_topics(reader.topics, options.topics)
+        specs = reader.topic_specs()
+        cameras = {
+            t: _Camera(t, reader.topics[t], backend, options, reader.message_count([t]), grid)
+            for t in topics
+        }
+        outputs = {
+            name: kind
+            for t in topics
+            for name, kind in _output_topics(t, options, reader.topics[t]).items()
+        }
+        clash = sorted(set(outputs) & set(reader.topics))
+        if clash:
+            raise BagError(f"output topics already in the input bag: {', '.join(clash)}")
+        total = reader.message_count()
+        copied = 0
+        with AtomicBagWriter(output_bag, options.storage, options.overwrite) as writer:
+            for spec in specs:
+                writer.add_topic(spec)
+            for name, kind in outputs.items():
+                writer.add_output_topic(name, kind)
+            bar = tqdm(total=total, desc="replay", unit="msg", disable=not options.progress)
+            messages = reader.messages()
+            while True:
+                tick = time.perf_counter()
+                message = next(messages, None)
+                stages["read"] += time.perf_counter() - tick
+                if message is None:
+                    break
+                tick = time.perf_counter()
+                writer.write(message.topic, message.timestamp, message.cdr)
+                stages["write"] += time.perf_counter() - tick
+                copied += 1
+                camera = cameras.get(message.topic)
+                if camera is not None:
+                    for topic, cdr in _process(reader, message, camera, options, stages):
+                        tick = time.perf_counter()
+                        writer.write(topic, message.timestamp, cdr)
+                        stages["write"] += time.perf_counter() - tick
+                bar.update()
+            bar.close()
+    return ReplayResult(
+        input_bag=Path(input_bag),
+        output_bag=Path(output_bag),
+        cameras={t: c.log for t, c in cameras.items()},
+        copied_messages=copied,
+        wall_seconds=time.perf_counter() - start,
+        stage_seconds=stages,
+        backend=getattr(backend, "name", "none"),
+        inject=str(options.inject) if options.inject else None,
+    )
+
+
+def _patch_grid(backend: RestorationBackend | None) -> tuple[int, int]:
+    if backend is None:
+        return (14, 25)  # the small preset's grid, for injection without a model
+    return (
+        backend.input_size[0] // backend.patch_size,
+        backend.input_size[1] // backend.patch_size,
+    )
+
+
+def _process(
+    reader: BagReader,
+    message: object,
+    camera: _Camera,
+    options: ReplayOptions,
+    stages: dict[str, float],
+) -> list[tuple[str, bytes]]:
+    """Run one image message through its camera; return (topic, CDR) pairs to write."""
+    began = time.perf_counter()
+    topic, record = message.topic, camera.log
+    record.messages += 1
+    restored_topic = f"{topic}/restored"
+    try:
+        msg = reader.deserialize(message)
+    except ValueError as exc:
+        stages["read"] += time.perf_counter() - began
+        _skip(camera, "malformed_message", str(exc))
+        return [(restored_topic, message.cdr)]
+    tick = time.perf_counter()
+    stages["read"] += tick - began
+    compressed = message.msgtype == COMPRESSED_TYPE
+    try:
+        decoded = decode_compressed(msg.format, msg.data) if compressed else decode_image(msg)
+    except ImageDecodeError as exc:
+        stages["decode"] += time.perf_counter() - tick
+        _skip(camera, exc.kind, str(exc))
+        return [(restored_topic, message.cdr)]
+    now = time.perf_counter()
+    stages["decode"] += now - tick
+    tick = now
+    record.frames += 1
+    record.encodings[decoded.encoding] += 1
+    index = record.frames - 1
+    truth, corruption, item = decoded.bgr, None, None
+    frame, native, outputs = decoded.bgr, decoded.native, []
+    if camera.injector is not None:
+        corruption, item = camera.injector(truth)
+        if corruption is not None:
+            record.injected[str(item)] += 1
+            frame = corruption.damaged
+            native = _damaged_native(decoded, corruption.damaged, corruption.mask)
+            outputs.append((f"{topic}/damaged", _encode(msg, decoded, frame, native, compressed)))
+    reference, _ = camera.restorer.tracker.lookup(stamp_seconds(msg.header))
+    held_reference = reference.frame.copy() if reference is not None and corruption else None
+    now = time.perf_counter()
+    stages["inject"] += now - tick
+    tick = now
+    shape_before = camera.restorer.tracker.resets
+    result = camera.restorer.process(frame, stamp_seconds(msg.header))
+    if camera.restorer.tracker.resets != shape_before and "resolution" in (
+        camera.restorer.tracker.last_reset_reason
+    ):
+        record.resolution_resets += 1
+    now = time.perf_counter()
+    stages["restore"] += now - tick
+    tick = now
+    record.status[result.status.value] += 1
+    record.restorer_ms.append(result.timings_ms["total"])
+    for kind, pixels in result.counts.items():
+        record.failure_frames[kind] += 1
+        record.failure_pixels[kind] += int(pixels)
+    if result.status is Status.REPAIRED:
+        if compressed:
+            payload = encode_compressed(result.frame, msg.format)
+            outputs.append((restored_topic, compressed_cdr(msg.header, msg.format, payload)))
+        else:
+            merged = merge_into_native(native, result.frame, result.mask, decoded.encoding)
+            outputs.append((restored_topic, image_cdr(msg.header, merged, decoded.encoding)))
+    elif corruption is not None:
+        outputs.append((restored_topic, outputs[0][1]))  # the damaged input, unchanged
+    else:
+        outputs.append((restored_topic, message.cdr))
+    mask_image = result.mask.astype(np.uint8) * 255
+    outputs.append((f"{topic}/failure_mask", image_cdr(msg.header, mask_image, "mono8")))
+    if options.uncertainty and result.uncertainty is not None:
+        outputs.append((f"{topic}/uncertainty", float_image_cdr(msg.header, result.uncertainty)))
+    now = time.perf_counter()
+    stages["encode"] += now - tick
+    tick = now
+    record.pipeline_ms.append((now - began) * 1000)  # scoring below is not part of the node
+    entry = {
+        "index": index,
+        "stamp": stamp_seconds(msg.header),
+        "status": result.status.value,
+        "failed_ratio": result.failed_ratio,
+        "injected": str(item) if item else None,
+    }
+    if corruption is not None and options.score:
+        held = frame.copy()
+        if held_reference is not None and held_reference.shape == frame.shape:
+            held[result.mask] = held_reference[result.mask]
+        for method, image in (("restored", result.frame), ("hold", held), ("damaged", frame)):
+            score = quality(image, truth, corruption.mask)
+            record.scores[method].append(score)
+            entry[f"psnr_failed_{method}"] = score["failed"]["psnr"]
+        record.detection.append(
+            (
+                int((result.mask & corruption.mask).sum()),
+                int(result.mask.sum()),
+                int(corruption.mask.sum()),
+            )
+        )
+        if (
+            result.status is Status.REPAIRED
+            and camera.example_at
+            and index >= camera.example_at[0]
+        ):
+            camera.example_at.pop(0)
+            record.examples.append(
+                Example(
+                    topic,
+                    index,
+                    [frame, held, result.frame, truth],
+                    ["damaged", "hold", "SiamMCVAE", "ground truth"],
+                )
+            )
+    elif (
+        camera.injector is None
+        and result.status is Status.REPAIRED
+        and camera.example_at
+        and index >= camera.example_at[0]
+    ):
+        camera.example_at.pop(0)
+        record.examples.append(Example(topic, index, [frame, result.frame], ["input", "restored"]))
+    record.timeline.append(entry)
+    stages["score"] += time.perf_counter() - tick
+    return outputs
+
+
+def _damaged_native(
+    decoded: DecodedImage, damaged: np.ndarray, mask: np.ndarray
+) -> np.ndarray | None:
+    """Encode the injected damage in the input's own encoding (other elements kept)."""
+    if decoded.native is None:
+        return None
+    return merge_into_native(decoded.native, damaged, mask, decoded.encoding)
+
+
+def _encode(
+    msg: object,
+    decoded: DecodedImage,
+    frame: np.ndarray,
+    native: np.ndarray | None,
+    compressed: bool,
+) -> bytes:
+    if compressed:
+        return compressed_cdr(msg.header, msg.format, encode_compressed(frame, msg.format))
+    assert native is not None
+    return image_cdr(msg.header, native, decoded.encoding)

@@ -1,0 +1,150 @@
+"""ROS image encodings <-> numpy: every encoding, row padding, byte order, merge, bad input."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+
+from frame_restore_ros.bag.image_codec import (
+    SUPPORTED_ENCODINGS,
+    ImageDecodeError,
+    bgr_to_native,
+    decode_compressed,
+    decode_image,
+    encode_compressed,
+    merge_into_native,
+    native_to_fields,
+    read_native,
+)
+
+
+@pytest.fixture(scope="module")
+def frame(bikes_frames) -> np.ndarray:
+    """Return a real 64x96 BGR crop (even size, as Bayer and YUV 4:2:2 need)."""
+    return np.ascontiguousarray(bikes_frames[5][100:164, 200:296])
+
+
+def message(native: np.ndarray, source_encoding: str, **override) -> SimpleNamespace:
+    fields = native_to_fields(native, source_encoding)
+    fields.update(override)
+    return SimpleNamespace(**fields)
+
+
+EXACT = ("bgr8", "rgb8", "bgra8", "rgba8", "bgr16", "rgb16")
+
+
+@pytest.mark.parametrize("encoding", SUPPORTED_ENCODINGS)
+def test_every_encoding_round_trips(frame, encoding):
+    native = bgr_to_native(frame, encoding)
+    decoded = decode_image(message(native, encoding))
+    assert decoded.bgr.shape == frame.shape and decoded.bgr.dtype == np.uint8
+    np.testing.assert_array_equal(decoded.native, native)
+    error = np.abs(decoded.bgr.astype(int) - frame.astype(int))
+    if encoding in EXACT:
+        assert error.max() == 0
+    elif encoding.startswith("mono"):
+        grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        assert np.abs(decoded.bgr[..., 0].astype(int) - grey).max() <= 1
+    else:  # Bayer demosaicing and 4:2:2 chroma subsampling lose detail, not colour
+        assert error.mean() < 12, (encoding, error.mean())
+        assert np.abs(decoded.bgr.mean((0, 1)) - frame.mean((0, 1))).max() < 4
+
+
+def test_row_padding_is_ignored(frame):
+    native = bgr_to_native(frame, "bgr8")
+    width_bytes = native.shape[1] * 3
+    padded = np.zeros((native.shape[0], width_bytes + 13), np.uint8)
+    padded[:, :width_bytes] = native.reshape(native.shape[0], -1)
+    msg = message(native, "bgr8", step=width_bytes + 13, data=padded.tobytes())
+    np.testing.assert_array_equal(decode_image(msg).bgr, frame)
+
+
+def test_big_endian_mono16_reads_like_little_endian(frame):
+    native = bgr_to_native(frame, "mono16")
+    swapped = native.astype(">u2").tobytes()
+    msg = message(native, "mono16", is_bigendian=1, data=swapped)
+    np.testing.assert_array_equal(read_native(msg), native)
+
+
+def test_accepts_bytes_and_array_array_data(frame):
+    import array
+
+    native = bgr_to_native(frame, "mono8")
+    for data in (native.tobytes(), array.array("B", native.tobytes()), bytearray(native)):
+        np.testing.assert_array_equal(read_native(message(native, "mono8", data=data)), native)
+
+
+@pytest.mark.parametrize("encoding", SUPPORTED_ENCODINGS)
+def test_merge_keeps_every_good_element_bit_exact(frame, encoding):
+    rng = np.random.default_rng(1)
+    mask = np.zeros(frame.shape[:2], bool)
+    mask[10:30, 7:51] = True  # odd left edge: a YUV pair half failed
+    mask |= rng.random(mask.shape) < 0.05
+    native = bgr_to_native(frame, encoding)
+    restored = np.full_like(frame, 77)
+    merged = merge_into_native(native, restored, mask, encoding)
+    assert merged.dtype == native.dtype and merged.shape == native.shape
+    untouched = ~mask
+    if merged.ndim == 3:
+        untouched = untouched[..., None]
+    # every element of a good pixel is identical
+    np.testing.assert_array_equal(np.where(untouched, merged, 0), np.where(untouched, native, 0))
+    encoded = bgr_to_native(restored, encoding)
+    inside = np.broadcast_to(mask if merged.ndim == 2 else mask[..., None], merged.shape)
+    if encoding.startswith(("bgra", "rgba")):
+        inside = inside.copy()
+        inside[..., 3] = False
+        np.testing.assert_array_equal(merged[..., 3], native[..., 3])  # alpha kept
+    if encoding in ("yuv422", "uyvy", "yuv422_yuy2", "yuyv"):
+        luma = 1 if encoding in ("yuv422", "uyvy") else 0
+        np.testing.assert_array_equal(merged[..., luma][mask], encoded[..., luma][mask])
+    else:
+        np.testing.assert_array_equal(merged[inside], encoded[inside])
+
+
+def test_yuv422_chroma_of_a_half_failed_pair_is_kept(frame):
+    native = bgr_to_native(frame, "yuv422")
+    mask = np.zeros(frame.shape[:2], bool)
+    mask[:, 7] = True  # pixel 7 failed, its pair partner 6 did not
+    merged = merge_into_native(native, np.zeros_like(frame), mask, "yuv422")
+    np.testing.assert_array_equal(merged[:, 7, 0], native[:, 7, 0])  # shared chroma byte kept
+    assert (merged[:, 7, 1] == 16).all()  # black luma in BT.601 limited range
+
+
+def test_yuv422_encoder_matches_opencv_decoder(frame):
+    native = bgr_to_native(frame, "yuv422")
+    flat = np.full((8, 8, 3), (40, 120, 200), np.uint8)
+    back = cv2.cvtColor(bgr_to_native(flat, "uyvy"), cv2.COLOR_YUV2BGR_UYVY)
+    assert np.abs(back.astype(int) - flat).max() <= 2
+    assert native.shape == frame.shape[:2] + (2,)
+
+
+@pytest.mark.parametrize(
+    ("override", "kind", "words"),
+    [
+        ({"encoding": "32FC1"}, "unsupported_encoding", "unsupported encoding '32FC1'"),
+        ({"encoding": "nv12"}, "unsupported_encoding", "nv12"),
+        ({"data": b"\x00" * 100}, "bad_size", "data has 100 bytes but step x height"),
+        ({"step": 10}, "bad_size", "step 10 is shorter than one row"),
+        ({"height": 0}, "bad_size", "zero size"),
+    ],
+)
+def test_bad_messages_raise_errors_that_name_the_problem(frame, override, kind, words):
+    msg = message(bgr_to_native(frame, "bgr8"), "bgr8", **override)
+    with pytest.raises(ImageDecodeError, match=words) as error:
+        decode_image(msg)
+    assert error.value.kind == kind
+
+
+def test_compressed_round_trip_and_garbage(frame):
+    png = encode_compressed(frame, "png")
+    np.testing.assert_array_equal(decode_compressed("png", png).bgr, frame)
+    jpeg = decode_compressed("jpeg", encode_compressed(frame, "bgr8; jpeg compressed bgr8"))
+    assert np.abs(jpeg.bgr.astype(int) - frame).mean() < 3
+    with pytest.raises(ImageDecodeError, match="does not decode"):
+        decode_compressed("jpeg", b"not a jpeg at all")
+    with pytest.raises(ImageDecodeError, match="no data"):
+        decode_compressed("jpeg", b"")
