@@ -50,7 +50,12 @@ def add_make_bag(sub: argparse._SubParsersAction) -> None:
         "--start", type=float, default=1.7e9, help="first stamp, Unix seconds (default: 1.7e9)"
     )
     p.add_argument("--max-frames", type=int, help="at most this many frames per input")
-    p.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
+    p.add_argument(
+        "--storage",
+        choices=("mcap", "sqlite3"),
+        default="mcap",
+        help="rosbag2 storage plugin (default: mcap, the ROS 2 default since Iron)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output bag")
 
 
@@ -111,7 +116,12 @@ def add_replay(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--feather-px", type=int, default=24, help="seam feathering width (default: 24)"
     )
-    p.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
+    p.add_argument(
+        "--storage",
+        choices=("mcap", "sqlite3"),
+        default="mcap",
+        help="storage plugin of the output bag (default: mcap)",
+    )
     p.add_argument("--report", type=Path, help="report folder (default: OUTPUT_report)")
     p.add_argument("--strips", type=int, default=3, help="before/after strips per camera")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output bag")

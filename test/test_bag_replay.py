@@ -10,6 +10,7 @@ import pytest
 from rosbags.rosbag1 import Writer as Ros1Writer
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
+from ruamel.yaml import YAML
 
 from frame_restore_ros.backends.hold import HoldBackend
 from frame_restore_ros.bag.bag_io import BagError, BagReader
@@ -107,6 +108,16 @@ def test_replay_copies_inputs_byte_identical_and_keeps_stamps(frames, tmp_path, 
     metadata = (output / "metadata.yaml").read_text()
     assert "version: 9" in metadata and "/cam/image_raw/restored" in metadata
     assert not list(tmp_path.glob(".out.partial*"))
+    info = YAML(typ="safe").load(metadata)[
+        "rosbag2_bagfile_information"
+    ]  # what ros2 bag info reads
+    assert info["storage_identifier"] == "mcap"  # the default output storage
+    assert all((output / name).is_file() for name in info["relative_file_paths"])
+    counts = {
+        t["topic_metadata"]["name"]: t["message_count"] for t in info["topics_with_message_count"]
+    }
+    assert counts["/chatter"] == counts["/cam/image_raw/restored"] == len(frames)
+    assert info["message_count"] == sum(counts.values()) == 7 * len(frames)
     before, after = read_all(source), read_all(output)
     for topic in before:  # every input topic, image or not, byte for byte at the same time
         assert [(t, raw) for t, raw, _ in after[topic]] == [
