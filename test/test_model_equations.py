@@ -8,6 +8,8 @@ import torch
 from frame_restore_ros.model import (
     DeployGraph,
     SiamMCVAE,
+    SingleFrameMAE,
+    build_model,
     kl_divergence,
     patch_mask_to_pixels,
     patchify,
@@ -253,3 +255,57 @@ def test_presets_have_paper_sizes():
     )
     with pytest.raises(ValueError, match="unknown preset"):
         preset("huge")
+
+
+def test_reference_skip_adds_x1_and_starts_as_the_hold_baseline(real_pair):
+    reference, damaged = real_pair(*TINY.input_size)
+    mask = random_patch_mask(1, TINY.grid_size, 0.75, torch.Generator().manual_seed(3))
+    skip = tiny_model(torch.float64, reference_skip=True)
+    reference, damaged = reference.double(), damaged.double()
+    with torch.no_grad():
+        out = skip(reference, damaged, mask)
+        x1 = skip.target_patches(reference)
+        # untrained: O_dec = 0 exactly, so O = X1 and failed patches get the reference
+        assert torch.equal(out.prediction, x1)
+        restored = skip.restore(reference, damaged, mask)
+        pixels = patch_mask_to_pixels(mask, TINY.patch_size).expand_as(reference)
+        torch.testing.assert_close(restored[pixels], reference[pixels], rtol=0, atol=1e-12)
+        # once trained, O = X1 + O_dec: the same decoder output as the paper's model plus X1
+        torch.nn.init.normal_(skip.to_pixels.weight, std=0.02)
+        plain = tiny_model(torch.float64)
+        plain.load_state_dict(skip.state_dict())
+        noise = torch.randn(1, TINY.num_patches + 1, TINY.latent_dim, dtype=torch.float64)
+        with_skip = skip(reference, damaged, mask, noise).prediction
+        without = plain(reference, damaged, mask, noise).prediction
+        torch.testing.assert_close(with_skip, without + x1, rtol=0, atol=1e-12)
+        # the deploy graph (K samples too) applies the same skip
+        graph = DeployGraph(skip, num_samples=2)
+        restored_k, _ = graph(
+            reference, damaged, mask.double(), torch.randn(graph.noise_shape()).double()
+        )
+        torch.testing.assert_close(
+            restored_k, skip.restore(reference, damaged, mask), rtol=0, atol=1e-9
+        )
+    with pytest.raises(ValueError, match="needs the reference"):
+        skip.decode(out.latent, out.latent, TINY.grid_size)
+
+
+def test_single_frame_mae_ignores_the_reference_and_keeps_visible_pixels(real_pair):
+    reference, damaged = real_pair(*TINY.input_size)
+    mask = random_patch_mask(1, TINY.grid_size, 0.75, torch.Generator().manual_seed(4))
+    mae = build_model(TINY.replace(architecture="mae")).eval()
+    assert isinstance(mae, SingleFrameMAE)
+    with torch.no_grad():
+        out = mae(reference, damaged, mask)
+        other = mae(torch.rand_like(reference), damaged, mask)
+        assert torch.equal(out.prediction, other.prediction)  # no reference path
+        dropped = mae(reference, damaged, mask, drop_tokens=True)
+        torch.testing.assert_close(dropped.prediction, out.prediction, rtol=1e-4, atol=1e-4)
+        restored = DeployGraph(mae)(reference, damaged, mask.float())
+    visible = ~patch_mask_to_pixels(mask, TINY.patch_size).expand_as(damaged)
+    assert torch.equal(restored[visible], damaged[visible])
+    loss = siammcvae_loss(mae(reference, damaged, mask), mae.target_patches(damaged), mask, 0.0)
+    assert loss.total == loss.reconstruction
+    siam = SiamMCVAE(TINY)
+    sizes = [sum(p.numel() for p in m.parameters()) for m in (mae, siam)]
+    assert 0.8 < sizes[0] / sizes[1] <= 1.0  # same widths and depths, no reference heads

@@ -1,9 +1,11 @@
 """SiamMCVAE: config presets, ViT blocks, the model, the loss, checkpoints and the deploy graph."""
 
+from .build import RestorationModel, build_model
 from .checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
 from .config import PRESETS, SiamMCVAEConfig, preset
 from .deploy import DeployGraph
 from .loss import LossTerms, kl_divergence, reconstruction_loss, siammcvae_loss
+from .mae import SingleFrameMAE
 from .patches import patch_mask_to_pixels, patchify, random_patch_mask, unpatchify
 from .siammcvae import SiamMCVAE, SiamMCVAEOutput
 
@@ -12,9 +14,12 @@ __all__ = [
     "CheckpointError",
     "DeployGraph",
     "LossTerms",
+    "RestorationModel",
     "SiamMCVAE",
     "SiamMCVAEConfig",
     "SiamMCVAEOutput",
+    "SingleFrameMAE",
+    "build_model",
     "kl_divergence",
     "load_checkpoint",
     "patch_mask_to_pixels",

@@ -18,8 +18,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from .build import RestorationModel, build_model
 from .config import SiamMCVAEConfig
-from .siammcvae import SiamMCVAE
 
 FORMAT_NAME = "frame_restore_ros.siammcvae"
 FORMAT_VERSION = 1
@@ -30,7 +30,7 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(
-    model: SiamMCVAE, path: str | os.PathLike[str], extra: dict[str, Any] | None = None
+    model: RestorationModel, path: str | os.PathLike[str], extra: dict[str, Any] | None = None
 ) -> Path:
     """Write ``model`` atomically (temp file + rename).
 
@@ -91,11 +91,13 @@ def read_metadata(path: str | os.PathLike[str]) -> tuple[SiamMCVAEConfig, dict[s
     return config, extra
 
 
-def load_checkpoint(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> SiamMCVAE:
+def load_checkpoint(
+    path: str | os.PathLike[str], device: str | torch.device = "cpu"
+) -> RestorationModel:
     """Build the model described by the file and load its tensors strictly (eval mode)."""
     path = Path(path)
     config, _ = read_metadata(path)
-    model = SiamMCVAE(config)
+    model = build_model(config)
     expected = model.state_dict()
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:

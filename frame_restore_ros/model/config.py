@@ -35,6 +35,13 @@ class SiamMCVAEConfig:
     dec_heads: int = 16
     mlp_ratio: float = 4.0
     norm_eps: float = 1e-6
+    # Not in the paper: add the reference's patches X1 to the decoder output (O = X1 + O_dec), so
+    # an untrained decoder already returns the reference (the hold baseline) and training learns
+    # only the change. False = eq. 14 exactly. docs/model.md, "Reference skip".
+    reference_skip: bool = False
+    # "siammcvae", or "mae": the single-frame masked autoencoder baseline of the same sizes
+    # (the paper's MAE row; no reference, no latent sampling; model/mae.py).
+    architecture: str = "siammcvae"
 
     def __post_init__(self) -> None:
         problems = []
@@ -64,6 +71,8 @@ class SiamMCVAEConfig:
                 )
         if self.enc_depth < 1 or self.dec_depth < 1:
             problems.append("enc_depth and dec_depth must be >= 1")
+        if self.architecture not in ("siammcvae", "mae"):
+            problems.append(f"architecture must be siammcvae or mae, got {self.architecture!r}")
         if problems:
             raise ValueError("invalid SiamMCVAEConfig: " + "; ".join(problems))
 

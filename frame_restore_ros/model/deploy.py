@@ -60,7 +60,7 @@ class DeployGraph(nn.Module):
         _, mean, log_var = model.reparameterize(u, None)
         grid = model.grid_of(reference)
         if self.num_samples == 0:
-            return model.compose(model.decode(mean, u1, grid), damaged, masked)
+            return model.compose(model.decode(mean, u1, grid, reference), damaged, masked)
         if noise is None:
             raise ValueError(
                 f"this graph draws {self.num_samples} samples: pass noise of shape "
@@ -75,7 +75,7 @@ class DeployGraph(nn.Module):
         )
         u1_all = u1.repeat(samples + 1, 1, 1)
         frames = model.compose(
-            model.decode(z, u1_all, grid), damaged, masked
+            model.decode(z, u1_all, grid, reference), damaged, masked
         )  # ((K+1) B, C, H, W)
         restored = frames[:batch]
         draws = frames[batch:].reshape(samples, batch, *frames.shape[1:])

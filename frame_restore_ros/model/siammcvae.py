@@ -10,6 +10,7 @@ Forward, as named steps (Algorithm 1):
   3. convert / merge     U = [U1, U2 with mask token t at P]    (B, N+1, 2D')  eq. 6-7
   4. reparameterize      M = W_m U, S = exp(W_s U / 2), Z = M + S * E         eq. 8-10
   5. decoder             O = W_o LN(ViT(W_d [Z, U1] + P_d))     (B, N, P^2 C)  eq. 11-14
+                         (+ X1 with the optional reference skip, not in the paper)
   6. output merge        G = X2 at visible patches, O at masked patches        eq. 15
 
 The fixed-shape form (used for export and by default) runs encoder 2 over all N+1 tokens with an
@@ -135,8 +136,8 @@ class SiamViT(nn.Module):
         return self.project(self.transformer(kept))
 
 
-class SiamMCVAE(nn.Module):
-    """The full model.
+class PatchImageModel(nn.Module):
+    """Pixel-space plumbing shared by SiamMCVAE and the single-frame MAE baseline.
 
     Images are (B, C, H, W) floats in [0, 1]; masks are (B, H/P, W/P), True = failed.
     """
@@ -144,16 +145,6 @@ class SiamMCVAE(nn.Module):
     def __init__(self, cfg: SiamMCVAEConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        latent = cfg.latent_dim
-        self.encoder = SiamViT(cfg)
-        self.mask_token = nn.Parameter(torch.zeros(1, 1, latent))  # t
-        self.to_mean = nn.Linear(2 * latent, latent)  # W_m, B_m
-        self.to_log_var = nn.Linear(2 * latent, latent)  # W_s, B_s (log S^2)
-        self.decoder_embed = nn.Linear(2 * latent, latent)  # W_d, B_d
-        self.decoder = TransformerStack(
-            latent, cfg.dec_depth, cfg.dec_heads, cfg.mlp_ratio, cfg.norm_eps
-        )
-        self.to_pixels = nn.Linear(latent, cfg.patch_dim)  # W_o, B_o
         self.register_buffer(
             "pixel_mean",
             torch.tensor(IMAGENET_MEAN[: cfg.in_channels]).view(1, -1, 1, 1),
@@ -165,11 +156,7 @@ class SiamMCVAE(nn.Module):
             persistent=False,
         )
         self._dec_pos_cache: dict[tuple[int, int], torch.Tensor] = {}
-        self.apply(init_weights)
-        trunc_normal_(self.encoder.cls_token)
-        trunc_normal_(self.mask_token)
 
-    # -- pixel space helpers -------------------------------------------------------------------
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         return (images - self.pixel_mean) / self.pixel_std
 
@@ -182,6 +169,69 @@ class SiamMCVAE(nn.Module):
     def target_patches(self, clean: torch.Tensor) -> torch.Tensor:
         """R: the patchified, normalised ground-truth frame, (B, N, P^2 C)."""
         return patchify(self.normalize(clean), self.cfg.patch_size)
+
+    def decoder_pos(self, grid: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
+        """P_d for a grid: (1, N+1, D')."""
+        if grid not in self._dec_pos_cache:
+            self._dec_pos_cache[grid] = sincos_pos_embed(self.cfg.latent_dim, grid)[None]
+        return self._dec_pos_cache[grid].to(device=like.device, dtype=like.dtype)
+
+    @torch.no_grad()
+    def restore(
+        self, reference: torch.Tensor, damaged: torch.Tensor, patch_mask: torch.Tensor
+    ) -> torch.Tensor:
+        """Return the restored frame (B, C, H, W) in [0, 1].
+
+        Visible pixels are the damaged input's, bit for bit.
+        """
+        out = self.forward(reference, damaged, patch_mask)
+        return self.compose(out.prediction, damaged, patch_mask.bool())
+
+    def compose(
+        self, prediction: torch.Tensor, damaged: torch.Tensor, masked: torch.Tensor
+    ) -> torch.Tensor:
+        """Apply eq. 15 in pixel space: prediction at failed patches, damaged input elsewhere.
+
+        prediction (B', N, P^2 C) with B' a multiple of B; damaged (B, C, H, W); masked (B,
+        rows, cols).
+        Returns (B', C, H, W) in [0, 1].
+        """
+        repeats = prediction.shape[0] // damaged.shape[0]
+        grid = self.grid_of(damaged)
+        predicted = self.denormalize(unpatchify(prediction, self.cfg.patch_size, grid)).clamp(
+            0.0, 1.0
+        )
+        pixels = patch_mask_to_pixels(masked, self.cfg.patch_size)
+        if repeats > 1:
+            damaged = damaged.repeat(repeats, 1, 1, 1)
+            pixels = pixels.repeat(repeats, 1, 1, 1)
+        return torch.where(pixels, predicted.to(damaged.dtype), damaged)
+
+
+class SiamMCVAE(PatchImageModel):
+    """The full model.
+
+    Images are (B, C, H, W) floats in [0, 1]; masks are (B, H/P, W/P), True = failed.
+    """
+
+    def __init__(self, cfg: SiamMCVAEConfig) -> None:
+        super().__init__(cfg)
+        latent = cfg.latent_dim
+        self.encoder = SiamViT(cfg)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, latent))  # t
+        self.to_mean = nn.Linear(2 * latent, latent)  # W_m, B_m
+        self.to_log_var = nn.Linear(2 * latent, latent)  # W_s, B_s (log S^2)
+        self.decoder_embed = nn.Linear(2 * latent, latent)  # W_d, B_d
+        self.decoder = TransformerStack(
+            latent, cfg.dec_depth, cfg.dec_heads, cfg.mlp_ratio, cfg.norm_eps
+        )
+        self.to_pixels = nn.Linear(latent, cfg.patch_dim)  # W_o, B_o
+        self.apply(init_weights)
+        trunc_normal_(self.encoder.cls_token)
+        trunc_normal_(self.mask_token)
+        if cfg.reference_skip:  # start as the hold baseline: O_dec = 0, so O = X1
+            nn.init.zeros_(self.to_pixels.weight)
+            nn.init.zeros_(self.to_pixels.bias)
 
     # -- the named steps ------------------------------------------------------------------------
     def encode(
@@ -229,10 +279,26 @@ class SiamMCVAE(nn.Module):
             return mean, mean, log_var
         return mean + torch.exp(0.5 * log_var) * noise, mean, log_var
 
-    def decode(self, z: torch.Tensor, u1: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-        """Eq. 11-14: O = W_o LN(ViT(W_d [Z, U1] + P_d)) without the cls row, (B, N, P^2 C)."""
-        v = self.decoder_embed(torch.cat([z, u1], dim=-1)) + self._decoder_pos(grid, z)
-        return self.to_pixels(self.decoder(v))[:, 1:]
+    def decode(
+        self,
+        z: torch.Tensor,
+        u1: torch.Tensor,
+        grid: tuple[int, int],
+        reference: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Eq. 11-14: O = W_o LN(ViT(W_d [Z, U1] + P_d)) without the cls row, (B', N, P^2 C).
+
+        With ``cfg.reference_skip`` the reference's patches X1 are added: O = X1 + O_dec.
+        ``reference`` (B, C, H, W) is then required; B' may be a multiple of B (K samples).
+        """
+        v = self.decoder_embed(torch.cat([z, u1], dim=-1)) + self.decoder_pos(grid, z)
+        out = self.to_pixels(self.decoder(v))[:, 1:]
+        if not self.cfg.reference_skip:
+            return out
+        if reference is None:
+            raise ValueError("this model has reference_skip: decode() needs the reference")
+        x1 = self.target_patches(reference)
+        return out + x1.repeat(out.shape[0] // x1.shape[0], 1, 1)
 
     def forward(
         self,
@@ -260,48 +326,12 @@ class SiamMCVAE(nn.Module):
             )
         x2, u1, u = self.encode(reference, damaged, masked, drop_tokens)
         z, mean, log_var = self.reparameterize(u, noise)
-        prediction = self.decode(z, u1, self.grid_of(reference))
+        prediction = self.decode(z, u1, self.grid_of(reference), reference)
         flat = masked.reshape(masked.shape[0], -1, 1)
         merged = torch.where(flat, prediction, x2)  # eq. 15
         return SiamMCVAEOutput(prediction, merged, mean, log_var, z)
 
-    @torch.no_grad()
-    def restore(
-        self, reference: torch.Tensor, damaged: torch.Tensor, patch_mask: torch.Tensor
-    ) -> torch.Tensor:
-        """Return the restored frame (B, C, H, W) in [0, 1].
-
-        Visible pixels are the damaged input's, bit for bit.
-        """
-        out = self.forward(reference, damaged, patch_mask)
-        return self.compose(out.prediction, damaged, patch_mask.bool())
-
-    def compose(
-        self, prediction: torch.Tensor, damaged: torch.Tensor, masked: torch.Tensor
-    ) -> torch.Tensor:
-        """Apply eq. 15 in pixel space: prediction at failed patches, damaged input elsewhere.
-
-        prediction (B', N, P^2 C) with B' a multiple of B; damaged (B, C, H, W); masked (B,
-        rows, cols).
-        Returns (B', C, H, W) in [0, 1].
-        """
-        repeats = prediction.shape[0] // damaged.shape[0]
-        grid = self.grid_of(damaged)
-        predicted = self.denormalize(unpatchify(prediction, self.cfg.patch_size, grid)).clamp(
-            0.0, 1.0
-        )
-        pixels = patch_mask_to_pixels(masked, self.cfg.patch_size)
-        if repeats > 1:
-            damaged = damaged.repeat(repeats, 1, 1, 1)
-            pixels = pixels.repeat(repeats, 1, 1, 1)
-        return torch.where(pixels, predicted.to(damaged.dtype), damaged)
-
     # -- internals ------------------------------------------------------------------------------
-    def _decoder_pos(self, grid: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
-        if grid not in self._dec_pos_cache:
-            self._dec_pos_cache[grid] = sincos_pos_embed(self.cfg.latent_dim, grid)[None]
-        return self._dec_pos_cache[grid].to(device=like.device, dtype=like.dtype)
-
     @staticmethod
     def _keep_index(masked: torch.Tensor) -> torch.Tensor:
         """(B, N) bool -> (B, V) indices of visible patches in ascending order."""
