@@ -3,7 +3,8 @@
 frame-restore demo     restore a real clip with injected failures (quick, no bag)
 frame-restore make-bag turn videos or image folders into a ROS 2 bag of camera images
 frame-restore replay   replay a bag through the restorer into a new bag, with a report
-frame-restore train    train SiamMCVAE on paired frames from video files
+frame-restore train    train SiamMCVAE (or the MAE baseline) on paired frames from videos, bags
+frame-restore evaluate score SiamMCVAE against hold, Telea, Navier-Stokes and a single-frame MAE
 frame-restore export   export the deploy graph to ONNX (static shapes, checked)
 frame-restore bench    parameter counts and CPU latency per preset
 frame-restore info     describe a weight file
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .cli_bag import add_make_bag, add_replay, run_make_bag, run_replay, run_replay_bench
+from .cli_eval import add_evaluate, run_evaluate
 
 log = logging.getLogger("frame_restore")
 
@@ -68,52 +70,60 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
-        help="train SiamMCVAE on (frame t-g, frame t) pairs from videos",
+        help="train SiamMCVAE (or the single-frame MAE baseline) on paired frames",
         description=(
-            "Train from scratch on pairs (reference = frame t-g, damaged = frame t) cut from the "
-            "given videos, "
-            "g uniform in 1..--max-gap, with the paper's random patch masking at ratios "
-            "0.45-0.90. Validation "
-            "uses whole held-out clips (--val-video) and compares the failed-region PSNR with "
-            "the hold baseline; "
-            "the best checkpoint is written to --output.\n\n"
-            "example: frame-restore train --preset small --video a.mp4 --video b.avi --val-video "
-            "c.mp4 "
-            "--steps 3000 --output weights.safetensors"
+            "Train on pairs (reference = frame t-g, damaged = frame t) cut from videos and bags,\n"
+            "g uniform in 1..--max-gap, plus pseudo-video pairs (one frame and an ego-motion\n"
+            "warp of it); masks mix the paper's random patch masking (ratios 0.45-0.90) with\n"
+            "structured failures (blocks, lines, bottom loss). Validation on whole held-out\n"
+            "clips (--val-data) or the tail of --split sources compares the failed-region PSNR\n"
+            "with the hold baseline; the best weights go to --output, the resumable state to\n"
+            "OUTPUT.state every --checkpoint-every steps. Settings come from defaults, then\n"
+            "--config FILE (YAML, same names), then flags.\n\n"
+            "examples:\n"
+            "  frame-restore train --data drive.mp4 --data drive2_bag --val-data city.mp4 \\\n"
+            "      --steps 6000 --reference-skip --output weights.safetensors\n"
+            "  frame-restore train --config config/train_small.yaml --resume"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--config", type=Path, help="YAML file of settings (flags override it)")
+    p.add_argument("--output", help="weight file to write (.safetensors)")
+    p.add_argument("--data", "--video", action="append", help="training video or bag (repeatable)")
+    p.add_argument("--val-data", "--val-video", action="append", help="held-out clip (repeatable)")
     p.add_argument(
-        "--preset", default="small", help="model size preset: tiny, small, base (default: small)"
+        "--split", action="append", help="source whose tail validates and the rest trains"
+    )
+    p.add_argument("--split-fraction", type=float, help="tail fraction of --split (default 0.3)")
+    p.add_argument("--preset", help="model size: tiny, small, base (default: small)")
+    p.add_argument(
+        "--architecture",
+        choices=("siammcvae", "mae"),
+        help="siammcvae, or mae: the single-frame baseline of the same size (default: siammcvae)",
     )
     p.add_argument(
-        "--video", type=Path, action="append", required=True, help="training video (repeatable)"
+        "--reference-skip",
+        action="store_true",
+        default=None,
+        help="decoder predicts the change from the reference (starts as hold; docs/model.md)",
     )
+    p.add_argument("--steps", type=int, help="optimiser steps (default: 2000)")
+    p.add_argument("--batch-size", type=int, help="pairs per step (default: 8)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default: 1e-3)")
+    p.add_argument("--beta", type=float, help="KL weight (default 0.01; paper: 0.2 / 1e-2)")
+    p.add_argument("--max-gap", type=int, help="largest frame gap g (default: 8)")
+    p.add_argument("--pseudo-fraction", type=float, help="share of pseudo-video pairs (0.25)")
     p.add_argument(
-        "--val-video",
-        type=Path,
-        action="append",
-        default=[],
-        help="held-out validation video (repeatable)",
+        "--structured-fraction", type=float, help="share of batches with structured masks (0.3)"
     )
+    p.add_argument("--eval-every", type=int, help="validate every N steps (default: 250)")
+    p.add_argument("--checkpoint-every", type=int, help="save the state every N steps (250)")
+    p.add_argument("--max-frames", type=int, help="read at most this many frames per source")
+    p.add_argument("--seed", type=int, help="seed of sampling and initialisation (default: 0)")
+    p.add_argument("--device", help="cpu or cuda (bf16 autocast on cuda) (default: cpu)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument(
-        "--max-frames", type=int, default=None, help="read at most this many frames per video"
-    )
-    p.add_argument("--output", type=Path, required=True, help="checkpoint path (.safetensors)")
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument(
-        "--beta",
-        type=float,
-        default=0.01,
-        help="KL weight (paper: 0.2 arXiv, 1e-2 ICLR; default 0.01)",
-    )
-    p.add_argument("--max-gap", type=int, default=8)
-    p.add_argument("--eval-every", type=int, default=250)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
+        "--resume", action="store_true", default=None, help="continue from OUTPUT.state"
     )
 
 
@@ -236,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     adders = (
-        _add_demo, add_make_bag, add_replay, _add_train, _add_export, _add_bench,
+        _add_demo, add_make_bag, add_replay, _add_train, add_evaluate, _add_export, _add_bench,
         _add_eval_detection, _add_info,
     )  # fmt: skip
     for add in adders:
@@ -280,6 +290,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_replay(args)
     if args.command == "train":
         return _train(args)
+    if args.command == "evaluate":
+        return run_evaluate(args)
     if args.command == "export":
         from .backends.onnx_export import export_onnx
         from .weights import load_default_or
@@ -356,43 +368,11 @@ def _eval_detection(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .model import preset
-    from .training.loop import TrainConfig, train
-    from .training.pairs import PairSampler, load_clip
+    from .training.run import run_training
+    from .training.settings import resolve_settings
 
-    model_cfg = preset(args.preset)
-    clips = [load_clip(str(v), model_cfg.input_size, args.max_frames) for v in args.video]
-    val = [load_clip(str(v), model_cfg.input_size, args.max_frames) for v in args.val_video]
-    log.info("training clips: %s", ", ".join(f"{c.name} ({len(c.frames)} frames)" for c in clips))
-    sampler = PairSampler(
-        clips, model_cfg.input_size, model_cfg.patch_size, max_gap=args.max_gap, seed=args.seed
-    )
-    val_sampler = (
-        PairSampler(
-            val,
-            model_cfg.input_size,
-            model_cfg.patch_size,
-            max_gap=args.max_gap,
-            seed=args.seed + 1,
-        )
-        if val
-        else None
-    )
-    notes = {
-        "train_videos": [str(v) for v in args.video],
-        "val_videos": [str(v) for v in args.val_video],
-    }
-    cfg = TrainConfig(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        beta=args.beta,
-        eval_every=args.eval_every,
-        seed=args.seed,
-        notes=notes,
-    )
-    train(model_cfg, sampler, val_sampler, cfg, args.output)
-    log.info("wrote %s", args.output)
+    settings = resolve_settings(args.config, vars(args))
+    run_training(settings)
     return 0
 
 

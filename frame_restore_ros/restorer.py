@@ -15,8 +15,9 @@ from enum import Enum
 
 import numpy as np
 
+from .alignment import ALIGN_MODES, align_reference
 from .backends.base import RestorationBackend
-from .compositing import restore_with_uncertainty
+from .compositing import reference_detail, restore_with_uncertainty
 from .detection.detector import DetectorConfig, FailureDetector
 from .failures import FailureKind
 from .media.tensors import frame_to_array
@@ -45,6 +46,14 @@ class RestorerConfig:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     feather_px: int = 24
     uncertainty: bool = False  # needs a backend with infer_with_uncertainty
+    detail_transfer: bool = True  # add the reference's full-resolution detail (compositing.py)
+    align: str = "none"  # "ecc": warp the reference onto the frame first (alignment.py)
+
+    def __post_init__(self) -> None:
+        if self.align not in ALIGN_MODES:
+            raise ValueError(f"align must be one of {ALIGN_MODES}, got {self.align!r}")
+        if self.feather_px < 0:
+            raise ValueError(f"feather_px must be >= 0, got {self.feather_px}")
 
 
 @dataclass
@@ -96,20 +105,28 @@ class Restorer:
         self.backend = backend
         self.detector = FailureDetector(self.config.detector)
         self.tracker = ReferenceTracker(self.config.tracker)
-        self._reference_input: tuple[int, np.ndarray] | None = None  # (tracker version, array)
+        # (tracker version, model-size reference, detail map) of the current reference
+        self._reference_input: tuple[int, np.ndarray, np.ndarray | None] | None = None
 
     def reset(self, reason: str = "requested") -> None:
         self.detector.reset()
         self.tracker.reset(reason)
 
-    def _model_reference(self, reference: np.ndarray) -> np.ndarray:
-        """Return the reference at the model input size, converted once per reference frame."""
+    def _model_reference(self, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Return the reference at the model input size and its detail map (or None).
+
+        Both are computed once per reference frame (the tracker's version).
+        """
         assert self.backend is not None
         version = self.tracker.version
         if self._reference_input is None or self._reference_input[0] != version:
-            converted = frame_to_array(reference, self.backend.input_size)
-            self._reference_input = (version, converted)
-        return self._reference_input[1]
+            self._reference_input = (version, *self._convert(reference))
+        return self._reference_input[1], self._reference_input[2]
+
+    def _convert(self, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        size = self.backend.input_size
+        detail = reference_detail(reference, size) if self.config.detail_transfer else None
+        return frame_to_array(reference, size), detail
 
     def process(self, frame: np.ndarray, stamp: float) -> RestoreResult:
         """Process one frame with header time ``stamp`` (s); raise ValueError on bad input."""
@@ -156,14 +173,21 @@ class Restorer:
             status = Status.NO_REFERENCE if "no clean" in why_not else Status.STALE_REFERENCE
             return result(frame, status, why_not)
         try:
+            source, aligned = reference.frame, False
+            if self.config.align == "ecc":
+                source, aligned = align_reference(reference.frame, frame, ~detection.mask)
+            model_input, detail = (
+                self._convert(source) if aligned else self._model_reference(source)
+            )
             restored, uncertainty = restore_with_uncertainty(
                 self.backend,
-                reference.frame,
+                source,
                 frame,
                 detection.mask,
                 self.config.feather_px,
                 self.config.uncertainty,
-                self._model_reference(reference.frame),
+                model_input,
+                detail,
             )
         except Exception as exc:  # the stream must go on: report, pass the frame through
             log.warning("restoration failed, passing the frame through: %s", exc, exc_info=True)

@@ -22,7 +22,7 @@ def test_pairs_come_from_one_clip_with_the_gap_asked():
     sampler = PairSampler(clips, (32, 48), patch_size=8, max_gap=4, seed=0)
     seen_gaps = set()
     for _ in range(300):
-        reference, clean, gap = sampler.sample_pair()
+        reference, clean, gap, _ = sampler.sample_pair()
         ref_index, clean_index = int(reference[0, 0, 0]), int(clean[0, 0, 0])
         assert (ref_index >= 100) == (clean_index >= 100), "never mixes clips"
         assert clean_index - ref_index == gap and 1 <= gap <= 4

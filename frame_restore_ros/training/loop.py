@@ -1,14 +1,15 @@
-"""The training loop: AdamW, warm-up + cosine schedule, periodic validation and atomic checkpoints.
+"""The training loop: AdamW, warm-up + cosine schedule, validation, checkpoints and resume.
 
 Validation reports the PSNR of the failed region against the "hold" baseline (copy the reference
-into
-the failed pixels) on a fixed set of pairs from held-out clips, so progress is judged against what
-a
-user would do without the model.
+into the failed pixels) on a fixed set of pairs from held-out clips, so progress is judged
+against what a user would do without the model. The best weights go to ``output``; the full
+training state (weights, optimiser, RNGs) goes to ``output`` + ``.state`` every
+``checkpoint_every`` steps, and ``resume`` continues from it exactly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -19,20 +20,19 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..model import (
-    SiamMCVAE,
-    SiamMCVAEConfig,
-    patch_mask_to_pixels,
-    save_checkpoint,
-    siammcvae_loss,
-)
+from ..model import SiamMCVAEConfig, build_model, patch_mask_to_pixels, save_checkpoint
+from ..model.build import RestorationModel
+from ..model.loss import siammcvae_loss
 from .pairs import PairBatch, PairSampler
+from .state import load_state, save_state
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class TrainConfig:
+    """Optimisation and bookkeeping settings (``frame-restore train --help`` explains each)."""
+
     steps: int = 2000
     batch_size: int = 8
     lr: float = 1e-3
@@ -43,9 +43,19 @@ class TrainConfig:
     grad_clip: float = 1.0
     eval_every: int = 250
     eval_batches: int = 4
+    checkpoint_every: int = 250
     seed: int = 0
     drop_tokens: bool = True
+    device: str = "cpu"
     notes: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError(
+                f"steps and batch_size must be >= 1, got {self.steps}, {self.batch_size}"
+            )
+        if self.lr <= 0 or self.beta < 0:
+            raise ValueError(f"lr must be > 0 and beta >= 0, got {self.lr}, {self.beta}")
 
 
 def learning_rate(step: int, cfg: TrainConfig) -> float:
@@ -64,21 +74,45 @@ def masked_psnr(
     return 10 * math.log10(255.0**2 / max(error, 1e-10))
 
 
+def _damage(batch: PairBatch, patch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    pixels = patch_mask_to_pixels(batch.mask, patch_size).expand_as(batch.clean)
+    return torch.where(pixels, torch.zeros_like(batch.clean), batch.clean), pixels
+
+
 @torch.no_grad()
-def evaluate(model: SiamMCVAE, batches: list[PairBatch]) -> dict[str, float]:
+def evaluate(model: RestorationModel, batches: list[PairBatch]) -> dict[str, float]:
     """Masked-region PSNR of the model and of the hold baseline over fixed batches."""
     model.eval()
     patch = model.cfg.patch_size
+    device = next(model.parameters()).device
     ours, hold = [], []
     for batch in batches:
-        pixels = patch_mask_to_pixels(batch.mask, patch).expand_as(batch.clean)
-        damaged = torch.where(pixels, torch.zeros_like(batch.clean), batch.clean)
-        restored = model.restore(batch.reference, damaged, batch.mask)
+        damaged, pixels = _damage(batch, patch)
+        restored = model.restore(
+            batch.reference.to(device), damaged.to(device), batch.mask.to(device)
+        ).cpu()
         held = torch.where(pixels, batch.reference, batch.clean)
         ours.append(masked_psnr(restored, batch.clean, batch.mask, patch))
         hold.append(masked_psnr(held, batch.clean, batch.mask, patch))
     model.train()
     return {"psnr_failed": sum(ours) / len(ours), "psnr_failed_hold": sum(hold) / len(hold)}
+
+
+def _optimizer(model: RestorationModel, cfg: TrainConfig) -> torch.optim.Optimizer:
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "token" not in n]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "token" in n]
+    return torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": cfg.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=cfg.lr,
+        betas=(0.9, 0.95),
+    )
+
+
+def state_path(output: Path) -> Path:
+    return output.with_name(output.name + ".state")
 
 
 def train(
@@ -88,40 +122,68 @@ def train(
     cfg: TrainConfig,
     output: Path,
     progress: bool = True,
-) -> SiamMCVAE:
-    """Train from scratch and write ``output``.
+    resume: bool = False,
+) -> RestorationModel:
+    """Train (or with ``resume`` continue from ``output.state``) and write ``output``.
 
-    The checkpoint kept is the best on validation, or the last one without validation data.
+    The weights kept are the best on validation, or the last ones without validation data.
+    The single-frame MAE baseline (``architecture="mae"``) is trained with beta = 0.
     """
-    torch.manual_seed(cfg.seed)
-    model = SiamMCVAE(model_cfg).train()
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "token" not in n]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "token" in n]
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": decay, "weight_decay": cfg.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=cfg.lr,
-        betas=(0.9, 0.95),
-    )
+    device = torch.device(cfg.device)
+    beta = 0.0 if model_cfg.architecture == "mae" else cfg.beta
+    rngs = {"sampler": train_sampler.generator, "global": torch.default_generator}
     val_batches = (
         [val_sampler.sample(cfg.batch_size) for _ in range(cfg.eval_batches)]
         if val_sampler
         else []
     )
     history: list[dict[str, float]] = []
-    best = -math.inf
-    start = time.time()
-    bar = tqdm(range(cfg.steps), desc="train", disable=not progress, dynamic_ncols=True)
+    best, first_step, spent_minutes = -math.inf, 0, 0.0
+    if resume:
+        model, optimizer, notes = load_state(
+            state_path(output),
+            lambda m: _optimizer(m, cfg),
+            rngs,
+            train_sampler.rng,
+            cfg.device,
+        )
+        first_step, best = notes["step"], notes["best"]
+        history, spent_minutes = notes["history"], notes["minutes"]
+        log.info("resuming %s at step %d (best %.3f dB)", output, first_step, best)
+    else:
+        torch.manual_seed(cfg.seed)
+        model = build_model(model_cfg).to(device)
+        optimizer = _optimizer(model, cfg)
+    model.train()
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if device.type == "cuda"
+        else contextlib.nullcontext()
+    )
+    start = time.time() - spent_minutes * 60
+    bar = tqdm(
+        range(first_step, cfg.steps),
+        initial=first_step,
+        total=cfg.steps,
+        desc="train",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, cfg)
         batch = train_sampler.sample(cfg.batch_size)
-        pixels = patch_mask_to_pixels(batch.mask, model_cfg.patch_size).expand_as(batch.clean)
-        damaged = torch.where(pixels, torch.zeros_like(batch.clean), batch.clean)
-        out = model(batch.reference, damaged, batch.mask, drop_tokens=cfg.drop_tokens)
-        terms = siammcvae_loss(out, model.target_patches(batch.clean), batch.mask, cfg.beta)
+        damaged, _ = _damage(batch, model_cfg.patch_size)
+        reference, clean = batch.reference.to(device), batch.clean.to(device)
+        mask = batch.mask.to(device)
+        with autocast:
+            out = model(
+                reference,
+                damaged.to(device),
+                mask,
+                drop_tokens=cfg.drop_tokens and batch.same_count,
+            )
+            terms = siammcvae_loss(out, model.target_patches(clean), mask, beta)
         optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -131,39 +193,43 @@ def train(
             rec=f"{terms.reconstruction.item():.4f}",
             kl=f"{terms.kl.item():.3f}",
         )
-        last = step + 1 == cfg.steps
-        if val_batches and ((step + 1) % cfg.eval_every == 0 or last):
+        done = step + 1
+        minutes = (time.time() - start) / 60
+        if val_batches and (done % cfg.eval_every == 0 or done == cfg.steps):
             metrics = evaluate(model, val_batches) | {
-                "step": step + 1,
+                "step": done,
                 "loss": terms.total.item(),
-                "minutes": (time.time() - start) / 60,
+                "minutes": round(minutes, 2),
             }
             history.append(metrics)
-            log.info("step %d: %s", step + 1, json.dumps(metrics))
+            log.info("step %d: %s", done, json.dumps(metrics))
             bar.write(
-                f"step {step + 1}: PSNR failed region {metrics['psnr_failed']:.2f} dB (hold "
+                f"step {done}: PSNR failed region {metrics['psnr_failed']:.2f} dB (hold "
                 f"{metrics['psnr_failed_hold']:.2f} dB)"
             )
             if metrics["psnr_failed"] > best:
                 best = metrics["psnr_failed"]
-                _save(model, output, cfg, history, start, step + 1)
-        elif not val_batches and last:
-            _save(model, output, cfg, history, start, step + 1)
+                _save(model, output, cfg, history, minutes, done)
+        elif not val_batches and done == cfg.steps:
+            _save(model, output, cfg, history, minutes, done)
+        if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+            notes = {"step": done, "best": best, "history": history, "minutes": minutes}
+            save_state(state_path(output), model, optimizer, rngs, train_sampler.rng, notes)
     return model.eval()
 
 
 def _save(
-    model: SiamMCVAE,
+    model: RestorationModel,
     output: Path,
     cfg: TrainConfig,
     history: list[dict[str, float]],
-    start: float,
+    minutes: float,
     step: int,
 ) -> None:
     extra = {
         "train": asdict(cfg),
         "step": step,
-        "wall_minutes": round((time.time() - start) / 60, 2),
+        "wall_minutes": round(minutes, 2),
         "history": history,
     }
     save_checkpoint(model, output, extra=extra)

@@ -1,0 +1,99 @@
+"""The restoration methods compared by ``frame-restore evaluate``, behind one signature.
+
+Every method maps (reference, damaged, failed) -> restored, all full resolution: reference and
+damaged (H, W, 3) uint8 BGR, failed (H, W) bool; the output differs from ``damaged`` only at
+failed pixels. Baselines (DESIGN.md section 9): hold (copy the reference), OpenCV inpainting
+(Telea; Navier-Stokes) and a single-frame MAE of the same size; SiamMCVAE runs through the same
+full-resolution compositing as the node (seam feathering, detail transfer, optional alignment).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..alignment import align_reference
+from ..backends.torch_backend import TorchBackend
+from ..compositing import reference_detail, restore_with_uncertainty
+
+Method = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+INPAINT_RADIUS = 3  # OpenCV's documented default neighbourhood
+
+
+def hold(reference: np.ndarray, damaged: np.ndarray, failed: np.ndarray) -> np.ndarray:
+    """Copy the reference into the failed pixels."""
+    out = damaged.copy()
+    np.copyto(out, reference, where=failed[..., None])
+    return out
+
+
+def _inpaint(flag: int) -> Method:
+    def method(reference: np.ndarray, damaged: np.ndarray, failed: np.ndarray) -> np.ndarray:
+        painted = cv2.inpaint(damaged, failed.astype(np.uint8), INPAINT_RADIUS, flag)
+        out = damaged.copy()
+        np.copyto(out, painted, where=failed[..., None])
+        return out
+
+    return method
+
+
+telea = _inpaint(cv2.INPAINT_TELEA)
+navier_stokes = _inpaint(cv2.INPAINT_NS)
+
+
+def model_method(
+    weights: Path | None,
+    feather_px: int = 24,
+    detail_transfer: bool = True,
+    align: bool = False,
+) -> Method:
+    """Wrap a weight file (None: the bundled default) in the node's compositing.
+
+    A single-frame MAE never gets the reference: no detail transfer and no alignment for it.
+    """
+    from ..weights import load_default_or
+
+    model = load_default_or(weights)
+    backend = TorchBackend(model)
+    uses_reference = model.cfg.architecture != "mae"
+
+    def method(reference: np.ndarray, damaged: np.ndarray, failed: np.ndarray) -> np.ndarray:
+        if align and uses_reference:
+            reference, _ = align_reference(reference, damaged, ~failed)
+        detail = (
+            reference_detail(reference, backend.input_size)
+            if detail_transfer and uses_reference
+            else None
+        )
+        restored, _ = restore_with_uncertainty(
+            backend, reference, damaged, failed, feather_px, False, None, detail
+        )
+        return restored
+
+    return method
+
+
+def build_methods(
+    siammcvae: Path | None,
+    mae: Path | None,
+    ablations: bool = False,
+) -> dict[str, Method]:
+    """Return the methods of one evaluation run, in report order.
+
+    ``ablations`` adds SiamMCVAE without detail transfer and with ECC alignment.
+    """
+    methods: dict[str, Method] = {
+        "hold": hold,
+        "telea": telea,
+        "navier_stokes": navier_stokes,
+    }
+    if mae is not None:
+        methods["mae"] = model_method(mae)
+    methods["siammcvae"] = model_method(siammcvae)
+    if ablations:
+        methods["siammcvae_no_detail"] = model_method(siammcvae, detail_transfer=False)
+        methods["siammcvae_align"] = model_method(siammcvae, align=True)
+    return methods

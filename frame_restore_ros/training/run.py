@@ -1,0 +1,82 @@
+"""Turn TrainSettings into clips, samplers and a training run (``frame-restore train``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import torch
+
+from ..model import preset
+from .loop import TrainConfig, train
+from .pairs import Clip, PairSampler, load_clips, split_clip
+from .settings import TrainSettings
+
+log = logging.getLogger(__name__)
+
+
+def gather_clips(settings: TrainSettings, input_size: tuple[int, int]) -> tuple[list, list]:
+    """(training clips, validation clips); validation clips are never trained on."""
+    train_clips: list[Clip] = []
+    val_clips: list[Clip] = []
+    for source in settings.data:
+        train_clips += load_clips(source, input_size, settings.max_frames)
+    for source in settings.val_data:
+        val_clips += load_clips(source, input_size, settings.max_frames)
+    for source in settings.split:
+        for clip in load_clips(source, input_size, settings.max_frames):
+            head, tail = split_clip(clip, settings.split_fraction)
+            train_clips.append(head)
+            val_clips.append(tail)
+    return train_clips, val_clips
+
+
+def run_training(settings: TrainSettings) -> Path:
+    """Load the data, train, and return the weight file path."""
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    model_cfg = preset(settings.preset).replace(
+        architecture=settings.architecture, reference_skip=settings.reference_skip
+    )
+    train_clips, val_clips = gather_clips(settings, model_cfg.input_size)
+    describe = ", ".join(f"{c.name} ({len(c.frames)} frames)" for c in train_clips)
+    log.info("training clips: %s", describe)
+    log.info("validation clips: %s", ", ".join(c.name for c in val_clips) or "none")
+    common = {
+        "input_size": model_cfg.input_size,
+        "patch_size": model_cfg.patch_size,
+        "max_gap": settings.max_gap,
+    }
+    sampler = PairSampler(
+        train_clips,
+        seed=settings.seed,
+        pseudo_fraction=settings.pseudo_fraction,
+        structured_fraction=settings.structured_fraction,
+        **common,
+    )
+    # Validation: real pairs only, half of the batches structured, fixed by the seed.
+    val_sampler = (
+        PairSampler(val_clips, seed=settings.seed + 1, structured_fraction=0.5, **common)
+        if val_clips
+        else None
+    )
+    cfg = TrainConfig(
+        steps=settings.steps,
+        batch_size=settings.batch_size,
+        lr=settings.lr,
+        beta=settings.beta,
+        eval_every=settings.eval_every,
+        checkpoint_every=settings.checkpoint_every,
+        seed=settings.seed,
+        device=settings.device,
+        notes={
+            "settings": dataclasses.asdict(settings),
+            "train_clips": [c.name for c in train_clips],
+            "val_clips": [c.name for c in val_clips],
+        },
+    )
+    output = Path(settings.output)
+    train(model_cfg, sampler, val_sampler, cfg, output, resume=settings.resume)
+    log.info("wrote %s", output)
+    return output

@@ -1,0 +1,81 @@
+"""Reference alignment (ECC) and full-resolution detail transfer."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from frame_restore_ros.alignment import align_reference, estimate_warp
+from frame_restore_ros.backends.hold import HoldBackend
+from frame_restore_ros.compositing import reference_detail, restore_with_uncertainty
+from frame_restore_ros.corruption import random_patches
+from frame_restore_ros.restorer import Restorer, RestorerConfig, Status
+
+
+def shifted(frame: np.ndarray, dx: float, dy: float, zoom: float = 1.0) -> np.ndarray:
+    height, width = frame.shape[:2]
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), 0.0, zoom)
+    matrix[:, 2] += (dx, dy)
+    return cv2.warpAffine(frame, matrix, (width, height), borderMode=cv2.BORDER_REFLECT)
+
+
+def test_ecc_recovers_a_known_camera_motion_from_clean_pixels_only(bikes_frames):
+    reference = bikes_frames[30]  # textured (frame 10 is mostly the flat side of a bus)
+    current = shifted(reference, 6.0, -3.0, 1.02)
+    damage = random_patches(current, (14, 25), 0.6, np.random.default_rng(0))
+    warp = estimate_warp(reference, damage.damaged, ~damage.mask)
+    assert warp is not None
+    height, width = reference.shape[:2]
+    expected = cv2.getRotationMatrix2D((width / 2, height / 2), 0.0, 1.02)
+    expected[:, 2] += (6.0, -3.0)
+    # where the central half of the frame lands, to within a few pixels
+    ys, xs = np.mgrid[height // 4 : 3 * height // 4 : 8, width // 4 : 3 * width // 4 : 8]
+    points = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])
+    assert np.abs(warp @ points - expected @ points).max() < 2.0
+    aligned, used = align_reference(reference, damage.damaged, ~damage.mask)
+    failed = damage.mask & (np.abs(np.arange(width) - width / 2) < width / 3)[None, :]
+    before = np.abs(reference.astype(float) - current)[failed].mean()
+    after = np.abs(aligned.astype(float) - current)[failed].mean()
+    assert used and after < 0.5 * before
+
+
+def test_alignment_is_skipped_without_motion_or_clean_pixels(bikes_frames):
+    frame = bikes_frames[10]
+    valid = np.ones(frame.shape[:2], bool)
+    aligned, used = align_reference(frame, frame, valid)
+    assert not used and aligned is frame
+    assert estimate_warp(bikes_frames[9], frame, np.zeros_like(valid)) is None
+
+
+def test_detail_transfer_gives_the_full_resolution_reference_where_the_model_copies(
+    bikes_frames,
+):
+    reference, current = bikes_frames[10], bikes_frames[11]
+    backend = HoldBackend((224, 400), 16)
+    damage = random_patches(current, (14, 25), 0.5, np.random.default_rng(1))
+    detail = reference_detail(reference, backend.input_size)
+    restored, _ = restore_with_uncertainty(
+        backend, reference, damage.damaged, damage.mask, 0, False, None, detail
+    )
+    failed = damage.mask
+    # away from patch edges (where upsampling blends in the neighbouring patch) it is exact
+    inner = cv2.erode(failed.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    np.testing.assert_array_equal(restored[inner], reference[inner])
+    np.testing.assert_array_equal(restored[~failed], damage.damaged[~failed])
+    blurry, _ = restore_with_uncertainty(backend, reference, damage.damaged, failed, 0, False)
+    assert (blurry[inner] != reference[inner]).mean() > 0.2  # without it: model resolution
+
+
+def test_restorer_options_are_validated_and_alignment_runs(bikes_frames):
+    with pytest.raises(ValueError, match="align must be one of"):
+        RestorerConfig(align="sift")
+    with pytest.raises(ValueError, match="feather_px"):
+        RestorerConfig(feather_px=-1)
+    restorer = Restorer(HoldBackend(), RestorerConfig(align="ecc"))
+    for index in range(4):
+        restorer.process(bikes_frames[index], index * 0.04)
+    damage = random_patches(bikes_frames[4], (14, 25), 0.5, np.random.default_rng(2))
+    result = restorer.process(damage.damaged, 0.16)
+    assert result.status is Status.REPAIRED
+    np.testing.assert_array_equal(result.frame[~result.mask], damage.damaged[~result.mask])

@@ -1,0 +1,127 @@
+"""The evaluation harness: FSIM sanity, methods touch only failed pixels, outputs and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from frame_restore_ros.cli import main
+from frame_restore_ros.evaluation.fsim import FsimReference, fsim
+from frame_restore_ros.evaluation.harness import (
+    Condition,
+    EvalConfig,
+    conditions,
+    evaluate_clips,
+    frame_indices,
+    summarize,
+)
+from frame_restore_ros.evaluation.methods import hold, model_method, navier_stokes, telea
+from frame_restore_ros.evaluation.report import markdown_table, write_outputs
+from frame_restore_ros.model import SiamMCVAE, build_model, preset, save_checkpoint
+
+
+@pytest.fixture(scope="module")
+def clip(bikes_frames) -> list[np.ndarray]:
+    """12 real frames at half size (136x320)."""
+    return [np.ascontiguousarray(f[::2, ::2]) for f in bikes_frames[:12]]
+
+
+def test_fsim_is_one_for_identical_images_symmetric_and_falls_with_noise(clip):
+    truth = clip[5]
+    assert fsim(truth, truth) == pytest.approx(1.0)
+    assert fsim(clip[3], truth) == pytest.approx(fsim(truth, clip[3]), abs=1e-9)
+    rng = np.random.default_rng(0)
+    scores = [
+        fsim(np.clip(truth + rng.normal(0, s, truth.shape), 0, 255).astype(np.uint8), truth)
+        for s in (2, 8, 20, 50)
+    ]
+    assert scores == sorted(scores, reverse=True) and 0 <= scores[-1] < scores[0] <= 1
+    region = np.zeros(truth.shape[:2], bool)
+    region[40:100, 100:200] = True
+    damaged = truth.copy()
+    damaged[region] = 0
+    whole, part = FsimReference(truth).score(damaged, region)
+    assert part < whole < 1.0  # the damage is all inside the region
+
+
+def test_baselines_change_only_failed_pixels_and_hold_copies_the_reference(clip):
+    reference, truth = clip[4], clip[5]
+    failed = np.zeros(truth.shape[:2], bool)
+    failed[30:60, 50:120] = True
+    damaged = truth.copy()
+    damaged[failed] = 0
+    for method in (hold, telea, navier_stokes):
+        out = method(reference, damaged, failed)
+        np.testing.assert_array_equal(out[~failed], damaged[~failed])
+    np.testing.assert_array_equal(hold(reference, damaged, failed)[failed], reference[failed])
+    painted = telea(reference, damaged, failed)
+    assert painted[failed].mean() > 20  # filled from the surroundings, not left black
+
+
+def test_conditions_and_frame_choice():
+    cfg = EvalConfig(ratios=(0.5, 0.75), gaps=(1, 4), kinds=("dead",), kind_gap=2)
+    labels = [c.label for c in conditions(cfg)]
+    assert labels == [
+        "ratio0.50_gap1", "ratio0.75_gap1", "ratio0.50_gap4", "ratio0.75_gap4", "dead_gap2",
+    ]  # fmt: skip
+    assert frame_indices(100, 8, 4) == [8, 38, 68, 99]
+    with pytest.raises(ValueError, match="too short"):
+        frame_indices(5, 8, 2)
+
+
+def test_harness_scores_every_method_on_the_same_damage_and_writes_outputs(clip, tmp_path):
+    torch.manual_seed(0)
+    weights = save_checkpoint(SiamMCVAE(preset("tiny")), tmp_path / "tiny.safetensors")
+    mae = save_checkpoint(
+        build_model(preset("tiny").replace(architecture="mae")), tmp_path / "mae.safetensors"
+    )
+    methods = {
+        "hold": hold,
+        "telea": telea,
+        "mae": model_method(mae),
+        "siammcvae": model_method(weights),
+    }
+    cfg = EvalConfig(
+        ratios=(0.75,), gaps=(1, 4), kinds=("lines",), frames_per_condition=2, grid=(4, 6)
+    )
+    result = evaluate_clips(
+        {"clip": clip},
+        methods,
+        cfg,
+        keep=lambda s: s.condition.gap == 4,
+        save_frames=tmp_path / "frames",
+        progress=False,
+    )
+    # 3 conditions x 2 frames x 4 methods x 2 regions x 5 metrics
+    assert len(result.rows) == 3 * 2 * 4 * 2 * 5
+    summary = summarize(result.rows)
+    assert {r["method"] for r in summary} == set(methods)
+    hold_rows = [r for r in summary if r["method"] == "hold" and r["metric"] == "psnr"]
+    assert all(10 < r["mean"] < 60 for r in hold_rows)
+    saved = sorted((tmp_path / "frames" / "clip" / "ratio0.75_gap1").glob("*.png"))
+    assert len(saved) == 2 * (3 + len(methods))  # truth, damaged, mask + each method
+    report = write_outputs(result, cfg, tmp_path / "out", {"test": True})
+    assert (tmp_path / "out" / "quality_vs_ratio.png").stat().st_size > 1000
+    assert (tmp_path / "out" / "quality_vs_gap.png").stat().st_size > 1000
+    assert any(name.startswith("strip_") for name in report["files"])
+    rows = list(csv.DictReader((tmp_path / "out" / "frames.csv").open()))
+    assert len(rows) == len(result.rows) and rows[0]["metric"] in ("mse", "mae", "psnr")
+    saved_json = json.loads((tmp_path / "out" / "evaluation.json").read_text())
+    assert saved_json["failed_region"][0]["hold_psnr"] > 0
+    assert "| patches 0.75 | 1 |" in markdown_table(summary)
+
+
+def test_evaluate_cli_rejects_unknown_kind_and_runs(tmp_path, capsys):
+    assert main(["evaluate", "--kinds", "smoke", "--out", str(tmp_path)]) == 2
+    code = main(
+        ["evaluate", "--ratios", "0.5", "--gaps", "1", "--kinds", "--frames", "1",
+         "--max-frames", "12", "--no-fsim", "--no-progress", "--out", str(tmp_path / "e")]
+    )  # fmt: skip
+    assert code == 0
+    assert "| patches 0.50 | 1 |" in capsys.readouterr().out
+    assert (tmp_path / "e" / "evaluation.json").is_file()
+    assert Condition(2, kind="dead").label == "dead_gap2"
