@@ -68,3 +68,115 @@ def test_smoke_training_writes_a_loadable_checkpoint(tmp_path):
     notes = read_metadata(tmp_path / "w.safetensors")[1]
     assert notes["step"] in (3, 6) and len(notes["history"]) >= 1
     assert {"psnr_failed", "psnr_failed_hold"} <= set(notes["history"][0])
+
+
+def test_pseudo_video_pairs_are_a_warp_of_one_frame(bikes_frames):
+    from frame_restore_ros.training.pseudo_video import ego_motion_warp
+
+    frame = bikes_frames[20]
+    rng = np.random.default_rng(0)
+    reference, current = ego_motion_warp(frame, 4, rng)
+    assert current is frame and reference.shape == frame.shape
+    assert np.abs(reference.astype(int) - frame).mean() > 2  # moved
+    small, _ = ego_motion_warp(frame, 1, np.random.default_rng(0))
+    large, _ = ego_motion_warp(frame, 8, np.random.default_rng(0))
+    assert np.abs(small.astype(int) - frame).mean() < np.abs(large.astype(int) - frame).mean()
+
+
+def test_sampler_mixes_pseudo_pairs_and_structured_masks():
+    clips = [indexed_clip("a", 30, 0, size=(48, 64))]
+    sampler = PairSampler(
+        clips, (32, 48), 8, max_gap=4, seed=0, pseudo_fraction=0.5, structured_fraction=0.5
+    )
+    pseudo, structured = 0, 0
+    for _ in range(60):
+        batch = sampler.sample(4)
+        pseudo += int(batch.pseudo.sum())
+        structured += int(not batch.same_count)
+        counts = batch.mask.reshape(4, -1).sum(1)
+        assert (counts >= 1).all() and (counts < 24).all()  # never empty, never everything
+        if batch.same_count:
+            assert (counts == counts[0]).all()
+    assert 80 < pseudo < 160 and 15 < structured < 45
+    with pytest.raises(ValueError, match="pseudo_fraction"):
+        PairSampler(clips, (32, 48), 8, pseudo_fraction=1.5)
+
+
+def test_split_clip_keeps_whole_segments():
+    from frame_restore_ros.training.pairs import split_clip
+
+    head, tail = split_clip(indexed_clip("a", 20, 0), 0.3)
+    assert len(head.frames) == 14 and len(tail.frames) == 6
+    assert head.frames[-1, 0, 0, 0] == 13 and tail.frames[0, 0, 0, 0] == 14
+    with pytest.raises(ValueError, match="too few"):
+        split_clip(indexed_clip("b", 3, 0), 0.3)
+
+
+def test_settings_come_from_yaml_then_flags(tmp_path):
+    from frame_restore_ros.training.settings import resolve_settings
+
+    config = tmp_path / "train.yaml"
+    config.write_text("output: a.safetensors\ndata: x.mp4\nsteps: 10\nreference-skip: true\n")
+    settings = resolve_settings(config, {"steps": 20, "lr": None, "data": None})
+    assert settings.steps == 20 and settings.data == ["x.mp4"] and settings.reference_skip
+    config.write_text("output: a\ndata: [x]\nstepz: 3\n")
+    with pytest.raises(ValueError, match="unknown training settings .*stepz"):
+        resolve_settings(config, {})
+    with pytest.raises(ValueError, match="no training data"):
+        resolve_settings(None, {"output": "a"})
+    with pytest.raises(ValueError, match="pseudo_fraction"):
+        resolve_settings(None, {"output": "a", "data": ["x"], "pseudo_fraction": 2.0})
+
+
+def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
+    import torch
+
+    clip = load_clip(str(sample_video_path()), (32, 48), max_frames=12)
+    model_cfg = preset("tiny").replace(reference_skip=True)
+
+    def run(output, steps, resume):
+        sampler = PairSampler(
+            [clip], (32, 48), 8, seed=0, pseudo_fraction=0.3, structured_fraction=0.3
+        )
+        cfg = TrainConfig(steps=steps, batch_size=2, warmup_steps=2, checkpoint_every=3)
+        return train(model_cfg, sampler, None, cfg, output, progress=False, resume=resume)
+
+    straight = run(tmp_path / "a.safetensors", 6, False)
+    run(tmp_path / "b.safetensors", 3, False)
+    resumed = run(tmp_path / "b.safetensors", 6, True)
+    pairs = zip(straight.state_dict().items(), resumed.state_dict().values(), strict=True)
+    for (name, p), q in pairs:
+        torch.testing.assert_close(p, q, rtol=0, atol=0, msg=name)
+    assert (tmp_path / "b.safetensors.state").is_file()
+
+
+def test_mae_baseline_trains_with_the_same_loop(tmp_path):
+    clip = load_clip(str(sample_video_path()), (32, 48), max_frames=8)
+    model_cfg = preset("tiny").replace(architecture="mae")
+    sampler = PairSampler([clip], (32, 48), 8, seed=0, structured_fraction=0.5)
+    cfg = TrainConfig(steps=3, batch_size=2, warmup_steps=1)
+    train(model_cfg, sampler, None, cfg, tmp_path / "mae.safetensors", progress=False)
+    model = load_checkpoint(tmp_path / "mae.safetensors")
+    assert model.cfg.architecture == "mae"
+
+
+def test_train_command_reads_a_config_and_trains_on_a_bag(tmp_path):
+    from pathlib import Path
+
+    from frame_restore_ros.bag.from_video import CameraSource, make_bag
+    from frame_restore_ros.cli import main
+
+    bag = tmp_path / "bag"
+    make_bag([CameraSource(sample_video_path(), "/cam")], bag, max_frames=8, progress=False)
+    config = tmp_path / "train.yaml"
+    output = tmp_path / "w.safetensors"
+    config.write_text(
+        f"output: {output}\ndata: [{bag}]\nsplit: ['sample:bikes.mp4']\npreset: tiny\n"
+        "steps: 2\nbatch_size: 2\neval_every: 1\nmax_frames: 10\n"
+    )
+    assert main(["train", "--config", str(config), "--reference-skip"]) == 0
+    notes = read_metadata(output)[1]
+    assert notes["train"]["notes"]["train_clips"][0] == f"{bag}:/cam"
+    assert notes["train"]["notes"]["val_clips"][0].endswith("[7:]")
+    assert read_metadata(output)[0].reference_skip
+    assert main(["train", "--config", str(Path(tmp_path / "missing.yaml"))]) == 2

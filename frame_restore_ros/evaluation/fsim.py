@@ -91,7 +91,7 @@ class FsimReference:
     def score(
         self, prediction: np.ndarray, region: np.ndarray | None = None
     ) -> tuple[float, float | None]:
-        """FSIMc over the whole frame and over ``region`` (H, W) bool (None if not given)."""
+        """Return FSIMc over the whole frame and over ``region`` (H, W) bool (None if absent)."""
         similarity, weight = self.maps(prediction)
         whole = float((similarity * weight).sum() / weight.sum())
         if region is None:
@@ -103,6 +103,6 @@ class FsimReference:
 
 
 def fsim(prediction: np.ndarray, truth: np.ndarray, region: np.ndarray | None = None) -> float:
-    """FSIMc of two (H, W, 3) uint8 BGR images, over all pixels or a (H, W) bool region."""
+    """Return FSIMc of two (H, W, 3) uint8 BGR images (all pixels, or a (H, W) bool region)."""
     whole, part = FsimReference(truth).score(prediction, region)
     return whole if region is None else part

@@ -149,7 +149,7 @@ def write_outputs(result: EvalResult, cfg: EvalConfig, out: Path, meta: dict) ->
     strips = save_strips(result, out)
     report = {
         "meta": meta,
-        "config": {k: v for k, v in vars(cfg).items()},
+        "config": dict(vars(cfg)),
         "failed_region": table(summary, "failed"),
         "whole_frame": table(summary, "frame"),
         "files": sorted(p.name for p in [*plots, *strips])
