@@ -30,6 +30,30 @@ def clip(bikes_frames) -> list[np.ndarray]:
     return [np.ascontiguousarray(f[::2, ::2]) for f in bikes_frames[:12]]
 
 
+def test_fsim_matches_piq_reference_values(bikes_frames):
+    """Values computed with piq 0.8.0 ``piq.fsim(x, y, data_range=255)`` in float64."""
+    import cv2
+
+    truth = bikes_frames[30]
+    cases = {
+        (28, False): 0.6465849136,
+        (22, False): 0.6513034259,
+        (39, False): 0.6965041501973841,
+        (26, True): 0.6510471988055718,  # 544x1280: piq's 2x average-pool downsampling
+    }
+    for (index, enlarge), expected in cases.items():
+        other = bikes_frames[index]
+        if enlarge:
+            other, reference = (
+                cv2.resize(x, (1280, 544), interpolation=cv2.INTER_LINEAR) for x in (other, truth)
+            )
+        else:
+            reference = truth
+        assert fsim(other, reference) == pytest.approx(expected, abs=2e-6), index
+    blurred = cv2.GaussianBlur(truth, (0, 0), 2)
+    assert fsim(blurred, truth) == pytest.approx(0.9457353242, abs=2e-6)
+
+
 def test_fsim_is_one_for_identical_images_symmetric_and_falls_with_noise(clip):
     truth = clip[5]
     assert fsim(truth, truth) == pytest.approx(1.0)

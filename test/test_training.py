@@ -180,3 +180,18 @@ def test_train_command_reads_a_config_and_trains_on_a_bag(tmp_path):
     assert notes["train"]["notes"]["val_clips"][0].endswith("[7:]")
     assert read_metadata(output)[0].reference_skip
     assert main(["train", "--config", str(Path(tmp_path / "missing.yaml"))]) == 2
+
+
+@pytest.mark.gpu
+def test_training_runs_on_cuda_with_bf16_autocast(tmp_path):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    clip = load_clip(str(sample_video_path()), (32, 48), max_frames=8)
+    model_cfg = preset("tiny").replace(reference_skip=True)
+    sampler = PairSampler([clip], (32, 48), 8, seed=0, structured_fraction=0.5)
+    cfg = TrainConfig(steps=4, batch_size=2, warmup_steps=1, device="cuda")
+    model = train(model_cfg, sampler, None, cfg, tmp_path / "w.safetensors", progress=False)
+    assert next(model.parameters()).is_cuda
+    assert all(torch.isfinite(p).all() for p in model.parameters())
