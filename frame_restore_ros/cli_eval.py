@@ -53,7 +53,7 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--ablations",
         action="store_true",
-        help="also SiamMCVAE without detail transfer and with ECC reference alignment",
+        help="also SiamMCVAE without the change gate, without detail transfer, with ECC alignment",
     )
     p.add_argument("--save-frames", type=Path, metavar="DIR", help="write every output as PNG")
     p.add_argument("--seed", type=int, default=0)

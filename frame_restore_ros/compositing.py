@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from .backends.base import RestorationBackend
+from .change_gate import gate_prediction
 from .grid import pixels_to_cells
 from .media.resize import downscale
 from .media.tensors import frame_to_array
@@ -45,6 +46,7 @@ def restore_with_uncertainty(
     uncertainty: bool = True,
     reference_input: np.ndarray | None = None,
     reference_detail: np.ndarray | None = None,
+    change_tau: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`restore_failed_pixels` plus, if asked, the uncertainty map.
 
@@ -56,6 +58,8 @@ def restore_with_uncertainty(
     ``reference_detail`` (:func:`reference_detail`) adds the reference's detail above the model's
     resolution to the upsampled prediction (detail transfer); where the model reproduces the
     reference, the output is then the full-resolution reference itself.
+    ``change_tau`` (grey levels) turns on change-gated compositing (``change_gate.py``): the
+    prediction is blended towards the reference where the valid surroundings did not change.
     """
     if reference.shape != damaged.shape or damaged.shape[:2] != failed.shape:
         raise ValueError(
@@ -88,8 +92,19 @@ def restore_with_uncertainty(
     else:
         restored = backend.infer(*inputs)
     prediction = restored[0].transpose(1, 2, 0)[:, :, ::-1] * np.float32(255.0)
-    if feather_px > 0:
+    valid = None
+    if change_tau or feather_px > 0:
         valid = downscale((~failed).view(np.uint8) * np.uint8(255), backend.input_size)
+    if change_tau:
+        reference_small = reference_input[0].transpose(1, 2, 0)[:, :, ::-1] * np.float32(255.0)
+        prediction = gate_prediction(
+            prediction,
+            reference_small,
+            damaged_small.astype(np.float32),
+            valid.astype(np.float32) / np.float32(255.0),
+            change_tau,
+        )
+    if feather_px > 0:
         predicted = np.repeat(np.repeat(patch_mask, patch, axis=0), patch, axis=1)
         prediction = feather_prediction(
             prediction,

@@ -17,6 +17,7 @@ import numpy as np
 
 from .alignment import ALIGN_MODES, align_reference
 from .backends.base import RestorationBackend
+from .change_gate import DEFAULT_TAU
 from .compositing import reference_detail, restore_with_uncertainty
 from .detection.detector import DetectorConfig, FailureDetector
 from .failures import FailureKind
@@ -47,6 +48,7 @@ class RestorerConfig:
     feather_px: int = 24
     uncertainty: bool = False  # needs a backend with infer_with_uncertainty
     detail_transfer: bool = True  # add the reference's full-resolution detail (compositing.py)
+    change_tau: float | None = DEFAULT_TAU  # change-gated compositing (change_gate.py); None: off
     align: str = "none"  # "ecc": warp the reference onto the frame first (alignment.py)
 
     def __post_init__(self) -> None:
@@ -54,6 +56,8 @@ class RestorerConfig:
             raise ValueError(f"align must be one of {ALIGN_MODES}, got {self.align!r}")
         if self.feather_px < 0:
             raise ValueError(f"feather_px must be >= 0, got {self.feather_px}")
+        if self.change_tau is not None and self.change_tau <= 0:
+            raise ValueError(f"change_tau must be > 0 grey levels or None, got {self.change_tau}")
 
 
 @dataclass
@@ -188,6 +192,7 @@ class Restorer:
                 self.config.uncertainty,
                 model_input,
                 detail,
+                self.config.change_tau,
             )
         except Exception as exc:  # the stream must go on: report, pass the frame through
             log.warning("restoration failed, passing the frame through: %s", exc, exc_info=True)

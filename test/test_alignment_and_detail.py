@@ -79,3 +79,47 @@ def test_restorer_options_are_validated_and_alignment_runs(bikes_frames):
     result = restorer.process(damage.damaged, 0.16)
     assert result.status is Status.REPAIRED
     np.testing.assert_array_equal(result.frame[~result.mask], damage.damaged[~result.mask])
+
+
+class JunkBackend(HoldBackend):
+    """Predicts mid-grey in every failed patch: a model that is always wrong."""
+
+    def infer(self, reference, damaged, patch_mask):
+        pixels = np.repeat(np.repeat(patch_mask > 0.5, self.patch_size, 1), self.patch_size, 2)
+        return np.where(pixels[:, None], np.float32(0.5), damaged)
+
+
+def test_change_gate_keeps_the_reference_where_nothing_changed(bikes_frames):
+    from frame_restore_ros.change_gate import change_weight
+
+    reference = bikes_frames[30]
+    failed = np.zeros(reference.shape[:2], bool)
+    failed[100:160, 200:320] = True
+    damaged = reference.copy()
+    damaged[failed] = 0
+    backend = JunkBackend((224, 400), 16)
+    detail = reference_detail(reference, backend.input_size)
+    static, _ = restore_with_uncertainty(
+        backend, reference, damaged, failed, 0, False, None, detail, 16.0
+    )
+    inner = cv2.erode(failed.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    np.testing.assert_array_equal(static[inner], reference[inner])  # hold, not the junk
+    # the scene changed everywhere (+60 grey levels): the model's output is used as is
+    changed = np.clip(reference.astype(int) + 60, 0, 255).astype(np.uint8)
+    changed[failed] = 0
+    moved, _ = restore_with_uncertainty(
+        backend, reference, changed, failed, 0, False, None, None, 16.0
+    )
+    assert np.abs(moved[inner].astype(int) - 128).max() <= 1
+    ungated, _ = restore_with_uncertainty(backend, reference, damaged, failed, 0, False)
+    assert np.abs(ungated[inner].astype(int) - 128).max() <= 1
+    # the weight grows with the change and is 1 where no valid pixel is near
+    small = np.zeros((64, 64, 3), np.float32)
+    valid = np.ones((64, 64), np.float32)
+    weights = [
+        float(change_weight(small, small + delta, valid, 16.0).mean()) for delta in (0, 8, 16, 40)
+    ]
+    assert weights == sorted(weights) and weights[0] == 0.0 and weights[-1] == 1.0
+    assert (change_weight(small, small, np.zeros_like(valid), 16.0) == 1).all()
+    with pytest.raises(ValueError, match="change_tau"):
+        RestorerConfig(change_tau=0)

@@ -4,7 +4,8 @@ Every method maps (reference, damaged, failed) -> restored, all full resolution:
 damaged (H, W, 3) uint8 BGR, failed (H, W) bool; the output differs from ``damaged`` only at
 failed pixels. Baselines (DESIGN.md section 9): hold (copy the reference), OpenCV inpainting
 (Telea; Navier-Stokes) and a single-frame MAE of the same size; SiamMCVAE runs through the same
-full-resolution compositing as the node (seam feathering, detail transfer, optional alignment).
+full-resolution compositing as the node (seam feathering, detail transfer, change gate,
+optional alignment).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from ..alignment import align_reference
 from ..backends.torch_backend import TorchBackend
+from ..change_gate import DEFAULT_TAU
 from ..compositing import reference_detail, restore_with_uncertainty
 
 Method = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -49,6 +51,7 @@ def model_method(
     feather_px: int = 24,
     detail_transfer: bool = True,
     align: bool = False,
+    change_tau: float | None = DEFAULT_TAU,
 ) -> Method:
     """Wrap a weight file (None: the bundled default) in the node's compositing.
 
@@ -69,7 +72,15 @@ def model_method(
             else None
         )
         restored, _ = restore_with_uncertainty(
-            backend, reference, damaged, failed, feather_px, False, None, detail
+            backend,
+            reference,
+            damaged,
+            failed,
+            feather_px,
+            False,
+            None,
+            detail,
+            change_tau if uses_reference else None,
         )
         return restored
 
@@ -83,7 +94,8 @@ def build_methods(
 ) -> dict[str, Method]:
     """Return the methods of one evaluation run, in report order.
 
-    ``ablations`` adds SiamMCVAE without detail transfer and with ECC alignment.
+    ``ablations`` adds SiamMCVAE without the change gate (the raw model), without detail
+    transfer, and with ECC alignment.
     """
     methods: dict[str, Method] = {
         "hold": hold,
@@ -94,6 +106,7 @@ def build_methods(
         methods["mae"] = model_method(mae)
     methods["siammcvae"] = model_method(siammcvae)
     if ablations:
+        methods["siammcvae_raw"] = model_method(siammcvae, change_tau=None)
         methods["siammcvae_no_detail"] = model_method(siammcvae, detail_transfer=False)
         methods["siammcvae_align"] = model_method(siammcvae, align=True)
     return methods
