@@ -235,6 +235,19 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
     )
 
 
+def _add_doctor(sub: argparse._SubParsersAction) -> None:
+    sub.add_parser(
+        "doctor",
+        help="which inference backends work here and, for each that does not, why",
+        description=(
+            "List torch-cpu, torch-cuda, onnxruntime-cpu/-cuda and tensorrt with their versions\n"
+            "and devices, or the reason each cannot run, and what --backend auto picks.\n\n"
+            "example: frame-restore doctor"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="frame-restore",
@@ -247,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     adders = (
         _add_demo, add_make_bag, add_replay, _add_train, add_evaluate, _add_export, _add_bench,
-        _add_eval_detection, _add_info,
+        _add_eval_detection, _add_info, _add_doctor,
     )  # fmt: skip
     for add in adders:
         add(sub)
@@ -322,6 +335,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "eval-detection":
         return _eval_detection(args)
+    if args.command == "doctor":
+        from .backends.selection import diagnose, resolve
+
+        statuses = diagnose()
+        for status in statuses:
+            mark = "ok " if status.usable else "no "
+            print(f"{mark} {status.name:<17} {status.detail}")
+        print(f"auto -> {resolve('auto', statuses)}")
+        return 0
     if args.command == "info":
         from .model import read_metadata
         from .weights import default_weights_path

@@ -22,9 +22,11 @@ import numpy as np
 from tqdm import tqdm
 
 from .backends.torch_backend import TorchBackend
-from .compositing import restore_failed_pixels
+from .change_gate import DEFAULT_TAU
+from .compositing import reference_detail, restore_with_uncertainty
 from .corruption import random_patches
 from .media.video import VideoError, read_frames, sample_video_path, video_fps
+from .restorer import RestorerConfig
 from .weights import default_weights_path, load_default_or
 
 log = logging.getLogger(__name__)
@@ -93,7 +95,17 @@ def run_demo(
             corruption = random_patches(truth, grid, ratio, rng)
             damaged, failed = corruption.damaged, corruption.mask
             start = time.perf_counter()
-            restored = restore_failed_pixels(backend, reference, damaged, failed)
+            restored, _ = restore_with_uncertainty(
+                backend,
+                reference,
+                damaged,
+                failed,
+                RestorerConfig.feather_px,
+                False,
+                None,
+                reference_detail(reference, backend.input_size),
+                DEFAULT_TAU,
+            )  # the node's compositing defaults
             elapsed_ms = (time.perf_counter() - start) * 1000
             held = damaged.copy()
             held[failed] = reference[failed]

@@ -1,0 +1,110 @@
+"""Which backends work on this machine (``frame-restore doctor``), and the ``auto`` choice.
+
+``auto``: TensorRT when it imports and a CUDA GPU is visible, else torch on CUDA, else the
+faster CPU path as measured (docs/benchmarks.md: ONNX Runtime 31 ms vs torch 40 ms per small
+forward on the 2-core development machine).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..model.build import RestorationModel
+
+log = logging.getLogger(__name__)
+BACKENDS = ("auto", "tensorrt", "torch-cuda", "onnxruntime-cuda", "onnxruntime-cpu", "torch-cpu")
+CPU_PREFERENCE = ("onnxruntime-cpu", "torch-cpu")  # fastest first, as measured
+
+
+@dataclass(frozen=True)
+class BackendStatus:
+    name: str
+    usable: bool
+    detail: str  # version and device when usable, the reason when not
+
+
+def _cuda() -> tuple[bool, str]:
+    import torch
+
+    if not torch.cuda.is_available():
+        return False, f"torch {torch.__version__} sees no CUDA GPU"
+    return True, torch.cuda.get_device_name(0)
+
+
+def diagnose() -> list[BackendStatus]:
+    """One status per concrete backend, with the reason for each that cannot run here."""
+    import torch
+
+    statuses = [BackendStatus("torch-cpu", True, f"torch {torch.__version__}")]
+    cuda, device = _cuda()
+    statuses.append(BackendStatus("torch-cuda", cuda, device))
+    try:
+        ort = importlib.import_module("onnxruntime")
+        providers = ort.get_available_providers()
+        statuses.append(BackendStatus("onnxruntime-cpu", True, f"onnxruntime {ort.__version__}"))
+        has_cuda = "CUDAExecutionProvider" in providers
+        statuses.append(
+            BackendStatus(
+                "onnxruntime-cuda",
+                has_cuda and cuda,
+                f"providers: {', '.join(providers)}"
+                if has_cuda
+                else "no CUDAExecutionProvider (install onnxruntime-gpu)",
+            )
+        )
+    except ImportError as exc:
+        statuses.append(BackendStatus("onnxruntime-cpu", False, f"import failed: {exc}"))
+        statuses.append(BackendStatus("onnxruntime-cuda", False, f"import failed: {exc}"))
+    try:
+        trt = importlib.import_module("tensorrt")
+        usable = cuda
+        detail = f"TensorRT {trt.__version__}" + ("" if cuda else f"; but {device}")
+    except ImportError as exc:
+        usable, detail = False, f"tensorrt does not import ({exc})"
+    statuses.append(BackendStatus("tensorrt", usable, detail))
+    return statuses
+
+
+def resolve(choice: str, statuses: list[BackendStatus] | None = None) -> str:
+    """Return the concrete backend for ``choice`` ("auto" or a name); ValueError if unusable."""
+    if choice not in BACKENDS:
+        raise ValueError(f"unknown backend {choice!r}; choose from {', '.join(BACKENDS)}")
+    statuses = statuses or diagnose()
+    usable = {s.name: s for s in statuses}
+    if choice != "auto":
+        status = usable[choice]
+        if not status.usable:
+            raise ValueError(f"backend {choice} cannot run here: {status.detail}")
+        return choice
+    for name in ("tensorrt", "torch-cuda", *CPU_PREFERENCE):
+        if usable[name].usable:
+            return name
+    raise AssertionError("torch-cpu is always usable")
+
+
+def create_backend(
+    model: RestorationModel,
+    choice: str = "auto",
+    uncertainty_samples: int = 0,
+    cache_dir: Path | None = None,
+    precision: str = "fp16",
+):
+    """Build the backend ``choice`` resolves to; log what was picked and why."""
+    name = resolve(choice)
+    log.info("inference backend: %s (asked: %s)", name, choice)
+    if name == "tensorrt":
+        from .tensorrt_backend import TensorRTBackend
+
+        return TensorRTBackend(model, precision, uncertainty_samples, cache_dir)
+    if name.startswith("onnxruntime"):
+        from .onnxruntime_backend import OnnxRuntimeBackend
+
+        return OnnxRuntimeBackend(
+            model, name.endswith("cuda"), uncertainty_samples, cache_dir=cache_dir
+        )
+    from .torch_backend import TorchBackend
+
+    return TorchBackend(model, "cuda" if name == "torch-cuda" else "cpu", uncertainty_samples)

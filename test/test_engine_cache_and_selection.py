@@ -1,0 +1,165 @@
+"""TensorRT engine cache logic (TensorRT behind a seam), backend choice, and `doctor`."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from frame_restore_ros.backends.engine_cache import EngineCache, EngineKey
+from frame_restore_ros.backends.selection import BackendStatus, diagnose, resolve
+from frame_restore_ros.cli import main
+
+KEY = EngineKey("a" * 64, "10.7.0", "NVIDIA H100 sm90", "fp16", "1x3x224x400", 0)
+
+
+class FakeBuilder:
+    """Stands in for TensorRT: an 'engine' is the bytes b'ENGINE:' + onnx path + precision."""
+
+    def __init__(self) -> None:
+        self.builds = 0
+
+    def build(self, onnx_path, precision):
+        self.builds += 1
+        return f"ENGINE:{onnx_path}:{precision}".encode()
+
+    def deserialize(self, data):
+        if not data.startswith(b"ENGINE:"):
+            raise RuntimeError("bad engine data")
+        return data.decode()
+
+
+def test_engine_is_built_once_then_loaded_from_the_cache(tmp_path):
+    cache, builder = EngineCache(tmp_path), FakeBuilder()
+    engine, how = cache.load(KEY, tmp_path / "m.onnx", builder)
+    assert how == "built" and engine.endswith(":fp16") and builder.builds == 1
+    engine_path, key_path = cache.paths(KEY)
+    assert json.loads(key_path.read_text())["gpu"] == "NVIDIA H100 sm90"
+    again, how = cache.load(KEY, tmp_path / "m.onnx", builder)
+    assert how == "cached" and again == engine and builder.builds == 1
+    assert not list(tmp_path.glob("*.tmp"))  # atomic writes leave nothing behind
+
+
+@pytest.mark.parametrize(
+    "field", ["model", "tensorrt", "gpu", "precision", "input_shape", "samples"]
+)
+def test_a_changed_key_builds_a_new_engine(tmp_path, field):
+    cache, builder = EngineCache(tmp_path), FakeBuilder()
+    cache.load(KEY, tmp_path / "m.onnx", builder)
+    changed = KEY.__class__(**{**KEY.__dict__, field: 1 if field == "samples" else "other"})
+    assert changed.stem() != KEY.stem()
+    _, how = cache.load(changed, tmp_path / "m.onnx", builder)
+    assert how == "built" and builder.builds == 2
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "key"])
+def test_corrupt_or_mismatched_engine_is_rebuilt_with_a_warning(tmp_path, caplog, damage):
+    cache, builder = EngineCache(tmp_path), FakeBuilder()
+    cache.load(KEY, tmp_path / "m.onnx", builder)
+    engine_path, key_path = cache.paths(KEY)
+    if damage == "truncate":
+        engine_path.write_bytes(engine_path.read_bytes()[:3])
+    elif damage == "garbage":
+        engine_path.write_bytes(b"\x00" * 100)
+    else:
+        key_path.write_text(json.dumps({**KEY.__dict__, "tensorrt": "8.6"}))
+    with caplog.at_level(logging.WARNING):
+        engine, how = cache.load(KEY, tmp_path / "m.onnx", builder)
+    assert how == "rebuilt" and engine.startswith("ENGINE:") and builder.builds == 2
+    assert "rebuilding the TensorRT engine" in caplog.text
+    assert cache.load(KEY, tmp_path / "m.onnx", builder)[1] == "cached"
+
+
+def statuses(**usable):
+    names = ("torch-cpu", "torch-cuda", "onnxruntime-cpu", "onnxruntime-cuda", "tensorrt")
+    return [
+        BackendStatus(n, usable.get(n.replace("-", "_"), n == "torch-cpu"), "why") for n in names
+    ]
+
+
+def test_auto_prefers_tensorrt_then_torch_cuda_then_the_faster_cpu_path():
+    assert resolve("auto", statuses(tensorrt=True, torch_cuda=True)) == "tensorrt"
+    assert resolve("auto", statuses(torch_cuda=True, onnxruntime_cpu=True)) == "torch-cuda"
+    assert resolve("auto", statuses(onnxruntime_cpu=True)) == "onnxruntime-cpu"
+    assert resolve("auto", statuses()) == "torch-cpu"
+    with pytest.raises(ValueError, match="tensorrt cannot run here: why"):
+        resolve("tensorrt", statuses())
+    with pytest.raises(ValueError, match="unknown backend 'openvino'"):
+        resolve("openvino", statuses())
+
+
+def test_doctor_reports_every_backend_with_a_reason(capsys):
+    found = {s.name: s for s in diagnose()}
+    assert set(found) == {
+        "torch-cpu",
+        "torch-cuda",
+        "onnxruntime-cpu",
+        "onnxruntime-cuda",
+        "tensorrt",
+    }
+    assert found["torch-cpu"].usable and found["onnxruntime-cpu"].usable
+    for status in found.values():
+        assert status.detail
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "tensorrt" in out and "torch-cpu" in out and "auto ->" in out
+
+
+def _real_case(bikes_frames):
+    import numpy as np
+
+    from frame_restore_ros.corruption import random_patches
+    from frame_restore_ros.weights import load_default_or
+
+    model = load_default_or(None)
+    reference, truth = bikes_frames[20], bikes_frames[21]
+    damage = random_patches(truth, model.cfg.grid_size, 0.75, np.random.default_rng(0))
+    return model, reference, damage
+
+
+@pytest.mark.gpu
+def test_torch_cuda_matches_cpu_on_real_frames(bikes_frames):
+    import numpy as np
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    from frame_restore_ros.backends.torch_backend import TorchBackend
+    from frame_restore_ros.compositing import restore_with_uncertainty
+
+    model, reference, damage = _real_case(bikes_frames)
+    outputs = [
+        restore_with_uncertainty(
+            TorchBackend(model, device), reference, damage.damaged, damage.mask, 24, False
+        )[0]
+        for device in ("cpu", "cuda")
+    ]
+    assert np.abs(outputs[0].astype(int) - outputs[1]).max() <= 2
+
+
+@pytest.mark.tensorrt
+def test_tensorrt_fp16_matches_torch_fp32_on_real_frames(bikes_frames, tmp_path):
+    import numpy as np
+
+    pytest.importorskip("tensorrt", reason="needs TensorRT")
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU")
+    from frame_restore_ros.backends.tensorrt_backend import TensorRTBackend
+    from frame_restore_ros.backends.torch_backend import TorchBackend
+    from frame_restore_ros.compositing import restore_with_uncertainty
+
+    model, reference, damage = _real_case(bikes_frames)
+    trt_backend = TensorRTBackend(model, "fp16", uncertainty_samples=4, cache_dir=tmp_path)
+    ours, std = restore_with_uncertainty(
+        trt_backend, reference, damage.damaged, damage.mask, 24, True
+    )
+    theirs, _ = restore_with_uncertainty(
+        TorchBackend(model), reference, damage.damaged, damage.mask, 24, False
+    )
+    error = np.abs(ours.astype(int) - theirs)
+    assert np.isfinite(std).all() and error.max() <= 8 and error.mean() < 1.0  # fp16 tolerance
+    again = TensorRTBackend(model, "fp16", cache_dir=tmp_path)  # from the engine cache
+    assert again.name == "tensorrt-fp16"

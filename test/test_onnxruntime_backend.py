@@ -1,0 +1,61 @@
+"""The ONNX Runtime backend: parity with torch fp32 on real frames, cached export, uncertainty."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from frame_restore_ros.backends.fingerprint import model_fingerprint
+from frame_restore_ros.backends.onnxruntime_backend import OnnxRuntimeBackend, cached_onnx
+from frame_restore_ros.backends.torch_backend import TorchBackend
+from frame_restore_ros.compositing import restore_with_uncertainty
+from frame_restore_ros.corruption import random_patches
+from frame_restore_ros.weights import load_default_or
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_default_or(None)
+
+
+def test_parity_with_torch_on_real_frames_and_cached_export(model, bikes_frames, tmp_path):
+    backend = OnnxRuntimeBackend(model, uncertainty_samples=2, cache_dir=tmp_path)
+    reference, truth = bikes_frames[20], bikes_frames[21]
+    damage = random_patches(truth, model.cfg.grid_size, 0.75, np.random.default_rng(0))
+    ours, _ = restore_with_uncertainty(backend, reference, damage.damaged, damage.mask, 24, False)
+    theirs, _ = restore_with_uncertainty(
+        TorchBackend(model), reference, damage.damaged, damage.mask, 24, False
+    )
+    assert np.abs(ours.astype(int) - theirs).max() <= 1  # fp32 both; rounding at most 1 level
+    np.testing.assert_array_equal(ours[~damage.mask], damage.damaged[~damage.mask])
+    restored, std = restore_with_uncertainty(
+        backend, reference, damage.damaged, damage.mask, 24, True
+    )
+    assert std is not None and std[damage.mask].max() > 0 and std[~damage.mask].max() == 0
+    cached = sorted(p.name for p in (tmp_path / "onnx").iterdir())
+    fingerprint = model_fingerprint(model)[:20]
+    assert cached == [f"{fingerprint}-k0.onnx", f"{fingerprint}-k2.onnx"]
+    before = (tmp_path / "onnx" / cached[0]).stat().st_mtime_ns
+    assert cached_onnx(model, 0, tmp_path).stat().st_mtime_ns == before  # reused, not re-exported
+    assert backend.name == "onnxruntime-cpu"
+
+
+def test_fingerprint_changes_with_any_weight(model):
+    import copy
+
+    import torch
+
+    other = copy.deepcopy(model)
+    with torch.no_grad():
+        other.to_pixels.bias[0] += 1e-6
+    assert model_fingerprint(model) != model_fingerprint(other)
+    assert model_fingerprint(model) == model_fingerprint(copy.deepcopy(model))
+
+
+def test_cuda_provider_missing_is_a_clear_error(model, tmp_path):
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA")
+    with pytest.raises(RuntimeError, match="no CUDAExecutionProvider"):
+        OnnxRuntimeBackend(model, use_cuda=True, cache_dir=tmp_path)
