@@ -162,7 +162,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
             "Time the torch forward of each preset on this machine, or with --replay BAG the\n"
             "replay throughput: bag I/O alone vs the whole pipeline.\n\nexamples:\n"
             "  frame-restore bench --json bench.json\n"
-            "  frame-restore bench --replay bags/drive_720p --json replay_bench.json"
+            "  frame-restore bench --replay bags/drive_720p --json replay_bench.json\n"
+            "  frame-restore bench --backends torch-cpu onnxruntime-cpu --presets small"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -190,6 +191,14 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
         help="also time detection + compositing without the model at 1280x720 and 1920x1080",
     )
     p.add_argument("--json", type=Path, help="also write the results as JSON")
+    p.add_argument(
+        "--backends",
+        nargs="+",
+        metavar="NAME",
+        help="instead: latency per backend (torch-cpu onnxruntime-cpu torch-cuda tensorrt ...)",
+    )
+    p.add_argument("--samples", type=int, default=8, help="with --backends: K for uncertainty")
+    p.add_argument("--cameras", type=int, default=4, help="with --backends: cameras sharing it")
     p.add_argument(
         "--replay",
         type=Path,
@@ -324,6 +333,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "bench" and args.replay:
         return run_replay_bench(args)
+    if args.command == "bench" and args.backends:
+        from .backend_benchmark import run_backend_benchmark
+
+        rows = run_backend_benchmark(
+            args.presets, args.backends, args.repeats, args.samples, args.cameras
+        )
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=2))
+        return 0
     if args.command == "bench":
         from .benchmark import run_model_benchmark
 

@@ -120,6 +120,8 @@ def _real_case(bikes_frames):
 
 @pytest.mark.gpu
 def test_torch_cuda_matches_cpu_on_real_frames(bikes_frames):
+    import copy
+
     import numpy as np
     import torch
 
@@ -129,13 +131,18 @@ def test_torch_cuda_matches_cpu_on_real_frames(bikes_frames):
     from frame_restore_ros.compositing import restore_with_uncertainty
 
     model, reference, damage = _real_case(bikes_frames)
+    backends = [
+        TorchBackend(model, "cpu"),
+        TorchBackend(model, "cuda"),
+        TorchBackend(copy.deepcopy(model), "cuda", precision="fp16", cuda_graph=True),
+    ]
     outputs = [
-        restore_with_uncertainty(
-            TorchBackend(model, device), reference, damage.damaged, damage.mask, 24, False
-        )[0]
-        for device in ("cpu", "cuda")
+        restore_with_uncertainty(b, reference, damage.damaged, damage.mask, 24, False)[0]
+        for b in backends
     ]
     assert np.abs(outputs[0].astype(int) - outputs[1]).max() <= 2
+    half = np.abs(outputs[0].astype(int) - outputs[2])
+    assert half.max() <= 8 and half.mean() < 1.0  # fp16 tolerance, and no NaN (uint8 output)
 
 
 @pytest.mark.tensorrt
@@ -163,3 +170,26 @@ def test_tensorrt_fp16_matches_torch_fp32_on_real_frames(bikes_frames, tmp_path)
     assert np.isfinite(std).all() and error.max() <= 8 and error.mean() < 1.0  # fp16 tolerance
     again = TensorRTBackend(model, "fp16", cache_dir=tmp_path)  # from the engine cache
     assert again.name == "tensorrt-fp16"
+
+
+def test_torch_backend_rejects_half_precision_or_graphs_on_cpu():
+    from frame_restore_ros.backends.torch_backend import TorchBackend
+    from frame_restore_ros.model import SiamMCVAE, preset
+
+    with pytest.raises(ValueError, match="need device='cuda'"):
+        TorchBackend(SiamMCVAE(preset("tiny")), "cpu", precision="fp16")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TorchBackend(SiamMCVAE(preset("tiny")), "cpu", precision="int8")
+
+
+def test_backend_benchmark_reports_latency_samples_and_cameras(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    args = ["bench", "--backends", "torch-cpu", "onnxruntime-cpu", "tensorrt", "--presets"]
+    args += ["tiny", "--repeats", "3", "--samples", "2", "--cameras", "2", "--json", str(out)]
+    assert main(args) == 0
+    rows = json.loads(out.read_text())
+    assert [r["backend"] for r in rows] == ["torch-cpu", "onnxruntime-cpu"]  # no TensorRT here
+    for row in rows:
+        assert row["batch1"]["p50_ms"] > 0 and row["k2"]["p99_ms"] >= row["k2"]["p50_ms"]
+        assert row["cameras2_frames_per_s"] > 0
+    assert "p50 ms" in capsys.readouterr().out

@@ -107,4 +107,8 @@ def create_backend(
         )
     from .torch_backend import TorchBackend
 
-    return TorchBackend(model, "cuda" if name == "torch-cuda" else "cpu", uncertainty_samples)
+    if name == "torch-cuda":
+        return TorchBackend(
+            model, "cuda", uncertainty_samples, precision=precision, cuda_graph=True
+        )
+    return TorchBackend(model, "cpu", uncertainty_samples)

@@ -1,0 +1,117 @@
+"""``frame-restore bench --backends``: latency per backend and preset, with K samples, N cameras.
+
+Each backend is built as the node would build it (``backends.selection.create_backend``) for a
+preset with random weights (weights do not change the cost) and fed real frames at 75 % masking.
+Reported per (preset, backend): p50/p99 of one batch-1 inference, the same with K latent samples
+(the uncertainty path, one batched call), and the throughput when N cameras share the backend
+(frames in turn, as the node serves them). On a GPU the FLOPs give the fraction of peak reached.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .backends.selection import create_backend, resolve
+from .benchmark import forward_flops
+from .media.tensors import frame_to_array
+from .media.video import read_frames, sample_video_path
+from .model import SiamMCVAE, preset, random_patch_mask
+
+log = logging.getLogger(__name__)
+# Dense fp16/bf16 tensor-core peaks (TFLOP/s) from NVIDIA's data sheets, for the peak fraction.
+GPU_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "Orin": 85.0}
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    array = np.asarray(samples)
+    return {
+        "p50_ms": round(float(np.percentile(array, 50)), 3),
+        "p99_ms": round(float(np.percentile(array, 99)), 3),
+    }
+
+
+def _timed(fn, repeats: int, synchronize: bool) -> list[float]:
+    for _ in range(5):
+        fn()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        if synchronize:
+            torch.cuda.synchronize()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def bench_backend(
+    preset_name: str, backend_name: str, repeats: int, samples: int, cameras: int
+) -> dict:
+    torch.manual_seed(0)
+    model = SiamMCVAE(preset(preset_name))
+    cfg = model.cfg
+    with tempfile.TemporaryDirectory() as cache:
+        backend = create_backend(model, backend_name, samples, cache_dir=Path(cache))
+    frames = read_frames(sample_video_path(), max_frames=24)
+    reference, damaged = (frame_to_array(frames[i], cfg.input_size) for i in (20, 22))
+    mask = random_patch_mask(1, cfg.grid_size, 0.75, torch.Generator().manual_seed(0))
+    mask = mask.float().numpy()
+    gpu = backend_name != "torch-cpu" and not backend_name.endswith("cpu")
+    single = _timed(lambda: backend.infer(reference, damaged, mask), repeats, gpu)
+    row = {
+        "preset": preset_name,
+        "backend": backend.name,
+        "batch1": _percentiles(single),
+        "gflops": round(forward_flops(model) / 1e9, 2),
+    }
+    if samples:
+        sampled = _timed(
+            lambda: backend.infer_with_uncertainty(reference, damaged, mask), repeats, gpu
+        )
+        row[f"k{samples}"] = _percentiles(sampled)
+    start = time.perf_counter()
+    rounds = max(1, repeats // cameras)
+    for _ in range(rounds):
+        for _ in range(cameras):
+            backend.infer(reference, damaged, mask)
+    row[f"cameras{cameras}_frames_per_s"] = round(
+        rounds * cameras / (time.perf_counter() - start), 1
+    )
+    if gpu and torch.cuda.is_available():
+        name = torch.cuda.get_device_name(0)
+        peak = next((v for k, v in GPU_PEAK_TFLOPS.items() if k in name), None)
+        if peak:
+            achieved = forward_flops(model) / (row["batch1"]["p50_ms"] / 1000) / 1e12
+            row["peak_fraction"] = round(achieved / peak, 4)
+    return row
+
+
+def run_backend_benchmark(
+    presets: list[str], backends: list[str], repeats: int, samples: int, cameras: int
+) -> list[dict]:
+    """Benchmark every usable (preset, backend) pair; print a table; return the rows."""
+    rows = []
+    for name in backends:
+        try:
+            resolved = resolve(name)
+        except ValueError as exc:
+            log.warning("skipping %s: %s", name, exc)
+            continue
+        for preset_name in presets:
+            rows.append(bench_backend(preset_name, resolved, repeats, samples, cameras))
+    header = f"{'preset':<8}{'backend':<22}{'p50 ms':>9}{'p99 ms':>9}"
+    header += f"{f'K={samples} p50':>11}{'GFLOPs':>9}{f'{cameras} cams f/s':>13}"
+    print(header)
+    for row in rows:
+        sampled = row.get(f"k{samples}", {}).get("p50_ms", float("nan"))
+        print(
+            f"{row['preset']:<8}{row['backend']:<22}{row['batch1']['p50_ms']:>9.2f}"
+            f"{row['batch1']['p99_ms']:>9.2f}{sampled:>11.2f}{row['gflops']:>9.1f}"
+            f"{row[f'cameras{cameras}_frames_per_s']:>13.1f}"
+        )
+    return rows
