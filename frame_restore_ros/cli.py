@@ -140,7 +140,11 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
             "noise (B, K, N+1, D') and returns the per-pixel std over K samples. The graph is "
             "checked for "
             "random or data-dependent ops before it is written.\n\n"
-            "example: frame-restore export --output model.onnx --samples 8"
+            "With --engine the ONNX file is also built into a TensorRT engine (fp16 with\n"
+            "LayerNorm and softmax in fp32); the node builds and caches engines itself too.\n\n"
+            "examples:\n"
+            "  frame-restore export --output model.onnx --samples 8\n"
+            "  frame-restore export --output model.onnx --engine model_fp16.engine"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -152,6 +156,17 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
         "--samples", type=int, default=0, help="K samples for the uncertainty output (0 = none)"
     )
     p.add_argument("--batch", type=int, default=1, help="static batch size (default: 1)")
+    p.add_argument(
+        "--engine",
+        type=Path,
+        help="also build a TensorRT engine from the ONNX file into ENGINE (needs TensorRT)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=("fp16", "fp32"),
+        default="fp16",
+        help="engine precision; fp16 keeps LayerNorm and softmax in fp32 (default: fp16)",
+    )
 
 
 def _add_bench(sub: argparse._SubParsersAction) -> None:
@@ -318,18 +333,25 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .backends.onnx_export import export_onnx
         from .weights import load_default_or
 
+        if args.engine:
+            from .backends.selection import resolve
+
+            resolve("tensorrt")  # a clear error before the export when TensorRT cannot run
         exported = export_onnx(
             load_default_or(args.weights), args.output, num_samples=args.samples, batch=args.batch
         )
-        print(
-            json.dumps(
-                {
-                    "path": str(exported.path),
-                    "inputs": exported.input_shapes,
-                    "outputs": exported.output_shapes,
-                }
-            )
-        )
+        summary = {
+            "path": str(exported.path),
+            "inputs": exported.input_shapes,
+            "outputs": exported.output_shapes,
+        }
+        if args.engine:
+            from .backends.engine_cache import atomic_write
+            from .backends.tensorrt_backend import TensorRTBuilder
+
+            atomic_write(args.engine, TensorRTBuilder().build(exported.path, args.precision))
+            summary["engine"] = str(args.engine)
+        print(json.dumps(summary))
         return 0
     if args.command == "bench" and args.replay:
         return run_replay_bench(args)

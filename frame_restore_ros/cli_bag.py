@@ -102,10 +102,12 @@ def add_replay(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--backend",
-        choices=("torch", "hold"),
-        default="torch",
-        help="torch: SiamMCVAE; hold: copy the reference (a baseline run) (default: torch)",
-    )
+        choices=("hold", "auto", "torch-cpu", "torch-cuda", "onnxruntime-cpu", "onnxruntime-cuda",
+                 "tensorrt"),
+        default="torch-cpu",
+        help="inference backend (frame-restore doctor lists what works here); hold: copy the "
+        "reference, a baseline run (default: torch-cpu)",
+    )  # fmt: skip
     p.add_argument(
         "--uncertainty",
         type=int,
@@ -160,12 +162,12 @@ def _backend(args: argparse.Namespace) -> tuple[object, str | None]:
         from .backends.hold import HoldBackend
 
         return HoldBackend(), None
-    from .backends.torch_backend import TorchBackend
+    from .backends.selection import create_backend
     from .weights import default_weights_path, load_default_or
 
     model = load_default_or(args.weights)
     weights = str(args.weights or default_weights_path())
-    return TorchBackend(model, uncertainty_samples=args.uncertainty), weights
+    return create_backend(model, args.backend, args.uncertainty), weights
 
 
 def run_replay(args: argparse.Namespace) -> int:
@@ -179,7 +181,7 @@ def run_replay(args: argparse.Namespace) -> int:
             f"--uncertainty needs K >= 2 samples (or 0 = off), got {args.uncertainty}"
         )
     if args.uncertainty and args.backend == "hold":
-        raise ValueError("--uncertainty needs the torch backend")
+        raise ValueError("--uncertainty needs a model backend, not hold")
     inject = InjectionSpec.parse(args.inject, args.inject_rate, args.seed) if args.inject else None
     options = ReplayOptions(
         topics=tuple(args.topic) if args.topic else None,

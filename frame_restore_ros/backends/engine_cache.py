@@ -48,7 +48,9 @@ class EngineBuilder(Protocol):
     def deserialize(self, data: bytes) -> Any: ...
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file next to ``path`` and rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -90,6 +92,6 @@ class EngineCache:
         log.info("building TensorRT engine %s from %s (minutes)", engine_path.name, onnx_path)
         data = builder.build(onnx_path, key.precision)
         engine = builder.deserialize(data)
-        _atomic_write(engine_path, data)
-        _atomic_write(key_path, json.dumps(asdict(key), indent=2).encode())
+        atomic_write(engine_path, data)
+        atomic_write(key_path, json.dumps(asdict(key), indent=2).encode())
         return engine, "rebuilt" if reason else "built"
