@@ -213,12 +213,22 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
         help="instead: latency per backend (torch-cpu onnxruntime-cpu torch-cuda tensorrt ...)",
     )
     p.add_argument("--samples", type=int, default=8, help="with --backends: K for uncertainty")
+    p.add_argument(
+        "--end-to-end",
+        action="store_true",
+        help="with --backends: the whole restorer per damaged 1280x720 frame, alignment on/off",
+    )
     p.add_argument("--cameras", type=int, default=4, help="with --backends: cameras sharing it")
     p.add_argument(
         "--replay",
         type=Path,
         metavar="BAG",
         help="instead: replay throughput on BAG, bag I/O alone vs the whole pipeline",
+    )
+    p.add_argument(
+        "--backend",
+        default="torch-cpu",
+        help="with --replay: the inference backend (default: torch-cpu; see doctor)",
     )
     p.add_argument(
         "--inject",
@@ -358,9 +368,16 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "bench" and args.backends:
         from .backend_benchmark import run_backend_benchmark
 
-        rows = run_backend_benchmark(
-            args.presets, args.backends, args.repeats, args.samples, args.cameras
-        )
+        if args.end_to_end:
+            from .backend_benchmark import end_to_end
+
+            rows = [end_to_end(b, a) for b in args.backends for a in ("ecc", "none")]
+            for row in rows:
+                print(json.dumps(row))
+        else:
+            rows = run_backend_benchmark(
+                args.presets, args.backends, args.repeats, args.samples, args.cameras
+            )
         if args.json:
             args.json.write_text(json.dumps(rows, indent=2))
         return 0

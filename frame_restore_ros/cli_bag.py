@@ -231,7 +231,7 @@ def run_replay_bench(args: argparse.Namespace) -> int:
     """Frames/s of bag I/O alone and of the whole replay (scoring off) on one bag."""
     import tempfile
 
-    from .backends.torch_backend import TorchBackend
+    from .backends.selection import create_backend
     from .bag.replay import ReplayOptions, replay
     from .bag.throughput import bag_io_throughput
     from .injection import InjectionSpec
@@ -243,9 +243,8 @@ def run_replay_bench(args: argparse.Namespace) -> int:
         inject=InjectionSpec.parse(args.inject, rate=0.5), score=False, strips=0
     )
     with tempfile.TemporaryDirectory() as scratch:
-        result = replay(
-            args.replay, Path(scratch) / "out", TorchBackend(load_default_or(None)), options
-        )
+        backend = create_backend(load_default_or(None), args.backend, cache_dir=Path(scratch))
+        result = replay(args.replay, Path(scratch) / "out", backend, options)
     frames = sum(c.frames for c in result.cameras.values())
     stages = {k: round(v, 3) for k, v in result.stage_seconds.items()}
     restorer_ms = [ms for c in result.cameras.values() for ms in c.restorer_ms]
@@ -260,6 +259,7 @@ def run_replay_bench(args: argparse.Namespace) -> int:
             "restorer_ms_p50": round(sorted(restorer_ms)[len(restorer_ms) // 2], 1),
         },
         "inject": args.inject,
+        "backend": result.backend,
     }
     print(json.dumps(report, indent=2))
     if args.json:

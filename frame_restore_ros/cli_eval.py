@@ -36,7 +36,12 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
         help="video, bag or sample:NAME (repeatable; default: sample:bikes.mp4)",
     )
     p.add_argument("--weights", type=Path, help="SiamMCVAE weights (default: bundled)")
-    p.add_argument("--mae", type=Path, help="single-frame MAE weights (the paper's MAE row)")
+    p.add_argument(
+        "--mae",
+        type=Path,
+        help="single-frame MAE weights, the paper's MAE row (default: the bundled baseline)",
+    )
+    p.add_argument("--no-mae", action="store_true", help="leave the MAE baseline out")
     p.add_argument("--out", type=Path, default=Path("out/evaluate"), help="output folder")
     p.add_argument("--ratios", type=float, nargs="+", default=[0.45, 0.6, 0.75, 0.9])
     p.add_argument("--gaps", type=int, nargs="+", default=[1, 2, 4, 8])
@@ -53,7 +58,7 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--ablations",
         action="store_true",
-        help="also SiamMCVAE without the change gate, without detail transfer, with ECC alignment",
+        help="also SiamMCVAE without alignment, gate, detail transfer, and without all three",
     )
     p.add_argument("--save-frames", type=Path, metavar="DIR", help="write every output as PNG")
     p.add_argument("--seed", type=int, default=0)
@@ -67,7 +72,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from .evaluation.report import markdown_table, summarize, write_outputs
     from .injection import parse_item
     from .media.sources import source_frames
-    from .weights import default_weights_path
+    from .weights import BASELINE_MAE_WEIGHTS, default_weights_path
 
     for kind in args.kinds:
         parse_item(kind)  # a clear error for an unknown name, before any work
@@ -76,7 +81,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     clips: dict = {}
     for source in args.data or ["sample:bikes.mp4"]:
         clips.update(source_frames(source, args.max_frames))
-    methods = build_methods(args.weights, args.mae, args.ablations)
+    mae = None if args.no_mae else (args.mae or default_weights_path(BASELINE_MAE_WEIGHTS))
+    methods = build_methods(args.weights, mae, args.ablations)
     cfg = EvalConfig(
         ratios=tuple(args.ratios),
         gaps=tuple(args.gaps),
@@ -105,7 +111,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     meta = {
         "clips": {name: len(frames) for name, frames in clips.items()},
         "weights": str(args.weights or default_weights_path()),
-        "mae": str(args.mae) if args.mae else None,
+        "mae": str(mae) if mae else None,
         "methods": list(methods),
         "seconds": round(time.perf_counter() - start, 1),
     }

@@ -49,7 +49,7 @@ class RestorerConfig:
     uncertainty: bool = False  # needs a backend with infer_with_uncertainty
     detail_transfer: bool = True  # add the reference's full-resolution detail (compositing.py)
     change_tau: float | None = DEFAULT_TAU  # change-gated compositing (change_gate.py); None: off
-    align: str = "none"  # "ecc": warp the reference onto the frame first (alignment.py)
+    align: str = "ecc"  # warp the reference onto the frame first (alignment.py); "none": off
 
     def __post_init__(self) -> None:
         if self.align not in ALIGN_MODES:

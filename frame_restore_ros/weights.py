@@ -8,10 +8,12 @@ from pathlib import Path
 from .model import SiamMCVAE, load_checkpoint
 
 DEFAULT_WEIGHTS = "siammcvae_small.safetensors"
+BASELINE_MAE_WEIGHTS = "mae_small.safetensors"  # the evaluation's single-frame MAE baseline
 
 
-def default_weights_path() -> Path:
-    path = Path(str(resources.files("frame_restore_ros") / "weights" / DEFAULT_WEIGHTS))
+def default_weights_path(name: str = DEFAULT_WEIGHTS) -> Path:
+    """Path of a weight file shipped in the package (default: the SiamMCVAE the node uses)."""
+    path = Path(str(resources.files("frame_restore_ros") / "weights" / name))
     if not path.is_file():
         raise FileNotFoundError(
             f"bundled weights missing at {path}; reinstall the package or pass --weights"

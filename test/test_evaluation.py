@@ -146,6 +146,7 @@ def test_evaluate_cli_rejects_unknown_kind_and_runs(tmp_path, capsys):
          "--max-frames", "12", "--no-fsim", "--no-progress", "--out", str(tmp_path / "e")]
     )  # fmt: skip
     assert code == 0
-    assert "| patches 0.50 | 1 |" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| patches 0.50 | 1 |" in out and "mae" in out  # the bundled MAE baseline
     assert (tmp_path / "e" / "evaluation.json").is_file()
     assert Condition(2, kind="dead").label == "dead_gap2"

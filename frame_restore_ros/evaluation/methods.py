@@ -50,7 +50,7 @@ def model_method(
     weights: Path | None,
     feather_px: int = 24,
     detail_transfer: bool = True,
-    align: bool = False,
+    align: bool = True,
     change_tau: float | None = DEFAULT_TAU,
 ) -> Method:
     """Wrap a weight file (None: the bundled default) in the node's compositing.
@@ -94,8 +94,8 @@ def build_methods(
 ) -> dict[str, Method]:
     """Return the methods of one evaluation run, in report order.
 
-    ``ablations`` adds SiamMCVAE without the change gate (the raw model), without detail
-    transfer, and with ECC alignment.
+    ``ablations`` adds SiamMCVAE without ECC alignment, without the change gate, without
+    detail transfer, and with none of the three (the model's prediction upsampled).
     """
     methods: dict[str, Method] = {
         "hold": hold,
@@ -106,7 +106,10 @@ def build_methods(
         methods["mae"] = model_method(mae)
     methods["siammcvae"] = model_method(siammcvae)
     if ablations:
-        methods["siammcvae_raw"] = model_method(siammcvae, change_tau=None)
+        methods["siammcvae_no_align"] = model_method(siammcvae, align=False)
+        methods["siammcvae_no_gate"] = model_method(siammcvae, change_tau=None)
         methods["siammcvae_no_detail"] = model_method(siammcvae, detail_transfer=False)
-        methods["siammcvae_align"] = model_method(siammcvae, align=True)
+        methods["siammcvae_model_only"] = model_method(
+            siammcvae, detail_transfer=False, align=False, change_tau=None
+        )
     return methods
