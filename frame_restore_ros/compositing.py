@@ -120,7 +120,7 @@ def restore_with_uncertainty(
     if reference_detail is not None:
         if reference_detail.shape != damaged.shape:
             raise ValueError(f"detail {reference_detail.shape} != frame {damaged.shape}")
-        upsampled = np.clip(upsampled.astype(np.int16) + reference_detail, 0, 255).astype(np.uint8)
+        upsampled = cv2.add(upsampled, reference_detail, dtype=cv2.CV_8U)  # saturating uint8
     output = damaged.copy()
     # Masked copy of failed pixels only: ~1 ms at 1080p, against ~60 ms for output[failed] = ...
     cv2.copyTo(upsampled, failed.view(np.uint8), output)
