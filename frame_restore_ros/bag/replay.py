@@ -282,7 +282,8 @@ def _process(
             native = _damaged_native(decoded, corruption.damaged, corruption.mask)
             outputs.append((f"{topic}/damaged", _encode(msg, decoded, frame, native, compressed)))
     reference, _ = camera.restorer.tracker.lookup(stamp_seconds(msg.header))
-    held_reference = reference.frame.copy() if reference is not None and corruption else None
+    wanted = reference is not None and corruption is not None and options.score
+    held_reference = reference.frame.copy() if wanted else None  # the tracker reuses its buffer
     now = time.perf_counter()
     stages["inject"] += now - tick
     tick = now
