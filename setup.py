@@ -48,6 +48,7 @@ setup(
     entry_points={
         'console_scripts': [
             'frame-restore = frame_restore_ros.cli:main',
+            'frame_restore = frame_restore_ros.node_entry:main',
         ],
     },
 )

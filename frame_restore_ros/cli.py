@@ -7,6 +7,7 @@ frame-restore train    train SiamMCVAE (or the MAE baseline) on paired frames fr
 frame-restore evaluate score SiamMCVAE against hold, Telea, Navier-Stokes and a single-frame MAE
 frame-restore export   export the deploy graph to ONNX (static shapes, checked)
 frame-restore bench    parameter counts and CPU latency per preset
+frame-restore node-params  check a parameter file of the ROS node (no ROS needed)
 frame-restore info     describe a weight file
 """
 
@@ -178,7 +179,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
             "replay throughput: bag I/O alone vs the whole pipeline.\n\nexamples:\n"
             "  frame-restore bench --json bench.json\n"
             "  frame-restore bench --replay bags/drive_720p --json replay_bench.json\n"
-            "  frame-restore bench --backends torch-cpu onnxruntime-cpu --presets small"
+            "  frame-restore bench --backends torch-cpu onnxruntime-cpu --presets small\n"
+            "  frame-restore bench --node --size 1920x1080 --json node_bench.json"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -220,6 +222,19 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--cameras", type=int, default=4, help="with --backends: cameras sharing it")
     p.add_argument(
+        "--node",
+        action="store_true",
+        help="instead: what the ROS node adds around the restorer (conversion + publish) per "
+        "frame at --size, clean and repaired",
+    )
+    p.add_argument(
+        "--size", default="1920x1080", help="with --node: WIDTHxHEIGHT (default: 1920x1080)"
+    )
+    p.add_argument(
+        "--encoding", default="bgr8", help="with --node: input encoding (default: bgr8)"
+    )
+    p.add_argument("--frames", type=int, default=120, help="with --node: timed frames")
+    p.add_argument(
         "--replay",
         type=Path,
         metavar="BAG",
@@ -235,6 +250,38 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
         default="patches:0.5,dead,lines",
         help="with --replay: failures injected (default: patches:0.5,dead,lines)",
     )
+
+
+def _add_node_params(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "node-params",
+        help="check a parameter file of the frame_restore node, or print the parameter table",
+        description=(
+            "Validate a ROS 2 parameter YAML against the node's declared parameters (types,\n"
+            "ranges, choices, unknown names) without ROS, and print the effective values; or\n"
+            "print the parameter table.\n\nexamples:\n"
+            "  frame-restore node-params --check config/multi_camera_example.yaml\n"
+            "  frame-restore node-params --markdown"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--check", type=Path, metavar="FILE", help="parameter file to validate")
+    p.add_argument("--node-name", default="frame_restore", help="node name to look up in FILE")
+    p.add_argument("--markdown", action="store_true", help="print the README parameter table")
+
+
+def _node_params(args: argparse.Namespace) -> int:
+    from .node_core.parameters import load_settings, markdown_table
+
+    if args.markdown:
+        print(markdown_table())
+    if args.check:
+        settings = load_settings(args.check, args.node_name)
+        print(json.dumps(dict(settings.values), indent=2))
+        log.info("%s: valid, cameras %s", args.check, ", ".join(settings.cameras))
+    if not args.markdown and not args.check:
+        raise ValueError("node-params needs --check FILE or --markdown")
+    return 0
 
 
 def _add_eval_detection(sub: argparse._SubParsersAction) -> None:
@@ -294,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     adders = (
         _add_demo, add_make_bag, add_replay, _add_train, add_evaluate, _add_export, _add_bench,
-        _add_eval_detection, _add_info, _add_doctor,
+        _add_eval_detection, _add_info, _add_doctor, _add_node_params,
     )  # fmt: skip
     for add in adders:
         add(sub)
@@ -363,6 +410,17 @@ def _dispatch(args: argparse.Namespace) -> int:
             summary["engine"] = str(args.engine)
         print(json.dumps(summary))
         return 0
+    if args.command == "bench" and args.node:
+        from .node_benchmark import run_node_overhead_benchmark
+
+        width, height = (int(v) for v in args.size.lower().split("x"))
+        result = run_node_overhead_benchmark(width, height, args.encoding, args.frames)
+        print(json.dumps(result, indent=2))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2))
+        return 0
+    if args.command == "node-params":
+        return _node_params(args)
     if args.command == "bench" and args.replay:
         return run_replay_bench(args)
     if args.command == "bench" and args.backends:

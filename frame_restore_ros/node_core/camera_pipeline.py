@@ -1,0 +1,190 @@
+"""One camera inside the node: message in -> restorer -> messages out.
+
+Rules: a clean frame, and every frame that cannot be restored, is republished as the very input
+message object (no conversion, nothing withheld); a repaired frame keeps the input's header and
+encoding and every byte of its good pixels (``image_codec.merge_into_native``); a message that
+cannot be decoded is republished unchanged, counted by kind and logged at a limited rate.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..bag.image_codec import (
+    DecodedImage,
+    ImageDecodeError,
+    decode_compressed,
+    decode_image,
+    encode_compressed,
+    merge_into_native,
+    native_to_fields,
+)
+from ..bag.messages import stamp_seconds
+from ..detection.detector import FailureDetector
+from ..restorer import Restorer, RestorerConfig, Status
+from .camera_stats import CameraStats
+from .message_factory import MessageFactory
+from .model_holder import LockedBackend
+from .throttle import ThrottledLog
+
+log = logging.getLogger(__name__)
+RESTORE_OFF = "passthrough_restore_off"
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A message to publish on ``<camera's resolved input topic>/<output>``."""
+
+    camera: str
+    output: str  # "restored", "failure_mask" or "uncertainty"
+    message: object
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    restore: bool = True
+    publish_mask: bool = True
+    publish_uncertainty: bool = False
+
+
+class CameraPipeline:
+    """The state of one camera: restorer (detector history, reference), statistics."""
+
+    def __init__(
+        self,
+        name: str,
+        compressed: bool,
+        config: RestorerConfig,
+        backend: LockedBackend | None,
+        factory: MessageFactory,
+        warnings: ThrottledLog,
+    ) -> None:
+        self.name = name
+        self.compressed = compressed
+        self.restorer = Restorer(backend, config)
+        self.stats = CameraStats()
+        self.factory = factory
+        self.warnings = warnings
+        self._lock = threading.Lock()  # process vs. runtime reconfiguration
+
+    def reconfigure(self, config: RestorerConfig, backend: LockedBackend | None) -> None:
+        """Apply new parameters, keeping the reference.
+
+        The detector restarts (loses its history) only if its own settings changed.
+        """
+        with self._lock:
+            restorer = self.restorer
+            if config.detector != restorer.config.detector:
+                restorer.detector = FailureDetector(config.detector)
+            restorer.tracker.config = config.tracker
+            if backend is not restorer.backend or config.detail_transfer != (
+                restorer.config.detail_transfer
+            ):
+                restorer._reference_input = None  # cached at the old model size / detail mode
+            restorer.config = config
+            restorer.backend = backend
+
+    def _decode(self, message: object) -> DecodedImage:
+        try:
+            if self.compressed:
+                return decode_compressed(str(message.format), message.data)
+            return decode_image(message)
+        except ImageDecodeError:
+            raise
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ImageDecodeError(f"malformed message: {exc}", "malformed") from exc
+
+    def _bad(self, message: object, kind: str, text: str, now: float) -> list[Publication]:
+        self.stats.bad_message(kind)
+        self.warnings.warning(
+            f"{self.name}:{kind}", f"{self.name}: message passed through unchanged: {text}", now
+        )
+        return [Publication(self.name, "restored", message)]
+
+    def handle(self, message: object, options: OutputOptions, now: float) -> list[Publication]:
+        """Process one received message; return what to publish (``now``: monotonic s)."""
+        start = time.perf_counter()
+        try:
+            decoded = self._decode(message)
+            stamp = stamp_seconds(message.header)
+        except ImageDecodeError as exc:
+            return self._bad(message, exc.kind, str(exc), now)
+        except (AttributeError, TypeError, ValueError) as exc:
+            return self._bad(message, "malformed", f"bad header: {exc}", now)
+        self.stats.encoding = decoded.encoding
+        self.stats.resolution = f"{decoded.bgr.shape[1]}x{decoded.bgr.shape[0]}"
+        with self._lock:
+            backend = self.restorer.backend
+            if not options.restore:
+                self.restorer.backend = None
+            try:
+                result = self.restorer.process(decoded.bgr, stamp)
+            except Exception:  # detection bug or worse: never stop the stream
+                log.exception("%s: restorer raised; frame passed through", self.name)
+                self.stats.bad_message("restorer_exception")
+                return [Publication(self.name, "restored", message)]
+            finally:
+                self.restorer.backend = backend
+        status = result.status.value
+        if not options.restore and result.status is Status.NO_BACKEND:
+            status = RESTORE_OFF
+        if result.status in (Status.ERROR, Status.WHOLE_FRAME) or (
+            result.status.passthrough and result.status is not Status.CLEAN and options.restore
+        ):
+            self.warnings.warning(
+                f"{self.name}:{status}", f"{self.name}: frame passed through: {result.reason}", now
+            )
+        restored = self._restored(message, decoded, result)
+        publications = [Publication(self.name, "restored", restored)]
+        if options.publish_mask:
+            mask = result.mask.view(np.uint8) * np.uint8(255)
+            publications.append(
+                Publication(
+                    self.name,
+                    "failure_mask",
+                    self.factory.image(message.header, native_to_fields(mask, "mono8")),
+                )
+            )
+        if options.publish_uncertainty and result.uncertainty is not None:
+            std = self._uncertainty(message, result.uncertainty)
+            publications.append(Publication(self.name, "uncertainty", std))
+        done = time.perf_counter()
+        restorer_ms = result.timings_ms["total"]
+        overhead_ms = (done - start) * 1000 - restorer_ms
+        self.stats.frame(
+            status,
+            result.reason,
+            result.failed_ratio,
+            result.counts,
+            result.mask.size,
+            restorer_ms,
+            overhead_ms,
+            (result.reference_age_frames, result.reference_age_seconds),
+        )
+        return publications
+
+    def _restored(self, message: object, decoded: DecodedImage, result: object) -> object:
+        if result.status is not Status.REPAIRED:
+            return message  # unchanged, the very same object
+        if self.compressed:
+            payload = encode_compressed(result.frame, str(message.format))
+            return self.factory.compressed(message.header, str(message.format), payload)
+        merged = merge_into_native(decoded.native, result.frame, result.mask, decoded.encoding)
+        return self.factory.image(message.header, native_to_fields(merged, decoded.encoding))
+
+    def _uncertainty(self, message: object, std: np.ndarray) -> object:
+        data = np.ascontiguousarray(std, dtype="<f4")
+        fields = {
+            "height": data.shape[0],
+            "width": data.shape[1],
+            "encoding": "32FC1",
+            "is_bigendian": 0,
+            "step": data.shape[1] * 4,
+            "data": data.reshape(-1).view(np.uint8),
+        }
+        return self.factory.image(message.header, fields)
