@@ -274,3 +274,16 @@ def native_to_fields(native: np.ndarray, encoding: str) -> dict[str, object]:
         "step": data.nbytes // height,
         "data": data.reshape(-1).view(np.uint8),
     }
+
+
+def float32_fields(values: np.ndarray) -> dict[str, object]:
+    """Fields of a 32FC1 sensor_msgs/Image of (H, W) ``values`` (little-endian)."""
+    data = np.ascontiguousarray(values, dtype="<f4")
+    return {
+        "height": data.shape[0],
+        "width": data.shape[1],
+        "encoding": "32FC1",
+        "is_bigendian": 0,
+        "step": data.shape[1] * 4,
+        "data": data.reshape(-1).view(np.uint8),
+    }

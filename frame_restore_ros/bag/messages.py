@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .bag_io import COMPRESSED_TYPE, IMAGE_TYPE, OUTPUT_TYPESTORE
-from .image_codec import native_to_fields
+from .image_codec import float32_fields, native_to_fields
 
 _TYPES = OUTPUT_TYPESTORE.types
 Image = _TYPES[IMAGE_TYPE]
@@ -41,16 +41,7 @@ def image_cdr(header: object, native: np.ndarray, encoding: str) -> bytes:
 
 def float_image_cdr(header: object, values: np.ndarray) -> bytes:
     """Serialize a 32FC1 sensor_msgs/Image of (H, W) float values."""
-    data = np.ascontiguousarray(values, dtype="<f4")
-    message = Image(
-        header=copy_header(header),
-        height=data.shape[0],
-        width=data.shape[1],
-        encoding="32FC1",
-        is_bigendian=0,
-        step=data.shape[1] * 4,
-        data=data.reshape(-1).view(np.uint8),
-    )
+    message = Image(header=copy_header(header), **float32_fields(values))
     return bytes(OUTPUT_TYPESTORE.serialize_cdr(message, IMAGE_TYPE))
 
 

@@ -21,6 +21,7 @@ from ..bag.image_codec import (
     decode_compressed,
     decode_image,
     encode_compressed,
+    float32_fields,
     merge_into_native,
     native_to_fields,
 )
@@ -151,7 +152,7 @@ class CameraPipeline:
                 )
             )
         if options.publish_uncertainty and result.uncertainty is not None:
-            std = self._uncertainty(message, result.uncertainty)
+            std = self.factory.image(message.header, float32_fields(result.uncertainty))
             publications.append(Publication(self.name, "uncertainty", std))
         done = time.perf_counter()
         restorer_ms = result.timings_ms["total"]
@@ -176,15 +177,3 @@ class CameraPipeline:
             return self.factory.compressed(message.header, str(message.format), payload)
         merged = merge_into_native(decoded.native, result.frame, result.mask, decoded.encoding)
         return self.factory.image(message.header, native_to_fields(merged, decoded.encoding))
-
-    def _uncertainty(self, message: object, std: np.ndarray) -> object:
-        data = np.ascontiguousarray(std, dtype="<f4")
-        fields = {
-            "height": data.shape[0],
-            "width": data.shape[1],
-            "encoding": "32FC1",
-            "is_bigendian": 0,
-            "step": data.shape[1] * 4,
-            "data": data.reshape(-1).view(np.uint8),
-        }
-        return self.factory.image(message.header, fields)
