@@ -24,12 +24,12 @@ MAX_SHIFT = 0.25  # of the frame size
 MIN_GAIN = 0.9  # the warp must cut the error on clean pixels by 10 % to be used
 
 
-def _to_full(warp_small: np.ndarray, small: tuple[int, int], full: tuple[int, int]) -> np.ndarray:
-    """Scale a 2x3 warp found at ``small`` (h, w) to ``full`` (h, w) pixel coordinates."""
-    sx, sy = full[1] / small[1], full[0] / small[0]
+def _rescale(warp: np.ndarray, source: tuple[int, int], target: tuple[int, int]) -> np.ndarray:
+    """Express a 2x3 warp in ``source`` (h, w) pixel coordinates in ``target`` coordinates."""
+    sx, sy = target[1] / source[1], target[0] / source[0]
     scale = np.diag([sx, sy, 1.0])
-    warp = np.vstack([warp_small, [0.0, 0.0, 1.0]])
-    return (scale @ warp @ np.linalg.inv(scale))[:2]
+    full = np.vstack([warp, [0.0, 0.0, 1.0]])
+    return (scale @ full @ np.linalg.inv(scale))[:2]
 
 
 def _plausible(warp: np.ndarray, size: tuple[int, int]) -> bool:
@@ -39,21 +39,28 @@ def _plausible(warp: np.ndarray, size: tuple[int, int]) -> bool:
     return abs(zoom - 1) < MAX_ZOOM_CHANGE and bool((shift < MAX_SHIFT).all())
 
 
+def work_grey(frame: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 -> the (144, 256) uint8 grey image ECC works on."""
+    return cv2.cvtColor(downscale(frame, WORK_SIZE), cv2.COLOR_BGR2GRAY)
+
+
 def estimate_warp(
     reference: np.ndarray,
     damaged: np.ndarray,
     valid: np.ndarray,
     iterations: int = 40,
+    grey_reference: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Affine 2x3 warp (full-resolution pixels) taking reference points to damaged-frame points.
 
     Args:
         reference, damaged: (H, W, 3) uint8 BGR.
         valid: (H, W) bool, pixels of ``damaged`` that did not fail.
+        grey_reference: ``work_grey(reference)`` if already computed (once per reference).
     Returns None when ECC fails, does not converge, or the warp is implausible.
     """
-    grey_ref = cv2.cvtColor(downscale(reference, WORK_SIZE), cv2.COLOR_BGR2GRAY)
-    grey_dmg = cv2.cvtColor(downscale(damaged, WORK_SIZE), cv2.COLOR_BGR2GRAY)
+    grey_ref = work_grey(reference) if grey_reference is None else grey_reference
+    grey_dmg = work_grey(damaged)
     small_valid = downscale(valid.view(np.uint8) * np.uint8(255), WORK_SIZE)
     mask = (small_valid == 255).astype(np.uint8)
     if mask.mean() < 0.1:
@@ -79,7 +86,7 @@ def estimate_warp(
     after = np.abs(warped.astype(np.float32) - grey_dmg)[inside].mean()
     if before <= 0 or after > MIN_GAIN * before:
         return None
-    full = _to_full(warp.astype(np.float64), WORK_SIZE, reference.shape[:2])
+    full = _rescale(warp.astype(np.float64), WORK_SIZE, reference.shape[:2])
     return full if _plausible(full, reference.shape[:2]) else None
 
 
@@ -90,8 +97,29 @@ def align_reference(
     warp = estimate_warp(reference, damaged, valid)
     if warp is None:
         return reference, False
-    height, width = reference.shape[:2]
-    aligned = cv2.warpAffine(
-        reference, warp, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    return warp_full(reference, warp), True
+
+
+def warp_model_input(
+    model_input: np.ndarray, warp: np.ndarray, full_shape: tuple[int, int]
+) -> np.ndarray:
+    """Apply a full-resolution 2x3 ``warp`` to a (1, 3, h, w) float32 model-size image.
+
+    Warping the reference's model-size copy equals downscaling the warped full-resolution
+    reference up to resampling differences, at a small fraction of the cost.
+    """
+    height, width = model_input.shape[2:]
+    small = _rescale(warp, full_shape, (height, width))  # full -> small coordinates
+    image = np.ascontiguousarray(model_input[0].transpose(1, 2, 0))
+    warped = cv2.warpAffine(
+        image, small, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
-    return aligned, True
+    return np.ascontiguousarray(warped.transpose(2, 0, 1)[None])
+
+
+def warp_full(image: np.ndarray, warp: np.ndarray) -> np.ndarray:
+    """Apply a 2x3 ``warp`` to an (H, W[, C]) image of any OpenCV depth (edges replicated)."""
+    height, width = image.shape[:2]
+    return cv2.warpAffine(
+        image, warp, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )

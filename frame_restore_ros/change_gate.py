@@ -20,6 +20,7 @@ import numpy as np
 
 DEFAULT_TAU = 24.0
 SIGMA_FRACTION = 0.025  # Gaussian sigma as a fraction of the model input width (10 px at 400)
+_CHANNEL_MEAN = np.full((1, 3), 1.0 / 3.0, np.float32)
 
 
 def change_weight(
@@ -39,7 +40,8 @@ def change_weight(
     if not trusted.any():
         return np.ones(valid_fraction.shape, np.float32)  # no evidence: trust the model
     sigma = max(1.0, SIGMA_FRACTION * reference.shape[1])
-    difference = np.abs(damaged - reference).mean(axis=2) * trusted
+    # Mean absolute difference over channels; cv2.transform is ~10x numpy's mean(axis=2) here.
+    difference = cv2.transform(cv2.absdiff(damaged, reference), _CHANNEL_MEAN) * trusted
     spread = cv2.GaussianBlur(difference, (0, 0), sigma)
     support = cv2.GaussianBlur(trusted, (0, 0), sigma)
     change = spread / np.maximum(support, 1e-3)
@@ -56,5 +58,8 @@ def gate_prediction(
     tau: float = DEFAULT_TAU,
 ) -> np.ndarray:
     """Blend (h, w, 3) float32 ``prediction`` towards ``reference`` where nothing changed."""
-    weight = change_weight(reference, damaged, valid_fraction, tau)[:, :, None]
-    return reference + weight * (prediction - reference)
+    weight = change_weight(reference, damaged, valid_fraction, tau)
+    blended = cv2.subtract(prediction, reference)
+    blended *= weight[:, :, None]
+    blended += reference
+    return blended

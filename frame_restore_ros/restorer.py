@@ -15,14 +15,14 @@ from enum import Enum
 
 import numpy as np
 
-from .alignment import ALIGN_MODES, align_reference
+from .alignment import ALIGN_MODES
 from .backends.base import RestorationBackend
 from .change_gate import DEFAULT_TAU
-from .compositing import reference_detail, restore_with_uncertainty
+from .compositing import restore_with_uncertainty
 from .detection.detector import DetectorConfig, FailureDetector
 from .failures import FailureKind
-from .media.tensors import frame_to_array
 from .reference import ReferenceTracker, TrackerConfig
+from .reference_inputs import ReferenceInputs, aligned_inputs, prepare_reference
 
 log = logging.getLogger(__name__)
 
@@ -109,28 +109,28 @@ class Restorer:
         self.backend = backend
         self.detector = FailureDetector(self.config.detector)
         self.tracker = ReferenceTracker(self.config.tracker)
-        # (tracker version, model-size reference, detail map) of the current reference
-        self._reference_input: tuple[int, np.ndarray, np.ndarray | None] | None = None
+        self._reference_inputs: tuple[int, ReferenceInputs] | None = None  # (version, inputs)
 
     def reset(self, reason: str = "requested") -> None:
         self.detector.reset()
         self.tracker.reset(reason)
 
-    def _model_reference(self, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Return the reference at the model input size and its detail map (or None).
+    def invalidate_reference_cache(self) -> None:
+        """Forget the converted reference (after a backend or detail-mode change)."""
+        self._reference_inputs = None
 
-        Both are computed once per reference frame (the tracker's version).
-        """
+    def _prepared_reference(self, reference: np.ndarray) -> ReferenceInputs:
+        """Return the reference prepared for the model, computed once per reference frame."""
         assert self.backend is not None
-        version = self.tracker.version
-        if self._reference_input is None or self._reference_input[0] != version:
-            self._reference_input = (version, *self._convert(reference))
-        return self._reference_input[1], self._reference_input[2]
-
-    def _convert(self, reference: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        size = self.backend.input_size
-        detail = reference_detail(reference, size) if self.config.detail_transfer else None
-        return frame_to_array(reference, size), detail
+        version, size = self.tracker.version, self.backend.input_size
+        cached = self._reference_inputs
+        if cached is None or cached[0] != version or cached[1].size != size:
+            config = self.config
+            prepared = prepare_reference(
+                reference, size, config.detail_transfer, config.align == "ecc"
+            )
+            self._reference_inputs = cached = (version, prepared)
+        return cached[1]
 
     def process(self, frame: np.ndarray, stamp: float) -> RestoreResult:
         """Process one frame with header time ``stamp`` (s); raise ValueError on bad input."""
@@ -177,15 +177,13 @@ class Restorer:
             status = Status.NO_REFERENCE if "no clean" in why_not else Status.STALE_REFERENCE
             return result(frame, status, why_not)
         try:
-            source, aligned = reference.frame, False
-            if self.config.align == "ecc":
-                source, aligned = align_reference(reference.frame, frame, ~detection.mask)
-            model_input, detail = (
-                self._convert(source) if aligned else self._model_reference(source)
+            prepared = self._prepared_reference(reference.frame)
+            model_input, detail, _ = aligned_inputs(
+                prepared, reference.frame, frame, ~detection.mask
             )
             restored, uncertainty = restore_with_uncertainty(
                 self.backend,
-                source,
+                reference.frame,
                 frame,
                 detection.mask,
                 self.config.feather_px,

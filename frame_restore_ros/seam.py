@@ -44,10 +44,13 @@ def feather_prediction(
     if not trusted.any() or not failed_somewhere.any():
         return prediction
     sigma = max(1.0, width / 2)
-    offset = cv2.GaussianBlur((damaged - prediction) * trusted[:, :, None], (0, 0), sigma)
+    offset = cv2.subtract(damaged, prediction)
+    offset *= trusted[:, :, None]
+    offset = cv2.GaussianBlur(offset, (0, 0), sigma)
     support = cv2.GaussianBlur(trusted, (0, 0), sigma)
-    offset /= np.maximum(support, 1e-3)[:, :, None]
     depth = cv2.distanceTransform(failed_somewhere.astype(np.uint8), cv2.DIST_L2, 3)
     fade = np.clip(1.0 - depth / width, 0.0, 1.0) * (support > 0.05)
-    correction = np.clip(offset * fade[:, :, None], -MAX_CORRECTION, MAX_CORRECTION)
-    return prediction + correction
+    offset *= (fade / np.maximum(support, 1e-3))[:, :, None]  # normalise and fade in one pass
+    np.clip(offset, -MAX_CORRECTION, MAX_CORRECTION, out=offset)
+    offset += prediction
+    return offset

@@ -34,10 +34,37 @@ def test_parity_with_torch_on_real_frames_and_cached_export(model, bikes_frames,
     assert std is not None and std[damage.mask].max() > 0 and std[~damage.mask].max() == 0
     cached = sorted(p.name for p in (tmp_path / "onnx").iterdir())
     fingerprint = model_fingerprint(model)[:20]
-    assert cached == [f"{fingerprint}-k0.onnx", f"{fingerprint}-k2.onnx"]
+    assert cached == [
+        f"{fingerprint}-k0.onnx", f"{fingerprint}-k2.onnx", f"{fingerprint}-visible.onnx"
+    ]  # fmt: skip
     before = (tmp_path / "onnx" / cached[0]).stat().st_mtime_ns
     assert cached_onnx(model, 0, tmp_path).stat().st_mtime_ns == before  # reused, not re-exported
     assert backend.name == "onnxruntime-cpu"
+
+
+@pytest.fixture(scope="module")
+def both_graphs(model, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("onnx_cache")
+    visible = OnnxRuntimeBackend(model, cache_dir=cache, visible_tokens=True)
+    return visible, OnnxRuntimeBackend(model, cache_dir=cache, visible_tokens=False)
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.45, 0.75, 0.9, 1.0])
+def test_visible_token_graph_equals_the_static_graph(model, bikes_frames, both_graphs, ratio):
+    """The masking equivalence through ONNX Runtime: dropped tokens == masked keys."""
+    from frame_restore_ros.media.tensors import frame_to_array
+
+    visible, static = both_graphs
+    assert visible.visible_session is not None and static.visible_session is None
+    size = model.cfg.input_size
+    reference = frame_to_array(bikes_frames[20], size)
+    damaged = frame_to_array(bikes_frames[22], size)
+    mask = (np.random.default_rng(1).random((1, *model.cfg.grid_size)) < ratio).astype(np.float32)
+    ours, theirs = visible.infer(reference, damaged, mask), static.infer(reference, damaged, mask)
+    assert ours.shape == theirs.shape and np.isfinite(ours).all()
+    np.testing.assert_allclose(ours, theirs, atol=2e-5)
+    pixels = np.repeat(np.repeat(mask[0] > 0.5, 16, 0), 16, 1)
+    np.testing.assert_array_equal(ours[0][:, ~pixels], damaged[0][:, ~pixels])  # bit for bit
 
 
 def test_fingerprint_changes_with_any_weight(model):

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import torch
 
-from ..model import DeployGraph, SiamMCVAE
+from ..model import DeployGraph, SiamMCVAE, VisibleTokenGraph
 from ..model.checkpoint import default_file_mode
 
 log = logging.getLogger(__name__)
 
 ONNX_OPSET = 18
 INPUT_NAMES = ("reference", "damaged", "patch_mask", "noise")
+VISIBLE_INPUT_NAMES = ("reference", "damaged", "patch_mask", "keep_index")
 OUTPUT_NAMES = ("restored", "std")
 
 # Ops that draw random numbers, produce data-dependent shapes, or hide control flow. None may
@@ -102,6 +103,52 @@ def export_onnx(
     return ExportedGraph(path, exported.input_shapes, exported.output_shapes, exported.op_types)
 
 
+def export_visible_onnx(model: SiamMCVAE, path: str | os.PathLike[str]) -> ExportedGraph:
+    """Export :class:`VisibleTokenGraph`: ``(reference, damaged, patch_mask, keep_index)``.
+
+    ``keep_index`` (1, V) int64 is the only dynamic dimension (V = visible patches, 1..N): the
+    damaged branch encodes V tokens instead of N. For CPU runtimes; TensorRT keeps the static
+    :func:`export_onnx` graph.
+    """
+    import onnx
+
+    path = Path(path)
+    graph = VisibleTokenGraph(model.eval())
+    reference, damaged, mask = example_inputs(DeployGraph(model.eval()))
+    keep = torch.nonzero(mask.reshape(-1) <= 0.5).reshape(1, -1)
+    visible = torch.export.Dim("visible", min=1, max=model.cfg.num_patches)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with _quiet_exporter(), torch.no_grad():
+            torch.onnx.export(
+                graph,
+                (reference, damaged, mask, keep),
+                tmp,
+                dynamo=True,
+                opset_version=ONNX_OPSET,
+                input_names=list(VISIBLE_INPUT_NAMES),
+                output_names=["restored"],
+                dynamic_shapes={
+                    "reference": None,
+                    "damaged": None,
+                    "patch_mask": None,
+                    "keep_index": {1: visible},
+                },
+                external_data=False,
+                verbose=False,
+            )
+        exported = check_graph(onnx.load(tmp), Path(tmp), dynamic_inputs=("keep_index",))
+        os.chmod(tmp, default_file_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    log.info("exported %s (visible-token graph)", path)
+    return ExportedGraph(path, exported.input_shapes, exported.output_shapes, exported.op_types)
+
+
 @contextlib.contextmanager
 def _quiet_exporter() -> Iterator[None]:
     """Silence the exporter's per-pass INFO chatter and optional-op warnings (e.g. torchvision)."""
@@ -119,8 +166,11 @@ def _quiet_exporter() -> Iterator[None]:
                 logger.setLevel(level)
 
 
-def check_graph(proto: object, path: Path) -> ExportedGraph:
-    """Fail if the graph has forbidden ops or any non-static input/output dimension."""
+def check_graph(proto: object, path: Path, dynamic_inputs: tuple[str, ...] = ()) -> ExportedGraph:
+    """Fail if the graph has forbidden ops or any non-static input/output dimension.
+
+    ``dynamic_inputs`` may have dynamic dimensions (reported as -1); nothing else may.
+    """
     import onnx
 
     assert isinstance(proto, onnx.ModelProto)
@@ -136,9 +186,12 @@ def check_graph(proto: object, path: Path) -> ExportedGraph:
         result = {}
         for value in values:  # type: ignore[attr-defined]
             dims = value.type.tensor_type.shape.dim
-            if any(not dim.HasField("dim_value") for dim in dims):
+            dynamic = any(not dim.HasField("dim_value") for dim in dims)
+            if dynamic and value.name not in dynamic_inputs:
                 raise RuntimeError(f"graph {value.name} has a dynamic dimension: {dims}")
-            result[value.name] = tuple(int(dim.dim_value) for dim in dims)
+            result[value.name] = tuple(
+                int(dim.dim_value) if dim.HasField("dim_value") else -1 for dim in dims
+            )
         return result
 
     return ExportedGraph(path, shapes(proto.graph.input), shapes(proto.graph.output), op_types)

@@ -16,10 +16,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..alignment import align_reference
 from ..backends.torch_backend import TorchBackend
 from ..change_gate import DEFAULT_TAU
-from ..compositing import reference_detail, restore_with_uncertainty
+from ..compositing import restore_with_uncertainty
+from ..reference_inputs import aligned_inputs, prepare_reference
 
 Method = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 INPAINT_RADIUS = 3  # OpenCV's documented default neighbourhood
@@ -64,13 +64,13 @@ def model_method(
     uses_reference = model.cfg.architecture != "mae"
 
     def method(reference: np.ndarray, damaged: np.ndarray, failed: np.ndarray) -> np.ndarray:
-        if align and uses_reference:
-            reference, _ = align_reference(reference, damaged, ~failed)
-        detail = (
-            reference_detail(reference, backend.input_size)
-            if detail_transfer and uses_reference
-            else None
-        )
+        prepared = prepare_reference(
+            reference,
+            backend.input_size,
+            detail_transfer and uses_reference,
+            align and uses_reference,
+        )  # exactly as the node's restorer does
+        model_input, detail, _ = aligned_inputs(prepared, reference, damaged, ~failed)
         restored, _ = restore_with_uncertainty(
             backend,
             reference,
@@ -78,7 +78,7 @@ def model_method(
             failed,
             feather_px,
             False,
-            None,
+            model_input,
             detail,
             change_tau if uses_reference else None,
         )

@@ -3,7 +3,7 @@
 from .build import RestorationModel, build_model
 from .checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
 from .config import PRESETS, SiamMCVAEConfig, preset
-from .deploy import DeployGraph
+from .deploy import DeployGraph, VisibleTokenGraph
 from .loss import LossTerms, kl_divergence, reconstruction_loss, siammcvae_loss
 from .mae import SingleFrameMAE
 from .patches import patch_mask_to_pixels, patchify, random_patch_mask, unpatchify
@@ -13,6 +13,7 @@ __all__ = [
     "PRESETS",
     "CheckpointError",
     "DeployGraph",
+    "VisibleTokenGraph",
     "LossTerms",
     "RestorationModel",
     "SiamMCVAE",

@@ -81,3 +81,34 @@ class DeployGraph(nn.Module):
         draws = frames[batch:].reshape(samples, batch, *frames.shape[1:])
         std = draws.std(dim=0, unbiased=True).mean(dim=1, keepdim=True)
         return restored, std
+
+
+class VisibleTokenGraph(nn.Module):
+    """The deploy graph that encodes only the damaged frame's visible patches (CPU runtimes).
+
+    Inputs as :class:`DeployGraph` plus ``keep_index`` (B, V) int64: the visible patches in
+    ascending order, V dynamic (1..N). Output: restored (B, C, H, W), equal to
+    :class:`DeployGraph` to float rounding (the masking equivalence) at a fraction of the damaged
+    branch's cost when most patches failed. No K-sample output: uncertainty uses DeployGraph.
+    """
+
+    def __init__(self, model: SiamMCVAE) -> None:
+        super().__init__()
+        if not isinstance(model, SiamMCVAE):
+            raise TypeError(f"visible-token graphs need a SiamMCVAE, got {type(model).__name__}")
+        self.model = model.eval()
+
+    def forward(
+        self,
+        reference: torch.Tensor,
+        damaged: torch.Tensor,
+        patch_mask: torch.Tensor,
+        keep_index: torch.Tensor,
+    ) -> torch.Tensor:
+        model = self.model
+        masked = patch_mask > 0.5
+        _, u1, u = model.encode(reference, damaged, masked, keep_index=keep_index)
+        _, mean, _ = model.reparameterize(u, None)
+        return model.compose(
+            model.decode(mean, u1, model.grid_of(reference), reference), damaged, masked
+        )

@@ -240,8 +240,14 @@ class SiamMCVAE(PatchImageModel):
         damaged: torch.Tensor,
         patch_mask: torch.Tensor,
         drop_tokens: bool = False,
+        keep_index: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Run steps 1-3: patchify, siamese encoding and the mask-token merge.
+
+        ``drop_tokens`` encodes only the damaged frame's visible patches (the paper's form; the
+        default hides failed patches as attention keys instead, same result to float rounding).
+        ``keep_index`` (B, V) int64, the visible patches in ascending order, implies it and
+        skips computing them (export graphs take it as an input).
 
         Returns:
             x2: visible-zeroed damaged patches X2, (B, N, P^2 C).
@@ -255,9 +261,9 @@ class SiamMCVAE(PatchImageModel):
         # Failed pixels may hold anything (NaN included): zero them with where(), never multiply.
         x2 = patchify(self.normalize(damaged), patch)
         x2 = torch.where(masked[..., None], torch.zeros_like(x2), x2)
-        if drop_tokens:
+        if drop_tokens or keep_index is not None:
             u1 = self.encoder(x1, grid)
-            keep = self._keep_index(masked)
+            keep = self._keep_index(masked) if keep_index is None else keep_index
             u2 = self._scatter_visible(self.encoder.forward_visible(x2, grid, keep), keep, masked)
         else:
             # One call over [X1; X2]: identical weights by construction, one kernel launch per

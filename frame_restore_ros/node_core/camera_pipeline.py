@@ -83,10 +83,8 @@ class CameraPipeline:
             if config.detector != restorer.config.detector:
                 restorer.detector = FailureDetector(config.detector)
             restorer.tracker.config = config.tracker
-            if backend is not restorer.backend or config.detail_transfer != (
-                restorer.config.detail_transfer
-            ):
-                restorer._reference_input = None  # cached at the old model size / detail mode
+            if backend is not restorer.backend or config != restorer.config:
+                restorer.invalidate_reference_cache()  # old model size, detail or align mode
             restorer.config = config
             restorer.backend = backend
 
