@@ -6,6 +6,8 @@ mask is returned byte-identical.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -15,6 +17,25 @@ from .grid import pixels_to_cells
 from .media.resize import downscale
 from .media.tensors import frame_to_array
 from .seam import feather_prediction
+
+
+@dataclass(frozen=True)
+class ModelSizeFrame:
+    """A damaged frame at the model's input size, computed once and shared by every stage.
+
+    Attributes:
+        image: (h, w, 3) uint8 BGR, the anti-aliased downscale of the frame.
+        valid: (h, w) uint8, the valid share of each pixel's full-resolution footprint x 255.
+    """
+
+    image: np.ndarray
+    valid: np.ndarray
+
+
+def to_model_size(frame: np.ndarray, failed: np.ndarray, size: tuple[int, int]) -> ModelSizeFrame:
+    """Downscale an (H, W, 3) uint8 frame and its (H, W) bool failure mask to ``size`` (h, w)."""
+    valid = downscale((~failed).view(np.uint8) * np.uint8(255), size)
+    return ModelSizeFrame(downscale(frame, size), valid)
 
 
 def restore_failed_pixels(
@@ -47,6 +68,7 @@ def restore_with_uncertainty(
     reference_input: np.ndarray | None = None,
     reference_detail: np.ndarray | None = None,
     change_tau: float | None = None,
+    small: ModelSizeFrame | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """:func:`restore_failed_pixels` plus, if asked, the uncertainty map.
 
@@ -60,6 +82,7 @@ def restore_with_uncertainty(
     reference, the output is then the full-resolution reference itself.
     ``change_tau`` (grey levels) turns on change-gated compositing (``change_gate.py``): the
     prediction is blended towards the reference where the valid surroundings did not change.
+    ``small`` is :func:`to_model_size` of ``damaged`` and ``failed`` if already computed.
     """
     if reference.shape != damaged.shape or damaged.shape[:2] != failed.shape:
         raise ValueError(
@@ -72,7 +95,8 @@ def restore_with_uncertainty(
     patch = backend.patch_size
     grid = (height // patch, width // patch)
     patch_mask = pixels_to_cells(failed, grid)  # any failed pixel hides the patch from the model
-    damaged_small = downscale(damaged, backend.input_size)
+    small = small or to_model_size(damaged, failed, backend.input_size)
+    damaged_small = small.image
     if reference_input is None:
         reference_input = frame_to_array(reference, backend.input_size)
     inputs = (
@@ -92,9 +116,7 @@ def restore_with_uncertainty(
     else:
         restored = backend.infer(*inputs)
     prediction = restored[0].transpose(1, 2, 0)[:, :, ::-1] * np.float32(255.0)
-    valid = None
-    if change_tau or feather_px > 0:
-        valid = downscale((~failed).view(np.uint8) * np.uint8(255), backend.input_size)
+    valid = small.valid
     if change_tau:
         reference_small = reference_input[0].transpose(1, 2, 0)[:, :, ::-1] * np.float32(255.0)
         prediction = gate_prediction(
@@ -133,8 +155,12 @@ def reference_detail(reference: np.ndarray, input_size: tuple[int, int]) -> np.n
     It is the detail the model cannot represent at ``input_size`` = (h, w); computed once per
     reference frame.
     """
-    small = downscale(reference, input_size)
+    return detail_from_small(reference, downscale(reference, input_size))
+
+
+def detail_from_small(reference: np.ndarray, small: np.ndarray) -> np.ndarray:
+    """:func:`reference_detail` given ``small``, the reference already downscaled."""
     upsampled = cv2.resize(
         small, (reference.shape[1], reference.shape[0]), interpolation=cv2.INTER_LINEAR
     )
-    return reference.astype(np.int16) - upsampled.astype(np.int16)
+    return cv2.subtract(reference, upsampled, dtype=cv2.CV_16S)  # one pass, exact in int16

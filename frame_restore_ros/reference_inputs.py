@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .alignment import estimate_warp, warp_full, warp_model_input, work_grey
-from .compositing import reference_detail
+from .compositing import detail_from_small
+from .media.resize import downscale
 from .media.tensors import frame_to_array
 
 
@@ -39,14 +40,21 @@ class ReferenceInputs:
 def prepare_reference(
     reference: np.ndarray, size: tuple[int, int], detail_transfer: bool, align: bool
 ) -> ReferenceInputs:
-    """Convert an (H, W, 3) uint8 reference for a model of input ``size`` (h, w)."""
-    detail = reference_detail(reference, size) if detail_transfer else None
+    """Convert an (H, W, 3) uint8 reference for a model of input ``size`` (h, w).
+
+    One downscale serves the model input and the detail map.
+    """
+    small = downscale(reference, size)
+    detail = detail_from_small(reference, small) if detail_transfer else None
     grey = work_grey(reference) if align else None
-    return ReferenceInputs(size, frame_to_array(reference, size), detail, grey)
+    return ReferenceInputs(size, frame_to_array(small), detail, grey)
 
 
 def aligned_inputs(
-    prepared: ReferenceInputs, reference: np.ndarray, damaged: np.ndarray, valid: np.ndarray
+    prepared: ReferenceInputs,
+    reference: np.ndarray,
+    damaged: np.ndarray,
+    valid: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray | None, bool]:
     """Return (model input, detail map, whether a warp was applied) aligned to ``damaged``.
 
@@ -55,6 +63,8 @@ def aligned_inputs(
     """
     if prepared.grey is None:
         return prepared.model_input, prepared.detail, False
+    # ECC's work images come from the full-resolution frame: deriving them from the model-size
+    # copy saves ~2 ms but cost 0.05-0.15 dB on the evaluation clip (gaps 1-8).
     warp = estimate_warp(reference, damaged, valid, grey_reference=prepared.grey)
     if warp is None:
         return prepared.model_input, prepared.detail, False

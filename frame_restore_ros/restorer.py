@@ -18,7 +18,7 @@ import numpy as np
 from .alignment import ALIGN_MODES
 from .backends.base import RestorationBackend
 from .change_gate import DEFAULT_TAU
-from .compositing import restore_with_uncertainty
+from .compositing import restore_with_uncertainty, to_model_size
 from .detection.detector import DetectorConfig, FailureDetector
 from .failures import FailureKind
 from .reference import ReferenceTracker, TrackerConfig
@@ -178,6 +178,7 @@ class Restorer:
             return result(frame, status, why_not)
         try:
             prepared = self._prepared_reference(reference.frame)
+            small = to_model_size(frame, detection.mask, self.backend.input_size)
             model_input, detail, _ = aligned_inputs(
                 prepared, reference.frame, frame, ~detection.mask
             )
@@ -191,6 +192,7 @@ class Restorer:
                 model_input,
                 detail,
                 self.config.change_tau,
+                small,
             )
         except Exception as exc:  # the stream must go on: report, pass the frame through
             log.warning("restoration failed, passing the frame through: %s", exc, exc_info=True)

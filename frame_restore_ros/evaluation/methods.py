@@ -18,7 +18,7 @@ import numpy as np
 
 from ..backends.torch_backend import TorchBackend
 from ..change_gate import DEFAULT_TAU
-from ..compositing import restore_with_uncertainty
+from ..compositing import restore_with_uncertainty, to_model_size
 from ..reference_inputs import aligned_inputs, prepare_reference
 
 Method = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -70,6 +70,7 @@ def model_method(
             detail_transfer and uses_reference,
             align and uses_reference,
         )  # exactly as the node's restorer does
+        small = to_model_size(damaged, failed, backend.input_size)
         model_input, detail, _ = aligned_inputs(prepared, reference, damaged, ~failed)
         restored, _ = restore_with_uncertainty(
             backend,
@@ -81,6 +82,7 @@ def model_method(
             model_input,
             detail,
             change_tau if uses_reference else None,
+            small,
         )
         return restored
 
