@@ -116,36 +116,33 @@ def restore_with_uncertainty(
     else:
         restored = backend.infer(*inputs)
     prediction = restored[0].transpose(1, 2, 0)[:, :, ::-1] * np.float32(255.0)
-    valid = small.valid
+    if change_tau or feather_px > 0:
+        valid = small.valid.astype(np.float32) / np.float32(255.0)
+        damaged_float = damaged_small.astype(np.float32)
     if change_tau:
         reference_small = reference_input[0].transpose(1, 2, 0)[:, :, ::-1] * np.float32(255.0)
-        prediction = gate_prediction(
-            prediction,
-            reference_small,
-            damaged_small.astype(np.float32),
-            valid.astype(np.float32) / np.float32(255.0),
-            change_tau,
-        )
+        prediction = gate_prediction(prediction, reference_small, damaged_float, valid, change_tau)
     if feather_px > 0:
         predicted = np.repeat(np.repeat(patch_mask, patch, axis=0), patch, axis=1)
         prediction = feather_prediction(
-            prediction,
-            damaged_small.astype(np.float32),
-            valid.astype(np.float32) / np.float32(255.0),
-            predicted,
-            feather_px * height / damaged.shape[0],
+            prediction, damaged_float, valid, predicted, feather_px * height / damaged.shape[0]
         )
     small = np.ascontiguousarray((prediction + np.float32(0.5)).clip(0, 255).astype(np.uint8))
     upsampled = cv2.resize(
         small, (damaged.shape[1], damaged.shape[0]), interpolation=cv2.INTER_LINEAR
     )
+    output = damaged.copy()
+    # Masked writes of failed pixels only: ~1 ms at 1080p, against ~60 ms for output[failed] = ...
     if reference_detail is not None:
         if reference_detail.shape != damaged.shape:
             raise ValueError(f"detail {reference_detail.shape} != frame {damaged.shape}")
-        upsampled = cv2.add(upsampled, reference_detail, dtype=cv2.CV_8U)  # saturating uint8
-    output = damaged.copy()
-    # Masked copy of failed pixels only: ~1 ms at 1080p, against ~60 ms for output[failed] = ...
-    cv2.copyTo(upsampled, failed.view(np.uint8), output)
+        # Saturating uint8 add of the detail, written straight into the failed pixels: one
+        # full-resolution pass instead of an add and a copy (these passes are memory-bound).
+        cv2.add(
+            upsampled, reference_detail, dst=output, mask=failed.view(np.uint8), dtype=cv2.CV_8U
+        )
+    else:
+        cv2.copyTo(upsampled, failed.view(np.uint8), output)
     return output, std_full
 
 
