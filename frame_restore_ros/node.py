@@ -219,6 +219,7 @@ class FrameRestoreNode(Node):
                 self._publish(publications)
             except Exception as exc:  # e.g. the context shut down under us
                 self.get_logger().warning(f"{camera}: publish failed: {exc!r}")
+            self.core.idle(camera)  # after publishing: a new reference is prepared now
 
     def _on_set_parameters(self, parameters: list) -> SetParametersResult:
         changes = {p.name: p.value for p in parameters if p.name in self._specs}

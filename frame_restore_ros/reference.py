@@ -104,6 +104,11 @@ class ReferenceTracker:
         self.version += 1
         return True
 
+    @property
+    def frame(self) -> np.ndarray | None:
+        """The current reference frame (the tracker's own buffer; do not modify), or None."""
+        return self._frame
+
     def age(self, stamp: float) -> tuple[int | None, float | None]:
         """(frames, seconds) since the reference, or (None, None) without one."""
         if self._frame is None:

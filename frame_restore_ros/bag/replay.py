@@ -216,6 +216,9 @@ def replay(
                         tick = time.perf_counter()
                         writer.write(topic, message.timestamp, cdr)
                         stages["write"] += time.perf_counter() - tick
+                    tick = time.perf_counter()
+                    camera.restorer.prepare_reference()  # as the node does once it published
+                    stages["restore"] += time.perf_counter() - tick
                 bar.update()
             bar.close()
     return ReplayResult(

@@ -88,6 +88,14 @@ class CameraPipeline:
             restorer.config = config
             restorer.backend = backend
 
+    def idle(self) -> None:
+        """Use idle time after publishing: prepare a new reference for the model."""
+        with self._lock:
+            try:
+                self.restorer.prepare_reference()
+            except Exception:  # the next damaged frame retries, and reports, if it fails
+                log.exception("%s: preparing the reference failed", self.name)
+
     def _decode(self, message: object) -> DecodedImage:
         try:
             if self.compressed:

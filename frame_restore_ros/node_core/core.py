@@ -1,9 +1,10 @@
 """The node without ROS: cameras, mailboxes, parameters, model swaps, diagnostics.
 
-The rclpy adapter calls, per camera: :meth:`NodeCore.receive` from the subscription callback,
-:meth:`NodeCore.next_frame` and :meth:`NodeCore.process` from the camera's worker thread, and
-publishes what they return; :meth:`NodeCore.update_parameters` from the parameter callback; and
-:meth:`NodeCore.diagnostics` from a timer. All of it is thread-safe per camera.
+The rclpy adapter calls, per camera: :meth:`NodeCore.receive` from the subscription callback;
+:meth:`NodeCore.next_frame`, :meth:`NodeCore.process` and, after publishing what it returned,
+:meth:`NodeCore.idle` from the camera's worker thread; :meth:`NodeCore.update_parameters` from
+the parameter callback; and :meth:`NodeCore.diagnostics` from a timer. All of it is thread-safe
+per camera.
 """
 
 from __future__ import annotations
@@ -108,6 +109,11 @@ class NodeCore:
             if age > max_age:
                 return self._drop(camera, frame.message, "stale", now)
         return self.cameras[camera].handle(frame.message, self._options(), now)
+
+    def idle(self, camera: str) -> None:
+        """Call after publishing a frame's outputs: off-critical-path work (worker thread)."""
+        if self.settings["restore"]:
+            self.cameras[camera].idle()
 
     def update_parameters(self, changes: Mapping[str, object]) -> tuple[bool, str]:
         """Validate and apply runtime changes together; (False, reason) keeps the old values.
