@@ -106,7 +106,7 @@ class ReferenceTracker:
 
     @property
     def frame(self) -> np.ndarray | None:
-        """The current reference frame (the tracker's own buffer; do not modify), or None."""
+        """Return the reference image: the tracker's own buffer, not to be modified; or None."""
         return self._frame
 
     def age(self, stamp: float) -> tuple[int | None, float | None]:
