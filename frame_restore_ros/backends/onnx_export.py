@@ -68,13 +68,51 @@ def export_onnx(
 
     The file is written to a temporary name and renamed when the graph passed :func:`check_graph`.
     """
-    import onnx
-
-    path = Path(path)
     graph = DeployGraph(model.eval(), num_samples=num_samples)
     inputs = example_inputs(graph, batch)
     names = list(INPUT_NAMES[: len(inputs)])
     outputs = list(OUTPUT_NAMES[: 2 if num_samples else 1])
+    exported = _export_checked(graph, inputs, Path(path), names, outputs)
+    log.info(
+        "exported %s: inputs %s -> outputs %s", path, exported.input_shapes, exported.output_shapes
+    )
+    return exported
+
+
+def export_visible_onnx(model: SiamMCVAE, path: str | os.PathLike[str]) -> ExportedGraph:
+    """Export :class:`VisibleTokenGraph`: ``(reference, damaged, patch_mask, keep_index)``.
+
+    ``keep_index`` (1, V) int64 is the only dynamic dimension (V = visible patches, 1..N): the
+    damaged branch encodes V tokens instead of N. For CPU runtimes; TensorRT keeps the static
+    :func:`export_onnx` graph.
+    """
+    reference, damaged, mask = example_inputs(DeployGraph(model.eval()))
+    keep = torch.nonzero(mask.reshape(-1) <= 0.5).reshape(1, -1)
+    visible = torch.export.Dim("visible", min=1, max=model.cfg.num_patches)
+    dynamic = {"reference": None, "damaged": None, "patch_mask": None, "keep_index": {1: visible}}
+    exported = _export_checked(
+        VisibleTokenGraph(model.eval()),
+        (reference, damaged, mask, keep),
+        Path(path),
+        list(VISIBLE_INPUT_NAMES),
+        ["restored"],
+        dynamic,
+    )
+    log.info("exported %s (visible-token graph)", path)
+    return exported
+
+
+def _export_checked(
+    graph: torch.nn.Module,
+    inputs: tuple[torch.Tensor, ...],
+    path: Path,
+    names: list[str],
+    outputs: list[str],
+    dynamic_shapes: dict[str, object] | None = None,
+) -> ExportedGraph:
+    """Export to a temporary file, check it, and rename it to ``path`` (nothing left on error)."""
+    import onnx
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -88,64 +126,17 @@ def export_onnx(
                 opset_version=ONNX_OPSET,
                 input_names=names,
                 output_names=outputs,
+                dynamic_shapes=dynamic_shapes,
                 external_data=False,
                 verbose=False,
             )
-        exported = check_graph(onnx.load(tmp), Path(tmp))
+        dynamic_inputs = tuple(k for k, v in (dynamic_shapes or {}).items() if v)
+        exported = check_graph(onnx.load(tmp), Path(tmp), dynamic_inputs)
         os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    log.info(
-        "exported %s: inputs %s -> outputs %s", path, exported.input_shapes, exported.output_shapes
-    )
-    return ExportedGraph(path, exported.input_shapes, exported.output_shapes, exported.op_types)
-
-
-def export_visible_onnx(model: SiamMCVAE, path: str | os.PathLike[str]) -> ExportedGraph:
-    """Export :class:`VisibleTokenGraph`: ``(reference, damaged, patch_mask, keep_index)``.
-
-    ``keep_index`` (1, V) int64 is the only dynamic dimension (V = visible patches, 1..N): the
-    damaged branch encodes V tokens instead of N. For CPU runtimes; TensorRT keeps the static
-    :func:`export_onnx` graph.
-    """
-    import onnx
-
-    path = Path(path)
-    graph = VisibleTokenGraph(model.eval())
-    reference, damaged, mask = example_inputs(DeployGraph(model.eval()))
-    keep = torch.nonzero(mask.reshape(-1) <= 0.5).reshape(1, -1)
-    visible = torch.export.Dim("visible", min=1, max=model.cfg.num_patches)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with _quiet_exporter(), torch.no_grad():
-            torch.onnx.export(
-                graph,
-                (reference, damaged, mask, keep),
-                tmp,
-                dynamo=True,
-                opset_version=ONNX_OPSET,
-                input_names=list(VISIBLE_INPUT_NAMES),
-                output_names=["restored"],
-                dynamic_shapes={
-                    "reference": None,
-                    "damaged": None,
-                    "patch_mask": None,
-                    "keep_index": {1: visible},
-                },
-                external_data=False,
-                verbose=False,
-            )
-        exported = check_graph(onnx.load(tmp), Path(tmp), dynamic_inputs=("keep_index",))
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    log.info("exported %s (visible-token graph)", path)
     return ExportedGraph(path, exported.input_shapes, exported.output_shapes, exported.op_types)
 
 
