@@ -489,3 +489,16 @@ def test_worker_wait_returns_none_when_closed():
     core = make_core()
     core.close()
     assert core.next_frame("camera", timeout=5) is None
+
+
+def test_idle_step_prepares_the_new_reference(frames):
+    core = make_core()
+    assert run(core, "camera", image_message(frames[0]))  # clean: becomes the reference
+    restorer = core.cameras["camera"].restorer
+    assert restorer._reference_inputs is None
+    core.idle("camera")
+    assert restorer._reference_inputs[0] == restorer.tracker.version
+    core.update_parameters({"restore": False})
+    core.cameras["camera"].restorer.invalidate_reference_cache()
+    core.idle("camera")  # restoration off: no work
+    assert restorer._reference_inputs is None

@@ -204,3 +204,21 @@ def test_uncertainty_with_a_backend_that_cannot_sample_is_an_error_status(backen
     result = restorer.process(damaged, stamp)
     assert result.status is Status.ERROR and "uncertainty" in result.reason
     assert result.frame is damaged
+
+
+def test_reference_prepared_when_idle_is_the_one_a_damaged_frame_uses(backend, frames):
+    from frame_restore_ros.reference_inputs import prepare_reference
+
+    restorer = Restorer(backend, RestorerConfig(align="ecc"))
+    stamp = warm(restorer, frames)
+    restorer.prepare_reference()  # what the node does after publishing a clean frame
+    version, prepared = restorer._reference_inputs
+    assert version == restorer.tracker.version
+    expected = prepare_reference(restorer.tracker.frame, backend.input_size, True, True)
+    np.testing.assert_array_equal(prepared.model_input, expected.model_input)
+    np.testing.assert_array_equal(prepared.detail, expected.detail)
+    np.testing.assert_array_equal(prepared.grey, expected.grey)
+    _, inject = INJECTORS["dead"]
+    result = restorer.process(inject(frames[5], np.random.default_rng(3)).damaged, stamp)
+    assert result.status is Status.REPAIRED
+    assert restorer._reference_inputs[1] is prepared  # reused, not converted again
