@@ -305,6 +305,33 @@ def test_compressed_input_is_repaired_in_its_own_format(frames):
     assert np.abs(decoded[truth].astype(int) - frames[4][truth].astype(int)).mean() < 40
 
 
+@pytest.mark.parametrize("repaired_format", ["same", "png"])
+def test_jpeg_camera_repaired_frames_in_the_chosen_format(frames, repaired_format):
+    import cv2
+
+    core = make_core(
+        **{"camera.transport": "compressed", "camera.repaired_format": repaired_format}
+    )
+    for index in range(4):
+        message = compressed_message(frames[index], index, "jpeg")
+        assert run(core, "camera", message)["restored"] is message  # as received
+    damaged, truth = damage(frames[4])
+    message = compressed_message(damaged, 4, "jpeg")
+    published = run(core, "camera", message)
+    restored = wire(published["restored"], COMPRESSED_TYPE)
+    received = cv2.imdecode(message.data, cv2.IMREAD_COLOR)  # what the node decoded
+    out = cv2.imdecode(restored.data, cv2.IMREAD_COLOR)
+    failed = read_native(wire(published["failure_mask"], IMAGE_TYPE)) > 0
+    assert core.cameras["camera"].stats.last_status == Status.REPAIRED.value
+    difference = np.abs(out.astype(int) - received)[~failed]
+    if repaired_format == "png":
+        assert restored.format == "png" and difference.max() == 0  # every good pixel exact
+    else:
+        assert restored.format == "jpeg" and 0 < difference.max() <= 16  # the codec's loss
+        assert difference.mean() < 1.0
+    assert restored.header.stamp == message.header.stamp
+
+
 def test_uncertainty_is_published_as_32fc1_when_enabled(frames):
     core = make_core(backend="torch-cpu", publish_uncertainty=True, uncertainty_samples=2)
     index = warm(core, "camera", frames)

@@ -51,6 +51,8 @@ class OutputOptions:
     restore: bool = True
     publish_mask: bool = True
     publish_uncertainty: bool = False
+    jpeg_quality: int = 95
+    repaired_format: str = "same"  # compressed cameras: "same" or "png"
 
 
 class CameraPipeline:
@@ -146,7 +148,7 @@ class CameraPipeline:
             self.warnings.warning(
                 f"{self.name}:{status}", f"{self.name}: frame passed through: {result.reason}", now
             )
-        restored = self._restored(message, decoded, result)
+        restored = self._restored(message, decoded, result, options)
         publications = [Publication(self.name, "restored", restored)]
         if options.publish_mask:
             mask = result.mask.view(np.uint8) * np.uint8(255)
@@ -175,11 +177,14 @@ class CameraPipeline:
         )
         return publications
 
-    def _restored(self, message: object, decoded: DecodedImage, result: object) -> object:
+    def _restored(
+        self, message: object, decoded: DecodedImage, result: object, options: OutputOptions
+    ) -> object:
         if result.status is not Status.REPAIRED:
             return message  # unchanged, the very same object
         if self.compressed:
-            payload = encode_compressed(result.frame, str(message.format))
-            return self.factory.compressed(message.header, str(message.format), payload)
+            fmt = str(message.format) if options.repaired_format == "same" else "png"
+            payload = encode_compressed(result.frame, fmt, options.jpeg_quality)
+            return self.factory.compressed(message.header, fmt, payload)
         merged = merge_into_native(decoded.native, result.frame, result.mask, decoded.encoding)
         return self.factory.image(message.header, native_to_fields(merged, decoded.encoding))

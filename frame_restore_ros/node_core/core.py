@@ -60,9 +60,15 @@ class NodeCore:
         self.slots = {name: LatestFrameSlot() for name in settings.cameras}
         self.topics = {name: settings[f"{name}.input_topic"] for name in settings.cameras}
 
-    def _options(self) -> OutputOptions:
+    def _options(self, camera: str) -> OutputOptions:
         s = self.settings
-        return OutputOptions(s["restore"], s["publish_mask"], s["publish_uncertainty"])
+        return OutputOptions(
+            s["restore"],
+            s["publish_mask"],
+            s["publish_uncertainty"],
+            s["jpeg_quality"],
+            s[f"{camera}.repaired_format"],
+        )
 
     def receive(self, camera: str, message: object, now: float | None = None) -> list[Publication]:
         """Take a message from the subscription; return what to publish right away.
@@ -108,7 +114,7 @@ class NodeCore:
                 age = 0.0  # the pipeline reports the bad header
             if age > max_age:
                 return self._drop(camera, frame.message, "stale", now)
-        return self.cameras[camera].handle(frame.message, self._options(), now)
+        return self.cameras[camera].handle(frame.message, self._options(camera), now)
 
     def idle(self, camera: str) -> None:
         """Call after publishing a frame's outputs: off-critical-path work (worker thread)."""
