@@ -74,7 +74,7 @@ def build_backend(request: BackendRequest) -> RestorationBackend:
         request.backend,
         request.uncertainty_samples,
         Path(request.cache_dir) if request.cache_dir else None,
-        "fp32" if request.precision == "fp32" else request.precision,
+        request.precision,
     )
 
 

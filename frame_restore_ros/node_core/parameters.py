@@ -463,7 +463,7 @@ def load_settings(path: str | Path, node_name: str = NODE_NAME) -> NodeSettings:
         raise ParameterError(f"{path}: {exc}") from exc
 
 
-def markdown_table(cameras: list[str] | None = None) -> str:
+def markdown_table() -> str:
     """Render the README's parameter table."""
     rows = ["| parameter | type | default | range / choices | runtime | description |"]
     rows.append("| --- | --- | --- | --- | --- | --- |")
