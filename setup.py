@@ -32,6 +32,7 @@ setup(
         'onnx>=1.15',
         'onnxscript>=0.2',
         'onnxruntime>=1.17',
+        'openvino>=2024.0',
         'scikit-video>=1.1.11',
         'rosbags>=0.10.4',
         'rosbags-image>=0.10',

@@ -10,6 +10,7 @@ Reported per (preset, backend): p50/p99 of one batch-1 inference, the same with 
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ from .model import SiamMCVAE, preset, random_patch_mask
 log = logging.getLogger(__name__)
 # Dense fp16/bf16 tensor-core peaks (TFLOP/s) from NVIDIA's data sheets, for the peak fraction.
 GPU_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "Orin": 85.0}
+ALIGNS = ("ecc", "none")  # end-to-end: with and without ECC alignment
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -50,13 +52,18 @@ def _timed(fn, repeats: int, synchronize: bool) -> list[float]:
 
 
 def bench_backend(
-    preset_name: str, backend_name: str, repeats: int, samples: int, cameras: int
+    preset_name: str,
+    backend_name: str,
+    repeats: int,
+    samples: int,
+    cameras: int,
+    precision: str = "fp16",
 ) -> dict:
     torch.manual_seed(0)
     model = SiamMCVAE(preset(preset_name))
     cfg = model.cfg
     with tempfile.TemporaryDirectory() as cache:
-        backend = create_backend(model, backend_name, samples, cache_dir=Path(cache))
+        backend = create_backend(model, backend_name, samples, Path(cache), precision)
     frames = read_frames(sample_video_path(), max_frames=24)
     reference, damaged = (frame_to_array(frames[i], cfg.input_size) for i in (20, 22))
     mask = random_patch_mask(1, cfg.grid_size, 0.75, torch.Generator().manual_seed(0))
@@ -92,7 +99,12 @@ def bench_backend(
 
 
 def run_backend_benchmark(
-    presets: list[str], backends: list[str], repeats: int, samples: int, cameras: int
+    presets: list[str],
+    backends: list[str],
+    repeats: int,
+    samples: int,
+    cameras: int,
+    precision: str = "fp16",
 ) -> list[dict]:
     """Benchmark every usable (preset, backend) pair; print a table; return the rows."""
     rows = []
@@ -103,7 +115,7 @@ def run_backend_benchmark(
             log.warning("skipping %s: %s", name, exc)
             continue
         for preset_name in presets:
-            rows.append(bench_backend(preset_name, resolved, repeats, samples, cameras))
+            rows.append(bench_backend(preset_name, resolved, repeats, samples, cameras, precision))
     header = f"{'preset':<8}{'backend':<22}{'p50 ms':>9}{'p99 ms':>9}"
     header += f"{f'K={samples} p50':>11}{'GFLOPs':>9}{f'{cameras} cams f/s':>13}"
     print(header)
@@ -118,7 +130,12 @@ def run_backend_benchmark(
 
 
 def end_to_end(
-    backend_name: str, align: str, frames: int = 80, passes: int = 3
+    backend_name: str,
+    align: str,
+    frames: int = 80,
+    passes: int = 3,
+    precision: str = "fp16",
+    cache_dir: Path | None = None,
 ) -> dict[str, float]:
     """Restorer latency per damaged 1280x720 frame (75 % of patches failed), bundled weights.
 
@@ -133,8 +150,9 @@ def end_to_end(
     from .weights import load_default_or
 
     model = load_default_or(None)
-    with tempfile.TemporaryDirectory() as cache:
-        backend = create_backend(model, backend_name, cache_dir=Path(cache))
+    with tempfile.TemporaryDirectory() as scratch:  # ONNX exports of this model, if none given
+        cache = cache_dir or Path(scratch)
+        backend = create_backend(model, backend_name, cache_dir=cache, precision=precision)
     infer_ms: list[float] = []
     infer = backend.infer
 
@@ -181,3 +199,71 @@ def end_to_end(
     # Medians of the parts; "rest" = alignment, model-size conversion, gate, seams, compositing.
     row |= {f"{name}_p50_ms": round(float(np.median(v)), 2) for name, v in stages.items()}
     return row
+
+
+def end_to_end_runs(
+    backends: list[str],
+    runs: int,
+    precision: str = "fp16",
+    frames: int = 80,
+    passes: int = 3,
+) -> dict:
+    """Repeat :func:`end_to_end` for every backend, alignment on and off, ``runs`` times.
+
+    A shared VM's speed drifts between minutes, so one run is one sample: the summary gives, per
+    (backend, align), the median, min and max over runs of the per-run p50, and the median of
+    each stage. Returns {"machine", "precision", "summary", "runs"}.
+    """
+    from tqdm import tqdm
+
+    every = []
+    with tempfile.TemporaryDirectory() as cache:  # export once, not once per run
+        for _ in tqdm(range(runs), desc="end-to-end runs", disable=runs < 2):
+            every.append(
+                [
+                    end_to_end(b, a, frames, passes, precision, Path(cache))
+                    for b in backends
+                    for a in ALIGNS
+                ]
+            )
+    return {
+        "machine": machine_description(),
+        "precision": precision,
+        "summary": summarize_runs(every),
+        "runs": every,
+    }
+
+
+def summarize_runs(every: list[list[dict]]) -> dict[str, dict]:
+    """Per (backend, align) over runs: median/min/max of p50, median p99 and stage medians."""
+    summary = {}
+    for rows in zip(*every, strict=True):
+        p50 = [row["p50_ms"] for row in rows]
+        entry = {
+            "p50_median_ms": round(float(np.median(p50)), 2),
+            "p50_min_ms": round(min(p50), 2),
+            "p50_max_ms": round(max(p50), 2),
+            "p99_median_ms": round(float(np.median([row["p99_ms"] for row in rows])), 2),
+            "runs": len(rows),
+        }
+        for stage in ("detect", "infer", "rest"):
+            values = [row[f"{stage}_p50_ms"] for row in rows]
+            entry[f"{stage}_median_ms"] = round(float(np.median(values)), 2)
+        summary[f"{rows[0]['backend']} align={rows[0]['align']}"] = entry
+    return summary
+
+
+def machine_description() -> str:
+    """CPU model, core count and library versions, for benchmark records."""
+    import platform
+
+    model = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            model = next(
+                (line.split(":", 1)[1].strip() for line in info if line.startswith("model name")),
+                model,
+            )
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, torch {torch.__version__}"

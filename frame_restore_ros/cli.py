@@ -173,13 +173,17 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
 def _add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench",
-        help="parameter count and CPU forward latency per preset (batch 1)",
+        help="latency: model per preset, per backend, end to end, node, replay",
         description=(
-            "Time the torch forward of each preset on this machine, or with --replay BAG the\n"
-            "replay throughput: bag I/O alone vs the whole pipeline.\n\nexamples:\n"
+            "Time the torch forward of each preset on this machine. Instead, with --backends:\n"
+            "latency per inference backend and preset (batch 1, K samples, N cameras), or with\n"
+            "--end-to-end the whole restorer per damaged 1280x720 frame; with --node what the\n"
+            "ROS node adds per frame; with --replay BAG the replay throughput (bag I/O alone vs\n"
+            "the whole pipeline). Prints a table; --json writes the numbers.\n\nexamples:\n"
             "  frame-restore bench --json bench.json\n"
             "  frame-restore bench --replay bags/drive_720p --json replay_bench.json\n"
-            "  frame-restore bench --backends torch-cpu onnxruntime-cpu --presets small\n"
+            "  frame-restore bench --backends openvino-cpu onnxruntime-cpu --presets small\n"
+            "  frame-restore bench --backends openvino-cpu --end-to-end --runs 5 --json e2e.json\n"
             "  frame-restore bench --node --size 1920x1080 --json node_bench.json"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -212,7 +216,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
         "--backends",
         nargs="+",
         metavar="NAME",
-        help="instead: latency per backend (torch-cpu onnxruntime-cpu torch-cuda tensorrt ...)",
+        help="instead: latency per backend (openvino-cpu onnxruntime-cpu torch-cpu torch-cuda "
+        "tensorrt ...)",
     )
     p.add_argument("--samples", type=int, default=8, help="with --backends: K for uncertainty")
     p.add_argument(
@@ -220,7 +225,21 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="with --backends: the whole restorer per damaged 1280x720 frame, alignment on/off",
     )
+    p.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="with --end-to-end: repeat the whole measurement, report the median of the runs "
+        "(a shared VM drifts 20-30%% between minutes) (default: 1)",
+    )
     p.add_argument("--cameras", type=int, default=4, help="with --backends: cameras sharing it")
+    p.add_argument(
+        "--precision",
+        choices=("fp16", "bf16", "fp32"),
+        default="fp16",
+        help="with --backends: precision of tensorrt, torch-cuda and openvino-cpu (fp16 on "
+        "openvino-cpu: the CPU's native reduced format) (default: fp16)",
+    )
     p.add_argument(
         "--node",
         action="store_true",
@@ -242,8 +261,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--backend",
-        default="torch-cpu",
-        help="with --replay: the inference backend (default: torch-cpu; see doctor)",
+        default="auto",
+        help="with --replay: the inference backend (default: auto, as the node; see doctor)",
     )
     p.add_argument(
         "--inject",
@@ -427,14 +446,31 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .backend_benchmark import run_backend_benchmark
 
         if args.end_to_end:
-            from .backend_benchmark import end_to_end
+            from .backend_benchmark import end_to_end_runs
 
-            rows = [end_to_end(b, a) for b in args.backends for a in ("ecc", "none")]
-            for row in rows:
-                print(json.dumps(row))
+            rows = end_to_end_runs(args.backends, args.runs, args.precision)
+            rows["command"] = (
+                f"frame-restore bench --backends {' '.join(args.backends)} --end-to-end "
+                f"--runs {args.runs} --precision {args.precision}"
+            )
+            print(f"{'backend':<20}{'align':<7}{'p50 ms: median (min-max) of runs':<36}"
+                  f"{'detect':>8}{'infer':>8}{'rest':>8}")  # fmt: skip
+            for name, entry in rows["summary"].items():
+                backend, align = name.split(" align=")
+                spread = f"{entry['p50_median_ms']:.1f} ({entry['p50_min_ms']:.1f}-"
+                spread += f"{entry['p50_max_ms']:.1f}), {entry['runs']} runs"
+                print(
+                    f"{backend:<20}{align:<7}{spread:<36}{entry['detect_median_ms']:>8.1f}"
+                    f"{entry['infer_median_ms']:>8.1f}{entry['rest_median_ms']:>8.1f}"
+                )
         else:
             rows = run_backend_benchmark(
-                args.presets, args.backends, args.repeats, args.samples, args.cameras
+                args.presets,
+                args.backends,
+                args.repeats,
+                args.samples,
+                args.cameras,
+                args.precision,
             )
         if args.json:
             args.json.write_text(json.dumps(rows, indent=2))

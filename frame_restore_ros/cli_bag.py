@@ -7,6 +7,8 @@ import json
 import logging
 from pathlib import Path
 
+from .backends.selection import BACKENDS
+
 log = logging.getLogger("frame_restore")
 RAW = argparse.RawDescriptionHelpFormatter
 
@@ -102,12 +104,11 @@ def add_replay(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--backend",
-        choices=("hold", "auto", "torch-cpu", "torch-cuda", "onnxruntime-cpu", "onnxruntime-cuda",
-                 "tensorrt"),
-        default="torch-cpu",
-        help="inference backend (frame-restore doctor lists what works here); hold: copy the "
-        "reference, a baseline run (default: torch-cpu)",
-    )  # fmt: skip
+        choices=("hold", *BACKENDS),
+        default="auto",
+        help="inference backend (frame-restore doctor lists what works here and what auto "
+        "picks, as the node does); hold: copy the reference, a baseline run (default: auto)",
+    )
     p.add_argument(
         "--uncertainty",
         type=int,

@@ -63,6 +63,21 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save-frames", type=Path, metavar="DIR", help="write every output as PNG")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument(
+        "--backend",
+        default="torch-cpu",
+        metavar="NAME",
+        help="inference backend of the model methods: torch-cpu (fp32, the reference figures) "
+        "or the one you deploy, to measure its quality, e.g. openvino-cpu (bf16 where the CPU "
+        "has it) (default: torch-cpu)",
+    )
+    p.add_argument(
+        "--precision",
+        default="fp16",
+        choices=("fp16", "bf16", "fp32"),
+        help="precision of --backend where it has one (tensorrt, torch-cuda, openvino-cpu; "
+        "default: fp16, openvino-cpu's native reduced format)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -82,7 +97,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     for source in args.data or ["sample:bikes.mp4"]:
         clips.update(source_frames(source, args.max_frames))
     mae = None if args.no_mae else (args.mae or default_weights_path(BASELINE_MAE_WEIGHTS))
-    methods = build_methods(args.weights, mae, args.ablations)
+    methods = build_methods(args.weights, mae, args.ablations, args.backend, args.precision)
     cfg = EvalConfig(
         ratios=tuple(args.ratios),
         gaps=tuple(args.gaps),
@@ -113,6 +128,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         "weights": str(args.weights or default_weights_path()),
         "mae": str(mae) if mae else None,
         "methods": list(methods),
+        "backend": args.backend,
         "seconds": round(time.perf_counter() - start, 1),
     }
     report = write_outputs(result, cfg, args.out, meta)

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from frame_restore_ros.backends.engine_cache import EngineCache, EngineKey
-from frame_restore_ros.backends.selection import BackendStatus, diagnose, resolve
+from frame_restore_ros.backends.selection import BACKENDS, BackendStatus, diagnose, resolve
 from frame_restore_ros.cli import main
 
 KEY = EngineKey("a" * 64, "10.7.0", "NVIDIA H100 sm90", "fp16", "1x3x224x400", 0)
@@ -71,16 +71,21 @@ def test_corrupt_or_mismatched_engine_is_rebuilt_with_a_warning(tmp_path, caplog
     assert cache.load(KEY, tmp_path / "m.onnx", builder)[1] == "cached"
 
 
+CONCRETE = tuple(name for name in BACKENDS if name != "auto")
+
+
 def statuses(**usable):
-    names = ("torch-cpu", "torch-cuda", "onnxruntime-cpu", "onnxruntime-cuda", "tensorrt")
     return [
-        BackendStatus(n, usable.get(n.replace("-", "_"), n == "torch-cpu"), "why") for n in names
+        BackendStatus(n, usable.get(n.replace("-", "_"), n == "torch-cpu"), "why")
+        for n in CONCRETE
     ]
 
 
 def test_auto_prefers_tensorrt_then_torch_cuda_then_the_faster_cpu_path():
     assert resolve("auto", statuses(tensorrt=True, torch_cuda=True)) == "tensorrt"
     assert resolve("auto", statuses(torch_cuda=True, onnxruntime_cpu=True)) == "torch-cuda"
+    assert resolve("auto", statuses(torch_cuda=True, openvino_cpu=True)) == "torch-cuda"
+    assert resolve("auto", statuses(openvino_cpu=True, onnxruntime_cpu=True)) == "openvino-cpu"
     assert resolve("auto", statuses(onnxruntime_cpu=True)) == "onnxruntime-cpu"
     assert resolve("auto", statuses()) == "torch-cpu"
     with pytest.raises(ValueError, match="tensorrt cannot run here: why"):
@@ -91,14 +96,9 @@ def test_auto_prefers_tensorrt_then_torch_cuda_then_the_faster_cpu_path():
 
 def test_doctor_reports_every_backend_with_a_reason(capsys):
     found = {s.name: s for s in diagnose()}
-    assert set(found) == {
-        "torch-cpu",
-        "torch-cuda",
-        "onnxruntime-cpu",
-        "onnxruntime-cuda",
-        "tensorrt",
-    }
+    assert set(found) == set(CONCRETE) and "openvino-cpu" in found
     assert found["torch-cpu"].usable and found["onnxruntime-cpu"].usable
+    assert found["openvino-cpu"].usable, found["openvino-cpu"].detail  # a dependency
     for status in found.values():
         assert status.detail
     assert main(["doctor"]) == 0
@@ -184,12 +184,30 @@ def test_torch_backend_rejects_half_precision_or_graphs_on_cpu():
 
 def test_backend_benchmark_reports_latency_samples_and_cameras(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    args = ["bench", "--backends", "torch-cpu", "onnxruntime-cpu", "tensorrt", "--presets"]
+    args = ["bench", "--backends", "torch-cpu", "openvino-cpu", "tensorrt", "--presets"]
     args += ["tiny", "--repeats", "3", "--samples", "2", "--cameras", "2", "--json", str(out)]
     assert main(args) == 0
     rows = json.loads(out.read_text())
-    assert [r["backend"] for r in rows] == ["torch-cpu", "onnxruntime-cpu"]  # no TensorRT here
+    names = [r["backend"] for r in rows]
+    assert names[0] == "torch-cpu" and names[1].startswith("openvino-cpu")  # no TensorRT here
+    assert len(names) == 2
     for row in rows:
         assert row["batch1"]["p50_ms"] > 0 and row["k2"]["p99_ms"] >= row["k2"]["p50_ms"]
         assert row["cameras2_frames_per_s"] > 0
     assert "p50 ms" in capsys.readouterr().out
+
+
+def test_end_to_end_runs_summarize_every_backend_and_alignment():
+    from frame_restore_ros.backend_benchmark import end_to_end_runs
+
+    record = end_to_end_runs(["torch-cpu"], runs=2, frames=12, passes=1)
+    assert set(record["summary"]) == {"torch-cpu align=ecc", "torch-cpu align=none"}
+    assert len(record["runs"]) == 2 and all(len(run) == 2 for run in record["runs"])
+    for name, entry in record["summary"].items():
+        p50 = [
+            row["p50_ms"] for run in record["runs"] for row in run if name.endswith(row["align"])
+        ]
+        assert entry["runs"] == 2 and entry["p50_min_ms"] == round(min(p50), 2)
+        assert entry["p50_min_ms"] <= entry["p50_median_ms"] <= entry["p50_max_ms"]
+        assert entry["infer_median_ms"] > 0 and entry["detect_median_ms"] > 0
+    assert "cores" in record["machine"] and record["precision"] == "fp16"

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from frame_restore_ros.backends.fingerprint import model_fingerprint
-from frame_restore_ros.backends.onnxruntime_backend import OnnxRuntimeBackend, cached_onnx
+from frame_restore_ros.backends.onnx_cache import cached_onnx
+from frame_restore_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 from frame_restore_ros.backends.torch_backend import TorchBackend
 from frame_restore_ros.compositing import restore_with_uncertainty
 from frame_restore_ros.corruption import random_patches

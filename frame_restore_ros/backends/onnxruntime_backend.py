@@ -1,48 +1,19 @@
 """ONNX Runtime backend: the exported deploy graph on CPU, or on CUDA where its provider exists.
 
-The ONNX file is exported once per model (keyed by the weights' fingerprint) into a cache folder,
-so a restart loads in milliseconds instead of re-exporting.
+The ONNX graphs come from the shared export cache (``onnx_cache``).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ..model.build import RestorationModel
-from .fingerprint import model_fingerprint
+from .onnx_cache import add_keep_index, cached_onnx, graph_feeds
 
 log = logging.getLogger(__name__)
-
-
-def default_cache_dir() -> Path:
-    """``$FRAME_RESTORE_CACHE`` or ``~/.cache/frame_restore_ros``."""
-    root = os.environ.get("FRAME_RESTORE_CACHE")
-    return Path(root) if root else Path.home() / ".cache" / "frame_restore_ros"
-
-
-def cached_onnx(
-    model: RestorationModel, samples: int, cache_dir: Path | None = None, visible: bool = False
-) -> Path:
-    """Return the model's ONNX export, exporting it if needed.
-
-    ``samples``: latent samples of the static graph; ``visible``: the visible-token graph instead.
-    """
-    from .onnx_export import export_onnx, export_visible_onnx
-
-    folder = (cache_dir or default_cache_dir()) / "onnx"
-    kind = "visible" if visible else f"k{samples}"
-    path = folder / f"{model_fingerprint(model)[:20]}-{kind}.onnx"
-    if not path.is_file():
-        log.info("exporting %s (once per model)", path)
-        if visible:
-            export_visible_onnx(model, path)
-        else:
-            export_onnx(model, path, num_samples=samples)
-    return path
 
 
 class OnnxRuntimeBackend:
@@ -101,24 +72,13 @@ class OnnxRuntimeBackend:
         self.input_size = cfg.input_size
         self.patch_size = cfg.patch_size
 
-    @staticmethod
-    def _feeds(reference: np.ndarray, damaged: np.ndarray, patch_mask: np.ndarray) -> dict:
-        return {
-            "reference": np.ascontiguousarray(reference, dtype=np.float32),
-            "damaged": np.ascontiguousarray(damaged, dtype=np.float32),
-            "patch_mask": np.ascontiguousarray(patch_mask, dtype=np.float32),
-        }
-
     def infer(
         self, reference: np.ndarray, damaged: np.ndarray, patch_mask: np.ndarray
     ) -> np.ndarray:
         """(1, 3, h, w), (1, 3, h, w), (1, h/P, w/P) float32 -> restored (1, 3, h, w) float32."""
-        feeds = self._feeds(reference, damaged, patch_mask)
-        if self.visible_session is not None and reference.shape[0] == 1:
-            keep = np.flatnonzero(feeds["patch_mask"].reshape(-1) <= 0.5)
-            if keep.size:  # no visible patch at all: the static graph
-                feeds["keep_index"] = keep.astype(np.int64)[None]
-                return self.visible_session.run(None, feeds)[0]
+        feeds = graph_feeds(reference, damaged, patch_mask)
+        if self.visible_session is not None and add_keep_index(feeds):
+            return self.visible_session.run(None, feeds)[0]
         return self.session.run(None, feeds)[0]
 
     def infer_with_uncertainty(
@@ -127,7 +87,7 @@ class OnnxRuntimeBackend:
         """Like :meth:`infer`, plus the (1, 1, h, w) std over K samples (one batched call)."""
         if self.sampling_session is None:
             raise ValueError("this backend was built without uncertainty_samples")
-        feeds = self._feeds(reference, damaged, patch_mask)
+        feeds = graph_feeds(reference, damaged, patch_mask)
         feeds["noise"] = self.rng.standard_normal(self.noise_shape, dtype=np.float32)
         restored, std = self.sampling_session.run(None, feeds)
         return restored, std

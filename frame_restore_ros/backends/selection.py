@@ -1,8 +1,9 @@
 """Which backends work on this machine (``frame-restore doctor``), and the ``auto`` choice.
 
 ``auto``: TensorRT when it imports and a CUDA GPU is visible, else torch on CUDA, else the
-faster CPU path as measured (docs/benchmarks.md: ONNX Runtime 31 ms vs torch 40 ms per small
-forward on the 2-core development machine).
+fastest CPU path as measured (docs/backends.md, the small preset's model call per damaged 720p
+frame on the 2-core development machine: OpenVINO bf16 13 ms, OpenVINO fp32 23 ms, ONNX Runtime
+24-28 ms, torch 33 ms).
 """
 
 from __future__ import annotations
@@ -11,12 +12,22 @@ import importlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..model.build import RestorationModel
+if TYPE_CHECKING:  # torch loads only when a backend is built
+    from ..model.build import RestorationModel
 
 log = logging.getLogger(__name__)
-BACKENDS = ("auto", "tensorrt", "torch-cuda", "onnxruntime-cuda", "onnxruntime-cpu", "torch-cpu")
-CPU_PREFERENCE = ("onnxruntime-cpu", "torch-cpu")  # fastest first, as measured
+BACKENDS = (
+    "auto",
+    "tensorrt",
+    "torch-cuda",
+    "onnxruntime-cuda",
+    "openvino-cpu",
+    "onnxruntime-cpu",
+    "torch-cpu",
+)
+CPU_PREFERENCE = ("openvino-cpu", "onnxruntime-cpu", "torch-cpu")  # fastest first, as measured
 
 
 @dataclass(frozen=True)
@@ -32,6 +43,21 @@ def _cuda() -> tuple[bool, str]:
     if not torch.cuda.is_available():
         return False, f"torch {torch.__version__} sees no CUDA GPU"
     return True, torch.cuda.get_device_name(0)
+
+
+def _openvino_status() -> BackendStatus:
+    try:
+        ov = importlib.import_module("openvino")
+        core = ov.Core()
+        if "CPU" not in core.available_devices:
+            return BackendStatus("openvino-cpu", False, "OpenVINO lists no CPU device")
+        formats = ", ".join(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+    except ImportError as exc:
+        return BackendStatus("openvino-cpu", False, f"import failed: {exc}")
+    except RuntimeError as exc:  # the CPU plugin failed to load
+        return BackendStatus("openvino-cpu", False, f"OpenVINO CPU plugin: {exc}")
+    version = ov.get_version().split("-")[0]
+    return BackendStatus("openvino-cpu", True, f"OpenVINO {version} ({formats})")
 
 
 def diagnose() -> list[BackendStatus]:
@@ -58,6 +84,7 @@ def diagnose() -> list[BackendStatus]:
     except ImportError as exc:
         statuses.append(BackendStatus("onnxruntime-cpu", False, f"import failed: {exc}"))
         statuses.append(BackendStatus("onnxruntime-cuda", False, f"import failed: {exc}"))
+    statuses.append(_openvino_status())
     try:
         trt = importlib.import_module("tensorrt")
         usable = cuda
@@ -92,13 +119,21 @@ def create_backend(
     cache_dir: Path | None = None,
     precision: str = "fp16",
 ):
-    """Build the backend ``choice`` resolves to; log what was picked and why."""
+    """Build the backend ``choice`` resolves to; log what was picked and why.
+
+    ``precision`` applies to tensorrt, torch-cuda and openvino-cpu (``openvino_backend``); the
+    other CPU backends run fp32.
+    """
     name = resolve(choice)
     log.info("inference backend: %s (asked: %s)", name, choice)
     if name == "tensorrt":
         from .tensorrt_backend import TensorRTBackend
 
         return TensorRTBackend(model, precision, uncertainty_samples, cache_dir)
+    if name == "openvino-cpu":
+        from .openvino_backend import OpenVinoBackend
+
+        return OpenVinoBackend(model, precision, uncertainty_samples, cache_dir=cache_dir)
     if name.startswith("onnxruntime"):
         from .onnxruntime_backend import OnnxRuntimeBackend
 

@@ -19,7 +19,7 @@ import torch
 from ..model.build import RestorationModel
 from .engine_cache import EngineCache, EngineKey
 from .fingerprint import model_fingerprint
-from .onnxruntime_backend import cached_onnx, default_cache_dir
+from .onnx_cache import cached_onnx, default_cache_dir
 
 log = logging.getLogger(__name__)
 WORKSPACE_BYTES = 1 << 30

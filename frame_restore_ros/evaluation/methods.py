@@ -16,7 +16,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..backends.torch_backend import TorchBackend
 from ..change_gate import DEFAULT_TAU
 from ..compositing import restore_with_uncertainty, to_model_size
 from ..reference_inputs import aligned_inputs, prepare_reference
@@ -52,15 +51,20 @@ def model_method(
     detail_transfer: bool = True,
     align: bool = True,
     change_tau: float | None = DEFAULT_TAU,
+    backend_name: str = "torch-cpu",
+    precision: str = "fp16",
 ) -> Method:
     """Wrap a weight file (None: the bundled default) in the node's compositing.
 
     A single-frame MAE never gets the reference: no detail transfer and no alignment for it.
+    ``backend_name`` runs the model on another backend (``backends.selection``), ``precision``
+    where it has one; torch-cpu (fp32) is the reference.
     """
+    from ..backends.selection import create_backend
     from ..weights import load_default_or
 
     model = load_default_or(weights)
-    backend = TorchBackend(model)
+    backend = create_backend(model, backend_name, precision=precision)
     uses_reference = model.cfg.architecture != "mae"
 
     def method(reference: np.ndarray, damaged: np.ndarray, failed: np.ndarray) -> np.ndarray:
@@ -93,25 +97,29 @@ def build_methods(
     siammcvae: Path | None,
     mae: Path | None,
     ablations: bool = False,
+    backend_name: str = "torch-cpu",
+    precision: str = "fp16",
 ) -> dict[str, Method]:
     """Return the methods of one evaluation run, in report order.
 
     ``ablations`` adds SiamMCVAE without ECC alignment, without the change gate, without
-    detail transfer, and with none of the three (the model's prediction upsampled).
+    detail transfer, and with none of the three (the model's prediction upsampled). The models
+    run on ``backend_name`` at ``precision`` (:func:`model_method`).
     """
+    on = {"backend_name": backend_name, "precision": precision}
     methods: dict[str, Method] = {
         "hold": hold,
         "telea": telea,
         "navier_stokes": navier_stokes,
     }
     if mae is not None:
-        methods["mae"] = model_method(mae)
-    methods["siammcvae"] = model_method(siammcvae)
+        methods["mae"] = model_method(mae, **on)
+    methods["siammcvae"] = model_method(siammcvae, **on)
     if ablations:
-        methods["siammcvae_no_align"] = model_method(siammcvae, align=False)
-        methods["siammcvae_no_gate"] = model_method(siammcvae, change_tau=None)
-        methods["siammcvae_no_detail"] = model_method(siammcvae, detail_transfer=False)
+        methods["siammcvae_no_align"] = model_method(siammcvae, align=False, **on)
+        methods["siammcvae_no_gate"] = model_method(siammcvae, change_tau=None, **on)
+        methods["siammcvae_no_detail"] = model_method(siammcvae, detail_transfer=False, **on)
         methods["siammcvae_model_only"] = model_method(
-            siammcvae, detail_transfer=False, align=False, change_tau=None
+            siammcvae, detail_transfer=False, align=False, change_tau=None, **on
         )
     return methods

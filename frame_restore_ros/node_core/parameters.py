@@ -105,7 +105,8 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec(
         "precision",
         "fp16",
-        "Precision of the GPU backends (torch-cuda, tensorrt); CPU backends run fp32.",
+        "Precision of tensorrt and torch-cuda, and of openvino-cpu (fp16: the CPU's native "
+        "reduced format, bf16 on AVX512-BF16/AMX, else fp32); the other CPU backends run fp32.",
         choices=("fp16", "bf16", "fp32"),
         reloads_model=True,
     ),

@@ -1,0 +1,80 @@
+"""The exported ONNX graphs of a model, cached on disk and shared by every ONNX-fed backend.
+
+Also the graphs' input feeds, built alike for every runtime.
+
+ONNX Runtime, OpenVINO and TensorRT all start from the same exports: exported once per model
+(keyed by the weights' fingerprint), so a restart loads in milliseconds instead of re-exporting.
+Exports are written to a temporary file and renamed (``onnx_export``): a crash never leaves a
+half-written graph under the cached name.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..model.build import RestorationModel
+from .fingerprint import model_fingerprint
+
+log = logging.getLogger(__name__)
+
+
+def default_cache_dir() -> Path:
+    """``$FRAME_RESTORE_CACHE`` or ``~/.cache/frame_restore_ros``."""
+    root = os.environ.get("FRAME_RESTORE_CACHE")
+    return Path(root) if root else Path.home() / ".cache" / "frame_restore_ros"
+
+
+def cached_onnx(
+    model: RestorationModel, samples: int, cache_dir: Path | None = None, visible: bool = False
+) -> Path:
+    """Return the model's ONNX export, exporting it if needed.
+
+    ``samples``: latent samples of the static graph (0: the deterministic graph, K >= 2: the
+    K-sample uncertainty graph); ``visible``: the visible-token graph instead.
+    """
+    from .onnx_export import export_onnx, export_visible_onnx
+
+    folder = (cache_dir or default_cache_dir()) / "onnx"
+    kind = "visible" if visible else f"k{samples}"
+    path = folder / f"{model_fingerprint(model)[:20]}-{kind}.onnx"
+    if not path.is_file():
+        log.info("exporting %s (once per model)", path)
+        if visible:
+            export_visible_onnx(model, path)
+        else:
+            export_onnx(model, path, num_samples=samples)
+    return path
+
+
+def graph_feeds(
+    reference: np.ndarray, damaged: np.ndarray, patch_mask: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Return the exported graphs' inputs as contiguous float32 arrays, by input name.
+
+    reference, damaged: (B, 3, h, w) in [0, 1]; patch_mask: (B, h/P, w/P), 1 = failed.
+    """
+    return {
+        "reference": np.ascontiguousarray(reference, dtype=np.float32),
+        "damaged": np.ascontiguousarray(damaged, dtype=np.float32),
+        "patch_mask": np.ascontiguousarray(patch_mask, dtype=np.float32),
+    }
+
+
+def add_keep_index(feeds: dict[str, np.ndarray]) -> bool:
+    """Add the visible-token graph's ``keep_index`` (1, V) int64 to single-frame ``feeds``.
+
+    Returns False, adding nothing, where that graph cannot run: a batch of several frames, or no
+    visible patch at all (V = 0); the static graph serves those.
+    """
+    mask = feeds["patch_mask"]
+    if mask.shape[0] != 1:
+        return False
+    keep = np.flatnonzero(mask.reshape(-1) <= 0.5)
+    if not keep.size:
+        return False
+    feeds["keep_index"] = keep.astype(np.int64)[None]
+    return True
