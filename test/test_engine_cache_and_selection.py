@@ -94,6 +94,34 @@ def test_auto_prefers_tensorrt_then_torch_cuda_then_the_faster_cpu_path():
         resolve("openvino", statuses())
 
 
+def test_auto_falls_back_to_the_next_backend_that_builds(monkeypatch, caplog):
+    from frame_restore_ros.backends import selection
+
+    built = []
+
+    def build(name, *args):
+        built.append(name)
+        if name in ("torch-cuda", "openvino-cpu"):
+            raise RuntimeError(f"{name} is broken here")
+        return name
+
+    found = statuses(torch_cuda=True, openvino_cpu=True, onnxruntime_cpu=True)
+    monkeypatch.setattr(selection, "diagnose", lambda: found)
+    monkeypatch.setattr(selection, "build", build)
+    with caplog.at_level(logging.WARNING):
+        assert selection.create_backend(None, "auto") == "onnxruntime-cpu"
+    assert built == ["torch-cuda", "openvino-cpu", "onnxruntime-cpu"]
+    assert "auto: openvino-cpu failed to load (RuntimeError: openvino-cpu is broken here)" in (
+        caplog.text
+    )
+    with pytest.raises(RuntimeError, match="openvino-cpu is broken here"):
+        selection.create_backend(None, "openvino-cpu")  # asked by name: no fallback
+    monkeypatch.setattr(selection, "diagnose", lambda: statuses(openvino_cpu=True))
+    monkeypatch.setattr(selection, "build", lambda name, *a: build("openvino-cpu", *a))
+    with pytest.raises(RuntimeError, match="broken"):  # the last candidate's error surfaces
+        selection.create_backend(None, "auto")
+
+
 def test_doctor_reports_every_backend_with_a_reason(capsys):
     found = {s.name: s for s in diagnose()}
     assert set(found) == set(CONCRETE) and "openvino-cpu" in found

@@ -28,6 +28,7 @@ BACKENDS = (
     "torch-cpu",
 )
 CPU_PREFERENCE = ("openvino-cpu", "onnxruntime-cpu", "torch-cpu")  # fastest first, as measured
+AUTO_ORDER = ("tensorrt", "torch-cuda", *CPU_PREFERENCE)
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def resolve(choice: str, statuses: list[BackendStatus] | None = None) -> str:
         if not status.usable:
             raise ValueError(f"backend {choice} cannot run here: {status.detail}")
         return choice
-    for name in ("tensorrt", "torch-cuda", *CPU_PREFERENCE):
+    for name in AUTO_ORDER:
         if usable[name].usable:
             return name
     raise AssertionError("torch-cpu is always usable")
@@ -122,10 +123,44 @@ def create_backend(
     """Build the backend ``choice`` resolves to; log what was picked and why.
 
     ``precision`` applies to tensorrt, torch-cuda and openvino-cpu (``openvino_backend``); the
-    other CPU backends run fp32.
+    other CPU backends run fp32. A named backend that fails to build raises. ``auto`` tries the
+    usable backends in order of preference and takes the first that builds, logging why each
+    one before it did not (a broken GPU driver or runtime must not leave the node without a
+    model); it raises only when the last one fails too.
     """
-    name = resolve(choice)
-    log.info("inference backend: %s (asked: %s)", name, choice)
+    if choice != "auto":
+        name = resolve(choice)
+        log.info("inference backend: %s (asked: %s)", name, choice)
+        return build(name, model, uncertainty_samples, cache_dir, precision)
+    statuses = {s.name: s for s in diagnose()}
+    candidates = [n for n in AUTO_ORDER if statuses[n].usable]
+    for index, name in enumerate(candidates):
+        try:
+            backend = build(name, model, uncertainty_samples, cache_dir, precision)
+        except Exception as exc:
+            if index == len(candidates) - 1:
+                raise
+            log.warning(
+                "auto: %s failed to load (%s: %s); trying %s",
+                name,
+                type(exc).__name__,
+                exc,
+                candidates[index + 1],
+            )
+            continue
+        log.info("inference backend: %s (asked: auto)", name)
+        return backend
+    raise AssertionError("torch-cpu is always usable")
+
+
+def build(
+    name: str,
+    model: RestorationModel,
+    uncertainty_samples: int,
+    cache_dir: Path | None,
+    precision: str,
+):
+    """Build the concrete backend ``name`` (no fallback; errors name the problem)."""
     if name == "tensorrt":
         from .tensorrt_backend import TensorRTBackend
 
