@@ -82,6 +82,7 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from .backends.selection import resolve
     from .evaluation.harness import EvalConfig, evaluate_clips
     from .evaluation.methods import build_methods
     from .evaluation.report import markdown_table, summarize, write_outputs
@@ -91,6 +92,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     for kind in args.kinds:
         parse_item(kind)  # a clear error for an unknown name, before any work
+    resolve(args.backend)  # likewise for a backend that is unknown or cannot run here
     if any(not 0 < r <= 1 for r in args.ratios) or any(g < 1 for g in args.gaps):
         raise ValueError("ratios must be in (0, 1] and gaps >= 1")
     clips: dict = {}

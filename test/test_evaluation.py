@@ -139,7 +139,7 @@ def test_harness_scores_every_method_on_the_same_damage_and_writes_outputs(clip,
     assert "| patches 0.75 | 1 |" in markdown_table(summary)
 
 
-def test_evaluate_cli_rejects_unknown_kind_and_runs(tmp_path, capsys):
+def test_evaluate_cli_rejects_unknown_kind_and_runs(tmp_path, capsys, caplog):
     assert main(["evaluate", "--kinds", "smoke", "--out", str(tmp_path)]) == 2
     code = main(
         ["evaluate", "--ratios", "0.5", "--gaps", "1", "--kinds", "--frames", "1",
@@ -150,3 +150,13 @@ def test_evaluate_cli_rejects_unknown_kind_and_runs(tmp_path, capsys):
     assert "| patches 0.50 | 1 |" in out and "mae" in out  # the bundled MAE baseline
     assert (tmp_path / "e" / "evaluation.json").is_file()
     assert Condition(2, kind="dead").label == "dead_gap2"
+    code = main(
+        ["evaluate", "--ratios", "0.5", "--gaps", "1", "--kinds", "--frames", "1", "--no-mae",
+         "--max-frames", "12", "--no-fsim", "--no-progress", "--backend", "openvino-cpu",
+         "--precision", "fp32", "--out", str(tmp_path / "ov")]
+    )  # fmt: skip
+    assert code == 0
+    meta = json.loads((tmp_path / "ov" / "evaluation.json").read_text())["meta"]
+    assert meta["backend"] == "openvino-cpu" and meta["methods"][-1] == "siammcvae"
+    code = main(["evaluate", "--backend", "tpu", "--out", str(tmp_path / "x"), "--kinds"])
+    assert code == 2 and "unknown backend 'tpu'; choose from auto" in caplog.text
