@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .backends.selection import PRECISIONS
 from .cli_bag import add_make_bag, add_replay, run_make_bag, run_replay, run_replay_bench
 from .cli_eval import add_evaluate, run_evaluate
 
@@ -235,7 +236,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cameras", type=int, default=4, help="with --backends: cameras sharing it")
     p.add_argument(
         "--precision",
-        choices=("fp16", "bf16", "fp32"),
+        choices=PRECISIONS,
         default="fp16",
         help="with --backends: precision of tensorrt, torch-cuda and openvino-cpu (fp16 on "
         "openvino-cpu: the CPU's native reduced format) (default: fp16)",

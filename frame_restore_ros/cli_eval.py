@@ -8,6 +8,8 @@ import logging
 import time
 from pathlib import Path
 
+from .backends.selection import PRECISIONS
+
 log = logging.getLogger("frame_restore")
 
 
@@ -74,7 +76,7 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--precision",
         default="fp16",
-        choices=("fp16", "bf16", "fp32"),
+        choices=PRECISIONS,
         help="precision of --backend where it has one (tensorrt, torch-cuda, openvino-cpu; "
         "default: fp16, openvino-cpu's native reduced format)",
     )

@@ -29,6 +29,7 @@ BACKENDS = (
 )
 CPU_PREFERENCE = ("openvino-cpu", "onnxruntime-cpu", "torch-cpu")  # fastest first, as measured
 AUTO_ORDER = ("tensorrt", "torch-cuda", *CPU_PREFERENCE)
+PRECISIONS = ("fp16", "bf16", "fp32")  # the precision setting of tensorrt, torch-cuda, openvino
 
 
 @dataclass(frozen=True)

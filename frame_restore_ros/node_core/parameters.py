@@ -21,7 +21,7 @@ from typing import Any
 from ruamel.yaml import YAML, YAMLError
 
 from ..alignment import ALIGN_MODES
-from ..backends.selection import BACKENDS
+from ..backends.selection import BACKENDS, PRECISIONS
 
 NODE_NAME = "frame_restore"
 ParameterValue = bool | int | float | str | list[str]
@@ -107,7 +107,7 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
         "fp16",
         "Precision of tensorrt and torch-cuda, and of openvino-cpu (fp16: the CPU's native "
         "reduced format, bf16 on AVX512-BF16/AMX, else fp32); the other CPU backends run fp32.",
-        choices=("fp16", "bf16", "fp32"),
+        choices=PRECISIONS,
         reloads_model=True,
     ),
     ParameterSpec(
