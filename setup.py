@@ -48,8 +48,8 @@ setup(
     tests_require=['pytest'],
     entry_points={
         'console_scripts': [
-            'frame-restore = frame_restore_ros.cli:main',
-            'frame_restore = frame_restore_ros.node_entry:main',
+            'frame-restore = frame_restore_ros.cli.main:main',
+            'frame_restore = frame_restore_ros.node.entry:main',
         ],
     },
 )

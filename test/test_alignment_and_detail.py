@@ -6,11 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-from frame_restore_ros.alignment import align_reference, estimate_warp
 from frame_restore_ros.backends.hold import HoldBackend
-from frame_restore_ros.compositing import reference_detail, restore_with_uncertainty
-from frame_restore_ros.corruption import random_patches
-from frame_restore_ros.restorer import Restorer, RestorerConfig, Status
+from frame_restore_ros.pipeline.alignment import align_reference, estimate_warp
+from frame_restore_ros.pipeline.compositing import reference_detail, restore_with_uncertainty
+from frame_restore_ros.pipeline.restorer import Restorer, RestorerConfig, Status
+from frame_restore_ros.synthetic.corruption import random_patches
 
 
 def shifted(frame: np.ndarray, dx: float, dy: float, zoom: float = 1.0) -> np.ndarray:
@@ -90,7 +90,7 @@ class JunkBackend(HoldBackend):
 
 
 def test_change_gate_keeps_the_reference_where_nothing_changed(bikes_frames):
-    from frame_restore_ros.change_gate import change_weight
+    from frame_restore_ros.pipeline.change_gate import change_weight
 
     reference = bikes_frames[30]
     failed = np.zeros(reference.shape[:2], bool)

@@ -15,17 +15,17 @@ from ruamel.yaml import YAML
 from frame_restore_ros.backends.hold import HoldBackend
 from frame_restore_ros.bag.bag_io import BagError, BagReader
 from frame_restore_ros.bag.from_video import CameraSource, make_bag
-from frame_restore_ros.bag.image_codec import (
+from frame_restore_ros.bag.replay import ReplayOptions, replay
+from frame_restore_ros.bag.replay_report import write_report
+from frame_restore_ros.cli.main import main
+from frame_restore_ros.codec.image_codec import (
     bgr_to_native,
     decode_compressed,
     encode_compressed,
     native_to_fields,
     read_native,
 )
-from frame_restore_ros.bag.replay import ReplayOptions, replay
-from frame_restore_ros.bag.replay_report import write_report
-from frame_restore_ros.cli import main
-from frame_restore_ros.injection import InjectionSpec
+from frame_restore_ros.synthetic.injection import InjectionSpec
 
 ROS2 = get_typestore(Stores.ROS2_HUMBLE)
 ROS1 = get_typestore(Stores.ROS1_NOETIC)

@@ -8,8 +8,8 @@ import cv2
 import pytest
 import torch
 
-from frame_restore_ros.cli import build_parser, main
-from frame_restore_ros.demo import run_demo
+from frame_restore_ros.cli.main import build_parser, main
+from frame_restore_ros.evaluation.demo import run_demo
 from frame_restore_ros.model import SiamMCVAE, preset, save_checkpoint
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from frame_restore_ros import corruption
-from frame_restore_ros.failures import FailureKind
+from frame_restore_ros.detection.failures import FailureKind
+from frame_restore_ros.synthetic import corruption
 
 GENERATORS = {
     "dead_block": lambda f, r: corruption.blocks(f, r, FailureKind.DEAD, 2),

@@ -13,7 +13,7 @@ from frame_restore_ros.model import (
     random_patch_mask,
     read_metadata,
 )
-from frame_restore_ros.weights import default_weights_path, load_default_or
+from frame_restore_ros.model.bundled import default_weights_path, load_default_or
 
 
 def test_bundled_weights_are_small_safetensors_with_a_model_card():

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from frame_restore_ros import corruption
 from frame_restore_ros.detection.autoware_baseline import AutowareBlockDetector
 from frame_restore_ros.detection.detector import DetectorConfig, FailureDetector
-from frame_restore_ros.detection.evaluate import DetectionReport, evaluate_clip
-from frame_restore_ros.failures import FailureKind
+from frame_restore_ros.detection.failures import FailureKind
+from frame_restore_ros.evaluation.detection_scores import DetectionReport, evaluate_clip
 from frame_restore_ros.media.video import read_frames, sample_video_path
+from frame_restore_ros.synthetic import corruption
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 
 from frame_restore_ros.backends.engine_cache import EngineCache, EngineKey
 from frame_restore_ros.backends.selection import BACKENDS, BackendStatus, diagnose, resolve
-from frame_restore_ros.cli import main
+from frame_restore_ros.cli.main import main
 
 KEY = EngineKey("a" * 64, "10.7.0", "NVIDIA H100 sm90", "fp16", "1x3x224x400", 0)
 
@@ -137,8 +137,8 @@ def test_doctor_reports_every_backend_with_a_reason(capsys):
 def _real_case(bikes_frames):
     import numpy as np
 
-    from frame_restore_ros.corruption import random_patches
-    from frame_restore_ros.weights import load_default_or
+    from frame_restore_ros.model.bundled import load_default_or
+    from frame_restore_ros.synthetic.corruption import random_patches
 
     model = load_default_or(None)
     reference, truth = bikes_frames[20], bikes_frames[21]
@@ -156,7 +156,7 @@ def test_torch_cuda_matches_cpu_on_real_frames(bikes_frames):
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU")
     from frame_restore_ros.backends.torch_backend import TorchBackend
-    from frame_restore_ros.compositing import restore_with_uncertainty
+    from frame_restore_ros.pipeline.compositing import restore_with_uncertainty
 
     model, reference, damage = _real_case(bikes_frames)
     backends = [
@@ -184,7 +184,7 @@ def test_tensorrt_fp16_matches_torch_fp32_on_real_frames(bikes_frames, tmp_path)
         pytest.skip("needs a CUDA GPU")
     from frame_restore_ros.backends.tensorrt_backend import TensorRTBackend
     from frame_restore_ros.backends.torch_backend import TorchBackend
-    from frame_restore_ros.compositing import restore_with_uncertainty
+    from frame_restore_ros.pipeline.compositing import restore_with_uncertainty
 
     model, reference, damage = _real_case(bikes_frames)
     trt_backend = TensorRTBackend(model, "fp16", uncertainty_samples=4, cache_dir=tmp_path)
@@ -226,7 +226,7 @@ def test_backend_benchmark_reports_latency_samples_and_cameras(tmp_path, capsys)
 
 
 def test_end_to_end_runs_summarize_every_backend_and_alignment():
-    from frame_restore_ros.backend_benchmark import end_to_end_runs
+    from frame_restore_ros.bench.backend_bench import end_to_end_runs
 
     record = end_to_end_runs(["torch-cpu"], runs=2, frames=12, passes=1)
     assert set(record["summary"]) == {"torch-cpu align=ecc", "torch-cpu align=none"}

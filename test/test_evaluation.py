@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from frame_restore_ros.cli import main
+from frame_restore_ros.cli.main import main
 from frame_restore_ros.evaluation.fsim import FsimReference, fsim
 from frame_restore_ros.evaluation.harness import (
     Condition,

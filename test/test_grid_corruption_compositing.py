@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from frame_restore_ros.backends.torch_backend import TorchBackend
-from frame_restore_ros.compositing import restore_failed_pixels
-from frame_restore_ros.corruption import random_patches
-from frame_restore_ros.grid import cell_edges, cells_to_pixels, pixels_to_cells
+from frame_restore_ros.media.grid import cell_edges, cells_to_pixels, pixels_to_cells
 from frame_restore_ros.model import SiamMCVAE, preset
+from frame_restore_ros.pipeline.compositing import restore_failed_pixels
+from frame_restore_ros.synthetic.corruption import random_patches
 
 
 @pytest.fixture(scope="module")

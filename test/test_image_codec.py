@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from frame_restore_ros.bag.image_codec import (
+from frame_restore_ros.codec.image_codec import (
     SUPPORTED_ENCODINGS,
     ImageDecodeError,
     bgr_to_native,

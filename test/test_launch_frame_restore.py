@@ -23,7 +23,7 @@ import rclpy  # noqa: E402
 from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
-from frame_restore_ros.node_core.message_factory import uint8_array  # noqa: E402
+from frame_restore_ros.node.message_factory import uint8_array  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from frame_restore_ros.detection.failures import FailureKind
 from frame_restore_ros.evaluation.metrics import psnr_from_mse, quality, ssim_map
-from frame_restore_ros.failures import FailureKind
-from frame_restore_ros.injection import InjectionSpec, Injector, parse_item
+from frame_restore_ros.synthetic.injection import InjectionSpec, Injector, parse_item
 
 
 @pytest.fixture(scope="module")

@@ -14,20 +14,20 @@ import numpy as np
 import pytest
 
 from frame_restore_ros.bag.bag_io import COMPRESSED_TYPE, IMAGE_TYPE, OUTPUT_TYPESTORE
-from frame_restore_ros.bag.image_codec import (
+from frame_restore_ros.codec.image_codec import (
     bgr_to_native,
     element_mask,
     encode_compressed,
     native_to_fields,
     read_native,
 )
-from frame_restore_ros.bag.messages import CompressedImage, Image, make_header
-from frame_restore_ros.detection.evaluate import INJECTORS
-from frame_restore_ros.node_core import diagnostics as diag
-from frame_restore_ros.node_core.core import NodeCore
-from frame_restore_ros.node_core.message_factory import RosbagsMessageFactory
-from frame_restore_ros.node_core.model_holder import build_backend
-from frame_restore_ros.node_core.parameters import (
+from frame_restore_ros.codec.messages import CompressedImage, Image, make_header
+from frame_restore_ros.evaluation.detection_scores import INJECTORS
+from frame_restore_ros.node import diagnostics as diag
+from frame_restore_ros.node.core import NodeCore
+from frame_restore_ros.node.message_factory import RosbagsMessageFactory
+from frame_restore_ros.node.model_holder import build_backend
+from frame_restore_ros.node.parameters import (
     NODE_PARAMETERS,
     NodeSettings,
     ParameterError,
@@ -36,7 +36,7 @@ from frame_restore_ros.node_core.parameters import (
     markdown_table,
     read_parameter_file,
 )
-from frame_restore_ros.restorer import Status
+from frame_restore_ros.pipeline.restorer import Status
 
 ROOT = Path(__file__).resolve().parents[1]
 DIAGNOSTIC_ARRAY = "diagnostic_msgs/msg/DiagnosticArray"

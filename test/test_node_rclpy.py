@@ -22,9 +22,9 @@ from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
-from frame_restore_ros.bag.image_codec import read_native  # noqa: E402
-from frame_restore_ros.detection.evaluate import INJECTORS  # noqa: E402
-from frame_restore_ros.node import FrameRestoreNode, uint8_array  # noqa: E402
+from frame_restore_ros.codec.image_codec import read_native  # noqa: E402
+from frame_restore_ros.evaluation.detection_scores import INJECTORS  # noqa: E402
+from frame_restore_ros.node.ros_node import FrameRestoreNode, uint8_array  # noqa: E402
 
 
 @pytest.fixture()

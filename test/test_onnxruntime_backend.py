@@ -9,9 +9,9 @@ from frame_restore_ros.backends.fingerprint import model_fingerprint
 from frame_restore_ros.backends.onnx_cache import cached_onnx
 from frame_restore_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 from frame_restore_ros.backends.torch_backend import TorchBackend
-from frame_restore_ros.compositing import restore_with_uncertainty
-from frame_restore_ros.corruption import random_patches
-from frame_restore_ros.weights import load_default_or
+from frame_restore_ros.model.bundled import load_default_or
+from frame_restore_ros.pipeline.compositing import restore_with_uncertainty
+from frame_restore_ros.synthetic.corruption import random_patches
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,10 @@ import pytest
 
 from frame_restore_ros.backends.openvino_backend import choose_precision
 from frame_restore_ros.backends.torch_backend import TorchBackend
-from frame_restore_ros.compositing import restore_with_uncertainty
-from frame_restore_ros.corruption import random_patches
 from frame_restore_ros.media.tensors import frame_to_array
-from frame_restore_ros.weights import load_default_or
+from frame_restore_ros.model.bundled import load_default_or
+from frame_restore_ros.pipeline.compositing import restore_with_uncertainty
+from frame_restore_ros.synthetic.corruption import random_patches
 
 pytest.importorskip("openvino", reason="openvino is not installed (pip install openvino)")
 
@@ -128,7 +128,7 @@ def test_concurrent_calls_from_camera_threads_give_the_sequential_result(backend
 
 
 def _model_inputs(backend, case) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from frame_restore_ros.grid import pixels_to_cells
+    from frame_restore_ros.media.grid import pixels_to_cells
 
     reference, damage, _ = case
     size = backend.input_size

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from frame_restore_ros import corruption
 from frame_restore_ros.backends.torch_backend import TorchBackend
-from frame_restore_ros.detection.evaluate import INJECTORS
-from frame_restore_ros.failures import FailureKind
+from frame_restore_ros.detection.failures import FailureKind
+from frame_restore_ros.evaluation.detection_scores import INJECTORS
 from frame_restore_ros.model import SiamMCVAE, preset
-from frame_restore_ros.reference import TrackerConfig
-from frame_restore_ros.restorer import Restorer, RestorerConfig, Status
+from frame_restore_ros.pipeline.reference import TrackerConfig
+from frame_restore_ros.pipeline.restorer import Restorer, RestorerConfig, Status
+from frame_restore_ros.synthetic import corruption
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +207,7 @@ def test_uncertainty_with_a_backend_that_cannot_sample_is_an_error_status(backen
 
 
 def test_reference_prepared_when_idle_is_the_one_a_damaged_frame_uses(backend, frames):
-    from frame_restore_ros.reference_inputs import prepare_reference
+    from frame_restore_ros.pipeline.reference_inputs import prepare_reference
 
     restorer = Restorer(backend, RestorerConfig(align="ecc"))
     stamp = warm(restorer, frames)

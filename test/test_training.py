@@ -164,7 +164,7 @@ def test_train_command_reads_a_config_and_trains_on_a_bag(tmp_path):
     from pathlib import Path
 
     from frame_restore_ros.bag.from_video import CameraSource, make_bag
-    from frame_restore_ros.cli import main
+    from frame_restore_ros.cli.main import main
 
     bag = tmp_path / "bag"
     make_bag([CameraSource(sample_video_path(), "/cam")], bag, max_frames=8, progress=False)

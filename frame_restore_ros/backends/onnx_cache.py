@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model.build import RestorationModel
-from .fingerprint import model_fingerprint
+from frame_restore_ros.backends.fingerprint import model_fingerprint
+from frame_restore_ros.model.build import RestorationModel
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def cached_onnx(
     ``samples``: latent samples of the static graph (0: the deterministic graph, K >= 2: the
     K-sample uncertainty graph); ``visible``: the visible-token graph instead.
     """
-    from .onnx_export import export_onnx, export_visible_onnx
+    from frame_restore_ros.backends.onnx_export import export_onnx, export_visible_onnx
 
     folder = (cache_dir or default_cache_dir()) / "onnx"
     kind = "visible" if visible else f"k{samples}"

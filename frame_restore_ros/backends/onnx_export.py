@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from ..model import DeployGraph, SiamMCVAE, VisibleTokenGraph
-from ..model.checkpoint import default_file_mode
+from frame_restore_ros.model import DeployGraph, SiamMCVAE, VisibleTokenGraph
+from frame_restore_ros.model.checkpoint import default_file_mode
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model.build import RestorationModel
-from .onnx_cache import add_keep_index, cached_onnx, graph_feeds
+from frame_restore_ros.backends.onnx_cache import add_keep_index, cached_onnx, graph_feeds
+from frame_restore_ros.model.build import RestorationModel
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class OnnxRuntimeBackend:
     ) -> None:
         import onnxruntime as ort
 
-        from ..model import SiamMCVAE
+        from frame_restore_ros.model import SiamMCVAE
 
         providers = ["CPUExecutionProvider"]
         if use_cuda:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model.build import RestorationModel
-from .onnx_cache import add_keep_index, cached_onnx, graph_feeds
+from frame_restore_ros.backends.onnx_cache import add_keep_index, cached_onnx, graph_feeds
+from frame_restore_ros.model.build import RestorationModel
 
 log = logging.getLogger(__name__)
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -74,7 +74,7 @@ class OpenVinoBackend:
     ) -> None:
         import openvino as ov
 
-        from ..model import SiamMCVAE
+        from frame_restore_ros.model import SiamMCVAE
 
         core = ov.Core()
         capabilities = list(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # torch loads only when a backend is built
-    from ..model.build import RestorationModel
+    from frame_restore_ros.model.build import RestorationModel
 
 log = logging.getLogger(__name__)
 BACKENDS = (
@@ -163,20 +163,20 @@ def build(
 ):
     """Build the concrete backend ``name`` (no fallback; errors name the problem)."""
     if name == "tensorrt":
-        from .tensorrt_backend import TensorRTBackend
+        from frame_restore_ros.backends.tensorrt_backend import TensorRTBackend
 
         return TensorRTBackend(model, precision, uncertainty_samples, cache_dir)
     if name == "openvino-cpu":
-        from .openvino_backend import OpenVinoBackend
+        from frame_restore_ros.backends.openvino_backend import OpenVinoBackend
 
         return OpenVinoBackend(model, precision, uncertainty_samples, cache_dir=cache_dir)
     if name.startswith("onnxruntime"):
-        from .onnxruntime_backend import OnnxRuntimeBackend
+        from frame_restore_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 
         return OnnxRuntimeBackend(
             model, name.endswith("cuda"), uncertainty_samples, cache_dir=cache_dir
         )
-    from .torch_backend import TorchBackend
+    from frame_restore_ros.backends.torch_backend import TorchBackend
 
     if name == "torch-cuda":
         return TorchBackend(

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..model.build import RestorationModel
-from .engine_cache import EngineCache, EngineKey
-from .fingerprint import model_fingerprint
-from .onnx_cache import cached_onnx, default_cache_dir
+from frame_restore_ros.backends.engine_cache import EngineCache, EngineKey
+from frame_restore_ros.backends.fingerprint import model_fingerprint
+from frame_restore_ros.backends.onnx_cache import cached_onnx, default_cache_dir
+from frame_restore_ros.model.build import RestorationModel
 
 log = logging.getLogger(__name__)
 WORKSPACE_BYTES = 1 << 30

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..model import DeployGraph
-from ..model.build import RestorationModel
+from frame_restore_ros.model import DeployGraph
+from frame_restore_ros.model.build import RestorationModel
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 

@@ -26,12 +26,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..backends.base import RestorationBackend
-from ..evaluation.metrics import quality
-from ..injection import InjectionSpec, Injector
-from ..restorer import Restorer, RestorerConfig, Status
-from .bag_io import COMPRESSED_TYPE, IMAGE_TYPE, AtomicBagWriter, BagError, BagReader
-from .image_codec import (
+from frame_restore_ros.backends.base import RestorationBackend
+from frame_restore_ros.bag.bag_io import (
+    COMPRESSED_TYPE,
+    IMAGE_TYPE,
+    AtomicBagWriter,
+    BagError,
+    BagReader,
+)
+from frame_restore_ros.codec.image_codec import (
     DecodedImage,
     ImageDecodeError,
     decode_compressed,
@@ -39,7 +42,15 @@ from .image_codec import (
     encode_compressed,
     merge_into_native,
 )
-from .messages import compressed_cdr, float_image_cdr, image_cdr, stamp_seconds
+from frame_restore_ros.codec.messages import (
+    compressed_cdr,
+    float_image_cdr,
+    image_cdr,
+    stamp_seconds,
+)
+from frame_restore_ros.evaluation.metrics import quality
+from frame_restore_ros.pipeline.restorer import Restorer, RestorerConfig, Status
+from frame_restore_ros.synthetic.injection import InjectionSpec, Injector
 
 log = logging.getLogger(__name__)
 OUTPUT_SUFFIXES = ("restored", "failure_mask", "uncertainty", "damaged")

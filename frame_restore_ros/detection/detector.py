@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ..failures import FailureKind
-from ..grid import pixels_to_cells
-from .cell_stats import CellStats, compute_cell_stats, grid_shape
+from frame_restore_ros.detection.cell_stats import CellStats, compute_cell_stats, grid_shape
+from frame_restore_ros.detection.failures import FailureKind
+from frame_restore_ros.media.grid import pixels_to_cells
 
 DEFAULT_CAST_COLOURS = ((128, 128, 128), (0, 135, 0))  # BGR fills of broken H.264/MJPEG decoders
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..failures import FailureKind
+from frame_restore_ros.detection.failures import FailureKind
 
 CLASS_COLOURS_BGR: dict[FailureKind, tuple[int, int, int]] = {
     FailureKind.DEAD: (255, 0, 0),

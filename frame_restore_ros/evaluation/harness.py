@@ -20,11 +20,11 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..corruption import Corruption
-from ..injection import InjectionItem
-from .fsim import FsimReference
-from .methods import Method
-from .metrics import quality
+from frame_restore_ros.evaluation.fsim import FsimReference
+from frame_restore_ros.evaluation.methods import Method
+from frame_restore_ros.evaluation.metrics import quality
+from frame_restore_ros.synthetic.corruption import Corruption
+from frame_restore_ros.synthetic.injection import InjectionItem
 
 log = logging.getLogger(__name__)
 STRUCTURED_KINDS = ("dead", "noise", "cast", "lines", "bottom", "frozen")

@@ -16,9 +16,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..change_gate import DEFAULT_TAU
-from ..compositing import restore_with_uncertainty, to_model_size
-from ..reference_inputs import aligned_inputs, prepare_reference
+from frame_restore_ros.pipeline.change_gate import DEFAULT_TAU
+from frame_restore_ros.pipeline.compositing import restore_with_uncertainty, to_model_size
+from frame_restore_ros.pipeline.reference_inputs import aligned_inputs, prepare_reference
 
 Method = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 INPAINT_RADIUS = 3  # OpenCV's documented default neighbourhood
@@ -60,8 +60,8 @@ def model_method(
     ``backend_name`` runs the model on another backend (``backends.selection``), ``precision``
     where it has one; torch-cpu (fp32) is the reference.
     """
-    from ..backends.selection import create_backend
-    from ..weights import load_default_or
+    from frame_restore_ros.backends.selection import create_backend
+    from frame_restore_ros.model.bundled import load_default_or
 
     model = load_default_or(weights)
     backend = create_backend(model, backend_name, precision=precision)

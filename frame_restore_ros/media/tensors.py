@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .resize import downscale
+from frame_restore_ros.media.resize import downscale
 
 
 def frame_to_array(frame: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:

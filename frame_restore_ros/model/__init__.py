@@ -1,13 +1,28 @@
 """SiamMCVAE: config presets, ViT blocks, the model, the loss, checkpoints and the deploy graph."""
 
-from .build import RestorationModel, build_model
-from .checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
-from .config import PRESETS, SiamMCVAEConfig, preset
-from .deploy import DeployGraph, VisibleTokenGraph
-from .loss import LossTerms, kl_divergence, reconstruction_loss, siammcvae_loss
-from .mae import SingleFrameMAE
-from .patches import patch_mask_to_pixels, patchify, random_patch_mask, unpatchify
-from .siammcvae import SiamMCVAE, SiamMCVAEOutput
+from frame_restore_ros.model.build import RestorationModel, build_model
+from frame_restore_ros.model.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    read_metadata,
+    save_checkpoint,
+)
+from frame_restore_ros.model.config import PRESETS, SiamMCVAEConfig, preset
+from frame_restore_ros.model.deploy import DeployGraph, VisibleTokenGraph
+from frame_restore_ros.model.loss import (
+    LossTerms,
+    kl_divergence,
+    reconstruction_loss,
+    siammcvae_loss,
+)
+from frame_restore_ros.model.mae import SingleFrameMAE
+from frame_restore_ros.model.patches import (
+    patch_mask_to_pixels,
+    patchify,
+    random_patch_mask,
+    unpatchify,
+)
+from frame_restore_ros.model.siammcvae import SiamMCVAE, SiamMCVAEOutput
 
 __all__ = [
     "PRESETS",

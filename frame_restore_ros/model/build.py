@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .config import SiamMCVAEConfig
-from .mae import SingleFrameMAE
-from .siammcvae import SiamMCVAE
+from frame_restore_ros.model.config import SiamMCVAEConfig
+from frame_restore_ros.model.mae import SingleFrameMAE
+from frame_restore_ros.model.siammcvae import SiamMCVAE
 
 RestorationModel = SiamMCVAE | SingleFrameMAE
 

@@ -18,8 +18,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .build import RestorationModel, build_model
-from .config import SiamMCVAEConfig
+from frame_restore_ros.model.build import RestorationModel, build_model
+from frame_restore_ros.model.config import SiamMCVAEConfig
 
 FORMAT_NAME = "frame_restore_ros.siammcvae"
 FORMAT_VERSION = 1

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .siammcvae import SiamMCVAE
+from frame_restore_ros.model.siammcvae import SiamMCVAE
 
 
 class DeployGraph(nn.Module):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .siammcvae import SiamMCVAEOutput
+from frame_restore_ros.model.siammcvae import SiamMCVAEOutput
 
 
 @dataclass

@@ -12,11 +12,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import SiamMCVAEConfig
-from .layers import TransformerStack, init_weights, trunc_normal_
-from .patches import patchify
-from .siammcvae import PatchImageModel, SiamMCVAE, SiamMCVAEOutput, SiamViT
-from .validation import check_model_inputs
+from frame_restore_ros.model.config import SiamMCVAEConfig
+from frame_restore_ros.model.layers import TransformerStack, init_weights, trunc_normal_
+from frame_restore_ros.model.patches import patchify
+from frame_restore_ros.model.siammcvae import PatchImageModel, SiamMCVAE, SiamMCVAEOutput, SiamViT
+from frame_restore_ros.model.validation import check_model_inputs
 
 
 class SingleFrameMAE(PatchImageModel):

@@ -31,16 +31,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .config import SiamMCVAEConfig
-from .layers import (
+from frame_restore_ros.model.config import SiamMCVAEConfig
+from frame_restore_ros.model.layers import (
     TransformerStack,
     init_weights,
     key_padding_bias,
     sincos_pos_embed,
     trunc_normal_,
 )
-from .patches import patch_mask_to_pixels, patchify, unpatchify
-from .validation import check_model_inputs
+from frame_restore_ros.model.patches import patch_mask_to_pixels, patchify, unpatchify
+from frame_restore_ros.model.validation import check_model_inputs
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from .config import SiamMCVAEConfig
-from .patches import patch_mask_to_pixels
+from frame_restore_ros.model.config import SiamMCVAEConfig
+from frame_restore_ros.model.patches import patch_mask_to_pixels
 
 
 def _is_exporting() -> bool:

@@ -20,11 +20,16 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..model import SiamMCVAEConfig, build_model, patch_mask_to_pixels, save_checkpoint
-from ..model.build import RestorationModel
-from ..model.loss import siammcvae_loss
-from .pairs import PairBatch, PairSampler
-from .state import load_state, save_state
+from frame_restore_ros.model import (
+    SiamMCVAEConfig,
+    build_model,
+    patch_mask_to_pixels,
+    save_checkpoint,
+)
+from frame_restore_ros.model.build import RestorationModel
+from frame_restore_ros.model.loss import siammcvae_loss
+from frame_restore_ros.training.pairs import PairBatch, PairSampler
+from frame_restore_ros.training.state import load_state, save_state
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..model.patches import random_patch_mask
+from frame_restore_ros.model.patches import random_patch_mask
 
 
 def _structured_one(grid: tuple[int, int], rng: np.random.Generator) -> np.ndarray:

@@ -16,10 +16,10 @@ import cv2
 import numpy as np
 import torch
 
-from ..media.resize import downscale
-from ..media.sources import source_frames
-from .masks import training_masks
-from .pseudo_video import ego_motion_warp
+from frame_restore_ros.bag.frame_sources import source_frames
+from frame_restore_ros.media.resize import downscale
+from frame_restore_ros.training.masks import training_masks
+from frame_restore_ros.training.pseudo_video import ego_motion_warp
 
 
 @dataclass

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import torch
 
-from ..model import preset
-from .loop import TrainConfig, train
-from .pairs import Clip, PairSampler, load_clips, split_clip
-from .settings import TrainSettings
+from frame_restore_ros.model import preset
+from frame_restore_ros.training.loop import TrainConfig, train
+from frame_restore_ros.training.pairs import Clip, PairSampler, load_clips, split_clip
+from frame_restore_ros.training.settings import TrainSettings
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ..model import CheckpointError, SiamMCVAEConfig, build_model
-from ..model.build import RestorationModel
+from frame_restore_ros.model import CheckpointError, SiamMCVAEConfig, build_model
+from frame_restore_ros.model.build import RestorationModel
 
 STATE_FORMAT = "frame_restore_ros.train_state/1"
 

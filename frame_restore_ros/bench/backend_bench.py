@@ -1,0 +1,269 @@
+"""``frame-restore bench --backends``: latency per backend and preset, with K samples, N cameras.
+
+Each backend is built as the node would build it (``backends.selection.create_backend``) for a
+preset with random weights (weights do not change the cost) and fed real frames at 75 % masking.
+Reported per (preset, backend): p50/p99 of one batch-1 inference, the same with K latent samples
+(the uncertainty path, one batched call), and the throughput when N cameras share the backend
+(frames in turn, as the node serves them). On a GPU the FLOPs give the fraction of peak reached.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from frame_restore_ros.backends.selection import create_backend, resolve
+from frame_restore_ros.bench.model_bench import forward_flops
+from frame_restore_ros.media.tensors import frame_to_array
+from frame_restore_ros.media.video import read_frames, sample_video_path
+from frame_restore_ros.model import SiamMCVAE, preset, random_patch_mask
+
+log = logging.getLogger(__name__)
+# Dense fp16/bf16 tensor-core peaks (TFLOP/s) from NVIDIA's data sheets, for the peak fraction.
+GPU_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "Orin": 85.0}
+ALIGNS = ("ecc", "none")  # end-to-end: with and without ECC alignment
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    array = np.asarray(samples)
+    return {
+        "p50_ms": round(float(np.percentile(array, 50)), 3),
+        "p99_ms": round(float(np.percentile(array, 99)), 3),
+    }
+
+
+def _timed(fn, repeats: int, synchronize: bool) -> list[float]:
+    for _ in range(5):
+        fn()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        if synchronize:
+            torch.cuda.synchronize()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def bench_backend(
+    preset_name: str,
+    backend_name: str,
+    repeats: int,
+    samples: int,
+    cameras: int,
+    precision: str = "fp16",
+) -> dict:
+    torch.manual_seed(0)
+    model = SiamMCVAE(preset(preset_name))
+    cfg = model.cfg
+    with tempfile.TemporaryDirectory() as cache:
+        backend = create_backend(model, backend_name, samples, Path(cache), precision)
+    frames = read_frames(sample_video_path(), max_frames=24)
+    reference, damaged = (frame_to_array(frames[i], cfg.input_size) for i in (20, 22))
+    mask = random_patch_mask(1, cfg.grid_size, 0.75, torch.Generator().manual_seed(0))
+    mask = mask.float().numpy()
+    gpu = backend_name != "torch-cpu" and not backend_name.endswith("cpu")
+    single = _timed(lambda: backend.infer(reference, damaged, mask), repeats, gpu)
+    row = {
+        "preset": preset_name,
+        "backend": backend.name,
+        "batch1": _percentiles(single),
+        "gflops": round(forward_flops(model) / 1e9, 2),
+    }
+    if samples:
+        sampled = _timed(
+            lambda: backend.infer_with_uncertainty(reference, damaged, mask), repeats, gpu
+        )
+        row[f"k{samples}"] = _percentiles(sampled)
+    start = time.perf_counter()
+    rounds = max(1, repeats // cameras)
+    for _ in range(rounds):
+        for _ in range(cameras):
+            backend.infer(reference, damaged, mask)
+    row[f"cameras{cameras}_frames_per_s"] = round(
+        rounds * cameras / (time.perf_counter() - start), 1
+    )
+    if gpu and torch.cuda.is_available():
+        name = torch.cuda.get_device_name(0)
+        peak = next((v for k, v in GPU_PEAK_TFLOPS.items() if k in name), None)
+        if peak:
+            achieved = forward_flops(model) / (row["batch1"]["p50_ms"] / 1000) / 1e12
+            row["peak_fraction"] = round(achieved / peak, 4)
+    return row
+
+
+def run_backend_benchmark(
+    presets: list[str],
+    backends: list[str],
+    repeats: int,
+    samples: int,
+    cameras: int,
+    precision: str = "fp16",
+) -> list[dict]:
+    """Benchmark every usable (preset, backend) pair; print a table; return the rows."""
+    rows = []
+    for name in backends:
+        try:
+            resolved = resolve(name)
+        except ValueError as exc:
+            log.warning("skipping %s: %s", name, exc)
+            continue
+        for preset_name in presets:
+            rows.append(bench_backend(preset_name, resolved, repeats, samples, cameras, precision))
+    header = f"{'preset':<8}{'backend':<22}{'p50 ms':>9}{'p99 ms':>9}"
+    header += f"{f'K={samples} p50':>11}{'GFLOPs':>9}{f'{cameras} cams f/s':>13}"
+    print(header)
+    for row in rows:
+        sampled = row.get(f"k{samples}", {}).get("p50_ms", float("nan"))
+        print(
+            f"{row['preset']:<8}{row['backend']:<22}{row['batch1']['p50_ms']:>9.2f}"
+            f"{row['batch1']['p99_ms']:>9.2f}{sampled:>11.2f}{row['gflops']:>9.1f}"
+            f"{row[f'cameras{cameras}_frames_per_s']:>13.1f}"
+        )
+    return rows
+
+
+def end_to_end(
+    backend_name: str,
+    align: str,
+    frames: int = 80,
+    passes: int = 3,
+    precision: str = "fp16",
+    cache_dir: Path | None = None,
+) -> dict[str, float]:
+    """Restorer latency per damaged 1280x720 frame (75 % of patches failed), bundled weights.
+
+    Every other frame of bigbuckbunny.mp4 (1280x720) is damaged; the clean ones keep the reference
+    fresh. As in the node, a new reference is prepared for the model after its clean frame was
+    published (``reference_prepare_ms``, off the damaged frames' critical path). Covers
+    detection, alignment, inference, change gate, detail transfer and compositing. The clip runs
+    ``passes`` times after a warm-up pass: the percentiles rest on ~36 x ``passes`` frames.
+    """
+    from frame_restore_ros.model.bundled import load_default_or
+    from frame_restore_ros.pipeline.restorer import Restorer, RestorerConfig, Status
+    from frame_restore_ros.synthetic.corruption import random_patches
+
+    model = load_default_or(None)
+    with tempfile.TemporaryDirectory() as scratch:  # ONNX exports of this model, if none given
+        cache = cache_dir or Path(scratch)
+        backend = create_backend(model, backend_name, cache_dir=cache, precision=precision)
+    infer_ms: list[float] = []
+    infer = backend.infer
+
+    def timed_infer(*inputs: np.ndarray) -> np.ndarray:
+        tick = time.perf_counter()
+        out = infer(*inputs)
+        infer_ms.append((time.perf_counter() - tick) * 1000)
+        return out
+
+    backend.infer = timed_infer  # time the model call inside the restorer
+    restorer = Restorer(backend, RestorerConfig(align=align))
+    clip = read_frames(sample_video_path("bigbuckbunny.mp4"), max_frames=frames)
+    damaged = {
+        index: random_patches(frame, model.cfg.grid_size, 0.75, np.random.default_rng(index))
+        for index, frame in enumerate(clip)
+        if index % 2
+    }
+    samples: list[float] = []
+    prepare: list[float] = []
+    stages: dict[str, list[float]] = {"detect": [], "infer": [], "rest": []}
+    for repeat in range(passes + 1):
+        restorer.reset("next pass")
+        for index, frame in enumerate(clip):
+            stamp = index / 24
+            if index % 2 == 0:
+                restorer.process(frame, stamp)
+                tick = time.perf_counter()
+                restorer.prepare_reference()  # the node does this after publishing the frame
+                prepare.append((time.perf_counter() - tick) * 1000)
+                continue
+            calls = len(infer_ms)
+            start = time.perf_counter()
+            result = restorer.process(damaged[index].damaged, stamp)
+            total = (time.perf_counter() - start) * 1000
+            if result.status is Status.REPAIRED and repeat > 0 and index > 8:
+                samples.append(total)
+                model = sum(infer_ms[calls:])
+                stages["detect"].append(result.timings_ms["detect"])
+                stages["infer"].append(model)
+                stages["rest"].append(total - result.timings_ms["detect"] - model)
+    row = {"backend": backend.name, "align": align, "frames": len(samples)}
+    row |= _percentiles(samples)
+    row["reference_prepare_ms"] = round(float(np.percentile(prepare, 50)), 2)
+    # Medians of the parts; "rest" = alignment, model-size conversion, gate, seams, compositing.
+    row |= {f"{name}_p50_ms": round(float(np.median(v)), 2) for name, v in stages.items()}
+    return row
+
+
+def end_to_end_runs(
+    backends: list[str],
+    runs: int,
+    precision: str = "fp16",
+    frames: int = 80,
+    passes: int = 3,
+) -> dict:
+    """Repeat :func:`end_to_end` for every backend, alignment on and off, ``runs`` times.
+
+    A shared VM's speed drifts between minutes, so one run is one sample: the summary gives, per
+    (backend, align), the median, min and max over runs of the per-run p50, and the median of
+    each stage. Returns {"machine", "precision", "summary", "runs"}.
+    """
+    from tqdm import tqdm
+
+    every = []
+    with tempfile.TemporaryDirectory() as cache:  # export once, not once per run
+        for _ in tqdm(range(runs), desc="end-to-end runs", disable=runs < 2):
+            every.append(
+                [
+                    end_to_end(b, a, frames, passes, precision, Path(cache))
+                    for b in backends
+                    for a in ALIGNS
+                ]
+            )
+    return {
+        "machine": machine_description(),
+        "precision": precision,
+        "summary": summarize_runs(every),
+        "runs": every,
+    }
+
+
+def summarize_runs(every: list[list[dict]]) -> dict[str, dict]:
+    """Per (backend, align) over runs: median/min/max of p50, median p99 and stage medians."""
+    summary = {}
+    for rows in zip(*every, strict=True):
+        p50 = [row["p50_ms"] for row in rows]
+        entry = {
+            "p50_median_ms": round(float(np.median(p50)), 2),
+            "p50_min_ms": round(min(p50), 2),
+            "p50_max_ms": round(max(p50), 2),
+            "p99_median_ms": round(float(np.median([row["p99_ms"] for row in rows])), 2),
+            "runs": len(rows),
+        }
+        for stage in ("detect", "infer", "rest"):
+            values = [row[f"{stage}_p50_ms"] for row in rows]
+            entry[f"{stage}_median_ms"] = round(float(np.median(values)), 2)
+        summary[f"{rows[0]['backend']} align={rows[0]['align']}"] = entry
+    return summary
+
+
+def machine_description() -> str:
+    """CPU model, core count and library versions, for benchmark records."""
+    import platform
+
+    model = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            model = next(
+                (line.split(":", 1)[1].strip() for line in info if line.startswith("model name")),
+                model,
+            )
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, torch {torch.__version__}"

@@ -1,0 +1,152 @@
+"""diagnostic_msgs content: one status per camera and one for the model, as plain data.
+
+Levels (DiagnosticStatus constants): STALE when a camera has sent nothing for
+``diagnostics.stale_after_s``; ERROR when restoration raised, the whole frame failed, or no
+model is loaded while ``restore`` is on; WARN when damaged frames passed through (no or stale
+reference), messages were malformed or dropped, or the mean failed fraction exceeds
+``diagnostics.warn_failure_ratio``; OK otherwise. The message names the worst cause.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from frame_restore_ros.node.camera_stats import CameraStats, percentile
+from frame_restore_ros.pipeline.restorer import Status
+
+OK, WARN, ERROR, STALE = 0, 1, 2, 3
+LEVEL_NAMES = {OK: "OK", WARN: "WARN", ERROR: "ERROR", STALE: "STALE"}
+_DAMAGED_PASSTHROUGH = (
+    Status.NO_REFERENCE.value,
+    Status.STALE_REFERENCE.value,
+    Status.NO_BACKEND.value,
+)
+
+
+@dataclass(frozen=True)
+class DiagnosticReport:
+    """What one diagnostic_msgs/DiagnosticStatus carries (``level`` as an int 0-3)."""
+
+    level: int
+    name: str
+    message: str
+    hardware_id: str
+    values: tuple[tuple[str, str], ...]
+
+    def value(self, key: str) -> str:
+        return dict(self.values)[key]
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """The backend as the cameras see it."""
+
+    backend: str  # concrete backend name, "" when none is loaded
+    weights: str
+    error: str  # why the last load failed, "" if it did not
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "none" if value is None else f"{value:.{digits}f}"
+
+
+def camera_report(
+    node_name: str,
+    camera: str,
+    topic: str,
+    stats: CameraStats,
+    model: ModelState,
+    restore: bool,
+    stale_after_s: float,
+    warn_failure_ratio: float,
+    now: float,
+    period_s: float,
+) -> DiagnosticReport:
+    """Summarise ``stats`` since the previous report (``now`` monotonic s) into a status."""
+    window, latency, overhead = stats.take_window()
+    frames = max(window.frames, 1)
+    mean_failed = window.failed_ratio_sum / frames
+    passed_damaged = sum(window.status[s] for s in _DAMAGED_PASSTHROUGH)
+    whole = window.status[Status.WHOLE_FRAME.value]
+    errors = window.status[Status.ERROR.value]
+    bad = sum(window.bad_messages.values())
+    dropped = sum(window.dropped.values())
+    silent = None if stats.last_arrival is None else now - stats.last_arrival
+    problems: list[tuple[int, str]] = []
+    if silent is None or silent > stale_after_s:
+        waited = "no frame yet" if silent is None else f"no frame for {silent:.1f} s"
+        problems.append((STALE, f"{waited} on {topic}"))
+    if errors:
+        problems.append((ERROR, f"restoration failed on {errors} frames: {stats.last_reason}"))
+    if whole:
+        problems.append((ERROR, f"whole frame failed on {whole} frames (passed through)"))
+    if restore and not model.backend:
+        problems.append((ERROR, f"no model loaded: {model.error or 'not loaded yet'}"))
+    if passed_damaged:
+        problems.append((WARN, f"{passed_damaged} damaged frames passed through unrepaired"))
+    if bad:
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(window.bad_messages.items()))
+        problems.append((WARN, f"{bad} bad messages passed through ({kinds})"))
+    if dropped:
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(window.dropped.items()))
+        problems.append((WARN, f"{dropped} frames dropped ({kinds})"))
+    if mean_failed > warn_failure_ratio:
+        problems.append((WARN, f"{mean_failed:.1%} of the image failed on average"))
+    if problems:
+        level = max(p[0] for p in problems)
+        message = "; ".join(text for lvl, text in problems if lvl == level)
+    else:
+        level = OK
+        repaired = window.status[Status.REPAIRED.value]
+        message = f"{window.frames} frames, {repaired} repaired" if window.frames else "idle"
+    pixels = max(window.pixels, 1)
+    values = [
+        ("topic", topic),
+        ("backend", model.backend or "none"),
+        ("frames", str(window.frames)),
+        ("rate_hz", f"{window.frames / period_s:.2f}"),
+        *((f"status.{s.value}", str(window.status[s.value])) for s in Status),
+        ("failed_ratio.mean", f"{mean_failed:.4f}"),
+        *(
+            (f"failed_ratio.{kind}", f"{count / pixels:.4f}")
+            for kind, count in sorted(window.failed_pixels.items())
+        ),
+        ("reference_age.frames", _fmt(stats.reference_age_frames, 0)),
+        ("reference_age.s", _fmt(stats.reference_age_s, 3)),
+        ("latency_ms.p50", _fmt(percentile(latency, 50))),
+        ("latency_ms.p99", _fmt(percentile(latency, 99))),
+        ("node_overhead_ms.p50", _fmt(percentile(overhead, 50))),
+        ("dropped.superseded", str(window.dropped["superseded"])),
+        ("dropped.stale", str(window.dropped["stale"])),
+        ("dropped.total", str(sum(stats.totals.dropped.values()))),
+        *(
+            (f"bad_messages.{kind}", str(count))
+            for kind, count in sorted(window.bad_messages.items())
+        ),
+        ("bad_messages.total", str(sum(stats.totals.bad_messages.values()))),
+        ("frames.total", str(stats.totals.frames)),
+        ("encoding", stats.encoding or "none"),
+        ("resolution", stats.resolution or "none"),
+        ("last_status", stats.last_status or "none"),
+        ("last_reason", stats.last_reason or "none"),
+    ]
+    return DiagnosticReport(level, f"{node_name}: {camera}", message, camera, tuple(values))
+
+
+def model_report(node_name: str, model: ModelState, restore: bool) -> DiagnosticReport:
+    """Report the loaded model (ERROR when restoration is on and none is loaded)."""
+    if model.backend:
+        level = WARN if model.error else OK
+        message = f"{model.backend} ready"
+        if model.error:
+            message += f"; last reload failed: {model.error}"
+    elif restore:
+        level, message = ERROR, f"no model: frames pass through ({model.error or 'loading'})"
+    else:
+        level, message = OK, "restoration off"
+    values = (
+        ("backend", model.backend or "none"),
+        ("weights", model.weights or "none"),
+        ("last_error", model.error or "none"),
+    )
+    return DiagnosticReport(level, f"{node_name}: model", message, node_name, values)

@@ -1,0 +1,489 @@
+"""Every parameter of the ``frame_restore`` node: type, default, description, range, validation.
+
+This table is the single source: the rclpy adapter declares each entry with a ParameterDescriptor
+(description, integer/floating-point range, read-only), the README table is generated from it
+(``frame-restore node-params --markdown``), and runtime changes are validated here before any
+is applied. Types follow ROS 2 strictly: a double parameter given an integer (``24`` instead of
+``24.0``) is rejected, as rclpy would.
+
+Per-camera parameters live under the camera's name (``front.input_topic``); the names come from
+the read-only ``cameras`` list.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML, YAMLError
+
+from frame_restore_ros.backends.selection import BACKENDS, PRECISIONS
+from frame_restore_ros.pipeline.alignment import ALIGN_MODES
+
+NODE_NAME = "frame_restore"
+ParameterValue = bool | int | float | str | list[str]
+_TYPE_NAMES = {bool: "bool", int: "integer", float: "double", str: "string", list: "string array"}
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One declared parameter.
+
+    ``minimum``/``maximum`` become the descriptor's integer or floating-point range; ``choices``
+    are checked here and listed in the description; ``reloads_model`` means that changing it
+    builds a new backend beside the running one.
+    """
+
+    name: str
+    default: ParameterValue
+    description: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] | None = None
+    read_only: bool = False
+    reloads_model: bool = False
+
+    @property
+    def kind(self) -> type:
+        return type(self.default)
+
+    @property
+    def type_name(self) -> str:
+        return _TYPE_NAMES[self.kind]
+
+    def full_description(self) -> str:
+        text = self.description
+        if self.choices:
+            text += f" One of: {', '.join(self.choices)}."
+        return text
+
+    def validate(self, value: object) -> str | None:
+        """Return why ``value`` is not acceptable, or None when it is."""
+        if self.kind is float and type(value) is int:
+            return f"{self.name} is a double: write {value}.0, not {value}"
+        if type(value) is not self.kind:
+            return f"{self.name} is of type {self.type_name}, got {type(value).__name__} {value!r}"
+        if self.kind is list and not all(isinstance(v, str) for v in value):
+            return f"{self.name} is of type string array, got {value!r}"
+        if self.kind is float and not math.isfinite(value):
+            return f"{self.name} must be finite, got {value}"
+        if self.choices is not None and value not in self.choices:
+            return f"{self.name} must be one of {', '.join(self.choices)}, got {value!r}"
+        if self.minimum is not None and value < self.minimum:
+            return f"{self.name} must be >= {self.minimum}, got {value}"
+        if self.maximum is not None and value > self.maximum:
+            return f"{self.name} must be <= {self.maximum}, got {value}"
+        return None
+
+
+MODEL_BACKENDS = ("hold", *BACKENDS)
+
+NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
+    ParameterSpec(
+        "cameras",
+        ["camera"],
+        "Camera names; each gets its own reference, statistics and <name>.* parameters.",
+        read_only=True,
+    ),
+    ParameterSpec(
+        "backend",
+        "auto",
+        "Inference backend (frame-restore doctor lists what runs here); hold copies the "
+        "reference into failed pixels without a model.",
+        choices=MODEL_BACKENDS,
+        reloads_model=True,
+    ),
+    ParameterSpec(
+        "weights",
+        "",
+        "SiamMCVAE safetensors file; empty: the bundled default (siammcvae_small).",
+        reloads_model=True,
+    ),
+    ParameterSpec(
+        "precision",
+        "fp16",
+        "Precision of tensorrt and torch-cuda, and of openvino-cpu (fp16: the CPU's native "
+        "reduced format, bf16 on AVX512-BF16/AMX, else fp32); the other CPU backends run fp32.",
+        choices=PRECISIONS,
+        reloads_model=True,
+    ),
+    ParameterSpec(
+        "engine_cache_dir",
+        "",
+        "Where exported ONNX files and TensorRT engines are cached; empty: "
+        "$FRAME_RESTORE_CACHE or ~/.cache/frame_restore_ros.",
+        reloads_model=True,
+    ),
+    ParameterSpec(
+        "restore",
+        True,
+        "Repair failed regions; false: detect and publish masks, pass every frame through.",
+    ),
+    ParameterSpec("publish_mask", True, "Publish <input>/failure_mask (mono8, 255 = failed)."),
+    ParameterSpec(
+        "jpeg_quality",
+        95,
+        "JPEG quality of repaired frames of JPEG cameras (re-encoding changes good pixels by the "
+        "codec's loss: mean 0.13, max 6 grey levels at 95 on bikes.mp4).",
+        minimum=50,
+        maximum=100,
+    ),
+    ParameterSpec(
+        "publish_uncertainty",
+        False,
+        "Publish <input>/uncertainty (32FC1 std, 0-255 scale) from K decoder samples.",
+        reloads_model=True,
+    ),
+    ParameterSpec(
+        "uncertainty_samples",
+        8,
+        "K, the decoder samples behind the uncertainty map (one batched call).",
+        minimum=2,
+        maximum=32,
+        reloads_model=True,
+    ),
+    ParameterSpec(
+        "feather_px",
+        24,
+        "Width of the blend at the edge of a repaired region, in pixels.",
+        minimum=0,
+        maximum=128,
+    ),
+    ParameterSpec(
+        "detail_transfer",
+        True,
+        "Add the reference's full-resolution detail to the upsampled model output.",
+    ),
+    ParameterSpec(
+        "change_tau",
+        24.0,
+        "Change gate: where model and reference differ by less than this (grey levels), keep "
+        "the reference's pixels; 0 turns the gate off.",
+        minimum=0.0,
+        maximum=255.0,
+    ),
+    ParameterSpec(
+        "align",
+        "ecc",
+        "Warp the reference onto the frame (ECC affine) before repairing; none: off.",
+        choices=ALIGN_MODES,
+    ),
+    ParameterSpec(
+        "reference.max_failure_ratio",
+        0.01,
+        "A frame becomes the reference only if at most this fraction of it failed.",
+        minimum=0.0,
+        maximum=0.5,
+    ),
+    ParameterSpec(
+        "reference.max_age_frames",
+        30,
+        "Older references are not used: the frame passes through (stale reference).",
+        minimum=1,
+        maximum=10000,
+    ),
+    ParameterSpec(
+        "reference.max_age_s",
+        1.5,
+        "Older references (header time) are not used: the frame passes through.",
+        minimum=0.01,
+        maximum=600.0,
+    ),
+    ParameterSpec(
+        "detector.whole_frame_ratio",
+        0.95,
+        "Above this failed fraction the whole frame counts as failed (passed through).",
+        minimum=0.05,
+        maximum=1.0,
+    ),
+    ParameterSpec(
+        "detector.frozen_frames",
+        5,
+        "Frames a block must stay bit-identical, while the scene moves, to count as frozen.",
+        minimum=1,
+        maximum=300,
+    ),
+    ParameterSpec(
+        "detector.dead_max_gray",
+        6.0,
+        "Blocks darker than this (and flat) are dead.",
+        minimum=0.0,
+        maximum=64.0,
+    ),
+    ParameterSpec(
+        "detector.saturated_min_gray",
+        250.0,
+        "Blocks brighter than this (and flat) are saturated.",
+        minimum=128.0,
+        maximum=255.0,
+    ),
+    ParameterSpec(
+        "detector.noise_min_texture",
+        160.0,
+        "Blocks with more texture than this (and far above their baseline) are noise.",
+        minimum=10.0,
+        maximum=10000.0,
+    ),
+    ParameterSpec(
+        "qos.reliability",
+        "best_effort",
+        "Reliability of the image subscriptions (SensorDataQoS: best_effort).",
+        choices=("best_effort", "reliable"),
+        read_only=True,
+    ),
+    ParameterSpec(
+        "qos.depth",
+        1,
+        "History depth of the image subscriptions (keep last N).",
+        minimum=1,
+        maximum=100,
+        read_only=True,
+    ),
+    ParameterSpec(
+        "overload_policy",
+        "drop",
+        "A frame superseded by a newer one before it was processed: drop it (counted) or "
+        "passthrough (republish it unchanged).",
+        choices=("drop", "passthrough"),
+    ),
+    ParameterSpec(
+        "max_input_age_s",
+        0.0,
+        "Drop (or pass through, per overload_policy) frames whose header stamp is older than "
+        "this when their turn comes (node clock; use_sim_time for bags); 0: off.",
+        minimum=0.0,
+        maximum=60.0,
+    ),
+    ParameterSpec(
+        "diagnostics.period_s",
+        1.0,
+        "Period of /diagnostics (diagnostic_msgs/DiagnosticArray), seconds.",
+        minimum=0.1,
+        maximum=60.0,
+        read_only=True,
+    ),
+    ParameterSpec(
+        "diagnostics.stale_after_s",
+        2.0,
+        "A camera with no frame for this long is reported STALE.",
+        minimum=0.1,
+        maximum=600.0,
+    ),
+    ParameterSpec(
+        "diagnostics.warn_failure_ratio",
+        0.05,
+        "WARN when a camera's mean failed fraction over the period exceeds this.",
+        minimum=0.0,
+        maximum=1.0,
+    ),
+    ParameterSpec(
+        "log_throttle_s",
+        5.0,
+        "Repeated warnings (bad messages, pass-throughs) are logged at most once per this "
+        "many seconds per camera and kind; the rest are counted.",
+        minimum=0.0,
+        maximum=3600.0,
+    ),
+)
+
+_CAMERA_PARAMETERS: tuple[ParameterSpec, ...] = (
+    ParameterSpec(
+        "input_topic",
+        "",
+        "Input topic; empty: <name>/image_raw (relative, so namespaces and remapping apply). "
+        "Outputs go to <resolved input>/restored, /failure_mask, /uncertainty.",
+        read_only=True,
+    ),
+    ParameterSpec(
+        "transport",
+        "raw",
+        "raw: sensor_msgs/Image; compressed: sensor_msgs/CompressedImage (JPEG/PNG).",
+        choices=("raw", "compressed"),
+        read_only=True,
+    ),
+    ParameterSpec(
+        "repaired_format",
+        "same",
+        "Compressed cameras: repaired frames in the input's format (same) or as lossless png, "
+        "which keeps every decoded good pixel exact at ~10x the bytes. Other frames are always "
+        "republished as received.",
+        choices=("same", "png"),
+    ),
+)
+
+
+def camera_parameters(camera: str) -> tuple[ParameterSpec, ...]:
+    """Return the per-camera specs for ``camera`` (``<camera>.input_topic``, ...)."""
+    specs = []
+    for spec in _CAMERA_PARAMETERS:
+        default = spec.default
+        if spec.name == "input_topic":
+            default = f"{camera}/image_raw"
+        specs.append(
+            ParameterSpec(
+                f"{camera}.{spec.name}",
+                default,
+                spec.description,
+                spec.minimum,
+                spec.maximum,
+                spec.choices,
+                spec.read_only,
+                spec.reloads_model,
+            )
+        )
+    return tuple(specs)
+
+
+def validate_camera_names(names: list[str]) -> str | None:
+    """Why the ``cameras`` list is unusable, or None."""
+    if not names:
+        return "cameras must name at least one camera"
+    for name in names:
+        if not name or not all(c.isalnum() or c == "_" for c in name) or name[0].isdigit():
+            return f"camera name {name!r} must be letters, digits and _, not starting with a digit"
+        if any(name == spec.name.split(".")[0] for spec in NODE_PARAMETERS):
+            return f"camera name {name!r} clashes with a node parameter"
+    if len(set(names)) != len(names):
+        return f"camera names repeat: {names}"
+    return None
+
+
+def all_specs(cameras: list[str]) -> dict[str, ParameterSpec]:
+    """Every parameter for this camera list, by name."""
+    specs = {spec.name: spec for spec in NODE_PARAMETERS}
+    for camera in cameras:
+        specs.update({spec.name: spec for spec in camera_parameters(camera)})
+    return specs
+
+
+class ParameterError(ValueError):
+    """Parameters that cannot be used; the text lists every problem."""
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """A validated, complete set of parameter values (read with ``settings["name"]``)."""
+
+    values: Mapping[str, ParameterValue]
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    @property
+    def cameras(self) -> list[str]:
+        return list(self.values["cameras"])
+
+    @classmethod
+    def build(cls, overrides: Mapping[str, object] | None = None) -> NodeSettings:
+        """Defaults updated with ``overrides``; raise ParameterError listing every problem."""
+        overrides = dict(overrides or {})
+        cameras = overrides.get("cameras", NODE_PARAMETERS[0].default)
+        problem = NODE_PARAMETERS[0].validate(cameras) or validate_camera_names(cameras)
+        if problem:
+            raise ParameterError(problem)
+        specs = all_specs(cameras)
+        problems = [f"unknown parameter {name!r}" for name in overrides if name not in specs]
+        problems += [
+            problem
+            for name, value in overrides.items()
+            if name in specs and (problem := specs[name].validate(value))
+        ]
+        if problems:
+            raise ParameterError("; ".join(problems))
+        values = {name: spec.default for name, spec in specs.items()}
+        values.update(overrides)
+        return cls(values)
+
+    def changed(self, changes: Mapping[str, object]) -> NodeSettings:
+        """Return a copy with ``changes``; raise ParameterError (read-only, type, range)."""
+        specs = all_specs(self.cameras)
+        problems = []
+        for name, value in changes.items():
+            spec = specs.get(name)
+            if spec is None:
+                problems.append(f"unknown parameter {name!r}")
+            elif spec.read_only and value != self.values[name]:
+                problems.append(f"{name} is read-only: restart the node to change it")
+            elif problem := spec.validate(value):
+                problems.append(problem)
+        if problems:
+            raise ParameterError("; ".join(problems))
+        return NodeSettings({**self.values, **changes})
+
+
+def flatten(tree: Mapping[str, object], prefix: str = "") -> dict[str, object]:
+    """Flatten sections: {"reference": {"max_age_s": 1.5}} -> {"reference.max_age_s": 1.5}."""
+    flat: dict[str, object] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = list(value) if isinstance(value, list) else value
+    return flat
+
+
+def read_parameter_file(path: str | Path, node_name: str = NODE_NAME) -> dict[str, object]:
+    """Read the ``ros__parameters`` a ROS 2 parameter YAML gives ``node_name``.
+
+    Sections are matched as ROS does: ``/**``, ``node_name``, ``/node_name`` and any namespaced
+    ``/ns/node_name``; later sections override earlier ones. Raises ParameterError on unreadable
+    YAML or a file without a section for the node.
+    """
+    try:
+        document = YAML(typ="safe").load(Path(path).read_text())
+    except (OSError, YAMLError) as exc:
+        raise ParameterError(f"cannot read parameter file {path}: {exc}") from exc
+    if not isinstance(document, Mapping):
+        raise ParameterError(f"parameter file {path} must map node names to ros__parameters")
+    merged: dict[str, object] = {}
+    matched = False
+    for section, body in document.items():
+        key = str(section)
+        if key in ("/**", node_name) or key.rstrip("/").split("/")[-1] == node_name:
+            if not isinstance(body, Mapping) or not isinstance(
+                body.get("ros__parameters"), Mapping
+            ):
+                raise ParameterError(f"{path}: section {key} has no ros__parameters mapping")
+            merged.update(flatten(body["ros__parameters"]))
+            matched = True
+    if not matched:
+        raise ParameterError(f"{path} has no section for node {node_name} (nor /**)")
+    merged.pop("use_sim_time", None)  # a ROS built-in, not ours
+    return merged
+
+
+def load_settings(path: str | Path, node_name: str = NODE_NAME) -> NodeSettings:
+    """Validate a parameter file against the table; raise ParameterError naming the file."""
+    try:
+        return NodeSettings.build(read_parameter_file(path, node_name))
+    except ParameterError as exc:
+        raise ParameterError(f"{path}: {exc}") from exc
+
+
+def markdown_table() -> str:
+    """Render the README's parameter table."""
+    rows = ["| parameter | type | default | range / choices | runtime | description |"]
+    rows.append("| --- | --- | --- | --- | --- | --- |")
+    specs = list(NODE_PARAMETERS) + list(camera_parameters("<name>"))
+    for spec in specs:
+        if spec.choices:
+            bounds = ", ".join(spec.choices)
+        elif spec.minimum is not None:
+            bounds = f"[{spec.minimum}, {spec.maximum}]"
+        else:
+            bounds = ""
+        default = spec.default
+        if spec.name.endswith("input_topic"):
+            default = "<name>/image_raw"
+        runtime = "reloads model" if spec.reloads_model else "yes"
+        if spec.read_only:
+            runtime = "read-only"
+        rows.append(
+            f"| `{spec.name}` | {spec.type_name} | `{default!r}` | {bounds} | {runtime} "
+            f"| {spec.description.replace('<', '&lt;').replace('>', '&gt;')} |"
+        )
+    return "\n".join(rows)

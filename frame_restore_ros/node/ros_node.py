@@ -1,0 +1,273 @@
+"""The ``frame_restore`` ROS 2 node: a thin rclpy adapter over :mod:`frame_restore_ros.node`.
+
+It declares the parameters of ``node_core.parameters`` with descriptors, subscribes to each
+camera's input (SensorDataQoS by default), hands messages to the core and publishes what the core
+returns. Threads: the executor delivers images (a reentrant group) and parameter changes (the
+default group, so a model reload never stalls the image callbacks); one worker per camera restores
+the newest waiting frame; a timer publishes /diagnostics.
+
+Run: ``ros2 launch frame_restore_ros frame_restore.launch.py`` or
+``ros2 run frame_restore_ros frame_restore --ros-args --params-file config/frame_restore.yaml``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+import rclpy
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    SetParametersResult,
+)
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+
+from frame_restore_ros.node.camera_pipeline import Publication
+from frame_restore_ros.node.core import NodeCore
+from frame_restore_ros.node.diagnostics import DiagnosticReport
+from frame_restore_ros.node.message_factory import uint8_array
+from frame_restore_ros.node.parameters import (
+    NODE_NAME,
+    NODE_PARAMETERS,
+    NodeSettings,
+    ParameterError,
+    ParameterSpec,
+    all_specs,
+)
+
+OUTPUT_DEPTH = 5
+WORKER_POLL_S = 0.25
+
+
+class RclpyMessageFactory:
+    """The core's MessageFactory for rclpy's generated message classes."""
+
+    def image(self, header: object, fields: dict[str, object]) -> Image:
+        msg = Image()
+        msg.header = header
+        msg.height = int(fields["height"])
+        msg.width = int(fields["width"])
+        msg.encoding = str(fields["encoding"])
+        msg.is_bigendian = int(fields["is_bigendian"])
+        msg.step = int(fields["step"])
+        msg.data = uint8_array(fields["data"])
+        return msg
+
+    def compressed(self, header: object, fmt: str, data: bytes) -> CompressedImage:
+        msg = CompressedImage()
+        msg.header = header
+        msg.format = fmt
+        msg.data = uint8_array(data)
+        return msg
+
+    def diagnostic_array(
+        self, stamp_ns: int, reports: Sequence[DiagnosticReport]
+    ) -> DiagnosticArray:
+        stamp = Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000)
+        msg = DiagnosticArray(header=Header(stamp=stamp))
+        msg.status = [
+            DiagnosticStatus(
+                level=bytes([r.level]),  # diagnostic_msgs' level is a byte field in ROS 2
+                name=r.name,
+                message=r.message,
+                hardware_id=r.hardware_id,
+                values=[KeyValue(key=k, value=v) for k, v in r.values],
+            )
+            for r in reports
+        ]
+        return msg
+
+
+def descriptor(spec: ParameterSpec) -> ParameterDescriptor:
+    """Build the ROS ParameterDescriptor of a spec: description, range, read-only."""
+    desc = ParameterDescriptor(
+        name=spec.name, description=spec.full_description(), read_only=spec.read_only
+    )
+    if spec.choices:
+        desc.additional_constraints = "one of: " + ", ".join(spec.choices)
+    if spec.minimum is not None and spec.kind is int:
+        desc.integer_range = [
+            IntegerRange(from_value=int(spec.minimum), to_value=int(spec.maximum), step=0)
+        ]
+    elif spec.minimum is not None:
+        desc.floating_point_range = [
+            FloatingPointRange(
+                from_value=float(spec.minimum), to_value=float(spec.maximum), step=0.0
+            )
+        ]
+    return desc
+
+
+class _RosLogHandler(logging.Handler):
+    """Forward the core's Python log records to the node's ROS logger."""
+
+    def __init__(self, node: Node) -> None:
+        super().__init__()
+        self.node = node
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logger = self.node.get_logger()
+        text = self.format(record)
+        if record.levelno >= logging.ERROR:
+            logger.error(text)
+        elif record.levelno >= logging.WARNING:
+            logger.warning(text)
+        else:
+            logger.info(text)
+
+
+class FrameRestoreNode(Node):
+    """Subscribes to each camera, publishes repaired images, masks and diagnostics."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        self._log_handler = _RosLogHandler(self)
+        logging.getLogger("frame_restore_ros").addHandler(self._log_handler)
+        logging.getLogger("frame_restore_ros").setLevel(logging.INFO)
+        cameras_spec = NODE_PARAMETERS[0]
+        cameras = self.declare_parameter(
+            cameras_spec.name, cameras_spec.default, descriptor(cameras_spec)
+        ).value
+        specs = all_specs(list(cameras))
+        for spec in specs.values():
+            if spec.name != cameras_spec.name:
+                self.declare_parameter(spec.name, spec.default, descriptor(spec))
+        self._specs = specs
+        settings = NodeSettings.build({name: self.get_parameter(name).value for name in specs})
+        self.core = NodeCore(settings, RclpyMessageFactory(), node_name=self.get_name())
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+
+        image_qos = QoSProfile(
+            history=HistoryPolicy.KEEP_LAST,
+            depth=settings["qos.depth"],
+            reliability=ReliabilityPolicy.BEST_EFFORT
+            if settings["qos.reliability"] == "best_effort"
+            else ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.VOLATILE,
+        )
+        output_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=OUTPUT_DEPTH)
+        images = ReentrantCallbackGroup()
+        self._publishers: dict[tuple[str, str], object] = {}
+        self._subscriptions = []
+        for camera in settings.cameras:
+            kind = CompressedImage if self.core.cameras[camera].compressed else Image
+            subscription = self.create_subscription(
+                kind,
+                self.core.topics[camera],
+                lambda msg, c=camera: self._on_image(c, msg),
+                image_qos,
+                callback_group=images,
+            )
+            self._subscriptions.append(subscription)
+            resolved = subscription.topic_name  # after namespace and remapping
+            self.core.topics[camera] = resolved
+            for output, output_kind in (
+                ("restored", kind),
+                ("failure_mask", Image),
+                ("uncertainty", Image),
+            ):
+                self._publishers[camera, output] = self.create_publisher(
+                    output_kind, f"{resolved}/{output}", output_qos
+                )
+            self.get_logger().info(
+                f"camera {camera}: {resolved} ({kind.__name__}) -> {resolved}/restored"
+            )
+        self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._timer = self.create_timer(
+            settings["diagnostics.period_s"],
+            self._publish_diagnostics,
+            callback_group=MutuallyExclusiveCallbackGroup(),
+        )
+        self._running = True
+        self._workers = [
+            threading.Thread(target=self._work, args=(c,), name=f"restore-{c}", daemon=True)
+            for c in settings.cameras
+        ]
+        for worker in self._workers:
+            worker.start()
+
+    def _publish(self, publications: list[Publication]) -> None:
+        for publication in publications:
+            self._publishers[publication.camera, publication.output].publish(publication.message)
+
+    def _on_image(self, camera: str, msg: object) -> None:
+        self._publish(self.core.receive(camera, msg))
+
+    def _work(self, camera: str) -> None:
+        while self._running and rclpy.ok(context=self.context):
+            frame = self.core.next_frame(camera, WORKER_POLL_S)
+            if frame is None:
+                continue
+            try:
+                clock_now = self.get_clock().now().nanoseconds * 1e-9
+                publications = self.core.process(camera, frame, clock_now)
+            except Exception as exc:  # never lose the frame, never stop the worker
+                self.get_logger().error(f"{camera}: processing raised {exc!r}; passed through")
+                publications = [Publication(camera, "restored", frame.message)]
+            try:
+                self._publish(publications)
+            except Exception as exc:  # e.g. the context shut down under us
+                self.get_logger().warning(f"{camera}: publish failed: {exc!r}")
+            self.core.idle(camera)  # after publishing: a new reference is prepared now
+
+    def _on_set_parameters(self, parameters: list) -> SetParametersResult:
+        changes = {p.name: p.value for p in parameters if p.name in self._specs}
+        if not changes:
+            return SetParametersResult(successful=True)
+        if "cameras" in changes:
+            changes["cameras"] = list(changes["cameras"])
+        ok, reason = self.core.update_parameters(changes)
+        if not ok:
+            self.get_logger().warning(f"parameter change rejected: {reason}")
+        return SetParametersResult(successful=ok, reason=reason)
+
+    def _publish_diagnostics(self) -> None:
+        reports = self.core.diagnostics()
+        stamp_ns = self.get_clock().now().nanoseconds
+        self._diagnostics.publish(self.core.factory.diagnostic_array(stamp_ns, reports))
+
+    def destroy_node(self) -> None:
+        self._running = False
+        self.core.close()
+        for worker in self._workers:
+            worker.join(timeout=2.0)
+        logging.getLogger("frame_restore_ros").removeHandler(self._log_handler)
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of ``ros2 run frame_restore_ros frame_restore``."""
+    rclpy.init(args=args)
+    try:
+        node = FrameRestoreNode()
+    except (ParameterError, ParameterException) as exc:
+        logging.basicConfig()
+        logging.getLogger(__name__).error("frame_restore: invalid parameters: %s", exc)
+        rclpy.try_shutdown()
+        return 2
+    executor = MultiThreadedExecutor(num_threads=len(node.core.cameras) + 2)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
