@@ -5,12 +5,18 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from fakes import CopyBackend, repair
 
-from frame_restore_ros.backends.hold import HoldBackend
 from frame_restore_ros.pipeline.alignment import align_reference, estimate_warp
-from frame_restore_ros.pipeline.compositing import reference_detail, restore_with_uncertainty
+from frame_restore_ros.pipeline.repair import RepairOptions, RepairPipeline
 from frame_restore_ros.pipeline.restorer import Restorer, RestorerConfig, Status
 from frame_restore_ros.synthetic.corruption import random_patches
+
+
+def gated(backend, reference, damaged, failed, detail: bool, tau: float | None) -> np.ndarray:
+    """Repair without alignment or feathering, with detail transfer and gate as given."""
+    options = RepairOptions(feather_px=0, detail_transfer=detail, change_tau=tau, align="none")
+    return RepairPipeline(backend, options).repair(reference, damaged, failed).frame
 
 
 def shifted(frame: np.ndarray, dx: float, dy: float, zoom: float = 1.0) -> np.ndarray:
@@ -52,27 +58,24 @@ def test_detail_transfer_gives_the_full_resolution_reference_where_the_model_cop
     bikes_frames,
 ):
     reference, current = bikes_frames[10], bikes_frames[11]
-    backend = HoldBackend((224, 400), 16)
+    backend = CopyBackend((224, 400), 16)
     damage = random_patches(current, (14, 25), 0.5, np.random.default_rng(1))
-    detail = reference_detail(reference, backend.input_size)
-    restored, _ = restore_with_uncertainty(
-        backend, reference, damage.damaged, damage.mask, 0, False, None, detail
-    )
+    restored = gated(backend, reference, damage.damaged, damage.mask, True, None)
     failed = damage.mask
     # away from patch edges (where upsampling blends in the neighbouring patch) it is exact
     inner = cv2.erode(failed.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
     np.testing.assert_array_equal(restored[inner], reference[inner])
     np.testing.assert_array_equal(restored[~failed], damage.damaged[~failed])
-    blurry, _ = restore_with_uncertainty(backend, reference, damage.damaged, failed, 0, False)
+    blurry, _ = repair(backend, reference, damage.damaged, failed)
     assert (blurry[inner] != reference[inner]).mean() > 0.2  # without it: model resolution
 
 
 def test_restorer_options_are_validated_and_alignment_runs(bikes_frames):
     with pytest.raises(ValueError, match="align must be one of"):
-        RestorerConfig(align="sift")
+        RepairOptions(align="sift")
     with pytest.raises(ValueError, match="feather_px"):
-        RestorerConfig(feather_px=-1)
-    restorer = Restorer(HoldBackend(), RestorerConfig(align="ecc"))
+        RepairOptions(feather_px=-1)
+    restorer = Restorer(CopyBackend(), RestorerConfig(repair=RepairOptions(align="ecc")))
     for index in range(4):
         restorer.process(bikes_frames[index], index * 0.04)
     damage = random_patches(bikes_frames[4], (14, 25), 0.5, np.random.default_rng(2))
@@ -81,7 +84,7 @@ def test_restorer_options_are_validated_and_alignment_runs(bikes_frames):
     np.testing.assert_array_equal(result.frame[~result.mask], damage.damaged[~result.mask])
 
 
-class JunkBackend(HoldBackend):
+class JunkBackend(CopyBackend):
     """Predicts mid-grey in every failed patch: a model that is always wrong."""
 
     def infer(self, reference, damaged, patch_mask):
@@ -98,20 +101,15 @@ def test_change_gate_keeps_the_reference_where_nothing_changed(bikes_frames):
     damaged = reference.copy()
     damaged[failed] = 0
     backend = JunkBackend((224, 400), 16)
-    detail = reference_detail(reference, backend.input_size)
-    static, _ = restore_with_uncertainty(
-        backend, reference, damaged, failed, 0, False, None, detail, 16.0
-    )
+    static = gated(backend, reference, damaged, failed, True, 16.0)
     inner = cv2.erode(failed.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
     np.testing.assert_array_equal(static[inner], reference[inner])  # hold, not the junk
     # the scene changed everywhere (+60 grey levels): the model's output is used as is
     changed = np.clip(reference.astype(int) + 60, 0, 255).astype(np.uint8)
     changed[failed] = 0
-    moved, _ = restore_with_uncertainty(
-        backend, reference, changed, failed, 0, False, None, None, 16.0
-    )
+    moved = gated(backend, reference, changed, failed, False, 16.0)
     assert np.abs(moved[inner].astype(int) - 128).max() <= 1
-    ungated, _ = restore_with_uncertainty(backend, reference, damaged, failed, 0, False)
+    ungated, _ = repair(backend, reference, damaged, failed)
     assert np.abs(ungated[inner].astype(int) - 128).max() <= 1
     # the weight grows with the change and is 1 where no valid pixel is near
     small = np.zeros((64, 64, 3), np.float32)
@@ -122,4 +120,4 @@ def test_change_gate_keeps_the_reference_where_nothing_changed(bikes_frames):
     assert weights == sorted(weights) and weights[0] == 0.0 and weights[-1] == 1.0
     assert (change_weight(small, small, np.zeros_like(valid), 16.0) == 1).all()
     with pytest.raises(ValueError, match="change_tau"):
-        RestorerConfig(change_tau=0)
+        RepairOptions(change_tau=0)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import CopyBackend
 from rosbags.rosbag1 import Writer as Ros1Writer
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
@@ -261,7 +262,7 @@ def test_unknown_topic_and_existing_output_are_errors(frames, tmp_path):
         replay(source, tmp_path / "o", HoldBackend(), ReplayOptions(progress=False))
 
 
-class ExplodingBackend(HoldBackend):
+class ExplodingBackend(CopyBackend):
     """Interrupts the run on the third inference, as Ctrl-C would."""
 
     def __init__(self) -> None:

@@ -54,19 +54,19 @@ def test_dead_lines_found_at_pixel_level(report):
     assert report.pixels["dead_lines"].precision >= 0.8
 
 
-def test_external_mask_is_or_ed_in(clip):
+def test_defect_mask_is_or_ed_in(clip):
     external = np.zeros(clip[0].shape[:2], dtype=bool)
     external[10:20, 30:40] = True
-    detector = FailureDetector(DetectorConfig(external_mask=external))
+    detector = FailureDetector(DetectorConfig(defect_mask=external))
     detection = detector.detect(clip[0])
     assert detection.mask[10:20, 30:40].all()
     assert (detection.labels[10:20, 30:40] == FailureKind.EXTERNAL).all()
     assert detection.counts["external"] == 100
 
 
-def test_external_mask_of_another_size_is_a_clear_error(clip):
-    detector = FailureDetector(DetectorConfig(external_mask=np.zeros((10, 10), dtype=bool)))
-    with pytest.raises(ValueError, match="external mask is 10x10 but the frame is 272x640"):
+def test_defect_mask_of_another_size_is_a_clear_error(clip):
+    detector = FailureDetector(DetectorConfig(defect_mask=np.zeros((10, 10), dtype=bool)))
+    with pytest.raises(ValueError, match="defect mask is 10x10 but the frame is 272x640"):
         detector.detect(clip[0])
 
 
@@ -109,18 +109,34 @@ def test_config_rejects_bad_values():
         DetectorConfig(cell=1)
 
 
-def test_dead_pixel_map_file_loads_and_bad_files_are_clear_errors(tmp_path, clip):
+def test_defect_mask_files_load_and_bad_files_are_clear_errors(tmp_path, clip):
     import cv2
 
-    from frame_restore_ros.detection.detector import load_external_mask
+    from frame_restore_ros.detection.defect_mask import DefectMaskError, load_defect_mask
 
     image = np.zeros(clip[0].shape[:2], dtype=np.uint8)
     image[5, 7] = 255
     cv2.imwrite(str(tmp_path / "dead.png"), image)
-    mask = load_external_mask(tmp_path / "dead.png")
+    mask = load_defect_mask(tmp_path / "dead.png")
     assert mask.dtype == bool and mask.sum() == 1 and mask[5, 7]
-    detection = FailureDetector(DetectorConfig(external_mask=mask)).detect(clip[0])
-    assert detection.mask[5, 7]
+    colour = np.zeros((*clip[0].shape[:2], 3), dtype=np.uint8)
+    colour[5, 7, 2] = 1  # any nonzero channel
+    cv2.imwrite(str(tmp_path / "colour.png"), colour)
+    np.testing.assert_array_equal(load_defect_mask(tmp_path / "colour.png"), mask)
+    np.save(tmp_path / "dead.npy", mask.astype(np.uint8))
+    np.testing.assert_array_equal(load_defect_mask(tmp_path / "dead.npy"), mask)
+    detection = FailureDetector(DetectorConfig(defect_mask=mask)).detect(clip[0])
+    assert detection.mask[5, 7] and detection.labels[5, 7] == FailureKind.EXTERNAL
     (tmp_path / "broken.png").write_bytes(b"not a png")
-    with pytest.raises(ValueError, match="cannot read external mask .*broken.png"):
-        load_external_mask(tmp_path / "broken.png")
+    np.save(tmp_path / "cube.npy", np.zeros((4, 4, 4)))
+    np.save(tmp_path / "nan.npy", np.full((4, 4), np.nan))
+    (tmp_path / "truncated.npy").write_bytes((tmp_path / "dead.npy").read_bytes()[:100])
+    for name, message in [
+        ("broken.png", "cannot read defect mask .*broken.png: not an image"),
+        ("cube.npy", "cube.npy must be a 2-D numeric or bool array"),
+        ("nan.npy", "nan.npy contains NaN"),
+        ("truncated.npy", "cannot read defect mask .*truncated.npy"),
+        ("missing.png", "missing.png does not exist"),
+    ]:
+        with pytest.raises(DefectMaskError, match=message):
+            load_defect_mask(tmp_path / name)

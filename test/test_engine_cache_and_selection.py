@@ -155,8 +155,9 @@ def test_torch_cuda_matches_cpu_on_real_frames(bikes_frames):
 
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU")
+    from fakes import repair
+
     from frame_restore_ros.backends.torch_backend import TorchBackend
-    from frame_restore_ros.pipeline.compositing import restore_with_uncertainty
 
     model, reference, damage = _real_case(bikes_frames)
     backends = [
@@ -164,10 +165,7 @@ def test_torch_cuda_matches_cpu_on_real_frames(bikes_frames):
         TorchBackend(model, "cuda"),
         TorchBackend(copy.deepcopy(model), "cuda", precision="fp16", cuda_graph=True),
     ]
-    outputs = [
-        restore_with_uncertainty(b, reference, damage.damaged, damage.mask, 24, False)[0]
-        for b in backends
-    ]
+    outputs = [repair(b, reference, damage.damaged, damage.mask, 24, False)[0] for b in backends]
     assert np.abs(outputs[0].astype(int) - outputs[1]).max() <= 2
     half = np.abs(outputs[0].astype(int) - outputs[2])
     assert half.max() <= 8 and half.mean() < 1.0  # fp16 tolerance, and no NaN (uint8 output)
@@ -182,18 +180,15 @@ def test_tensorrt_fp16_matches_torch_fp32_on_real_frames(bikes_frames, tmp_path)
 
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU")
+    from fakes import repair
+
     from frame_restore_ros.backends.tensorrt_backend import TensorRTBackend
     from frame_restore_ros.backends.torch_backend import TorchBackend
-    from frame_restore_ros.pipeline.compositing import restore_with_uncertainty
 
     model, reference, damage = _real_case(bikes_frames)
     trt_backend = TensorRTBackend(model, "fp16", uncertainty_samples=4, cache_dir=tmp_path)
-    ours, std = restore_with_uncertainty(
-        trt_backend, reference, damage.damaged, damage.mask, 24, True
-    )
-    theirs, _ = restore_with_uncertainty(
-        TorchBackend(model), reference, damage.damaged, damage.mask, 24, False
-    )
+    ours, std = repair(trt_backend, reference, damage.damaged, damage.mask, 24, True)
+    theirs, _ = repair(TorchBackend(model), reference, damage.damaged, damage.mask, 24, False)
     error = np.abs(ours.astype(int) - theirs)
     assert np.isfinite(std).all() and error.max() <= 8 and error.mean() < 1.0  # fp16 tolerance
     again = TensorRTBackend(model, "fp16", cache_dir=tmp_path)  # from the engine cache

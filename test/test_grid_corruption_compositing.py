@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from fakes import repair
 
 from frame_restore_ros.backends.torch_backend import TorchBackend
 from frame_restore_ros.media.grid import cell_edges, cells_to_pixels, pixels_to_cells
 from frame_restore_ros.model import SiamMCVAE, preset
-from frame_restore_ros.pipeline.compositing import restore_failed_pixels
 from frame_restore_ros.synthetic.corruption import random_patches
 
 
@@ -57,7 +57,7 @@ def test_restore_changes_only_failed_pixels_at_full_resolution(tiny_backend, bik
     reference, truth = bikes_frames[10], bikes_frames[11]
     result = random_patches(truth, (7, 9), 0.5, np.random.default_rng(1))
     damaged, failed = result.damaged, result.mask
-    restored = restore_failed_pixels(tiny_backend, reference, damaged, failed)
+    restored = repair(tiny_backend, reference, damaged, failed)[0]
     assert restored.dtype == np.uint8 and restored.shape == truth.shape
     assert np.array_equal(restored[~failed], damaged[~failed])
     assert not np.array_equal(restored[failed], damaged[failed])
@@ -65,17 +65,13 @@ def test_restore_changes_only_failed_pixels_at_full_resolution(tiny_backend, bik
 
 def test_restore_with_nothing_failed_returns_the_same_bytes(tiny_backend, bikes_frames):
     frame = bikes_frames[3]
-    out = restore_failed_pixels(
-        tiny_backend, bikes_frames[2], frame, np.zeros(frame.shape[:2], bool)
-    )
+    out = repair(tiny_backend, bikes_frames[2], frame, np.zeros(frame.shape[:2], bool))[0]
     assert np.array_equal(out, frame) and out is not frame
 
 
 def test_restore_rejects_mismatched_shapes(tiny_backend, bikes_frames):
     with pytest.raises(ValueError, match="shapes differ"):
-        restore_failed_pixels(
-            tiny_backend, bikes_frames[0][:100], bikes_frames[1], np.zeros((272, 640), bool)
-        )
+        repair(tiny_backend, bikes_frames[0][:100], bikes_frames[1], np.zeros((272, 640), bool))[0]
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from fakes import CopyBackend
 
 from frame_restore_ros.bag.bag_io import COMPRESSED_TYPE, IMAGE_TYPE, OUTPUT_TYPESTORE
 from frame_restore_ros.codec.image_codec import (
@@ -177,8 +178,8 @@ def test_good_runtime_change_applies_without_losing_the_reference(frames):
     ok, why = core.update_parameters(changes)
     assert ok, why
     config = core.cameras["camera"].restorer.config
-    assert config.feather_px == 8 and config.change_tau is None
-    assert tracker.config.max_age_seconds == 3.0 and tracker.version == version  # reference kept
+    assert config.repair.feather_px == 8 and config.repair.change_tau is None
+    assert tracker.config.max_age_s == 3.0 and tracker.version == version  # reference kept
     damaged, _ = damage(frames[4])
     assert run(core, "camera", image_message(damaged, index=4))["restored"] is not None
     assert core.cameras["camera"].stats.last_status == Status.REPAIRED.value
@@ -519,13 +520,14 @@ def test_worker_wait_returns_none_when_closed():
 
 
 def test_idle_step_prepares_the_new_reference(frames):
-    core = make_core()
+    settings = NodeSettings.build({"backend": "torch-cpu", "align": "none"})
+    core = NodeCore(settings, RosbagsMessageFactory(), loader=lambda request: CopyBackend())
     assert run(core, "camera", image_message(frames[0]))  # clean: becomes the reference
     restorer = core.cameras["camera"].restorer
-    assert restorer._reference_inputs is None
+    assert restorer.pipeline._cached is None
     core.idle("camera")
-    assert restorer._reference_inputs[0] == restorer.tracker.version
+    assert restorer.pipeline._cached[0] == restorer.tracker.version
     core.update_parameters({"restore": False})
-    core.cameras["camera"].restorer.invalidate_reference_cache()
+    restorer.pipeline.invalidate()
     core.idle("camera")  # restoration off: no work
-    assert restorer._reference_inputs is None
+    assert restorer.pipeline._cached is None

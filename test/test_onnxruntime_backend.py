@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fakes import repair
 
 from frame_restore_ros.backends.fingerprint import model_fingerprint
 from frame_restore_ros.backends.onnx_cache import cached_onnx
 from frame_restore_ros.backends.onnxruntime_backend import OnnxRuntimeBackend
 from frame_restore_ros.backends.torch_backend import TorchBackend
 from frame_restore_ros.model.bundled import load_default_or
-from frame_restore_ros.pipeline.compositing import restore_with_uncertainty
 from frame_restore_ros.synthetic.corruption import random_patches
 
 
@@ -23,15 +23,11 @@ def test_parity_with_torch_on_real_frames_and_cached_export(model, bikes_frames,
     backend = OnnxRuntimeBackend(model, uncertainty_samples=2, cache_dir=tmp_path)
     reference, truth = bikes_frames[20], bikes_frames[21]
     damage = random_patches(truth, model.cfg.grid_size, 0.75, np.random.default_rng(0))
-    ours, _ = restore_with_uncertainty(backend, reference, damage.damaged, damage.mask, 24, False)
-    theirs, _ = restore_with_uncertainty(
-        TorchBackend(model), reference, damage.damaged, damage.mask, 24, False
-    )
+    ours, _ = repair(backend, reference, damage.damaged, damage.mask, 24, False)
+    theirs, _ = repair(TorchBackend(model), reference, damage.damaged, damage.mask, 24, False)
     assert np.abs(ours.astype(int) - theirs).max() <= 1  # fp32 both; rounding at most 1 level
     np.testing.assert_array_equal(ours[~damage.mask], damage.damaged[~damage.mask])
-    restored, std = restore_with_uncertainty(
-        backend, reference, damage.damaged, damage.mask, 24, True
-    )
+    restored, std = repair(backend, reference, damage.damaged, damage.mask, 24, True)
     assert std is not None and std[damage.mask].max() > 0 and std[~damage.mask].max() == 0
     cached = sorted(p.name for p in (tmp_path / "onnx").iterdir())
     fingerprint = model_fingerprint(model)[:20]

@@ -6,12 +6,12 @@ import threading
 
 import numpy as np
 import pytest
+from fakes import repair
 
 from frame_restore_ros.backends.openvino_backend import choose_precision
 from frame_restore_ros.backends.torch_backend import TorchBackend
 from frame_restore_ros.media.tensors import frame_to_array
 from frame_restore_ros.model.bundled import load_default_or
-from frame_restore_ros.pipeline.compositing import restore_with_uncertainty
 from frame_restore_ros.synthetic.corruption import random_patches
 
 pytest.importorskip("openvino", reason="openvino is not installed (pip install openvino)")
@@ -55,16 +55,14 @@ def backends(model, tmp_path_factory):
 def case(model, bikes_frames):
     reference, truth = bikes_frames[20], bikes_frames[21]
     damage = random_patches(truth, model.cfg.grid_size, 0.75, np.random.default_rng(0))
-    expected, _ = restore_with_uncertainty(
-        TorchBackend(model), reference, damage.damaged, damage.mask, 24, False
-    )
+    expected, _ = repair(TorchBackend(model), reference, damage.damaged, damage.mask, 24, False)
     return reference, damage, expected
 
 
 def test_fp32_matches_torch_on_real_frames(backends, case):
     exact = backends[0]
     reference, damage, expected = case
-    ours, _ = restore_with_uncertainty(exact, reference, damage.damaged, damage.mask, 24, False)
+    ours, _ = repair(exact, reference, damage.damaged, damage.mask, 24, False)
     assert exact.name == "openvino-cpu" and exact.precision == "fp32"
     assert np.abs(ours.astype(int) - expected).max() <= 1  # fp32 both: rounding at most 1 level
     np.testing.assert_array_equal(ours[~damage.mask], damage.damaged[~damage.mask])
@@ -73,7 +71,7 @@ def test_fp32_matches_torch_on_real_frames(backends, case):
 def test_reduced_precision_within_the_stated_tolerance(backends, case):
     reduced = backends[1]
     reference, damage, expected = case
-    ours, _ = restore_with_uncertainty(reduced, reference, damage.damaged, damage.mask, 24, False)
+    ours, _ = repair(reduced, reference, damage.damaged, damage.mask, 24, False)
     assert reduced.name == "openvino-cpu" + ("" if reduced.precision == "fp32" else "-bf16")
     difference = np.abs(ours.astype(int) - expected)[damage.mask]
     assert difference.mean() <= BF16_MEAN_GREY and difference.max() <= BF16_MAX_GREY
@@ -100,7 +98,7 @@ def test_visible_token_graph_equals_the_static_graph(model, bikes_frames, backen
 def test_uncertainty_is_one_call_and_zero_outside_failed_pixels(backends, case):
     exact, reduced, _ = backends
     reference, damage, _ = case
-    _, std = restore_with_uncertainty(exact, reference, damage.damaged, damage.mask, 24, True)
+    _, std = repair(exact, reference, damage.damaged, damage.mask, 24, True)
     assert std is not None and std.shape == damage.mask.shape
     assert std[damage.mask].max() > 0 and std[~damage.mask].max() == 0
     with pytest.raises(ValueError, match="without uncertainty_samples"):

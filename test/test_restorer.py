@@ -13,7 +13,8 @@ from frame_restore_ros.backends.torch_backend import TorchBackend
 from frame_restore_ros.detection.failures import FailureKind
 from frame_restore_ros.evaluation.detection_scores import INJECTORS
 from frame_restore_ros.model import SiamMCVAE, preset
-from frame_restore_ros.pipeline.reference import TrackerConfig
+from frame_restore_ros.pipeline.reference import ResetCause, TrackerConfig
+from frame_restore_ros.pipeline.repair import RepairOptions
 from frame_restore_ros.pipeline.restorer import Restorer, RestorerConfig, Status
 from frame_restore_ros.synthetic import corruption
 
@@ -88,7 +89,7 @@ def test_no_reference_when_the_stream_starts_damaged(backend, frames):
 
 def test_stale_reference_by_frames_and_by_seconds(backend, frames):
     rng = np.random.default_rng(0)
-    config = RestorerConfig(tracker=TrackerConfig(max_age_frames=2, max_age_seconds=10.0))
+    config = RestorerConfig(tracker=TrackerConfig(max_age_frames=2, max_age_s=10.0))
     restorer = Restorer(backend, config)
     stamp = warm(restorer, frames, 2)
     statuses = []
@@ -97,7 +98,7 @@ def test_stale_reference_by_frames_and_by_seconds(backend, frames):
         statuses.append(restorer.process(damaged.damaged, stamp).status)
         stamp += 0.04
     assert statuses[0] is Status.REPAIRED and statuses[-1] is Status.STALE_REFERENCE
-    restorer = Restorer(backend, RestorerConfig(tracker=TrackerConfig(max_age_seconds=0.5)))
+    restorer = Restorer(backend, RestorerConfig(tracker=TrackerConfig(max_age_s=0.5)))
     stamp = warm(restorer, frames, 2)
     late = corruption.blocks(frames[3], rng, FailureKind.DEAD, 1).damaged
     result = restorer.process(late, stamp + 5.0)
@@ -138,12 +139,15 @@ def test_resolution_change_and_time_going_backwards_reset_the_reference(backend,
     damaged = corruption.blocks(small, np.random.default_rng(0), FailureKind.DEAD, 1).damaged
     result = restorer.process(damaged, stamp)
     assert result.status is Status.NO_REFERENCE and result.frame.shape == small.shape
-    assert "resolution changed" in restorer.tracker.last_reset_reason
+    assert restorer.tracker.last_reset.cause is ResetCause.RESOLUTION_CHANGE
+    assert "resolution changed" in restorer.tracker.last_reset.reason
     warm(restorer, [small, small], 2, t0=stamp + 0.1)
     damaged = corruption.blocks(small, np.random.default_rng(1), FailureKind.DEAD, 1).damaged
     result = restorer.process(damaged, 0.0)  # bag loop: time jumps back
     assert result.status is Status.NO_REFERENCE
-    assert "time went backwards" in restorer.tracker.last_reset_reason
+    assert restorer.tracker.last_reset.cause is ResetCause.CLOCK_JUMP
+    assert "time went backwards" in restorer.tracker.last_reset.reason
+    assert restorer.tracker.resets == {ResetCause.RESOLUTION_CHANGE: 1, ResetCause.CLOCK_JUMP: 1}
 
 
 @pytest.mark.parametrize(
@@ -186,7 +190,7 @@ def test_a_long_stream_keeps_memory_flat(backend, frames):
 def test_uncertainty_map_is_zero_on_good_pixels_and_positive_on_failed(frames):
     torch.manual_seed(0)
     backend = TorchBackend(SiamMCVAE(preset("tiny")), uncertainty_samples=4)
-    restorer = Restorer(backend, RestorerConfig(uncertainty=True))
+    restorer = Restorer(backend, RestorerConfig(repair=RepairOptions(uncertainty=True)))
     stamp = warm(restorer, frames)
     damaged = corruption.blocks(frames[5], np.random.default_rng(0), FailureKind.NOISE, 2)
     result = restorer.process(damaged.damaged, stamp)
@@ -198,7 +202,7 @@ def test_uncertainty_map_is_zero_on_good_pixels_and_positive_on_failed(frames):
 
 
 def test_uncertainty_with_a_backend_that_cannot_sample_is_an_error_status(backend, frames):
-    restorer = Restorer(backend, RestorerConfig(uncertainty=True))
+    restorer = Restorer(backend, RestorerConfig(repair=RepairOptions(uncertainty=True)))
     stamp = warm(restorer, frames)
     damaged = corruption.blocks(frames[5], np.random.default_rng(0), FailureKind.DEAD, 1).damaged
     result = restorer.process(damaged, stamp)
@@ -209,10 +213,10 @@ def test_uncertainty_with_a_backend_that_cannot_sample_is_an_error_status(backen
 def test_reference_prepared_when_idle_is_the_one_a_damaged_frame_uses(backend, frames):
     from frame_restore_ros.pipeline.reference_inputs import prepare_reference
 
-    restorer = Restorer(backend, RestorerConfig(align="ecc"))
+    restorer = Restorer(backend, RestorerConfig(repair=RepairOptions(align="ecc")))
     stamp = warm(restorer, frames)
     restorer.prepare_reference()  # what the node does after publishing a clean frame
-    version, prepared = restorer._reference_inputs
+    version, prepared = restorer.pipeline._cached
     assert version == restorer.tracker.version
     expected = prepare_reference(restorer.tracker.frame, backend.input_size, True, True)
     np.testing.assert_array_equal(prepared.model_input, expected.model_input)
@@ -221,4 +225,4 @@ def test_reference_prepared_when_idle_is_the_one_a_damaged_frame_uses(backend, f
     _, inject = INJECTORS["dead"]
     result = restorer.process(inject(frames[5], np.random.default_rng(3)).damaged, stamp)
     assert result.status is Status.REPAIRED
-    assert restorer._reference_inputs[1] is prepared  # reused, not converted again
+    assert restorer.pipeline._cached[1] is prepared  # reused, not converted again

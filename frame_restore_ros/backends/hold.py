@@ -1,26 +1,23 @@
-"""The "hold" backend: copy the reference into failed pixels.
+"""The "hold" backend: no model; the reference is copied into the failed pixels.
 
 It is the baseline every model must beat, and the model-free path used to time detection and
-compositing alone.
+the repair around the model. There is one hold in the product: ``pipeline.repair.RepairPipeline``
+given this backend copies the reference into the failed pixels at full resolution (no resizing,
+alignment, gating or feathering), wherever it runs (node, replay, evaluation, demo).
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 
 class HoldBackend:
-    """Returns the reference at the input size wherever the patch mask is set."""
+    """Selects the hold repair; ``input_size`` and ``patch_size`` give the patch grid it reports.
+
+    The grid is the small preset's (14 x 25 patches of 16 px), the one synthetic failures are
+    drawn on when no model is loaded.
+    """
 
     name = "hold"
 
     def __init__(self, input_size: tuple[int, int] = (224, 400), patch_size: int = 16) -> None:
         self.input_size = input_size
         self.patch_size = patch_size
-
-    def infer(
-        self, reference: np.ndarray, damaged: np.ndarray, patch_mask: np.ndarray
-    ) -> np.ndarray:
-        """(1, 3, h, w) x2 and (1, h/P, w/P) -> (1, 3, h, w): reference in failed patches."""
-        pixels = np.repeat(np.repeat(patch_mask > 0.5, self.patch_size, 1), self.patch_size, 2)
-        return np.where(pixels[:, None], reference, damaged)

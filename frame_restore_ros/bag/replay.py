@@ -27,6 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from frame_restore_ros.backends.base import RestorationBackend
+from frame_restore_ros.backends.hold import HoldBackend
 from frame_restore_ros.bag.bag_io import (
     COMPRESSED_TYPE,
     IMAGE_TYPE,
@@ -49,6 +50,8 @@ from frame_restore_ros.codec.messages import (
     stamp_seconds,
 )
 from frame_restore_ros.evaluation.metrics import quality
+from frame_restore_ros.pipeline.reference import ResetCause
+from frame_restore_ros.pipeline.repair import RepairPipeline
 from frame_restore_ros.pipeline.restorer import Restorer, RestorerConfig, Status
 from frame_restore_ros.synthetic.injection import InjectionSpec, Injector
 
@@ -56,6 +59,7 @@ log = logging.getLogger(__name__)
 OUTPUT_SUFFIXES = ("restored", "failure_mask", "uncertainty", "damaged")
 STAGES = ("read", "decode", "inject", "restore", "encode", "write", "score")
 MAX_LOGGED_SKIPS = 5
+HOLD = RepairPipeline(HoldBackend())  # the baseline each repaired frame is scored against
 
 
 @dataclass
@@ -295,18 +299,14 @@ def _process(
             frame = corruption.damaged
             native = _damaged_native(decoded, corruption.damaged, corruption.mask)
             outputs.append((f"{topic}/damaged", _encode(msg, decoded, frame, native, compressed)))
-    reference, _ = camera.restorer.tracker.lookup(stamp_seconds(msg.header))
+    reference = camera.restorer.tracker.lookup(stamp_seconds(msg.header)).reference
     wanted = reference is not None and corruption is not None and options.score
     held_reference = reference.frame.copy() if wanted else None  # the tracker reuses its buffer
     now = time.perf_counter()
     stages["inject"] += now - tick
     tick = now
-    shape_before = camera.restorer.tracker.resets
     result = camera.restorer.process(frame, stamp_seconds(msg.header))
-    if camera.restorer.tracker.resets != shape_before and "resolution" in (
-        camera.restorer.tracker.last_reset_reason
-    ):
-        record.resolution_resets += 1
+    record.resolution_resets = camera.restorer.tracker.resets[ResetCause.RESOLUTION_CHANGE]
     now = time.perf_counter()
     stages["restore"] += now - tick
     tick = now
@@ -342,9 +342,9 @@ def _process(
         "injected": str(item) if item else None,
     }
     if corruption is not None and options.score:
-        held = frame.copy()
+        held = frame
         if held_reference is not None and held_reference.shape == frame.shape:
-            held[result.mask] = held_reference[result.mask]
+            held = HOLD.repair(held_reference, frame, result.mask).frame
         for method, image in (("restored", result.frame), ("hold", held), ("damaged", frame)):
             score = quality(image, truth, corruption.mask)
             record.scores[method].append(score)

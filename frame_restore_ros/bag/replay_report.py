@@ -17,8 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (after selecting the headless bac
 import numpy as np  # noqa: E402
 
 from frame_restore_ros.bag.replay import STAGES, CameraLog, ReplayResult  # noqa: E402
-from frame_restore_ros.evaluation.demo import labelled_strip  # noqa: E402
 from frame_restore_ros.evaluation.metrics import METRICS  # noqa: E402
+from frame_restore_ros.media.strips import labelled_strip  # noqa: E402
 
 log = logging.getLogger(__name__)
 PSNR_CAP_DB = 100.0  # identical images have infinite PSNR; averaged as this value

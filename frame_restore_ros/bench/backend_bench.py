@@ -146,6 +146,7 @@ def end_to_end(
     ``passes`` times after a warm-up pass: the percentiles rest on ~36 x ``passes`` frames.
     """
     from frame_restore_ros.model.bundled import load_default_or
+    from frame_restore_ros.pipeline.repair import RepairOptions
     from frame_restore_ros.pipeline.restorer import Restorer, RestorerConfig, Status
     from frame_restore_ros.synthetic.corruption import random_patches
 
@@ -163,7 +164,7 @@ def end_to_end(
         return out
 
     backend.infer = timed_infer  # time the model call inside the restorer
-    restorer = Restorer(backend, RestorerConfig(align=align))
+    restorer = Restorer(backend, RestorerConfig(repair=RepairOptions(align=align)))
     clip = read_frames(sample_video_path("bigbuckbunny.mp4"), max_frames=frames)
     damaged = {
         index: random_patches(frame, model.cfg.grid_size, 0.75, np.random.default_rng(index))
@@ -174,7 +175,7 @@ def end_to_end(
     prepare: list[float] = []
     stages: dict[str, list[float]] = {"detect": [], "infer": [], "rest": []}
     for repeat in range(passes + 1):
-        restorer.reset("next pass")
+        restorer.reset()
         for index, frame in enumerate(clip):
             stamp = index / 24
             if index % 2 == 0:

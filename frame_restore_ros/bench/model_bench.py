@@ -67,26 +67,26 @@ def _summary(samples: list[float]) -> dict[str, float]:
 
 
 def _bench_end_to_end(model: SiamMCVAE, repeats: int, ratio: float) -> dict[str, dict[str, float]]:
-    """Time restore_failed_pixels (resize in, infer, upsample, composite) on full-size frames."""
+    """Time the bare repair (resize in, infer, upsample, composite) on full-size frames."""
     from frame_restore_ros.backends.torch_backend import TorchBackend
-    from frame_restore_ros.pipeline.compositing import restore_failed_pixels
+    from frame_restore_ros.pipeline.repair import RepairOptions, RepairPipeline
     from frame_restore_ros.synthetic.corruption import random_patches
 
-    backend = TorchBackend(model)
+    pipeline = RepairPipeline(TorchBackend(model), RepairOptions.model_only())
     rng = np.random.default_rng(0)
     results = {}
     for width, height in FRAME_SIZES:
         reference = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
         corruption = random_patches(reference, model.cfg.grid_size, ratio, rng)
         damaged, failed = corruption.damaged, corruption.mask
-        run = functools.partial(restore_failed_pixels, backend, reference, damaged, failed)
+        run = functools.partial(pipeline.repair, reference, damaged, failed)
         samples = _time(run, repeats)
         results[f"{width}x{height}"] = _summary(samples)
     return results
 
 
 def run_pipeline_benchmark(repeats: int = 30) -> dict[str, dict[str, float]]:
-    """Time detection + compositing without the model (hold backend) on real frames.
+    """Time detection and the hold repair (no model: the reference copied) on real frames.
 
     Consecutive bikes.mp4 frames are resized to each size; every other frame gets a dead block
     and a noise block, so both the undamaged path and the repair path are timed.

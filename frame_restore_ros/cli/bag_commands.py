@@ -174,6 +174,7 @@ def _backend(args: argparse.Namespace) -> tuple[object, str | None]:
 def run_replay(args: argparse.Namespace) -> int:
     from frame_restore_ros.bag.replay import ReplayOptions, replay
     from frame_restore_ros.bag.replay_report import write_report
+    from frame_restore_ros.pipeline.repair import RepairOptions
     from frame_restore_ros.pipeline.restorer import RestorerConfig
     from frame_restore_ros.synthetic.injection import InjectionSpec
 
@@ -190,7 +191,9 @@ def run_replay(args: argparse.Namespace) -> int:
         uncertainty=args.uncertainty > 0,
         storage=args.storage,
         overwrite=args.overwrite,
-        restorer=RestorerConfig(feather_px=args.feather_px, uncertainty=args.uncertainty > 0),
+        restorer=RestorerConfig(
+            repair=RepairOptions(feather_px=args.feather_px, uncertainty=args.uncertainty > 0)
+        ),
         strips=args.strips,
         progress=not args.no_progress,
     )

@@ -50,7 +50,7 @@ class DetectorConfig:
     lost_rows_min: int = 2
     lost_rows_max_gradient: float = 0.25
     whole_frame_ratio: float = 0.95
-    external_mask: np.ndarray | None = field(default=None, repr=False)
+    defect_mask: np.ndarray | None = field(default=None, repr=False)  # defect_mask.py
 
     def __post_init__(self) -> None:
         if self.cell < 2:
@@ -67,7 +67,7 @@ class Detection:
     """What the detector found in one frame.
 
     Attributes:
-        mask: (H, W) bool, True = failed pixel (external mask included).
+        mask: (H, W) bool, True = failed pixel (defect mask included).
         labels: (H, W) uint8 FailureKind per pixel.
         cell_labels: (rows, cols) uint8 FailureKind per detection cell.
         failed_ratio: fraction of failed pixels.
@@ -123,8 +123,8 @@ class FailureDetector:
         labels = self._cells_to_pixels(cells, shape, cfg.cell)
         self._refine_borders(cells, stats.texture, frame, stats.gray_full, labels)
         self._mark_lines(stats.gray_full, frame, labels)
-        if cfg.external_mask is not None:
-            external = _fit_mask(cfg.external_mask, shape)
+        if cfg.defect_mask is not None:
+            external = _fit_mask(cfg.defect_mask, shape)
             labels[external & (labels == FailureKind.CLEAN)] = FailureKind.EXTERNAL
         failed = labels != FailureKind.CLEAN
         ratio = cv2.countNonZero(labels) / labels.size
@@ -392,24 +392,11 @@ def _bottom_run(row_flat: np.ndarray, frame: np.ndarray) -> int:
     return frame.shape[0] - start
 
 
-def load_external_mask(path: str) -> np.ndarray:
-    """Read a static dead-pixel map: an image file whose nonzero pixels are failed.
-
-    Returns (H, W) bool. Raises ValueError naming the file when it cannot be read.
-    """
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise ValueError(f"cannot read external mask {path}: not an image file OpenCV can decode")
-    if image.ndim == 3:
-        image = image.max(axis=2)
-    return image > 0
-
-
 def _fit_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Return the external mask as bool; it fits one sensor resolution, so sizes must match."""
+    """Return the defect mask as bool; it fits one sensor resolution, so sizes must match."""
     if mask.shape != shape:
         raise ValueError(
-            f"external mask is {mask.shape[0]}x{mask.shape[1]} but the frame is "
+            f"defect mask is {mask.shape[0]}x{mask.shape[1]} but the frame is "
             f"{shape[0]}x{shape[1]}: a dead-pixel map belongs to one sensor resolution"
         )
     return mask.astype(bool)
@@ -421,4 +408,4 @@ def _describe(value: object) -> str:
     return type(value).__name__
 
 
-__all__ = ["Detection", "DetectorConfig", "FailureDetector", "grid_shape", "load_external_mask"]
+__all__ = ["Detection", "DetectorConfig", "FailureDetector", "grid_shape"]

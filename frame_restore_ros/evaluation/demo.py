@@ -1,19 +1,17 @@
 """The main job on bundled data: damage a real clip, restore it, and show and score the result.
 
 For every frame t >= gap: reference = real frame t-gap, damaged = frame t with seeded patch
-failures on
-the model's grid (black, white, noise, green fills). Writes:
+failures on the model's grid (black, white, noise, green fills), repaired by the node's repair
+pipeline with its default options (``pipeline.repair``) and by the hold baseline. Writes:
   restored.mp4       damaged | hold baseline | SiamMCVAE | ground truth, side by side
   before_after.png   the same four panels for the frame with the median SiamMCVAE PSNR
-  summary.json       per-frame and mean PSNR (whole frame and failed region, 0-255 scale) and
-  timings
+  summary.json       per-frame and mean PSNR (whole frame and failed region, 0-255 scale), timings
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from pathlib import Path
 
@@ -21,38 +19,17 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from frame_restore_ros.backends.hold import HoldBackend
 from frame_restore_ros.backends.torch_backend import TorchBackend
+from frame_restore_ros.evaluation.metrics import psnr
+from frame_restore_ros.media.strips import labelled_strip
 from frame_restore_ros.media.video import VideoError, read_frames, sample_video_path, video_fps
 from frame_restore_ros.model.bundled import default_weights_path, load_default_or
-from frame_restore_ros.pipeline.change_gate import DEFAULT_TAU
-from frame_restore_ros.pipeline.compositing import reference_detail, restore_with_uncertainty
-from frame_restore_ros.pipeline.restorer import RestorerConfig
+from frame_restore_ros.pipeline.repair import RepairOptions, RepairPipeline
 from frame_restore_ros.synthetic.corruption import random_patches
 
 log = logging.getLogger(__name__)
 PANELS = ("damaged", "hold", "SiamMCVAE", "ground truth")
-
-
-def psnr(a: np.ndarray, b: np.ndarray, where: np.ndarray | None = None) -> float:
-    """PSNR in dB on the 0-255 scale, over all pixels or over ``where`` (H, W) bool."""
-    diff = a.astype(np.float64) - b.astype(np.float64)
-    if where is not None:
-        diff = diff[where]
-    mse = float(np.mean(diff**2)) if diff.size else 0.0
-    return 10 * math.log10(255.0**2 / mse) if mse > 0 else float("inf")
-
-
-def labelled_strip(images: list[np.ndarray], labels: tuple[str, ...]) -> np.ndarray:
-    """Concatenate frames side by side with a caption on each."""
-    panels = []
-    for image, label in zip(images, labels, strict=True):
-        panel = image.copy()
-        cv2.rectangle(panel, (0, 0), (12 + 11 * len(label), 26), (0, 0, 0), -1)
-        cv2.putText(
-            panel, label, (6, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA
-        )
-        panels.append(panel)
-    return np.concatenate(panels, axis=1)
 
 
 def run_demo(
@@ -72,7 +49,8 @@ def run_demo(
         )
     video = video or sample_video_path("bikes.mp4")
     model = load_default_or(weights)
-    backend = TorchBackend(model)
+    pipeline = RepairPipeline(TorchBackend(model), RepairOptions())  # the node's defaults
+    hold = RepairPipeline(HoldBackend())
     clip = read_frames(video, max_frames=frames)
     if len(clip) <= gap:
         raise VideoError(f"{video} has only {len(clip)} frames; need more than gap={gap}")
@@ -95,20 +73,9 @@ def run_demo(
             corruption = random_patches(truth, grid, ratio, rng)
             damaged, failed = corruption.damaged, corruption.mask
             start = time.perf_counter()
-            restored, _ = restore_with_uncertainty(
-                backend,
-                reference,
-                damaged,
-                failed,
-                RestorerConfig.feather_px,
-                False,
-                None,
-                reference_detail(reference, backend.input_size),
-                DEFAULT_TAU,
-            )  # the node's compositing defaults
+            restored = pipeline.repair(reference, damaged, failed).frame
             elapsed_ms = (time.perf_counter() - start) * 1000
-            held = damaged.copy()
-            held[failed] = reference[failed]
+            held = hold.repair(reference, damaged, failed).frame
             if not np.array_equal(restored[~failed], truth[~failed]):
                 raise RuntimeError(f"frame {t}: a pixel outside the failure mask changed")
             records.append(

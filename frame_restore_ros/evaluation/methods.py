@@ -2,33 +2,38 @@
 
 Every method maps (reference, damaged, failed) -> restored, all full resolution: reference and
 damaged (H, W, 3) uint8 BGR, failed (H, W) bool; the output differs from ``damaged`` only at
-failed pixels. Baselines (DESIGN.md section 9): hold (copy the reference), OpenCV inpainting
-(Telea; Navier-Stokes) and a single-frame MAE of the same size; SiamMCVAE runs through the same
-full-resolution compositing as the node (seam feathering, detail transfer, change gate,
-optional alignment).
+failed pixels. Baselines (docs/evaluation.md): hold (copy the reference), OpenCV inpainting
+(Telea; Navier-Stokes) and a single-frame MAE of the same size. SiamMCVAE and hold run through
+the node's own ``pipeline.repair.RepairPipeline`` (alignment, change gate, detail transfer,
+seam feathering: the node's defaults), so the evaluation scores what the node publishes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from frame_restore_ros.pipeline.change_gate import DEFAULT_TAU
-from frame_restore_ros.pipeline.compositing import restore_with_uncertainty, to_model_size
-from frame_restore_ros.pipeline.reference_inputs import aligned_inputs, prepare_reference
+from frame_restore_ros.backends.hold import HoldBackend
+from frame_restore_ros.pipeline.repair import RepairOptions, RepairPipeline
 
 Method = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 INPAINT_RADIUS = 3  # OpenCV's documented default neighbourhood
 
 
-def hold(reference: np.ndarray, damaged: np.ndarray, failed: np.ndarray) -> np.ndarray:
-    """Copy the reference into the failed pixels."""
-    out = damaged.copy()
-    np.copyto(out, reference, where=failed[..., None])
-    return out
+def pipeline_method(pipeline: RepairPipeline) -> Method:
+    """Wrap a repair pipeline as a method (no reference cache: every pair is new)."""
+
+    def method(reference: np.ndarray, damaged: np.ndarray, failed: np.ndarray) -> np.ndarray:
+        return pipeline.repair(reference, damaged, failed).frame
+
+    return method
+
+
+hold = pipeline_method(RepairPipeline(HoldBackend()))
 
 
 def _inpaint(flag: int) -> Method:
@@ -47,50 +52,26 @@ navier_stokes = _inpaint(cv2.INPAINT_NS)
 
 def model_method(
     weights: Path | None,
-    feather_px: int = 24,
-    detail_transfer: bool = True,
-    align: bool = True,
-    change_tau: float | None = DEFAULT_TAU,
+    options: RepairOptions | None = None,
     backend_name: str = "torch-cpu",
     precision: str = "fp16",
 ) -> Method:
-    """Wrap a weight file (None: the bundled default) in the node's compositing.
+    """Wrap a weight file (None: the bundled default) in the node's repair pipeline.
 
-    A single-frame MAE never gets the reference: no detail transfer and no alignment for it.
-    ``backend_name`` runs the model on another backend (``backends.selection``), ``precision``
-    where it has one; torch-cpu (fp32) is the reference.
+    ``options`` default to the node's (``RepairOptions()``). A single-frame MAE never gets the
+    reference: no detail transfer, gate or alignment for it. ``backend_name`` runs the model on
+    another backend (``backends.selection``), ``precision`` where it has one; torch-cpu (fp32)
+    is the reference.
     """
     from frame_restore_ros.backends.selection import create_backend
     from frame_restore_ros.model.bundled import load_default_or
 
     model = load_default_or(weights)
     backend = create_backend(model, backend_name, precision=precision)
-    uses_reference = model.cfg.architecture != "mae"
-
-    def method(reference: np.ndarray, damaged: np.ndarray, failed: np.ndarray) -> np.ndarray:
-        prepared = prepare_reference(
-            reference,
-            backend.input_size,
-            detail_transfer and uses_reference,
-            align and uses_reference,
-        )  # exactly as the node's restorer does
-        small = to_model_size(damaged, failed, backend.input_size)
-        model_input, detail, _ = aligned_inputs(prepared, reference, damaged, ~failed)
-        restored, _ = restore_with_uncertainty(
-            backend,
-            reference,
-            damaged,
-            failed,
-            feather_px,
-            False,
-            model_input,
-            detail,
-            change_tau if uses_reference else None,
-            small,
-        )
-        return restored
-
-    return method
+    options = options or RepairOptions()
+    if model.cfg.architecture == "mae":
+        options = RepairOptions.single_frame(options)
+    return pipeline_method(RepairPipeline(backend, options))
 
 
 def build_methods(
@@ -107,6 +88,7 @@ def build_methods(
     run on ``backend_name`` at ``precision`` (:func:`model_method`).
     """
     on = {"backend_name": backend_name, "precision": precision}
+    node = RepairOptions()
     methods: dict[str, Method] = {
         "hold": hold,
         "telea": telea,
@@ -114,12 +96,16 @@ def build_methods(
     }
     if mae is not None:
         methods["mae"] = model_method(mae, **on)
-    methods["siammcvae"] = model_method(siammcvae, **on)
+    methods["siammcvae"] = model_method(siammcvae, node, **on)
     if ablations:
-        methods["siammcvae_no_align"] = model_method(siammcvae, align=False, **on)
-        methods["siammcvae_no_gate"] = model_method(siammcvae, change_tau=None, **on)
-        methods["siammcvae_no_detail"] = model_method(siammcvae, detail_transfer=False, **on)
-        methods["siammcvae_model_only"] = model_method(
-            siammcvae, detail_transfer=False, align=False, change_tau=None, **on
-        )
+        variants = {
+            "siammcvae_no_align": replace(node, align="none"),
+            "siammcvae_no_gate": replace(node, change_tau=None),
+            "siammcvae_no_detail": replace(node, detail_transfer=False),
+            "siammcvae_model_only": replace(
+                node, detail_transfer=False, align="none", change_tau=None
+            ),
+        }
+        for name, options in variants.items():
+            methods[name] = model_method(siammcvae, options, **on)
     return methods

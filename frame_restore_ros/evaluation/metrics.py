@@ -27,6 +27,18 @@ def psnr_from_mse(mse: float) -> float:
     return 10.0 * math.log10(255.0**2 / mse) if mse > 0 else math.inf
 
 
+def psnr(prediction: np.ndarray, truth: np.ndarray, where: np.ndarray | None = None) -> float:
+    """PSNR in dB of two uint8 images, over all pixels or over ``where`` (H, W) bool.
+
+    ``inf`` when identical, and when ``where`` selects no pixel (nothing differs there).
+    """
+    _checked(prediction, truth)
+    diff = prediction.astype(np.float64) - truth.astype(np.float64)
+    if where is not None:
+        diff = diff[where]
+    return psnr_from_mse(float(np.mean(diff**2)) if diff.size else 0.0)
+
+
 def ssim_map(prediction: np.ndarray, truth: np.ndarray) -> tuple[float, np.ndarray]:
     """SSIM of two (H, W, 3) or (H, W) uint8 images: (scikit-image's mean, (H, W) map).
 

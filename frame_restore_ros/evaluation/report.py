@@ -14,8 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after selecting the headless backend)
 import numpy as np  # noqa: E402
 
-from frame_restore_ros.evaluation.demo import labelled_strip  # noqa: E402
 from frame_restore_ros.evaluation.harness import EvalConfig, EvalResult, summarize  # noqa: E402
+from frame_restore_ros.media.strips import labelled_strip  # noqa: E402
 
 PLOTTED = ("psnr", "ssim")
 

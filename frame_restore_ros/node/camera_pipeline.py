@@ -26,7 +26,6 @@ from frame_restore_ros.codec.image_codec import (
     native_to_fields,
 )
 from frame_restore_ros.codec.messages import stamp_seconds
-from frame_restore_ros.detection.detector import FailureDetector
 from frame_restore_ros.node.camera_stats import CameraStats
 from frame_restore_ros.node.message_factory import MessageFactory
 from frame_restore_ros.node.model_holder import LockedBackend
@@ -34,7 +33,6 @@ from frame_restore_ros.node.throttle import ThrottledLog
 from frame_restore_ros.pipeline.restorer import Restorer, RestorerConfig, Status
 
 log = logging.getLogger(__name__)
-RESTORE_OFF = "passthrough_restore_off"
 
 
 @dataclass(frozen=True)
@@ -81,14 +79,7 @@ class CameraPipeline:
         The detector restarts (loses its history) only if its own settings changed.
         """
         with self._lock:
-            restorer = self.restorer
-            if config.detector != restorer.config.detector:
-                restorer.detector = FailureDetector(config.detector)
-            restorer.tracker.config = config.tracker
-            if backend is not restorer.backend or config != restorer.config:
-                restorer.invalidate_reference_cache()  # old model size, detail or align mode
-            restorer.config = config
-            restorer.backend = backend
+            self.restorer.reconfigure(config, backend)
 
     def idle(self) -> None:
         """Use idle time after publishing: prepare a new reference for the model."""
@@ -128,23 +119,14 @@ class CameraPipeline:
         self.stats.encoding = decoded.encoding
         self.stats.resolution = f"{decoded.bgr.shape[1]}x{decoded.bgr.shape[0]}"
         with self._lock:
-            backend = self.restorer.backend
-            if not options.restore:
-                self.restorer.backend = None
             try:
-                result = self.restorer.process(decoded.bgr, stamp)
+                result = self.restorer.process(decoded.bgr, stamp, restore=options.restore)
             except Exception:  # detection bug or worse: never stop the stream
                 log.exception("%s: restorer raised; frame passed through", self.name)
                 self.stats.bad_message("restorer_exception")
                 return [Publication(self.name, "restored", message)]
-            finally:
-                self.restorer.backend = backend
         status = result.status.value
-        if not options.restore and result.status is Status.NO_BACKEND:
-            status = RESTORE_OFF
-        if result.status in (Status.ERROR, Status.WHOLE_FRAME) or (
-            result.status.passthrough and result.status is not Status.CLEAN and options.restore
-        ):
+        if result.status not in (Status.CLEAN, Status.REPAIRED, Status.RESTORE_OFF):
             self.warnings.warning(
                 f"{self.name}:{status}", f"{self.name}: frame passed through: {result.reason}", now
             )

@@ -168,7 +168,7 @@ class NodeCore:
                     model,
                     s["restore"],
                     s["diagnostics.stale_after_s"],
-                    s["diagnostics.warn_failure_ratio"],
+                    s["diagnostics.warn_failed_ratio"],
                     now,
                     s["diagnostics.period_s"],
                 )

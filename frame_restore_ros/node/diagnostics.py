@@ -4,7 +4,7 @@ Levels (DiagnosticStatus constants): STALE when a camera has sent nothing for
 ``diagnostics.stale_after_s``; ERROR when restoration raised, the whole frame failed, or no
 model is loaded while ``restore`` is on; WARN when damaged frames passed through (no or stale
 reference), messages were malformed or dropped, or the mean failed fraction exceeds
-``diagnostics.warn_failure_ratio``; OK otherwise. The message names the worst cause.
+``diagnostics.warn_failed_ratio``; OK otherwise. The message names the worst cause.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def camera_report(
     model: ModelState,
     restore: bool,
     stale_after_s: float,
-    warn_failure_ratio: float,
+    warn_failed_ratio: float,
     now: float,
     period_s: float,
 ) -> DiagnosticReport:
@@ -90,7 +90,7 @@ def camera_report(
     if dropped:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(window.dropped.items()))
         problems.append((WARN, f"{dropped} frames dropped ({kinds})"))
-    if mean_failed > warn_failure_ratio:
+    if mean_failed > warn_failed_ratio:
         problems.append((WARN, f"{mean_failed:.1%} of the image failed on average"))
     if problems:
         level = max(p[0] for p in problems)

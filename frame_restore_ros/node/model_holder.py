@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from frame_restore_ros.backends.base import RestorationBackend
+from frame_restore_ros.backends.hold import HoldBackend
 from frame_restore_ros.node.diagnostics import ModelState
 from frame_restore_ros.node.parameters import NodeSettings
 
@@ -61,8 +62,6 @@ def build_backend(request: BackendRequest) -> RestorationBackend:
     if weights is not None and not Path(weights).is_file():
         raise FileNotFoundError(f"weights file {weights} does not exist")
     if request.backend == "hold":
-        from frame_restore_ros.backends.hold import HoldBackend
-
         if request.uncertainty_samples:
             raise ValueError("publish_uncertainty needs a model backend, not hold")
         return HoldBackend()
@@ -111,21 +110,23 @@ class ModelHolder:
     def __init__(self, loader: Loader = build_backend) -> None:
         self._loader = loader
         self.request: BackendRequest | None = None
-        self.backend: LockedBackend | None = None
+        self.backend: LockedBackend | HoldBackend | None = None
         self.error = ""
 
-    def load(self, request: BackendRequest) -> LockedBackend:
+    def load(self, request: BackendRequest) -> LockedBackend | HoldBackend:
         """Build ``request`` beside the current backend and switch to it.
 
         On failure the current backend stays, ``error`` says why, and the exception propagates.
         """
         try:
-            backend = LockedBackend(self._loader(request))
+            loaded = self._loader(request)
         except Exception as exc:
             self.error = f"{type(exc).__name__}: {exc}"
             kept = self.state().backend or "none"
             log.error("model load failed (%s), keeping %s", self.error, kept)
             raise
+        # The hold backend runs no model (the pipeline copies the reference): nothing to lock.
+        backend = loaded if isinstance(loaded, HoldBackend) else LockedBackend(loaded)
         self.request, self.backend, self.error = request, backend, ""
         weights = request.weights or "bundled"
         log.info("model loaded: backend %s, weights %s", backend.name, weights)

@@ -172,7 +172,7 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
         choices=ALIGN_MODES,
     ),
     ParameterSpec(
-        "reference.max_failure_ratio",
+        "reference.max_failed_ratio",
         0.01,
         "A frame becomes the reference only if at most this fraction of it failed.",
         minimum=0.0,
@@ -273,7 +273,7 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
         maximum=600.0,
     ),
     ParameterSpec(
-        "diagnostics.warn_failure_ratio",
+        "diagnostics.warn_failed_ratio",
         0.05,
         "WARN when a camera's mean failed fraction over the period exceeds this.",
         minimum=0.0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from frame_restore_ros.detection.detector import DetectorConfig
 from frame_restore_ros.node.parameters import NodeSettings
 from frame_restore_ros.pipeline.reference import TrackerConfig
+from frame_restore_ros.pipeline.repair import RepairOptions
 from frame_restore_ros.pipeline.restorer import RestorerConfig
 
 
@@ -20,9 +21,9 @@ def detector_config(settings: NodeSettings) -> DetectorConfig:
 
 def tracker_config(settings: NodeSettings) -> TrackerConfig:
     return TrackerConfig(
-        max_failure_ratio=settings["reference.max_failure_ratio"],
+        max_failed_ratio=settings["reference.max_failed_ratio"],
         max_age_frames=settings["reference.max_age_frames"],
-        max_age_seconds=settings["reference.max_age_s"],
+        max_age_s=settings["reference.max_age_s"],
     )
 
 
@@ -31,9 +32,11 @@ def restorer_config(settings: NodeSettings) -> RestorerConfig:
     return RestorerConfig(
         detector=detector_config(settings),
         tracker=tracker_config(settings),
-        feather_px=settings["feather_px"],
-        uncertainty=settings["publish_uncertainty"],
-        detail_transfer=settings["detail_transfer"],
-        change_tau=settings["change_tau"] or None,
-        align=settings["align"],
+        repair=RepairOptions(
+            feather_px=settings["feather_px"],
+            detail_transfer=settings["detail_transfer"],
+            change_tau=settings["change_tau"] or None,
+            align=settings["align"],
+            uncertainty=settings["publish_uncertainty"],
+        ),
     )

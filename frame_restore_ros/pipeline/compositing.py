@@ -38,67 +38,43 @@ def to_model_size(frame: np.ndarray, failed: np.ndarray, size: tuple[int, int]) 
     return ModelSizeFrame(downscale(frame, size), valid)
 
 
-def restore_failed_pixels(
+def composite_prediction(
     backend: RestorationBackend,
-    reference: np.ndarray,
     damaged: np.ndarray,
     failed: np.ndarray,
-    feather_px: int = 0,
-) -> np.ndarray:
-    """Repair ``failed`` pixels of ``damaged`` from ``reference`` at full resolution.
+    small: ModelSizeFrame,
+    reference_input: np.ndarray,
+    reference_detail: np.ndarray | None,
+    *,
+    feather_px: int,
+    change_tau: float | None,
+    uncertainty: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Infer at the model's size and write the prediction into the failed pixels only.
+
+    Called by ``repair.RepairPipeline`` (the one place the stages are glued together).
 
     Args:
-        reference, damaged: (H, W, 3) uint8 BGR, same shape.
-        failed: (H, W) bool, True = failed pixel.
+        damaged: (H, W, 3) uint8 BGR; failed: (H, W) bool, True = failed pixel.
+        small: :func:`to_model_size` of ``damaged`` and ``failed``.
+        reference_input: (1, 3, h, w) float32 RGB in [0, 1], the (aligned) reference at the
+            model's input size (h, w).
+        reference_detail: (H, W, 3) int16 detail of the reference above the model's resolution
+            (``detail_from_small``), added to the upsampled prediction; None: off. Where the
+            model reproduces the reference, the output is then the full-resolution reference.
         feather_px: seam feathering width in full-resolution pixels (0 = none; ``seam.py``).
+        change_tau: gray levels; blends the prediction towards the reference where the valid
+            surroundings did not change (``change_gate.py``); None: off.
+        uncertainty: also return the (H, W) float32 per-pixel std of the backend's K samples on
+            the 0-255 scale, exactly 0 outside ``failed``; needs ``infer_with_uncertainty``.
     Returns:
-        (H, W, 3) uint8 BGR: ``damaged`` with failed pixels replaced by the model's upsampled
-        prediction; every other pixel is returned unchanged.
+        (restored (H, W, 3) uint8 equal to ``damaged`` outside ``failed``, std map or None).
     """
-    return restore_with_uncertainty(backend, reference, damaged, failed, feather_px, False)[0]
-
-
-def restore_with_uncertainty(
-    backend: RestorationBackend,
-    reference: np.ndarray,
-    damaged: np.ndarray,
-    failed: np.ndarray,
-    feather_px: int = 0,
-    uncertainty: bool = True,
-    reference_input: np.ndarray | None = None,
-    reference_detail: np.ndarray | None = None,
-    change_tau: float | None = None,
-    small: ModelSizeFrame | None = None,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """:func:`restore_failed_pixels` plus, if asked, the uncertainty map.
-
-    The map is (H, W) float32: the per-pixel std of the backend's K samples on the 0-255 scale,
-    upsampled, and exactly 0 outside ``failed`` (those pixels are copied, not predicted). It needs
-    a backend with ``infer_with_uncertainty`` (e.g. ``TorchBackend(uncertainty_samples=8)``).
-    ``reference_input`` is the reference already converted by ``frame_to_array`` at the model's
-    input size; pass it to skip converting an unchanged reference on every frame.
-    ``reference_detail`` (:func:`reference_detail`) adds the reference's detail above the model's
-    resolution to the upsampled prediction (detail transfer); where the model reproduces the
-    reference, the output is then the full-resolution reference itself.
-    ``change_tau`` (grey levels) turns on change-gated compositing (``change_gate.py``): the
-    prediction is blended towards the reference where the valid surroundings did not change.
-    ``small`` is :func:`to_model_size` of ``damaged`` and ``failed`` if already computed.
-    """
-    if reference.shape != damaged.shape or damaged.shape[:2] != failed.shape:
-        raise ValueError(
-            f"shapes differ: reference {reference.shape}, damaged {damaged.shape}, "
-            f"mask {failed.shape}"
-        )
-    if not failed.any():
-        return damaged.copy(), (np.zeros(failed.shape, np.float32) if uncertainty else None)
     height, width = backend.input_size
     patch = backend.patch_size
     grid = (height // patch, width // patch)
     patch_mask = pixels_to_cells(failed, grid)  # any failed pixel hides the patch from the model
-    small = small or to_model_size(damaged, failed, backend.input_size)
     damaged_small = small.image
-    if reference_input is None:
-        reference_input = frame_to_array(reference, backend.input_size)
     inputs = (
         reference_input,
         frame_to_array(damaged_small),
@@ -146,17 +122,11 @@ def restore_with_uncertainty(
     return output, std_full
 
 
-def reference_detail(reference: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
-    """(H, W, 3) int16: the reference minus its model-resolution version upsampled.
-
-    It is the detail the model cannot represent at ``input_size`` = (h, w); computed once per
-    reference frame.
-    """
-    return detail_from_small(reference, downscale(reference, input_size))
-
-
 def detail_from_small(reference: np.ndarray, small: np.ndarray) -> np.ndarray:
-    """:func:`reference_detail` given ``small``, the reference already downscaled."""
+    """(H, W, 3) int16: ``reference`` minus ``small`` (its model-size version) upsampled.
+
+    It is the detail the model cannot represent at its input size; computed once per reference.
+    """
     upsampled = cv2.resize(
         small, (reference.shape[1], reference.shape[0]), interpolation=cv2.INTER_LINEAR
     )

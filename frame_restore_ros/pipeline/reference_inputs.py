@@ -5,7 +5,7 @@ model-size image, the full-resolution detail map (detail transfer) and ECC's gre
 For each damaged frame, ECC finds the warp from the reference to it on clean pixels, and the
 prepared model-size image and detail map are warped; warping those instead of the full-resolution
 frame (and converting it again) gives the same inputs up to resampling at a fraction of the cost.
-The node's restorer and the evaluation harness both go through here, so they compute alike.
+``repair.RepairPipeline`` is its one caller.
 """
 
 from __future__ import annotations

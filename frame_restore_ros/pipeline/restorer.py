@@ -1,9 +1,10 @@
-"""The per-frame pipeline: detect -> choose reference -> infer -> composite -> outputs.
+"""The per-frame pipeline of one camera: detect -> reference -> repair -> outputs.
 
-Rules (DESIGN.md section 6): a clean frame becomes the reference and is returned as the very same
-array (same bytes, no copy); a damaged frame with a usable reference is repaired in its failed
-pixels only; in every other case the input is passed through unchanged with a status saying why.
-An exception inside inference never escapes: it becomes a pass-through with status ``error``.
+Rules (docs/architecture.md): a clean frame becomes the reference and is returned as the very
+same array (same bytes, no copy); a damaged frame with a usable reference is repaired in its
+failed pixels only (``repair.RepairPipeline``); in every other case the input is passed through
+unchanged with a status saying why. An exception inside inference never escapes: it becomes a
+pass-through with status ``error``.
 """
 
 from __future__ import annotations
@@ -18,26 +19,22 @@ import numpy as np
 from frame_restore_ros.backends.base import RestorationBackend
 from frame_restore_ros.detection.detector import DetectorConfig, FailureDetector
 from frame_restore_ros.detection.failures import FailureKind
-from frame_restore_ros.pipeline.alignment import ALIGN_MODES
-from frame_restore_ros.pipeline.change_gate import DEFAULT_TAU
-from frame_restore_ros.pipeline.compositing import restore_with_uncertainty, to_model_size
-from frame_restore_ros.pipeline.reference import ReferenceTracker, TrackerConfig
-from frame_restore_ros.pipeline.reference_inputs import (
-    ReferenceInputs,
-    aligned_inputs,
-    prepare_reference,
-)
+from frame_restore_ros.pipeline.reference import ReferenceTracker, TrackerConfig, Unavailable
+from frame_restore_ros.pipeline.repair import RepairOptions, RepairPipeline
 
 log = logging.getLogger(__name__)
 
 
 class Status(str, Enum):
+    """What the restorer did with a frame (the value is what diagnostics and reports show)."""
+
     CLEAN = "clean"
     REPAIRED = "repaired"
     NO_REFERENCE = "passthrough_no_reference"
     STALE_REFERENCE = "passthrough_stale_reference"
     WHOLE_FRAME = "passthrough_whole_frame"
     NO_BACKEND = "passthrough_no_backend"
+    RESTORE_OFF = "passthrough_restore_off"
     ERROR = "error"
 
     @property
@@ -45,23 +42,19 @@ class Status(str, Enum):
         return self is not Status.REPAIRED
 
 
-@dataclass
+_UNAVAILABLE_STATUS = {
+    Unavailable.NONE_YET: Status.NO_REFERENCE,
+    Unavailable.TOO_OLD: Status.STALE_REFERENCE,
+}
+
+
+@dataclass(frozen=True)
 class RestorerConfig:
+    """Everything that configures one camera's restorer: detection, reference, repair."""
+
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
-    feather_px: int = 24
-    uncertainty: bool = False  # needs a backend with infer_with_uncertainty
-    detail_transfer: bool = True  # add the reference's full-resolution detail (compositing.py)
-    change_tau: float | None = DEFAULT_TAU  # change-gated compositing (change_gate.py); None: off
-    align: str = "ecc"  # warp the reference onto the frame first (alignment.py); "none": off
-
-    def __post_init__(self) -> None:
-        if self.align not in ALIGN_MODES:
-            raise ValueError(f"align must be one of {ALIGN_MODES}, got {self.align!r}")
-        if self.feather_px < 0:
-            raise ValueError(f"feather_px must be >= 0, got {self.feather_px}")
-        if self.change_tau is not None and self.change_tau <= 0:
-            raise ValueError(f"change_tau must be > 0 grey levels or None, got {self.change_tau}")
+    repair: RepairOptions = field(default_factory=RepairOptions)
 
 
 @dataclass
@@ -104,53 +97,65 @@ def validate_frame(frame: object) -> np.ndarray:
 
 
 class Restorer:
-    """One camera's restoration state: detector history, reference, backend."""
+    """One camera's restoration state: detector history, reference, repair pipeline."""
 
     def __init__(
         self, backend: RestorationBackend | None, config: RestorerConfig | None = None
     ) -> None:
         self.config = config or RestorerConfig()
-        self.backend = backend
         self.detector = FailureDetector(self.config.detector)
         self.tracker = ReferenceTracker(self.config.tracker)
-        self._reference_inputs: tuple[int, ReferenceInputs] | None = None  # (version, inputs)
+        self.pipeline = (
+            RepairPipeline(backend, self.config.repair) if backend is not None else None
+        )
 
-    def reset(self, reason: str = "requested") -> None:
+    @property
+    def backend(self) -> RestorationBackend | None:
+        return None if self.pipeline is None else self.pipeline.backend
+
+    def reset(self) -> None:
+        """Forget the detector's history and the reference."""
         self.detector.reset()
-        self.tracker.reset(reason)
+        self.tracker.reset()
 
-    def invalidate_reference_cache(self) -> None:
-        """Forget the converted reference (after a backend or detail-mode change)."""
-        self._reference_inputs = None
+    def reconfigure(self, config: RestorerConfig, backend: RestorationBackend | None) -> None:
+        """Apply a new configuration and backend, keeping the reference.
 
-    def _prepared_reference(self, reference: np.ndarray) -> ReferenceInputs:
-        """Return the reference prepared for the model, computed once per reference frame."""
-        assert self.backend is not None
-        version, size = self.tracker.version, self.backend.input_size
-        cached = self._reference_inputs
-        if cached is None or cached[0] != version or cached[1].size != size:
-            config = self.config
-            prepared = prepare_reference(
-                reference, size, config.detail_transfer, config.align == "ecc"
-            )
-            self._reference_inputs = cached = (version, prepared)
-        return cached[1]
+        The detector restarts (loses its history) only if its own settings changed; the
+        prepared reference is dropped if the backend or the repair options changed.
+        """
+        if config.detector != self.config.detector:
+            self.detector = FailureDetector(config.detector)
+        self.tracker.config = config.tracker
+        if backend is None:
+            self.pipeline = None
+        elif (
+            self.pipeline is None
+            or backend is not self.pipeline.backend
+            or config.repair != self.pipeline.options
+        ):
+            self.pipeline = RepairPipeline(backend, config.repair)
+        self.config = config
 
     def prepare_reference(self) -> None:
-        """Convert the current reference for the model now, if that is still to be done.
+        """Prepare the current reference for the model now, if that is still to be done.
 
         ``process`` does it on the first damaged frame after a new reference otherwise. Callers
         with idle time after a clean frame (the node, once it published the frame; the replay)
         call this then, so the next damaged frame does not pay for it (~5 ms at 720p).
         """
-        if self.backend is not None and self.tracker.frame is not None:
-            self._prepared_reference(self.tracker.frame)
+        if self.pipeline is not None and self.tracker.frame is not None:
+            self.pipeline.prepare(self.tracker.frame, self.tracker.version)
 
-    def process(self, frame: np.ndarray, stamp: float) -> RestoreResult:
-        """Process one frame with header time ``stamp`` (s); raise ValueError on bad input."""
+    def process(self, frame: np.ndarray, stamp: float, restore: bool = True) -> RestoreResult:
+        """Process one frame with header time ``stamp`` (s); raise ValueError on bad input.
+
+        ``restore=False`` detects and tracks the reference as usual but passes every damaged
+        frame through (status ``RESTORE_OFF``).
+        """
         start = time.perf_counter()
         validate_frame(frame)
-        if self.tracker.observe(frame, stamp):
+        if self.tracker.observe(frame, stamp) is not None:
             self.detector.reset()
         detection = self.detector.detect(frame)
         detected = time.perf_counter()
@@ -182,39 +187,27 @@ class Restorer:
             return result(
                 frame, Status.WHOLE_FRAME, "the whole frame failed: nothing to repair from"
             )
-        reference, why_not = self.tracker.lookup(stamp)
-        if reference is None or self.backend is None:
+        lookup = self.tracker.lookup(stamp)
+        if lookup.reference is None or self.pipeline is None or not restore:
             # Nothing to repair with: still let a nearly clean frame become the reference.
             self.tracker.offer(frame, stamp, detection.failed_ratio)
-            if self.backend is None:
+            if not restore:
+                return result(frame, Status.RESTORE_OFF, "restoration is switched off")
+            if self.pipeline is None:
                 return result(frame, Status.NO_BACKEND, "no inference backend loaded")
-            status = Status.NO_REFERENCE if "no clean" in why_not else Status.STALE_REFERENCE
-            return result(frame, status, why_not)
+            assert lookup.unavailable is not None
+            return result(frame, _UNAVAILABLE_STATUS[lookup.unavailable], lookup.reason)
         try:
-            prepared = self._prepared_reference(reference.frame)
-            small = to_model_size(frame, detection.mask, self.backend.input_size)
-            model_input, detail, _ = aligned_inputs(
-                prepared, reference.frame, frame, ~detection.mask
-            )
-            restored, uncertainty = restore_with_uncertainty(
-                self.backend,
-                reference.frame,
-                frame,
-                detection.mask,
-                self.config.feather_px,
-                self.config.uncertainty,
-                model_input,
-                detail,
-                self.config.change_tau,
-                small,
+            repair = self.pipeline.repair(
+                lookup.reference.frame, frame, detection.mask, key=self.tracker.version
             )
         except Exception as exc:  # the stream must go on: report, pass the frame through
             log.warning("restoration failed, passing the frame through: %s", exc, exc_info=True)
             return result(frame, Status.ERROR, f"inference failed: {type(exc).__name__}: {exc}")
         timings["restore"] = (time.perf_counter() - detected) * 1000
-        self.tracker.offer(restored, stamp, detection.failed_ratio)
+        self.tracker.offer(repair.frame, stamp, detection.failed_ratio)
         kinds = ", ".join(f"{k} {v}" for k, v in detection.counts.items())
-        return result(restored, Status.REPAIRED, f"repaired {kinds} px", uncertainty)
+        return result(repair.frame, Status.REPAIRED, f"repaired {kinds} px", repair.uncertainty)
 
 
 __all__ = [

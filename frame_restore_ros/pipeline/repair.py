@@ -1,0 +1,177 @@
+"""The repair stage, glued in this one place: reference -> alignment -> model -> composite.
+
+Given a reference frame, a damaged frame and its failure mask (all full resolution), the
+pipeline prepares the reference for the model once (``reference_inputs.py``), aligns it to the
+damaged frame (ECC, ``alignment.py``), runs the backend at the model's input size, gates the
+prediction towards the reference where the scene did not change (``change_gate.py``), feathers
+the seams (``seam.py``), upsamples, adds the reference's detail and writes the failed pixels
+only (``compositing.py``). Every entry point repairs through a :class:`RepairPipeline`: the
+node and the replay (inside ``restorer.Restorer``), the evaluation's model and hold rows, the
+demo and the benchmarks; so they compute alike by construction.
+
+The hold baseline is the same pipeline with the :class:`~backends.hold.HoldBackend`: the
+reference copied into the failed pixels at full resolution, nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from frame_restore_ros.backends.base import RestorationBackend
+from frame_restore_ros.backends.hold import HoldBackend
+from frame_restore_ros.pipeline.alignment import ALIGN_MODES
+from frame_restore_ros.pipeline.change_gate import DEFAULT_TAU
+from frame_restore_ros.pipeline.compositing import composite_prediction, to_model_size
+from frame_restore_ros.pipeline.reference_inputs import (
+    ReferenceInputs,
+    aligned_inputs,
+    prepare_reference,
+)
+
+
+@dataclass(frozen=True)
+class RepairOptions:
+    """How failed pixels are repaired (the node's parameters of the same names).
+
+    Attributes:
+        feather_px: width of the blend at a repaired region's edge, full-resolution pixels.
+        detail_transfer: add the reference's full-resolution detail to the upsampled prediction.
+        change_tau: change gate, gray levels: where the valid surroundings changed less than
+            this since the reference, keep the reference; None turns the gate off.
+        align: warp the reference onto the damaged frame first: "ecc" or "none".
+        uncertainty: also return the per-pixel std of K decoder samples (needs a backend with
+            ``infer_with_uncertainty``).
+    """
+
+    feather_px: int = 24
+    detail_transfer: bool = True
+    change_tau: float | None = DEFAULT_TAU
+    align: str = "ecc"
+    uncertainty: bool = False
+
+    def __post_init__(self) -> None:
+        if self.align not in ALIGN_MODES:
+            raise ValueError(f"align must be one of {ALIGN_MODES}, got {self.align!r}")
+        if self.feather_px < 0:
+            raise ValueError(f"feather_px must be >= 0, got {self.feather_px}")
+        if self.change_tau is not None and self.change_tau <= 0:
+            raise ValueError(f"change_tau must be > 0 gray levels or None, got {self.change_tau}")
+
+    @classmethod
+    def model_only(cls) -> RepairOptions:
+        """Return the options of the bare model: its prediction upsampled, nothing else."""
+        return cls(feather_px=0, detail_transfer=False, change_tau=None, align="none")
+
+    @classmethod
+    def single_frame(cls, base: RepairOptions | None = None) -> RepairOptions:
+        """Return ``base`` without what needs a reference (a single-frame MAE never sees one)."""
+        base = base or cls()
+        return cls(base.feather_px, False, None, "none", base.uncertainty)
+
+
+@dataclass(frozen=True)
+class Repair:
+    """What one repair produced.
+
+    Attributes:
+        frame: (H, W, 3) uint8 BGR; differs from the damaged frame only at failed pixels.
+        uncertainty: (H, W) float32 std on the 0-255 scale, 0 outside failed pixels; or None
+            (not asked for, or the hold backend, which does not sample).
+        aligned: whether a warp of the reference onto the damaged frame was applied.
+    """
+
+    frame: np.ndarray
+    uncertainty: np.ndarray | None
+    aligned: bool
+
+
+class RepairPipeline:
+    """Repairs failed pixels from a reference with one backend and one set of options.
+
+    The prepared reference (model-size image, detail map, ECC work image) is cached under the
+    caller's ``key`` (the reference tracker's version in the restorer): a new key or a backend
+    of another input size prepares it again. Without a key nothing is cached.
+    """
+
+    def __init__(self, backend: RestorationBackend, options: RepairOptions | None = None) -> None:
+        self.backend = backend
+        self.options = options or RepairOptions()
+        self._cached: tuple[object, ReferenceInputs] | None = None
+
+    @property
+    def holds(self) -> bool:
+        """Whether this is the hold baseline (the reference copied, no model)."""
+        return isinstance(self.backend, HoldBackend)
+
+    def invalidate(self) -> None:
+        """Forget the prepared reference (after a backend or options change)."""
+        self._cached = None
+
+    def prepare(self, reference: np.ndarray, key: object = None) -> ReferenceInputs | None:
+        """Prepare an (H, W, 3) uint8 reference for the model (cached under ``key``).
+
+        Returns None for the hold backend, which uses the reference as it is.
+        """
+        if self.holds:
+            return None
+        size = self.backend.input_size
+        cached = self._cached
+        if key is not None and cached is not None and cached[0] == key:
+            if cached[1].size == size:
+                return cached[1]
+        options = self.options
+        prepared = prepare_reference(
+            reference, size, options.detail_transfer, options.align == "ecc"
+        )
+        if key is not None:
+            self._cached = (key, prepared)
+        return prepared
+
+    def repair(
+        self,
+        reference: np.ndarray,
+        damaged: np.ndarray,
+        failed: np.ndarray,
+        key: object = None,
+    ) -> Repair:
+        """Repair the ``failed`` pixels of ``damaged`` from ``reference``.
+
+        Args:
+            reference, damaged: (H, W, 3) uint8 BGR of the same shape.
+            failed: (H, W) bool, True = failed pixel.
+            key: identifies ``reference`` for the cache of :meth:`prepare`.
+        Returns:
+            A :class:`Repair` whose frame equals ``damaged`` byte for byte outside ``failed``.
+        """
+        if reference.shape != damaged.shape or damaged.shape[:2] != failed.shape:
+            raise ValueError(
+                f"shapes differ: reference {reference.shape}, damaged {damaged.shape}, "
+                f"mask {failed.shape}"
+            )
+        if self.holds:
+            output = damaged.copy()
+            cv2.copyTo(reference, failed.view(np.uint8), output)
+            return Repair(output, None, False)
+        if not failed.any():
+            zeros = np.zeros(failed.shape, np.float32) if self.options.uncertainty else None
+            return Repair(damaged.copy(), zeros, False)
+        prepared = self.prepare(reference, key)
+        assert prepared is not None
+        small = to_model_size(damaged, failed, self.backend.input_size)
+        model_input, detail, aligned = aligned_inputs(prepared, reference, damaged, ~failed)
+        options = self.options
+        frame, uncertainty = composite_prediction(
+            self.backend,
+            damaged,
+            failed,
+            small,
+            model_input,
+            detail,
+            feather_px=options.feather_px,
+            change_tau=options.change_tau,
+            uncertainty=options.uncertainty,
+        )
+        return Repair(frame, uncertainty, aligned)
