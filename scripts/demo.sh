@@ -9,8 +9,8 @@ bash scripts/setup.sh
 PY=.venv/bin/python
 OUT=out/demo
 VIDEO=$("$PY" -c "from frame_restore_ros.media.video import sample_video_path; print(sample_video_path('bikes.mp4'))")
-"$PY" -m frame_restore_ros.cli.main make-bag "$VIDEO" -o "$OUT/bikes_bag" \
+"$PY" -m frame_restore_ros.cli make-bag "$VIDEO" -o "$OUT/bikes_bag" \
   --topic /camera/front/image_raw --frame-id camera_front --overwrite
-"$PY" -m frame_restore_ros.cli.main replay "$OUT/bikes_bag" "$OUT/bikes_restored" \
+"$PY" -m frame_restore_ros.cli replay "$OUT/bikes_bag" "$OUT/bikes_restored" \
   --inject patches:0.5,dead,noise,lines,bottom --inject-rate 0.5 \
   --report "$OUT/report" --overwrite "$@"

@@ -85,7 +85,7 @@ def test_restorer_options_are_validated_and_alignment_runs(bikes_frames):
 
 
 class JunkBackend(CopyBackend):
-    """Predicts mid-grey in every failed patch: a model that is always wrong."""
+    """Predicts mid-gray in every failed patch: a model that is always wrong."""
 
     def infer(self, reference, damaged, patch_mask):
         pixels = np.repeat(np.repeat(patch_mask > 0.5, self.patch_size, 1), self.patch_size, 2)
@@ -104,7 +104,7 @@ def test_change_gate_keeps_the_reference_where_nothing_changed(bikes_frames):
     static = gated(backend, reference, damaged, failed, True, 16.0)
     inner = cv2.erode(failed.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
     np.testing.assert_array_equal(static[inner], reference[inner])  # hold, not the junk
-    # the scene changed everywhere (+60 grey levels): the model's output is used as is
+    # the scene changed everywhere (+60 gray levels): the model's output is used as is
     changed = np.clip(reference.astype(int) + 60, 0, 255).astype(np.uint8)
     changed[failed] = 0
     moved = gated(backend, reference, changed, failed, False, 16.0)

@@ -26,6 +26,11 @@ from frame_restore_ros.codec.image_codec import (
     native_to_fields,
     read_native,
 )
+from frame_restore_ros.codec.messages import OUTPUT_TYPESTORE
+from frame_restore_ros.node.core import NodeCore
+from frame_restore_ros.node.message_factory import RosbagsMessageFactory
+from frame_restore_ros.node.parameters import NodeSettings
+from frame_restore_ros.node.restorer_settings import restorer_config
 from frame_restore_ros.synthetic.injection import InjectionSpec
 
 ROS2 = get_typestore(Stores.ROS2_HUMBLE)
@@ -234,6 +239,79 @@ def test_bad_messages_are_skipped_counted_and_passed_through(frames, tmp_path):
     assert len(after["/cam/image_raw/failure_mask"]) == 6
 
 
+def node_outputs(
+    source: Path, settings: NodeSettings, backend: object, damaged: dict[str, dict[int, bytes]]
+) -> dict[str, list[bytes]]:
+    """Feed the bag's camera messages to a NodeCore; return the CDR it publishes per topic.
+
+    ``damaged``: per camera topic, record time -> CDR of the message to send instead.
+    """
+    core = NodeCore(settings, RosbagsMessageFactory(), loader=lambda request: backend)
+    cameras = {settings[f"{name}.input_topic"]: name for name in settings.cameras}
+    out: dict[str, list[bytes]] = {}
+    with BagReader(source) as reader:
+        for message in reader.messages(list(cameras)):
+            cdr = damaged.get(message.topic, {}).get(message.timestamp, message.cdr)
+            received = OUTPUT_TYPESTORE.deserialize_cdr(cdr, message.msgtype)
+            camera = cameras[message.topic]
+            assert core.receive(camera, received) == []
+            for publication in core.process(camera, core.next_frame(camera, timeout=0)):
+                sent = publication.message
+                raw = (
+                    cdr
+                    if sent is received  # republished as is
+                    else bytes(OUTPUT_TYPESTORE.serialize_cdr(sent, sent.__msgtype__))
+                )
+                out.setdefault(f"{message.topic}/{publication.output}", []).append(raw)
+            core.idle(camera)
+    return out
+
+
+@pytest.mark.parametrize("inject", [None, "dead,patches:0.5"])
+def test_replay_writes_what_the_node_publishes(frames, tmp_path, inject):
+    """The replay's /restored and /failure_mask equal, byte for byte, the node's messages.
+
+    Without injection the bag itself holds damaged frames (raw and JPEG camera); with it the
+    node is fed the replay's /damaged message where there is one (raw camera: it decodes to the
+    very frame the replay restored).
+    """
+    source, output = tmp_path / "in", tmp_path / "out"
+    damaged = [f.copy() for f in frames]
+    if inject is None:
+        for index in (5, 7, 10):
+            damaged[index][30:80, 90:200] = 0  # a dead block
+    write_ros2_bag(source, damaged)
+    values = {"cameras": ["cam"], "cam.input_topic": "/cam/image_raw", "backend": "torch-cpu"}
+    if inject is None:  # the JPEG camera too
+        values.update(
+            {
+                "cameras": ["cam", "cam2"],
+                "cam2.input_topic": "/cam2/image_raw/compressed",
+                "cam2.transport": "compressed",
+            }
+        )
+    settings = NodeSettings.build(values)  # backend: the loader below builds a CopyBackend
+    options = ReplayOptions(
+        topics=tuple(settings[f"{name}.input_topic"] for name in settings.cameras),
+        inject=InjectionSpec.parse(inject, rate=0.5, seed=3) if inject else None,
+        restorer=restorer_config(settings, None),
+        progress=False,
+    )
+    result = replay(source, output, CopyBackend(), options)
+    after = read_all(output)
+    sent = {
+        topic: {t: raw for t, raw, _ in after.get(f"{topic}/damaged", [])}
+        for topic in options.topics
+    }
+    node = node_outputs(source, settings, CopyBackend(), sent)
+    for topic in options.topics:
+        assert result.cameras[topic].status["repaired"] >= 3
+        for suffix in ("restored", "failure_mask"):
+            name = f"{topic}/{suffix}"
+            assert [raw for _, raw, _ in after[name]] == node[name], name
+    assert set(node) == {f"{t}/{s}" for t in options.topics for s in ("restored", "failure_mask")}
+
+
 def test_corrupt_and_truncated_bags_fail_clearly_and_leave_no_output(frames, tmp_path):
     source = tmp_path / "in"
     write_ros2_bag(source, frames[:6])
@@ -337,7 +415,7 @@ def test_cli_make_bag_then_replay_with_default_weights(tmp_path, capsys):
     assert "/f/uncertainty" in read_all(out)
     assert main(["replay", str(bag), str(out)]) == 2  # exists: a clear error, exit code 2
     assert main(["replay", str(bag), str(tmp_path / "x"), "--inject", "smoke"]) == 2
-    assert main(["bench", "--replay", str(bag), "--json", str(tmp_path / "b.json")]) == 0
+    assert main(["bench", "replay", str(bag), "--json", str(tmp_path / "b.json")]) == 0
     bench = json.loads((tmp_path / "b.json").read_text())
     assert bench["bag_io_alone"]["frames"] == bench["whole_pipeline"]["frames"] == 6
     assert bench["bag_io_alone"]["frames_per_second"] > 0

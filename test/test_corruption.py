@@ -7,30 +7,64 @@ import pytest
 
 from frame_restore_ros.detection.failures import FailureKind
 from frame_restore_ros.synthetic import corruption
+from frame_restore_ros.synthetic.injection import InjectionItem, parse_item
+from frame_restore_ros.synthetic.registry import FAILURES
 
-GENERATORS = {
-    "dead_block": lambda f, r: corruption.blocks(f, r, FailureKind.DEAD, 2),
-    "saturated_block": lambda f, r: corruption.blocks(f, r, FailureKind.SATURATED, 2),
-    "noise_block": lambda f, r: corruption.blocks(f, r, FailureKind.NOISE, 2),
-    "cast_block": lambda f, r: corruption.blocks(f, r, FailureKind.CAST, 2),
-    "rows": lambda f, r: corruption.line_dropout(f, r, 6, axis=0),
-    "columns": lambda f, r: corruption.line_dropout(f, r, 6, axis=1),
-    "bottom": corruption.bottom_loss,
-    "whole": corruption.whole_frame,
-    "patches": lambda f, r: corruption.random_patches(f, (14, 25), 0.75, r),
-}
+ITEMS = [
+    "patches:0.75",
+    "dead:2",
+    "saturated:2",
+    "noise:2",
+    "cast:2",
+    "lines:6",
+    "columns:6",
+    "frozen",
+    "bottom",
+    "whole",
+]
 
 
-@pytest.mark.parametrize("name", GENERATORS)
-def test_generators_touch_only_labelled_pixels_and_are_seeded(name, bikes_frames):
-    frame = bikes_frames[3]
-    result = GENERATORS[name](frame, np.random.default_rng(5))
+def test_items_cover_the_registry():
+    assert {parse_item(text).name for text in ITEMS} == set(FAILURES)
+
+
+@pytest.mark.parametrize("text", ITEMS)
+def test_generators_touch_only_labelled_pixels_and_are_seeded(text, bikes_frames):
+    item, frame = parse_item(text), bikes_frames[3]
+
+    def damage(seed: int) -> corruption.Corruption:
+        rng = np.random.default_rng(seed)
+        return item.apply(frame, rng, previous=bikes_frames[0], grid=(14, 25))
+
+    result = damage(5)
     assert result.damaged.shape == frame.shape and result.damaged.dtype == np.uint8
     assert result.labels.shape == frame.shape[:2] and result.mask.any()
     assert np.array_equal(result.damaged[~result.mask], frame[~result.mask])
-    again = GENERATORS[name](frame, np.random.default_rng(5))
+    kind = item.failure.kind
+    if kind is not None:
+        assert (result.labels[result.mask] == kind).all()
+    again = damage(5)
     assert np.array_equal(again.damaged, result.damaged)
     assert np.array_equal(again.labels, result.labels)
+
+
+def test_registry_items_draw_what_the_corruption_functions_draw(bikes_frames):
+    frame = bikes_frames[3]
+    item = InjectionItem("noise", 2).apply(frame, np.random.default_rng(4))
+    direct = corruption.blocks(frame, np.random.default_rng(4), FailureKind.NOISE, 2)
+    assert np.array_equal(item.damaged, direct.damaged)
+    drawn = InjectionItem("dead").apply(frame, np.random.default_rng(4))
+    rng = np.random.default_rng(4)
+    count = int(rng.integers(1, 4))
+    assert np.array_equal(
+        drawn.labels, corruption.blocks(frame, rng, FailureKind.DEAD, count).labels
+    )
+
+
+@pytest.mark.parametrize(("text", "missing"), [("frozen", "previous"), ("patches:0.5", "grid")])
+def test_a_missing_input_is_named(text, missing, bikes_frames):
+    with pytest.raises(ValueError, match=missing):
+        parse_item(text).apply(bikes_frames[0], np.random.default_rng(0))
 
 
 def test_frozen_blocks_show_the_stale_frame(bikes_frames):

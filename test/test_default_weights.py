@@ -43,6 +43,6 @@ def test_bundled_weights_restore_and_match_onnx_runtime_on_real_frames(tmp_path,
     assert np.abs(actual - expected).max() / np.abs(expected).max() < 1e-4
     failed = patch_mask_to_pixels(mask.bool(), cfg.patch_size).expand_as(damaged).numpy()
     assert np.array_equal(actual[~failed], damaged.numpy()[~failed])
-    # A trained model predicts far better than a flat grey fill on real frames.
+    # A trained model predicts far better than a flat gray fill on real frames.
     truth = damaged.numpy()[failed]
     assert np.abs(expected[failed] - truth).mean() < np.abs(0.5 - truth).mean()

@@ -140,3 +140,13 @@ def test_defect_mask_files_load_and_bad_files_are_clear_errors(tmp_path, clip):
     ]:
         with pytest.raises(DefectMaskError, match=message):
             load_defect_mask(tmp_path / name)
+
+
+def test_detector_configs_compare_defect_masks_by_content():
+    mask = np.zeros((4, 6), dtype=bool)
+    other = mask.copy()
+    other[1, 2] = True
+    assert DetectorConfig(defect_mask=mask) == DetectorConfig(defect_mask=mask.copy())
+    assert DetectorConfig(defect_mask=mask) != DetectorConfig(defect_mask=other)
+    assert DetectorConfig() != DetectorConfig(defect_mask=mask)
+    assert DetectorConfig(dead_max_gray=5.0) != DetectorConfig()

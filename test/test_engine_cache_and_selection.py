@@ -207,8 +207,9 @@ def test_torch_backend_rejects_half_precision_or_graphs_on_cpu():
 
 def test_backend_benchmark_reports_latency_samples_and_cameras(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    args = ["bench", "--backends", "torch-cpu", "openvino-cpu", "tensorrt", "--presets"]
-    args += ["tiny", "--repeats", "3", "--samples", "2", "--cameras", "2", "--json", str(out)]
+    args = ["bench", "backends", "--backends", "torch-cpu", "openvino-cpu", "tensorrt"]
+    args += ["--presets", "tiny", "--repeats", "3", "--uncertainty", "2", "--cameras", "2"]
+    args += ["--json", str(out)]
     assert main(args) == 0
     rows = json.loads(out.read_text())
     names = [r["backend"] for r in rows]
@@ -223,7 +224,7 @@ def test_backend_benchmark_reports_latency_samples_and_cameras(tmp_path, capsys)
 def test_end_to_end_runs_summarize_every_backend_and_alignment():
     from frame_restore_ros.bench.backend_bench import end_to_end_runs
 
-    record = end_to_end_runs(["torch-cpu"], runs=2, frames=12, passes=1)
+    record = end_to_end_runs(["torch-cpu"], runs=2, frames=12, passes=1, progress=False)
     assert set(record["summary"]) == {"torch-cpu align=ecc", "torch-cpu align=none"}
     assert len(record["runs"]) == 2 and all(len(run) == 2 for run in record["runs"])
     for name, entry in record["summary"].items():
@@ -234,3 +235,50 @@ def test_end_to_end_runs_summarize_every_backend_and_alignment():
         assert entry["p50_min_ms"] <= entry["p50_median_ms"] <= entry["p50_max_ms"]
         assert entry["infer_median_ms"] > 0 and entry["detect_median_ms"] > 0
     assert "cores" in record["machine"] and record["precision"] == "fp16"
+
+
+# --- the one backend factory -------------------------------------------------------------
+
+
+def test_load_backend_builds_hold_without_a_model_and_refuses_uncertainty_for_it():
+    from frame_restore_ros.backends.hold import HoldBackend
+    from frame_restore_ros.backends.selection import load_backend
+
+    loaded = load_backend("hold")
+    assert isinstance(loaded.backend, HoldBackend)
+    assert loaded.config is None and loaded.weights is None
+    with pytest.raises(ValueError, match="uncertainty needs a model backend, not hold"):
+        load_backend("hold", uncertainty_samples=8)
+    with pytest.raises(ValueError, match=r"K >= 2 samples \(or 0 = off\), got 1"):
+        load_backend("torch-cpu", uncertainty_samples=1)
+    with pytest.raises(FileNotFoundError, match="weights file missing.safetensors does not"):
+        load_backend("hold", "missing.safetensors")  # a typo fails even where unused, as the node
+    with pytest.raises(ValueError, match="unknown backend 'tpu'"):
+        load_backend("tpu")
+
+
+def test_load_backend_loads_weights_and_tells_the_architecture(tmp_path):
+    from frame_restore_ros.backends.selection import load_backend
+    from frame_restore_ros.model import build_model, preset, save_checkpoint
+    from frame_restore_ros.model.bundled import default_weights_path
+
+    mae = save_checkpoint(
+        build_model(preset("tiny").replace(architecture="mae")), tmp_path / "mae.safetensors"
+    )
+    loaded = load_backend("torch-cpu", mae)
+    assert loaded.backend.name == "torch-cpu" and loaded.weights == mae
+    assert loaded.config.architecture == "mae" and loaded.config.name == "tiny"
+    bundled = load_backend("torch-cpu", uncertainty_samples=2)
+    assert bundled.weights == default_weights_path()
+    assert bundled.config.architecture == "siammcvae"
+    assert hasattr(bundled.backend, "infer_with_uncertainty")
+
+
+def test_node_builds_its_backend_with_the_same_factory():
+    from frame_restore_ros.backends.hold import HoldBackend
+    from frame_restore_ros.node.model_holder import BackendRequest, build_backend
+
+    assert isinstance(build_backend(BackendRequest("hold", "", "fp16", 0, "")), HoldBackend)
+    with pytest.raises(ValueError, match="not hold"):
+        build_backend(BackendRequest("hold", "", "fp16", 8, ""))
+    assert build_backend(BackendRequest("torch-cpu", "", "fp16", 0, "")).name == "torch-cpu"

@@ -140,10 +140,10 @@ def test_harness_scores_every_method_on_the_same_damage_and_writes_outputs(clip,
 
 
 def test_evaluate_cli_rejects_unknown_kind_and_runs(tmp_path, capsys, caplog):
-    assert main(["evaluate", "--kinds", "smoke", "--out", str(tmp_path)]) == 2
+    assert main(["evaluate", "--kinds", "smoke", "-o", str(tmp_path)]) == 2
     code = main(
         ["evaluate", "--ratios", "0.5", "--gaps", "1", "--kinds", "--frames", "1",
-         "--max-frames", "12", "--no-fsim", "--no-progress", "--out", str(tmp_path / "e")]
+         "--max-frames", "12", "--no-fsim", "--no-progress", "-o", str(tmp_path / "e")]
     )  # fmt: skip
     assert code == 0
     out = capsys.readouterr().out
@@ -153,10 +153,56 @@ def test_evaluate_cli_rejects_unknown_kind_and_runs(tmp_path, capsys, caplog):
     code = main(
         ["evaluate", "--ratios", "0.5", "--gaps", "1", "--kinds", "--frames", "1", "--no-mae",
          "--max-frames", "12", "--no-fsim", "--no-progress", "--backend", "openvino-cpu",
-         "--precision", "fp32", "--out", str(tmp_path / "ov")]
+         "--precision", "fp32", "-o", str(tmp_path / "ov")]
     )  # fmt: skip
     assert code == 0
     meta = json.loads((tmp_path / "ov" / "evaluation.json").read_text())["meta"]
     assert meta["backend"] == "openvino-cpu" and meta["methods"][-1] == "siammcvae"
-    code = main(["evaluate", "--backend", "tpu", "--out", str(tmp_path / "x"), "--kinds"])
+    code = main(["evaluate", "--backend", "tpu", "-o", str(tmp_path / "x"), "--kinds"])
     assert code == 2 and "unknown backend 'tpu'; choose from auto" in caplog.text
+
+
+def test_defect_mask_is_or_ed_into_every_failed_mask_before_the_methods_run(clip):
+    defects = np.zeros(clip[0].shape[:2], bool)
+    defects[10:20, 30:50] = True
+    cfg = EvalConfig(
+        ratios=(0.25,), gaps=(1,), kinds=("dead",), frames_per_condition=2, grid=(4, 6)
+    )
+    seen = []
+
+    def spy(reference, damaged, failed):
+        seen.append(failed.copy())
+        return hold(reference, damaged, failed)
+
+    result = evaluate_clips(
+        {"clip": clip}, {"hold": spy}, cfg, keep=lambda s: True, progress=False,
+        defect_mask=defects,
+    )  # fmt: skip
+    assert len(seen) == len(result.kept) == 4
+    for failed, sample in zip(seen, result.kept, strict=True):
+        assert failed[defects].all() and sample.failed[defects].all()
+        np.testing.assert_array_equal(
+            sample.outputs["hold"][defects], clip[sample.index - sample.condition.gap][defects]
+        )
+    with pytest.raises(ValueError, match="defect mask is 10x10 but clip clip is 136x320"):
+        evaluate_clips({"clip": clip}, {"hold": hold}, cfg, defect_mask=np.ones((10, 10), bool))
+
+
+def test_evaluate_cli_takes_a_defect_mask_and_reports_it(tmp_path, capsys):
+    import cv2
+
+    defects = np.zeros((272, 640), np.uint8)
+    defects[200:220, 0:40] = 1
+    cv2.imwrite(str(tmp_path / "defects.png"), defects)
+    code = main(
+        ["evaluate", "--ratios", "0.5", "--gaps", "1", "--kinds", "--frames", "1", "--no-mae",
+         "--max-frames", "12", "--no-fsim", "--no-progress", "-o", str(tmp_path / "e"),
+         "--defect-mask", str(tmp_path / "defects.png")]
+    )  # fmt: skip
+    assert code == 0
+    meta = json.loads((tmp_path / "e" / "evaluation.json").read_text())["meta"]
+    assert meta["defect_mask"] == {"file": str(tmp_path / "defects.png"), "pixels": 20 * 40}
+    assert '"defect_mask"' in capsys.readouterr().out
+    np.save(tmp_path / "small.npy", np.ones((8, 8), bool))
+    args = ["evaluate", "--kinds", "--max-frames", "12", "-o", str(tmp_path / "x")]
+    assert main([*args, "--defect-mask", str(tmp_path / "small.npy")]) == 2

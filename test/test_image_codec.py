@@ -46,8 +46,8 @@ def test_every_encoding_round_trips(frame, encoding):
     if encoding in EXACT:
         assert error.max() == 0
     elif encoding.startswith("mono"):
-        grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        assert np.abs(decoded.bgr[..., 0].astype(int) - grey).max() <= 1
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        assert np.abs(decoded.bgr[..., 0].astype(int) - gray).max() <= 1
     else:  # Bayer demosaicing and 4:2:2 chroma subsampling lose detail, not colour
         assert error.mean() < 12, (encoding, error.mean())
         assert np.abs(decoded.bgr.mean((0, 1)) - frame.mean((0, 1))).max() < 4

@@ -68,7 +68,8 @@ def test_shape_mismatch_is_an_error(pair):
         ("patches", "patches needs a ratio"),
         ("patches:1.5", "ratio must be in"),
         ("lines:x", "positive count"),
-        ("dead:3", "takes no value"),
+        ("dead:0", "positive count"),
+        ("whole:3", "takes no value"),
     ],
 )
 def test_bad_inject_items_are_named(text, words):
@@ -77,8 +78,8 @@ def test_bad_inject_items_are_named(text, words):
 
 
 def test_inject_spec_parses_and_validates_rate():
-    spec = InjectionSpec.parse("patches:0.5, dead,lines:3,frozen", rate=0.4, seed=3)
-    assert str(spec) == "patches:0.5,dead,lines:3,frozen"
+    spec = InjectionSpec.parse("patches:0.5, dead,lines:3,frozen,cast:2", rate=0.4, seed=3)
+    assert str(spec) == "patches:0.5,dead,lines:3,frozen,cast:2"
     with pytest.raises(ValueError, match="inject-rate"):
         InjectionSpec.parse("dead", rate=0.0)
     with pytest.raises(ValueError, match="at least one"):

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from fakes import CopyBackend
 
-from frame_restore_ros.bag.bag_io import COMPRESSED_TYPE, IMAGE_TYPE, OUTPUT_TYPESTORE
 from frame_restore_ros.codec.image_codec import (
     bgr_to_native,
     element_mask,
@@ -22,24 +21,24 @@ from frame_restore_ros.codec.image_codec import (
     native_to_fields,
     read_native,
 )
-from frame_restore_ros.codec.messages import CompressedImage, Image, make_header
-from frame_restore_ros.evaluation.detection_scores import INJECTORS
-from frame_restore_ros.node import diagnostics as diag
+from frame_restore_ros.codec.messages import (
+    COMPRESSED_TYPE,
+    IMAGE_TYPE,
+    OUTPUT_TYPESTORE,
+    CompressedImage,
+    Image,
+    make_header,
+)
+from frame_restore_ros.detection.failures import FailureKind
+from frame_restore_ros.node.camera_stats import DropCause
 from frame_restore_ros.node.core import NodeCore
+from frame_restore_ros.node.diagnostics import Level
 from frame_restore_ros.node.message_factory import RosbagsMessageFactory
 from frame_restore_ros.node.model_holder import build_backend
-from frame_restore_ros.node.parameters import (
-    NODE_PARAMETERS,
-    NodeSettings,
-    ParameterError,
-    all_specs,
-    load_settings,
-    markdown_table,
-    read_parameter_file,
-)
+from frame_restore_ros.node.parameters import NodeSettings, ParameterError
 from frame_restore_ros.pipeline.restorer import Status
+from frame_restore_ros.synthetic import corruption
 
-ROOT = Path(__file__).resolve().parents[1]
 DIAGNOSTIC_ARRAY = "diagnostic_msgs/msg/DiagnosticArray"
 FRAME_DT_NS = 40_000_000
 
@@ -77,8 +76,7 @@ def compressed_message(bgr: np.ndarray, index: int = 0, fmt: str = "png") -> obj
 
 def damage(frame: np.ndarray, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Add a dead block (the detector's most common class); return (damaged, truth mask)."""
-    _, inject = INJECTORS["dead"]
-    corrupted = inject(frame, np.random.default_rng(seed))
+    corrupted = corruption.blocks(frame, np.random.default_rng(seed), FailureKind.DEAD, 2)
     return corrupted.damaged, corrupted.mask
 
 
@@ -106,42 +104,7 @@ def warm(core: NodeCore, camera: str, frames: list[np.ndarray], encoding: str = 
     return 4
 
 
-# --- parameters ---------------------------------------------------------------------------
-
-
-def test_default_parameter_file_lists_every_parameter_at_its_default():
-    path = ROOT / "config" / "frame_restore.yaml"
-    values = read_parameter_file(path)
-    assert set(values) == set(all_specs(["camera"]))
-    assert load_settings(path).values == NodeSettings.build().values
-
-
-def test_multi_camera_example_loads():
-    settings = load_settings(ROOT / "config" / "multi_camera_example.yaml")
-    assert settings.cameras == ["front", "left", "rear"]
-    assert settings["rear.transport"] == "compressed"
-    assert settings["front.input_topic"] == "/sensing/camera/front/image_raw"
-    assert settings["left.transport"] == "raw" and settings["overload_policy"] == "passthrough"
-
-
-def test_parameter_file_errors_name_the_problem(tmp_path):
-    path = tmp_path / "p.yaml"
-    path.write_text("frame_restore:\n  ros__parameters:\n    change_tau: 24\n    feather_px: -3\n")
-    with pytest.raises(ParameterError) as error:
-        load_settings(path)
-    assert "change_tau is a double: write 24.0" in str(error.value)
-    assert "feather_px must be >= 0" in str(error.value)
-    path.write_text("other_node:\n  ros__parameters:\n    feather_px: 3\n")
-    with pytest.raises(ParameterError, match="no section for node frame_restore"):
-        load_settings(path)
-    path.write_text("/**:\n  ros__parameters:\n    fether_px: 3\n")
-    with pytest.raises(ParameterError, match="unknown parameter 'fether_px'"):
-        load_settings(path)
-    path.write_text("/**: [unclosed\n")
-    with pytest.raises(ParameterError, match="cannot read parameter file"):
-        load_settings(path)
-    path.write_text("/perception/frame_restore:\n  ros__parameters:\n    feather_px: 3\n")
-    assert load_settings(path)["feather_px"] == 3  # namespaced section
+# --- runtime parameter changes ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -155,6 +118,7 @@ def test_parameter_file_errors_name_the_problem(tmp_path):
         ({"restore": 1}, "restore is of type bool"),
         ({"qos.depth": 5}, "qos.depth is read-only"),
         ({"camera.transport": "compressed"}, "camera.transport is read-only"),
+        ({"camera.defect_mask": "/etc/map.png"}, "camera.defect_mask is read-only"),
         ({"nonexistent": 1}, "unknown parameter 'nonexistent'"),
         ({"weights": "/no/such/file.safetensors"}, "new model did not load"),
         ({"backend": "tensorrt"}, "new model did not load"),
@@ -182,25 +146,7 @@ def test_good_runtime_change_applies_without_losing_the_reference(frames):
     assert tracker.config.max_age_s == 3.0 and tracker.version == version  # reference kept
     damaged, _ = damage(frames[4])
     assert run(core, "camera", image_message(damaged, index=4))["restored"] is not None
-    assert core.cameras["camera"].stats.last_status == Status.REPAIRED.value
-
-
-def test_camera_names_are_validated():
-    for names, text in (([], "at least one"), (["a", "a"], "repeat"), (["9x"], "letters")):
-        with pytest.raises(ParameterError, match=text):
-            NodeSettings.build({"cameras": names})
-    with pytest.raises(ParameterError, match="clashes"):
-        NodeSettings.build({"cameras": ["backend"]})
-
-
-def test_readme_parameter_table_is_the_generated_one():
-    assert markdown_table() in (ROOT / "README.md").read_text()
-
-
-def test_every_parameter_has_a_description_and_ranges_hold_their_default():
-    for spec in (*NODE_PARAMETERS, *all_specs(["front"]).values()):
-        assert len(spec.description) > 20, spec.name
-        assert spec.validate(spec.default) is None, spec.name
+    assert core.cameras["camera"].stats.last_status is Status.REPAIRED
 
 
 # --- model swap -------------------------------------------------------------------------
@@ -223,7 +169,7 @@ def test_model_loads_beside_the_old_one_and_swaps_only_when_loaded(frames):
     assert not ok and "header is not valid JSON" in why and "still running hold" in why
     assert core.models.backend is old and core.cameras["camera"].restorer.backend is old
     report = core.diagnostics()[0]
-    assert report.level == diag.WARN and "last reload failed" in report.message
+    assert report.level == Level.WARN and "last reload failed" in report.message
 
     ok, why = core.update_parameters({"backend": "torch-cpu"})  # bundled weights, real model
     assert ok, why
@@ -234,10 +180,10 @@ def test_model_loads_beside_the_old_one_and_swaps_only_when_loaded(frames):
     warm(core, "camera", frames)
     damaged, truth = damage(frames[4])
     out = run(core, "camera", image_message(damaged, index=4))
-    assert core.cameras["camera"].stats.last_status == Status.REPAIRED.value
+    assert core.cameras["camera"].stats.last_status is Status.REPAIRED
     restored = read_native(out["restored"])
     assert np.array_equal(restored[~truth], damaged[~truth])
-    assert core.diagnostics()[0].level == diag.OK
+    assert core.diagnostics()[0].level == Level.OK
 
 
 def test_no_model_at_start_passes_frames_through_and_reports_error(frames):
@@ -250,8 +196,8 @@ def test_no_model_at_start_passes_frames_through_and_reports_error(frames):
     assert run(core, "camera", message)["restored"] is message
     reports = core.diagnostics()
     model, camera = reports
-    assert model.level == diag.ERROR and "weights file /x does not exist" in model.message
-    assert camera.level == diag.ERROR and camera.value("status.passthrough_no_backend") == "1"
+    assert model.level == Level.ERROR and "weights file /x does not exist" in model.message
+    assert camera.level == Level.ERROR and camera.value("status.passthrough_no_backend") == "1"
 
 
 # --- frames: encodings, headers, good bytes ------------------------------------------------
@@ -276,7 +222,7 @@ def test_repaired_frame_keeps_header_encoding_and_every_good_byte(frames, encodi
     damaged, truth = damage(frames[index])
     message = image_message(damaged, encoding, index, "cam_a", pad=6)
     out = run(core, "camera", message)
-    assert core.cameras["camera"].stats.last_status == Status.REPAIRED.value
+    assert core.cameras["camera"].stats.last_status is Status.REPAIRED
     restored = wire(out["restored"], IMAGE_TYPE)
     assert restored.encoding == encoding and restored.header.frame_id == "cam_a"
     assert restored.header.stamp == message.header.stamp
@@ -323,7 +269,7 @@ def test_jpeg_camera_repaired_frames_in_the_chosen_format(frames, repaired_forma
     received = cv2.imdecode(message.data, cv2.IMREAD_COLOR)  # what the node decoded
     out = cv2.imdecode(restored.data, cv2.IMREAD_COLOR)
     failed = read_native(wire(published["failure_mask"], IMAGE_TYPE)) > 0
-    assert core.cameras["camera"].stats.last_status == Status.REPAIRED.value
+    assert core.cameras["camera"].stats.last_status is Status.REPAIRED
     difference = np.abs(out.astype(int) - received)[~failed]
     if repaired_format == "png":
         assert restored.format == "png" and difference.max() == 0  # every good pixel exact
@@ -357,8 +303,8 @@ def test_cameras_are_isolated(frames):
     rear_damaged = image_message(damage(small[1])[0], index=1)
     run(core, "rear", rear_damaged)
     front, rear = core.cameras["front"].stats, core.cameras["rear"].stats
-    assert front.last_status == Status.REPAIRED.value and out_front["restored"].width == 640
-    assert rear.last_status == Status.REPAIRED.value, rear.last_reason  # its own reference
+    assert front.last_status is Status.REPAIRED and out_front["restored"].width == 640
+    assert rear.last_status is Status.REPAIRED, rear.last_reason  # its own reference
     assert front.resolution == "640x272" and rear.resolution == "320x136"
     assert front.totals.frames == 5 and rear.totals.frames == 2
     reports = {r.hardware_id: r for r in core.diagnostics()[1:]}
@@ -370,7 +316,7 @@ def test_resolution_change_resets_the_reference_and_passes_through(frames):
     warm(core, "camera", frames)
     small = image_message(damage(frames[5][::2, ::2].copy())[0], index=5)
     assert run(core, "camera", small)["restored"] is small
-    assert core.cameras["camera"].stats.last_status == Status.NO_REFERENCE.value
+    assert core.cameras["camera"].stats.last_status is Status.NO_REFERENCE
 
 
 def test_newest_frame_wins_and_superseded_frames_are_counted(frames):
@@ -381,7 +327,7 @@ def test_newest_frame_wins_and_superseded_frames_are_counted(frames):
     assert core.receive("camera", messages[2]) == []
     pending = core.next_frame("camera", timeout=0)
     assert pending.message is messages[2] and core.next_frame("camera", timeout=0) is None
-    assert core.cameras["camera"].stats.totals.dropped["superseded"] == 2
+    assert core.cameras["camera"].stats.totals.dropped[DropCause.SUPERSEDED] == 2
 
     core.update_parameters({"overload_policy": "passthrough"})
     core.receive("camera", messages[0])
@@ -395,9 +341,9 @@ def test_frames_older_than_max_input_age_are_dropped(frames):
     assert run(core, "camera", message, clock_now=1.05)["restored"] is message
     core.receive("camera", message)
     assert core.process("camera", core.next_frame("camera", 0), clock_now=2.0) == []
-    assert core.cameras["camera"].stats.totals.dropped["stale"] == 1
+    assert core.cameras["camera"].stats.totals.dropped[DropCause.STALE] == 1
     report = core.diagnostics()[1]
-    assert report.level == diag.WARN and "1 frames dropped (stale 1)" in report.message
+    assert report.level == Level.WARN and "1 frames dropped (stale 1)" in report.message
 
 
 def bad_messages(frames) -> dict[str, object]:
@@ -434,7 +380,7 @@ def test_bad_messages_are_republished_unchanged_counted_and_logged_rate_limited(
     assert any("data has 100 bytes but step x height" in w for w in warnings)
     assert any("unsupported encoding 'nv12'" in w for w in warnings)
     report = core.diagnostics()[1]
-    assert report.level >= diag.WARN and report.value("bad_messages.bad_size") == "6"
+    assert report.level >= Level.WARN and report.value("bad_messages.bad_size") == "6"
     good = image_message(frames[0])
     assert run(core, "camera", good)["restored"] is good  # still running
 
@@ -459,7 +405,7 @@ def test_restore_off_detects_and_passes_everything_through(frames):
     message = image_message(damage(frames[4])[0], index=4)
     out = run(core, "camera", message)
     assert out["restored"] is message and read_native(out["failure_mask"]).any()
-    assert core.cameras["camera"].stats.last_status == "passthrough_restore_off"
+    assert core.cameras["camera"].stats.last_status is Status.RESTORE_OFF
 
 
 # --- diagnostics -------------------------------------------------------------------------------
@@ -468,7 +414,7 @@ def test_restore_off_detects_and_passes_everything_through(frames):
 def test_diagnostics_levels_and_content(frames):
     core = make_core(cameras=["front", "rear"])
     idle = {r.hardware_id: r for r in core.diagnostics(now=0.0)}
-    assert idle["front"].level == diag.STALE and "no frame yet on front/image_raw" in (
+    assert idle["front"].level == Level.STALE and "no frame yet on front/image_raw" in (
         idle["front"].message
     )
     warm(core, "front", frames)
@@ -476,20 +422,20 @@ def test_diagnostics_levels_and_content(frames):
     run(core, "front", image_message(damaged, index=4))
     reports = core.diagnostics()
     model, front, rear = reports
-    assert model.level == diag.OK and model.name == "frame_restore: model"
+    assert model.level == Level.OK and model.name == "frame_restore: model"
     assert model.value("backend") == "hold"
-    assert front.name == "frame_restore: front" and front.level == diag.OK, front.message
+    assert front.name == "frame_restore: front" and front.level == Level.OK, front.message
     assert front.message == "5 frames, 1 repaired"
     assert front.value("status.repaired") == "1" and front.value("status.clean") == "4"
     assert float(front.value("failed_ratio.dead")) > 0
     assert front.value("reference_age.frames") == "1" and front.value("backend") == "hold"
     assert float(front.value("latency_ms.p50")) > 0 and front.value("encoding") == "bgr8"
-    assert rear.level == diag.STALE
+    assert rear.level == Level.STALE
 
     fresh = make_core()  # damaged before any clean frame: WARN, no reference
     run(fresh, "camera", image_message(damaged, index=0))
     report = fresh.diagnostics()[1]
-    assert report.level == diag.WARN and "1 damaged frames passed through" in report.message
+    assert report.level == Level.WARN and "1 damaged frames passed through" in report.message
 
     array = wire(
         RosbagsMessageFactory().diagnostic_array(5_000_000_000, reports), DIAGNOSTIC_ARRAY
@@ -497,10 +443,45 @@ def test_diagnostics_levels_and_content(frames):
     assert array.header.stamp.sec == 5 and [s.name for s in array.status] == [
         "frame_restore: model", "frame_restore: front", "frame_restore: rear",
     ]  # fmt: skip
-    assert array.status[2].level == diag.STALE
+    assert array.status[2].level == Level.STALE
     assert {kv.key for kv in array.status[1].values} >= {
         "failed_ratio.mean", "reference_age.s", "latency_ms.p99", "dropped.total", "backend",
     }  # fmt: skip
+
+
+def test_defect_mask_fails_its_pixels_in_every_frame_of_its_camera(frames, tmp_path: Path):
+    defects = np.zeros(frames[0].shape[:2], bool)
+    defects[100:106, 200:210] = True
+    path = tmp_path / "front.npy"
+    np.save(path, defects)
+    core = make_core(cameras=["front", "rear"], **{"front.defect_mask": str(path)})
+    front = run(core, "front", image_message(frames[0]))
+    rear = run(core, "rear", image_message(frames[0]))
+    failed = read_native(front["failure_mask"]) > 0
+    assert failed[defects].all() and not read_native(rear["failure_mask"]).any()
+    assert core.cameras["front"].stats.last_status is Status.NO_REFERENCE  # nothing to copy yet
+    repaired = run(core, "front", image_message(frames[1], index=1))["restored"]
+    assert core.cameras["front"].stats.last_status is Status.REPAIRED
+    assert read_native(repaired).shape == frames[1].shape
+    reports = {r.hardware_id: r for r in core.diagnostics()[1:]}
+    assert reports["front"].value("defect_mask") == str(path)
+    assert reports["front"].value("defect_mask.pixels") == "60"
+    assert float(reports["front"].value("failed_ratio.external")) > 0
+    assert reports["rear"].value("defect_mask") == "none"
+    assert reports["rear"].value("defect_mask.pixels") == "0"
+    small = image_message(frames[2][::2, ::2].copy(), index=2)  # another sensor resolution
+    assert run(core, "front", small)["restored"] is small
+
+
+def test_defect_mask_that_no_longer_loads_stops_the_node_before_the_model_loads(tmp_path):
+    path = tmp_path / "front.npy"
+    np.save(path, np.ones((4, 4), bool))
+    settings = NodeSettings.build({"backend": "hold", "camera.defect_mask": str(path)})
+    path.unlink()  # validated, then gone when the node starts
+    requests = []
+    with pytest.raises(ParameterError, match=r"camera\.defect_mask: defect mask .*front\.npy"):
+        NodeCore(settings, RosbagsMessageFactory(), loader=requests.append)
+    assert requests == []
 
 
 def test_whole_frame_failure_is_an_error(frames):
@@ -510,7 +491,7 @@ def test_whole_frame_failure_is_an_error(frames):
     message = image_message(black, index=4)
     assert run(core, "camera", message)["restored"] is message
     report = core.diagnostics()[1]
-    assert report.level == diag.ERROR and "whole frame failed" in report.message
+    assert report.level == Level.ERROR and "whole frame failed" in report.message
 
 
 def test_worker_wait_returns_none_when_closed():

@@ -23,8 +23,8 @@ from rclpy.qos import qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
 from frame_restore_ros.codec.image_codec import read_native  # noqa: E402
-from frame_restore_ros.evaluation.detection_scores import INJECTORS  # noqa: E402
 from frame_restore_ros.node.ros_node import FrameRestoreNode, uint8_array  # noqa: E402
+from frame_restore_ros.synthetic.injection import InjectionItem  # noqa: E402
 
 
 @pytest.fixture()
@@ -112,7 +112,7 @@ def test_clean_and_repaired_frames_keep_header_and_good_pixels(harness, bikes_fr
     frames = bikes_frames[17:]
     for index in range(4):
         h.send(to_msg(frames[index], index))
-    damaged = INJECTORS["dead"][1](frames[4], np.random.default_rng(1))
+    damaged = InjectionItem("dead", 2).apply(frames[4], np.random.default_rng(1))
     h.send(to_msg(damaged.damaged, 4))
     assert h.spin_until(lambda: len(h.masks) >= 5)
     out = h.restored[-1]

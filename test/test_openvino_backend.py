@@ -19,9 +19,9 @@ pytest.importorskip("openvino", reason="openvino is not installed (pip install o
 from frame_restore_ros.backends.openvino_backend import OpenVinoBackend  # noqa: E402
 
 # bf16 matrix products against torch fp32, composited 640x272 output, failed pixels only
-# (measured on this case: mean 0.02, max 1 grey level; the bounds leave room for other CPUs).
-BF16_MEAN_GREY = 0.25
-BF16_MAX_GREY = 3
+# (measured on this case: mean 0.02, max 1 gray level; the bounds leave room for other CPUs).
+BF16_MEAN_GRAY = 0.25
+BF16_MAX_GRAY = 3
 
 
 def test_precision_follows_what_the_cpu_has():
@@ -74,7 +74,7 @@ def test_reduced_precision_within_the_stated_tolerance(backends, case):
     ours, _ = repair(reduced, reference, damage.damaged, damage.mask, 24, False)
     assert reduced.name == "openvino-cpu" + ("" if reduced.precision == "fp32" else "-bf16")
     difference = np.abs(ours.astype(int) - expected)[damage.mask]
-    assert difference.mean() <= BF16_MEAN_GREY and difference.max() <= BF16_MAX_GREY
+    assert difference.mean() <= BF16_MEAN_GRAY and difference.max() <= BF16_MAX_GRAY
     np.testing.assert_array_equal(ours[~damage.mask], damage.damaged[~damage.mask])
 
 

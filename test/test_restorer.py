@@ -11,7 +11,7 @@ import torch
 
 from frame_restore_ros.backends.torch_backend import TorchBackend
 from frame_restore_ros.detection.failures import FailureKind
-from frame_restore_ros.evaluation.detection_scores import INJECTORS
+from frame_restore_ros.evaluation.detection_scores import CASES
 from frame_restore_ros.model import SiamMCVAE, preset
 from frame_restore_ros.pipeline.reference import ResetCause, TrackerConfig
 from frame_restore_ros.pipeline.repair import RepairOptions
@@ -50,12 +50,11 @@ def test_clean_frame_passes_through_as_the_same_object(backend, frames):
     assert not result.mask.any() and result.timings_ms["total"] >= 0
 
 
-@pytest.mark.parametrize("kind", [k for k in INJECTORS if k != "whole_frame"])
+@pytest.mark.parametrize("kind", [k for k in CASES if k != "whole_frame"])
 def test_pixels_outside_the_mask_never_change(backend, frames, kind):
     restorer = Restorer(backend)
     stamp = warm(restorer, frames)
-    _, inject = INJECTORS[kind]
-    damaged = inject(frames[5], np.random.default_rng(1))
+    damaged = CASES[kind].apply(frames[5], np.random.default_rng(1))
     original = damaged.damaged.copy()
     result = restorer.process(damaged.damaged, stamp)
     assert result.status is Status.REPAIRED, result.reason
@@ -169,13 +168,13 @@ def test_a_long_stream_keeps_memory_flat(backend, frames):
     rng = np.random.default_rng(0)
     small = [cv2.resize(f, (160, 68)) for f in frames[:40]]
     restorer = Restorer(backend)
-    kinds = list(INJECTORS)
+    kinds = list(CASES)
 
     def run(count: int, start: int) -> None:
         for i in range(start, start + count):
             frame = small[i % len(small)]
             if rng.random() < 0.5:
-                frame = INJECTORS[kinds[int(rng.integers(len(kinds)))]][1](frame, rng).damaged
+                frame = CASES[kinds[int(rng.integers(len(kinds)))]].apply(frame, rng).damaged
             restorer.process(frame, i * 0.04)
 
     run(200, 0)
@@ -221,8 +220,8 @@ def test_reference_prepared_when_idle_is_the_one_a_damaged_frame_uses(backend, f
     expected = prepare_reference(restorer.tracker.frame, backend.input_size, True, True)
     np.testing.assert_array_equal(prepared.model_input, expected.model_input)
     np.testing.assert_array_equal(prepared.detail, expected.detail)
-    np.testing.assert_array_equal(prepared.grey, expected.grey)
-    _, inject = INJECTORS["dead"]
-    result = restorer.process(inject(frames[5], np.random.default_rng(3)).damaged, stamp)
+    np.testing.assert_array_equal(prepared.gray, expected.gray)
+    damaged = CASES["dead"].apply(frames[5], np.random.default_rng(3)).damaged
+    result = restorer.process(damaged, stamp)
     assert result.status is Status.REPAIRED
     assert restorer.pipeline._cached[1] is prepared  # reused, not converted again

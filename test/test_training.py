@@ -7,8 +7,9 @@ import pytest
 
 from frame_restore_ros.media.video import sample_video_path
 from frame_restore_ros.model import load_checkpoint, preset, read_metadata
-from frame_restore_ros.training.loop import TrainConfig, learning_rate, train
+from frame_restore_ros.training.loop import learning_rate, masked_psnr, train
 from frame_restore_ros.training.pairs import Clip, PairSampler, load_clip
+from frame_restore_ros.training.settings import TrainSettings, resolve_settings
 
 
 def indexed_clip(name: str, count: int, offset: int, size=(40, 60)) -> Clip:
@@ -50,7 +51,7 @@ def test_load_clip_downscales_real_video_with_crop_margin():
 
 
 def test_learning_rate_warms_up_then_decays():
-    cfg = TrainConfig(steps=100, warmup_steps=10, lr=1e-3, min_lr=1e-5)
+    cfg = TrainSettings(steps=100, warmup_steps=10, lr=1e-3, min_lr=1e-5)
     assert learning_rate(0, cfg) == pytest.approx(1e-4)
     assert learning_rate(9, cfg) == pytest.approx(1e-3)
     assert learning_rate(99, cfg) < 2e-5
@@ -61,13 +62,38 @@ def test_smoke_training_writes_a_loadable_checkpoint(tmp_path):
     model_cfg = preset("tiny")
     train_sampler = PairSampler([clip], model_cfg.input_size, model_cfg.patch_size, seed=0)
     val_sampler = PairSampler([clip], model_cfg.input_size, model_cfg.patch_size, seed=1)
-    cfg = TrainConfig(steps=6, batch_size=2, warmup_steps=2, eval_every=3, eval_batches=1)
-    train(model_cfg, train_sampler, val_sampler, cfg, tmp_path / "w.safetensors", progress=False)
-    model = load_checkpoint(tmp_path / "w.safetensors")
+    output = tmp_path / "w.safetensors"
+    cfg = TrainSettings(
+        output=str(output),
+        preset="tiny",
+        steps=6,
+        batch_size=2,
+        warmup_steps=2,
+        eval_every=3,
+        eval_batches=1,
+    )
+    train(cfg, train_sampler, val_sampler, progress=False, notes={"run": "smoke"})
+    model = load_checkpoint(output)
     assert model.cfg == model_cfg
-    notes = read_metadata(tmp_path / "w.safetensors")[1]
+    notes = read_metadata(output)[1]
     assert notes["step"] in (3, 6) and len(notes["history"]) >= 1
+    assert notes["train"]["steps"] == 6 and notes["train"]["notes"] == {"run": "smoke"}
     assert {"psnr_failed", "psnr_failed_hold"} <= set(notes["history"][0])
+
+
+def test_masked_psnr_is_the_metrics_psnr_of_the_failed_pixels():
+    import math
+
+    import torch
+
+    clean = torch.zeros(1, 3, 16, 16)
+    restored = clean.clone()
+    mask = torch.zeros(1, 2, 2, dtype=torch.bool)
+    mask[0, 0, 0] = True
+    assert masked_psnr(restored, clean, mask, 8) == math.inf
+    restored[:, :, :8, :8] = 10 / 255  # error 10 on every failed pixel
+    restored[:, :, 8:, 8:] = 1.0  # good pixels do not count
+    assert masked_psnr(restored, clean, mask, 8) == pytest.approx(10 * math.log10(255**2 / 100))
 
 
 def test_pseudo_video_pairs_are_a_warp_of_one_frame(bikes_frames):
@@ -113,8 +139,6 @@ def test_split_clip_keeps_whole_segments():
 
 
 def test_settings_come_from_yaml_then_flags(tmp_path):
-    from frame_restore_ros.training.settings import resolve_settings
-
     config = tmp_path / "train.yaml"
     config.write_text("output: a.safetensors\ndata: x.mp4\nsteps: 10\nreference-skip: true\n")
     settings = resolve_settings(config, {"steps": 20, "lr": None, "data": None})
@@ -126,20 +150,30 @@ def test_settings_come_from_yaml_then_flags(tmp_path):
         resolve_settings(None, {"output": "a"})
     with pytest.raises(ValueError, match="pseudo_fraction"):
         resolve_settings(None, {"output": "a", "data": ["x"], "pseudo_fraction": 2.0})
+    with pytest.raises(ValueError, match="steps and batch_size"):
+        TrainSettings(steps=0)
 
 
 def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
     import torch
 
     clip = load_clip(str(sample_video_path()), (32, 48), max_frames=12)
-    model_cfg = preset("tiny").replace(reference_skip=True)
 
     def run(output, steps, resume):
         sampler = PairSampler(
             [clip], (32, 48), 8, seed=0, pseudo_fraction=0.3, structured_fraction=0.3
         )
-        cfg = TrainConfig(steps=steps, batch_size=2, warmup_steps=2, checkpoint_every=3)
-        return train(model_cfg, sampler, None, cfg, output, progress=False, resume=resume)
+        cfg = TrainSettings(
+            output=str(output),
+            preset="tiny",
+            reference_skip=True,
+            steps=steps,
+            batch_size=2,
+            warmup_steps=2,
+            checkpoint_every=3,
+            resume=resume,
+        )
+        return train(cfg, sampler, None, progress=False)
 
     straight = run(tmp_path / "a.safetensors", 6, False)
     run(tmp_path / "b.safetensors", 3, False)
@@ -152,10 +186,12 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
 
 def test_mae_baseline_trains_with_the_same_loop(tmp_path):
     clip = load_clip(str(sample_video_path()), (32, 48), max_frames=8)
-    model_cfg = preset("tiny").replace(architecture="mae")
     sampler = PairSampler([clip], (32, 48), 8, seed=0, structured_fraction=0.5)
-    cfg = TrainConfig(steps=3, batch_size=2, warmup_steps=1)
-    train(model_cfg, sampler, None, cfg, tmp_path / "mae.safetensors", progress=False)
+    output = str(tmp_path / "mae.safetensors")
+    cfg = TrainSettings(
+        output=output, preset="tiny", architecture="mae", steps=3, batch_size=2, warmup_steps=1
+    )
+    train(cfg, sampler, None, progress=False)
     model = load_checkpoint(tmp_path / "mae.safetensors")
     assert model.cfg.architecture == "mae"
 
@@ -189,9 +225,16 @@ def test_training_runs_on_cuda_with_bf16_autocast(tmp_path):
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU")
     clip = load_clip(str(sample_video_path()), (32, 48), max_frames=8)
-    model_cfg = preset("tiny").replace(reference_skip=True)
     sampler = PairSampler([clip], (32, 48), 8, seed=0, structured_fraction=0.5)
-    cfg = TrainConfig(steps=4, batch_size=2, warmup_steps=1, device="cuda")
-    model = train(model_cfg, sampler, None, cfg, tmp_path / "w.safetensors", progress=False)
+    cfg = TrainSettings(
+        output=str(tmp_path / "w.safetensors"),
+        preset="tiny",
+        reference_skip=True,
+        steps=4,
+        batch_size=2,
+        warmup_steps=1,
+        device="cuda",
+    )
+    model = train(cfg, sampler, None, progress=False)
     assert next(model.parameters()).is_cuda
     assert all(torch.isfinite(p).all() for p in model.parameters())

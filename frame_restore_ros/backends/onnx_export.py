@@ -79,6 +79,36 @@ def export_onnx(
     return exported
 
 
+def export_deploy(
+    model: SiamMCVAE,
+    path: str | os.PathLike[str],
+    num_samples: int = 0,
+    batch: int = 1,
+    engine: Path | None = None,
+    precision: str = "fp16",
+) -> dict[str, object]:
+    """Export the deploy graph to ONNX and, with ``engine``, build it into a TensorRT engine.
+
+    Whether TensorRT can run here is checked before the export, so a machine without it fails
+    at once. Returns {"path", "inputs", "outputs"[, "engine"]}: files and tensor shapes.
+    """
+    if engine is not None:
+        from frame_restore_ros.backends.selection import resolve
+
+        resolve("tensorrt")  # ValueError naming why TensorRT cannot run here
+    exported = export_onnx(model, path, num_samples=num_samples, batch=batch)
+    summary: dict[str, object] = {
+        "path": str(exported.path),
+        "inputs": exported.input_shapes,
+        "outputs": exported.output_shapes,
+    }
+    if engine is not None:
+        from frame_restore_ros.backends.tensorrt_backend import write_engine
+
+        summary["engine"] = str(write_engine(exported.path, engine, precision))
+    return summary
+
+
 def export_visible_onnx(model: SiamMCVAE, path: str | os.PathLike[str]) -> ExportedGraph:
     """Export :class:`VisibleTokenGraph`: ``(reference, damaged, patch_mask, keep_index)``.
 

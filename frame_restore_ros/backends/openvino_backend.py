@@ -2,8 +2,8 @@
 
 On the 2-core development VM (AMD EPYC with AVX512-BF16) OpenVINO runs the small preset's
 visible-token graph in 23 ms at fp32 and 13 ms at bf16, against 28 ms for ONNX Runtime
-(``frame-restore bench --backends openvino-cpu onnxruntime-cpu``, docs/backends.md). Same ONNX
-files as ONNX Runtime (``onnx_cache``), compiled in well under a second at load.
+(``frame-restore bench backends --backends openvino-cpu onnxruntime-cpu``, docs/backends.md).
+Same ONNX files as ONNX Runtime (``onnx_cache``), compiled in well under a second at load.
 
 Precision: ``fp32`` runs fp32. ``bf16`` runs the matrix products in bf16 where the CPU has it
 natively (AVX512-BF16 or AMX); OpenVINO keeps the graph's inputs, the output merge (eq. 15) and

@@ -1,4 +1,7 @@
-"""Which backends work on this machine (``frame-restore doctor``), and the ``auto`` choice.
+"""Which backends work here (``frame-restore doctor``), the ``auto`` choice, and the one factory.
+
+:func:`load_backend` is how every caller (node, replay, evaluation, benchmarks) gets a backend
+from a name and a weight file, ``hold`` included.
 
 ``auto``: TensorRT when it imports and a CUDA GPU is visible, else torch on CUDA, else the
 fastest CPU path as measured (docs/backends.md, the small preset's model call per damaged 720p
@@ -15,7 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # torch loads only when a backend is built
+    from frame_restore_ros.backends.base import RestorationBackend
     from frame_restore_ros.model.build import RestorationModel
+    from frame_restore_ros.model.config import SiamMCVAEConfig
 
 log = logging.getLogger(__name__)
 BACKENDS = (
@@ -30,6 +35,7 @@ BACKENDS = (
 CPU_PREFERENCE = ("openvino-cpu", "onnxruntime-cpu", "torch-cpu")  # fastest first, as measured
 AUTO_ORDER = ("tensorrt", "torch-cuda", *CPU_PREFERENCE)
 PRECISIONS = ("fp16", "bf16", "fp32")  # the precision setting of tensorrt, torch-cuda, openvino
+HOLD = "hold"  # no model: the repair pipeline copies the reference into the failed pixels
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,47 @@ def resolve(choice: str, statuses: list[BackendStatus] | None = None) -> str:
         if usable[name].usable:
             return name
     raise AssertionError("torch-cpu is always usable")
+
+
+@dataclass(frozen=True)
+class LoadedBackend:
+    """A built backend with what it runs: the model's config and weight file (None for hold)."""
+
+    backend: RestorationBackend
+    config: SiamMCVAEConfig | None
+    weights: Path | None
+
+
+def load_backend(
+    name: str,
+    weights: str | Path | None = None,
+    precision: str = "fp16",
+    uncertainty_samples: int = 0,
+    cache_dir: Path | None = None,
+) -> LoadedBackend:
+    """Build backend ``name`` (``hold``, ``auto`` or one of :data:`BACKENDS`) on ``weights``.
+
+    ``weights`` None loads the bundled default model (``model.bundled``). ``hold`` runs no
+    model, so asking it for ``uncertainty_samples`` is an error. ``uncertainty_samples`` K is 0
+    (no uncertainty graph) or at least 2. Raises ValueError or OSError naming the problem.
+    """
+    if weights is not None and not Path(weights).is_file():
+        raise FileNotFoundError(f"weights file {weights} does not exist")
+    if uncertainty_samples < 0 or uncertainty_samples == 1:
+        raise ValueError(
+            f"uncertainty needs K >= 2 samples (or 0 = off), got {uncertainty_samples}"
+        )
+    if name == HOLD:
+        if uncertainty_samples:
+            raise ValueError("uncertainty needs a model backend, not hold (it runs no model)")
+        from frame_restore_ros.backends.hold import HoldBackend
+
+        return LoadedBackend(HoldBackend(), None, None)
+    from frame_restore_ros.model.bundled import default_weights_path, load_default_or
+
+    model = load_default_or(weights)
+    backend = create_backend(model, name, uncertainty_samples, cache_dir, precision)
+    return LoadedBackend(backend, model.cfg, Path(weights or default_weights_path()))
 
 
 def create_backend(

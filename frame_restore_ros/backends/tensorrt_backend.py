@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from frame_restore_ros.backends.engine_cache import EngineCache, EngineKey
+from frame_restore_ros.backends.engine_cache import EngineCache, EngineKey, atomic_write
 from frame_restore_ros.backends.fingerprint import model_fingerprint
 from frame_restore_ros.backends.onnx_cache import cached_onnx, default_cache_dir
 from frame_restore_ros.model.build import RestorationModel
@@ -65,6 +65,19 @@ class TensorRTBuilder:
         if engine is None:
             raise RuntimeError("deserialize_cuda_engine returned None")
         return engine
+
+
+def write_engine(onnx_path: Path, engine_path: Path, precision: str = "fp16") -> Path:
+    """Build a TensorRT engine from ``onnx_path`` into ``engine_path`` (written atomically).
+
+    fp16 keeps LayerNorm and softmax in fp32 (:class:`TensorRTBuilder`). Outside the node's
+    engine cache: for deployments that ship the engine file.
+    """
+    if precision not in ("fp16", "fp32"):
+        raise ValueError(f"precision must be fp16 or fp32, got {precision!r}")
+    atomic_write(engine_path, TensorRTBuilder().build(onnx_path, precision))
+    log.info("built TensorRT %s engine %s from %s", precision, engine_path, onnx_path)
+    return engine_path
 
 
 class _Engine:

@@ -20,17 +20,14 @@ from rosbags.convert.converter import migrate_message
 from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.interfaces import Connection
 from rosbags.rosbag2 import StoragePlugin, Writer
-from rosbags.typesys import Stores, get_typestore
 from rosbags.typesys.store import Typestore
+
+from frame_restore_ros.codec.messages import COMPRESSED_TYPE, IMAGE_TYPE, OUTPUT_TYPESTORE
 
 log = logging.getLogger(__name__)
 
-IMAGE_TYPE = "sensor_msgs/msg/Image"
-COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
 IMAGE_TYPES = (IMAGE_TYPE, COMPRESSED_TYPE)
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
-#: Message definitions for the messages this package writes (unchanged from Humble to Jazzy).
-OUTPUT_TYPESTORE = get_typestore(Stores.ROS2_HUMBLE)
 
 
 class BagError(ValueError):
@@ -222,9 +219,6 @@ class AtomicBagWriter:
         """Declare a topic of a type this package writes (Image, CompressedImage)."""
         msgdef, _ = OUTPUT_TYPESTORE.generate_msgdef(msgtype, ros_version=2)
         self.add_topic(TopicSpec(topic, msgtype, msgdef, OUTPUT_TYPESTORE.hash_rihs01(msgtype)))
-
-    def has_topic(self, topic: str) -> bool:
-        return topic in self._connections
 
     def write(self, topic: str, timestamp: int, cdr: bytes | memoryview) -> None:
         assert self._writer is not None

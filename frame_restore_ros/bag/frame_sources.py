@@ -22,8 +22,9 @@ def is_bag(path: str | Path) -> bool:
 
 def bag_frames(path: str | Path, max_frames: int | None = None) -> dict[str, list[np.ndarray]]:
     """BGR uint8 frames per image topic of a bag, in record order."""
-    from frame_restore_ros.bag.bag_io import COMPRESSED_TYPE, BagReader
+    from frame_restore_ros.bag.bag_io import BagReader
     from frame_restore_ros.codec.image_codec import decode_compressed, decode_image
+    from frame_restore_ros.codec.messages import COMPRESSED_TYPE
 
     frames: dict[str, list[np.ndarray]] = {}
     with BagReader(Path(path)) as reader:

@@ -11,13 +11,19 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from frame_restore_ros.bag.bag_io import COMPRESSED_TYPE, IMAGE_TYPE, AtomicBagWriter
+from frame_restore_ros.bag.bag_io import AtomicBagWriter
 from frame_restore_ros.codec.image_codec import (
     SUPPORTED_ENCODINGS,
     bgr_to_native,
     encode_compressed,
 )
-from frame_restore_ros.codec.messages import compressed_cdr, image_cdr, make_header
+from frame_restore_ros.codec.messages import (
+    COMPRESSED_TYPE,
+    IMAGE_TYPE,
+    compressed_cdr,
+    image_cdr,
+    make_header,
+)
 from frame_restore_ros.media.video import iter_frames, video_fps
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,9 @@
 """Replay a recorded drive through the restorer, as the node would have run it, into a new bag.
 
 For every image message (sensor_msgs/Image or CompressedImage, any number of cameras, in record
-order) the camera's own :class:`Restorer` runs; the output bag holds every input message
-unchanged plus, per camera topic T:
+order) the camera's own node pipeline (``node.camera_pipeline.CameraPipeline``: decode, restore,
+publications, built with the rosbags message factory and serialized to CDR) runs; the output bag
+holds every input message unchanged plus, per camera topic T:
 
   T/restored        the repaired image, same header and encoding as the input (pass-through on
                     every status but ``repaired``, and for messages that cannot be decoded)
@@ -10,9 +11,10 @@ unchanged plus, per camera topic T:
   T/uncertainty     32FC1 std on the 0-255 scale (with ``uncertainty``; repaired frames only)
   T/damaged         the input after ``--inject`` (with injection only)
 
-All are written at the input message's record time. With an injection spec the real frame is
-the ground truth and each damaged frame is scored (``evaluation.metrics``) for the output, for a
-hold baseline (the same reference copied into the same detected mask) and for the damaged input.
+All are written at the input message's record time. With an injection spec the failures are
+written into the decoded message between decode and restore; the real frame is the ground truth
+and each damaged frame is scored (``evaluation.metrics``) for the output, for a hold baseline
+(the same reference copied into the same detected mask) and for the damaged input.
 """
 
 from __future__ import annotations
@@ -33,33 +35,25 @@ from frame_restore_ros.bag.bag_io import (
     IMAGE_TYPE,
     AtomicBagWriter,
     BagError,
+    BagMessage,
     BagReader,
 )
-from frame_restore_ros.codec.image_codec import (
-    DecodedImage,
-    ImageDecodeError,
-    decode_compressed,
-    decode_image,
-    encode_compressed,
-    merge_into_native,
-)
-from frame_restore_ros.codec.messages import (
-    compressed_cdr,
-    float_image_cdr,
-    image_cdr,
-    stamp_seconds,
-)
+from frame_restore_ros.codec.image_codec import ImageDecodeError
+from frame_restore_ros.codec.messages import OUTPUT_TYPESTORE
 from frame_restore_ros.evaluation.metrics import quality
+from frame_restore_ros.node.camera_pipeline import CameraPipeline, OutputOptions
+from frame_restore_ros.node.message_factory import RosbagsMessageFactory
+from frame_restore_ros.node.throttle import ThrottledLog
 from frame_restore_ros.pipeline.reference import ResetCause
 from frame_restore_ros.pipeline.repair import RepairPipeline
-from frame_restore_ros.pipeline.restorer import Restorer, RestorerConfig, Status
+from frame_restore_ros.pipeline.restorer import RestorerConfig, Status
 from frame_restore_ros.synthetic.injection import InjectionSpec, Injector
 
 log = logging.getLogger(__name__)
-OUTPUT_SUFFIXES = ("restored", "failure_mask", "uncertainty", "damaged")
 STAGES = ("read", "decode", "inject", "restore", "encode", "write", "score")
 MAX_LOGGED_SKIPS = 5
 HOLD = RepairPipeline(HoldBackend())  # the baseline each repaired frame is scored against
+FACTORY = RosbagsMessageFactory()  # the node pipeline's outputs, serialized with OUTPUT_TYPESTORE
 
 
 @dataclass
@@ -127,7 +121,7 @@ class ReplayResult:
 
 
 class _Camera:
-    """Per-topic state: restorer, injector, log, and where the next example is taken."""
+    """Per-topic state: the node's camera pipeline, injector, log, where the next example is."""
 
     def __init__(
         self,
@@ -138,7 +132,12 @@ class _Camera:
         expected: int,
         grid: tuple[int, int],
     ) -> None:
-        self.restorer = Restorer(backend, options.restorer)
+        compressed = msgtype == COMPRESSED_TYPE
+        warnings = ThrottledLog(log, 1.0)  # unused: the replay counts and logs skips itself
+        self.pipeline = CameraPipeline(
+            topic, compressed, options.restorer, backend, FACTORY, warnings
+        )
+        self.output = OutputOptions(publish_uncertainty=options.uncertainty)
         self.injector = Injector(options.inject, grid, topic) if options.inject else None
         self.log = CameraLog(topic, msgtype)
         count = max(options.strips, 0)
@@ -232,7 +231,7 @@ def replay(
                         writer.write(topic, message.timestamp, cdr)
                         stages["write"] += time.perf_counter() - tick
                     tick = time.perf_counter()
-                    camera.restorer.prepare_reference()  # as the node does once it published
+                    camera.pipeline.idle()  # as the node does once it published
                     stages["restore"] += time.perf_counter() - tick
                 bar.update()
             bar.close()
@@ -259,54 +258,54 @@ def _patch_grid(backend: RestorationBackend | None) -> tuple[int, int]:
 
 def _process(
     reader: BagReader,
-    message: object,
+    message: BagMessage,
     camera: _Camera,
     options: ReplayOptions,
     stages: dict[str, float],
 ) -> list[tuple[str, bytes]]:
-    """Run one image message through its camera; return (topic, CDR) pairs to write."""
+    """Run one image message through its camera's node pipeline; return (topic, CDR) to write."""
     began = time.perf_counter()
-    topic, record = message.topic, camera.log
+    topic, record, pipeline = message.topic, camera.log, camera.pipeline
     record.messages += 1
-    restored_topic = f"{topic}/restored"
     try:
         msg = reader.deserialize(message)
     except ValueError as exc:
         stages["read"] += time.perf_counter() - began
         _skip(camera, "malformed_message", str(exc))
-        return [(restored_topic, message.cdr)]
+        return [(f"{topic}/restored", message.cdr)]
     tick = time.perf_counter()
     stages["read"] += tick - began
-    compressed = message.msgtype == COMPRESSED_TYPE
     try:
-        decoded = decode_compressed(msg.format, msg.data) if compressed else decode_image(msg)
+        received = pipeline.decode(msg)
     except ImageDecodeError as exc:
         stages["decode"] += time.perf_counter() - tick
         _skip(camera, exc.kind, str(exc))
-        return [(restored_topic, message.cdr)]
+        return [(f"{topic}/restored", message.cdr)]
     now = time.perf_counter()
     stages["decode"] += now - tick
     tick = now
     record.frames += 1
-    record.encodings[decoded.encoding] += 1
+    record.encodings[received.image.encoding] += 1
     index = record.frames - 1
-    truth, corruption, item = decoded.bgr, None, None
-    frame, native, outputs = decoded.bgr, decoded.native, []
+    cdr = _Serializer(msg, message.cdr)
+    truth, corruption, item, outputs = received.image.bgr, None, None, []
     if camera.injector is not None:
         corruption, item = camera.injector(truth)
         if corruption is not None:
             record.injected[str(item)] += 1
-            frame = corruption.damaged
-            native = _damaged_native(decoded, corruption.damaged, corruption.mask)
-            outputs.append((f"{topic}/damaged", _encode(msg, decoded, frame, native, compressed)))
-    reference = camera.restorer.tracker.lookup(stamp_seconds(msg.header)).reference
+            received = pipeline.with_pixels(
+                received, corruption.damaged, corruption.mask, camera.output
+            )
+            outputs.append((f"{topic}/damaged", cdr(received.message)))
+    frame = received.image.bgr
+    reference = pipeline.restorer.tracker.lookup(received.stamp).reference
     wanted = reference is not None and corruption is not None and options.score
     held_reference = reference.frame.copy() if wanted else None  # the tracker reuses its buffer
     now = time.perf_counter()
     stages["inject"] += now - tick
     tick = now
-    result = camera.restorer.process(frame, stamp_seconds(msg.header))
-    record.resolution_resets = camera.restorer.tracker.resets[ResetCause.RESOLUTION_CHANGE]
+    result = pipeline.restore(received, camera.output)
+    record.resolution_resets = pipeline.restorer.tracker.resets[ResetCause.RESOLUTION_CHANGE]
     now = time.perf_counter()
     stages["restore"] += now - tick
     tick = now
@@ -315,28 +314,15 @@ def _process(
     for kind, pixels in result.counts.items():
         record.failure_frames[kind] += 1
         record.failure_pixels[kind] += int(pixels)
-    if result.status is Status.REPAIRED:
-        if compressed:
-            payload = encode_compressed(result.frame, msg.format)
-            outputs.append((restored_topic, compressed_cdr(msg.header, msg.format, payload)))
-        else:
-            merged = merge_into_native(native, result.frame, result.mask, decoded.encoding)
-            outputs.append((restored_topic, image_cdr(msg.header, merged, decoded.encoding)))
-    elif corruption is not None:
-        outputs.append((restored_topic, outputs[0][1]))  # the damaged input, unchanged
-    else:
-        outputs.append((restored_topic, message.cdr))
-    mask_image = result.mask.astype(np.uint8) * 255
-    outputs.append((f"{topic}/failure_mask", image_cdr(msg.header, mask_image, "mono8")))
-    if options.uncertainty and result.uncertainty is not None:
-        outputs.append((f"{topic}/uncertainty", float_image_cdr(msg.header, result.uncertainty)))
+    for publication in pipeline.publications(received, result, camera.output):
+        outputs.append((f"{topic}/{publication.output}", cdr(publication.message)))
     now = time.perf_counter()
     stages["encode"] += now - tick
     tick = now
     record.pipeline_ms.append((now - began) * 1000)  # scoring below is not part of the node
     entry = {
         "index": index,
-        "stamp": stamp_seconds(msg.header),
+        "stamp": received.stamp,
         "status": result.status.value,
         "failed_ratio": result.failed_ratio,
         "injected": str(item) if item else None,
@@ -383,23 +369,19 @@ def _process(
     return outputs
 
 
-def _damaged_native(
-    decoded: DecodedImage, damaged: np.ndarray, mask: np.ndarray
-) -> np.ndarray | None:
-    """Encode the injected damage in the input's own encoding (other elements kept)."""
-    if decoded.native is None:
-        return None
-    return merge_into_native(decoded.native, damaged, mask, decoded.encoding)
+class _Serializer:
+    """CDR of the messages one input message yields, each serialized once.
 
+    The input message itself is written as the bytes it was read as (a pass-through is
+    byte-identical); every other message is a ``RosbagsMessageFactory`` object.
+    """
 
-def _encode(
-    msg: object,
-    decoded: DecodedImage,
-    frame: np.ndarray,
-    native: np.ndarray | None,
-    compressed: bool,
-) -> bytes:
-    if compressed:
-        return compressed_cdr(msg.header, msg.format, encode_compressed(frame, msg.format))
-    assert native is not None
-    return image_cdr(msg.header, native, decoded.encoding)
+    def __init__(self, message: object, cdr: bytes) -> None:
+        self._known = {id(message): (message, cdr)}  # the object is kept: its id stays unique
+
+    def __call__(self, message: object) -> bytes:
+        known = self._known.get(id(message))
+        if known is None:
+            cdr = bytes(OUTPUT_TYPESTORE.serialize_cdr(message, message.__msgtype__))
+            known = self._known[id(message)] = (message, cdr)
+        return known[1]

@@ -22,7 +22,7 @@ from frame_restore_ros.media.strips import labelled_strip  # noqa: E402
 
 log = logging.getLogger(__name__)
 PSNR_CAP_DB = 100.0  # identical images have infinite PSNR; averaged as this value
-METHOD_COLOURS = {"restored": "tab:blue", "hold": "tab:orange", "damaged": "tab:grey"}
+METHOD_COLOURS = {"restored": "tab:blue", "hold": "tab:orange", "damaged": "tab:gray"}
 
 
 def percentiles(values: list[float]) -> dict[str, float]:

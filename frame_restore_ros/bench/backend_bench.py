@@ -1,10 +1,14 @@
-"""``frame-restore bench --backends``: latency per backend and preset, with K samples, N cameras.
+"""``frame-restore bench backends`` and ``bench end-to-end``: latency per backend.
+
+``backends``: the model call per backend and preset, with K samples and N cameras.
 
 Each backend is built as the node would build it (``backends.selection.create_backend``) for a
 preset with random weights (weights do not change the cost) and fed real frames at 75 % masking.
 Reported per (preset, backend): p50/p99 of one batch-1 inference, the same with K latent samples
 (the uncertainty path, one batched call), and the throughput when N cameras share the backend
 (frames in turn, as the node serves them). On a GPU the FLOPs give the fraction of peak reached.
+``end-to-end``: the whole restorer per damaged 1280x720 frame on the bundled weights
+(:func:`end_to_end`), alignment on and off, repeated over runs (:func:`end_to_end_runs`).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from frame_restore_ros.backends.selection import create_backend, resolve
+from frame_restore_ros.backends.selection import create_backend, load_backend, resolve
 from frame_restore_ros.bench.model_bench import forward_flops
 from frame_restore_ros.media.tensors import frame_to_array
 from frame_restore_ros.media.video import read_frames, sample_video_path
@@ -106,7 +110,7 @@ def run_backend_benchmark(
     cameras: int,
     precision: str = "fp16",
 ) -> list[dict]:
-    """Benchmark every usable (preset, backend) pair; print a table; return the rows."""
+    """Benchmark every usable (preset, backend) pair; return the rows (skips are logged)."""
     rows = []
     for name in backends:
         try:
@@ -116,17 +120,22 @@ def run_backend_benchmark(
             continue
         for preset_name in presets:
             rows.append(bench_backend(preset_name, resolved, repeats, samples, cameras, precision))
+    return rows
+
+
+def format_backend_table(rows: list[dict], samples: int, cameras: int) -> str:
+    """One line per (preset, backend) row of :func:`run_backend_benchmark`, under a header."""
     header = f"{'preset':<8}{'backend':<22}{'p50 ms':>9}{'p99 ms':>9}"
     header += f"{f'K={samples} p50':>11}{'GFLOPs':>9}{f'{cameras} cams f/s':>13}"
-    print(header)
+    lines = [header]
     for row in rows:
         sampled = row.get(f"k{samples}", {}).get("p50_ms", float("nan"))
-        print(
+        lines.append(
             f"{row['preset']:<8}{row['backend']:<22}{row['batch1']['p50_ms']:>9.2f}"
             f"{row['batch1']['p99_ms']:>9.2f}{sampled:>11.2f}{row['gflops']:>9.1f}"
             f"{row[f'cameras{cameras}_frames_per_s']:>13.1f}"
         )
-    return rows
+    return "\n".join(lines)
 
 
 def end_to_end(
@@ -145,15 +154,15 @@ def end_to_end(
     detection, alignment, inference, change gate, detail transfer and compositing. The clip runs
     ``passes`` times after a warm-up pass: the percentiles rest on ~36 x ``passes`` frames.
     """
-    from frame_restore_ros.model.bundled import load_default_or
     from frame_restore_ros.pipeline.repair import RepairOptions
     from frame_restore_ros.pipeline.restorer import Restorer, RestorerConfig, Status
     from frame_restore_ros.synthetic.corruption import random_patches
 
-    model = load_default_or(None)
     with tempfile.TemporaryDirectory() as scratch:  # ONNX exports of this model, if none given
-        cache = cache_dir or Path(scratch)
-        backend = create_backend(model, backend_name, cache_dir=cache, precision=precision)
+        loaded = load_backend(
+            backend_name, precision=precision, cache_dir=cache_dir or Path(scratch)
+        )
+    backend, grid = loaded.backend, loaded.config.grid_size
     infer_ms: list[float] = []
     infer = backend.infer
 
@@ -167,7 +176,7 @@ def end_to_end(
     restorer = Restorer(backend, RestorerConfig(repair=RepairOptions(align=align)))
     clip = read_frames(sample_video_path("bigbuckbunny.mp4"), max_frames=frames)
     damaged = {
-        index: random_patches(frame, model.cfg.grid_size, 0.75, np.random.default_rng(index))
+        index: random_patches(frame, grid, 0.75, np.random.default_rng(index))
         for index, frame in enumerate(clip)
         if index % 2
     }
@@ -190,10 +199,10 @@ def end_to_end(
             total = (time.perf_counter() - start) * 1000
             if result.status is Status.REPAIRED and repeat > 0 and index > 8:
                 samples.append(total)
-                model = sum(infer_ms[calls:])
+                inference = sum(infer_ms[calls:])
                 stages["detect"].append(result.timings_ms["detect"])
-                stages["infer"].append(model)
-                stages["rest"].append(total - result.timings_ms["detect"] - model)
+                stages["infer"].append(inference)
+                stages["rest"].append(total - result.timings_ms["detect"] - inference)
     row = {"backend": backend.name, "align": align, "frames": len(samples)}
     row |= _percentiles(samples)
     row["reference_prepare_ms"] = round(float(np.percentile(prepare, 50)), 2)
@@ -208,6 +217,7 @@ def end_to_end_runs(
     precision: str = "fp16",
     frames: int = 80,
     passes: int = 3,
+    progress: bool = True,
 ) -> dict:
     """Repeat :func:`end_to_end` for every backend, alignment on and off, ``runs`` times.
 
@@ -219,7 +229,7 @@ def end_to_end_runs(
 
     every = []
     with tempfile.TemporaryDirectory() as cache:  # export once, not once per run
-        for _ in tqdm(range(runs), desc="end-to-end runs", disable=runs < 2):
+        for _ in tqdm(range(runs), desc="end-to-end runs", disable=runs < 2 or not progress):
             every.append(
                 [
                     end_to_end(b, a, frames, passes, precision, Path(cache))
@@ -233,6 +243,23 @@ def end_to_end_runs(
         "summary": summarize_runs(every),
         "runs": every,
     }
+
+
+def format_end_to_end(record: dict) -> str:
+    """One line per (backend, align) of an :func:`end_to_end_runs` record, under a header."""
+    lines = [
+        f"{'backend':<20}{'align':<7}{'p50 ms: median (min-max) of runs':<36}"
+        f"{'detect':>8}{'infer':>8}{'rest':>8}"
+    ]
+    for name, entry in record["summary"].items():
+        backend, align = name.split(" align=")
+        spread = f"{entry['p50_median_ms']:.1f} ({entry['p50_min_ms']:.1f}-"
+        spread += f"{entry['p50_max_ms']:.1f}), {entry['runs']} runs"
+        lines.append(
+            f"{backend:<20}{align:<7}{spread:<36}{entry['detect_median_ms']:>8.1f}"
+            f"{entry['infer_median_ms']:>8.1f}{entry['rest_median_ms']:>8.1f}"
+        )
+    return "\n".join(lines)
 
 
 def summarize_runs(every: list[list[dict]]) -> dict[str, dict]:

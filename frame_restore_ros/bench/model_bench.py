@@ -1,11 +1,11 @@
-"""``frame-restore bench``: parameter count, FLOPs and CPU latency of the deploy graph per preset.
+"""``frame-restore bench model`` and ``bench pipeline``: the deploy graph per preset, and the rest.
 
-Latency is the torch forward of the deploy graph at batch 1 on random weights (weights do not
-change
-the cost), at the preset's input size, after warm-up; p50 and p90 over ``repeats`` runs. With
-``with_onnx`` each preset is also exported and run in ONNX Runtime on real frames, reporting
-latency
-and the relative error against torch fp32.
+``model``: parameter count, FLOPs and CPU latency per preset. Latency is the torch forward of the
+deploy graph at batch 1 on random weights (weights do not change the cost), at the preset's input
+size, after warm-up; p50 and p90 over ``repeats`` runs. With ``with_onnx`` each preset is also
+exported and run in ONNX Runtime on real frames, reporting latency and the relative error
+against torch fp32. ``pipeline``: detection and the hold repair without the model
+(:func:`run_pipeline_benchmark`).
 """
 
 from __future__ import annotations
@@ -182,9 +182,9 @@ def _bench_onnx(model: SiamMCVAE, repeats: int, ratio: float) -> dict:
 
 
 def run_model_benchmark(
-    presets: list[str], repeats: int, ratio: float, with_onnx: bool = False, pipeline: bool = False
+    presets: list[str], repeats: int, ratio: float, with_onnx: bool = False
 ) -> dict:
-    """Benchmark presets and print a table. Returns the results with the machine description."""
+    """Benchmark presets; return {"machine", "ratio", "results"} (:func:`format_model_table`)."""
     machine = {
         "cpu": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
@@ -193,17 +193,24 @@ def run_model_benchmark(
         "python": platform.python_version(),
     }
     rows = [bench_preset(name, repeats, ratio, with_onnx) for name in presets]
+    return {"machine": machine, "ratio": ratio, "results": rows}
+
+
+def format_model_table(output: dict) -> str:
+    """Format a model benchmark: the machine, one line per preset, the end-to-end times."""
+    machine, rows, ratio = output["machine"], output["results"], output["ratio"]
+    with_onnx = any("onnxruntime_cpu" in row for row in rows)
     header = (
         f"{'preset':<8}{'input':>10}{'tokens':>8}{'params':>10}{'MB fp32':>9}{'GFLOPs':>8}"
         f"{'torch p50':>11}{'p90':>9}"
     )
     if with_onnx:
         header += f"{'ORT p50':>10}{'ORT rel.err':>13}"
-    print(
+    lines = [
         f"CPU: {machine['cores']} cores, torch {machine['torch']} with "
-        f"{machine['torch_threads']} threads, batch 1, mask ratio {ratio}"
-    )
-    print(header)
+        f"{machine['torch_threads']} threads, batch 1, mask ratio {ratio}",
+        header,
+    ]
     for row in rows:
         line = (
             f"{row['preset']:<8}{'x'.join(map(str, row['input_size'])):>10}{row['tokens']:>8}"
@@ -213,23 +220,26 @@ def run_model_benchmark(
         if with_onnx:
             ort_row = row["onnxruntime_cpu"]
             line += f"{ort_row['p50_ms']:>8.1f}ms{ort_row['relative_error_vs_torch']:>13.1e}"
-        print(line)
+        lines.append(line)
     for row in rows:
         for size, timing in row.get("end_to_end_torch_cpu", {}).items():
-            print(
+            lines.append(
                 f"{row['preset']}: end to end per damaged {size} frame (resize, infer, upsample, "
                 f"composite): p50 {timing['p50_ms']:.1f} ms, p90 {timing['p90_ms']:.1f} ms"
             )
-    output = {"machine": machine, "ratio": ratio, "results": rows}
-    if pipeline:
-        output["pipeline_without_model"] = run_pipeline_benchmark(repeats)
-        for size, timing in output["pipeline_without_model"].items():
-            detect = timing["detect"]["p50_ms"]
-            clean = timing["undamaged_frame_total"]["p50_ms"]
-            damaged = timing["damaged_frame_total"]["p50_ms"]
-            print(
-                f"pipeline without the model at {size}: detect p50 {detect:.1f} ms; undamaged "
-                f"frame p50 {clean:.1f} ms; damaged frame (detect, resize, composite, feather) "
-                f"p50 {damaged:.1f} ms"
-            )
-    return output
+    return "\n".join(lines)
+
+
+def format_pipeline(results: dict[str, dict[str, dict[str, float]]]) -> str:
+    """One line per frame size of :func:`run_pipeline_benchmark`."""
+    lines = []
+    for size, timing in results.items():
+        detect = timing["detect"]["p50_ms"]
+        clean = timing["undamaged_frame_total"]["p50_ms"]
+        damaged = timing["damaged_frame_total"]["p50_ms"]
+        lines.append(
+            f"pipeline without the model at {size}: detect p50 {detect:.1f} ms; undamaged "
+            f"frame p50 {clean:.1f} ms; damaged frame (detect, resize, composite, feather) "
+            f"p50 {damaged:.1f} ms"
+        )
+    return "\n".join(lines)

@@ -1,7 +1,7 @@
 """What the node adds around the restorer: message conversion and publishing, per frame.
 
-``frame-restore bench --node`` feeds real frames as received ROS 2 messages through
-:class:`NodeCore`: bigbuckbunny.mp4 from frame 10, scaled to the asked size, plus 0-2 grey levels
+``frame-restore bench node`` feeds real frames as received ROS 2 messages through
+:class:`NodeCore`: bigbuckbunny.mp4 from frame 10, scaled to the asked size, plus 0-2 gray levels
 of sensor noise (without it the scaled video has bit-identical static blocks that the frozen-block
 detector rightly flags), every other frame with a dead block. Each frame's time is split into the
 restorer (detection, reference, inference, compositing) and the node's own work around it:
@@ -20,14 +20,13 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from frame_restore_ros.bag.bag_io import IMAGE_TYPE, OUTPUT_TYPESTORE
 from frame_restore_ros.codec.image_codec import bgr_to_native, native_to_fields
-from frame_restore_ros.codec.messages import Image, make_header
-from frame_restore_ros.evaluation.detection_scores import INJECTORS
+from frame_restore_ros.codec.messages import IMAGE_TYPE, OUTPUT_TYPESTORE, Image, make_header
 from frame_restore_ros.media.video import read_frames, sample_video_path
 from frame_restore_ros.node.core import NodeCore
 from frame_restore_ros.node.message_factory import RosbagsMessageFactory, uint8_array
 from frame_restore_ros.node.parameters import NodeSettings
+from frame_restore_ros.synthetic.injection import InjectionItem
 
 
 class _RclpyLikeFactory(RosbagsMessageFactory):
@@ -71,14 +70,14 @@ def run_node_overhead_benchmark(
     settings = NodeSettings.build({"backend": "hold", "align": "none"})
     core = NodeCore(settings, _RclpyLikeFactory())
     rng = np.random.default_rng(0)
-    inject = INJECTORS["dead"][1]
+    dead = InjectionItem("dead", 2)  # two dead blocks
     timings: dict[str, dict[str, list[float]]] = {
         kind: {"conversion": [], "publish": [], "restorer": []} for kind in ("clean", "repaired")
     }
     for index in tqdm(range(frames + warmup), desc="node overhead", disable=not progress):
         scene = cv2.add(scenes[index % len(scenes)], rng.integers(0, 3, scenes[0].shape, np.uint8))
         damaged = index >= 4 and index % 2 == 0
-        frame = inject(scene, rng).damaged if damaged else scene
+        frame = dead.apply(scene, rng).damaged if damaged else scene
         fields = native_to_fields(bgr_to_native(frame, encoding), encoding)
         header = make_header(1_000_000_000 + index * 40_000_000, "camera")
         message = Image(header=header, **fields)

@@ -1,14 +1,17 @@
-"""Bag I/O throughput alone, to set beside the whole replay (``frame-restore bench --replay``)."""
+"""Frames/s on one bag: bag I/O alone vs the whole replay (``frame-restore bench replay``)."""
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from pathlib import Path
 
-from frame_restore_ros.bag.bag_io import COMPRESSED_TYPE, AtomicBagWriter, BagReader
+from frame_restore_ros.bag.bag_io import AtomicBagWriter, BagReader
 from frame_restore_ros.codec.image_codec import decode_compressed, decode_image, encode_compressed
-from frame_restore_ros.codec.messages import compressed_cdr, image_cdr
+from frame_restore_ros.codec.messages import COMPRESSED_TYPE, compressed_cdr, image_cdr
+
+log = logging.getLogger(__name__)
 
 
 def bag_io_throughput(bag: Path, storage: str = "mcap") -> dict[str, float]:
@@ -47,4 +50,44 @@ def bag_io_throughput(bag: Path, storage: str = "mcap") -> dict[str, float]:
         "seconds": round(seconds, 3),
         "frames_per_second": round(frames / seconds, 1),
         "input_megabytes_per_second": round(megabytes / seconds, 1),
+    }
+
+
+def replay_throughput(
+    bag: Path,
+    inject: str,
+    backend: str = "auto",
+    precision: str = "fp16",
+    progress: bool = True,
+) -> dict[str, object]:
+    """Frames/s of bag I/O alone and of the whole replay (scoring off) on ``bag``.
+
+    Half the frames are damaged with ``inject`` (a ``--inject`` SPEC); the model is the bundled
+    default on ``backend`` (``backends.selection.load_backend``, ``hold`` included).
+    """
+    from frame_restore_ros.backends.selection import load_backend
+    from frame_restore_ros.bag.replay import ReplayOptions, replay
+    from frame_restore_ros.synthetic.injection import InjectionSpec
+
+    spec = InjectionSpec.parse(inject, rate=0.5)  # a bad SPEC fails before any work
+    io_only = bag_io_throughput(bag)
+    log.info("bag I/O alone: %s", io_only)
+    options = ReplayOptions(inject=spec, score=False, strips=0, progress=progress)
+    with tempfile.TemporaryDirectory() as scratch:
+        loaded = load_backend(backend, precision=precision, cache_dir=Path(scratch))
+        result = replay(bag, Path(scratch) / "out", loaded.backend, options)
+    frames = sum(c.frames for c in result.cameras.values())
+    restorer_ms = sorted(ms for c in result.cameras.values() for ms in c.restorer_ms)
+    return {
+        "bag": str(bag),
+        "bag_io_alone": io_only,
+        "whole_pipeline": {
+            "frames": frames,
+            "seconds": round(result.wall_seconds, 3),
+            "frames_per_second": round(frames / result.wall_seconds, 1),
+            "stage_seconds": {k: round(v, 3) for k, v in result.stage_seconds.items()},
+            "restorer_ms_p50": round(restorer_ms[len(restorer_ms) // 2], 1),
+        },
+        "inject": inject,
+        "backend": result.backend,
     }

@@ -19,7 +19,7 @@ import numpy as np
 from rosbags.image import ImageError
 from rosbags.image.image import convert_color, to_cvtype
 
-#: Encodings whose repaired image is written back in the same encoding (DESIGN.md section 8).
+#: Encodings whose repaired image is written back in the same encoding (docs/architecture.md).
 SUPPORTED_ENCODINGS = (
     "bgr8", "rgb8", "mono8", "bgra8", "rgba8", "mono16", "bgr16", "rgb16",
     "bayer_rggb8", "bayer_bggr8", "bayer_gbrg8", "bayer_grbg8",

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+from rosbags.typesys import Stores, get_typestore
 
-from frame_restore_ros.bag.bag_io import COMPRESSED_TYPE, IMAGE_TYPE, OUTPUT_TYPESTORE
-from frame_restore_ros.codec.image_codec import float32_fields, native_to_fields
+from frame_restore_ros.codec.image_codec import native_to_fields
 
+IMAGE_TYPE = "sensor_msgs/msg/Image"
+COMPRESSED_TYPE = "sensor_msgs/msg/CompressedImage"
+#: Message definitions for the messages this package writes (unchanged from Humble to Jazzy).
+OUTPUT_TYPESTORE = get_typestore(Stores.ROS2_HUMBLE)
 _TYPES = OUTPUT_TYPESTORE.types
 Image = _TYPES[IMAGE_TYPE]
 CompressedImage = _TYPES[COMPRESSED_TYPE]
@@ -23,10 +27,12 @@ def copy_header(header: object) -> object:
 
 
 def stamp_seconds(header: object) -> float:
+    """Return the header stamp in seconds."""
     return int(header.stamp.sec) + int(header.stamp.nanosec) * 1e-9
 
 
 def make_header(stamp_ns: int, frame_id: str) -> object:
+    """Return a ROS 2 Header stamped ``stamp_ns`` (ns since the epoch)."""
     return Header(
         stamp=Time(sec=int(stamp_ns // 1_000_000_000), nanosec=int(stamp_ns % 1_000_000_000)),
         frame_id=frame_id,
@@ -36,12 +42,6 @@ def make_header(stamp_ns: int, frame_id: str) -> object:
 def image_cdr(header: object, native: np.ndarray, encoding: str) -> bytes:
     """Serialize a sensor_msgs/Image of ``native`` pixels (see image_codec.read_native)."""
     message = Image(header=copy_header(header), **native_to_fields(native, encoding))
-    return bytes(OUTPUT_TYPESTORE.serialize_cdr(message, IMAGE_TYPE))
-
-
-def float_image_cdr(header: object, values: np.ndarray) -> bytes:
-    """Serialize a 32FC1 sensor_msgs/Image of (H, W) float values."""
-    message = Image(header=copy_header(header), **float32_fields(values))
     return bytes(OUTPUT_TYPESTORE.serialize_cdr(message, IMAGE_TYPE))
 
 

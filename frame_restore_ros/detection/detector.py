@@ -9,7 +9,7 @@ docs/detection.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import cv2
 import numpy as np
@@ -21,7 +21,7 @@ from frame_restore_ros.media.grid import pixels_to_cells
 DEFAULT_CAST_COLOURS = ((128, 128, 128), (0, 135, 0))  # BGR fills of broken H.264/MJPEG decoders
 
 
-@dataclass
+@dataclass(eq=False)
 class DetectorConfig:
     """Thresholds of the failure detector (0-255 scale for intensities)."""
 
@@ -51,6 +51,24 @@ class DetectorConfig:
     lost_rows_max_gradient: float = 0.25
     whole_frame_ratio: float = 0.95
     defect_mask: np.ndarray | None = field(default=None, repr=False)  # defect_mask.py
+
+    def __eq__(self, other: object) -> bool:
+        """Field by field; the defect masks by content (arrays have no plain ``==``)."""
+        if not isinstance(other, DetectorConfig):
+            return NotImplemented
+        for item in fields(self):
+            mine, theirs = getattr(self, item.name), getattr(other, item.name)
+            if isinstance(mine, np.ndarray) or isinstance(theirs, np.ndarray):
+                same = mine is theirs or (
+                    mine is not None and theirs is not None and np.array_equal(mine, theirs)
+                )
+            else:
+                same = mine == theirs
+            if not same:
+                return False
+        return True
+
+    __hash__ = None  # mutable, like any dataclass with eq
 
     def __post_init__(self) -> None:
         if self.cell < 2:

@@ -13,7 +13,7 @@ class FailureKind(IntEnum):
     SATURATED = 2  # white / saturated block: very bright and flat
     FROZEN = 3  # unchanged for k frames while the rest of the frame moves
     NOISE = 4  # texture energy far above the block's own running baseline
-    CAST = 5  # flat colour-cast macroblock (green or grey blocks of a broken H.264/MJPEG stream)
+    CAST = 5  # flat colour-cast macroblock (green or gray blocks of a broken H.264/MJPEG stream)
     LOST_ROWS = 6  # transmission loss: rows to the bottom of the frame filled with one colour
     WHOLE_FRAME = 7  # everything failed: nothing to repair from
     EXTERNAL = 8  # from an external mask (static dead-pixel map or mask topic)
@@ -21,6 +21,3 @@ class FailureKind(IntEnum):
     @property
     def label(self) -> str:
         return self.name.lower()
-
-
-DETECTED_KINDS = tuple(kind for kind in FailureKind if kind is not FailureKind.CLEAN)

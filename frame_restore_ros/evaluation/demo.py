@@ -2,7 +2,9 @@
 
 For every frame t >= gap: reference = real frame t-gap, damaged = frame t with seeded patch
 failures on the model's grid (black, white, noise, green fills), repaired by the node's repair
-pipeline with its default options (``pipeline.repair``) and by the hold baseline. Writes:
+pipeline with its default options (``pipeline.repair``) and by the hold baseline. A calibrated
+defect mask, when given, is OR-ed into every frame's failed pixels, as the node's detector does.
+Writes:
   restored.mp4       damaged | hold baseline | SiamMCVAE | ground truth, side by side
   before_after.png   the same four panels for the frame with the median SiamMCVAE PSNR
   summary.json       per-frame and mean PSNR (whole frame and failed region, 0-255 scale), timings
@@ -19,12 +21,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from frame_restore_ros.backends.hold import HoldBackend
-from frame_restore_ros.backends.torch_backend import TorchBackend
+from frame_restore_ros.backends.selection import load_backend
 from frame_restore_ros.evaluation.metrics import psnr
 from frame_restore_ros.media.strips import labelled_strip
 from frame_restore_ros.media.video import VideoError, read_frames, sample_video_path, video_fps
-from frame_restore_ros.model.bundled import default_weights_path, load_default_or
 from frame_restore_ros.pipeline.repair import RepairOptions, RepairPipeline
 from frame_restore_ros.synthetic.corruption import random_patches
 
@@ -36,26 +36,35 @@ def run_demo(
     video: Path | None,
     weights: Path | None,
     out: Path,
-    frames: int = 60,
+    max_frames: int = 60,
     ratio: float = 0.5,
     gap: int = 1,
     seed: int = 0,
     progress: bool = True,
+    defect_mask: np.ndarray | None = None,
 ) -> dict:
-    """Run the demo and return the summary (also written to ``out/summary.json``)."""
-    if frames < gap + 1:
+    """Run the demo and return the summary (also written to ``out/summary.json``).
+
+    ``defect_mask`` (H, W) bool, True = defective pixel, must have the video's frame size.
+    """
+    if max_frames < gap + 1:
         raise ValueError(
-            f"--frames must exceed --gap ({gap}) to make at least one pair, got {frames}"
+            f"--max-frames must exceed --gap ({gap}) to make at least one pair, got {max_frames}"
         )
     video = video or sample_video_path("bikes.mp4")
-    model = load_default_or(weights)
-    pipeline = RepairPipeline(TorchBackend(model), RepairOptions())  # the node's defaults
-    hold = RepairPipeline(HoldBackend())
-    clip = read_frames(video, max_frames=frames)
+    loaded = load_backend("torch-cpu", weights)
+    pipeline = RepairPipeline(loaded.backend, RepairOptions())  # the node's defaults
+    hold = RepairPipeline(load_backend("hold").backend)
+    clip = read_frames(video, max_frames=max_frames)
     if len(clip) <= gap:
         raise VideoError(f"{video} has only {len(clip)} frames; need more than gap={gap}")
+    if defect_mask is not None and defect_mask.shape != clip[0].shape[:2]:
+        raise ValueError(
+            f"defect mask is {defect_mask.shape[0]}x{defect_mask.shape[1]} but {video} is "
+            f"{clip[0].shape[0]}x{clip[0].shape[1]}: a defect map belongs to one resolution"
+        )
     out.mkdir(parents=True, exist_ok=True)
-    grid = model.cfg.grid_size
+    grid = loaded.config.grid_size
     rng = np.random.default_rng(seed)
     height, width = clip[0].shape[:2]
     writer = cv2.VideoWriter(
@@ -72,6 +81,8 @@ def run_demo(
             reference, truth = clip[t - gap], clip[t]
             corruption = random_patches(truth, grid, ratio, rng)
             damaged, failed = corruption.damaged, corruption.mask
+            if defect_mask is not None:
+                failed = failed | defect_mask
             start = time.perf_counter()
             restored = pipeline.repair(reference, damaged, failed).frame
             elapsed_ms = (time.perf_counter() - start) * 1000
@@ -106,7 +117,7 @@ def run_demo(
     timings = sorted(r["ms"] for r in records)
     headline = {
         "video": str(video),
-        "weights": str(weights or default_weights_path()),
+        "weights": str(loaded.weights),
         "frames_restored": len(records),
         "resolution": f"{width}x{height}",
         "failed_fraction": round(float(np.mean([r["failed_fraction"] for r in records])), 3),
@@ -124,6 +135,8 @@ def run_demo(
             str(out / name) for name in ("restored.mp4", "before_after.png", "summary.json")
         ],
     }
+    if defect_mask is not None:
+        headline["defect_mask_pixels"] = int(defect_mask.sum())
     summary = {"headline": headline, "frames": records}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     log.info("wrote %s", ", ".join(headline["outputs"]))

@@ -23,22 +23,19 @@ from tqdm import tqdm
 
 from frame_restore_ros.detection.detector import FailureDetector
 from frame_restore_ros.detection.failures import FailureKind
-from frame_restore_ros.synthetic import corruption
+from frame_restore_ros.synthetic.injection import InjectionItem
 
 FROZEN_EPISODE = 12
-Injector = Callable[[np.ndarray, np.random.Generator], corruption.Corruption]
 
-INJECTORS: dict[str, tuple[FailureKind, Injector]] = {
-    "dead": (FailureKind.DEAD, lambda f, r: corruption.blocks(f, r, FailureKind.DEAD, 2)),
-    "saturated": (
-        FailureKind.SATURATED,
-        lambda f, r: corruption.blocks(f, r, FailureKind.SATURATED, 2),
-    ),
-    "noise": (FailureKind.NOISE, lambda f, r: corruption.blocks(f, r, FailureKind.NOISE, 2)),
-    "cast": (FailureKind.CAST, lambda f, r: corruption.blocks(f, r, FailureKind.CAST, 2)),
-    "dead_lines": (FailureKind.DEAD, lambda f, r: corruption.line_dropout(f, r, 8)),
-    "lost_rows": (FailureKind.LOST_ROWS, corruption.bottom_loss),
-    "whole_frame": (FailureKind.WHOLE_FRAME, corruption.whole_frame),
+# Report name -> the registry failure injected (frozen is scored as episodes, see below).
+CASES: dict[str, InjectionItem] = {
+    "dead": InjectionItem("dead", 2),
+    "saturated": InjectionItem("saturated", 2),
+    "noise": InjectionItem("noise", 2),
+    "cast": InjectionItem("cast", 2),
+    "dead_lines": InjectionItem("lines"),
+    "lost_rows": InjectionItem("bottom"),
+    "whole_frame": InjectionItem("whole"),
 }
 
 
@@ -129,7 +126,7 @@ def evaluate_clip(
     report: DetectionReport,
     patch: int = 16,
     seed: int = 0,
-    kinds: Sequence[str] = tuple(INJECTORS) + ("frozen",),
+    kinds: Sequence[str] = (*CASES, "frozen"),
 ) -> None:
     """Add one clip's scores to ``report``."""
     rng = np.random.default_rng(seed)
@@ -146,7 +143,7 @@ def evaluate_clip(
         if kind_name == "frozen":
             _evaluate_frozen(frames, make_detector(), baseline, report, patch, rng)
             continue
-        kind, inject = INJECTORS[kind_name]
+        item = CASES[kind_name]
         ours = report.ours.setdefault(kind_name, Score())
         base = report.baseline.setdefault(kind_name, Score())
         pixels = report.pixels.setdefault(kind_name, Score())
@@ -155,13 +152,13 @@ def evaluate_clip(
             if index % 3 != 2:
                 detector.detect(frame)
                 continue
-            damaged = inject(frame, rng)
+            damaged = item.apply(frame, rng)
             detection = detector.detect(damaged.damaged)
             truth, valid = _truth_and_valid(patch_coverage(damaged.mask, patch))
             predicted = patch_coverage(detection.mask, patch) >= 0.5
             ours.add(truth, predicted, valid)
             pixels.add(damaged.mask, detection.mask, np.ones_like(damaged.mask))
-            labelled = patch_coverage(detection.labels == kind, patch) >= 0.5
+            labelled = patch_coverage(detection.labels == item.failure.kind, patch) >= 0.5
             ours.right_class += int((truth & predicted & labelled & valid).sum())
             if baseline is not None:
                 base.add(truth, patch_coverage(baseline(damaged.damaged), patch) >= 0.5, valid)
@@ -269,11 +266,11 @@ def save_examples(
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(7)
     written = []
-    for kind_name, (_, inject) in INJECTORS.items():
+    for kind_name, item in CASES.items():
         detector = make_detector()
         for frame in frames[:9]:
             detector.detect(frame)
-        damaged = inject(frames[9], rng)
+        damaged = item.apply(frames[9], rng)
         detection = detector.detect(damaged.damaged)
         strip = np.concatenate(
             [

@@ -1,10 +1,12 @@
-"""The evaluation protocol (DESIGN.md section 9) over real clips, every method in one run.
+"""The evaluation protocol over real clips, every method in one run (docs/evaluation.md).
 
 Conditions: the paper's random patch masking on the model's patch grid at each mask ratio and
 frame gap (reference = real frame t-g, damaged = real frame t), and each structured failure kind
 of the corruption library at gap ``kind_gap``. The same frames t, masks and fills are used for
 every method; metrics (MSE, MAE, PSNR, SSIM, FSIM; whole frame and failed region; 0-255 scale)
-compare each method's full-resolution output with the real frame t.
+compare each method's full-resolution output with the real frame t. A calibrated defect mask
+(``detection.defect_mask``) is OR-ed into every damaged frame's failed pixels, as the node's
+detector does, so the methods also repair the pixels the camera is known to get wrong.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ def damage(
         item = InjectionItem("patches", condition.ratio)
     else:
         item = InjectionItem(condition.kind)
-    return item.apply(truth, frames[index - 1], rng, cfg.grid)
+    return item.apply(truth, rng, previous=frames[index - 1], grid=cfg.grid)
 
 
 def score(
@@ -126,8 +128,15 @@ def evaluate_clips(
     keep: Callable[[Sample], bool] | None = None,
     save_frames: Path | None = None,
     progress: bool = True,
+    defect_mask: np.ndarray | None = None,
 ) -> EvalResult:
-    """Run every method on every condition of every clip; return the per-frame score rows."""
+    """Run every method on every condition of every clip; return the per-frame score rows.
+
+    ``defect_mask`` (H, W) bool, True = defective pixel, is OR-ed into every failed mask; every
+    clip must have its size (checked before any method runs).
+    """
+    if defect_mask is not None:
+        check_defect_mask(defect_mask, clips)
     result = EvalResult()
     plan = [(name, c) for name in clips for c in conditions(cfg)]
     max_gap = max([*cfg.gaps, cfg.kind_gap])
@@ -141,7 +150,7 @@ def evaluate_clips(
             rng = np.random.default_rng(seed)
             corruption = damage(frames, index, condition, cfg, rng)
             truth, reference = frames[index], frames[index - condition.gap]
-            failed = corruption.mask
+            failed = corruption.mask if defect_mask is None else corruption.mask | defect_mask
             fsim = FsimReference(truth) if cfg.fsim else None
             outputs, scores = {}, {}
             for method_name, method in methods.items():
@@ -176,6 +185,18 @@ def evaluate_clips(
             bar.update()
     bar.close()
     return result
+
+
+def check_defect_mask(defect_mask: np.ndarray, clips: dict[str, list[np.ndarray]]) -> None:
+    """Raise ValueError naming the first clip whose frames are not the defect mask's size."""
+    height, width = defect_mask.shape
+    for name, frames in clips.items():
+        if frames and frames[0].shape[:2] != (height, width):
+            got = frames[0].shape
+            raise ValueError(
+                f"defect mask is {height}x{width} but clip {name} is {got[0]}x{got[1]}: a "
+                "defect map belongs to one sensor resolution"
+            )
 
 
 def _save_frames(root: Path, sample: Sample) -> None:

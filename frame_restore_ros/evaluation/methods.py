@@ -60,18 +60,18 @@ def model_method(
 
     ``options`` default to the node's (``RepairOptions()``). A single-frame MAE never gets the
     reference: no detail transfer, gate or alignment for it. ``backend_name`` runs the model on
-    another backend (``backends.selection``), ``precision`` where it has one; torch-cpu (fp32)
-    is the reference.
+    another backend (``backends.selection.load_backend``), ``precision`` where it has one;
+    torch-cpu (fp32) is the reference.
     """
-    from frame_restore_ros.backends.selection import create_backend
-    from frame_restore_ros.model.bundled import load_default_or
+    from frame_restore_ros.backends.selection import load_backend
 
-    model = load_default_or(weights)
-    backend = create_backend(model, backend_name, precision=precision)
+    loaded = load_backend(backend_name, weights, precision)
+    if loaded.config is None:
+        raise ValueError(f"{backend_name} runs no model; use the hold method for the baseline")
     options = options or RepairOptions()
-    if model.cfg.architecture == "mae":
+    if loaded.config.architecture == "mae":
         options = RepairOptions.single_frame(options)
-    return pipeline_method(RepairPipeline(backend, options))
+    return pipeline_method(RepairPipeline(loaded.backend, options))
 
 
 def build_methods(

@@ -23,20 +23,3 @@ def frame_to_array(frame: np.ndarray, size: tuple[int, int] | None = None) -> np
 def frame_to_tensor(frame: np.ndarray, size: tuple[int, int] | None = None) -> torch.Tensor:
     """Like :func:`frame_to_array`, as a torch tensor."""
     return torch.from_numpy(frame_to_array(frame, size))
-
-
-def tensor_to_frame(image: torch.Tensor) -> np.ndarray:
-    """Convert (1, 3, h, w) or (3, h, w) float RGB in [0, 1] to (h, w, 3) uint8 BGR (rounded)."""
-    if image.ndim == 4:
-        image = image[0]
-    rgb = (
-        image.detach()
-        .clamp(0, 1)
-        .mul(255.0)
-        .round()
-        .to(torch.uint8)
-        .permute(1, 2, 0)
-        .cpu()
-        .numpy()
-    )
-    return np.ascontiguousarray(rgb[:, :, ::-1])

@@ -7,10 +7,11 @@ version, unreadable file) raises :class:`CheckpointError` naming the file and th
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,20 +45,32 @@ def save_checkpoint(
         "extra": json.dumps(extra or {}, sort_keys=True),
     }
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
+    with atomic_file(path) as tmp:
+        save_file(tensors, tmp, metadata=metadata)
+    return path
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[str]:
+    """Yield a temporary file name next to ``path`` to write; rename it to ``path`` on success.
+
+    On an error the temporary file is removed and ``path`` is left as it was. The file gets the
+    usual mode of a new file (umask), not mkstemp's 0600.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600; use the usual umask mode
+        yield tmp
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
 
 
 def default_file_mode() -> int:
+    """Return the mode a new file gets under the current umask."""
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
@@ -119,15 +132,6 @@ def load_checkpoint(
             raise CheckpointError(f"{path}: tensor {name} holds non-finite or non-float values")
     model.load_state_dict(tensors, strict=True)
     return model.to(device).eval()
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file (the model hash used in engine cache keys)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _compare(expected: dict[str, torch.Tensor], names: set[str], shape_of: Any) -> list[str]:

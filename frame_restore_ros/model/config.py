@@ -119,8 +119,8 @@ class SiamMCVAEConfig:
         return dataclasses.replace(self, **changes)
 
 
-# Paper-size model for GPUs: ViT-B encoder (768 x 12), 512-wide 8-block decoder, patch 16 (DESIGN
-# 3).
+# Paper-size model for GPUs: ViT-B encoder (768 x 12), 512-wide 8-block decoder, patch 16
+# (docs/architecture.md, design notes; docs/model.md).
 BASE = SiamMCVAEConfig(
     name="base",
     patch_size=16,

@@ -4,6 +4,10 @@ Rules: a clean frame, and every frame that cannot be restored, is republished as
 message object (no conversion, nothing withheld); a repaired frame keeps the input's header and
 encoding and every byte of its good pixels (``image_codec.merge_into_native``); a message that
 cannot be decoded is republished unchanged, counted by kind and logged at a limited rate.
+
+:meth:`CameraPipeline.handle` is the node's whole path; its steps (:meth:`~CameraPipeline.decode`,
+:meth:`~CameraPipeline.restore`, :meth:`~CameraPipeline.publications`) are public so that the bag
+replay runs the same path with its own work (injected failures, scoring) between them.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from frame_restore_ros.backends.base import RestorationBackend
 from frame_restore_ros.codec.image_codec import (
     DecodedImage,
     ImageDecodeError,
@@ -28,9 +33,8 @@ from frame_restore_ros.codec.image_codec import (
 from frame_restore_ros.codec.messages import stamp_seconds
 from frame_restore_ros.node.camera_stats import CameraStats
 from frame_restore_ros.node.message_factory import MessageFactory
-from frame_restore_ros.node.model_holder import LockedBackend
 from frame_restore_ros.node.throttle import ThrottledLog
-from frame_restore_ros.pipeline.restorer import Restorer, RestorerConfig, Status
+from frame_restore_ros.pipeline.restorer import Restorer, RestorerConfig, RestoreResult, Status
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +53,23 @@ class OutputOptions:
     restore: bool = True
     publish_mask: bool = True
     publish_uncertainty: bool = False
-    jpeg_quality: int = 95
+    jpeg_quality: int = 95  # re-encoded JPEG (repaired frames; the replay's damaged frames)
     repaired_format: str = "same"  # compressed cameras: "same" or "png"
+
+
+@dataclass(frozen=True)
+class DecodedMessage:
+    """A received message with its pixels and header stamp.
+
+    Attributes:
+        message: the message object, republished as is when the frame is not repaired.
+        image: its pixels: ``bgr`` (H, W, 3) uint8 is what the restorer works on.
+        stamp: header stamp, seconds.
+    """
+
+    message: object
+    image: DecodedImage
+    stamp: float
 
 
 class CameraPipeline:
@@ -61,7 +80,7 @@ class CameraPipeline:
         name: str,
         compressed: bool,
         config: RestorerConfig,
-        backend: LockedBackend | None,
+        backend: RestorationBackend | None,  # the node's: a LockedBackend
         factory: MessageFactory,
         warnings: ThrottledLog,
     ) -> None:
@@ -73,7 +92,7 @@ class CameraPipeline:
         self.warnings = warnings
         self._lock = threading.Lock()  # process vs. runtime reconfiguration
 
-    def reconfigure(self, config: RestorerConfig, backend: LockedBackend | None) -> None:
+    def reconfigure(self, config: RestorerConfig, backend: RestorationBackend | None) -> None:
         """Apply new parameters, keeping the reference.
 
         The detector restarts (loses its history) only if its own settings changed.
@@ -89,15 +108,74 @@ class CameraPipeline:
             except Exception:  # the next damaged frame retries, and reports, if it fails
                 log.exception("%s: preparing the reference failed", self.name)
 
-    def _decode(self, message: object) -> DecodedImage:
+    def decode(self, message: object) -> DecodedMessage:
+        """Decode ``message``; raise ImageDecodeError (``kind`` says why) if it cannot be."""
         try:
             if self.compressed:
-                return decode_compressed(str(message.format), message.data)
-            return decode_image(message)
+                image = decode_compressed(str(message.format), message.data)
+            else:
+                image = decode_image(message)
         except ImageDecodeError:
             raise
         except (AttributeError, TypeError, ValueError) as exc:
             raise ImageDecodeError(f"malformed message: {exc}", "malformed") from exc
+        try:
+            stamp = stamp_seconds(message.header)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ImageDecodeError(f"bad header: {exc}", "malformed") from exc
+        return DecodedMessage(message, image, stamp)
+
+    def restore(self, received: DecodedMessage, options: OutputOptions) -> RestoreResult:
+        """Run the restorer on the frame (raises what the restorer raises)."""
+        with self._lock:
+            return self.restorer.process(
+                received.image.bgr, received.stamp, restore=options.restore
+            )
+
+    def with_pixels(
+        self,
+        received: DecodedMessage,
+        bgr: np.ndarray,
+        mask: np.ndarray,
+        options: OutputOptions,
+        fmt: str | None = None,
+    ) -> DecodedMessage:
+        """Return a new message: ``received`` with the pixels under ``mask`` taken from ``bgr``.
+
+        Image: written into the input's own encoding, every byte of the other pixels kept, same
+        header. CompressedImage: ``bgr`` (H, W, 3) uint8 re-encoded in ``fmt`` (default: the
+        input's format) at ``options.jpeg_quality``. ``mask``: (H, W) bool.
+        """
+        message, image = received.message, received.image
+        if self.compressed:
+            fmt = str(message.format) if fmt is None else fmt
+            payload = encode_compressed(bgr, fmt, options.jpeg_quality)
+            edited = self.factory.compressed(message.header, fmt, payload)
+            return DecodedMessage(edited, DecodedImage(bgr, None, fmt), received.stamp)
+        native = merge_into_native(image.native, bgr, mask, image.encoding)
+        edited = self.factory.image(message.header, native_to_fields(native, image.encoding))
+        return DecodedMessage(edited, DecodedImage(bgr, native, image.encoding), received.stamp)
+
+    def publications(
+        self, received: DecodedMessage, result: RestoreResult, options: OutputOptions
+    ) -> list[Publication]:
+        """Return the messages to publish for ``received`` restored into ``result``."""
+        restored = received.message  # unchanged, the very same object, unless repaired
+        if result.status is Status.REPAIRED:
+            fmt = None if options.repaired_format == "same" else "png"
+            restored = self.with_pixels(received, result.frame, result.mask, options, fmt).message
+        publications = [Publication(self.name, "restored", restored)]
+        header = received.message.header
+        if options.publish_mask:
+            mask = result.mask.view(np.uint8) * np.uint8(255)
+            fields = native_to_fields(mask, "mono8")
+            publications.append(
+                Publication(self.name, "failure_mask", self.factory.image(header, fields))
+            )
+        if options.publish_uncertainty and result.uncertainty is not None:
+            std = self.factory.image(header, float32_fields(result.uncertainty))
+            publications.append(Publication(self.name, "uncertainty", std))
+        return publications
 
     def _bad(self, message: object, kind: str, text: str, now: float) -> list[Publication]:
         self.stats.bad_message(kind)
@@ -110,43 +188,26 @@ class CameraPipeline:
         """Process one received message; return what to publish (``now``: monotonic s)."""
         start = time.perf_counter()
         try:
-            decoded = self._decode(message)
-            stamp = stamp_seconds(message.header)
+            received = self.decode(message)
         except ImageDecodeError as exc:
             return self._bad(message, exc.kind, str(exc), now)
-        except (AttributeError, TypeError, ValueError) as exc:
-            return self._bad(message, "malformed", f"bad header: {exc}", now)
-        self.stats.encoding = decoded.encoding
-        self.stats.resolution = f"{decoded.bgr.shape[1]}x{decoded.bgr.shape[0]}"
-        with self._lock:
-            try:
-                result = self.restorer.process(decoded.bgr, stamp, restore=options.restore)
-            except Exception:  # detection bug or worse: never stop the stream
-                log.exception("%s: restorer raised; frame passed through", self.name)
-                self.stats.bad_message("restorer_exception")
-                return [Publication(self.name, "restored", message)]
+        image = received.image
+        self.stats.encoding = image.encoding
+        self.stats.resolution = f"{image.bgr.shape[1]}x{image.bgr.shape[0]}"
+        try:
+            result = self.restore(received, options)
+        except Exception:  # detection bug or worse: never stop the stream
+            log.exception("%s: restorer raised; frame passed through", self.name)
+            self.stats.bad_message("restorer_exception")
+            return [Publication(self.name, "restored", message)]
         status = result.status.value
         if result.status not in (Status.CLEAN, Status.REPAIRED, Status.RESTORE_OFF):
             self.warnings.warning(
                 f"{self.name}:{status}", f"{self.name}: frame passed through: {result.reason}", now
             )
-        restored = self._restored(message, decoded, result, options)
-        publications = [Publication(self.name, "restored", restored)]
-        if options.publish_mask:
-            mask = result.mask.view(np.uint8) * np.uint8(255)
-            publications.append(
-                Publication(
-                    self.name,
-                    "failure_mask",
-                    self.factory.image(message.header, native_to_fields(mask, "mono8")),
-                )
-            )
-        if options.publish_uncertainty and result.uncertainty is not None:
-            std = self.factory.image(message.header, float32_fields(result.uncertainty))
-            publications.append(Publication(self.name, "uncertainty", std))
-        done = time.perf_counter()
+        publications = self.publications(received, result, options)
         restorer_ms = result.timings_ms["total"]
-        overhead_ms = (done - start) * 1000 - restorer_ms
+        overhead_ms = (time.perf_counter() - start) * 1000 - restorer_ms
         self.stats.frame(
             status,
             result.reason,
@@ -158,15 +219,3 @@ class CameraPipeline:
             (result.reference_age_frames, result.reference_age_seconds),
         )
         return publications
-
-    def _restored(
-        self, message: object, decoded: DecodedImage, result: object, options: OutputOptions
-    ) -> object:
-        if result.status is not Status.REPAIRED:
-            return message  # unchanged, the very same object
-        if self.compressed:
-            fmt = str(message.format) if options.repaired_format == "same" else "png"
-            payload = encode_compressed(result.frame, fmt, options.jpeg_quality)
-            return self.factory.compressed(message.header, fmt, payload)
-        merged = merge_into_native(decoded.native, result.frame, result.mask, decoded.encoding)
-        return self.factory.image(message.header, native_to_fields(merged, decoded.encoding))

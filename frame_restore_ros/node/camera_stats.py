@@ -5,10 +5,20 @@ from __future__ import annotations
 import threading
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 
+from frame_restore_ros.pipeline.restorer import Status
+
 LATENCY_WINDOW = 1000  # most recent frames kept for latency percentiles
+
+
+class DropCause(str, Enum):
+    """Why the node dropped a frame before restoring it (``dropped.<value>`` in diagnostics)."""
+
+    SUPERSEDED = "superseded"  # a newer frame arrived while it waited
+    STALE = "stale"  # its header stamp was older than max_input_age_s when its turn came
 
 
 @dataclass
@@ -16,11 +26,11 @@ class WindowCounts:
     """What happened since the last report."""
 
     frames: int = 0
-    status: Counter = field(default_factory=Counter)
-    bad_messages: Counter = field(default_factory=Counter)
-    dropped: Counter = field(default_factory=Counter)  # superseded, stale
+    status: Counter[Status] = field(default_factory=Counter)
+    bad_messages: Counter[str] = field(default_factory=Counter)  # by ImageDecodeError kind
+    dropped: Counter[DropCause] = field(default_factory=Counter)
     failed_ratio_sum: float = 0.0
-    failed_pixels: Counter = field(default_factory=Counter)
+    failed_pixels: Counter[str] = field(default_factory=Counter)  # by FailureKind name
     pixels: int = 0
 
 
@@ -40,7 +50,7 @@ class CameraStats:
         self.resolution = ""
         self.reference_age_frames: int | None = None
         self.reference_age_s: float | None = None
-        self.last_status = ""
+        self.last_status: Status | None = None
         self.last_reason = ""
 
     def arrived(self, now: float) -> None:
@@ -55,14 +65,14 @@ class CameraStats:
             for counts in (self.totals, self.window):
                 counts.bad_messages[kind] += 1
 
-    def dropped(self, reason: str) -> None:
+    def dropped(self, cause: DropCause) -> None:
         with self._lock:
             for counts in (self.totals, self.window):
-                counts.dropped[reason] += 1
+                counts.dropped[cause] += 1
 
     def frame(
         self,
-        status: str,
+        status: Status | str,
         reason: str,
         failed_ratio: float,
         counts: dict[str, int],
@@ -71,6 +81,7 @@ class CameraStats:
         overhead_ms: float,
         reference_age: tuple[int | None, float | None],
     ) -> None:
+        status = Status(status)  # the member, also when given its value
         with self._lock:
             for window in (self.totals, self.window):
                 window.frames += 1

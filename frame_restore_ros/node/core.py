@@ -14,8 +14,14 @@ import time
 from collections.abc import Mapping
 
 from frame_restore_ros.codec.messages import stamp_seconds
-from frame_restore_ros.node.camera_pipeline import CameraPipeline, OutputOptions, Publication
-from frame_restore_ros.node.diagnostics import DiagnosticReport, camera_report, model_report
+from frame_restore_ros.node.camera_pipeline import CameraPipeline, Publication
+from frame_restore_ros.node.camera_stats import DropCause
+from frame_restore_ros.node.diagnostics import (
+    CameraInfo,
+    DiagnosticReport,
+    camera_report,
+    model_report,
+)
 from frame_restore_ros.node.frame_slot import LatestFrameSlot, PendingFrame
 from frame_restore_ros.node.message_factory import MessageFactory
 from frame_restore_ros.node.model_holder import (
@@ -25,15 +31,27 @@ from frame_restore_ros.node.model_holder import (
     ModelHolder,
     build_backend,
 )
-from frame_restore_ros.node.parameters import NODE_NAME, NodeSettings, ParameterError
-from frame_restore_ros.node.restorer_settings import restorer_config
+from frame_restore_ros.node.parameters import (
+    NODE_NAME,
+    NodeSettings,
+    ParameterError,
+    default_input_topic,
+)
+from frame_restore_ros.node.restorer_settings import (
+    load_defect_masks,
+    output_options,
+    restorer_config,
+)
 from frame_restore_ros.node.throttle import ThrottledLog
 
 log = logging.getLogger(__name__)
 
 
 class NodeCore:
-    """Everything the ``frame_restore`` node decides."""
+    """Everything the ``frame_restore`` node decides.
+
+    Raises ParameterError at construction when a camera's ``defect_mask`` file does not load.
+    """
 
     def __init__(
         self,
@@ -45,18 +63,18 @@ class NodeCore:
         self.settings = settings
         self.node_name = node_name
         self.factory = factory
+        self.defect_masks = load_defect_masks(settings)  # before the slow model load
         self.models = ModelHolder(loader)
         self.warnings = ThrottledLog(log, settings["log_throttle_s"])
         try:
             self.models.load(BackendRequest.from_settings(settings))
         except Exception as exc:  # the node runs on: frames pass through, diagnostics say why
             log.error("no model at start-up, frames pass through: %s", exc)
-        config = restorer_config(settings)
         self.cameras = {
             name: CameraPipeline(
                 name,
                 settings[f"{name}.transport"] == "compressed",
-                config,
+                restorer_config(settings, self.defect_masks[name]),
                 self.models.backend,
                 factory,
                 self.warnings,
@@ -64,17 +82,10 @@ class NodeCore:
             for name in settings.cameras
         }
         self.slots = {name: LatestFrameSlot() for name in settings.cameras}
-        self.topics = {name: settings[f"{name}.input_topic"] for name in settings.cameras}
-
-    def _options(self, camera: str) -> OutputOptions:
-        s = self.settings
-        return OutputOptions(
-            s["restore"],
-            s["publish_mask"],
-            s["publish_uncertainty"],
-            s["jpeg_quality"],
-            s[f"{camera}.repaired_format"],
-        )
+        self.topics = {
+            name: settings[f"{name}.input_topic"] or default_input_topic(name)
+            for name in settings.cameras
+        }
 
     def receive(self, camera: str, message: object, now: float | None = None) -> list[Publication]:
         """Take a message from the subscription; return what to publish right away.
@@ -88,14 +99,18 @@ class NodeCore:
         superseded = self.slots[camera].put(message, now)
         if superseded is None:
             return []
-        return self._drop(camera, superseded.message, "superseded", now)
+        return self._drop(camera, superseded.message, DropCause.SUPERSEDED, now)
 
-    def _drop(self, camera: str, message: object, reason: str, now: float) -> list[Publication]:
-        self.cameras[camera].stats.dropped(reason)
+    def _drop(
+        self, camera: str, message: object, cause: DropCause, now: float
+    ) -> list[Publication]:
+        self.cameras[camera].stats.dropped(cause)
         if self.settings["overload_policy"] == "passthrough":
             return [Publication(camera, "restored", message)]
         self.warnings.warning(
-            f"{camera}:drop:{reason}", f"{camera}: dropped a {reason} frame (not restored)", now
+            f"{camera}:drop:{cause.value}",
+            f"{camera}: dropped a {cause.value} frame (not restored)",
+            now,
         )
         return []
 
@@ -119,8 +134,9 @@ class NodeCore:
             except (AttributeError, TypeError, ValueError):
                 age = 0.0  # the pipeline reports the bad header
             if age > max_age:
-                return self._drop(camera, frame.message, "stale", now)
-        return self.cameras[camera].handle(frame.message, self._options(camera), now)
+                return self._drop(camera, frame.message, DropCause.STALE, now)
+        options = output_options(self.settings, camera)
+        return self.cameras[camera].handle(frame.message, options, now)
 
     def idle(self, camera: str) -> None:
         """Call after publishing a frame's outputs: off-critical-path work (worker thread)."""
@@ -135,7 +151,9 @@ class NodeCore:
         """
         try:
             settings = self.settings.changed(changes)
-            config = restorer_config(settings)
+            configs = {
+                name: restorer_config(settings, self.defect_masks[name]) for name in self.cameras
+            }
         except (ParameterError, ValueError) as exc:
             return False, str(exc)
         backend = self.models.backend
@@ -147,8 +165,8 @@ class NodeCore:
                 return False, f"new model did not load ({exc}); still running {kept}"
         self.settings = settings
         self.warnings.period_s = settings["log_throttle_s"]
-        for pipeline in self.cameras.values():
-            pipeline.reconfigure(config, backend)
+        for name, pipeline in self.cameras.items():
+            pipeline.reconfigure(configs[name], backend)
         log.info("parameters changed: %s", ", ".join(f"{k}={v!r}" for k, v in changes.items()))
         return True, ""
 
@@ -162,8 +180,7 @@ class NodeCore:
             reports.append(
                 camera_report(
                     self.node_name,
-                    name,
-                    self.topics[name],
+                    self._camera_info(name),
                     pipeline.stats,
                     model,
                     s["restore"],
@@ -174,6 +191,13 @@ class NodeCore:
                 )
             )
         return reports
+
+    def _camera_info(self, camera: str) -> CameraInfo:
+        mask = self.defect_masks[camera]
+        pixels = 0 if mask is None else int(mask.sum())
+        return CameraInfo(
+            camera, self.topics[camera], self.settings[f"{camera}.defect_mask"], pixels
+        )
 
     def close(self) -> None:
         for slot in self.slots.values():

@@ -3,31 +3,36 @@
 Levels (DiagnosticStatus constants): STALE when a camera has sent nothing for
 ``diagnostics.stale_after_s``; ERROR when restoration raised, the whole frame failed, or no
 model is loaded while ``restore`` is on; WARN when damaged frames passed through (no or stale
-reference), messages were malformed or dropped, or the mean failed fraction exceeds
+reference), messages were malformed or dropped, or the mean failed ratio exceeds
 ``diagnostics.warn_failed_ratio``; OK otherwise. The message names the worst cause.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
-from frame_restore_ros.node.camera_stats import CameraStats, percentile
+from frame_restore_ros.node.camera_stats import CameraStats, DropCause, percentile
 from frame_restore_ros.pipeline.restorer import Status
 
-OK, WARN, ERROR, STALE = 0, 1, 2, 3
-LEVEL_NAMES = {OK: "OK", WARN: "WARN", ERROR: "ERROR", STALE: "STALE"}
-_DAMAGED_PASSTHROUGH = (
-    Status.NO_REFERENCE.value,
-    Status.STALE_REFERENCE.value,
-    Status.NO_BACKEND.value,
-)
+
+class Level(IntEnum):
+    """diagnostic_msgs/DiagnosticStatus levels."""
+
+    OK = 0
+    WARN = 1
+    ERROR = 2
+    STALE = 3
+
+
+_DAMAGED_PASSTHROUGH = (Status.NO_REFERENCE, Status.STALE_REFERENCE, Status.NO_BACKEND)
 
 
 @dataclass(frozen=True)
 class DiagnosticReport:
-    """What one diagnostic_msgs/DiagnosticStatus carries (``level`` as an int 0-3)."""
+    """What one diagnostic_msgs/DiagnosticStatus carries."""
 
-    level: int
+    level: Level
     name: str
     message: str
     hardware_id: str
@@ -46,14 +51,23 @@ class ModelState:
     error: str  # why the last load failed, "" if it did not
 
 
+@dataclass(frozen=True)
+class CameraInfo:
+    """What a camera's report states besides its counters."""
+
+    name: str
+    topic: str  # as resolved by the adapter
+    defect_mask: str  # file of the calibrated defect map, "" for none
+    defect_pixels: int  # pixels it marks
+
+
 def _fmt(value: float | None, digits: int = 2) -> str:
     return "none" if value is None else f"{value:.{digits}f}"
 
 
 def camera_report(
     node_name: str,
-    camera: str,
-    topic: str,
+    camera: CameraInfo,
     stats: CameraStats,
     model: ModelState,
     restore: bool,
@@ -67,45 +81,49 @@ def camera_report(
     frames = max(window.frames, 1)
     mean_failed = window.failed_ratio_sum / frames
     passed_damaged = sum(window.status[s] for s in _DAMAGED_PASSTHROUGH)
-    whole = window.status[Status.WHOLE_FRAME.value]
-    errors = window.status[Status.ERROR.value]
+    whole = window.status[Status.WHOLE_FRAME]
+    errors = window.status[Status.ERROR]
     bad = sum(window.bad_messages.values())
     dropped = sum(window.dropped.values())
     silent = None if stats.last_arrival is None else now - stats.last_arrival
-    problems: list[tuple[int, str]] = []
+    problems: list[tuple[Level, str]] = []
     if silent is None or silent > stale_after_s:
         waited = "no frame yet" if silent is None else f"no frame for {silent:.1f} s"
-        problems.append((STALE, f"{waited} on {topic}"))
+        problems.append((Level.STALE, f"{waited} on {camera.topic}"))
     if errors:
-        problems.append((ERROR, f"restoration failed on {errors} frames: {stats.last_reason}"))
+        problems.append(
+            (Level.ERROR, f"restoration failed on {errors} frames: {stats.last_reason}")
+        )
     if whole:
-        problems.append((ERROR, f"whole frame failed on {whole} frames (passed through)"))
+        problems.append((Level.ERROR, f"whole frame failed on {whole} frames (passed through)"))
     if restore and not model.backend:
-        problems.append((ERROR, f"no model loaded: {model.error or 'not loaded yet'}"))
+        problems.append((Level.ERROR, f"no model loaded: {model.error or 'not loaded yet'}"))
     if passed_damaged:
-        problems.append((WARN, f"{passed_damaged} damaged frames passed through unrepaired"))
+        problems.append((Level.WARN, f"{passed_damaged} damaged frames passed through unrepaired"))
     if bad:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(window.bad_messages.items()))
-        problems.append((WARN, f"{bad} bad messages passed through ({kinds})"))
+        problems.append((Level.WARN, f"{bad} bad messages passed through ({kinds})"))
     if dropped:
-        kinds = ", ".join(f"{k} {v}" for k, v in sorted(window.dropped.items()))
-        problems.append((WARN, f"{dropped} frames dropped ({kinds})"))
+        kinds = ", ".join(f"{k.value} {v}" for k, v in sorted(window.dropped.items()))
+        problems.append((Level.WARN, f"{dropped} frames dropped ({kinds})"))
     if mean_failed > warn_failed_ratio:
-        problems.append((WARN, f"{mean_failed:.1%} of the image failed on average"))
+        problems.append((Level.WARN, f"{mean_failed:.1%} of the image failed on average"))
     if problems:
         level = max(p[0] for p in problems)
         message = "; ".join(text for lvl, text in problems if lvl == level)
     else:
-        level = OK
-        repaired = window.status[Status.REPAIRED.value]
+        level = Level.OK
+        repaired = window.status[Status.REPAIRED]
         message = f"{window.frames} frames, {repaired} repaired" if window.frames else "idle"
     pixels = max(window.pixels, 1)
     values = [
-        ("topic", topic),
+        ("topic", camera.topic),
+        ("defect_mask", camera.defect_mask or "none"),
+        ("defect_mask.pixels", str(camera.defect_pixels)),
         ("backend", model.backend or "none"),
         ("frames", str(window.frames)),
         ("rate_hz", f"{window.frames / period_s:.2f}"),
-        *((f"status.{s.value}", str(window.status[s.value])) for s in Status),
+        *((f"status.{s.value}", str(window.status[s])) for s in Status),
         ("failed_ratio.mean", f"{mean_failed:.4f}"),
         *(
             (f"failed_ratio.{kind}", f"{count / pixels:.4f}")
@@ -116,8 +134,7 @@ def camera_report(
         ("latency_ms.p50", _fmt(percentile(latency, 50))),
         ("latency_ms.p99", _fmt(percentile(latency, 99))),
         ("node_overhead_ms.p50", _fmt(percentile(overhead, 50))),
-        ("dropped.superseded", str(window.dropped["superseded"])),
-        ("dropped.stale", str(window.dropped["stale"])),
+        *((f"dropped.{c.value}", str(window.dropped[c])) for c in DropCause),
         ("dropped.total", str(sum(stats.totals.dropped.values()))),
         *(
             (f"bad_messages.{kind}", str(count))
@@ -127,23 +144,25 @@ def camera_report(
         ("frames.total", str(stats.totals.frames)),
         ("encoding", stats.encoding or "none"),
         ("resolution", stats.resolution or "none"),
-        ("last_status", stats.last_status or "none"),
+        ("last_status", "none" if stats.last_status is None else stats.last_status.value),
         ("last_reason", stats.last_reason or "none"),
     ]
-    return DiagnosticReport(level, f"{node_name}: {camera}", message, camera, tuple(values))
+    return DiagnosticReport(
+        level, f"{node_name}: {camera.name}", message, camera.name, tuple(values)
+    )
 
 
 def model_report(node_name: str, model: ModelState, restore: bool) -> DiagnosticReport:
     """Report the loaded model (ERROR when restoration is on and none is loaded)."""
     if model.backend:
-        level = WARN if model.error else OK
+        level = Level.WARN if model.error else Level.OK
         message = f"{model.backend} ready"
         if model.error:
             message += f"; last reload failed: {model.error}"
     elif restore:
-        level, message = ERROR, f"no model: frames pass through ({model.error or 'loading'})"
+        level, message = Level.ERROR, f"no model: frames pass through ({model.error or 'loading'})"
     else:
-        level, message = OK, "restoration off"
+        level, message = Level.OK, "restoration off"
     values = (
         ("backend", model.backend or "none"),
         ("weights", model.weights or "none"),

@@ -13,8 +13,12 @@ from typing import Protocol
 
 import numpy as np
 
-from frame_restore_ros.bag.bag_io import OUTPUT_TYPESTORE
-from frame_restore_ros.codec.messages import CompressedImage, Image, make_header
+from frame_restore_ros.codec.messages import (
+    OUTPUT_TYPESTORE,
+    CompressedImage,
+    Image,
+    make_header,
+)
 from frame_restore_ros.node.diagnostics import DiagnosticReport
 
 _TYPES = OUTPUT_TYPESTORE.types

@@ -58,23 +58,15 @@ class BackendRequest:
 
 def build_backend(request: BackendRequest) -> RestorationBackend:
     """Load the weights and build the backend; raise (ValueError, OSError, ...) naming why."""
-    weights = request.weights or None
-    if weights is not None and not Path(weights).is_file():
-        raise FileNotFoundError(f"weights file {weights} does not exist")
-    if request.backend == "hold":
-        if request.uncertainty_samples:
-            raise ValueError("publish_uncertainty needs a model backend, not hold")
-        return HoldBackend()
-    from frame_restore_ros.backends.selection import create_backend
-    from frame_restore_ros.model.bundled import load_default_or
+    from frame_restore_ros.backends.selection import load_backend
 
-    return create_backend(
-        load_default_or(weights),
+    return load_backend(
         request.backend,
+        request.weights or None,
+        request.precision,
         request.uncertainty_samples,
         Path(request.cache_dir) if request.cache_dir else None,
-        request.precision,
-    )
+    ).backend
 
 
 class LockedBackend:

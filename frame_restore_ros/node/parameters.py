@@ -3,8 +3,11 @@
 This table is the single source: the rclpy adapter declares each entry with a ParameterDescriptor
 (description, integer/floating-point range, read-only), the README table is generated from it
 (``frame-restore node-params --markdown``), and runtime changes are validated here before any
-is applied. Types follow ROS 2 strictly: a double parameter given an integer (``24`` instead of
-``24.0``) is rejected, as rclpy would.
+is applied. A parameter that sets a field of a configuration dataclass (DetectorConfig,
+TrackerConfig, RepairOptions, OutputOptions) takes its default from that field, so each default
+is written once.
+Types follow ROS 2 strictly: a double parameter given an integer (``24`` instead of ``24.0``) is
+rejected, as rclpy would.
 
 Per-camera parameters live under the camera's name (``front.input_topic``); the names come from
 the read-only ``cameras`` list.
@@ -12,8 +15,9 @@ the read-only ``cameras`` list.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +25,12 @@ from typing import Any
 from ruamel.yaml import YAML, YAMLError
 
 from frame_restore_ros.backends.selection import BACKENDS, PRECISIONS
+from frame_restore_ros.detection.defect_mask import DefectMaskError, load_defect_mask
+from frame_restore_ros.detection.detector import DetectorConfig
+from frame_restore_ros.node.camera_pipeline import OutputOptions
 from frame_restore_ros.pipeline.alignment import ALIGN_MODES
+from frame_restore_ros.pipeline.reference import TrackerConfig
+from frame_restore_ros.pipeline.repair import RepairOptions
 
 NODE_NAME = "frame_restore"
 ParameterValue = bool | int | float | str | list[str]
@@ -34,7 +43,9 @@ class ParameterSpec:
 
     ``minimum``/``maximum`` become the descriptor's integer or floating-point range; ``choices``
     are checked here and listed in the description; ``reloads_model`` means that changing it
-    builds a new backend beside the running one.
+    builds a new backend beside the running one; ``config_fields`` are the (dataclass, field
+    name) pairs the value is written to; ``check`` returns why a well-typed value is still
+    unusable (a file that does not load), or None.
     """
 
     name: str
@@ -45,6 +56,8 @@ class ParameterSpec:
     choices: tuple[str, ...] | None = None
     read_only: bool = False
     reloads_model: bool = False
+    config_fields: tuple[tuple[type, str], ...] = ()
+    check: Callable[[Any], str | None] | None = None
 
     @property
     def kind(self) -> type:
@@ -76,7 +89,50 @@ class ParameterSpec:
             return f"{self.name} must be >= {self.minimum}, got {value}"
         if self.maximum is not None and value > self.maximum:
             return f"{self.name} must be <= {self.maximum}, got {value}"
+        if self.check is not None and (problem := self.check(value)):
+            return f"{self.name}: {problem}"
         return None
+
+
+def field_default(owner: type, name: str) -> Any:
+    """Return the default of the dataclass field ``owner.name``."""
+    for item in dataclasses.fields(owner):
+        if item.name == name:
+            if item.default_factory is not dataclasses.MISSING:
+                return item.default_factory()
+            if item.default is dataclasses.MISSING:
+                raise ValueError(f"{owner.__name__}.{name} has no default")
+            return item.default
+    raise ValueError(f"{owner.__name__} has no field {name!r}")
+
+
+def config_parameter(
+    name: str, description: str, *targets: tuple[type, str], **options: Any
+) -> ParameterSpec:
+    """Return the spec of a parameter that sets the dataclass fields ``targets``.
+
+    Its default is theirs; raise ValueError if their defaults differ.
+    """
+    defaults = [field_default(owner, field_name) for owner, field_name in targets]
+    if any(default != defaults[0] for default in defaults):
+        raise ValueError(f"{name} sets fields with different defaults: {targets}")
+    return ParameterSpec(name, defaults[0], description, config_fields=targets, **options)
+
+
+def defect_mask_problem(path: str) -> str | None:
+    """Return why the defect mask file ``path`` cannot be used (the loader's reason), or None."""
+    if not path:
+        return None
+    try:
+        load_defect_mask(path)
+    except DefectMaskError as exc:
+        return str(exc)
+    return None
+
+
+def default_input_topic(camera: str) -> str:
+    """Return the input topic of ``camera`` when ``<camera>.input_topic`` is empty."""
+    return f"{camera}/image_raw"
 
 
 MODEL_BACKENDS = ("hold", *BACKENDS)
@@ -117,24 +173,29 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
         "$FRAME_RESTORE_CACHE or ~/.cache/frame_restore_ros.",
         reloads_model=True,
     ),
-    ParameterSpec(
+    config_parameter(
         "restore",
-        True,
         "Repair failed regions; false: detect and publish masks, pass every frame through.",
+        (OutputOptions, "restore"),
     ),
-    ParameterSpec("publish_mask", True, "Publish <input>/failure_mask (mono8, 255 = failed)."),
-    ParameterSpec(
+    config_parameter(
+        "publish_mask",
+        "Publish <input>/failure_mask (mono8, 255 = failed).",
+        (OutputOptions, "publish_mask"),
+    ),
+    config_parameter(
         "jpeg_quality",
-        95,
         "JPEG quality of repaired frames of JPEG cameras (re-encoding changes good pixels by the "
-        "codec's loss: mean 0.13, max 6 grey levels at 95 on bikes.mp4).",
+        "codec's loss: mean 0.13, max 6 gray levels at 95 on bikes.mp4).",
+        (OutputOptions, "jpeg_quality"),
         minimum=50,
         maximum=100,
     ),
-    ParameterSpec(
+    config_parameter(
         "publish_uncertainty",
-        False,
-        "Publish <input>/uncertainty (32FC1 std, 0-255 scale) from K decoder samples.",
+        "Publish <input>/uncertainty (32FC1 std, in gray levels) from K decoder samples.",
+        (RepairOptions, "uncertainty"),
+        (OutputOptions, "publish_uncertainty"),
         reloads_model=True,
     ),
     ParameterSpec(
@@ -145,85 +206,87 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
         maximum=32,
         reloads_model=True,
     ),
-    ParameterSpec(
+    config_parameter(
         "feather_px",
-        24,
         "Width of the blend at the edge of a repaired region, in pixels.",
+        (RepairOptions, "feather_px"),
         minimum=0,
         maximum=128,
     ),
-    ParameterSpec(
+    config_parameter(
         "detail_transfer",
-        True,
         "Add the reference's full-resolution detail to the upsampled model output.",
+        (RepairOptions, "detail_transfer"),
     ),
-    ParameterSpec(
+    config_parameter(
         "change_tau",
-        24.0,
-        "Change gate: where model and reference differ by less than this (grey levels), keep "
+        "Change gate: where model and reference differ by less than this (gray levels), keep "
         "the reference's pixels; 0 turns the gate off.",
+        (RepairOptions, "change_tau"),
         minimum=0.0,
         maximum=255.0,
     ),
-    ParameterSpec(
+    config_parameter(
         "align",
-        "ecc",
         "Warp the reference onto the frame (ECC affine) before repairing; none: off.",
+        (RepairOptions, "align"),
         choices=ALIGN_MODES,
     ),
-    ParameterSpec(
+    config_parameter(
         "reference.max_failed_ratio",
-        0.01,
-        "A frame becomes the reference only if at most this fraction of it failed.",
+        "A frame becomes the reference only if its failed ratio (failed pixels / all pixels) "
+        "is at most this.",
+        (TrackerConfig, "max_failed_ratio"),
         minimum=0.0,
         maximum=0.5,
     ),
-    ParameterSpec(
+    config_parameter(
         "reference.max_age_frames",
-        30,
         "Older references are not used: the frame passes through (stale reference).",
+        (TrackerConfig, "max_age_frames"),
         minimum=1,
         maximum=10000,
     ),
-    ParameterSpec(
+    config_parameter(
         "reference.max_age_s",
-        1.5,
-        "Older references (header time) are not used: the frame passes through.",
+        "Older references (by header stamp) are not used: the frame passes through (stale "
+        "reference).",
+        (TrackerConfig, "max_age_s"),
         minimum=0.01,
         maximum=600.0,
     ),
-    ParameterSpec(
+    config_parameter(
         "detector.whole_frame_ratio",
-        0.95,
-        "Above this failed fraction the whole frame counts as failed (passed through).",
+        "At or above this failed ratio the whole frame counts as failed (passed through).",
+        (DetectorConfig, "whole_frame_ratio"),
         minimum=0.05,
         maximum=1.0,
     ),
-    ParameterSpec(
+    config_parameter(
         "detector.frozen_frames",
-        5,
         "Frames a block must stay bit-identical, while the scene moves, to count as frozen.",
+        (DetectorConfig, "frozen_frames"),
         minimum=1,
         maximum=300,
     ),
-    ParameterSpec(
+    config_parameter(
         "detector.dead_max_gray",
-        6.0,
-        "Blocks darker than this (and flat) are dead.",
+        "Flat blocks darker than this (gray levels) are dead.",
+        (DetectorConfig, "dead_max_gray"),
         minimum=0.0,
         maximum=64.0,
     ),
-    ParameterSpec(
+    config_parameter(
         "detector.saturated_min_gray",
-        250.0,
-        "Blocks brighter than this (and flat) are saturated.",
+        "Flat blocks brighter than this (gray levels) are saturated.",
+        (DetectorConfig, "saturated_min_gray"),
         minimum=128.0,
         maximum=255.0,
     ),
-    ParameterSpec(
+    config_parameter(
         "detector.noise_min_texture",
-        160.0,
         "Blocks with more texture than this (and far above their baseline) are noise.",
+        (DetectorConfig, "noise_min_texture"),
         minimum=10.0,
         maximum=10000.0,
     ),
@@ -275,7 +338,7 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec(
         "diagnostics.warn_failed_ratio",
         0.05,
-        "WARN when a camera's mean failed fraction over the period exceeds this.",
+        "WARN when a camera's mean failed ratio over the period exceeds this.",
         minimum=0.0,
         maximum=1.0,
     ),
@@ -292,7 +355,7 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
 _CAMERA_PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec(
         "input_topic",
-        "",
+        "",  # per camera: default_input_topic(camera)
         "Input topic; empty: <name>/image_raw (relative, so namespaces and remapping apply). "
         "Outputs go to <resolved input>/restored, /failure_mask, /uncertainty.",
         read_only=True,
@@ -304,13 +367,22 @@ _CAMERA_PARAMETERS: tuple[ParameterSpec, ...] = (
         choices=("raw", "compressed"),
         read_only=True,
     ),
-    ParameterSpec(
+    config_parameter(
         "repaired_format",
-        "same",
         "Compressed cameras: repaired frames in the input's format (same) or as lossless png, "
         "which keeps every decoded good pixel exact at ~10x the bytes. Other frames are always "
         "republished as received.",
+        (OutputOptions, "repaired_format"),
         choices=("same", "png"),
+    ),
+    ParameterSpec(
+        "defect_mask",
+        "",
+        "Calibrated defect map of this camera's sensor: an image (any nonzero pixel) or a .npy "
+        "(H, W) array at the camera's resolution, whose pixels count as failed in every frame; "
+        "empty: none. Loaded at start; a file that does not load stops the node with the reason.",
+        read_only=True,
+        check=defect_mask_problem,
     ),
 )
 
@@ -319,21 +391,8 @@ def camera_parameters(camera: str) -> tuple[ParameterSpec, ...]:
     """Return the per-camera specs for ``camera`` (``<camera>.input_topic``, ...)."""
     specs = []
     for spec in _CAMERA_PARAMETERS:
-        default = spec.default
-        if spec.name == "input_topic":
-            default = f"{camera}/image_raw"
-        specs.append(
-            ParameterSpec(
-                f"{camera}.{spec.name}",
-                default,
-                spec.description,
-                spec.minimum,
-                spec.maximum,
-                spec.choices,
-                spec.read_only,
-                spec.reloads_model,
-            )
-        )
+        default = default_input_topic(camera) if spec.name == "input_topic" else spec.default
+        specs.append(dataclasses.replace(spec, name=f"{camera}.{spec.name}", default=default))
     return tuple(specs)
 
 
@@ -476,14 +535,11 @@ def markdown_table() -> str:
             bounds = f"[{spec.minimum}, {spec.maximum}]"
         else:
             bounds = ""
-        default = spec.default
-        if spec.name.endswith("input_topic"):
-            default = "<name>/image_raw"
         runtime = "reloads model" if spec.reloads_model else "yes"
         if spec.read_only:
             runtime = "read-only"
         rows.append(
-            f"| `{spec.name}` | {spec.type_name} | `{default!r}` | {bounds} | {runtime} "
+            f"| `{spec.name}` | {spec.type_name} | `{spec.default!r}` | {bounds} | {runtime} "
             f"| {spec.description.replace('<', '&lt;').replace('>', '&gt;')} |"
         )
     return "\n".join(rows)

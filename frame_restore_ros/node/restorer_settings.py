@@ -1,42 +1,72 @@
-"""Node parameters -> the restorer's configuration (detector, reference tracker, compositing)."""
+"""Node parameters -> each camera's restorer configuration, defect map and output options."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
+from frame_restore_ros.detection.defect_mask import DefectMaskError, load_defect_mask
 from frame_restore_ros.detection.detector import DetectorConfig
-from frame_restore_ros.node.parameters import NodeSettings
+from frame_restore_ros.node.camera_pipeline import OutputOptions
+from frame_restore_ros.node.parameters import (
+    NODE_PARAMETERS,
+    NodeSettings,
+    ParameterError,
+    camera_parameters,
+)
 from frame_restore_ros.pipeline.reference import TrackerConfig
 from frame_restore_ros.pipeline.repair import RepairOptions
 from frame_restore_ros.pipeline.restorer import RestorerConfig
 
 
-def detector_config(settings: NodeSettings) -> DetectorConfig:
-    return DetectorConfig(
-        whole_frame_ratio=settings["detector.whole_frame_ratio"],
-        frozen_frames=settings["detector.frozen_frames"],
-        dead_max_gray=settings["detector.dead_max_gray"],
-        saturated_min_gray=settings["detector.saturated_min_gray"],
-        noise_min_texture=settings["detector.noise_min_texture"],
-    )
+def config_values(settings: NodeSettings, owner: type, camera: str = "") -> dict[str, Any]:
+    """Return {field name: value} of the parameters that set fields of ``owner``.
+
+    The node-wide ones and, with ``camera``, that camera's (``<camera>.repaired_format``).
+    """
+    specs = (*NODE_PARAMETERS, *(camera_parameters(camera) if camera else ()))
+    return {
+        field_name: settings[spec.name]
+        for spec in specs
+        for target, field_name in spec.config_fields
+        if target is owner
+    }
 
 
-def tracker_config(settings: NodeSettings) -> TrackerConfig:
-    return TrackerConfig(
-        max_failed_ratio=settings["reference.max_failed_ratio"],
-        max_age_frames=settings["reference.max_age_frames"],
-        max_age_s=settings["reference.max_age_s"],
-    )
+def load_defect_masks(settings: NodeSettings) -> dict[str, np.ndarray | None]:
+    """Load each camera's ``<camera>.defect_mask``: (H, W) bool, or None when it has none.
+
+    Raises ParameterError naming the parameter, the file and the loader's reason.
+    """
+    masks: dict[str, np.ndarray | None] = {}
+    for camera in settings.cameras:
+        name = f"{camera}.defect_mask"
+        path = settings[name]
+        try:
+            masks[camera] = load_defect_mask(path) if path else None
+        except DefectMaskError as exc:
+            raise ParameterError(f"{name}: {exc}") from exc
+    return masks
 
 
-def restorer_config(settings: NodeSettings) -> RestorerConfig:
-    """Return the RestorerConfig these parameters describe (raises ValueError if inconsistent)."""
+def restorer_config(settings: NodeSettings, defect_mask: np.ndarray | None) -> RestorerConfig:
+    """Return one camera's RestorerConfig (raises ValueError if the values are inconsistent).
+
+    ``defect_mask`` is the camera's loaded (H, W) bool map; pass the same array object every
+    time, so that an unchanged detector configuration compares equal (and keeps its history).
+    """
+    repair = config_values(settings, RepairOptions)
+    repair["change_tau"] = repair["change_tau"] or None  # parameter 0: no gate
     return RestorerConfig(
-        detector=detector_config(settings),
-        tracker=tracker_config(settings),
-        repair=RepairOptions(
-            feather_px=settings["feather_px"],
-            detail_transfer=settings["detail_transfer"],
-            change_tau=settings["change_tau"] or None,
-            align=settings["align"],
-            uncertainty=settings["publish_uncertainty"],
+        detector=DetectorConfig(
+            **config_values(settings, DetectorConfig), defect_mask=defect_mask
         ),
+        tracker=TrackerConfig(**config_values(settings, TrackerConfig)),
+        repair=RepairOptions(**repair),
     )
+
+
+def output_options(settings: NodeSettings, camera: str) -> OutputOptions:
+    """Return what ``camera`` publishes, and how."""
+    return OutputOptions(**config_values(settings, OutputOptions, camera))

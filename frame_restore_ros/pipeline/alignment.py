@@ -3,7 +3,7 @@
 Between the reference (frame t-g) and the damaged frame t the camera moved; at g = 4-8 on a
 vehicle the whole picture has shifted and zoomed. Before restoring, the reference is warped onto
 the damaged frame with an affine transform found by OpenCV's ECC maximisation (Evangelidis and
-Psarakis 2008) on grey, downscaled copies, using only the damaged frame's valid pixels. If ECC
+Psarakis 2008) on gray, downscaled copies, using only the damaged frame's valid pixels. If ECC
 does not converge, or finds an implausible warp, the reference is used as is.
 """
 
@@ -42,8 +42,8 @@ def _plausible(warp: np.ndarray, size: tuple[int, int]) -> bool:
     return abs(zoom - 1) < MAX_ZOOM_CHANGE and bool((shift < MAX_SHIFT).all())
 
 
-def work_grey(frame: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 (any size, e.g. already at the model's size) -> ECC's (144, 256) grey."""
+def work_gray(frame: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 (any size, e.g. already at the model's size) -> ECC's (144, 256) gray."""
     return cv2.cvtColor(downscale(frame, WORK_SIZE), cv2.COLOR_BGR2GRAY)
 
 
@@ -58,8 +58,8 @@ def estimate_warp(
     damaged: np.ndarray,
     valid: np.ndarray,
     iterations: int = ITERATIONS,
-    grey_reference: np.ndarray | None = None,
-    grey_damaged: np.ndarray | None = None,
+    gray_reference: np.ndarray | None = None,
+    gray_damaged: np.ndarray | None = None,
     valid_mask: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Affine 2x3 warp (full-resolution pixels) taking reference points to damaged-frame points.
@@ -67,12 +67,12 @@ def estimate_warp(
     Args:
         reference, damaged: (H, W, 3) uint8 BGR.
         valid: (H, W) bool, pixels of ``damaged`` that did not fail.
-        grey_reference, grey_damaged, valid_mask: :func:`work_grey` of the frames and
+        gray_reference, gray_damaged, valid_mask: :func:`work_gray` of the frames and
             :func:`work_mask` of ``valid`` if already computed (from model-size copies).
     Returns None when ECC fails, does not converge, or the warp is implausible.
     """
-    grey_ref = work_grey(reference) if grey_reference is None else grey_reference
-    grey_dmg = work_grey(damaged) if grey_damaged is None else grey_damaged
+    gray_ref = work_gray(reference) if gray_reference is None else gray_reference
+    gray_dmg = work_gray(damaged) if gray_damaged is None else gray_damaged
     mask = work_mask(valid) if valid_mask is None else valid_mask
     if mask.mean() < 0.1:
         return None  # too little clean image to measure motion on
@@ -81,20 +81,20 @@ def estimate_warp(
     try:
         # template = reference, input = damaged (masked): damaged(W x) ~ reference(x)
         _, warp = cv2.findTransformECC(
-            grey_ref, grey_dmg, warp, cv2.MOTION_AFFINE, criteria, mask, 3
+            gray_ref, gray_dmg, warp, cv2.MOTION_AFFINE, criteria, mask, 3
         )
     except cv2.error as exc:
         log.debug("ECC did not converge: %s", exc)
         return None
     # Keep the warp only if it really explains the clean pixels better than no warp: ECC can
     # converge to a compromise that fits the visible patches and misplaces the rest.
-    size = grey_ref.shape[::-1]
+    size = gray_ref.shape[::-1]
     warped = cv2.warpAffine(
-        grey_ref, warp, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        gray_ref, warp, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )
     inside = mask > 0
-    before = np.abs(grey_ref.astype(np.float32) - grey_dmg)[inside].mean()
-    after = np.abs(warped.astype(np.float32) - grey_dmg)[inside].mean()
+    before = np.abs(gray_ref.astype(np.float32) - gray_dmg)[inside].mean()
+    after = np.abs(warped.astype(np.float32) - gray_dmg)[inside].mean()
     if before <= 0 or after > MIN_GAIN * before:
         return None
     full = _rescale(warp.astype(np.float64), WORK_SIZE, reference.shape[:2])

@@ -8,7 +8,7 @@ damaged frame and the reference over valid pixels, spread into failed areas by a
 Gaussian (support-weighted, as in ``seam.py``); the weight of the model is change / tau, clipped
 to [0, 1]. Everything runs at model resolution (224x400: well under a millisecond).
 
-tau = 24 grey levels was chosen on the validation clip (the held-out tail of the highway clip),
+tau = 24 gray levels was chosen on the validation clip (the held-out tail of the highway clip),
 never on the evaluation clip, with the node's default compositing (ECC alignment on): it had the
 best mean failed-region PSNR over gaps 1, 2 and 8 of 16, 24 and 32 (docs/evaluation.md).
 """
@@ -34,7 +34,7 @@ def change_weight(
     Args:
         reference, damaged: (h, w, 3) float32, 0-255, at model resolution.
         valid_fraction: (h, w) float32 in [0, 1], the valid share of each pixel's footprint.
-        tau: the change (grey levels) at which the model gets full weight.
+        tau: the change (gray levels) at which the model gets full weight.
     """
     trusted = (valid_fraction >= 0.999).astype(np.float32)
     if not trusted.any():
@@ -53,7 +53,7 @@ def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian blur of an (h, w) float32 image, computed at half resolution.
 
     The fields blurred here are wide (sigma 10 px at model size) and smooth, so blurring a 2x
-    area-downscaled copy with sigma / 2 and upsampling changes them by a fraction of a grey level
+    area-downscaled copy with sigma / 2 and upsampling changes them by a fraction of a gray level
     at an eighth of the cost.
     """
     height, width = image.shape

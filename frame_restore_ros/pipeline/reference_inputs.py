@@ -1,7 +1,7 @@
 """The reference as the model and the compositing need it, and its alignment to a damaged frame.
 
 Prepared once per reference frame (the restorer caches it by the tracker's version): the
-model-size image, the full-resolution detail map (detail transfer) and ECC's grey work image.
+model-size image, the full-resolution detail map (detail transfer) and ECC's gray work image.
 For each damaged frame, ECC finds the warp from the reference to it on clean pixels, and the
 prepared model-size image and detail map are warped; warping those instead of the full-resolution
 frame (and converting it again) gives the same inputs up to resampling at a fraction of the cost.
@@ -20,7 +20,7 @@ from frame_restore_ros.pipeline.alignment import (
     estimate_warp,
     warp_full,
     warp_model_input,
-    work_grey,
+    work_gray,
 )
 from frame_restore_ros.pipeline.compositing import detail_from_small
 
@@ -33,13 +33,13 @@ class ReferenceInputs:
         size: the model input size (h, w) it was prepared for.
         model_input: (1, 3, h, w) float32 RGB in [0, 1].
         detail: (H, W, 3) int16 detail above the model's resolution, or None (detail transfer off).
-        grey: ECC's (144, 256) uint8 work image, or None (alignment off).
+        gray: ECC's (144, 256) uint8 work image, or None (alignment off).
     """
 
     size: tuple[int, int]
     model_input: np.ndarray
     detail: np.ndarray | None
-    grey: np.ndarray | None
+    gray: np.ndarray | None
 
 
 def prepare_reference(
@@ -51,8 +51,8 @@ def prepare_reference(
     """
     small = downscale(reference, size)
     detail = detail_from_small(reference, small) if detail_transfer else None
-    grey = work_grey(reference) if align else None
-    return ReferenceInputs(size, frame_to_array(small), detail, grey)
+    gray = work_gray(reference) if align else None
+    return ReferenceInputs(size, frame_to_array(small), detail, gray)
 
 
 def aligned_inputs(
@@ -63,14 +63,14 @@ def aligned_inputs(
 ) -> tuple[np.ndarray, np.ndarray | None, bool]:
     """Return (model input, detail map, whether a warp was applied) aligned to ``damaged``.
 
-    ``valid``: (H, W) bool, the damaged frame's clean pixels. Without ``prepared.grey``
+    ``valid``: (H, W) bool, the damaged frame's clean pixels. Without ``prepared.gray``
     (alignment off) or when ECC finds no trustworthy warp, the prepared inputs are returned.
     """
-    if prepared.grey is None:
+    if prepared.gray is None:
         return prepared.model_input, prepared.detail, False
     # ECC's work images come from the full-resolution frame: deriving them from the model-size
     # copy saves ~2 ms but cost 0.05-0.15 dB on the evaluation clip (gaps 1-8).
-    warp = estimate_warp(reference, damaged, valid, grey_reference=prepared.grey)
+    warp = estimate_warp(reference, damaged, valid, gray_reference=prepared.gray)
     if warp is None:
         return prepared.model_input, prepared.detail, False
     model_input = warp_model_input(prepared.model_input, warp, damaged.shape[:2])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-MAX_CORRECTION = 60.0  # grey levels; a larger disagreement is content, not a seam
+MAX_CORRECTION = 60.0  # gray levels; a larger disagreement is content, not a seam
 
 
 def feather_prediction(

@@ -16,7 +16,7 @@ import numpy as np
 from frame_restore_ros.detection.failures import FailureKind
 from frame_restore_ros.media.grid import cells_to_pixels
 
-GREY_FILL = (128, 128, 128)  # BGR; what many H.264 decoders show for lost macroblocks
+GRAY_FILL = (128, 128, 128)  # BGR; what many H.264 decoders show for lost macroblocks
 GREEN_FILL = (0, 135, 0)  # BGR; YUV (0, 0, 0) decoded as RGB: the "green block" of broken streams
 
 
@@ -49,7 +49,7 @@ def _fill(
     elif kind is FailureKind.NOISE:
         damaged[where] = rng.integers(0, 256, size=(count, 3), dtype=np.uint8)
     elif kind in (FailureKind.CAST, FailureKind.LOST_ROWS, FailureKind.WHOLE_FRAME):
-        damaged[where] = GREY_FILL if rng.random() < 0.5 else GREEN_FILL
+        damaged[where] = GRAY_FILL if rng.random() < 0.5 else GREEN_FILL
     else:
         raise ValueError(f"no fill for failure kind {kind.name}")
 
@@ -157,7 +157,7 @@ def frozen_blocks(
 def bottom_loss(
     frame: np.ndarray, rng: np.random.Generator, start_range: tuple[float, float] = (0.4, 0.95)
 ) -> Corruption:
-    """Transmission loss: every row from a random start to the bottom filled grey or green."""
+    """Transmission loss: every row from a random start to the bottom filled gray or green."""
     labels = np.zeros(frame.shape[:2], dtype=np.uint8)
     labels[int(frame.shape[0] * rng.uniform(*start_range)) :, :] = FailureKind.LOST_ROWS
     damaged = frame.copy()

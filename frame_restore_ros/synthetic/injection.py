@@ -1,11 +1,11 @@
 """``--inject SPEC``: seeded synthetic failures for replay and evaluation, with ground truth.
 
 SPEC is a comma-separated list of failure items; each damaged frame gets one item, drawn at
-random. Items (``corruption`` module generators):
+random. Items (``registry.FAILURES``):
 
   patches:R    the paper's random patch masking, fraction R of the model's patch grid (0-1)
-  dead | saturated | noise | cast
-               1-3 rectangles of that kind (8-30 % of each side)
+  dead[:N] | saturated[:N] | noise[:N] | cast[:N]
+               N rectangles of that kind (default 1-3, drawn), 8-30 % of each side
   lines[:N]    N bands of dead rows (default 8);  columns[:N] the same as columns
   frozen       2 rectangles still showing the camera's previous frame
   bottom       transmission loss: every row from a random start to the bottom
@@ -16,77 +16,63 @@ Example: ``patches:0.5,dead,lines,bottom``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from frame_restore_ros.detection.failures import FailureKind
-from frame_restore_ros.synthetic import corruption
 from frame_restore_ros.synthetic.corruption import Corruption
-
-BLOCK_KINDS = {
-    "dead": FailureKind.DEAD,
-    "saturated": FailureKind.SATURATED,
-    "noise": FailureKind.NOISE,
-    "cast": FailureKind.CAST,
-}
-ITEM_NAMES = ("patches", *BLOCK_KINDS, "lines", "columns", "frozen", "bottom", "whole")
-
-# (frame, previous frame, rng, patch grid) -> Corruption
-Generator = Callable[[np.ndarray, np.ndarray, np.random.Generator, tuple[int, int]], Corruption]
+from frame_restore_ros.synthetic.registry import FAILURES, Context, SyntheticFailure, Value
 
 
 @dataclass(frozen=True)
 class InjectionItem:
+    """One failure of the registry with its number (``dead:2``, ``patches:0.5``)."""
+
     name: str
     value: float | None = None
 
     def __str__(self) -> str:
         return self.name if self.value is None else f"{self.name}:{self.value:g}"
 
+    @property
+    def failure(self) -> SyntheticFailure:
+        """The registry entry (its FailureKind and generator)."""
+        return FAILURES[self.name]
+
     def apply(
         self,
         frame: np.ndarray,
-        previous: np.ndarray,
         rng: np.random.Generator,
-        grid: tuple[int, int],
+        *,
+        previous: np.ndarray | None = None,
+        grid: tuple[int, int] | None = None,
     ) -> Corruption:
-        """Damage ``frame`` (H, W, 3) uint8; ``previous`` is the camera's previous real frame."""
-        if self.name == "patches":
-            return corruption.random_patches(frame, grid, float(self.value), rng)
-        if self.name in BLOCK_KINDS:
-            count = int(rng.integers(1, 4))
-            return corruption.blocks(frame, rng, BLOCK_KINDS[self.name], count=count)
-        if self.name in ("lines", "columns"):
-            count = int(self.value) if self.value is not None else 8
-            axis = 0 if self.name == "lines" else 1
-            return corruption.line_dropout(frame, rng, count=count, axis=axis)
-        if self.name == "frozen":
-            return corruption.frozen_blocks(frame, previous, rng)
-        if self.name == "bottom":
-            return corruption.bottom_loss(frame, rng)
-        if self.name == "whole":
-            return corruption.whole_frame(frame, rng)
-        raise AssertionError(self.name)
+        """Damage ``frame`` (H, W, 3) uint8.
+
+        ``previous`` (the camera's previous real frame, (H, W, 3)) is needed by ``frozen``,
+        ``grid`` (the model's patch grid, (rows, cols)) by ``patches``.
+        """
+        return self.failure.generate(frame, rng, Context(self.value, previous, grid))
 
 
 def parse_item(text: str) -> InjectionItem:
+    """Parse one SPEC item such as ``dead``, ``lines:3`` or ``patches:0.5``."""
     name, _, value = text.strip().partition(":")
     name = name.strip().lower()
-    if name not in ITEM_NAMES:
+    if name not in FAILURES:
         raise ValueError(
-            f"unknown failure {name!r} in --inject; choose from {', '.join(ITEM_NAMES)}"
+            f"unknown failure {name!r} in --inject; choose from {', '.join(FAILURES)}"
         )
-    if name == "patches":
+    takes = FAILURES[name].value
+    if takes is Value.RATIO:
         try:
             ratio = float(value)
         except ValueError:
-            raise ValueError(f"patches needs a ratio, e.g. patches:0.5, got {text!r}") from None
+            raise ValueError(f"{name} needs a ratio, e.g. {name}:0.5, got {text!r}") from None
         if not 0.0 < ratio <= 1.0:
-            raise ValueError(f"patches ratio must be in (0, 1], got {ratio}")
+            raise ValueError(f"{name} ratio must be in (0, 1], got {ratio}")
         return InjectionItem(name, ratio)
-    if name in ("lines", "columns") and value:
+    if takes is Value.COUNT and value:
         if not value.isdigit() or int(value) < 1:
             raise ValueError(f"{name} takes a positive count, got {text!r}")
         return InjectionItem(name, float(value))
@@ -138,4 +124,4 @@ class Injector:
         if self.rng.random() >= self.spec.rate:
             return None, None
         item = self.spec.items[int(self.rng.integers(len(self.spec.items)))]
-        return item.apply(frame, previous, self.rng, self.grid), item
+        return item.apply(frame, self.rng, previous=previous, grid=self.grid), item

@@ -1,10 +1,10 @@
 """The training loop: AdamW, warm-up + cosine schedule, validation, checkpoints and resume.
 
-Validation reports the PSNR of the failed region against the "hold" baseline (copy the reference
-into the failed pixels) on a fixed set of pairs from held-out clips, so progress is judged
-against what a user would do without the model. The best weights go to ``output``; the full
-training state (weights, optimiser, RNGs) goes to ``output`` + ``.state`` every
-``checkpoint_every`` steps, and ``resume`` continues from it exactly.
+All settings come from :class:`TrainSettings`. Validation reports the PSNR of the failed region
+against the "hold" baseline (copy the reference into the failed pixels) on a fixed set of pairs
+from held-out clips, so progress is judged against what a user would do without the model. The
+best weights go to ``output``; the full training state (weights, optimiser, RNGs) goes to
+``output`` + ``.state`` every ``checkpoint_every`` steps, and ``resume`` continues from it exactly.
 """
 
 from __future__ import annotations
@@ -14,56 +14,24 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from frame_restore_ros.model import (
-    SiamMCVAEConfig,
-    build_model,
-    patch_mask_to_pixels,
-    save_checkpoint,
-)
+from frame_restore_ros.evaluation.metrics import psnr_from_mse
+from frame_restore_ros.model import build_model, patch_mask_to_pixels, save_checkpoint
 from frame_restore_ros.model.build import RestorationModel
 from frame_restore_ros.model.loss import siammcvae_loss
 from frame_restore_ros.training.pairs import PairBatch, PairSampler
+from frame_restore_ros.training.settings import TrainSettings
 from frame_restore_ros.training.state import load_state, save_state
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class TrainConfig:
-    """Optimisation and bookkeeping settings (``frame-restore train --help`` explains each)."""
-
-    steps: int = 2000
-    batch_size: int = 8
-    lr: float = 1e-3
-    min_lr: float = 1e-5
-    weight_decay: float = 0.05
-    warmup_steps: int = 100
-    beta: float = 0.01
-    grad_clip: float = 1.0
-    eval_every: int = 250
-    eval_batches: int = 4
-    checkpoint_every: int = 250
-    seed: int = 0
-    drop_tokens: bool = True
-    device: str = "cpu"
-    notes: dict[str, object] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.steps < 1 or self.batch_size < 1:
-            raise ValueError(
-                f"steps and batch_size must be >= 1, got {self.steps}, {self.batch_size}"
-            )
-        if self.lr <= 0 or self.beta < 0:
-            raise ValueError(f"lr must be > 0 and beta >= 0, got {self.lr}, {self.beta}")
-
-
-def learning_rate(step: int, cfg: TrainConfig) -> float:
+def learning_rate(step: int, cfg: TrainSettings) -> float:
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
@@ -73,10 +41,12 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
 def masked_psnr(
     restored: torch.Tensor, clean: torch.Tensor, mask: torch.Tensor, patch_size: int
 ) -> float:
-    """PSNR (0-255 scale) over failed pixels only. restored, clean: (B, 3, H, W) in [0, 1]."""
+    """PSNR (0-255 scale) over failed pixels only; ``inf`` when they match.
+
+    restored, clean: (B, 3, H, W) in [0, 1]; mask: (B, rows, cols) bool patch grid.
+    """
     pixels = patch_mask_to_pixels(mask, patch_size).expand_as(clean)
-    error = ((restored - clean) * 255.0)[pixels].pow(2).mean().item()
-    return 10 * math.log10(255.0**2 / max(error, 1e-10))
+    return psnr_from_mse(((restored - clean) * 255.0)[pixels].pow(2).mean().item())
 
 
 def _damage(batch: PairBatch, patch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -103,7 +73,7 @@ def evaluate(model: RestorationModel, batches: list[PairBatch]) -> dict[str, flo
     return {"psnr_failed": sum(ours) / len(ours), "psnr_failed_hold": sum(hold) / len(hold)}
 
 
-def _optimizer(model: RestorationModel, cfg: TrainConfig) -> torch.optim.Optimizer:
+def _optimizer(model: RestorationModel, cfg: TrainSettings) -> torch.optim.Optimizer:
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "token" not in n]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2 or "token" in n]
     return torch.optim.AdamW(
@@ -121,19 +91,24 @@ def state_path(output: Path) -> Path:
 
 
 def train(
-    model_cfg: SiamMCVAEConfig,
+    cfg: TrainSettings,
     train_sampler: PairSampler,
     val_sampler: PairSampler | None,
-    cfg: TrainConfig,
-    output: Path,
     progress: bool = True,
-    resume: bool = False,
+    notes: dict[str, object] | None = None,
 ) -> RestorationModel:
-    """Train (or with ``resume`` continue from ``output.state``) and write ``output``.
+    """Train ``cfg.model_config()`` (or with ``cfg.resume`` continue from ``output.state``).
 
-    The weights kept are the best on validation, or the last ones without validation data.
-    The single-frame MAE baseline (``architecture="mae"``) is trained with beta = 0.
+    The weights kept, written to ``cfg.output``, are the best on validation, or the last ones
+    without validation data; ``notes`` (JSON) are stored with them. The single-frame MAE
+    baseline (``architecture="mae"``) is trained with beta = 0.
     """
+    if not cfg.output:
+        raise ValueError(
+            "invalid training settings: output (the weight file to write) is required"
+        )
+    model_cfg = cfg.model_config()
+    output = Path(cfg.output)
     device = torch.device(cfg.device)
     beta = 0.0 if model_cfg.architecture == "mae" else cfg.beta
     rngs = {"sampler": train_sampler.generator, "global": torch.default_generator}
@@ -144,16 +119,16 @@ def train(
     )
     history: list[dict[str, float]] = []
     best, first_step, spent_minutes = -math.inf, 0, 0.0
-    if resume:
-        model, optimizer, notes = load_state(
+    if cfg.resume:
+        model, optimizer, state = load_state(
             state_path(output),
             lambda m: _optimizer(m, cfg),
             rngs,
             train_sampler.rng,
             cfg.device,
         )
-        first_step, best = notes["step"], notes["best"]
-        history, spent_minutes = notes["history"], notes["minutes"]
+        first_step, best = state["step"], state["best"]
+        history, spent_minutes = state["history"], state["minutes"]
         log.info("resuming %s at step %d (best %.3f dB)", output, first_step, best)
     else:
         torch.manual_seed(cfg.seed)
@@ -214,27 +189,27 @@ def train(
             )
             if metrics["psnr_failed"] > best:
                 best = metrics["psnr_failed"]
-                _save(model, output, cfg, history, minutes, done)
+                _save(model, cfg, notes, history, minutes, done)
         elif not val_batches and done == cfg.steps:
-            _save(model, output, cfg, history, minutes, done)
+            _save(model, cfg, notes, history, minutes, done)
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
-            notes = {"step": done, "best": best, "history": history, "minutes": minutes}
-            save_state(state_path(output), model, optimizer, rngs, train_sampler.rng, notes)
+            state = {"step": done, "best": best, "history": history, "minutes": minutes}
+            save_state(state_path(output), model, optimizer, rngs, train_sampler.rng, state)
     return model.eval()
 
 
 def _save(
     model: RestorationModel,
-    output: Path,
-    cfg: TrainConfig,
+    cfg: TrainSettings,
+    notes: dict[str, object] | None,
     history: list[dict[str, float]],
     minutes: float,
     step: int,
 ) -> None:
     extra = {
-        "train": asdict(cfg),
+        "train": asdict(cfg) | {"notes": notes or {}},
         "step": step,
         "wall_minutes": round(minutes, 2),
         "history": history,
     }
-    save_checkpoint(model, output, extra=extra)
+    save_checkpoint(model, Path(cfg.output), extra=extra)

@@ -1,6 +1,6 @@
 """Training masks on the model's patch grid: the paper's random masking plus structured failures.
 
-Structured masks are the patch footprint of what cameras really lose (DESIGN.md section 4):
+Structured masks are the patch footprint of what cameras really lose (docs/detection.md):
 rectangles (dead, saturated, noise, cast or frozen blocks), bands of rows or columns (readout
 faults), everything below a row (transmission loss); often on top of light random masking. Their
 failed-patch count varies per sample, so batches of them use the fixed-shape encoder path.

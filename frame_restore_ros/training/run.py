@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from pathlib import Path
 
 import torch
 
-from frame_restore_ros.model import preset
-from frame_restore_ros.training.loop import TrainConfig, train
+from frame_restore_ros.training.loop import train
 from frame_restore_ros.training.pairs import Clip, PairSampler, load_clips, split_clip
 from frame_restore_ros.training.settings import TrainSettings
 
@@ -36,9 +34,7 @@ def run_training(settings: TrainSettings) -> Path:
     """Load the data, train, and return the weight file path."""
     if settings.threads:
         torch.set_num_threads(settings.threads)
-    model_cfg = preset(settings.preset).replace(
-        architecture=settings.architecture, reference_skip=settings.reference_skip
-    )
+    model_cfg = settings.model_config()
     train_clips, val_clips = gather_clips(settings, model_cfg.input_size)
     describe = ", ".join(f"{c.name} ({len(c.frames)} frames)" for c in train_clips)
     log.info("training clips: %s", describe)
@@ -61,22 +57,10 @@ def run_training(settings: TrainSettings) -> Path:
         if val_clips
         else None
     )
-    cfg = TrainConfig(
-        steps=settings.steps,
-        batch_size=settings.batch_size,
-        lr=settings.lr,
-        beta=settings.beta,
-        eval_every=settings.eval_every,
-        checkpoint_every=settings.checkpoint_every,
-        seed=settings.seed,
-        device=settings.device,
-        notes={
-            "settings": dataclasses.asdict(settings),
-            "train_clips": [c.name for c in train_clips],
-            "val_clips": [c.name for c in val_clips],
-        },
-    )
-    output = Path(settings.output)
-    train(model_cfg, sampler, val_sampler, cfg, output, resume=settings.resume)
-    log.info("wrote %s", output)
-    return output
+    clips = {
+        "train_clips": [c.name for c in train_clips],
+        "val_clips": [c.name for c in val_clips],
+    }
+    train(settings, sampler, val_sampler, notes=clips)
+    log.info("wrote %s", settings.output)
+    return Path(settings.output)

@@ -1,4 +1,4 @@
-"""Training settings from a YAML file and command-line flags (flags win), validated up front."""
+"""Training settings: one class for the YAML file, the ``train`` flags (flags win) and the loop."""
 
 from __future__ import annotations
 
@@ -9,40 +9,61 @@ from typing import Any
 
 from ruamel.yaml import YAML, YAMLError
 
+from frame_restore_ros.model import PRESETS, SiamMCVAEConfig, preset
+
 
 @dataclass
 class TrainSettings:
-    """Everything ``frame-restore train`` needs; field names are the YAML keys and flags."""
+    """Everything ``frame-restore train`` needs; field names are the YAML keys and flags.
 
-    output: str = ""
+    Values are checked on construction; :meth:`check` adds what a run needs besides (an output
+    and training data), so the loop can be driven from code without sources.
+    """
+
+    # Data.
+    output: str = ""  # the weight file to write; its state goes to output + ".state"
     data: list[str] = field(default_factory=list)  # videos or bags (every image topic)
     val_data: list[str] = field(default_factory=list)  # whole held-out clips
     split: list[str] = field(default_factory=list)  # leading part trains, tail validates
     split_fraction: float = 0.3
+    max_frames: int | None = None
+    # Model.
     preset: str = "small"
     architecture: str = "siammcvae"
     reference_skip: bool = False
+    # Sampling.
+    max_gap: int = 8
+    pseudo_fraction: float = 0.25
+    structured_fraction: float = 0.3
+    # Optimisation.
     steps: int = 2000
     batch_size: int = 8
     lr: float = 1e-3
+    min_lr: float = 1e-5
+    weight_decay: float = 0.05
+    warmup_steps: int = 100
     beta: float = 0.01
-    max_gap: int = 8
+    grad_clip: float = 1.0
+    drop_tokens: bool = True
+    # Bookkeeping.
     eval_every: int = 250
+    eval_batches: int = 4
     checkpoint_every: int = 250
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None
-    pseudo_fraction: float = 0.25
-    structured_fraction: float = 0.3
-    max_frames: int | None = None
     resume: bool = False
 
-    def check(self) -> None:
+    def __post_init__(self) -> None:
         problems = []
-        if not self.output:
-            problems.append("output (the weight file to write) is required")
-        if not self.data and not self.split:
-            problems.append("no training data: give data or split sources")
+        if self.steps < 1 or self.batch_size < 1:
+            problems.append(
+                f"steps and batch_size must be >= 1, got {self.steps}, {self.batch_size}"
+            )
+        if self.lr <= 0 or self.beta < 0:
+            problems.append(f"lr must be > 0 and beta >= 0, got {self.lr}, {self.beta}")
+        if self.preset not in PRESETS:
+            problems.append(f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
         if self.architecture not in ("siammcvae", "mae"):
             problems.append(f"architecture must be siammcvae or mae, got {self.architecture!r}")
         for name in ("pseudo_fraction", "structured_fraction"):
@@ -52,11 +73,31 @@ class TrainSettings:
             problems.append(f"split_fraction must be in (0, 1), got {self.split_fraction}")
         if self.max_gap < 1:
             problems.append(f"max_gap must be >= 1, got {self.max_gap}")
-        if problems:
-            raise ValueError("invalid training settings: " + "; ".join(problems))
+        _raise(problems)
+
+    def check(self) -> None:
+        """Raise ValueError unless an output and training data are given."""
+        problems = []
+        if not self.output:
+            problems.append("output (the weight file to write) is required")
+        if not self.data and not self.split:
+            problems.append("no training data: give data or split sources")
+        _raise(problems)
+
+    def model_config(self) -> SiamMCVAEConfig:
+        """Return the model to train: the preset with ``architecture`` and ``reference_skip``."""
+        return preset(self.preset).replace(
+            architecture=self.architecture, reference_skip=self.reference_skip
+        )
+
+
+def _raise(problems: list[str]) -> None:
+    if problems:
+        raise ValueError("invalid training settings: " + "; ".join(problems))
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
+    """Return the YAML file's mapping, with ``-`` in keys read as ``_``."""
     try:
         values = YAML(typ="safe").load(Path(path).read_text())
     except (OSError, YAMLError) as exc:

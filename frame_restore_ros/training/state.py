@@ -8,8 +8,6 @@ model and training configs, as JSON.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from safetensors.torch import save_file
 
 from frame_restore_ros.model import CheckpointError, SiamMCVAEConfig, build_model
 from frame_restore_ros.model.build import RestorationModel
+from frame_restore_ros.model.checkpoint import atomic_file
 
 STATE_FORMAT = "frame_restore_ros.train_state/1"
 
@@ -47,15 +46,8 @@ def save_state(
         "numpy_rng": json.dumps(numpy_rng.bit_generator.state),
         "notes": json.dumps(notes),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_file(path) as tmp:
         save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_state(

@@ -8,43 +8,55 @@ import logging
 import time
 from pathlib import Path
 
-from frame_restore_ros.backends.selection import PRECISIONS
+from frame_restore_ros.cli.common import (
+    SOURCE_HELP,
+    add_command,
+    add_defect_mask,
+    add_max_frames,
+    add_no_progress,
+    add_output,
+    add_precision,
+    add_weights,
+    load_defect_mask_option,
+)
 
 log = logging.getLogger("frame_restore")
 
 
-def add_evaluate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``evaluate`` parser."""
+    p = add_command(
+        sub,
         "evaluate",
-        help="score SiamMCVAE against hold, Telea, Navier-Stokes and a single-frame MAE",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description=(
-            "Run every method on the same damaged frames of real clips (videos, bags or\n"
-            "sample:NAME) and score them against the real frames: the paper's random patch\n"
-            "masking at each --ratios and --gaps (reference = frame t-g), and each structured\n"
-            "failure of --kinds at --kind-gap. Metrics on the 0-255 scale, whole frame and\n"
-            "failed region: MSE, MAE, PSNR, SSIM, FSIM. Writes evaluation.json, summary.csv,\n"
-            "frames.csv, table_*.md, quality_vs_ratio.png, quality_vs_gap.png and strips;\n"
-            "--save-frames DIR also writes every output as PNG for independent scoring.\n\n"
-            "examples:\n"
-            "  frame-restore evaluate --data sample:bikes.mp4 --mae runs/mae.safetensors\n"
-            "  frame-restore evaluate --data drive_bag --weights w.safetensors --ratios 0.75 \\\n"
-            "      --gaps 1 2 --frames 20 --no-fsim --out out/eval_drive"
-        ),
+        "score SiamMCVAE against hold, Telea, Navier-Stokes and a single-frame MAE",
+        "Run every method on the same damaged frames of real clips (videos, bags or\n"
+        "sample:NAME) and score them against the real frames: the paper's random patch\n"
+        "masking at each --ratios and --gaps (reference = frame t-g), and each structured\n"
+        "failure of --kinds at --kind-gap. Metrics on the 0-255 scale, whole frame and\n"
+        "failed region: MSE, MAE, PSNR, SSIM, FSIM. Writes evaluation.json, summary.csv,\n"
+        "frames.csv, table_*.md, quality_vs_ratio.png, quality_vs_gap.png and strips;\n"
+        "--save-frames DIR also writes every output as PNG for independent scoring.\n"
+        "--defect-mask FILE adds the camera's calibrated defect map to every damaged frame's\n"
+        "failed pixels, as the node's detector does (evaluation.json's meta names it).\n\n"
+        "examples:\n"
+        "  frame-restore evaluate --data sample:bikes.mp4 --mae runs/mae.safetensors\n"
+        "  frame-restore evaluate --data drive_bag --weights w.safetensors --ratios 0.75 \\\n"
+        "      --gaps 1 2 --frames 20 --no-fsim -o out/eval_drive",
     )
     p.add_argument(
         "--data",
         action="append",
-        help="video, bag or sample:NAME (repeatable; default: sample:bikes.mp4)",
+        help=f"{SOURCE_HELP} (repeatable; default: sample:bikes.mp4)",
     )
-    p.add_argument("--weights", type=Path, help="SiamMCVAE weights (default: bundled)")
+    add_weights(p, "SiamMCVAE weights (default: the bundled small model)")
     p.add_argument(
         "--mae",
         type=Path,
+        metavar="FILE",
         help="single-frame MAE weights, the paper's MAE row (default: the bundled baseline)",
     )
     p.add_argument("--no-mae", action="store_true", help="leave the MAE baseline out")
-    p.add_argument("--out", type=Path, default=Path("out/evaluate"), help="output folder")
+    add_output(p, "output folder", default=Path("out/evaluate"))
     p.add_argument("--ratios", type=float, nargs="+", default=[0.45, 0.6, 0.75, 0.9])
     p.add_argument("--gaps", type=int, nargs="+", default=[1, 2, 4, 8])
     p.add_argument(
@@ -55,7 +67,7 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--kind-gap", type=int, default=2, help="gap for --kinds (default: 2)")
     p.add_argument("--frames", type=int, default=8, help="frames per condition (default: 8)")
-    p.add_argument("--max-frames", type=int, default=250, help="frames read per clip")
+    add_max_frames(p, 250, "per clip")
     p.add_argument("--no-fsim", action="store_true", help="skip FSIM (the slowest metric)")
     p.add_argument(
         "--ablations",
@@ -63,8 +75,7 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
         help="also SiamMCVAE without alignment, gate, detail transfer, and without all three",
     )
     p.add_argument("--save-frames", type=Path, metavar="DIR", help="write every output as PNG")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the damage (default: 0)")
     p.add_argument(
         "--backend",
         default="torch-cpu",
@@ -73,33 +84,34 @@ def add_evaluate(sub: argparse._SubParsersAction) -> None:
         "or the one you deploy, to measure its quality, e.g. openvino-cpu (bf16 where the CPU "
         "has it) (default: torch-cpu)",
     )
-    p.add_argument(
-        "--precision",
-        default="fp16",
-        choices=PRECISIONS,
-        help="precision of --backend where it has one (tensorrt, torch-cuda, openvino-cpu; "
-        "default: fp16, openvino-cpu's native reduced format)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_precision(p)
+    add_defect_mask(p, "OR-ed into every damaged frame's failed pixels")
+    add_no_progress(p)
+    p.set_defaults(handler=run)
 
 
-def run_evaluate(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Check the arguments, run the evaluation and write its outputs."""
     from frame_restore_ros.backends.selection import resolve
     from frame_restore_ros.bag.frame_sources import source_frames
-    from frame_restore_ros.evaluation.harness import EvalConfig, evaluate_clips
+    from frame_restore_ros.evaluation.harness import EvalConfig, check_defect_mask, evaluate_clips
     from frame_restore_ros.evaluation.methods import build_methods
     from frame_restore_ros.evaluation.report import markdown_table, summarize, write_outputs
     from frame_restore_ros.model.bundled import BASELINE_MAE_WEIGHTS, default_weights_path
     from frame_restore_ros.synthetic.injection import parse_item
 
+    # Clear errors for bad arguments before any work.
+    defect_mask = load_defect_mask_option(args.defect_mask)
     for kind in args.kinds:
-        parse_item(kind)  # a clear error for an unknown name, before any work
-    resolve(args.backend)  # likewise for a backend that is unknown or cannot run here
+        parse_item(kind)
+    resolve(args.backend)  # unknown, or cannot run here
     if any(not 0 < r <= 1 for r in args.ratios) or any(g < 1 for g in args.gaps):
         raise ValueError("ratios must be in (0, 1] and gaps >= 1")
     clips: dict = {}
     for source in args.data or ["sample:bikes.mp4"]:
         clips.update(source_frames(source, args.max_frames))
+    if defect_mask is not None:
+        check_defect_mask(defect_mask, clips)
     mae = None if args.no_mae else (args.mae or default_weights_path(BASELINE_MAE_WEIGHTS))
     methods = build_methods(args.weights, mae, args.ablations, args.backend, args.precision)
     cfg = EvalConfig(
@@ -125,7 +137,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     result = evaluate_clips(
-        clips, methods, cfg, keep, args.save_frames, progress=not args.no_progress
+        clips,
+        methods,
+        cfg,
+        keep,
+        args.save_frames,
+        progress=not args.no_progress,
+        defect_mask=defect_mask,
     )
     meta = {
         "clips": {name: len(frames) for name, frames in clips.items()},
@@ -133,9 +151,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
         "mae": str(mae) if mae else None,
         "methods": list(methods),
         "backend": args.backend,
+        "defect_mask": None
+        if defect_mask is None
+        else {"file": str(args.defect_mask), "pixels": int(defect_mask.sum())},
         "seconds": round(time.perf_counter() - start, 1),
     }
-    report = write_outputs(result, cfg, args.out, meta)
+    report = write_outputs(result, cfg, args.output, meta)
     print(markdown_table(summarize(result.rows), "failed"))
-    print(json.dumps({"out": str(args.out), "files": report["files"][:6], **meta}, indent=2))
+    print(json.dumps({"out": str(args.output), "files": report["files"][:6], **meta}, indent=2))
     return 0

