@@ -101,7 +101,7 @@ def test_one_word_per_concept_in_descriptions_and_docs():
         "config": DEFAULTS_FILE.read_text(),
     }
     for where, text in texts.items():
-        assert "gray" not in text.lower(), where  # gray levels
+        assert "grey" not in text.lower(), where  # one spelling: gray levels
         assert "failed fraction" not in text, where  # failed ratio
 
 

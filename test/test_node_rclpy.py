@@ -6,20 +6,23 @@ in test_node_core.py).
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
 import pytest
 
 rclpy = pytest.importorskip(
-    "rclpy", reason="needs a ROS 2 installation (source /opt/ros/$ROS_DISTRO/setup.bash)"
+    "rclpy",
+    reason="needs rclpy: the test extra installs ROS 2 Jazzy's wheels on Linux x86_64 "
+    "(pip install -e '.[test]'), elsewhere source a ROS 2 installation",
 )
 pytestmark = pytest.mark.rclpy
 
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
-from rclpy.qos import qos_profile_sensor_data  # noqa: E402
+from rclpy.qos import ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
 from frame_restore_ros.codec.image_codec import read_native  # noqa: E402
@@ -28,8 +31,10 @@ from frame_restore_ros.synthetic.injection import InjectionItem  # noqa: E402
 
 
 @pytest.fixture()
-def ros():
-    rclpy.init()
+def ros(monkeypatch):
+    """rclpy on this machine only, in a domain of its own (other runs may share the host)."""
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    rclpy.init(domain_id=100 + os.getpid() % 100)
     yield
     rclpy.try_shutdown()
 
@@ -101,10 +106,33 @@ def harness(ros):
         h.close()
 
 
-def test_subscription_uses_sensor_data_qos(harness):
-    h = harness()
+def reliability_seen_by(h: Harness) -> ReliabilityPolicy:
     infos = h.peer.get_subscriptions_info_by_topic("/camera/image_raw")
-    assert infos and infos[0].qos_profile.reliability == qos_profile_sensor_data.reliability
+    assert len(infos) == 1, infos
+    return infos[0].qos_profile.reliability
+
+
+def test_auto_reliability_follows_the_publishers(harness):
+    h = harness()  # the harness publishes reliable (depth 10), as many camera drivers do
+    assert h.spin_until(lambda: reliability_seen_by(h) == ReliabilityPolicy.RELIABLE, 5.0)
+    sensor = h.peer.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
+    assert h.spin_until(lambda: reliability_seen_by(h) == ReliabilityPolicy.BEST_EFFORT, 5.0)
+    h.peer.destroy_publisher(sensor)  # back to reliable publishers only
+    assert h.spin_until(lambda: reliability_seen_by(h) == ReliabilityPolicy.RELIABLE, 5.0)
+
+
+def test_forced_reliability_is_kept(harness):
+    h = harness(**{"qos.reliability": "best_effort"})
+    h.spin_until(lambda: False, 1.5)  # past one re-check period
+    assert reliability_seen_by(h) == ReliabilityPolicy.BEST_EFFORT
+
+
+def test_rclpy_bookkeeping_is_intact_and_sim_time_subscribes_to_clock(harness):
+    """The node must not shadow rclpy's own lists (it once replaced them and crashed)."""
+    h = harness(use_sim_time=True)
+    topics = sorted(s.topic_name for s in h.node.subscriptions)
+    assert topics.count("/camera/image_raw") == 1 and "/clock" in topics
+    assert len([p for p in h.node.publishers if p.topic_name.endswith("/restored")]) == 1
 
 
 def test_clean_and_repaired_frames_keep_header_and_good_pixels(harness, bikes_frames):

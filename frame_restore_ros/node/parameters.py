@@ -28,6 +28,7 @@ from frame_restore_ros.backends.selection import BACKENDS, PRECISIONS
 from frame_restore_ros.detection.defect_mask import DefectMaskError, load_defect_mask
 from frame_restore_ros.detection.detector import DetectorConfig
 from frame_restore_ros.node.camera_pipeline import OutputOptions
+from frame_restore_ros.node.qos import RELIABILITY_CHOICES
 from frame_restore_ros.pipeline.alignment import ALIGN_MODES
 from frame_restore_ros.pipeline.reference import TrackerConfig
 from frame_restore_ros.pipeline.repair import RepairOptions
@@ -292,9 +293,11 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
     ),
     ParameterSpec(
         "qos.reliability",
-        "best_effort",
-        "Reliability of the image subscriptions (SensorDataQoS: best_effort).",
-        choices=("best_effort", "reliable"),
+        "auto",
+        "Reliability of the image subscriptions; auto matches the publishers as ros2 bag record "
+        "does (reliable when every publisher is reliable, else best effort; re-checked each "
+        "second).",
+        choices=RELIABILITY_CHOICES,
         read_only=True,
     ),
     ParameterSpec(

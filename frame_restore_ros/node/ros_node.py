@@ -1,10 +1,11 @@
 """The ``frame_restore`` ROS 2 node: a thin rclpy adapter over :mod:`frame_restore_ros.node`.
 
-It declares the parameters of ``node_core.parameters`` with descriptors, subscribes to each
-camera's input (SensorDataQoS by default), hands messages to the core and publishes what the core
-returns. Threads: the executor delivers images (a reentrant group) and parameter changes (the
-default group, so a model reload never stalls the image callbacks); one worker per camera restores
-the newest waiting frame; a timer publishes /diagnostics.
+It declares the parameters of ``node.parameters`` with descriptors, subscribes to each camera's
+input (reliability matched to the publishers by default, ``node/qos.py``), hands messages to the
+core and publishes what the core returns. Threads: the executor delivers images (a reentrant
+group) and parameter changes (the default group, so a model reload never stalls the image
+callbacks); one worker per camera restores the newest waiting frame; a timer publishes
+/diagnostics.
 
 Run: ``ros2 launch frame_restore_ros frame_restore.launch.py`` or
 ``ros2 run frame_restore_ros frame_restore --ros-args --params-file config/frame_restore.yaml``.
@@ -29,7 +30,9 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallb
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
+from rclpy.publisher import Publisher
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.subscription import Subscription
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
@@ -45,9 +48,15 @@ from frame_restore_ros.node.parameters import (
     ParameterSpec,
     all_specs,
 )
+from frame_restore_ros.node.qos import RECHECK_PERIOD_S, choose_reliability
 
 OUTPUT_DEPTH = 5
 WORKER_POLL_S = 0.25
+_RELIABILITY_POLICIES = {
+    "reliable": ReliabilityPolicy.RELIABLE,
+    "best_effort": ReliabilityPolicy.BEST_EFFORT,
+}
+_RELIABILITY_NAMES = {policy: name for name, policy in _RELIABILITY_POLICIES.items()}
 
 
 class RclpyMessageFactory:
@@ -146,42 +155,38 @@ class FrameRestoreNode(Node):
         self._specs = specs
         settings = NodeSettings.build({name: self.get_parameter(name).value for name in specs})
         self.core = NodeCore(settings, RclpyMessageFactory(), node_name=self.get_name())
+        self._subscribed_reliability: dict[str, str] = {}
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
-        image_qos = QoSProfile(
-            history=HistoryPolicy.KEEP_LAST,
-            depth=settings["qos.depth"],
-            reliability=ReliabilityPolicy.BEST_EFFORT
-            if settings["qos.reliability"] == "best_effort"
-            else ReliabilityPolicy.RELIABLE,
-            durability=DurabilityPolicy.VOLATILE,
-        )
         output_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=OUTPUT_DEPTH)
-        images = ReentrantCallbackGroup()
-        self._publishers: dict[tuple[str, str], object] = {}
-        self._subscriptions = []
+        self._image_group = ReentrantCallbackGroup()
+        self._input_names = dict(self.core.topics)  # as configured, before remapping
+        self._image_subscriptions: dict[str, Subscription] = {}
+        self._outputs: dict[tuple[str, str], Publisher] = {}
         for camera in settings.cameras:
-            kind = CompressedImage if self.core.cameras[camera].compressed else Image
-            subscription = self.create_subscription(
-                kind,
-                self.core.topics[camera],
-                lambda msg, c=camera: self._on_image(c, msg),
-                image_qos,
-                callback_group=images,
-            )
-            self._subscriptions.append(subscription)
-            resolved = subscription.topic_name  # after namespace and remapping
+            kind = self._message_type(camera)
+            # auto starts best effort (it matches any publisher) and follows the publishers below
+            self._subscribe(camera, choose_reliability(settings["qos.reliability"], []))
+            resolved = self._image_subscriptions[camera].topic_name  # after namespace, remapping
             self.core.topics[camera] = resolved
             for output, output_kind in (
                 ("restored", kind),
                 ("failure_mask", Image),
                 ("uncertainty", Image),
             ):
-                self._publishers[camera, output] = self.create_publisher(
+                self._outputs[camera, output] = self.create_publisher(
                     output_kind, f"{resolved}/{output}", output_qos
                 )
             self.get_logger().info(
-                f"camera {camera}: {resolved} ({kind.__name__}) -> {resolved}/restored"
+                f"camera {camera}: {resolved} ({kind.__name__}, "
+                f"{self._subscribed_reliability[camera]}) -> {resolved}/restored"
+            )
+        if settings["qos.reliability"] == "auto":
+            self._match_publishers()
+            self._qos_timer = self.create_timer(
+                RECHECK_PERIOD_S,
+                self._match_publishers,
+                callback_group=MutuallyExclusiveCallbackGroup(),
             )
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._timer = self.create_timer(
@@ -197,9 +202,51 @@ class FrameRestoreNode(Node):
         for worker in self._workers:
             worker.start()
 
+    def _message_type(self, camera: str) -> type:
+        return CompressedImage if self.core.cameras[camera].compressed else Image
+
+    def _reliability_for(self, topic: str) -> str:
+        """Return the reliability to use, given the publishers of the resolved ``topic``."""
+        offered = [
+            _RELIABILITY_NAMES.get(info.qos_profile.reliability, "unknown")
+            for info in self.get_publishers_info_by_topic(topic)
+        ]
+        return choose_reliability(self.core.settings["qos.reliability"], offered)
+
+    def _subscribe(self, camera: str, reliability: str) -> None:
+        """(Re)create the camera's image subscription with ``reliability``."""
+        old = self._image_subscriptions.pop(camera, None)
+        if old is not None:
+            self.destroy_subscription(old)
+        qos = QoSProfile(
+            history=HistoryPolicy.KEEP_LAST,
+            depth=self.core.settings["qos.depth"],
+            reliability=_RELIABILITY_POLICIES[reliability],
+            durability=DurabilityPolicy.VOLATILE,  # matches volatile and transient-local offers
+        )
+        self._image_subscriptions[camera] = self.create_subscription(
+            self._message_type(camera),
+            self._input_names[camera],
+            lambda msg, c=camera: self._on_image(c, msg),
+            qos,
+            callback_group=self._image_group,
+        )
+        self._subscribed_reliability[camera] = reliability
+
+    def _match_publishers(self) -> None:
+        """``qos.reliability: auto``: follow the publishers' reliability as they come and go."""
+        for camera, current in list(self._subscribed_reliability.items()):
+            wanted = self._reliability_for(self.core.topics[camera])
+            if wanted != current:
+                self.get_logger().info(
+                    f"camera {camera}: publishers of {self.core.topics[camera]} now call for "
+                    f"{wanted} (was {current}); re-subscribing"
+                )
+                self._subscribe(camera, wanted)
+
     def _publish(self, publications: list[Publication]) -> None:
         for publication in publications:
-            self._publishers[publication.camera, publication.output].publish(publication.message)
+            self._outputs[publication.camera, publication.output].publish(publication.message)
 
     def _on_image(self, camera: str, msg: object) -> None:
         self._publish(self.core.receive(camera, msg))
