@@ -50,6 +50,7 @@ setup(
         'rosbags-image>=0.10',
         'scikit-image>=0.21',
         'matplotlib>=3.5',
+        'ruamel.yaml>=0.17',
     ],
     extras_require={'test': ['pytest>=7', 'ruff>=0.5', *ROS2_WHEELS], 'ros': ROS2_WHEELS},
     zip_safe=False,

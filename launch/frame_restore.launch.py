@@ -5,8 +5,11 @@
         camera_topics:="front=/sensing/camera/front/image_raw,rear=/sensing/camera/rear/image_raw"
 
 Arguments:
-    params_file    parameter file (default: the package's config/frame_restore.yaml)
-    use_sim_time   true when replaying a bag with ``ros2 bag play --clock``
+    params_file    parameter file (default: the package's config/frame_restore.yaml); a path
+                   that is not a file stops the launch with the reason (launch_ros itself would
+                   only warn and start the node on its defaults)
+    use_sim_time   true when replaying a bag with ``ros2 bag play --clock``; empty (default):
+                   the parameter file's value (false if it sets none)
     namespace      namespace of the node (relative topics resolve inside it)
     node_name      name of the node (default frame_restore)
     camera_topics  "camera=topic,..." overrides <camera>.input_topic for cameras of the file
@@ -19,31 +22,22 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-
-def parse_camera_topics(text):
-    """Turn "front=/a,rear=/b" into {"front.input_topic": "/a", "rear.input_topic": "/b"}."""
-    overrides = {}
-    for item in filter(None, (part.strip() for part in text.split(','))):
-        camera, sep, topic = item.partition('=')
-        if not sep or not camera.strip() or not topic.strip():
-            raise ValueError(f'camera_topics entry {item!r} is not camera=topic')
-        overrides[f'{camera.strip()}.input_topic'] = topic.strip()
-    return overrides
+from frame_restore_ros.node.launch_arguments import node_parameters
 
 
 def _node(context):
-    overrides = parse_camera_topics(LaunchConfiguration('camera_topics').perform(context))
-    use_sim_time = LaunchConfiguration('use_sim_time').perform(context).lower() == 'true'
+    parameters = node_parameters(
+        LaunchConfiguration('params_file').perform(context),
+        LaunchConfiguration('use_sim_time').perform(context),
+        LaunchConfiguration('camera_topics').perform(context),
+    )
     return [
         Node(
             package='frame_restore_ros',
             executable='frame_restore',
             name=LaunchConfiguration('node_name'),
             namespace=LaunchConfiguration('namespace'),
-            parameters=[
-                LaunchConfiguration('params_file'),
-                {'use_sim_time': use_sim_time, **overrides},
-            ],
+            parameters=parameters,
             arguments=['--ros-args', '--log-level', LaunchConfiguration('log_level')],
             output='screen',
             emulate_tty=True,
@@ -62,7 +56,9 @@ def generate_launch_description():
                 'params_file', default_value=default_params, description='parameter file'
             ),
             DeclareLaunchArgument(
-                'use_sim_time', default_value='false', description='use /clock (bag replay)'
+                'use_sim_time',
+                default_value='',
+                description='true: use /clock (bag replay); empty: as the parameter file says',
             ),
             DeclareLaunchArgument('namespace', default_value='', description='node namespace'),
             DeclareLaunchArgument(

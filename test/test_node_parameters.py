@@ -211,3 +211,12 @@ def test_node_params_check_validates_the_defect_mask(tmp_path, caplog, capsys):
     path.write_text(body.format(tmp_path / "front.png"))
     assert main(["node-params", "--check", str(path)]) == 0
     assert str(tmp_path / "front.png") in capsys.readouterr().out
+
+
+def test_shipped_parameter_files_apply_under_any_namespace_and_node_name():
+    for path in sorted((ROOT / "config").glob("*.yaml")):
+        if path.name.startswith("train_"):
+            continue  # training settings, not node parameters
+        keys = [line for line in path.read_text().splitlines() if line and line[0] not in "# "]
+        assert keys == ["/**:"], f"{path.name}: top-level keys {keys}"
+        assert load_settings(path, node_name="front_restore").cameras

@@ -1,25 +1,51 @@
 """Console entry point ``frame_restore`` (``ros2 run frame_restore_ros frame_restore``).
 
-Kept apart from :mod:`frame_restore_ros.node.ros_node` so that, without ROS, the command says what
-is missing instead of printing an import traceback.
+Kept apart from :mod:`frame_restore_ros.node.ros_node` so that a missing dependency is named
+(which module, and how to get it) instead of an import traceback.
 """
 
 from __future__ import annotations
 
 import sys
 
+#: Top-level modules of the ROS 2 client library and message packages the node needs.
+ROS_MODULES = frozenset(
+    {
+        "rclpy",
+        "rcl_interfaces",
+        "builtin_interfaces",
+        "std_msgs",
+        "sensor_msgs",
+        "diagnostic_msgs",
+    }
+)
+
+
+def missing_module_help(exc: ImportError) -> str:
+    """Say which module failed to import and how to provide it."""
+    name = exc.name or str(exc)
+    top = name.split(".")[0]
+    if top in ROS_MODULES:
+        how = (
+            "source your ROS 2 setup (source /opt/ros/$ROS_DISTRO/setup.bash), or in a plain venv "
+            "pip install ros-jazzy-rclpy ros-jazzy-sensor-msgs ros-jazzy-diagnostic-msgs "
+            "ros-jazzy-rmw-fastrtps-cpp (README: running the node from a venv)"
+        )
+    else:
+        how = (
+            "install the package's Python dependencies into the Python that runs the node "
+            "(pip install torch first, then pip install -e . or the list in README.md, "
+            '"In a ROS 2 workspace")'
+        )
+    return f"frame_restore: cannot import {name!r} ({exc}); {how}.\n"
+
 
 def main() -> int:
-    """Start the node, or explain that ROS 2 is not sourced."""
+    """Start the node, or name the module that is missing."""
     try:
         from frame_restore_ros.node.ros_node import main as node_main
     except ImportError as exc:
-        sys.stderr.write(
-            f"frame_restore: the ROS 2 node needs rclpy and the sensor_msgs, diagnostic_msgs and "
-            f"rcl_interfaces Python packages ({exc}). Source your ROS 2 setup "
-            f"(source /opt/ros/$ROS_DISTRO/setup.bash). Without ROS, `frame-restore replay` "
-            f"runs the same core on bags.\n"
-        )
+        sys.stderr.write(missing_module_help(exc))
         return 2
     return node_main()
 
