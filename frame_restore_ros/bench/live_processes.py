@@ -25,12 +25,12 @@ _FASTDDS = {"default": "DEFAULT", "udp": "UDPv4", "shm": "SHM", "large_data": "L
 
 
 def domain_for(seed: int) -> int:
-    """A ROS domain id in 1..100 from ``seed`` (a pid, a run number)."""
+    """Return a ROS domain id in 1..100 from ``seed`` (a pid, a run number)."""
     return 1 + seed % 100
 
 
 def ros_environment(domain_id: int, transport: str = "default") -> dict[str, str]:
-    """The environment of a run's processes: its domain, localhost discovery, the transport.
+    """Return the environment of a run's processes: domain, localhost discovery, transport.
 
     ``transport`` sets Fast DDS's builtin transports (``FASTDDS_BUILTIN_TRANSPORTS``).
     """
@@ -47,7 +47,7 @@ def ros_environment(domain_id: int, transport: str = "default") -> dict[str, str
 
 
 def node_command() -> list[str]:
-    """The node's console script beside this Python (``python -m ...entry`` if missing)."""
+    """Return the node's console script beside this Python (else ``python -m ...entry``)."""
     script = Path(sys.executable).parent / "frame_restore"
     if script.is_file():
         return [str(script)]

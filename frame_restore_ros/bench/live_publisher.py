@@ -153,7 +153,9 @@ def publish(plan: StreamPlan, report: Path) -> int:
         else ReliabilityPolicy.BEST_EFFORT,
     )
     publishers = [
-        node.create_publisher(CompressedImage if c.transport == "compressed" else Image, c.topic, qos)
+        node.create_publisher(
+            CompressedImage if c.transport == "compressed" else Image, c.topic, qos
+        )
         for c in plan.cameras
     ]
     distinct = min(plan.distinct, plan.frames)

@@ -128,7 +128,10 @@ class LiveRecorder:
         def keep(msg: object) -> None:
             now = time.time_ns()
             item = Received(
-                _stamp_ns(msg.header), now, msg.header.frame_id, msg if self.keep_messages else None
+                _stamp_ns(msg.header),
+                now,
+                msg.header.frame_id,
+                msg if self.keep_messages else None,
             )
             with self._lock:
                 store.append(item)
@@ -144,7 +147,7 @@ class LiveRecorder:
                 self.statuses.append(Status(now, level, status.name, status.message, values))
 
     def latest(self, name_suffix: str, after_ns: int = 0) -> Status | None:
-        """The newest status whose name ends with ``name_suffix`` received after ``after_ns``."""
+        """Return the newest status named ``*name_suffix`` received after ``after_ns``."""
         with self._lock:
             for status in reversed(self.statuses):
                 if status.received_ns <= after_ns:

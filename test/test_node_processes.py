@@ -1,0 +1,259 @@
+"""The node across processes over real ROS 2 DDS, as a user runs it.
+
+One scenario (the module fixture ``run``): the node's console script with ``--params-file`` as one
+process (hold backend, two cameras: raw bgr8 and JPEG); a publisher process streaming bikes.mp4
+on both, with injected dead blocks on every 5th frame and one raw message a row short; and, in
+this process, a recorder of ``T/restored``, ``T/failure_mask`` and ``/diagnostics`` that also sets
+parameters through the node's parameter service while frames flow: one accepted, two rejected (a
+bad value, weights that do not load) and a model swap to torch-cpu with the bundled weights.
+The tests below check what was recorded; the last ones stop a node with SIGINT and SIGTERM.
+
+Each run uses a ROS domain of its own (from the pid) and localhost discovery only. Skipped, with
+the reason, where rclpy is not importable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip(
+    "rclpy", reason="needs a ROS 2 installation (source /opt/ros/$ROS_DISTRO/setup.bash)"
+)
+pytestmark = pytest.mark.rclpy
+
+from frame_restore_ros.bench import live_processes  # noqa: E402
+from frame_restore_ros.bench.live_publisher import (  # noqa: E402
+    CameraStream,
+    PlannedFrame,
+    StreamPlan,
+    planned_frames,
+)
+from frame_restore_ros.bench.live_recorder import LiveRecorder, Received, Status  # noqa: E402
+from frame_restore_ros.codec.image_codec import (  # noqa: E402
+    decode_compressed,
+    encode_compressed,
+    read_native,
+)
+
+RAW, JPEG = CameraStream("/front/image_raw"), CameraStream("/rear/image", "compressed")
+MALFORMED = 25
+PLAN = StreamPlan(
+    cameras=(RAW, JPEG),
+    frames=70,
+    rate_hz=10.0,
+    distinct=70,
+    damage="dead:2",
+    damage_every=5,
+    first_damaged=8,
+    malformed=(MALFORMED,),
+    frame_id="front_optical",
+)
+PARAMETERS = {
+    "backend": "hold",
+    "qos": {"reliability": "reliable"},
+    "overload_policy": "passthrough",  # a frame superseded under load is still republished
+    "diagnostics": {"period_s": 0.5},
+    "align": "none",
+}
+SWAP_AT, CHANGE_AT = 35, 15  # raw frames received before the model swap / the other changes
+TIMEOUT_S = 60.0
+
+
+@dataclass
+class Run:
+    """What one scenario recorded."""
+
+    sent: dict[str, list[list[int]]]  # topic -> [index, stamp_ns] per sent frame
+    restored: dict[str, list[Received]]
+    masks: dict[str, list[Received]]
+    statuses: list[Status]
+    changes: dict[str, list[tuple[bool, str]]]  # what each set_parameters call answered
+    swap_stamp_ns: int  # the newest stamp received when the swap was answered
+    frames: dict[int, PlannedFrame]
+    exit_code: int
+    stop_s: float
+    node_log: str
+
+    def index(self, topic: str) -> dict[int, int]:
+        """Stamp (ns) -> frame index of ``topic``'s sent frames."""
+        return {stamp: index for index, stamp in self.sent[topic]}
+
+    def camera_statuses(self, camera: str) -> list[Status]:
+        return [s for s in self.statuses if s.name.endswith(f": {camera}")]
+
+
+def _stream(tmp: Path) -> Run:
+    domain = live_processes.domain_for(os.getpid())
+    env = live_processes.ros_environment(domain)
+    params = live_processes.write_parameters(tmp / "params.yaml", PLAN, PARAMETERS)
+    node = live_processes.start_node(params, env, tmp / "node.log")
+    publisher = None
+    try:
+        with LiveRecorder(domain, PLAN.cameras, keep_messages=True, environment=env) as rec:
+            assert rec.wait_for_node(TIMEOUT_S), f"node did not come up:\n{node.output()}"
+            publisher = live_processes.start_publisher(
+                PLAN, tmp / "sent.json", env, tmp / "publisher.log"
+            )
+            changes = {}
+            assert rec.wait_until(lambda: rec.count(RAW.topic) >= CHANGE_AT, TIMEOUT_S)
+            changes["feather_px"] = rec.set_parameters({"feather_px": 8})
+            changes["align"] = rec.set_parameters({"align": "orb"})
+            changes["weights"] = rec.set_parameters({"weights": str(tmp / "missing.safetensors")})
+            assert rec.wait_until(lambda: rec.count(RAW.topic) >= SWAP_AT, TIMEOUT_S)
+            changes["backend"] = rec.set_parameters({"backend": "torch-cpu"}, TIMEOUT_S)
+            swap_stamp = max(r.stamp_ns for r in rec.restored[RAW.topic])
+            assert publisher.popen.wait(TIMEOUT_S) == 0, publisher.output()
+            sent = json.loads((tmp / "sent.json").read_text())["sent"]
+            rec.wait_until(
+                lambda: all(rec.count(t) >= len(s) for t, s in sent.items()), TIMEOUT_S / 2
+            )
+            totals = len(sent[RAW.topic])
+
+            def counted() -> bool:
+                status = rec.latest(": camera0")
+                values = status.values if status else {}
+                return sum(int(values.get(k, 0)) for k in _RECEIVED) >= totals
+
+            rec.wait_until(counted, 5.0)
+            time.sleep(0.6)  # one more period: the window that holds the last frames
+            exit_code, stop_s = node.stop(signal.SIGINT)
+            recorded = (rec.restored, rec.masks, list(rec.statuses))
+    finally:
+        for process in (publisher, node):
+            if process is not None:
+                process.stop(signal.SIGKILL)
+    frames = {f.index: f for f in planned_frames(PLAN, PLAN.frames)}
+    return Run(sent, *recorded, changes, swap_stamp, frames, exit_code, stop_s, node.output())
+
+
+_RECEIVED = ("frames.total", "dropped.total", "bad_messages.total")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Run:
+    return _stream(tmp_path_factory.mktemp("node_processes"))
+
+
+def test_every_published_frame_arrives_once_with_its_stamp_and_frame_id(run):
+    for topic, sent in run.sent.items():
+        assert len(sent) == PLAN.frames
+        stamps = [r.stamp_ns for r in run.restored[topic]]
+        assert sorted(stamps) == sorted(stamp for _, stamp in sent), topic
+        assert {r.frame_id for r in run.restored[topic]} == {PLAN.frame_id}
+
+
+def test_raw_camera_good_pixels_are_bit_exact_and_repairs_stay_in_failed_pixels(run):
+    index = run.index(RAW.topic)
+    masks = {m.stamp_ns: read_native(m.message) > 0 for m in run.masks[RAW.topic]}
+    repaired = 0
+    for received in run.restored[RAW.topic]:
+        i = index[received.stamp_ns]
+        if i == MALFORMED:
+            continue
+        sent, out = run.frames[i], read_native(received.message)
+        changed = (out != sent.bgr).any(axis=2)
+        if changed.any():
+            repaired += 1
+            failed = masks[received.stamp_ns]
+            assert not (changed & ~failed).any(), f"frame {i}: a good pixel changed"
+            assert sent.mask is not None, f"frame {i}: an undamaged frame was changed"
+            assert failed[sent.mask].mean() > 0.9, f"frame {i}: injected failure not detected"
+    damaged = sum(PLAN.damaged(i) for i in range(PLAN.frames))
+    assert repaired >= damaged // 2, f"only {repaired} of {damaged} damaged frames repaired"
+    reported = sum(int(s.values["status.repaired"]) for s in run.camera_statuses("camera0"))
+    assert reported == repaired
+
+
+def test_jpeg_camera_passes_clean_frames_as_received_and_reencodes_repairs(run):
+    index = run.index(JPEG.topic)
+    masks = {m.stamp_ns: read_native(m.message) > 0 for m in run.masks[JPEG.topic]}
+    repaired = 0
+    for received in run.restored[JPEG.topic]:
+        sent = run.frames[index[received.stamp_ns]]
+        sent_bytes = encode_compressed(sent.bgr, "jpeg", PLAN.jpeg_quality)
+        data = bytes(received.message.data)
+        if data == sent_bytes:
+            continue  # clean, or passed through: republished as received
+        repaired += 1
+        assert sent.mask is not None, f"frame {sent.index}: an undamaged frame was changed"
+        good = ~masks[received.stamp_ns]
+        error = np.abs(
+            decode_compressed("jpeg", data).bgr.astype(int)
+            - decode_compressed("jpeg", sent_bytes).bgr.astype(int)
+        )[good]
+        assert error.mean() < 1.0 and error.max() <= 24, "good pixels moved beyond JPEG loss"
+    reported = sum(int(s.values["status.repaired"]) for s in run.camera_statuses("camera1"))
+    assert repaired > 0 and reported == repaired
+
+
+def test_diagnostics_count_every_frame_and_the_malformed_one(run):
+    raw = run.camera_statuses("camera0")[-1].values
+    jpeg = run.camera_statuses("camera1")[-1].values
+    assert raw["bad_messages.total"] == "1" and jpeg["bad_messages.total"] == "0"
+    assert sum(int(raw[k]) for k in _RECEIVED) == PLAN.frames
+    assert sum(int(jpeg[k]) for k in _RECEIVED) == PLAN.frames
+    (window,) = [
+        s for s in run.camera_statuses("camera0") if s.values.get("bad_messages.bad_size") == "1"
+    ]
+    assert window.level >= 1  # WARN at least
+    if window.level == 1:
+        assert "1 bad messages passed through (bad_size 1)" in window.message
+    stamp = next(stamp for i, stamp in run.sent[RAW.topic] if i == MALFORMED)
+    (malformed,) = [r for r in run.restored[RAW.topic] if r.stamp_ns == stamp]
+    expected = run.frames[MALFORMED].bgr
+    assert bytes(malformed.message.data) == expected.tobytes()[: -expected.shape[1] * 3]
+
+
+def test_parameter_service_accepts_and_rejects_while_frames_flow(run):
+    assert run.changes["feather_px"] == [(True, "")]
+    ((ok, reason),) = run.changes["align"]
+    assert not ok and "align must be one of" in reason
+    ((ok, reason),) = run.changes["weights"]
+    assert not ok and "new model did not load" in reason and "still running hold" in reason
+    assert "parameters changed: feather_px=8" in run.node_log
+
+
+def test_model_swap_under_load_loses_no_frame(run):
+    assert run.changes["backend"] == [(True, "")]
+    models = [s for s in run.statuses if s.name.endswith(": model")]
+    assert models[0].values["backend"] == "hold" and models[-1].values["backend"] == "torch-cpu"
+    after = [r for r in run.restored[RAW.topic] if r.stamp_ns > run.swap_stamp_ns]
+    sent_after = [s for _, s in run.sent[RAW.topic] if s > run.swap_stamp_ns]
+    assert sent_after and len(after) == len(sent_after)
+    by_torch = [
+        r
+        for r in after
+        if (read_native(r.message) != run.frames[run.index(RAW.topic)[r.stamp_ns]].bgr).any()
+    ]
+    assert by_torch, "no frame repaired after the swap"
+    last = run.camera_statuses("camera0")[-1].values
+    assert last["backend"] == "torch-cpu"
+
+
+def test_sigint_stops_the_streaming_node_cleanly(run):
+    assert run.exit_code == 0 and run.stop_s < 5.0, run.node_log
+    assert "Traceback" not in run.node_log
+
+
+def test_sigterm_stops_the_node_cleanly(tmp_path):
+    domain = live_processes.domain_for(os.getpid() + 1)
+    env = live_processes.ros_environment(domain)
+    plan = StreamPlan(cameras=(RAW,), frames=1, rate_hz=1.0)
+    params = live_processes.write_parameters(tmp_path / "params.yaml", plan, PARAMETERS)
+    node = live_processes.start_node(params, env, tmp_path / "node.log")
+    try:
+        with LiveRecorder(domain, plan.cameras, environment=env) as rec:
+            assert rec.wait_for_node(TIMEOUT_S), node.output()
+            exit_code, stop_s = node.stop(signal.SIGTERM)
+    finally:
+        node.stop(signal.SIGKILL)
+    assert exit_code in (0, 128 + signal.SIGTERM) and stop_s < 5.0, node.output()
+    assert "Traceback" not in node.output()
