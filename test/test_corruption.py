@@ -21,6 +21,15 @@ ITEMS = [
     "frozen",
     "bottom",
     "whole",
+    "blockage:2",
+    "mud",
+    "veil",
+    "drops:5",
+    "bottom_black",
+    "smear",
+    "night_noise:2",
+    "freeze:2",
+    "repeat",
 ]
 
 
@@ -38,8 +47,10 @@ def test_generators_touch_only_labelled_pixels_and_are_seeded(text, bikes_frames
 
     result = damage(5)
     assert result.damaged.shape == frame.shape and result.damaged.dtype == np.uint8
-    assert result.labels.shape == frame.shape[:2] and result.mask.any()
-    assert np.array_equal(result.damaged[~result.mask], frame[~result.mask])
+    assert result.labels.shape == frame.shape[:2]
+    assert result.mask.any() or result.event is FailureKind.REPEATED_FRAME
+    assert np.array_equal(result.damaged[~result.changed], frame[~result.changed])
+    assert (result.changed | ~result.mask).all()  # changed covers the failed pixels
     kind = item.failure.kind
     if kind is not None:
         assert (result.labels[result.mask] == kind).all()
@@ -94,3 +105,88 @@ def test_apply_all_composes_and_later_labels_win(bikes_frames):
     )
     assert {FailureKind.DEAD, FailureKind.LOST_ROWS} <= set(np.unique(result.labels).tolist())
     assert np.array_equal(result.damaged[~result.mask], bikes_frames[0][~result.mask])
+
+
+def test_blend_labels_exactly_where_the_weight_reaches_the_level(bikes_frames):
+    frame = bikes_frames[3]
+    weight = np.zeros(frame.shape[:2], np.float32)
+    weight[10:20, 10:40] = 0.3  # touched, below the level: not failed
+    weight[20:30, 10:40] = corruption.BLEND_LEVEL
+    weight[30:40, 10:40] = 1.0
+    layer = np.full(frame.shape, 7, np.float32)
+    result = corruption.blend(frame, layer, weight, FailureKind.BLOCKAGE)
+    expected = np.zeros(frame.shape[:2], bool)
+    expected[20:40, 10:40] = True
+    np.testing.assert_array_equal(result.mask, expected)
+    assert (result.labels[expected] == FailureKind.BLOCKAGE).all()
+    np.testing.assert_array_equal(result.changed, weight > 0)
+    assert (result.damaged[30:40, 10:40] == 7).all()
+    mixed = np.rint(0.3 * 7 + 0.7 * frame[10:20, 10:40].astype(np.float32))
+    np.testing.assert_array_equal(result.damaged[10:20, 10:40], mixed.astype(np.uint8))
+    np.testing.assert_array_equal(result.damaged[~result.changed], frame[~result.changed])
+
+
+def test_dark_blockage_is_dark_but_not_black_and_soft_edged(bikes_frames):
+    result = corruption.dark_blockage(bikes_frames[3], np.random.default_rng(1))
+    inside = result.damaged[result.mask].max(axis=1)
+    assert np.median(inside) <= 8 and inside.min() <= 8
+    assert len(np.unique(inside[inside <= 8])) > 3  # sensor noise, not one flat value
+    assert (result.changed & ~result.mask).any()  # a soft edge below the level
+
+
+def test_mud_is_brown_and_blotchy(bikes_frames):
+    result = corruption.mud(bikes_frames[3], np.random.default_rng(2))
+    blue, green, red = result.damaged[result.mask].astype(float).mean(axis=0)
+    assert red > green > blue
+    assert result.damaged[result.mask].std() > 5
+
+
+def test_freeze_shows_the_frame_before_for_its_length_with_streaks(bikes_frames):
+    before = bikes_frames[4]
+    first = corruption.frozen_tiles(bikes_frames[5], before, np.random.default_rng(0), frames=3)
+    tops, lefts = np.nonzero(first.mask)
+    assert tops.min() % corruption.TILE == 0 and lefts.min() % corruption.TILE == 0
+    results = [first]
+    while results[-1].episode is not None:
+        results.append(results[-1].episode.next(bikes_frames[5 + len(results)]))
+    assert [r.streak for r in results] == [1, 2, 3]
+    for offset, result in enumerate(results):
+        np.testing.assert_array_equal(result.labels, first.labels)
+        np.testing.assert_array_equal(result.damaged[result.mask], before[result.mask])
+        now = bikes_frames[5 + offset]
+        np.testing.assert_array_equal(result.damaged[~result.mask], now[~result.mask])
+    with pytest.raises(ValueError, match="lasted"):
+        first.episode.next(bikes_frames[9])
+
+
+def test_repeated_frame_has_no_failed_pixel(bikes_frames):
+    result = corruption.repeated_frame(bikes_frames[6], bikes_frames[5])
+    np.testing.assert_array_equal(result.damaged, bikes_frames[5])
+    assert not result.mask.any() and result.event is FailureKind.REPEATED_FRAME
+    np.testing.assert_array_equal(result.changed, (bikes_frames[5] != bikes_frames[6]).any(2))
+
+
+@pytest.mark.parametrize("fill", list(corruption.RowFill))
+def test_lost_rows_fills(fill, bikes_frames):
+    frame = bikes_frames[0]
+    result = corruption.bottom_loss(frame, np.random.default_rng(2), fill=fill)
+    start = int(np.flatnonzero(result.mask.any(axis=1))[0])
+    assert result.mask[start:].all() and not result.mask[:start].any()
+    lost = result.damaged[start:]
+    if fill is corruption.RowFill.BLACK:
+        assert (lost == 0).all()
+    elif fill is corruption.RowFill.REPEAT:
+        assert (lost == frame[start - 1]).all()
+    else:
+        assert len(np.unique(lost.reshape(-1, 3), axis=0)) == 1
+
+
+def test_night_noise_scales_with_brightness(bikes_frames):
+    frame = bikes_frames[3]
+    spread = []
+    for scale in (0.1, 1.0):
+        dimmed = np.clip(frame * scale, 0, 255).astype(np.uint8)
+        result = corruption.noise_burst(dimmed, np.random.default_rng(3))
+        diff = result.damaged[result.mask].astype(float) - dimmed[result.mask]
+        spread.append(diff.std())
+    assert 5 < spread[0] < spread[1] / 2

@@ -70,6 +70,8 @@ def test_shape_mismatch_is_an_error(pair):
         ("lines:x", "positive count"),
         ("dead:0", "positive count"),
         ("whole:3", "takes no value"),
+        ("veil:2", "takes no value"),
+        ("freeze:0", "positive count"),
     ],
 )
 def test_bad_inject_items_are_named(text, words):
@@ -116,3 +118,25 @@ def test_injected_pixels_outside_the_mask_are_untouched(bikes_frames):
     keep = ~corruption.mask
     np.testing.assert_array_equal(corruption.damaged[keep], bikes_frames[1][keep])
     assert 0.6 < corruption.mask.mean() < 0.9
+
+
+def test_injector_runs_a_freeze_over_its_frames_before_drawing_again(bikes_frames):
+    injector = Injector(InjectionSpec.parse("freeze:3", rate=1.0), (14, 25))
+    assert injector(bikes_frames[0]) == (None, None)
+    results = [injector(frame)[0] for frame in bikes_frames[1:6]]
+    assert [r.streak for r in results] == [1, 2, 3, 1, 2]
+    for result in results[:3]:
+        np.testing.assert_array_equal(result.labels, results[0].labels)
+        np.testing.assert_array_equal(result.damaged[result.mask], bikes_frames[0][result.mask])
+    np.testing.assert_array_equal(
+        results[3].damaged[results[3].mask], bikes_frames[3][results[3].mask]
+    )
+
+
+def test_injected_repeat_publishes_the_previous_frame(bikes_frames):
+    injector = Injector(InjectionSpec.parse("repeat", rate=1.0), (14, 25))
+    injector(bikes_frames[0])
+    corruption, item = injector(bikes_frames[1])
+    assert str(item) == "repeat" and corruption.event is FailureKind.REPEATED_FRAME
+    np.testing.assert_array_equal(corruption.damaged, bikes_frames[0])
+    assert not corruption.mask.any() and corruption.changed.any()

@@ -294,7 +294,7 @@ def _process(
         if corruption is not None:
             record.injected[str(item)] += 1
             received = pipeline.with_pixels(
-                received, corruption.damaged, corruption.mask, camera.output
+                received, corruption.damaged, corruption.changed, camera.output
             )
             outputs.append((f"{topic}/damaged", cdr(received.message)))
     frame = received.image.bgr

@@ -15,10 +15,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ruamel.yaml import YAML
 
-from frame_restore_ros.bench.live_publisher import StreamPlan
+if TYPE_CHECKING:  # the publisher module pulls OpenCV and the codec; the CLI parser imports this
+    from frame_restore_ros.bench.live_publisher import StreamPlan
 
 TRANSPORTS = ("default", "udp", "shm", "large_data")  # FASTDDS_BUILTIN_TRANSPORTS choices
 _FASTDDS = {"default": "DEFAULT", "udp": "UDPv4", "shm": "SHM", "large_data": "LARGE_DATA"}

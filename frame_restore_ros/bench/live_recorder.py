@@ -66,8 +66,9 @@ class LiveRecorder:
     """Subscribes to the node's outputs for ``cameras`` on ROS domain ``domain_id``.
 
     ``environment`` (``live_processes.ros_environment``) is the environment rcl and Fast DDS
-    read (discovery range, transports) while the recorder starts. ``keep_messages`` keeps every output message (tests); otherwise only stamps and times
-    (benchmarks). Use as a context manager, or call :meth:`close`.
+    read (discovery range, transports) while the recorder starts. ``keep_messages`` keeps every
+    output message (tests); otherwise only stamps and times (benchmarks). Use as a context
+    manager, or call :meth:`close`.
     """
 
     def __init__(

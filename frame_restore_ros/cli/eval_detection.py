@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
+import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
+
+import numpy as np
 
 from frame_restore_ros.cli.common import (
     SOURCE_HELP,
@@ -13,34 +18,60 @@ from frame_restore_ros.cli.common import (
     add_json,
     add_max_frames,
     add_no_progress,
+    add_output,
     write_json,
 )
 
 log = logging.getLogger("frame_restore")
 
+SHARED_DATA = Path("../shared/data")  # the project's real clips, where a checkout has them
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``eval-detection`` parser."""
+    from frame_restore_ros.evaluation.detection_scores import CLASSES
+
     p = add_command(
         sub,
         "eval-detection",
-        "score the failure detector and the Autoware-style baseline on video",
-        "Stream each clip through a fresh detector per failure class, inject that class into\n"
-        "every third frame, and report patch-level precision and recall (16x16 patches;\n"
-        "partly failed patches ignored), the fraction labelled with the right class,\n"
-        "pixel-level scores, and the false-alarm rate on the untouched clip, for our detector\n"
-        "and for a re-implementation of Autoware's image_diagnostics 5x5 block classifier.\n\n"
-        "example: frame-restore eval-detection --data drive.mp4 --json det.json "
-        "--examples out/det",
+        "score the failure detector and the Autoware-style baseline on every clip of a folder",
+        "Stream every clip twice through the detector: untouched (false alarms: flagged % of\n"
+        "pixels per frame, mean and p99, and the share of frames that would be altered) and\n"
+        "with a failure injected into every --every-th frame, the classes taking turns (patch-\n"
+        "level precision and recall on 16x16 patches, averaged over the clips; frozen tiles\n"
+        "from their second frozen frame). The same frames go through a re-implementation of\n"
+        "Autoware's image_diagnostics 5x5 block classifier. Writes OUTPUT/index.html with the\n"
+        "tables and a gallery: the most flagged clean frames per clip, one example per class.\n\n"
+        f"classes: {', '.join(CLASSES)}\n\n"
+        "example: frame-restore eval-detection --data ../shared/data --data sample:bikes.mp4 \\\n"
+        "           --max-frames 300 -o out/eval-detection --json out/eval-detection.json",
     )
     p.add_argument(
-        "--data", action="append", help=f"{SOURCE_HELP} (repeatable; default: sample:bikes.mp4)"
+        "--data",
+        action="append",
+        help=f"{SOURCE_HELP}, or a folder of them (repeatable; default: {SHARED_DATA} when it "
+        "exists, else sample:bikes.mp4)",
     )
-    add_max_frames(p, 250, "per clip")
+    add_max_frames(p, 300, "per clip")
+    p.add_argument(
+        "--stride", type=int, default=1, help="read every Nth frame of a clip (default: 1)"
+    )
+    p.add_argument("--every", type=int, default=3, help="inject into every Nth frame (default: 3)")
+    p.add_argument(
+        "--classes",
+        help="comma-separated classes to inject (default: all)",
+    )
+    p.add_argument(
+        "--gallery", type=int, default=3, help="worst clean frames shown per clip (default: 3)"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the injection (default: 0)")
+    add_output(p, "report folder: index.html and images/", Path("out/eval-detection"))
     add_json(p)
     p.add_argument(
-        "--examples", type=Path, metavar="DIR", help="write example overlays (one PNG per class)"
+        "--cell-statistics",
+        action="store_true",
+        help="also print the clean-frame cell statistics the thresholds were set against",
     )
     add_no_progress(p)
     p.set_defaults(handler=run)
@@ -54,37 +85,131 @@ def clip_name(source: str, name: str) -> str:
     return name if is_bag(text) else Path(text).stem
 
 
+def expand_sources(sources: list[str]) -> list[str]:
+    """Replace each folder (not a bag) by its videos and bags, sorted; keep other sources."""
+    from frame_restore_ros.bag.frame_sources import is_bag
+
+    out: list[str] = []
+    for source in sources:
+        path = Path(source)
+        if source.startswith("sample:") or not path.is_dir() or is_bag(path):
+            out.append(source)
+            continue
+        found = [
+            str(child)
+            for child in sorted(path.iterdir())
+            if child.suffix.lower() in VIDEO_SUFFIXES or is_bag(child)
+        ]
+        if not found:
+            raise ValueError(f"no video or bag in folder {path}")
+        out.extend(found)
+    return out
+
+
+def default_data() -> tuple[list[str], str]:
+    """Return (sources, how they were chosen) when --data is not given."""
+    if SHARED_DATA.is_dir():
+        return [str(SHARED_DATA)], f"default: {SHARED_DATA} (exists)"
+    return ["sample:bikes.mp4"], f"default: sample:bikes.mp4 ({SHARED_DATA} does not exist)"
+
+
+def open_clips(
+    sources: list[str], max_frames: int | None, stride: int
+) -> tuple[dict[str, Callable[[], Iterable[np.ndarray]]], int]:
+    """Return (clip name -> opener of its frames, total frames expected) for ``sources``.
+
+    Videos are streamed; a bag's topics are read when first opened.
+    """
+    import cv2
+
+    from frame_restore_ros.bag.frame_sources import is_bag, source_frames
+    from frame_restore_ros.media.video import iter_frames, sample_video_path
+
+    if stride < 1:
+        raise ValueError(f"--stride must be >= 1, got {stride}")
+    clips: dict[str, Callable[[], Iterable[np.ndarray]]] = {}
+    total = 0
+    for source in sources:
+        path = Path(source)
+        if source.startswith("sample:"):
+            path = sample_video_path(source[len("sample:") :])
+        if is_bag(path):
+            limit = None if max_frames is None else max_frames * stride
+            for name, frames in source_frames(path, limit).items():
+                kept = frames[::stride]
+                clips[clip_name(source, name)] = lambda kept=kept: kept
+                total += len(kept)
+            continue
+        if not path.is_file():
+            raise ValueError(f"--data {source}: no such file or folder")
+        capture = cv2.VideoCapture(str(path))
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        capture.release()
+        expected = -(-count // stride) if count > 0 else 0
+        total += expected if max_frames is None else min(expected, max_frames)
+        clips[clip_name(source, str(path))] = lambda path=path: iter_frames(
+            path, max_frames=max_frames, step=stride
+        )
+    return clips, total
+
+
 def run(args: argparse.Namespace) -> int:
-    """Score both detectors; print the report and the clean-frame cell statistics."""
-    from frame_restore_ros.bag.frame_sources import source_frames
+    """Score both detectors on every clip; print the tables, write the report (and JSON)."""
     from frame_restore_ros.detection.autoware_baseline import AutowareBlockDetector
     from frame_restore_ros.detection.detector import FailureDetector
+    from frame_restore_ros.evaluation.detection_report import write_report
     from frame_restore_ros.evaluation.detection_scores import (
+        CLASSES,
         clean_statistics,
         evaluate_detection,
         format_report,
-        save_examples,
     )
 
-    clips = {
-        clip_name(source, name): frames
-        for source in args.data or ["sample:bikes.mp4"]
-        for name, frames in source_frames(source, args.max_frames).items()
-    }
+    if args.data:
+        sources, chosen = args.data, "given: " + ", ".join(args.data)
+    else:
+        sources, chosen = default_data()
+    print(f"data ({chosen})")
+    kinds = tuple(CLASSES)
+    if args.classes:
+        kinds = tuple(k.strip() for k in args.classes.split(",") if k.strip())
+        unknown = [k for k in kinds if k not in CLASSES]
+        if unknown:
+            raise ValueError(f"unknown --classes {unknown}; choose from {', '.join(CLASSES)}")
+    clips, total = open_clips(expand_sources(sources), args.max_frames, args.stride)
+    print(f"{len(clips)} clips: {', '.join(clips)}")
     report = evaluate_detection(
         clips,
         FailureDetector,
         AutowareBlockDetector().detect,
         seed=args.seed,
+        kinds=kinds,
+        every=args.every,
+        gallery=args.gallery,
         progress=not args.no_progress,
+        total=total or None,
     )
     print(format_report(report))
-    statistics = {name: clean_statistics(frames) for name, frames in clips.items()}
-    print("clean-frame cell statistics (what the default thresholds were set against):")
-    for name, values in statistics.items():
-        print(f"  {name}: {json.dumps(values)}")
-    write_json(args.json, report.as_dict() | {"clean_cell_statistics": statistics})
-    if args.examples:
-        written = save_examples(next(iter(clips.values())), FailureDetector, str(args.examples))
-        log.info("wrote %d example overlays to %s", len(written), args.examples)
+    command = "frame-restore " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "eval-detection"
+    index = write_report(report, args.output, command, chosen)
+    print(f"report: {index}")
+    payload = report.as_dict() | {
+        "data": chosen,
+        "settings": {
+            "max_frames": args.max_frames,
+            "stride": args.stride,
+            "every": args.every,
+            "seed": args.seed,
+            "patch": 16,
+            "classes": list(kinds),
+        },
+        "report": str(index),
+    }
+    if args.cell_statistics:
+        statistics = {name: clean_statistics(frames()) for name, frames in clips.items()}
+        print("clean-frame cell statistics (what the default thresholds were set against):")
+        for name, values in statistics.items():
+            print(f"  {name}: {json.dumps(values)}")
+        payload["clean_cell_statistics"] = statistics
+    write_json(args.json, payload)
     return 0

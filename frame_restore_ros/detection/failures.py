@@ -17,6 +17,8 @@ class FailureKind(IntEnum):
     LOST_ROWS = 6  # transmission loss: rows to the bottom of the frame filled with one colour
     WHOLE_FRAME = 7  # everything failed: nothing to repair from
     EXTERNAL = 8  # from an external mask (static dead-pixel map or mask topic)
+    BLOCKAGE = 9  # something on the lens: dark tape, mud, a veil or water drops (soft-edged)
+    REPEATED_FRAME = 10  # the driver published the previous frame again: no pixel to repair
 
     @property
     def label(self) -> str:

@@ -16,6 +16,8 @@ CLASS_COLOURS_BGR: dict[FailureKind, tuple[int, int, int]] = {
     FailureKind.LOST_ROWS: (0, 128, 255),
     FailureKind.WHOLE_FRAME: (128, 128, 128),
     FailureKind.EXTERNAL: (255, 255, 255),
+    FailureKind.BLOCKAGE: (0, 90, 160),
+    FailureKind.REPEATED_FRAME: (200, 200, 200),
 }
 
 
@@ -27,6 +29,19 @@ def overlay_labels(frame: np.ndarray, labels: np.ndarray, alpha: float = 0.55) -
     failed = (labels != FailureKind.CLEAN)[:, :, None]
     blended = cv2.addWeighted(frame, 1 - alpha, colour, alpha, 0)
     return np.where(failed, blended, frame)
+
+
+def side_by_side(
+    frame: np.ndarray, detected: np.ndarray, truth: np.ndarray | None, title: str
+) -> np.ndarray:
+    """Return ``frame`` (H, W, 3) uint8 | detected classes [| ground truth] as one strip.
+
+    detected, truth: (H, W) uint8 FailureKind maps; truth None: two panels only.
+    """
+    panels = [caption(frame, title), caption(overlay_labels(frame, detected), "detected")]
+    if truth is not None:
+        panels.append(caption(overlay_labels(frame, truth), "ground truth"))
+    return np.concatenate(panels, axis=1)
 
 
 def caption(image: np.ndarray, text: str) -> np.ndarray:

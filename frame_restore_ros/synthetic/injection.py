@@ -8,10 +8,18 @@ random. Items (``registry.FAILURES``):
                N rectangles of that kind (default 1-3, drawn), 8-30 % of each side
   lines[:N]    N bands of dead rows (default 8);  columns[:N] the same as columns
   frozen       2 rectangles still showing the camera's previous frame
-  bottom       transmission loss: every row from a random start to the bottom
+  freeze[:N]   tiles (16-pixel aligned) frozen on the previous frame for N frames (default 1-3)
+  bottom       transmission loss: every row from a random start to the bottom, gray or green
+  bottom_black the same filled black;  smear  the last good row repeated to the bottom
   whole        the whole frame lost
+  blockage[:N] N dark soft-edged blobs on the lens (values 0-8 with sensor noise; default 1)
+  mud[:N]      N brown, blotchy, soft-edged blobs (default 1)
+  veil         a semi-transparent gray veil;  drops[:N]  N water drops (default 8)
+               (blended: failed where the blend weight is at least 0.5)
+  night_noise[:N]  N rectangles of gain noise scaled to their brightness (default 1)
+  repeat       the previous frame published again (no failed pixel)
 
-Example: ``patches:0.5,dead,lines,bottom``.
+Example: ``patches:0.5,dead,lines,bottom,mud,freeze``.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from frame_restore_ros.synthetic.corruption import Corruption
+from frame_restore_ros.synthetic.corruption import Corruption, FreezeEpisode
 from frame_restore_ros.synthetic.registry import FAILURES, Context, SyntheticFailure, Value
 
 
@@ -50,7 +58,8 @@ class InjectionItem:
         """Damage ``frame`` (H, W, 3) uint8.
 
         ``previous`` (the camera's previous real frame, (H, W, 3)) is needed by ``frozen``,
-        ``grid`` (the model's patch grid, (rows, cols)) by ``patches``.
+        ``freeze`` and ``repeat``, ``grid`` (the model's patch grid, (rows, cols)) by
+        ``patches``. A lasting failure returns its next frames as ``Corruption.episode``.
         """
         return self.failure.generate(frame, rng, Context(self.value, previous, grid))
 
@@ -103,7 +112,10 @@ class InjectionSpec:
 
 
 class Injector:
-    """Damages a stream of one camera's frames; deterministic given the spec and camera name."""
+    """Damages a stream of one camera's frames; deterministic given the spec and camera name.
+
+    A lasting failure (``freeze:3``) continues on the next frames before any new draw.
+    """
 
     def __init__(self, spec: InjectionSpec, grid: tuple[int, int], camera: str = "") -> None:
         self.spec = spec
@@ -111,6 +123,7 @@ class Injector:
         seed = [spec.seed, *camera.encode()]
         self.rng = np.random.default_rng(seed)
         self._previous: np.ndarray | None = None
+        self._episode: tuple[FreezeEpisode, InjectionItem] | None = None
 
     def __call__(self, frame: np.ndarray) -> tuple[Corruption | None, InjectionItem | None]:
         """Return (corruption, item) for a damaged frame, (None, None) for one left clean.
@@ -120,8 +133,15 @@ class Injector:
         previous = self._previous
         self._previous = frame
         if previous is None or previous.shape != frame.shape:
+            self._episode = None
             return None, None
-        if self.rng.random() >= self.spec.rate:
-            return None, None
-        item = self.spec.items[int(self.rng.integers(len(self.spec.items)))]
-        return item.apply(frame, self.rng, previous=previous, grid=self.grid), item
+        if self._episode is not None:
+            episode, item = self._episode
+            result = episode.next(frame)
+        else:
+            if self.rng.random() >= self.spec.rate:
+                return None, None
+            item = self.spec.items[int(self.rng.integers(len(self.spec.items)))]
+            result = item.apply(frame, self.rng, previous=previous, grid=self.grid)
+        self._episode = None if result.episode is None else (result.episode, item)
+        return result, item

@@ -2,7 +2,8 @@
 
 Replay injection (``--inject``), the repair evaluation, the detector evaluation and the tests all
 draw their failures from :data:`FAILURES`, usually through ``injection.InjectionItem`` (a name and
-its number, e.g. ``dead:2``).
+its number, e.g. ``dead:2``). A failure that lasts several frames (``freeze``) returns its next
+frames as ``Corruption.episode``; ``repeat`` has no failed pixel, only ``Corruption.event``.
 """
 
 from __future__ import annotations
@@ -93,6 +94,37 @@ def _frozen(frame: np.ndarray, rng: np.random.Generator, context: Context) -> Co
     return corruption.frozen_blocks(frame, context.previous, rng)
 
 
+def _freeze(frame: np.ndarray, rng: np.random.Generator, context: Context) -> Corruption:
+    """Tiles frozen on the previous frame for ``value`` frames (without one: 1-3, drawn)."""
+    context.require("freeze", "previous")
+    frames = int(rng.integers(1, 4)) if context.value is None else int(context.value)
+    return corruption.frozen_tiles(frame, context.previous, rng, frames=frames)
+
+
+def _repeat(frame: np.ndarray, rng: np.random.Generator, context: Context) -> Corruption:
+    """Publish the previous frame again."""
+    context.require("repeat", "previous")
+    return corruption.repeated_frame(frame, context.previous)
+
+
+def _counted(make: Callable[..., Corruption], default: int) -> Generate:
+    """Return a generator calling ``make(frame, rng, count)``, count = value or ``default``."""
+
+    def generate(frame: np.ndarray, rng: np.random.Generator, context: Context) -> Corruption:
+        return make(frame, rng, context.count(default))
+
+    return generate
+
+
+def _bottom(fill: corruption.RowFill) -> Generate:
+    """Return a generator of lost rows to the bottom filled with ``fill``."""
+
+    def generate(frame: np.ndarray, rng: np.random.Generator, context: Context) -> Corruption:
+        return corruption.bottom_loss(frame, rng, fill=fill)
+
+    return generate
+
+
 FAILURES: dict[str, SyntheticFailure] = {
     "patches": SyntheticFailure(None, _patches, Value.RATIO),
     "dead": SyntheticFailure(FailureKind.DEAD, _blocks(FailureKind.DEAD), Value.COUNT),
@@ -104,10 +136,25 @@ FAILURES: dict[str, SyntheticFailure] = {
     "lines": SyntheticFailure(FailureKind.DEAD, _lines(0), Value.COUNT),
     "columns": SyntheticFailure(FailureKind.DEAD, _lines(1), Value.COUNT),
     "frozen": SyntheticFailure(FailureKind.FROZEN, _frozen),
-    "bottom": SyntheticFailure(
-        FailureKind.LOST_ROWS, lambda frame, rng, _: corruption.bottom_loss(frame, rng)
-    ),
+    "bottom": SyntheticFailure(FailureKind.LOST_ROWS, _bottom(corruption.RowFill.DECODER)),
     "whole": SyntheticFailure(
         FailureKind.WHOLE_FRAME, lambda frame, rng, _: corruption.whole_frame(frame, rng)
     ),
+    "blockage": SyntheticFailure(
+        FailureKind.BLOCKAGE, _counted(corruption.dark_blockage, 1), Value.COUNT
+    ),
+    "mud": SyntheticFailure(FailureKind.BLOCKAGE, _counted(corruption.mud, 1), Value.COUNT),
+    "veil": SyntheticFailure(
+        FailureKind.BLOCKAGE, lambda frame, rng, _: corruption.veil(frame, rng)
+    ),
+    "drops": SyntheticFailure(
+        FailureKind.BLOCKAGE, _counted(corruption.water_drops, 8), Value.COUNT
+    ),
+    "bottom_black": SyntheticFailure(FailureKind.LOST_ROWS, _bottom(corruption.RowFill.BLACK)),
+    "smear": SyntheticFailure(FailureKind.LOST_ROWS, _bottom(corruption.RowFill.REPEAT)),
+    "night_noise": SyntheticFailure(
+        FailureKind.NOISE, _counted(corruption.noise_burst, 1), Value.COUNT
+    ),
+    "freeze": SyntheticFailure(FailureKind.FROZEN, _freeze, Value.COUNT),
+    "repeat": SyntheticFailure(FailureKind.REPEATED_FRAME, _repeat),
 }

@@ -1,0 +1,147 @@
+"""The detection evaluation as a folder: index.html with the tables and a gallery of overlays.
+
+Gallery: per clip, the clean frames with the most flagged pixels (every flagged pixel there is a
+false alarm), and one injected example per class (damaged | detected | ground truth).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import cv2
+
+from frame_restore_ros.detection.failures import FailureKind
+from frame_restore_ros.detection.overlay import CLASS_COLOURS_BGR, side_by_side
+from frame_restore_ros.evaluation.detection_scores import DetectionReport
+
+STYLE = (
+    "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin:.5em 0}"
+    "td,th{border:1px solid #bbb;padding:3px 8px;text-align:right}th:first-child,"
+    "td:first-child{text-align:left}.bad{background:#fdd}img{max-width:100%;margin:4px 0}"
+    ".swatch{display:inline-block;width:1em;height:1em;margin:0 4px 0 12px}"
+)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "clip"
+
+
+def _table(header: list[str], rows: list[list[object]], bad: list[list[bool]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = []
+    for row, marks in zip(rows, bad, strict=True):
+        cells = "".join(
+            f"<td{' class=bad' if mark else ''}>{html.escape(str(value))}</td>"
+            for value, mark in zip(row, marks, strict=True)
+        )
+        body.append(f"<tr>{cells}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _class_table(report: DetectionReport, target: float) -> str:
+    ours, base = report.averages("ours"), report.averages("baseline")
+    rows, bad = [], []
+    for name, score in ours.items():
+        other = base.get(name, {})
+        rows.append(
+            [
+                name,
+                f"{score['precision']:.3f}",
+                f"{score['recall']:.3f}",
+                f"{score['class_accuracy']:.3f}",
+                f"{other.get('precision', float('nan')):.3f}",
+                f"{other.get('recall', float('nan')):.3f}",
+                score["positives"],
+                score["clips"],
+            ]
+        )
+        low = [score["precision"] < target, score["recall"] < target]
+        bad.append([False, *low, False, False, False, False, False])
+    header = ["class", "ours P", "ours R", "class ok", "autoware P", "autoware R"]
+    return _table([*header, "positive patches", "clips"], rows, bad)
+
+
+def _false_alarm_table(report: DetectionReport, max_pct: float, min_clean: float) -> str:
+    rows, bad = [], []
+    for name, clip in report.clips.items():
+        mine, theirs = clip.false_alarms.as_dict(), clip.false_alarms_baseline.as_dict()
+        rows.append(
+            [
+                name,
+                f"{clip.shape[1]}x{clip.shape[0]}",
+                mine["frames"],
+                f"{mine['mean_pct']:.3f}",
+                f"{mine['p99_pct']:.3f}",
+                f"{100 * mine['altered_frames']:.1f}",
+                f"{theirs['mean_pct']:.3f}",
+                f"{100 * theirs['altered_frames']:.1f}",
+            ]
+        )
+        too_many = mine["mean_pct"] > max_pct
+        too_altered = 1 - mine["altered_frames"] < min_clean
+        bad.append([False, False, False, too_many, False, too_altered, False, False])
+    header = ["clip", "size", "frames", "ours mean %", "ours p99 %", "ours altered %"]
+    return _table([*header, "autoware mean %", "autoware altered %"], rows, bad)
+
+
+def _legend() -> str:
+    return "".join(
+        f"<span class=swatch style='background:rgb({r},{g},{b})'></span>{kind.label}"
+        for kind, (b, g, r) in CLASS_COLOURS_BGR.items()
+        if kind is not FailureKind.REPEATED_FRAME
+    )
+
+
+def write_report(
+    report: DetectionReport,
+    folder: Path,
+    command: str,
+    data: str,
+    target: float = 0.95,
+    max_false_alarm_pct: float = 0.2,
+    min_clean_frames: float = 0.95,
+) -> Path:
+    """Write ``folder``/index.html and its PNGs; return the index's path.
+
+    ``command`` and ``data`` are shown at the top; cells missing the targets are shaded.
+    """
+    images = folder / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    parts = [
+        "<!doctype html><meta charset=utf-8><title>Failure detection</title>",
+        f"<style>{STYLE}</style><h1>Failure detection</h1>",
+        f"<p><code>{html.escape(command)}</code><br>data: {html.escape(data)}</p>",
+        "<h2>Per class (patch level, averaged over the clips)</h2>",
+        f"<p>Shaded: below {target:.2f}. Frozen classes count from the second frozen frame.</p>",
+        _class_table(report, target),
+        "<h2>False alarms on the untouched clips</h2>",
+        f"<p>Shaded: mean above {max_false_alarm_pct} % of pixels, or fewer than "
+        f"{100 * min_clean_frames:.0f} % of frames left unaltered.</p>",
+        _false_alarm_table(report, max_false_alarm_pct, min_clean_frames),
+        f"<p>Repeated frames: ours flagged "
+        f"{report.as_dict()['repeated_frames_flagged_mean_pct']:.3f} % of their pixels "
+        "(they have none to repair).</p>",
+        f"<p>Colours: {_legend()}</p>",
+        "<h2>Worst false alarms per clip</h2>",
+    ]
+    for name, clip in report.clips.items():
+        parts.append(f"<h3>{html.escape(name)}</h3>")
+        if not clip.worst:
+            parts.append("<p>no pixel flagged on any frame</p>")
+        for shot in sorted(clip.worst, reverse=True):
+            path = images / f"false_alarm_{_slug(name)}_{shot.index:05d}.png"
+            title = f"{name} frame {shot.index}: {100 * shot.flagged:.2f} % flagged"
+            cv2.imwrite(str(path), side_by_side(shot.frame, shot.labels, None, title))
+            parts.append(f"<img src='images/{path.name}' alt='{html.escape(title)}'>")
+    parts.append("<h2>One example per injected class</h2>")
+    for kind, shot in report.examples.items():
+        path = images / f"class_{_slug(kind)}.png"
+        cv2.imwrite(
+            str(path), side_by_side(shot.frame, shot.labels, shot.truth, f"injected: {kind}")
+        )
+        parts.append(f"<h3>{html.escape(kind)}</h3><img src='images/{path.name}'>")
+    index = folder / "index.html"
+    index.write_text("\n".join(parts) + "\n")
+    return index

@@ -1,0 +1,181 @@
+"""``frame-restore eval-detection``: folder mode, report files, JSON schema, scoring rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from frame_restore_ros.cli import eval_detection
+from frame_restore_ros.cli.main import main
+from frame_restore_ros.detection.failures import FailureKind
+from frame_restore_ros.evaluation.detection_scores import (
+    CLASSES,
+    FROZEN_SCORED_FROM,
+    DetectionReport,
+    Score,
+    evaluate_clip,
+    truth_patches,
+)
+from frame_restore_ros.synthetic import corruption
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+def _write_clip(path: Path, frames: int, shift: int, seed: int) -> None:
+    """A textured scene panning by ``shift`` pixels a frame, 160x128, MJPG."""
+    rng = np.random.default_rng(seed)
+    scene = cv2.GaussianBlur(rng.integers(0, 256, (128, 400, 3), dtype=np.uint8), (0, 0), 1.5)
+    scene = cv2.addWeighted(scene, 0.7, np.full_like(scene, 60), 0.3, 0)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 128))
+    assert writer.isOpened()
+    for index in range(frames):
+        writer.write(np.ascontiguousarray(scene[:, index * shift : index * shift + 160]))
+    writer.release()
+
+
+@pytest.fixture(scope="module")
+def clips_folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("clips")
+    _write_clip(folder / "pan_a.avi", 30, 4, 0)
+    _write_clip(folder / "pan_b.avi", 30, 3, 1)
+    (folder / "notes.txt").write_text("not a clip")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def run_folder(clips_folder, tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("report")
+    code = main(
+        [
+            "eval-detection",
+            "--data",
+            str(clips_folder),
+            "--max-frames",
+            "27",
+            "-o",
+            str(out / "html"),
+            "--json",
+            str(out / "det.json"),
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    return out, json.loads((out / "det.json").read_text())
+
+
+def test_folder_mode_scores_every_clip_and_every_class(run_folder):
+    _, data = run_folder
+    assert set(data["clips"]) == {"pan_a", "pan_b"}  # notes.txt is skipped
+    assert data["data"].startswith("given:")
+    for clip in data["clips"].values():
+        assert clip["resolution"] == [128, 160]
+        for who in ("ours", "autoware"):
+            alarms = clip["false_alarms"][who]
+            assert alarms["frames"] == 27
+            assert set(alarms) == {"frames", "mean_pct", "p99_pct", "altered_frames", "patch_rate"}
+            assert 0 <= alarms["mean_pct"] <= alarms["p99_pct"] <= 100
+            assert 0 <= alarms["altered_frames"] <= 1
+    scored = set(data["clips"]["pan_a"]["classes"]) | set(data["clips"]["pan_b"]["classes"])
+    # 27 frames, every third injected: 9 injections per clip, the classes taking turns.
+    assert len(scored) >= 9 and scored <= set(CLASSES) - {"repeated_frame"}
+    for name, score in data["classes"]["ours"].items():
+        assert set(score) == {"precision", "recall", "class_accuracy", "clips", "positives"}
+        assert 0 <= score["precision"] <= 1 and 0 <= score["recall"] <= 1, name
+    assert set(data["classes"]["autoware"]) <= set(data["classes"]["ours"])
+    assert data["settings"]["classes"] == list(CLASSES)
+    assert "repeated_frames_flagged_mean_pct" in data
+
+
+def test_report_has_tables_and_a_gallery(run_folder):
+    out, data = run_folder
+    index = out / "html" / "index.html"
+    assert data["report"] == str(index)
+    text = index.read_text()
+    for words in ("Per class", "False alarms", "pan_a", "pan_b", "One example per injected"):
+        assert words in text
+    images = sorted((out / "html" / "images").glob("*.png"))
+    assert any(p.name.startswith("class_") for p in images)
+    for image in images:
+        assert f"images/{image.name}" in text
+        assert cv2.imread(str(image)) is not None
+
+
+def test_classes_option_and_unknown_classes(clips_folder, tmp_path):
+    args = ["eval-detection", "--data", str(clips_folder / "pan_a.avi"), "--no-progress"]
+    args += ["--max-frames", "12", "-o", str(tmp_path / "r"), "--json", str(tmp_path / "d.json")]
+    assert main([*args, "--classes", "dead,freeze_not"]) == 2
+    assert main([*args, "--classes", "dead"]) == 0
+    data = json.loads((tmp_path / "d.json").read_text())
+    assert set(data["clips"]["pan_a"]["classes"]) == {"dead"}
+
+
+def test_default_data_says_which(monkeypatch, tmp_path):
+    monkeypatch.setattr(eval_detection, "SHARED_DATA", tmp_path / "missing")
+    sources, chosen = eval_detection.default_data()
+    assert sources == ["sample:bikes.mp4"] and "does not exist" in chosen
+    monkeypatch.setattr(eval_detection, "SHARED_DATA", tmp_path)
+    sources, chosen = eval_detection.default_data()
+    assert sources == [str(tmp_path)] and "exists" in chosen
+
+
+def test_an_empty_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="no video or bag"):
+        eval_detection.expand_sources([str(tmp_path)])
+
+
+def test_frozen_patches_count_from_the_second_frozen_frame(bikes_frames):
+    before, now = bikes_frames[0], bikes_frames[8]
+    first = corruption.frozen_tiles(now, before, np.random.default_rng(0), frames=2)
+    truth, valid = truth_patches(first, now, 16)
+    assert not truth.any() and valid.any()  # first frozen frame: frozen patches ignored
+    second = first.episode.next(now)
+    assert second.streak == FROZEN_SCORED_FROM
+    truth, valid = truth_patches(second, now, 16)
+    assert truth.any() and (valid | ~truth).all()
+
+
+def test_soft_edges_are_neither_positive_nor_negative(bikes_frames):
+    frame = bikes_frames[0]
+    weight = np.zeros(frame.shape[:2], np.float32)
+    weight[0:32, 0:32] = 1.0
+    weight[0:32, 32:64] = 0.2
+    result = corruption.blend(frame, np.zeros(frame.shape, np.float32), weight, FailureKind.DEAD)
+    truth, valid = truth_patches(result, frame, 16)
+    assert truth[:2, :2].all() and valid[:2, :2].all()
+    assert not valid[:2, 2:4].any()  # touched below the level: ignored
+    assert valid[2:, :].all() and not truth[2:, :].any()
+
+
+def test_a_perfect_and_a_blind_detector_score_as_expected(bikes_frames):
+    class Blind:
+        """Flags nothing (a test double of a detector)."""
+
+        def detect(self, frame):
+            mask = np.zeros(frame.shape[:2], bool)
+            return type("D", (), {"mask": mask, "labels": mask.astype(np.uint8)})()
+
+    score = Score()
+    truth = np.zeros((4, 4), bool)
+    truth[1:3, 1:3] = True
+    score.add(truth, truth, np.ones_like(truth))
+    assert score.precision == score.recall == 1.0
+    blind = Score()
+    blind.add(truth, np.zeros_like(truth), np.ones_like(truth))
+    assert blind.recall == 0.0 and blind.precision == 1.0  # nothing flagged, nothing wrong
+    report = DetectionReport()
+    evaluate_clip("bikes", bikes_frames[:12], Blind, None, report, kinds=("dead",), gallery=0)
+    clip = report.clips["bikes"]
+    assert clip.false_alarms.as_dict()["mean_pct"] == 0.0
+    assert clip.ours["dead"].frames == 4 and clip.ours["dead"].recall == 0.0
+
+
+def test_shared_data_folder_lists_its_clips():
+    if not SHARED.is_dir():
+        print(f"skipped: {SHARED} does not exist (the project's real clips are not here)")
+        pytest.skip(f"{SHARED} does not exist")
+    sources = eval_detection.expand_sources([str(SHARED)])
+    assert len(sources) >= 9 and all(Path(s).suffix in (".mp4", ".avi") for s in sources)
