@@ -16,6 +16,7 @@ from ruamel.yaml import YAML
 from frame_restore_ros.backends.hold import HoldBackend
 from frame_restore_ros.bag.bag_io import BagError, BagReader
 from frame_restore_ros.bag.from_video import CameraSource, make_bag
+from frame_restore_ros.bag.output_claim import OutputError
 from frame_restore_ros.bag.replay import ReplayOptions, replay
 from frame_restore_ros.bag.replay_report import write_report
 from frame_restore_ros.cli.main import main
@@ -336,7 +337,7 @@ def test_unknown_topic_and_existing_output_are_errors(frames, tmp_path):
     with pytest.raises(BagError, match="/chatter is std_msgs/msg/String, not an image topic"):
         replay(source, tmp_path / "o", HoldBackend(), ReplayOptions(topics=("/chatter",)))
     (tmp_path / "o").mkdir()
-    with pytest.raises(BagError, match="exists; remove it or pass --overwrite"):
+    with pytest.raises(OutputError, match="exists; remove it or pass --overwrite"):
         replay(source, tmp_path / "o", HoldBackend(), ReplayOptions(progress=False))
 
 

@@ -311,12 +311,19 @@ def test_cameras_are_isolated(frames):
     assert reports["front"].value("frames") == "5" and reports["rear"].value("frames") == "2"
 
 
-def test_resolution_change_resets_the_reference_and_passes_through(frames):
+def test_resolution_change_resets_the_reference_and_starts_again(frames):
     core = make_core()
     warm(core, "camera", frames)
-    small = image_message(damage(frames[5][::2, ::2].copy())[0], index=5)
-    assert run(core, "camera", small)["restored"] is small
-    assert core.cameras["camera"].stats.last_status is Status.NO_REFERENCE
+    small = [frame[::2, ::2].copy() for frame in frames[5:7]]
+    first = image_message(small[0], index=5)
+    assert run(core, "camera", first)["restored"] is first  # clean: the new reference
+    tracker = core.cameras["camera"].restorer.tracker
+    assert tracker.last_reset.cause.value == "resolution_change"
+    assert tracker.frame.shape == small[0].shape
+    damaged = image_message(damage(small[1])[0], index=6)
+    out = run(core, "camera", damaged)
+    assert core.cameras["camera"].stats.last_status is Status.REPAIRED
+    assert out["restored"].width == small[1].shape[1]
 
 
 def test_newest_frame_wins_and_superseded_frames_are_counted(frames):
@@ -411,7 +418,7 @@ def test_restore_off_detects_and_passes_everything_through(frames):
 # --- diagnostics -------------------------------------------------------------------------------
 
 
-def test_diagnostics_levels_and_content(frames):
+def test_diagnostics_levels_and_content(frames, tmp_path):
     core = make_core(cameras=["front", "rear"])
     idle = {r.hardware_id: r for r in core.diagnostics(now=0.0)}
     assert idle["front"].level == Level.STALE and "no frame yet on front/image_raw" in (
@@ -432,7 +439,10 @@ def test_diagnostics_levels_and_content(frames):
     assert float(front.value("latency_ms.p50")) > 0 and front.value("encoding") == "bgr8"
     assert rear.level == Level.STALE
 
-    fresh = make_core()  # damaged before any clean frame: WARN, no reference
+    # damaged before any clean frame (a defect map makes a first-frame failure one): WARN
+    defects = tmp_path / "defects.npy"
+    np.save(defects, (damaged != frames[4]).any(axis=2))
+    fresh = make_core(**{"camera.defect_mask": str(defects)})
     run(fresh, "camera", image_message(damaged, index=0))
     report = fresh.diagnostics()[1]
     assert report.level == Level.WARN and "1 damaged frames passed through" in report.message
@@ -512,3 +522,29 @@ def test_idle_step_prepares_the_new_reference(frames):
     restorer.pipeline.invalidate()
     core.idle("camera")  # restoration off: no work
     assert restorer.pipeline._cached is None
+
+
+def test_a_repeated_frame_is_published_unchanged_and_reported(frames):
+    core = make_core()
+    warm(core, "camera", frames)
+    again = image_message(frames[3], index=4)  # the driver sends frame 3 once more
+    assert run(core, "camera", again)["restored"] is again
+    stats = core.cameras["camera"].stats
+    assert stats.last_status is Status.REPEATED_FRAME
+    report = core.diagnostics()[1]
+    assert report.level == Level.WARN and "1 frames repeated the previous one" in report.message
+    assert report.value("status.passthrough_repeated_frame") == "1"
+
+
+def test_failed_pixels_passed_through_in_repaired_frames_are_a_warning():
+    from frame_restore_ros.node.camera_stats import CameraStats
+    from frame_restore_ros.node.diagnostics import CameraInfo, ModelState, camera_report
+
+    stats = CameraStats()
+    stats.arrived(0.0)
+    stats.frame(Status.REPAIRED, "repaired", 0.05, {"dead": 500}, 10_000, 5.0, 0.5, (1, 0.04), 120)
+    info = CameraInfo("front", "/front/image_raw", "", 0)
+    model = ModelState("hold", "bundled", "")
+    report = camera_report("frame_restore", info, stats, model, True, 5.0, 0.5, 0.1, 1.0)
+    assert report.level == Level.WARN and "120 failed px of 1 repaired frames" in report.message
+    assert report.value("unrepaired_pixels") == "120"

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from frame_restore_ros.backends.torch_backend import TorchBackend
+from frame_restore_ros.detection.detector import DetectorConfig
 from frame_restore_ros.detection.failures import FailureKind
 from frame_restore_ros.evaluation.detection_scores import CASES
 from frame_restore_ros.model import SiamMCVAE, preset
@@ -81,7 +82,9 @@ def test_frozen_failure_is_repaired_after_it_is_detected(backend, frames):
 
 def test_no_reference_when_the_stream_starts_damaged(backend, frames):
     damaged = corruption.blocks(frames[0], np.random.default_rng(0), FailureKind.DEAD, 2)
-    result = Restorer(backend).process(damaged.damaged, 0.0)
+    # A failure present from the first frame has no onset: only a defect map makes it one.
+    config = RestorerConfig(detector=DetectorConfig(defect_mask=damaged.mask))
+    result = Restorer(backend, config).process(damaged.damaged, 0.0)
     assert result.status is Status.NO_REFERENCE and result.frame is damaged.damaged
     assert result.mask.any() and "no clean reference" in result.reason
 
@@ -93,10 +96,11 @@ def test_stale_reference_by_frames_and_by_seconds(backend, frames):
     stamp = warm(restorer, frames, 2)
     statuses = []
     for frame in frames[2:6]:
-        damaged = corruption.bottom_loss(frame, rng, (0.1, 0.2))  # too damaged to become reference
+        # the same rows lost in every frame: their regions of the reference age, no others do
+        damaged = corruption.bottom_loss(frame, np.random.default_rng(5), (0.15, 0.15))
         statuses.append(restorer.process(damaged.damaged, stamp).status)
         stamp += 0.04
-    assert statuses[0] is Status.REPAIRED and statuses[-1] is Status.STALE_REFERENCE
+    assert statuses == [Status.REPAIRED] * 2 + [Status.STALE_REFERENCE] * 2
     restorer = Restorer(backend, RestorerConfig(tracker=TrackerConfig(max_age_s=0.5)))
     stamp = warm(restorer, frames, 2)
     late = corruption.blocks(frames[3], rng, FailureKind.DEAD, 1).damaged
@@ -134,19 +138,19 @@ def test_missing_backend_and_failing_backend_pass_through(frames):
 def test_resolution_change_and_time_going_backwards_reset_the_reference(backend, frames):
     restorer = Restorer(backend)
     stamp = warm(restorer, frames)
-    small = cv2.resize(frames[5], (320, 136))
-    damaged = corruption.blocks(small, np.random.default_rng(0), FailureKind.DEAD, 1).damaged
-    result = restorer.process(damaged, stamp)
-    assert result.status is Status.NO_REFERENCE and result.frame.shape == small.shape
+    small = [cv2.resize(frame, (320, 136)) for frame in frames[5:8]]
+    assert restorer.process(small[0], stamp).status is Status.CLEAN
     assert restorer.tracker.last_reset.cause is ResetCause.RESOLUTION_CHANGE
     assert "resolution changed" in restorer.tracker.last_reset.reason
-    warm(restorer, [small, small], 2, t0=stamp + 0.1)
-    damaged = corruption.blocks(small, np.random.default_rng(1), FailureKind.DEAD, 1).damaged
-    result = restorer.process(damaged, 0.0)  # bag loop: time jumps back
-    assert result.status is Status.NO_REFERENCE
+    assert restorer.tracker.frame.shape == small[0].shape  # nothing of the old size is kept
+    damaged = corruption.blocks(small[1], np.random.default_rng(0), FailureKind.DEAD, 1).damaged
+    result = restorer.process(damaged, stamp + 0.04)
+    assert result.status is Status.REPAIRED and result.frame.shape == small[1].shape
+    assert restorer.process(small[2], 0.0).status is Status.CLEAN  # bag loop: time jumps back
     assert restorer.tracker.last_reset.cause is ResetCause.CLOCK_JUMP
     assert "time went backwards" in restorer.tracker.last_reset.reason
     assert restorer.tracker.resets == {ResetCause.RESOLUTION_CHANGE: 1, ResetCause.CLOCK_JUMP: 1}
+    assert restorer.tracker.region_ages.max() == 0  # the mosaic restarted from that frame
 
 
 @pytest.mark.parametrize(
@@ -178,12 +182,14 @@ def test_a_long_stream_keeps_memory_flat(backend, frames):
             restorer.process(frame, i * 0.04)
 
     run(200, 0)
+    mosaic = restorer.tracker.frame
     tracemalloc.start()
     before, _ = tracemalloc.get_traced_memory()
     run(800, 200)
     after, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert after - before < 200_000, f"memory grew by {after - before} bytes over 800 frames"
+    assert restorer.tracker.frame is mosaic, "the mosaic buffer is reused, never reallocated"
 
 
 def test_uncertainty_map_is_zero_on_good_pixels_and_positive_on_failed(frames):

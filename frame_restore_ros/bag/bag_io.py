@@ -8,9 +8,11 @@ writer that builds the bag under a temporary name and renames it only on success
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
 import shutil
+import sqlite3
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,15 +21,23 @@ from types import TracebackType
 from rosbags.convert.converter import migrate_message
 from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.interfaces import Connection
-from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
 from rosbags.typesys.store import Typestore
 
+from frame_restore_ros.bag.output_claim import (
+    OutputClaim,
+    check_output,
+    io_reason,
+    partial_path,
+    publish,
+)
 from frame_restore_ros.codec.messages import COMPRESSED_TYPE, IMAGE_TYPE, OUTPUT_TYPESTORE
 
 log = logging.getLogger(__name__)
 
 IMAGE_TYPES = (IMAGE_TYPE, COMPRESSED_TYPE)
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
+WRITE_ERRORS = (OSError, sqlite3.Error, WriterError)  # full disk, read-only, permission
 
 
 class BagError(ValueError):
@@ -43,6 +53,70 @@ class TopicSpec:
     msgdef: str
     rihs01: str
     qos: tuple = ()
+
+
+@dataclass(frozen=True)
+class TopicLoss:
+    """Messages of one topic the bag declares but that could not be read.
+
+    ``where``: the record times (ns) between which reading found gaps (``(last_read, None)``:
+    after the last message read), each with the estimated number of messages lost there.
+    """
+
+    topic: str
+    declared: int
+    read: int
+    where: tuple[tuple[int | None, int | None, int], ...]
+
+    @property
+    def lost(self) -> int:
+        return self.declared - self.read
+
+    def describe(self) -> str:
+        """Say how many messages were lost and where, in one phrase."""
+        places = "; ".join(
+            f"~{count} after t={_seconds(before)}"
+            + (f" before t={_seconds(after)}" if after is not None else " (to the end)")
+            for before, after, count in self.where
+        )
+        return f"{self.topic}: {self.lost} of {self.declared} lost ({places})"
+
+    def as_dict(self) -> dict:
+        """Return the loss for summary.json (record times in ns)."""
+        return {
+            "topic": self.topic,
+            "declared": self.declared,
+            "read": self.read,
+            "lost": self.lost,
+            "where": [{"after_ns": a, "before_ns": b, "lost": n} for a, b, n in self.where],
+        }
+
+
+def _seconds(stamp_ns: int | None) -> str:
+    return "start" if stamp_ns is None else f"{stamp_ns / 1e9:.3f}s"
+
+
+def locate_gaps(times: list[int], lost: int) -> tuple[tuple[int | None, int | None, int], ...]:
+    """Estimate where ``lost`` messages are missing from the read record ``times`` (sorted).
+
+    Gaps wider than 1.5 median periods hold ``round(gap / period) - 1`` messages each; what is
+    left is placed after the last message read (a truncated recording).
+    """
+    if not times:
+        return ((None, None, lost),)
+    where: list[tuple[int | None, int | None, int]] = []
+    if len(times) > 2:
+        steps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        period = sorted(steps)[len(steps) // 2]
+        for before, after, step in zip(times, times[1:], steps, strict=False):
+            if period > 0 and step > 1.5 * period and len(where) < 10:
+                count = min(max(round(step / period) - 1, 1), lost - sum(w[2] for w in where))
+                if count > 0:
+                    where.append((before, after, count))
+    rest = lost - sum(w[2] for w in where)
+    if rest > 0:
+        where.append((times[-1], None, rest))
+    return tuple(where)
 
 
 @dataclass
@@ -69,6 +143,8 @@ class BagReader:
             raise BagError(f"cannot open bag {self.path}: {exc}") from exc
         self.is_ros1 = not self._reader.is2
         self._migration_cache: dict[str, object] = {}
+        self.read_counts: Counter = Counter()  # topic -> messages read by messages()
+        self._read_times: dict[str, list[int]] = defaultdict(list)
 
     def __enter__(self) -> BagReader:
         try:
@@ -76,6 +152,25 @@ class BagReader:
         except Exception as exc:  # rosbags raises several types for corrupt files
             raise BagError(f"cannot open bag {self.path}: {type(exc).__name__}: {exc}") from exc
         return self
+
+    def declared_counts(self, topics: Iterable[str] | None = None) -> Counter:
+        """Topic -> message count the bag declares (metadata, index or summary)."""
+        wanted = set(topics) if topics is not None else None
+        counts: Counter = Counter()
+        for c in self._reader.connections:
+            if wanted is None or c.topic in wanted:
+                counts[c.topic] += c.msgcount
+        return counts
+
+    def losses(self, topics: Iterable[str] | None = None) -> list[TopicLoss]:
+        """Topics of which :meth:`messages` read fewer messages than the bag declares."""
+        out = []
+        for topic, declared in sorted(self.declared_counts(topics).items()):
+            read = self.read_counts[topic]
+            if read < declared:
+                times = self._read_times[topic]
+                out.append(TopicLoss(topic, declared, read, locate_gaps(times, declared - read)))
+        return out
 
     def __exit__(
         self,
@@ -156,6 +251,8 @@ class BagReader:
                     f"{type(exc).__name__}: {exc}"
                 ) from exc
             count += 1
+            self.read_counts[connection.topic] += 1
+            self._read_times[connection.topic].append(timestamp)
             if self.is_ros1:
                 try:
                     raw = self._ros1_to_cdr(raw, connection.msgtype)
@@ -179,41 +276,65 @@ class BagReader:
 class AtomicBagWriter:
     """A ROS 2 bag (format version 9) written under a temporary name and renamed on success.
 
-    On an exception or interruption inside the ``with`` block the partial bag is deleted, so a
-    bag under the final name is always complete.
+    The output is claimed (``output_claim.OutputClaim``) and checked against the overwrite rules
+    on entry; on an exception or interruption inside the ``with`` block the partial bag is
+    deleted, so a bag under the final name is always complete. Every write failure (full disk,
+    read-only, permission; OSError or sqlite3.Error) is a BagError naming the output.
     """
 
-    def __init__(self, path: Path, storage: str = "mcap", overwrite: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        storage: str = "mcap",
+        overwrite: bool = False,
+        inputs: Sequence[Path] = (),
+    ) -> None:
         if storage not in STORAGES:
             raise ValueError(f"storage must be one of {sorted(STORAGES)}, got {storage!r}")
         self.path = Path(path)
         self.storage = storage
         self.overwrite = overwrite
-        self.partial = self.path.parent / f".{self.path.name}.partial-{os.getpid()}"
+        self.inputs = tuple(Path(p) for p in inputs)
+        self.partial = partial_path(self.path)
+        self._claim = OutputClaim(self.path)
         self._writer: Writer | None = None
         self._connections: dict[str, Connection] = {}
 
+    def _failed(self, exc: BaseException) -> BagError:
+        return BagError(f"cannot write bag {self.path}: {io_reason(exc)}")
+
     def __enter__(self) -> AtomicBagWriter:
-        if self.path.exists() and not self.overwrite:
-            raise BagError(f"output {self.path} exists; remove it or pass --overwrite")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.partial.exists():
-            shutil.rmtree(self.partial)
-        self._writer = Writer(self.partial, version=9, storage_plugin=STORAGES[self.storage])
-        self._writer.open()
+        check_output(self.path, self.inputs, self.overwrite)
+        self._claim.__enter__()
+        try:
+            check_output(self.path, self.inputs, self.overwrite)  # again, now that it is ours
+            if self.partial.exists():
+                shutil.rmtree(self.partial)
+            self._writer = Writer(self.partial, version=9, storage_plugin=STORAGES[self.storage])
+            self._writer.open()
+        except BaseException as exc:
+            self._writer = None
+            shutil.rmtree(self.partial, ignore_errors=True)
+            self._claim.__exit__(None, None, None)
+            if isinstance(exc, WRITE_ERRORS):
+                raise self._failed(exc) from exc
+            raise
         return self
 
     def add_topic(self, spec: TopicSpec) -> None:
         assert self._writer is not None, "use AtomicBagWriter as a context manager"
         if spec.topic in self._connections:
             raise BagError(f"topic {spec.topic} added twice to {self.path}")
-        self._connections[spec.topic] = self._writer.add_connection(
-            spec.topic,
-            spec.msgtype,
-            msgdef=spec.msgdef,
-            rihs01=spec.rihs01,
-            offered_qos_profiles=list(spec.qos),
-        )
+        try:
+            self._connections[spec.topic] = self._writer.add_connection(
+                spec.topic,
+                spec.msgtype,
+                msgdef=spec.msgdef,
+                rihs01=spec.rihs01,
+                offered_qos_profiles=list(spec.qos),
+            )
+        except WRITE_ERRORS as exc:
+            raise self._failed(exc) from exc
 
     def add_output_topic(self, topic: str, msgtype: str) -> None:
         """Declare a topic of a type this package writes (Image, CompressedImage)."""
@@ -222,7 +343,10 @@ class AtomicBagWriter:
 
     def write(self, topic: str, timestamp: int, cdr: bytes | memoryview) -> None:
         assert self._writer is not None
-        self._writer.write(self._connections[topic], timestamp, cdr)
+        try:
+            self._writer.write(self._connections[topic], timestamp, cdr)
+        except WRITE_ERRORS as exc:
+            raise self._failed(exc) from exc
 
     def __exit__(
         self,
@@ -233,17 +357,23 @@ class AtomicBagWriter:
         writer, self._writer = self._writer, None
         if writer is None:
             return
-        if exc_type is not None:
-            writer.abort()
-            shutil.rmtree(self.partial, ignore_errors=True)
-            log.warning("output bag %s not written (%s)", self.path, exc_type.__name__)
-            return
         try:
-            writer.close()
-            self._publish()
-        except BaseException:
-            shutil.rmtree(self.partial, ignore_errors=True)
-            raise
+            if exc_type is not None:
+                with contextlib.suppress(Exception):  # the storage may be what failed
+                    writer.abort()
+                shutil.rmtree(self.partial, ignore_errors=True)
+                log.warning("output bag %s not written (%s)", self.path, exc_type.__name__)
+                return
+            try:
+                writer.close()
+                self._publish()
+            except BaseException as error:
+                shutil.rmtree(self.partial, ignore_errors=True)
+                if isinstance(error, WRITE_ERRORS):
+                    raise self._failed(error) from error
+                raise
+        finally:
+            self._claim.__exit__(None, None, None)
 
     def _publish(self) -> None:
         """Rename the finished bag into place (its storage file is renamed to match)."""
@@ -252,7 +382,5 @@ class AtomicBagWriter:
                 child.rename(self.partial / (self.path.name + child.suffix))
         metadata = self.partial / "metadata.yaml"
         metadata.write_text(metadata.read_text().replace(self.partial.name, self.path.name))
-        if self.path.exists():
-            shutil.rmtree(self.path)
-        self.partial.rename(self.path)
+        publish(self.partial, self.path, self.overwrite)
         log.info("wrote %s", self.path)

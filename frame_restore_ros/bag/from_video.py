@@ -29,6 +29,8 @@ from frame_restore_ros.media.video import iter_frames, video_fps
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm")
 COMPRESSED_FORMATS = ("jpeg", "png")
+#: Encodings a CompressedImage can carry (JPEG: the 8-bit ones); bgr8 keeps the plain format.
+COMPRESSED_ENCODINGS = ("bgr8", "rgb8", "mono8", "mono16", "bgr16", "rgb16")
 
 
 @dataclass
@@ -44,6 +46,15 @@ class CameraSource:
     def __post_init__(self) -> None:
         if self.compressed is not None and self.compressed not in COMPRESSED_FORMATS:
             raise ValueError(f"compressed format must be jpeg or png, got {self.compressed!r}")
+        if self.compressed is not None:
+            allowed = (
+                COMPRESSED_ENCODINGS[:3] if self.compressed == "jpeg" else COMPRESSED_ENCODINGS
+            )
+            if self.encoding not in allowed:
+                raise ValueError(
+                    f"encoding {self.encoding!r} cannot be {self.compressed}-compressed; "
+                    "choose from " + ", ".join(allowed)
+                )
         if self.compressed is None and self.encoding not in SUPPORTED_ENCODINGS:
             raise ValueError(
                 f"unsupported encoding {self.encoding!r}; choose from "
@@ -51,6 +62,16 @@ class CameraSource:
             )
         if not self.topic.startswith("/"):
             self.topic = "/" + self.topic
+
+    @property
+    def format(self) -> str:
+        """The CompressedImage ``format``: "png", or "mono16; png compressed mono16" style."""
+        assert self.compressed is not None
+        if self.encoding == "bgr8":
+            return self.compressed
+        target = "mono" if self.encoding.startswith("mono") else "bgr"
+        depth = "16" if self.encoding.endswith("16") else "8"
+        return f"{self.encoding}; {self.compressed} compressed {target}{depth}"
 
 
 def iter_source(path: Path, max_frames: int | None = None) -> Iterator[np.ndarray]:
@@ -98,6 +119,9 @@ def make_bag(
     """
     if not sources:
         raise ValueError("make-bag needs at least one input")
+    for source in sources:
+        if not Path(source.path).exists():
+            raise ValueError(f"input {source.path} does not exist")
     if len({s.topic for s in sources}) != len(sources):
         raise ValueError("each input needs its own --topic")
     first = sources[0].path
@@ -108,7 +132,8 @@ def make_bag(
     lengths = [source_length(s.path, max_frames) for s in sources]
     total = sum(n for n in lengths if n) or None
     counts = dict.fromkeys((s.topic for s in sources), 0)
-    with AtomicBagWriter(output, storage, overwrite) as writer:
+    inputs = tuple(Path(s.path) for s in sources)
+    with AtomicBagWriter(output, storage, overwrite, inputs) as writer:
         for source in sources:
             writer.add_output_topic(
                 source.topic, COMPRESSED_TYPE if source.compressed else IMAGE_TYPE
@@ -127,8 +152,8 @@ def make_bag(
                     continue
                 header = make_header(stamp, source.frame_id)
                 if source.compressed:
-                    data = encode_compressed(frame, source.compressed)
-                    cdr = compressed_cdr(header, source.compressed, data)
+                    data = encode_compressed(frame, source.format)
+                    cdr = compressed_cdr(header, source.format, data)
                 else:
                     native = bgr_to_native(frame, source.encoding)
                     cdr = image_cdr(header, native, source.encoding)

@@ -37,6 +37,7 @@ from frame_restore_ros.bag.bag_io import (
     BagError,
     BagMessage,
     BagReader,
+    TopicLoss,
 )
 from frame_restore_ros.codec.image_codec import ImageDecodeError
 from frame_restore_ros.codec.messages import OUTPUT_TYPESTORE
@@ -51,7 +52,8 @@ from frame_restore_ros.synthetic.injection import InjectionSpec, Injector
 
 log = logging.getLogger(__name__)
 STAGES = ("read", "decode", "inject", "restore", "encode", "write", "score")
-MAX_LOGGED_SKIPS = 5
+MAX_LOGGED_SKIPS = 5  # per reason and camera at WARNING; the rest at INFO
+MIN_FRAME_SIDE = 2  # the detector's smallest frame (detection.detector)
 HOLD = RepairPipeline(HoldBackend())  # the baseline each repaired frame is scored against
 FACTORY = RosbagsMessageFactory()  # the node pipeline's outputs, serialized with OUTPUT_TYPESTORE
 
@@ -69,6 +71,7 @@ class ReplayOptions:
     strips: int = 3  # before/after examples kept per camera
     progress: bool = True
     score: bool = True  # score injected frames against ground truth (costs SSIM time)
+    salvage: bool = False  # keep what reads from a damaged bag; report what was lost
 
 
 @dataclass
@@ -92,6 +95,7 @@ class CameraLog:
     encodings: Counter = field(default_factory=Counter)
     status: Counter = field(default_factory=Counter)
     skipped: Counter = field(default_factory=Counter)
+    skips: list[tuple[int, str]] = field(default_factory=list)  # (record time ns, reason)
     failure_frames: Counter = field(default_factory=Counter)
     failure_pixels: Counter = field(default_factory=Counter)
     injected: Counter = field(default_factory=Counter)
@@ -118,6 +122,8 @@ class ReplayResult:
     stage_seconds: dict[str, float]
     backend: str
     inject: str | None
+    lost: list[TopicLoss] = field(default_factory=list)  # with salvage: what did not read
+    read_error: str | None = None  # with salvage: why reading stopped early
 
 
 class _Camera:
@@ -144,12 +150,18 @@ class _Camera:
         self.example_at = [int(expected * (i + 0.5) / count) for i in range(count)]
 
 
-def _skip(camera: _Camera, kind: str, text: str) -> None:
+def _skip(camera: _Camera, kind: str, text: str, stamp_ns: int) -> None:
+    """Count and log a message the pipeline cannot take (it is passed through)."""
     camera.log.skipped[kind] += 1
-    if camera.log.skipped[kind] <= MAX_LOGGED_SKIPS:
-        log.warning("%s: message skipped (passed through): %s", camera.log.topic, text)
-        if camera.log.skipped[kind] == MAX_LOGGED_SKIPS:
-            log.warning("%s: further %s messages are only counted", camera.log.topic, kind)
+    camera.log.skips.append((stamp_ns, kind))
+    level = logging.WARNING if camera.log.skipped[kind] <= MAX_LOGGED_SKIPS else logging.INFO
+    log.log(
+        level,
+        "%s: message at t=%.3fs skipped (passed through): %s",
+        camera.log.topic,
+        stamp_ns / 1e9,
+        text,
+    )
 
 
 def _output_topics(topic: str, options: ReplayOptions, msgtype: str) -> dict[str, str]:
@@ -207,7 +219,10 @@ def replay(
             raise BagError(f"output topics already in the input bag: {', '.join(clash)}")
         total = reader.message_count()
         copied = 0
-        with AtomicBagWriter(output_bag, options.storage, options.overwrite) as writer:
+        read_error = None
+        with AtomicBagWriter(
+            output_bag, options.storage, options.overwrite, inputs=(Path(input_bag),)
+        ) as writer:
             for spec in specs:
                 writer.add_topic(spec)
             for name, kind in outputs.items():
@@ -216,7 +231,12 @@ def replay(
             messages = reader.messages()
             while True:
                 tick = time.perf_counter()
-                message = next(messages, None)
+                try:
+                    message = next(messages, None)
+                except BagError as exc:  # a corrupt chunk or truncated storage
+                    if not options.salvage:
+                        raise BagError(_loss_text(exc, reader.losses())) from exc
+                    read_error, message = str(exc), None
                 stages["read"] += time.perf_counter() - tick
                 if message is None:
                     break
@@ -235,6 +255,11 @@ def replay(
                     stages["restore"] += time.perf_counter() - tick
                 bar.update()
             bar.close()
+            lost = reader.losses()
+            if lost and not options.salvage:
+                raise BagError(_loss_text(None, lost, input_bag))
+            for loss in lost:
+                log.warning("salvaged %s: %s", input_bag, loss.describe())
     return ReplayResult(
         input_bag=Path(input_bag),
         output_bag=Path(output_bag),
@@ -244,7 +269,16 @@ def replay(
         stage_seconds=stages,
         backend=getattr(backend, "name", "none"),
         inject=str(options.inject) if options.inject else None,
+        lost=lost,
+        read_error=read_error,
     )
+
+
+def _loss_text(error: BagError | None, lost: list[TopicLoss], bag: Path | None = None) -> str:
+    """Say what a damaged bag lost, and that nothing was written unless salvaging."""
+    head = str(error) if error else f"bag {bag} declares more messages than it holds"
+    detail = "; ".join(loss.describe() for loss in lost)
+    return f"{head}; {detail}; no output written (--salvage keeps what reads and reports the loss)"
 
 
 def _patch_grid(backend: RestorationBackend | None) -> tuple[int, int]:
@@ -271,7 +305,7 @@ def _process(
         msg = reader.deserialize(message)
     except ValueError as exc:
         stages["read"] += time.perf_counter() - began
-        _skip(camera, "malformed_message", str(exc))
+        _skip(camera, "malformed_message", str(exc), message.timestamp)
         return [(f"{topic}/restored", message.cdr)]
     tick = time.perf_counter()
     stages["read"] += tick - began
@@ -279,7 +313,13 @@ def _process(
         received = pipeline.decode(msg)
     except ImageDecodeError as exc:
         stages["decode"] += time.perf_counter() - tick
-        _skip(camera, exc.kind, str(exc))
+        _skip(camera, exc.kind, str(exc), message.timestamp)
+        return [(f"{topic}/restored", message.cdr)]
+    height, width = received.image.bgr.shape[:2]
+    if min(height, width) < MIN_FRAME_SIDE:
+        stages["decode"] += time.perf_counter() - tick
+        text = f"{width}x{height} frame is smaller than {MIN_FRAME_SIDE}x{MIN_FRAME_SIDE}"
+        _skip(camera, "too_small", text, message.timestamp)
         return [(f"{topic}/restored", message.cdr)]
     now = time.perf_counter()
     stages["decode"] += now - tick

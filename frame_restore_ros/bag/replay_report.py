@@ -1,4 +1,9 @@
-"""The replay report: summary.json, plots, before/after strips and a self-contained index.html."""
+"""The replay report: summary.json, plots, before/after strips and a self-contained index.html.
+
+The report is built in ``.NAME.partial-PID`` and renamed into place when complete (as the bag),
+so a full disk or Ctrl-C never leaves a truncated page under the final name; ``--overwrite``
+replaces only a folder that carries this tool's report marker, and none of its old files stay.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import html
 import json
 import logging
 import math
+import shutil
 from pathlib import Path
 
 import cv2
@@ -16,11 +22,21 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after selecting the headless backend)
 import numpy as np  # noqa: E402
 
+from frame_restore_ros.bag.output_claim import (  # noqa: E402
+    REPORT_MARKER,
+    OutputClaim,
+    OutputError,
+    check_output,
+    io_reason,
+    partial_path,
+    publish,
+)
 from frame_restore_ros.bag.replay import STAGES, CameraLog, ReplayResult  # noqa: E402
 from frame_restore_ros.evaluation.metrics import METRICS  # noqa: E402
 from frame_restore_ros.media.strips import labelled_strip  # noqa: E402
 
 log = logging.getLogger(__name__)
+MAX_LISTED = 1000  # skipped messages listed per camera in summary.json (all are counted)
 PSNR_CAP_DB = 100.0  # identical images have infinite PSNR; averaged as this value
 METHOD_COLOURS = {"restored": "tab:blue", "hold": "tab:orange", "damaged": "tab:gray"}
 
@@ -60,6 +76,7 @@ def camera_summary(camera: CameraLog) -> dict:
         "encodings": dict(camera.encodings),
         "status": dict(camera.status),
         "skipped": dict(camera.skipped),
+        "skipped_messages": [{"t_ns": t, "reason": k} for t, k in camera.skips[:MAX_LISTED]],
         "failure_frames_by_class": dict(camera.failure_frames),
         "failure_pixels_by_class": dict(camera.failure_pixels),
         "resolution_resets": camera.resolution_resets,
@@ -103,6 +120,8 @@ def build_summary(result: ReplayResult, weights: str | None) -> dict:
         "bag_io_seconds": round(io_seconds, 3),
         "bag_io_share": round(io_seconds / result.wall_seconds, 3) if result.wall_seconds else 0,
         "cameras": {t: camera_summary(c) for t, c in result.cameras.items()},
+        "lost_messages": [loss.as_dict() for loss in result.lost],
+        "read_error": result.read_error,
     }
 
 
@@ -176,9 +195,43 @@ def _slug(topic: str) -> str:
     return topic.strip("/").replace("/", "_") or "root"
 
 
-def write_report(result: ReplayResult, out: Path, weights: str | None = None) -> dict:
-    """Write summary.json, *.png and index.html under ``out``; return the summary."""
-    out.mkdir(parents=True, exist_ok=True)
+def write_report(
+    result: ReplayResult,
+    out: Path,
+    weights: str | None = None,
+    overwrite: bool = False,
+    inputs: tuple[Path, ...] = (),
+) -> dict:
+    """Write summary.json, *.png and index.html as folder ``out``, atomically; return the summary.
+
+    Raises OutputError naming ``out`` if it may not be written (see ``output_claim``) or if
+    writing fails (full disk, read-only); nothing is left under ``out`` then.
+    """
+    out = Path(out)
+    with OutputClaim(out, "report"):
+        check_output(out, inputs, overwrite, kind="report")
+        partial = partial_path(out)
+        shutil.rmtree(partial, ignore_errors=True)
+        try:
+            partial.mkdir(parents=True)
+            (partial / REPORT_MARKER).write_text("written by frame-restore replay\n")
+            summary = _write_files(result, partial, weights)
+            publish(partial, out, overwrite, "report")
+        except BaseException as exc:
+            shutil.rmtree(partial, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise OutputError(f"cannot write report {out}: {io_reason(exc)}") from exc
+            raise
+    log.info("report written to %s", out)
+    return summary
+
+
+def _imwrite(path: Path, image: np.ndarray) -> None:
+    if not cv2.imwrite(str(path), image):  # OpenCV returns False on a full disk
+        raise OSError(f"could not write {path.name}")
+
+
+def _write_files(result: ReplayResult, out: Path, weights: str | None) -> dict:
     summary = build_summary(result, weights)
     images = {"timeline.png": "failed pixels per frame, by status"}
     _plot_timeline(result, out / "timeline.png")
@@ -190,12 +243,11 @@ def write_report(result: ReplayResult, out: Path, weights: str | None = None) ->
         for example in camera.examples:
             name = f"strip_{_slug(camera.topic)}_{example.index:05d}.png"
             strip = labelled_strip(example.panels, tuple(example.captions))
-            cv2.imwrite(str(out / name), strip)
+            _imwrite(out / name, strip)
             images[name] = f"{camera.topic}, frame {example.index}"
     summary["files"] = sorted(images) + ["summary.json", "index.html"]
     (out / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False, default=_num))
     (out / "index.html").write_text(_html(summary, out, images))
-    log.info("report written to %s", out)
     return summary
 
 
@@ -224,6 +276,15 @@ def _html(summary: dict, out: Path, images: dict[str, str]) -> str:
         f"{summary['image_frames']} frames in {summary['wall_seconds']} s "
         f"({summary['frames_per_second']} frames/s; bag I/O {summary['bag_io_seconds']} s)</p>",
     ]
+    if summary["lost_messages"]:
+        parts.append("<h2>Salvaged: messages lost from the input</h2>")
+        if summary["read_error"]:
+            parts.append(f"<p>{html.escape(summary['read_error'])}</p>")
+        rows = [
+            [loss["topic"], loss["declared"], loss["read"], loss["lost"]]
+            for loss in summary["lost_messages"]
+        ]
+        parts.append(_table(rows, ["topic", "declared", "read", "lost"]))
     rows = []
     for topic, camera in summary["cameras"].items():
         latency = camera["latency_ms"]["restorer"]

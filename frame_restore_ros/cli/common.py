@@ -164,3 +164,10 @@ def write_json(path: Path | None, payload: object) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2))
+
+
+def check_inputs_exist(paths: list[Path], what: str = "input") -> None:
+    """Raise ValueError naming the first of ``paths`` that does not exist (before any work)."""
+    for path in paths:
+        if not Path(path).exists():
+            raise ValueError(f"{what} {path} does not exist")

@@ -6,7 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
-from frame_restore_ros.cli.common import add_command, add_max_frames, add_no_progress, add_output
+from frame_restore_ros.cli.common import (
+    add_command,
+    add_max_frames,
+    add_no_progress,
+    add_output,
+    check_inputs_exist,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,7 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--compressed",
         choices=("jpeg", "png"),
-        help="publish sensor_msgs/CompressedImage in this format instead of Image",
+        help="publish sensor_msgs/CompressedImage in this format instead of Image; with "
+        "--encoding mono8, mono16, bgr16 ... (png) the image keeps that layout and the format "
+        "reads e.g. 'mono16; png compressed mono16'",
     )
     p.add_argument("--rate", type=float, help="frames per second (default: the video's rate)")
     p.add_argument(
@@ -53,7 +61,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="mcap",
         help="rosbag2 storage plugin (default: mcap, the ROS 2 default since Iron)",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output bag")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output bag (only a bag: a folder with other files is refused)",
+    )
     add_no_progress(p)
     p.set_defaults(handler=run)
 
@@ -61,7 +73,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write the bag; print its summary."""
     from frame_restore_ros.bag.from_video import CameraSource, make_bag
+    from frame_restore_ros.bag.output_claim import check_output
 
+    check_inputs_exist(args.inputs)
+    check_output(args.output, tuple(args.inputs), args.overwrite)
     topics = args.topic or [
         f"/camera{i}/image_raw" + ("/compressed" if args.compressed else "")
         for i in range(len(args.inputs))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from frame_restore_ros.backends.selection import BACKENDS, HOLD
 from frame_restore_ros.cli.common import (
@@ -14,8 +15,15 @@ from frame_restore_ros.cli.common import (
     add_precision,
     add_uncertainty,
     add_weights,
+    check_inputs_exist,
     load_defect_mask_option,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from frame_restore_ros.backends.selection import LoadedBackend
+    from frame_restore_ros.synthetic.injection import InjectionSpec
 
 log = logging.getLogger("frame_restore")
 
@@ -84,7 +92,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--report", type=Path, metavar="DIR", help="report folder (default: OUTPUT_report)"
     )
     p.add_argument("--strips", type=int, default=3, help="before/after strips per camera")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output bag")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output bag and report (only ones this tool wrote)",
+    )
+    p.add_argument(
+        "--salvage",
+        action="store_true",
+        help="from a damaged bag keep what reads and report exactly what was lost (default: "
+        "stop with an error naming the lost messages)",
+    )
     add_no_progress(p)
     p.set_defaults(handler=run)
 
@@ -92,18 +110,52 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Replay the bag, write the report and print a few lines of it."""
     from frame_restore_ros.backends.selection import load_backend
-    from frame_restore_ros.bag.replay import ReplayOptions, replay
-    from frame_restore_ros.bag.replay_report import write_report
-    from frame_restore_ros.detection.detector import DetectorConfig
-    from frame_restore_ros.pipeline.repair import RepairOptions
-    from frame_restore_ros.pipeline.restorer import RestorerConfig
+    from frame_restore_ros.bag.output_claim import OutputClaim
     from frame_restore_ros.synthetic.injection import InjectionSpec
 
     defect_mask = load_defect_mask_option(args.defect_mask)
     if defect_mask is not None:
         log.info("defect mask %s: %d defective pixels", args.defect_mask, defect_mask.sum())
     inject = InjectionSpec.parse(args.inject, args.inject_rate, args.seed) if args.inject else None
-    loaded = load_backend(args.backend, args.weights, args.precision, args.uncertainty)
+    report = args.report or args.output.with_name(args.output.name + "_report")
+    check_paths(args.input, args.output, report, args.topic, args.overwrite)
+    with OutputClaim(args.output), OutputClaim(report, "report"):
+        loaded = load_backend(args.backend, args.weights, args.precision, args.uncertainty)
+        return _replay(args, loaded, inject, defect_mask, report)
+
+
+def check_paths(
+    source: Path, output: Path, report: Path, topics: list[str] | None, overwrite: bool
+) -> None:
+    """Check input, topics, output and report before any backend loads; raise ValueError."""
+    from frame_restore_ros.bag.bag_io import BagReader
+    from frame_restore_ros.bag.output_claim import check_output
+    from frame_restore_ros.bag.replay import select_topics
+
+    check_inputs_exist([source], "bag")
+    check_output(output, (source,), overwrite)
+    check_output(report, (source,), overwrite, kind="report")
+    out, rep = output.resolve(), report.resolve()
+    if out == rep or out in rep.parents or rep in out.parents:
+        raise ValueError(f"report {report} and output {output} must be separate folders")
+    with BagReader(source) as reader:
+        select_topics(reader.topics, tuple(topics) if topics else None)
+
+
+def _replay(
+    args: argparse.Namespace,
+    loaded: LoadedBackend,
+    inject: InjectionSpec | None,
+    defect_mask: np.ndarray | None,
+    report: Path,
+) -> int:
+    """Run the replay with the loaded backend and write the report (paths already claimed)."""
+    from frame_restore_ros.bag.replay import ReplayOptions, replay
+    from frame_restore_ros.bag.replay_report import write_report
+    from frame_restore_ros.detection.detector import DetectorConfig
+    from frame_restore_ros.pipeline.repair import RepairOptions
+    from frame_restore_ros.pipeline.restorer import RestorerConfig
+
     options = ReplayOptions(
         topics=tuple(args.topic) if args.topic else None,
         inject=inject,
@@ -116,11 +168,11 @@ def run(args: argparse.Namespace) -> int:
         ),
         strips=args.strips,
         progress=not args.no_progress,
+        salvage=args.salvage,
     )
     result = replay(args.input, args.output, loaded.backend, options)
-    report = args.report or args.output.with_name(args.output.name + "_report")
     weights = str(loaded.weights) if loaded.weights else None
-    summary = write_report(result, report, weights)
+    summary = write_report(result, report, weights, args.overwrite, (args.input,))
     print(format_summary(summary, report))
     return 0
 
@@ -147,5 +199,10 @@ def format_summary(summary: dict, report: Path) -> str:
                 f"SSIM {failed.get('ssim', float('nan')):.3f}; whole-frame PSNR "
                 f"{regions['frame']['psnr']:.2f} dB"
             )
+    for loss in summary.get("lost_messages", []):
+        lines.append(
+            f"  salvaged: {loss['lost']} of {loss['declared']} messages of {loss['topic']} lost "
+            "(where: summary.json lost_messages)"
+        )
     lines.append(f"report: {report / 'index.html'}")
     return "\n".join(lines)

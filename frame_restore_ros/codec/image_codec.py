@@ -11,6 +11,7 @@ byte of a good pixel is kept.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -75,7 +76,9 @@ class DecodedImage:
     Attributes:
         bgr: (H, W, 3) uint8, what the restorer works on.
         native: the pixels in the message's encoding without row padding, (H, W[, C]) of the
-            encoding's dtype (UYVY/YUYV: (H, W, 2) uint8); None for CompressedImage.
+            encoding's dtype (UYVY/YUYV: (H, W, 2) uint8). CompressedImage: the decoded pixels
+            when they are not 8-bit BGR (mono8, mono16, bgr16, bgra8; see
+            :func:`compressed_native_encoding`), else None.
         encoding: the input encoding (CompressedImage: its ``format`` string).
     """
 
@@ -141,15 +144,43 @@ def decode_image(msg: ImageFields) -> DecodedImage:
     return DecodedImage(np.ascontiguousarray(bgr, dtype=np.uint8), native, str(msg.encoding))
 
 
+def compressed_native_encoding(native: np.ndarray) -> str:
+    """Return the encoding of pixels decoded from a CompressedImage (mono8/16, bgr8/16, bgra8)."""
+    depth = 16 if native.dtype == np.uint16 else 8
+    if native.ndim == 2:
+        return f"mono{depth}"
+    return "bgra8" if native.shape[2] == 4 else f"bgr{depth}"
+
+
 def decode_compressed(fmt: str, data: object) -> DecodedImage:
-    """Decode a sensor_msgs/CompressedImage (JPEG or PNG) to BGR8."""
+    """Decode a sensor_msgs/CompressedImage (JPEG or PNG) to BGR8, keeping other pixel layouts.
+
+    A 1-channel, 16-bit or BGRA image is kept as ``native`` (8-bit BGR: None) so that the way
+    back (:func:`encode_compressed`) writes the same bit depth and channel count.
+    """
     raw = _as_bytes(data)
     if raw.size == 0:
         raise ImageDecodeError(f"compressed image ({fmt!r}) has no data")
-    image = cv2.imdecode(raw, cv2.IMREAD_COLOR)
+    image = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise ImageDecodeError(f"compressed image ({fmt!r}, {raw.size} bytes) does not decode")
-    return DecodedImage(image, None, fmt)
+    if image.dtype not in (np.uint8, np.uint16) or (
+        image.ndim == 3 and image.shape[2] not in (3, 4)
+    ):
+        raise ImageDecodeError(
+            f"compressed image ({fmt!r}) has unsupported pixels {image.dtype} {image.shape}",
+            "unsupported_encoding",
+        )
+    if image.ndim == 3 and image.shape[2] == 4 and image.dtype == np.uint16:
+        image = np.ascontiguousarray(image[..., :3])  # 16-bit alpha: kept as bgr16
+    if image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
+        return DecodedImage(image, None, fmt)
+    encoding = compressed_native_encoding(image)
+    try:
+        bgr = convert_color(image, encoding, "bgr8")
+    except (ImageError, cv2.error) as exc:
+        raise ImageDecodeError(f"cannot convert compressed {encoding} to bgr8: {exc}") from exc
+    return DecodedImage(np.ascontiguousarray(bgr, dtype=np.uint8), image, fmt)
 
 
 def compressed_extension(fmt: str) -> str:
@@ -158,13 +189,48 @@ def compressed_extension(fmt: str) -> str:
     return ".png" if "png" in lowered else ".jpg"
 
 
-def encode_compressed(bgr: np.ndarray, fmt: str, jpeg_quality: int = 95) -> bytes:
-    """Encode BGR8 in the format a CompressedImage ``format`` string names (JPEG or PNG)."""
+def compressed_target(fmt: str) -> str:
+    """Return the pixel layout a CompressedImage ``format`` promises: mono8/16, bgr8/16.
+
+    Follows compressed_image_transport: ``"mono16; png compressed mono16"`` names the encoded
+    layout after "compressed", else the part before ";" names the source encoding. JPEG is 8-bit.
+    """
+    match = re.search(r"compressed\s+(\w+)", fmt) or re.match(r"\s*(\w+)\s*;", fmt)
+    name = match.group(1).lower() if match else "bgr8"
+    depth = 16 if name.endswith("16") and compressed_extension(fmt) == ".png" else 8
+    return f"mono{depth}" if name.startswith("mono") else f"bgr{depth}"
+
+
+def encode_compressed(
+    bgr: np.ndarray,
+    fmt: str,
+    jpeg_quality: int = 95,
+    native: np.ndarray | None = None,
+    mask: np.ndarray | None = None,
+) -> bytes:
+    """Encode a frame in the format a CompressedImage ``format`` string names (JPEG or PNG).
+
+    Args:
+        bgr: (H, W, 3) uint8, the frame (or the restorer's output).
+        fmt: the ``format`` string; its layout (:func:`compressed_target`) sets bit depth and
+            channels when ``native`` is None.
+        native: the decoded input's ``native`` pixels (:func:`decode_compressed`): the output
+            keeps their layout; with ``mask`` ((H, W) bool) only the failed pixels change and
+            every other pixel is bit-identical.
+    """
     extension = compressed_extension(fmt)
+    encoding = compressed_target(fmt) if native is None else compressed_native_encoding(native)
+    if extension == ".jpg" and encoding.endswith("16"):
+        encoding = encoding[:-2] + "8"  # JPEG has no 16-bit form
+        native = None
+    if native is not None and mask is not None:
+        pixels = merge_into_native(native, bgr, mask, encoding)
+    else:
+        pixels = bgr if encoding == "bgr8" else bgr_to_native(bgr, encoding)
     params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if extension == ".jpg" else []
-    ok, buffer = cv2.imencode(extension, bgr, params)
+    ok, buffer = cv2.imencode(extension, np.ascontiguousarray(pixels), params)
     if not ok:
-        raise ImageDecodeError(f"OpenCV could not encode {bgr.shape} as {extension}")
+        raise ImageDecodeError(f"OpenCV could not encode {pixels.shape} as {extension}")
     return buffer.tobytes()
 
 

@@ -23,6 +23,8 @@ class CellStats:
         texture: (rows, cols) float32 mean |Laplacian| of luma (saturates at 255).
         changed: (rows, cols) float32 fraction of pixels whose luma moved by more than
             ``change_level`` since the previous frame (NaN when there is no previous frame).
+        motion: (rows, cols) float32 mean |luma difference| to the previous frame, 0-255 (NaN
+            when there is no previous frame).
         gray_full: (H, W) uint8 luma of the unpadded frame (kept for the next frame's diff).
     """
 
@@ -30,6 +32,7 @@ class CellStats:
     bgr: np.ndarray
     texture: np.ndarray
     changed: np.ndarray
+    motion: np.ndarray
     gray_full: np.ndarray
 
 
@@ -64,13 +67,17 @@ def compute_cell_stats(
     texture = cv2.convertScaleAbs(cv2.Laplacian(padded_gray, cv2.CV_16S))
     if previous_gray is None:
         changed = np.full(grid, np.nan, dtype=np.float32)
+        motion = changed.copy()
     else:
-        moved = cv2.compare(cv2.absdiff(gray, previous_gray), change_level, cv2.CMP_GT)
+        difference = cv2.absdiff(gray, previous_gray)
+        moved = cv2.compare(difference, change_level, cv2.CMP_GT)
         changed = _cell_mean(pad_to_cells(moved, cell), grid).astype(np.float32) / 255.0
+        motion = _cell_mean(pad_to_cells(difference, cell), grid).astype(np.float32)
     return CellStats(
         gray=_cell_mean(padded_gray, grid).astype(np.float32),
         bgr=_cell_mean(pad_to_cells(frame, cell), grid).astype(np.float32),
         texture=_cell_mean(texture, grid).astype(np.float32),
         changed=changed,
+        motion=motion,
         gray_full=gray,
     )

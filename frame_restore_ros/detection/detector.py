@@ -16,40 +16,74 @@ import numpy as np
 
 from frame_restore_ros.detection.cell_stats import CellStats, compute_cell_stats, grid_shape
 from frame_restore_ros.detection.failures import FailureKind
+from frame_restore_ros.detection.onset import (
+    Hysteresis,
+    RowHysteresis,
+    drop_small,
+    global_gain,
+    grow,
+    nearby_any,
+    nearby_max,
+    nearby_min,
+)
 from frame_restore_ros.media.grid import pixels_to_cells
 
 DEFAULT_CAST_COLOURS = ((128, 128, 128), (0, 135, 0))  # BGR fills of broken H.264/MJPEG decoders
+_CELL_KINDS = (
+    FailureKind.DEAD,
+    FailureKind.SATURATED,
+    FailureKind.NOISE,
+    FailureKind.CAST,
+    FailureKind.FROZEN,
+)
 
 
 @dataclass(eq=False)
 class DetectorConfig:
-    """Thresholds of the failure detector (0-255 scale for intensities)."""
+    """Thresholds of the failure detector (0-255 scale for intensities; see docs/detection.md).
+
+    A failure is an onset: a cell is flagged when a class's signature appears where nothing like
+    it was within ``onset_reach`` cells in the previous frame, and it stays flagged while the
+    signature persists, for at most ``max_hold_frames`` frames.
+    """
 
     cell: int = 8
-    dead_max_gray: float = 6.0
-    dead_max_texture: float = 4.5
-    dead_context_min_gray: float = 30.0
+    onset_reach: int = 2
+    max_hold_frames: int = 30
+    cut_level: float = 25.0
+    cut_ratio: float = 0.5
+    dead_max_gray: float = 10.0
+    dead_max_texture: float = 14.0
+    dead_novel_margin: float = 20.0
     saturated_min_gray: float = 250.0
     saturated_max_texture: float = 4.0
+    saturated_novel_margin: float = 20.0
     noise_min_texture: float = 160.0
-    noise_baseline_ratio: float = 4.0
-    noise_baseline_min: float = 110.0
-    noise_baseline_alpha: float = 0.05
+    noise_floor_texture: float = 90.0
+    noise_baseline_ratio: float = 3.0
+    noise_novel_ratio: float = 2.0
+    baseline_alpha: float = 0.1
     cast_colours: tuple[tuple[int, int, int], ...] = DEFAULT_CAST_COLOURS
     cast_tolerance: float = 2.0
     cast_max_texture: float = 0.5
-    frozen_frames: int = 5
-    frozen_change_level: int = 0
-    frozen_min_texture: float = 0.0
-    frozen_min_activity: float = 0.1
-    frozen_scene_motion: float = 0.5
-    frozen_min_cells: int = 6
-    activity_alpha: float = 0.2
+    frozen_frames: int = 3
+    frozen_min_texture: float = 6.0
+    frozen_min_activity: float = 4.0
+    frozen_scene_motion: float = 2.0
+    frozen_min_cells: int = 8
+    frozen_grow: bool = True
+    frozen_grow_activity: float = 1.0
+    frozen_moving_frames: int = 1
+    frozen_grow_live: bool = False
+    activity_alpha: float = 0.3
     line_max_gradient: float = 2.0
     line_max_gray: float = 12.0
+    line_lit_gray: float = 30.0
+    line_min_motion: float = 10.0
     lost_rows_min: int = 2
     lost_rows_max_gradient: float = 0.25
     whole_frame_ratio: float = 0.95
+    whole_frame_max_texture: float = 1.0
     defect_mask: np.ndarray | None = field(default=None, repr=False)  # defect_mask.py
 
     def __eq__(self, other: object) -> bool:
@@ -73,9 +107,11 @@ class DetectorConfig:
     def __post_init__(self) -> None:
         if self.cell < 2:
             raise ValueError(f"cell must be >= 2 pixels, got {self.cell}")
-        if self.frozen_frames < 1:
-            raise ValueError(f"frozen_frames must be >= 1, got {self.frozen_frames}")
-        for name in ("noise_baseline_alpha", "activity_alpha", "whole_frame_ratio"):
+        if self.frozen_frames < 2:
+            raise ValueError(f"frozen_frames must be >= 2, got {self.frozen_frames}")
+        if self.onset_reach < 0 or self.max_hold_frames < 0:
+            raise ValueError("onset_reach and max_hold_frames must be >= 0")
+        for name in ("baseline_alpha", "activity_alpha", "whole_frame_ratio"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
 
@@ -91,6 +127,8 @@ class Detection:
         failed_ratio: fraction of failed pixels.
         counts: failed pixel count per class label.
         whole_frame: everything failed; nothing to repair from.
+        repeated_frame: every pixel equals the previous frame's (the driver sent it again);
+            the cell history is not updated and earlier flags are kept.
     """
 
     mask: np.ndarray
@@ -99,6 +137,7 @@ class Detection:
     failed_ratio: float
     counts: dict[str, int]
     whole_frame: bool
+    repeated_frame: bool = False
 
     def patch_mask(self, grid: tuple[int, int]) -> np.ndarray:
         """(rows, cols) bool on a model patch grid: a patch fails if any pixel under it does."""
@@ -106,21 +145,28 @@ class Detection:
 
 
 class FailureDetector:
-    """Stateful detector for one camera stream."""
+    """Stateful detector for one camera stream: per-cell history, onsets and hysteresis."""
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
         self.config = config or DetectorConfig()
-        self._shape: tuple[int, int] | None = None
-        self._previous_gray: np.ndarray | None = None
-        self._still_streak: np.ndarray | None = None
-        self._activity: np.ndarray | None = None
-        self._texture_baseline: np.ndarray | None = None
+        self._flags = {kind: Hysteresis(self.config.max_hold_frames) for kind in _CELL_KINDS}
+        self._lost_rows = RowHysteresis()
+        self._dead_rows = RowHysteresis(reach=2)
+        self._dead_cols = RowHysteresis(reach=2)
+        self.reset()
 
     def reset(self) -> None:
         """Forget all history (resolution change, bag loop, reset request)."""
-        self._shape = None
-        self._previous_gray = None
-        self._still_streak = self._activity = self._texture_baseline = None
+        self._shape: tuple[int, int] | None = None
+        self._previous: CellStats | None = None
+        self._texture_base: np.ndarray | None = None
+        self._activity: np.ndarray | None = None
+        self._still: np.ndarray | None = None
+        self._moving: np.ndarray | None = None
+        self._signatures: dict[FailureKind, np.ndarray] = {}
+        self._whole_looked = self._whole_flagged = False
+        for tracker in (*self._flags.values(), self._lost_rows, self._dead_rows, self._dead_cols):
+            tracker.reset()
 
     def detect(self, frame: np.ndarray) -> Detection:
         """Detect failures in a (H, W, 3) uint8 BGR frame and update the history."""
@@ -135,23 +181,33 @@ class FailureDetector:
         if shape != self._shape:
             self.reset()
             self._shape = shape
-        stats = compute_cell_stats(frame, self._previous_gray, cfg.cell, cfg.frozen_change_level)
-        streak = self._still_streaks(stats)
-        cells = self._classify_cells(stats, streak)
+        previous = self._previous
+        stats = compute_cell_stats(
+            frame, None if previous is None else previous.gray_full, cfg.cell, 0
+        )
+        repeated = previous is not None and not stats.changed.any()
+        if repeated:  # the driver sent the same frame again: nothing new to judge
+            cells = np.zeros(stats.gray.shape, dtype=np.uint8)
+            for kind, tracker in self._flags.items():
+                if tracker.flagged is not None:
+                    cells[tracker.flagged] = kind
+        else:
+            cells = self._classify_cells(stats)
         labels = self._cells_to_pixels(cells, shape, cfg.cell)
-        self._refine_borders(cells, stats.texture, frame, stats.gray_full, labels)
-        self._mark_lines(stats.gray_full, frame, labels)
+        self._refine_borders(cells, stats, frame, labels)
+        self._mark_lines(stats, labels, repeated)
+        whole = self._whole_frame(stats, repeated)
         if cfg.defect_mask is not None:
             external = _fit_mask(cfg.defect_mask, shape)
             labels[external & (labels == FailureKind.CLEAN)] = FailureKind.EXTERNAL
-        failed = labels != FailureKind.CLEAN
         ratio = cv2.countNonZero(labels) / labels.size
-        whole = ratio >= cfg.whole_frame_ratio
+        whole = whole or ratio >= cfg.whole_frame_ratio
         if whole:
             labels[:] = FailureKind.WHOLE_FRAME
-            failed[:] = True
             ratio = 1.0
-        self._update_history(stats, cells, streak)
+        failed = labels != FailureKind.CLEAN
+        if not repeated:
+            self._update_history(stats, cells)
         histogram = cv2.calcHist([labels], [0], None, [len(FailureKind)], [0, len(FailureKind)])
         counts = histogram.ravel().astype(np.int64)
         return Detection(
@@ -161,140 +217,177 @@ class FailureDetector:
             failed_ratio=ratio,
             counts={FailureKind(i).label: int(c) for i, c in enumerate(counts) if i and c},
             whole_frame=whole,
+            repeated_frame=repeated,
         )
 
     # -- cells -------------------------------------------------------------------------------
-    def _classify_cells(self, stats: CellStats, streak: np.ndarray | None) -> np.ndarray:
+    def _signatures_now(self, stats: CellStats) -> dict[FailureKind, np.ndarray]:
+        """(rows, cols) bool per class: the cell looks failed in this frame (onset or not)."""
         cfg = self.config
         gray, texture = stats.gray, stats.texture
-        cells = np.zeros(gray.shape, dtype=np.uint8)
         dead = (gray <= cfg.dead_max_gray) & (texture <= cfg.dead_max_texture)
-        dead = self._dead_with_context(dead, gray, texture)
         saturated = (gray >= cfg.saturated_min_gray) & (texture <= cfg.saturated_max_texture)
-        baseline = self._texture_baseline
         noise_floor = np.full(gray.shape, cfg.noise_min_texture, dtype=np.float32)
-        if baseline is not None:
-            relative = np.maximum(cfg.noise_baseline_ratio * baseline, cfg.noise_baseline_min)
+        if self._texture_base is not None:
+            relative = np.maximum(
+                cfg.noise_baseline_ratio * self._texture_base, cfg.noise_floor_texture
+            )
             noise_floor = np.minimum(noise_floor, relative)
-        noise = texture >= noise_floor
         cast = np.zeros(gray.shape, dtype=bool)
         for colour in cfg.cast_colours:
             close = np.abs(stats.bgr - np.asarray(colour, dtype=np.float32)).max(axis=2)
             cast |= (close <= cfg.cast_tolerance) & (texture <= cfg.cast_max_texture)
-        frozen = self._frozen_cells(stats, streak)
+        return {
+            FailureKind.DEAD: dead,
+            FailureKind.SATURATED: saturated,
+            FailureKind.NOISE: texture >= noise_floor,
+            FailureKind.CAST: cast,
+        }
+
+    def _novel(self, stats: CellStats, kind: FailureKind) -> np.ndarray:
+        """(rows, cols) bool: nothing like this cell's content was near it in the last frame.
+
+        Luma comparisons use the previous frame scaled by the global gain, so that an exposure
+        change or a tunnel entry is not a local failure.
+        """
+        cfg, previous, reach = self.config, self._previous, self.config.onset_reach
+        if kind is FailureKind.NOISE:
+            return stats.texture > cfg.noise_novel_ratio * nearby_max(previous.texture, reach)
+        if kind is FailureKind.CAST:
+            return ~nearby_any(self._signatures[FailureKind.CAST], reach)
+        gain = global_gain(stats.gray, previous.gray)
+        expected = np.clip(previous.gray * np.float32(gain), 0.0, 255.0)
+        if kind is FailureKind.SATURATED:
+            return (
+                nearby_max(expected, reach) < cfg.saturated_min_gray - cfg.saturated_novel_margin
+            )
+        return stats.gray + cfg.dead_novel_margin < nearby_min(expected, reach)
+
+    def _classify_cells(self, stats: CellStats) -> np.ndarray:
+        signatures = self._signatures_now(stats)
+        flags: dict[FailureKind, np.ndarray] = {}
+        cut = self._scene_cut(stats)
+        for kind, signature in signatures.items():
+            before = self._signatures.get(kind)
+            if before is None or cut:
+                onset = np.zeros(signature.shape, dtype=bool)
+            else:
+                fresh = signature & ~before
+                onset = grow(fresh & self._novel(stats, kind), fresh)
+            flags[kind] = self._flags[kind].update(onset, signature)
+        others = np.logical_or.reduce([*flags.values(), *signatures.values()])
+        # Cells on the edge of a dead or saturated block (flagged, or absorbed as scene) have
+        # texture and do not change: they belong to that block, not to a frozen tile.
+        flags[FailureKind.FROZEN] = self._frozen_cells(stats, nearby_any(others, 1))
+        self._signatures = signatures
+        cells = np.zeros(stats.gray.shape, dtype=np.uint8)
         # Order = priority when several rules fire: the most specific evidence wins.
-        for kind, hits in (
-            (FailureKind.FROZEN, frozen),
-            (FailureKind.NOISE, noise),
-            (FailureKind.SATURATED, saturated),
-            (FailureKind.DEAD, dead),
-            (FailureKind.CAST, cast),
+        for kind in (
+            FailureKind.CAST,
+            FailureKind.DEAD,
+            FailureKind.SATURATED,
+            FailureKind.NOISE,
+            FailureKind.FROZEN,
         ):
-            cells[hits] = kind
+            cells[flags[kind]] = kind
         return cells
 
-    def _still_streaks(self, stats: CellStats) -> np.ndarray | None:
-        """Consecutive frames each cell has not changed, including this one (None: no history)."""
-        if self._still_streak is None or np.isnan(stats.changed).all():
-            return None
-        return np.where(stats.changed <= 0.0, self._still_streak + 1, 0).astype(np.int32)
+    def _scene_cut(self, stats: CellStats) -> bool:
+        """Is most of the image new (a stream restart, a camera switch)? Then nothing is an onset.
 
-    def _dead_with_context(
-        self, candidates: np.ndarray, gray: np.ndarray, texture: np.ndarray
-    ) -> np.ndarray:
-        """Keep dark flat regions only where their surroundings are lit.
-
-        A dead block is black inside a lit image; a dark region of a night scene is dark inside
-        dark surroundings. Each connected region of candidate cells is kept when the cells around
-        it (not candidates themselves) average at least ``dead_context_min_gray``. A camera that
-        outputs black everywhere (nearly all cells black and perfectly flat) is kept as a whole.
+        A cell is new when its luma moved by more than ``cut_level`` beyond the global gain.
         """
-        cfg = self.config
-        if not candidates.any():
-            return candidates
-        black = (gray <= cfg.dead_max_gray) & (texture <= 1.0)
-        if black.mean() >= cfg.whole_frame_ratio:
-            return candidates
-        count, regions, boxes, _ = cv2.connectedComponentsWithStats(candidates.view(np.uint8), 8)
-        keep = np.zeros(count, dtype=bool)
-        kernel = np.ones((5, 5), np.uint8)
-        rows, cols = gray.shape
-        for index in range(1, count):
-            x, y, w, h = boxes[index, :4]
-            window = (
-                slice(max(0, y - 2), min(rows, y + h + 2)),
-                slice(max(0, x - 2), min(cols, x + w + 2)),
-            )
-            region = (regions[window] == index).view(np.uint8)
-            ring = cv2.dilate(region, kernel).astype(bool) & ~candidates[window]
-            keep[index] = (
-                bool(ring.any()) and float(gray[window][ring].mean()) >= cfg.dead_context_min_gray
-            )
-        return keep[regions]
+        cfg, previous = self.config, self._previous
+        if previous is None:
+            return True
+        gain = global_gain(stats.gray, previous.gray)
+        moved = np.abs(stats.gray - previous.gray * np.float32(gain)) > cfg.cut_level
+        return float(moved.mean()) >= cfg.cut_ratio
 
-    def _frozen_cells(self, stats: CellStats, streak: np.ndarray | None) -> np.ndarray:
+    def _frozen_cells(self, stats: CellStats, excluded: np.ndarray) -> np.ndarray:
+        """Textured cells that stopped changing after changing before, while around them moves."""
         cfg = self.config
-        if streak is None or self._activity is None:
-            return np.zeros(stats.gray.shape, dtype=bool)
-        textured = stats.texture >= cfg.frozen_min_texture
-        if not textured.any():
-            return np.zeros(stats.gray.shape, dtype=bool)
-        # Judge scene motion on textured cells only: flat sky and asphalt never visibly change.
-        scene_moves = float((stats.changed[textured] > 0.05).mean()) >= cfg.frozen_scene_motion
-        if not scene_moves:
-            return np.zeros(stats.gray.shape, dtype=bool)
-        frozen = (
-            (streak >= cfg.frozen_frames) & (self._activity >= cfg.frozen_min_activity) & textured
+        tracker = self._flags[FailureKind.FROZEN]
+        if self._still is None:
+            return tracker.update(*(np.zeros(stats.gray.shape, dtype=bool),) * 2)
+        identical = stats.changed <= 0.0
+        # Frames the cell kept changing before its current still run: a frozen tile was live
+        # content; a region the codec skips now and then (the focus of expansion, a far façade)
+        # was identical in some recent frame.
+        self._moving = np.where(
+            identical, self._moving, np.where(self._still > 0, 1, self._moving + 1)
+        ).astype(np.int32)
+        self._still = np.where(identical, self._still + 1, 0).astype(np.int32)
+        live = self._moving >= cfg.frozen_moving_frames
+        candidates = (
+            live
+            & (self._still >= cfg.frozen_frames - 1)
+            & (stats.texture >= cfg.frozen_min_texture)
+            & (self._activity >= cfg.frozen_min_activity)
+            & ~excluded
         )
-        # Frozen tiles are macroblock-sized or larger: drop small specks (codec skip blocks in
-        # flat sky) by connected-component area.
-        count, components, areas, _ = cv2.connectedComponentsWithStats(frozen.view(np.uint8), 8)
-        if count <= 1:
-            return frozen
-        keep = areas[:, cv2.CC_STAT_AREA] >= cfg.frozen_min_cells
-        keep[0] = False
-        return keep[components]
+        held = identical & (tracker.flagged if tracker.flagged is not None else False)
+        moving_ring = _regions_with_moving_ring(
+            candidates | held, stats.motion, identical, cfg.frozen_scene_motion
+        )
+        onset = drop_small(candidates & moving_ring, cfg.frozen_min_cells)
+        if cfg.frozen_grow:
+            # The rest of a frozen tile stopped in the same frame as its textured core; a sky
+            # the codec kept identical for longer stopped before and is not taken.
+            stopped = identical & (self._still <= cfg.frozen_frames - 1)
+            stopped &= self._activity >= cfg.frozen_grow_activity
+            if cfg.frozen_grow_live:
+                stopped &= live
+            onset = grow(onset, stopped)
+        return tracker.update(onset, identical & (moving_ring | onset))
 
-    def _update_history(
-        self, stats: CellStats, cells: np.ndarray, streak: np.ndarray | None
-    ) -> None:
+    def _whole_frame(self, stats: CellStats, repeated: bool) -> bool:
+        """One flat colour nearly everywhere, appearing after a frame that was not (an onset)."""
+        cfg = self.config
+        if repeated:
+            return self._whole_flagged
+        median = float(np.median(stats.gray))
+        uniform = (stats.texture <= cfg.whole_frame_max_texture) & (
+            np.abs(stats.gray - median) <= 3.0
+        )
+        looks = float(uniform.mean()) >= cfg.whole_frame_ratio
+        onset = looks and self._previous is not None and not self._whole_looked
+        self._whole_flagged = looks and (onset or self._whole_flagged)
+        self._whole_looked = looks
+        return self._whole_flagged
+
+    def _update_history(self, stats: CellStats, cells: np.ndarray) -> None:
+        """Blend this frame into the baselines of cells that are not flagged; keep it as before."""
         cfg = self.config
         clean = cells == FailureKind.CLEAN
-        if self._texture_baseline is None:
-            self._texture_baseline = np.where(clean, stats.texture, 0).astype(np.float32)
-        else:
-            blended = (1 - cfg.noise_baseline_alpha) * self._texture_baseline
-            blended += cfg.noise_baseline_alpha * stats.texture
-            self._texture_baseline = np.where(clean, blended, self._texture_baseline)
-        if streak is None or self._activity is None:
-            self._still_streak = np.zeros(stats.gray.shape, dtype=np.int32)
+        if self._texture_base is None:
+            self._texture_base = stats.texture.copy()
             self._activity = np.zeros(stats.gray.shape, dtype=np.float32)
+            self._still = np.zeros(stats.gray.shape, dtype=np.int32)
+            self._moving = np.zeros(stats.gray.shape, dtype=np.int32)
         else:
-            self._still_streak = streak
-            moving = stats.changed > 0.0
-            blended = (
-                1 - cfg.activity_alpha
-            ) * self._activity + cfg.activity_alpha * stats.changed
-            # Activity only learns while a cell moves, so it remembers how lively a cell was
-            # before it froze; a static hood or overlay never becomes "active".
-            self._activity = np.where(moving, blended, self._activity).astype(np.float32)
-        self._previous_gray = stats.gray_full
+            alpha = cfg.baseline_alpha
+            blended = (1 - alpha) * self._texture_base + alpha * stats.texture
+            np.copyto(self._texture_base, blended, where=clean)
+            # Activity learns only while a cell moves, so it remembers how lively a cell was
+            # before it froze; a static bonnet or overlay never becomes "active".
+            moving = clean & (stats.changed > 0.0)
+            blended = (1 - cfg.activity_alpha) * self._activity + cfg.activity_alpha * stats.motion
+            np.copyto(self._activity, blended, where=moving)
+        self._previous = stats
 
     def _refine_borders(
-        self,
-        cells: np.ndarray,
-        texture: np.ndarray,
-        frame: np.ndarray,
-        gray: np.ndarray,
-        labels: np.ndarray,
+        self, cells: np.ndarray, stats: CellStats, frame: np.ndarray, labels: np.ndarray
     ) -> None:
-        """Extend detected dead / saturated / cast regions into the ring of cells around them.
+        """Extend detected dead / saturated / cast / noise regions into the ring of cells around.
 
         A cell that is only partly covered by a failure has mixed statistics and is missed; around
-        a detected region we therefore test single pixels with the class's own intensity rule.
-        Noise cannot be judged per pixel, so its ring is taken whole.
+        a detected region we therefore test single pixels with the class's own intensity rule
+        (dead: no brighter than the flagged cells' mean luma plus a margin, so a soft-edged or
+        noisy blockage is included). Noise cannot be judged per pixel, so its ring is taken whole.
         """
         cfg = self.config
+        gray = stats.gray_full
         kernel = np.ones((3, 3), np.uint8)
         for kind in (FailureKind.DEAD, FailureKind.SATURATED, FailureKind.CAST, FailureKind.NOISE):
             hits = (cells == kind).view(np.uint8)
@@ -304,7 +397,7 @@ class FailureDetector:
             if not ring.any():
                 continue
             if kind is FailureKind.NOISE:  # only ring cells partly covered by noise
-                ring &= (texture >= 0.4 * cfg.noise_min_texture).view(np.uint8)
+                ring &= (stats.texture >= 0.4 * cfg.noise_floor_texture).view(np.uint8)
                 if not ring.any():
                     continue
             # Work only on the bounding box of the ring: full-resolution passes stay local, and
@@ -317,7 +410,8 @@ class FailureDetector:
                 ring[y : y + h, x : x + w] * np.uint8(255), box, cfg.cell
             )
             if kind is FailureKind.DEAD:
-                rule = cv2.compare(gray[rows, cols], cfg.dead_max_gray, cv2.CMP_LE)
+                level = max(cfg.dead_max_gray, float(stats.gray[hits.view(bool)].mean()) + 6.0)
+                rule = cv2.compare(gray[rows, cols], level, cv2.CMP_LE)
             elif kind is FailureKind.SATURATED:
                 rule = cv2.compare(gray[rows, cols], cfg.saturated_min_gray, cv2.CMP_GE)
             elif kind is FailureKind.CAST:
@@ -335,21 +429,50 @@ class FailureDetector:
             np.add(region, cv2.bitwise_and(update, int(kind)), out=region)
 
     # -- rows and columns --------------------------------------------------------------------
-    def _mark_lines(self, gray: np.ndarray, frame: np.ndarray, labels: np.ndarray) -> None:
-        """Dead rows/columns (flat and dark) and lost rows at the bottom (one flat colour)."""
-        cfg = self.config
+    def _mark_lines(self, stats: CellStats, labels: np.ndarray, repeated: bool) -> None:
+        """Dead rows/columns (flat, dark, across a lit image) and lost rows at the bottom.
+
+        Lost rows are a bottom run of rows each equal to the one below (one fill colour, or the
+        last good row repeated). Both are flagged at their onset only: a black pillarbox border
+        or a flat bonnet that was there before is scene.
+        """
+        cfg, gray = self.config, stats.gray_full
         horizontal = cv2.absdiff(gray[:, 1:], gray[:, :-1])
         vertical = cv2.absdiff(gray[1:], gray[:-1])
-        row_flat = _reduce_mean(horizontal, axis=1) <= cfg.line_max_gradient
-        col_flat = _reduce_mean(vertical, axis=0) <= cfg.line_max_gradient
         row_mean = _reduce_mean(gray, axis=1)
         col_mean = _reduce_mean(gray, axis=0)
-        dead_rows = np.flatnonzero(
-            row_flat & (row_mean <= cfg.line_max_gray) & _lit_nearby(row_mean, cfg)
+        dead_rows = (
+            (_reduce_mean(horizontal, axis=1) <= cfg.line_max_gradient)
+            & (row_mean <= cfg.line_max_gray)
+            & _lit_nearby(row_mean, cfg.line_lit_gray)
         )
-        dead_cols = np.flatnonzero(
-            col_flat & (col_mean <= cfg.line_max_gray) & _lit_nearby(col_mean, cfg)
+        dead_cols = (
+            (_reduce_mean(vertical, axis=0) <= cfg.line_max_gradient)
+            & (col_mean <= cfg.line_max_gray)
+            & _lit_nearby(col_mean, cfg.line_lit_gray)
         )
+        same_as_above = _reduce_mean(vertical, axis=1) <= cfg.lost_rows_max_gradient
+        run = _bottom_run(same_as_above)
+        looks_lost = np.zeros(gray.shape[0], dtype=bool)
+        if run >= cfg.lost_rows_min:
+            looks_lost[-run:] = True
+        if repeated:
+            dead_rows, dead_cols = self._dead_rows.flagged, self._dead_cols.flagged
+            lost = self._lost_rows.flagged
+        else:
+            # A line's onset needs its own content to change: a black border whose flat run
+            # flickers by a few rows with codec noise is not a new failure.
+            before = self._previous.gray_full if self._previous is not None else None
+            row_moved = _lines_moved(gray, before, dead_rows | looks_lost, cfg.line_min_motion)
+            col_moved = _lines_moved(
+                gray.T, None if before is None else before.T, dead_cols, cfg.line_min_motion
+            )
+            dead_rows = self._dead_rows.update(dead_rows, row_moved)
+            dead_cols = self._dead_cols.update(dead_cols, col_moved)
+            lost = self._lost_rows.update(looks_lost, row_moved)
+        if dead_rows is None or dead_cols is None or lost is None:
+            return
+        dead_rows, dead_cols = np.flatnonzero(dead_rows), np.flatnonzero(dead_cols)
         # A thin dark line across texture has a strong Laplacian: the cells it crosses are not
         # noise. Clear noise there, then mark the lines themselves.
         for lines, axis in ((dead_rows, 0), (dead_cols, 1)):
@@ -362,10 +485,8 @@ class FailureDetector:
                 band[band == FailureKind.NOISE] = FailureKind.CLEAN
         labels[dead_rows, :] = FailureKind.DEAD
         labels[:, dead_cols] = FailureKind.DEAD
-        row_exact = _reduce_mean(horizontal, axis=1) <= cfg.lost_rows_max_gradient
-        lost = _bottom_run(row_exact, frame)
-        if lost >= cfg.lost_rows_min:
-            labels[-lost:, :] = FailureKind.LOST_ROWS
+        if int(np.count_nonzero(lost)) >= cfg.lost_rows_min:
+            labels[lost, :] = FailureKind.LOST_ROWS
 
     @staticmethod
     def _cells_to_pixels(cells: np.ndarray, shape: tuple[int, int], cell: int) -> np.ndarray:
@@ -382,11 +503,51 @@ class FailureDetector:
         return np.ascontiguousarray(expanded[: shape[0], : shape[1]]).view(cells.dtype)
 
 
-def _lit_nearby(means: np.ndarray, cfg: DetectorConfig, reach: int = 6) -> np.ndarray:
+def _regions_with_moving_ring(
+    regions: np.ndarray, motion: np.ndarray, still: np.ndarray, level: float
+) -> np.ndarray:
+    """(rows, cols) bool: the 8-connected ``regions`` whose ring of 2 cells moves >= ``level``.
+
+    The ring is the cells within 2 of a region that are not ``still``; its mean ``motion`` (mean
+    |luma difference| per cell) must reach ``level``: a frozen tile sits in a moving scene.
+    """
+    keep_cells = np.zeros(regions.shape, dtype=bool)
+    if not regions.any():
+        return keep_cells
+    count, labels, boxes, _ = cv2.connectedComponentsWithStats(regions.view(np.uint8), 8)
+    rows, cols = regions.shape
+    kernel = np.ones((5, 5), np.uint8)
+    for index in range(1, count):
+        x, y, w, h = boxes[index, :4]
+        window = (
+            slice(max(0, y - 2), min(rows, y + h + 2)),
+            slice(max(0, x - 2), min(cols, x + w + 2)),
+        )
+        region = (labels[window] == index).view(np.uint8)
+        ring = cv2.dilate(region, kernel).view(bool) & ~still[window]
+        if ring.any() and float(motion[window][ring].mean()) >= level:
+            keep_cells[window] |= region.view(bool)
+    return keep_cells
+
+
+def _lines_moved(
+    gray: np.ndarray, before: np.ndarray | None, lines: np.ndarray, level: float
+) -> np.ndarray:
+    """(H,) bool: rows among ``lines`` whose mean |luma change| since ``before`` >= ``level``."""
+    moved = np.zeros(gray.shape[0], dtype=bool)
+    index = np.flatnonzero(lines)
+    if before is None or not index.size:
+        return moved
+    change = np.abs(gray[index].astype(np.int16) - before[index]).mean(axis=1)
+    moved[index] = change >= level
+    return moved
+
+
+def _lit_nearby(means: np.ndarray, lit: float, reach: int = 6) -> np.ndarray:
     """Per line: is a line ``reach`` away (either side) lit? Dead lines cross a lit image."""
     padded = np.pad(means, reach, mode="edge")
     neighbours = np.maximum(padded[: -2 * reach], padded[2 * reach :])
-    return neighbours >= cfg.dead_context_min_gray
+    return neighbours >= lit
 
 
 def _reduce_mean(image: np.ndarray, axis: int) -> np.ndarray:
@@ -395,19 +556,13 @@ def _reduce_mean(image: np.ndarray, axis: int) -> np.ndarray:
     return cv2.reduce(image, dim, cv2.REDUCE_AVG, dtype=cv2.CV_32F).ravel()
 
 
-def _bottom_run(row_flat: np.ndarray, frame: np.ndarray) -> int:
-    """Count the bottom rows that are flat and all the same colour as the last row."""
-    if not row_flat[-1]:
+def _bottom_run(same_as_above: np.ndarray) -> int:
+    """Rows at the bottom that all equal the topmost of them (``same_as_above``: rows 1..H-1)."""
+    if not same_as_above.size or not same_as_above[-1]:
         return 0
-    not_flat = np.flatnonzero(~row_flat)
-    start = int(not_flat[-1]) + 1 if not_flat.size else 0
-    run = frame[start:]
-    row_colours = cv2.reduce(run, 1, cv2.REDUCE_AVG, dtype=cv2.CV_32F).reshape(len(run), 3)
-    same = np.abs(row_colours - row_colours[-1]).max(axis=1) <= 2.0
-    differing = np.flatnonzero(~same)
-    if differing.size:
-        start += int(differing[-1]) + 1
-    return frame.shape[0] - start
+    differing = np.flatnonzero(~same_as_above)
+    first_same = int(differing[-1]) + 1 if differing.size else 0  # index into rows 1..H-1
+    return same_as_above.size - first_same + 1
 
 
 def _fit_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

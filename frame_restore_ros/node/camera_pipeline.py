@@ -163,7 +163,8 @@ class CameraPipeline:
         restored = received.message  # unchanged, the very same object, unless repaired
         if result.status is Status.REPAIRED:
             fmt = None if options.repaired_format == "same" else "png"
-            restored = self.with_pixels(received, result.frame, result.mask, options, fmt).message
+            changed = result.mask if result.repaired is None else result.repaired
+            restored = self.with_pixels(received, result.frame, changed, options, fmt).message
         publications = [Publication(self.name, "restored", restored)]
         header = received.message.header
         if options.publish_mask:
@@ -217,5 +218,6 @@ class CameraPipeline:
             restorer_ms,
             overhead_ms,
             (result.reference_age_frames, result.reference_age_seconds),
+            result.unrepaired_pixels,
         )
         return publications

@@ -32,6 +32,8 @@ class WindowCounts:
     failed_ratio_sum: float = 0.0
     failed_pixels: Counter[str] = field(default_factory=Counter)  # by FailureKind name
     pixels: int = 0
+    unrepaired_pixels: int = 0  # failed pixels of repaired frames passed through (stale there)
+    unrepaired_frames: int = 0
 
 
 class CameraStats:
@@ -80,6 +82,7 @@ class CameraStats:
         latency_ms: float,
         overhead_ms: float,
         reference_age: tuple[int | None, float | None],
+        unrepaired_pixels: int = 0,
     ) -> None:
         status = Status(status)  # the member, also when given its value
         with self._lock:
@@ -89,6 +92,8 @@ class CameraStats:
                 window.failed_ratio_sum += failed_ratio
                 window.failed_pixels.update(counts)
                 window.pixels += pixels
+                window.unrepaired_pixels += unrepaired_pixels
+                window.unrepaired_frames += unrepaired_pixels > 0
             self.latency_ms.append(latency_ms)
             self.overhead_ms.append(overhead_ms)
             self.last_status, self.last_reason = status, reason

@@ -100,6 +100,17 @@ def camera_report(
         problems.append((Level.ERROR, f"no model loaded: {model.error or 'not loaded yet'}"))
     if passed_damaged:
         problems.append((Level.WARN, f"{passed_damaged} damaged frames passed through unrepaired"))
+    if window.unrepaired_frames:
+        problems.append(
+            (
+                Level.WARN,
+                f"{window.unrepaired_pixels} failed px of {window.unrepaired_frames} repaired "
+                "frames passed through (reference too old or never good there)",
+            )
+        )
+    repeated = window.status[Status.REPEATED_FRAME]
+    if repeated:
+        problems.append((Level.WARN, f"{repeated} frames repeated the previous one"))
     if bad:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(window.bad_messages.items()))
         problems.append((Level.WARN, f"{bad} bad messages passed through ({kinds})"))
@@ -125,6 +136,7 @@ def camera_report(
         ("rate_hz", f"{window.frames / period_s:.2f}"),
         *((f"status.{s.value}", str(window.status[s])) for s in Status),
         ("failed_ratio.mean", f"{mean_failed:.4f}"),
+        ("unrepaired_pixels", str(window.unrepaired_pixels)),
         *(
             (f"failed_ratio.{kind}", f"{count / pixels:.4f}")
             for kind, count in sorted(window.failed_pixels.items())

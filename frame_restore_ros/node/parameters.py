@@ -235,23 +235,24 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
     ),
     config_parameter(
         "reference.max_failed_ratio",
-        "A frame becomes the reference only if its failed ratio (failed pixels / all pixels) "
-        "is at most this.",
+        "A 16x16 px region of the reference mosaic refreshes (its age restarts) only if at "
+        "most this share of its pixels failed; good pixels update the mosaic in every frame.",
         (TrackerConfig, "max_failed_ratio"),
         minimum=0.0,
         maximum=0.5,
     ),
     config_parameter(
         "reference.max_age_frames",
-        "Older references are not used: the frame passes through (stale reference).",
+        "Failed pixels whose region of the reference is older pass through (stale "
+        "reference); the rest of the frame is still repaired.",
         (TrackerConfig, "max_age_frames"),
         minimum=1,
         maximum=10000,
     ),
     config_parameter(
         "reference.max_age_s",
-        "Older references (by header stamp) are not used: the frame passes through (stale "
-        "reference).",
+        "Failed pixels whose region of the reference is older (by header stamp) pass through "
+        "(stale reference); the rest of the frame is still repaired.",
         (TrackerConfig, "max_age_s"),
         minimum=0.01,
         maximum=600.0,
@@ -265,14 +266,15 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
     ),
     config_parameter(
         "detector.frozen_frames",
-        "Frames a block must stay bit-identical, while the scene moves, to count as frozen.",
+        "Frames a textured block must show the same content, after moving while its "
+        "surroundings move, to count as frozen (2: from its second frozen frame).",
         (DetectorConfig, "frozen_frames"),
-        minimum=1,
+        minimum=2,
         maximum=300,
     ),
     config_parameter(
         "detector.dead_max_gray",
-        "Flat blocks darker than this (gray levels) are dead.",
+        "Blocks darker than this (gray levels) that appear where the scene was lit are dead.",
         (DetectorConfig, "dead_max_gray"),
         minimum=0.0,
         maximum=64.0,
@@ -413,6 +415,18 @@ def validate_camera_names(names: list[str]) -> str | None:
     return None
 
 
+def validate_input_topics(cameras: list[str], values: Mapping[str, object]) -> str | None:
+    """Why two cameras would read one input topic (and publish to one /restored), or None."""
+    users: dict[str, list[str]] = {}
+    for camera in cameras:
+        topic = str(values.get(f"{camera}.input_topic") or default_input_topic(camera))
+        users.setdefault(topic.rstrip("/"), []).append(camera)
+    shared = [f"{topic} ({', '.join(names)})" for topic, names in users.items() if len(names) > 1]
+    if shared:
+        return "cameras share an input topic, so their outputs would clash: " + "; ".join(shared)
+    return None
+
+
 def all_specs(cameras: list[str]) -> dict[str, ParameterSpec]:
     """Every parameter for this camera list, by name."""
     specs = {spec.name: spec for spec in NODE_PARAMETERS}
@@ -453,6 +467,8 @@ class NodeSettings:
             for name, value in overrides.items()
             if name in specs and (problem := specs[name].validate(value))
         ]
+        if not problems and (problem := validate_input_topics(cameras, overrides)):
+            problems.append(problem)
         if problems:
             raise ParameterError("; ".join(problems))
         values = {name: spec.default for name, spec in specs.items()}
@@ -497,7 +513,7 @@ def read_parameter_file(path: str | Path, node_name: str = NODE_NAME) -> dict[st
     """
     try:
         document = YAML(typ="safe").load(Path(path).read_text())
-    except (OSError, YAMLError) as exc:
+    except (OSError, YAMLError, UnicodeDecodeError) as exc:
         raise ParameterError(f"cannot read parameter file {path}: {exc}") from exc
     if not isinstance(document, Mapping):
         raise ParameterError(f"parameter file {path} must map node names to ros__parameters")

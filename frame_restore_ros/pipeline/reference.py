@@ -1,8 +1,14 @@
-"""Clean-reference tracking per camera: the newest frame whose failure ratio is low enough.
+"""Clean-reference tracking per camera: a mosaic of the newest good content of every region.
 
-The tracker holds at most one frame per camera (a private copy), so memory stays flat however
-long the stream runs. Its age is tracked in frames and in header-stamp seconds; it resets on a
-resolution change and when time goes backwards (bag loop, sim-time restart).
+The frame is split into regions of ``REGION_PX`` x ``REGION_PX`` pixels. Every frame's good
+pixels are copied into one mosaic buffer (a masked copy, no allocation per frame), and a region
+whose failed share is at most ``max_failed_ratio`` is refreshed: its age (frames and header-stamp
+seconds) restarts, and its failed pixels take the repaired values, so a few dead pixels do not
+keep their neighbourhood from ever refreshing. The staleness bound applies per region: a failed
+pixel is repairable only where its own region is fresh, so one persistent failure (a dirty lens
+corner) passes through there and never stops repairs elsewhere. Memory stays flat: one mosaic and
+two small per-region arrays per camera. The tracker resets on a resolution change and when time
+goes backwards (bag loop, sim-time restart).
 """
 
 from __future__ import annotations
@@ -11,7 +17,10 @@ from collections import Counter
 from dataclasses import dataclass
 from enum import Enum
 
+import cv2
 import numpy as np
+
+REGION_PX = 16  # region side, full-resolution pixels (docs/detection.md, "Reference tracking")
 
 
 class ResetCause(str, Enum):
@@ -23,17 +32,23 @@ class ResetCause(str, Enum):
 
 
 class Unavailable(str, Enum):
-    """Why no reference can be used for a frame."""
+    """Why no reference can be used for a frame's failed pixels."""
 
-    NONE_YET = "no_reference"  # no clean frame since the start or the last reset
+    NONE_YET = "no_reference"  # their regions were never good since the start or the last reset
     TOO_OLD = "stale_reference"  # older than max_age_frames or max_age_s
 
 
 @dataclass
 class TrackerConfig:
-    """When a frame may serve as reference, and how long it stays usable."""
+    """When a region takes a frame's content, and how long that content stays usable.
 
-    max_failed_ratio: float = 0.01
+    Attributes:
+        max_failed_ratio: a region refreshes (its age restarts) when at most this share of its
+            pixels failed; its good pixels update the mosaic in every frame regardless.
+        max_age_frames, max_age_s: a region older than either is not repaired from.
+    """
+
+    max_failed_ratio: float = 0.25
     max_age_frames: int = 30
     max_age_s: float = 1.5
 
@@ -48,20 +63,38 @@ class TrackerConfig:
 
 @dataclass(frozen=True)
 class Reference:
-    """A usable reference: the frame (H, W, 3) uint8 and how old it is."""
+    """A usable reference for one frame.
+
+    Attributes:
+        frame: (H, W, 3) uint8, the mosaic (the tracker's own buffer, not to be modified).
+        repairable: (H, W) bool, the failed pixels whose region is fresh; None when the lookup
+            was given no failure mask.
+        unrepairable: failed pixels whose region has no usable content (passed through).
+        age_frames, age_seconds: age of the oldest region the repair draws on (for a lookup
+            without a mask: of the newest content).
+    """
 
     frame: np.ndarray
+    repairable: np.ndarray | None
+    unrepairable: int
     age_frames: int
     age_seconds: float
 
 
 @dataclass(frozen=True)
 class Lookup:
-    """The answer of :meth:`ReferenceTracker.lookup`: a reference, or why there is none."""
+    """The answer of :meth:`ReferenceTracker.lookup`: a reference, or why there is none.
+
+    ``unavailable`` and ``reason`` also describe the unrepairable part when there is a reference
+    (``reference.unrepairable > 0``). ``age_frames`` / ``age_seconds``: the oldest content under
+    the failed pixels, None when they have none.
+    """
 
     reference: Reference | None
     unavailable: Unavailable | None = None
     reason: str = ""
+    age_frames: int | None = None
+    age_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -73,22 +106,26 @@ class Reset:
 
 
 class ReferenceTracker:
-    """Keeps the last clean frame of one camera."""
+    """Keeps the reference mosaic of one camera and the age of each of its regions."""
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
         self.config = config or TrackerConfig()
-        self._frame: np.ndarray | None = None
-        self._index = -1
-        self._stamp = 0.0
+        self._mosaic: np.ndarray | None = None
+        self._index = np.empty((0, 0), np.int64)  # (rows, cols) frame of the last refresh, -1
+        self._stamp = np.empty((0, 0), np.float64)  # (rows, cols) header stamp of that frame
+        self._area = np.empty((0, 0), np.int64)  # (rows, cols) pixels per region
+        self._counts: tuple[int, int, np.ndarray] | None = None  # (frame, id(mask), counts)
+        self._newest = (-1, 0.0)  # frame and stamp of the last update
         self._count = 0
         self._last_stamp: float | None = None
         self.resets: Counter[ResetCause] = Counter()
         self.last_reset: Reset | None = None
-        self.version = 0  # changes whenever the reference frame does
+        self.version = 0  # changes whenever the mosaic does
 
     def reset(self, cause: ResetCause = ResetCause.REQUESTED, reason: str = "requested") -> None:
         """Drop the reference (resolution change, clock jump, reset request)."""
-        self._frame = None
+        self._mosaic = None
+        self._counts = None
         self._last_stamp = None
         self.version += 1
         self.resets[cause] += 1
@@ -100,8 +137,8 @@ class ReferenceTracker:
         Returns the reset, or None when the history is kept. Call before :meth:`lookup`.
         """
         reset = None
-        if self._frame is not None and self._frame.shape != frame.shape:
-            reason = f"resolution changed {self._frame.shape[:2]} -> {frame.shape[:2]}"
+        if self._mosaic is not None and self._mosaic.shape != frame.shape:
+            reason = f"resolution changed {self._mosaic.shape[:2]} -> {frame.shape[:2]}"
             reset = Reset(ResetCause.RESOLUTION_CHANGE, reason)
         elif self._last_stamp is not None and stamp < self._last_stamp:
             reason = f"time went backwards {self._last_stamp:.3f} -> {stamp:.3f} s"
@@ -112,41 +149,185 @@ class ReferenceTracker:
         self._count += 1
         return reset
 
-    def lookup(self, stamp: float) -> Lookup:
-        """Return the reference usable for a frame at ``stamp``, or why there is none."""
-        if self._frame is None:
-            return Lookup(None, Unavailable.NONE_YET, "no clean reference yet")
-        age_frames = self._count - 1 - self._index
-        age_seconds = stamp - self._stamp
-        max_frames, max_seconds = self.config.max_age_frames, self.config.max_age_s
-        if age_frames > max_frames:
-            reason = f"reference is {age_frames} frames old (max {max_frames})"
-            return Lookup(None, Unavailable.TOO_OLD, reason)
-        if age_seconds > max_seconds:
-            reason = f"reference is {age_seconds:.2f} s old (max {max_seconds:.2f} s)"
-            return Lookup(None, Unavailable.TOO_OLD, reason)
-        return Lookup(Reference(self._frame, age_frames, age_seconds))
+    def lookup(self, stamp: float, failed: np.ndarray | None = None) -> Lookup:
+        """Return the reference usable for a frame at ``stamp``, or why there is none.
 
-    def offer(self, frame: np.ndarray, stamp: float, failed_ratio: float) -> bool:
-        """Make ``frame`` the reference if it is clean enough. Returns whether it was taken."""
-        if failed_ratio > self.config.max_failed_ratio:
-            return False
-        if self._frame is not None and self._frame.shape == frame.shape:
-            np.copyto(self._frame, frame)  # reuse the buffer: no allocation per frame
+        ``failed``: (H, W) bool, the frame's failed pixels; the reference then says which of
+        them are repairable. Without it: the mosaic, if any region is fresh.
+        """
+        if self._mosaic is None:
+            return Lookup(None, Unavailable.NONE_YET, "no clean reference yet")
+        current = self._count - 1
+        age_frames = current - self._index
+        age_seconds = stamp - self._stamp
+        seen = self._index >= 0
+        max_frames, max_seconds = self.config.max_age_frames, self.config.max_age_s
+        fresh = self._fresh(stamp)
+        if failed is None:
+            if not fresh.any():
+                return Lookup(None, Unavailable.TOO_OLD, "every region is too old")
+            newest, newest_stamp = self._newest
+            age = (current - newest, stamp - newest_stamp)
+            return Lookup(Reference(self._mosaic, None, 0, *age), None, "", *age)
+        hit = self._failed_counts(failed) > 0
+        had = hit & seen
+        if not had.any():
+            return Lookup(None, Unavailable.NONE_YET, "no clean reference yet for the failed area")
+        oldest = (int(age_frames[had].max()), float(age_seconds[had].max()))
+        used = hit & fresh
+        stale = hit & ~fresh
+        unavailable, reason = None, ""
+        if stale.any():
+            unavailable, reason = _why_unavailable(
+                stale & seen, age_frames, age_seconds, max_frames, max_seconds
+            )
+        if not used.any():
+            return Lookup(None, unavailable, reason, *oldest)
+        if stale.any():
+            repairable = failed & _expand(used, failed.shape)
+            unrepairable = int(np.count_nonzero(failed)) - int(np.count_nonzero(repairable))
         else:
-            self._frame = frame.copy()
-        self._index = self._count - 1
-        self._stamp = stamp
+            repairable, unrepairable = failed, 0
+        age = (int(age_frames[used].max()), float(age_seconds[used].max()))
+        reference = Reference(self._mosaic, repairable, unrepairable, *age)
+        return Lookup(reference, unavailable, reason, *oldest)
+
+    def update(
+        self,
+        frame: np.ndarray,
+        stamp: float,
+        failed: np.ndarray | None = None,
+        repaired: np.ndarray | None = None,
+    ) -> None:
+        """Take a frame's good content into the mosaic (after :meth:`lookup`, same frame).
+
+        Args:
+            frame: (H, W, 3) uint8, the output (the input, or the repaired frame).
+            stamp: its header time, s.
+            failed: (H, W) bool failed pixels; None for a clean frame (taken whole).
+            repaired: (H, W) bool, the failed pixels ``frame`` holds repaired values for; they
+                enter the mosaic in the regions that refresh.
+        """
+        current = self._count - 1
+        if self._mosaic is None:
+            self._allocate(frame)
+        assert self._mosaic is not None
+        if failed is None:
+            np.copyto(self._mosaic, frame)
+            self._index.fill(current)
+            self._stamp.fill(stamp)
+        else:
+            counts = self._failed_counts(failed)
+            refresh = counts <= self.config.max_failed_ratio * self._area
+            if self._holds(~refresh, stamp):
+                self._counts = None
+                return  # the mosaic stays one consistent moment while a failure is repaired
+
+            taken = ~failed
+            partly = refresh & (counts > 0)  # refreshing regions with failed pixels: rare
+            if repaired is not None and partly.any():
+                taken |= repaired & _expand(partly, failed.shape)
+            cv2.copyTo(frame, taken.view(np.uint8), self._mosaic)
+            self._index[refresh] = current
+            self._stamp[refresh] = stamp
+        self._newest = (current, stamp)
+        self._counts = None
         self.version += 1
-        return True
 
     @property
     def frame(self) -> np.ndarray | None:
-        """Return the reference image: the tracker's own buffer, not to be modified; or None."""
-        return self._frame
+        """Return the mosaic: the tracker's own buffer, not to be modified; or None."""
+        return self._mosaic
+
+    @property
+    def region_ages(self) -> np.ndarray | None:
+        """(rows, cols) int64 frames since each region last refreshed, -1 = never; or None."""
+        if self._mosaic is None:
+            return None
+        ages = (self._count - 1) - self._index
+        ages[self._index < 0] = -1
+        return ages
 
     def age(self, stamp: float) -> tuple[int | None, float | None]:
-        """(frames, seconds) since the reference, or (None, None) without one."""
-        if self._frame is None:
+        """(frames, seconds) since the newest content of the mosaic, or (None, None) without."""
+        if self._mosaic is None:
             return None, None
-        return self._count - 1 - self._index, stamp - self._stamp
+        return self._count - 1 - self._newest[0], stamp - self._newest[1]
+
+    def _fresh(self, stamp: float) -> np.ndarray:
+        """(rows, cols) bool: regions seen and within both age bounds for a frame at ``stamp``."""
+        age_frames = (self._count - 1) - self._index
+        return (
+            (self._index >= 0)
+            & (age_frames <= self.config.max_age_frames)
+            & (stamp - self._stamp <= self.config.max_age_s)
+        )
+
+    def _holds(self, failing: np.ndarray, stamp: float) -> bool:
+        """Whether to keep the mosaic as it is instead of taking this frame's good content.
+
+        ``failing``: (rows, cols) bool, regions too failed to refresh. While one of them can still
+        be repaired from the mosaic, the mosaic is held: its content under the failure and around
+        it then come from the same moment, so ECC aligns the whole reference with one warp (a
+        mosaic whose surroundings moved on while the failed region stayed K frames old repaired
+        1.1-1.7 dB worse on a moving camera, for failures of 4-16 frames). The hold is renewed
+        (this frame taken) every half of the age bounds, so held content never goes stale: only
+        the failing regions themselves age out and then pass through.
+        """
+        if not (failing & self._fresh(stamp)).any():
+            return False
+        newest, newest_stamp = self._newest
+        held_frames = (self._count - 1) - newest
+        return (
+            held_frames < self.config.max_age_frames // 2
+            and stamp - newest_stamp < self.config.max_age_s / 2
+        )
+
+    def _allocate(self, frame: np.ndarray) -> None:
+        """Start the mosaic from a copy of ``frame``, every region not yet seen."""
+        self._mosaic = frame.copy()
+        rows, cols = (-(-side // REGION_PX) for side in frame.shape[:2])
+        self._index = np.full((rows, cols), -1, np.int64)
+        self._stamp = np.zeros((rows, cols), np.float64)
+        heights = np.diff(np.minimum(np.arange(rows + 1) * REGION_PX, frame.shape[0]))
+        widths = np.diff(np.minimum(np.arange(cols + 1) * REGION_PX, frame.shape[1]))
+        self._area = np.outer(heights, widths)
+
+    def _failed_counts(self, failed: np.ndarray) -> np.ndarray:
+        """(rows, cols) int failed pixels per region (cached for the frame's mask)."""
+        key = (self._count, id(failed))
+        if self._counts is not None and self._counts[:2] == key:
+            return self._counts[2]
+        if failed.shape != self._mosaic.shape[:2]:
+            raise ValueError(f"mask {failed.shape} != frame {self._mosaic.shape[:2]}")
+        # Region sums from the integral image: ~0.2 ms at 1280x720, 7x faster than reduceat.
+        total = cv2.integral(failed.view(np.uint8), sdepth=cv2.CV_32S)
+        rows = np.minimum(np.arange(self._index.shape[0] + 1) * REGION_PX, failed.shape[0])
+        cols = np.minimum(np.arange(self._index.shape[1] + 1) * REGION_PX, failed.shape[1])
+        corners = total[rows][:, cols]
+        counts = corners[1:, 1:] - corners[:-1, 1:] - corners[1:, :-1] + corners[:-1, :-1]
+        self._counts = (*key, counts)
+        return counts
+
+
+def _expand(regions: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(rows, cols) bool per region -> (H, W) bool per pixel."""
+    pixels = np.repeat(np.repeat(regions, REGION_PX, axis=0), REGION_PX, axis=1)
+    return pixels[: shape[0], : shape[1]]
+
+
+def _why_unavailable(
+    stale: np.ndarray,
+    age_frames: np.ndarray,
+    age_seconds: np.ndarray,
+    max_frames: int,
+    max_seconds: float,
+) -> tuple[Unavailable, str]:
+    """Name the reason failed regions cannot be repaired: too old (by frames or s) or none yet."""
+    if not stale.any():
+        return Unavailable.NONE_YET, "no clean reference yet for part of the failed area"
+    frames = int(age_frames[stale].max())
+    if frames > max_frames:
+        return Unavailable.TOO_OLD, f"reference is {frames} frames old (max {max_frames})"
+    seconds = float(age_seconds[stale].max())
+    return Unavailable.TOO_OLD, f"reference is {seconds:.2f} s old (max {max_seconds:.2f} s)"

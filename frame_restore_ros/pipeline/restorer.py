@@ -1,10 +1,13 @@
 """The per-frame pipeline of one camera: detect -> reference -> repair -> outputs.
 
-Rules (docs/architecture.md): a clean frame becomes the reference and is returned as the very
-same array (same bytes, no copy); a damaged frame with a usable reference is repaired in its
-failed pixels only (``repair.RepairPipeline``); in every other case the input is passed through
-unchanged with a status saying why. An exception inside inference never escapes: it becomes a
-pass-through with status ``error``.
+Rules (docs/architecture.md): a clean frame refreshes the whole reference mosaic
+(``reference.py``) and is returned as the very same array (same bytes, no copy); a damaged frame
+is repaired (``repair.RepairPipeline``, the mosaic as reference) in the failed pixels whose own
+region of the mosaic is fresh, and its other failed pixels pass through, counted in
+``unrepaired_pixels``; when no failed pixel is repairable the input is passed through unchanged
+with a status saying why. An exception inside inference never escapes: it becomes a pass-through
+with status ``error``. Every frame but a whole-frame loss then updates the mosaic with its good
+pixels.
 """
 
 from __future__ import annotations
@@ -14,12 +17,18 @@ import time
 from dataclasses import dataclass, field
 from enum import Enum
 
+import cv2
 import numpy as np
 
 from frame_restore_ros.backends.base import RestorationBackend
 from frame_restore_ros.detection.detector import DetectorConfig, FailureDetector
 from frame_restore_ros.detection.failures import FailureKind
-from frame_restore_ros.pipeline.reference import ReferenceTracker, TrackerConfig, Unavailable
+from frame_restore_ros.pipeline.reference import (
+    Lookup,
+    ReferenceTracker,
+    TrackerConfig,
+    Unavailable,
+)
 from frame_restore_ros.pipeline.repair import RepairOptions, RepairPipeline
 
 log = logging.getLogger(__name__)
@@ -35,6 +44,7 @@ class Status(str, Enum):
     WHOLE_FRAME = "passthrough_whole_frame"
     NO_BACKEND = "passthrough_no_backend"
     RESTORE_OFF = "passthrough_restore_off"
+    REPEATED_FRAME = "passthrough_repeated_frame"  # the driver sent the previous frame again
     ERROR = "error"
 
     @property
@@ -66,8 +76,15 @@ class RestoreResult:
         mask: (H, W) bool failed pixels.
         labels: (H, W) uint8 FailureKind per pixel.
         status: what was done; ``reason`` says why in words.
+        reference_age_frames, reference_age_seconds: age of the reference content under the
+            failed pixels (the oldest region a repair drew on; 0 for a clean frame, which is
+            the reference); None when there is none.
         timings_ms: per stage (detect, restore, total).
         uncertainty: (H, W) float32 std on the 0-255 scale when enabled and repaired, else None.
+        unrepaired_pixels: failed pixels of a ``repaired`` frame passed through because their
+            region of the reference is too old or was never good (``reason`` says which).
+        repaired: (H, W) bool, the pixels a ``repaired`` frame holds new values for (the failed
+            pixels less the unrepaired ones); None on every other status.
     """
 
     frame: np.ndarray
@@ -81,6 +98,8 @@ class RestoreResult:
     reference_age_seconds: float | None
     timings_ms: dict[str, float]
     uncertainty: np.ndarray | None = None
+    unrepaired_pixels: int = 0
+    repaired: np.ndarray | None = None
 
 
 def validate_frame(frame: object) -> np.ndarray:
@@ -138,11 +157,12 @@ class Restorer:
         self.config = config
 
     def prepare_reference(self) -> None:
-        """Prepare the current reference for the model now, if that is still to be done.
+        """Prepare the current reference mosaic for the model now, if that is still to be done.
 
-        ``process`` does it on the first damaged frame after a new reference otherwise. Callers
-        with idle time after a clean frame (the node, once it published the frame; the replay)
-        call this then, so the next damaged frame does not pay for it (~5 ms at 720p).
+        The mosaic changes with every frame's good pixels; ``process`` prepares it on the next
+        damaged frame otherwise. Callers with idle time after a frame (the node, once it
+        published the frame; the replay) call this then, so the next damaged frame does not pay
+        for it (~5 ms at 720p). It is prepared at most once per frame (the tracker's version).
         """
         if self.pipeline is not None and self.tracker.frame is not None:
             self.pipeline.prepare(self.tracker.frame, self.tracker.version)
@@ -162,10 +182,22 @@ class Restorer:
         timings = {"detect": (detected - start) * 1000}
 
         def result(
-            output: np.ndarray, status: Status, reason: str, uncertainty: np.ndarray | None = None
+            output: np.ndarray,
+            status: Status,
+            reason: str,
+            lookup: Lookup | None = None,
+            uncertainty: np.ndarray | None = None,
+            unrepaired: int = 0,
+            repaired: np.ndarray | None = None,
         ) -> RestoreResult:
             timings["total"] = (time.perf_counter() - start) * 1000
-            age_frames, age_seconds = self.tracker.age(stamp)
+            if lookup is None:
+                age_frames, age_seconds = self.tracker.age(stamp)
+            elif lookup.reference is not None:
+                age_frames = lookup.reference.age_frames
+                age_seconds = lookup.reference.age_seconds
+            else:
+                age_frames, age_seconds = lookup.age_frames, lookup.age_seconds
             return RestoreResult(
                 frame=output,
                 mask=detection.mask,
@@ -178,36 +210,56 @@ class Restorer:
                 reference_age_seconds=age_seconds,
                 timings_ms=timings,
                 uncertainty=uncertainty,
+                unrepaired_pixels=unrepaired,
+                repaired=repaired,
             )
 
+        failed = detection.mask
+        if getattr(detection, "repeated_frame", False):
+            # Stale content, not failed pixels: publish it unchanged, and keep it out of the
+            # reference (its regions would look fresh while showing the previous moment).
+            return result(frame, Status.REPEATED_FRAME, "the frame repeats the previous one")
         if detection.failed_ratio == 0.0:
-            self.tracker.offer(frame, stamp, 0.0)
+            self.tracker.update(frame, stamp)
             return result(frame, Status.CLEAN, "no failure detected")
         if detection.whole_frame:
             return result(
                 frame, Status.WHOLE_FRAME, "the whole frame failed: nothing to repair from"
             )
-        lookup = self.tracker.lookup(stamp)
-        if lookup.reference is None or self.pipeline is None or not restore:
-            # Nothing to repair with: still let a nearly clean frame become the reference.
-            self.tracker.offer(frame, stamp, detection.failed_ratio)
+        lookup = self.tracker.lookup(stamp, failed)
+        reference = lookup.reference
+        if reference is None or self.pipeline is None or not restore:
+            self.tracker.update(frame, stamp, failed)  # its good pixels still refresh the mosaic
             if not restore:
-                return result(frame, Status.RESTORE_OFF, "restoration is switched off")
+                return result(frame, Status.RESTORE_OFF, "restoration is switched off", lookup)
             if self.pipeline is None:
-                return result(frame, Status.NO_BACKEND, "no inference backend loaded")
+                return result(frame, Status.NO_BACKEND, "no inference backend loaded", lookup)
             assert lookup.unavailable is not None
-            return result(frame, _UNAVAILABLE_STATUS[lookup.unavailable], lookup.reason)
+            return result(frame, _UNAVAILABLE_STATUS[lookup.unavailable], lookup.reason, lookup)
         try:
-            repair = self.pipeline.repair(
-                lookup.reference.frame, frame, detection.mask, key=self.tracker.version
-            )
+            # The whole failed mask goes in: alignment, gate and model must not trust the
+            # unrepairable pixels either; they get the input's bytes back below.
+            repair = self.pipeline.repair(reference.frame, frame, failed, key=self.tracker.version)
         except Exception as exc:  # the stream must go on: report, pass the frame through
             log.warning("restoration failed, passing the frame through: %s", exc, exc_info=True)
-            return result(frame, Status.ERROR, f"inference failed: {type(exc).__name__}: {exc}")
+            self.tracker.update(frame, stamp, failed)
+            reason = f"inference failed: {type(exc).__name__}: {exc}"
+            return result(frame, Status.ERROR, reason, lookup)
         timings["restore"] = (time.perf_counter() - detected) * 1000
-        self.tracker.offer(repair.frame, stamp, detection.failed_ratio)
+        output, uncertainty, repaired = repair.frame, repair.uncertainty, reference.repairable
+        assert repaired is not None
         kinds = ", ".join(f"{k} {v}" for k, v in detection.counts.items())
-        return result(repair.frame, Status.REPAIRED, f"repaired {kinds} px", repair.uncertainty)
+        reason = f"repaired {kinds} px"
+        if reference.unrepairable:
+            kept = (failed & ~repaired).view(np.uint8)
+            cv2.copyTo(frame, kept, output)  # passed through: not invented
+            if uncertainty is not None:
+                uncertainty[kept > 0] = 0.0
+            reason += f"; {reference.unrepairable} px passed through: {lookup.reason}"
+        self.tracker.update(output, stamp, failed, repaired)
+        return result(
+            output, Status.REPAIRED, reason, lookup, uncertainty, reference.unrepairable, repaired
+        )
 
 
 __all__ = [

@@ -1,0 +1,138 @@
+"""Onset and hysteresis on a cell grid: a failure is a change, not a look.
+
+A cell (or a row) is flagged only when a failure *signature* appears where the cell just showed
+something else and nothing like it was nearby in the previous frame (an onset); it stays flagged
+while the signature persists (hysteresis) and clears when it goes. A signature that was already
+there (a dark bonnet, a pillarbox border, a night sky, a white car that drove in from the side) is
+scene: it was never an onset, so it is never flagged.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def global_gain(gray: np.ndarray, previous: np.ndarray, floor: float = 16.0) -> float:
+    """Median luma ratio now / before over cells lit in both frames (exposure change, tunnel).
+
+    gray, previous: (rows, cols) float32 mean luma per cell. Returns 1.0 without usable cells.
+    """
+    lit = (gray > floor) & (previous > floor)
+    if int(np.count_nonzero(lit)) < 16:
+        return 1.0
+    return float(np.median(gray[lit] / previous[lit]))
+
+
+def nearby_min(grid: np.ndarray, reach: int) -> np.ndarray:
+    """(rows, cols) float32 minimum over the (2 reach + 1)^2 cells around each cell."""
+    kernel = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
+    return cv2.erode(grid, kernel, borderType=cv2.BORDER_REPLICATE)
+
+
+def nearby_max(grid: np.ndarray, reach: int) -> np.ndarray:
+    """(rows, cols) float32 maximum over the (2 reach + 1)^2 cells around each cell."""
+    kernel = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
+    return cv2.dilate(grid, kernel, borderType=cv2.BORDER_REPLICATE)
+
+
+def nearby_any(mask: np.ndarray, reach: int) -> np.ndarray:
+    """(rows, cols) bool: any True within ``reach`` cells (Chebyshev distance)."""
+    return nearby_max(mask.view(np.uint8), reach).view(bool)
+
+
+def grow(seeds: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """(rows, cols) bool: the 8-connected regions of ``candidates | seeds`` that hold a seed.
+
+    A failure that appears next to look-alike scene (a dead block touching a car's shadow) has
+    its seeds where nothing like it was near before; the rest of the block joins through the
+    cells that took the signature in this same frame.
+    """
+    if not seeds.any():
+        return seeds
+    region = (candidates | seeds).view(np.uint8)
+    count, labels = cv2.connectedComponents(region, connectivity=8)
+    keep = np.zeros(count, dtype=bool)
+    keep[labels[seeds]] = True
+    keep[0] = False
+    return keep[labels]
+
+
+def drop_small(mask: np.ndarray, min_cells: int) -> np.ndarray:
+    """(rows, cols) bool without its 8-connected regions of fewer than ``min_cells`` cells."""
+    if min_cells <= 1 or not mask.any():
+        return mask
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), 8)
+    keep = stats[:, cv2.CC_STAT_AREA] >= min_cells
+    keep[0] = False
+    return keep[labels]
+
+
+class Hysteresis:
+    """Per-cell flag of one failure class with onset, hold and release.
+
+    ``update(onset, signature)`` returns the flagged cells: onsets are flagged; a cell flagged
+    before stays flagged while ``signature`` holds, for at most ``max_hold`` frames (0: no limit);
+    what looks failed for that long is scene. A released cell cannot be flagged again until its
+    signature has gone.
+    """
+
+    def __init__(self, max_hold: int) -> None:
+        self.max_hold = max_hold
+        self.flagged: np.ndarray | None = None
+        self.held: np.ndarray | None = None  # frames each cell has been flagged
+        self.absorbed: np.ndarray | None = None  # released by max_hold while still failed-looking
+
+    def reset(self) -> None:
+        """Forget every flag."""
+        self.flagged = self.held = self.absorbed = None
+
+    def update(self, onset: np.ndarray, signature: np.ndarray) -> np.ndarray:
+        """Return (rows, cols) bool flags for this frame from onsets and the current signature."""
+        if self.flagged is None or self.flagged.shape != onset.shape:
+            self.flagged = np.zeros(onset.shape, dtype=bool)
+            self.held = np.zeros(onset.shape, dtype=np.int32)
+            self.absorbed = np.zeros(onset.shape, dtype=bool)
+        kept = self.flagged & signature
+        if self.max_hold > 0:
+            expired = kept & (self.held >= self.max_hold)
+            self.absorbed |= expired
+            kept &= ~expired
+        self.absorbed &= signature
+        flagged = (onset & ~self.absorbed) | kept
+        self.held = np.where(flagged, self.held + 1, 0).astype(np.int32)
+        self.flagged = flagged
+        return flagged
+
+
+class RowHysteresis:
+    """Onset and hold for a run of failed-looking rows or columns (1-D).
+
+    A line is flagged when it starts to look failed while its neighbours did not look so in the
+    previous frame; it stays flagged while it keeps looking failed.
+    """
+
+    def __init__(self, reach: int = 0) -> None:
+        self.reach = reach
+        self.looked: np.ndarray | None = None
+        self.flagged: np.ndarray | None = None
+
+    def reset(self) -> None:
+        """Forget every flag."""
+        self.looked = self.flagged = None
+
+    def update(self, looks: np.ndarray, changed: np.ndarray | bool = True) -> np.ndarray:
+        """Return (n,) bool flags from (n,) bool failed-looking lines; onsets need ``changed``."""
+        if self.looked is None or self.looked.shape != looks.shape:
+            self.looked = looks.copy()  # the first frame shows the scene: nothing is an onset
+            self.flagged = np.zeros(looks.shape, dtype=bool)
+            return self.flagged.copy()
+        before = self.looked
+        if self.reach > 0:
+            padded = np.pad(before, self.reach)
+            windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * self.reach + 1)
+            before = windows.any(axis=1)
+        flagged = (looks & ~before & changed) | (looks & self.flagged)
+        self.looked = looks.copy()
+        self.flagged = flagged
+        return flagged.copy()

@@ -1,0 +1,129 @@
+"""Onset and hysteresis of the failure detector; natural look-alikes on real driving frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from frame_restore_ros.detection.detector import DetectorConfig, FailureDetector
+from frame_restore_ros.detection.failures import FailureKind
+from frame_restore_ros.media.video import iter_frames
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def moving_scene(frames: int, shape=(96, 160), step: int = 3, seed: int = 0) -> list[np.ndarray]:
+    """(H, W, 3) uint8 frames of a smooth random texture panning ``step`` px per frame."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    height, width = shape
+    world = rng.integers(0, 256, size=(height, width + step * frames, 3), dtype=np.uint8)
+    world = cv2.GaussianBlur(world, (0, 0), 1.5)
+    world = cv2.normalize(world, None, 40, 220, cv2.NORM_MINMAX)
+    return [np.ascontiguousarray(world[:, i * step : i * step + width]) for i in range(frames)]
+
+
+def test_dead_block_is_flagged_at_its_onset_held_and_cleared():
+    frames = moving_scene(16)
+    box = (slice(32, 64), slice(48, 96))
+    detector = FailureDetector()
+    flagged = []
+    for index, frame in enumerate(frames):
+        if 5 <= index < 10:
+            frame = frame.copy()
+            frame[box] = 2
+        flagged.append(detector.detect(frame).labels[box] == FailureKind.DEAD)
+    assert not any(f.any() for f in flagged[:5])
+    assert all(f.all() for f in flagged[5:10]), "onset flagged, then held while it persists"
+    assert not any(f.any() for f in flagged[10:]), "cleared on recovery"
+
+
+def test_failure_present_from_the_start_is_scene_unless_in_the_defect_mask():
+    box = (slice(32, 64), slice(48, 96))
+    frames = []
+    for frame in moving_scene(8):
+        frame = frame.copy()
+        frame[box] = 2
+        frames.append(frame)
+    plain = FailureDetector()
+    assert not any(plain.detect(frame).mask.any() for frame in frames)
+    defect = np.zeros(frames[0].shape[:2], dtype=bool)
+    defect[box] = True
+    mapped = FailureDetector(DetectorConfig(defect_mask=defect))
+    assert all(mapped.detect(frame).mask[box].all() for frame in frames)
+
+
+def test_hold_ends_after_max_hold_frames():
+    frames = moving_scene(14)
+    box = (slice(32, 64), slice(48, 96))
+    detector = FailureDetector(DetectorConfig(max_hold_frames=4))
+    states = []
+    for index, frame in enumerate(frames):
+        if index >= 3:
+            frame = frame.copy()
+            frame[box] = 2
+        states.append(bool(detector.detect(frame).mask[box].any()))
+    assert states[3:7] == [True] * 4 and not any(states[7:]), states
+
+
+def test_frozen_tile_is_flagged_from_its_second_frozen_frame_while_the_scene_moves():
+    frames = moving_scene(12)
+    box = (slice(16, 80), slice(32, 112))
+    detector = FailureDetector()
+    results = []
+    for index, frame in enumerate(frames):
+        if index > 6:
+            frame = frame.copy()
+            frame[box] = frames[6][box]  # the tile keeps showing frame 6
+        results.append(detector.detect(frame))
+    assert not any(r.mask.any() for r in results[:7])
+    for result in results[7:]:
+        assert (result.labels[box] == FailureKind.FROZEN).mean() > 0.9
+
+
+def test_static_scene_is_not_frozen_and_a_repeated_frame_is_reported():
+    frames = moving_scene(6)
+    detector = FailureDetector()
+    for frame in frames:
+        detector.detect(frame)
+    again = detector.detect(frames[-1].copy())
+    assert again.repeated_frame and not again.mask.any()
+    still = FailureDetector()
+    for _ in range(6):
+        assert not still.detect(frames[0]).mask.any()
+
+
+def test_global_darkening_is_not_a_local_failure():
+    frames = moving_scene(8)
+    detector = FailureDetector()
+    for index, frame in enumerate(frames):
+        if index >= 4:  # tunnel entry: the whole image 8x darker at once
+            frame = (frame // 8).astype(np.uint8)
+        assert not detector.detect(frame).mask.any(), index
+
+
+# Natural look-alikes on real clips (clean: every flagged pixel is a false alarm). The bound is
+# the measured false-alarm level with margin (docs/detection.md), well below what the previous
+# rules flagged (country_bluesky 17.9 %, low_sun 27 %, night_rural 1.9 %).
+LOOKALIKES = {
+    "driving_country_bluesky_640x360.mp4": "smooth and codec-identical sky",
+    "driving_highway_solidWhiteRight_960x540.mp4": "white and dark cars, shadows",
+    "driving_night_rural_640x360.mp4": "night: mostly black, headlights",
+    "driving_low_sun_640x360.mp4": "low sun, dark pillarbox border and bonnet",
+    "driving_urban_overcast_640x360.mp4": "overcast sky, car shadows, pedestrians",
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOOKALIKES))
+def test_natural_lookalikes_stay_unflagged(name):
+    path = DATA / name
+    if not path.is_file():
+        print(f"skipping: {path} not found (development data, see SOURCES.md)")
+        pytest.skip(f"{path} not found")
+    detector = FailureDetector()
+    ratios = [detector.detect(frame).failed_ratio for frame in iter_frames(path, max_frames=150)]
+    assert float(np.mean(ratios)) <= 0.006, f"{LOOKALIKES[name]}: {np.mean(ratios):.4%}"
+    assert max(ratios) < 0.05
