@@ -79,9 +79,50 @@ def test_frozen_tile_is_flagged_from_its_second_frozen_frame_while_the_scene_mov
             frame = frame.copy()
             frame[box] = frames[6][box]  # the tile keeps showing frame 6
         results.append(detector.detect(frame))
-    assert not any(r.mask.any() for r in results[:7])
-    for result in results[7:]:
+    # Frame 7 is the first frozen frame: one identical frame is what a codec skip block does too.
+    assert not any(r.mask.any() for r in results[:8])
+    for result in results[8:]:
         assert (result.labels[box] == FailureKind.FROZEN).mean() > 0.9
+
+
+def test_frozen_tile_is_flagged_whole_including_its_flat_part():
+    frames = moving_scene(12)
+    for index, frame in enumerate(frames):  # a flat band that brightens: it moves, no texture
+        frame[40:56] = 60 + 4 * index
+    box = (slice(16, 80), slice(32, 112))
+    detector = FailureDetector()
+    results = []
+    for index, frame in enumerate(frames):
+        if index > 6:
+            frame = frame.copy()
+            frame[box] = frames[6][box]  # the tile keeps showing frame 6
+        results.append(detector.detect(frame))
+    assert not any(r.mask.any() for r in results[:8])
+    for result in results[8:]:
+        assert (result.labels[40:56, 32:112] == FailureKind.FROZEN).mean() > 0.9
+
+
+def test_codec_skip_now_and_then_is_not_frozen():
+    frames = moving_scene(14)
+    box = (slice(16, 48), slice(48, 96))
+    detector = FailureDetector()
+    flagged = []
+    for index, frame in enumerate(frames):
+        frame = frame.copy()
+        if index % 3 != 0 and index > 0:  # the codec skips the region in two of three frames
+            frame[box] = frames[index - 1 - (index % 3 == 2)][box]
+        flagged.append(bool(detector.detect(frame).mask.any()))
+    assert not any(flagged), flagged
+
+
+def test_detection_bench_reports_no_false_alarm_on_a_moving_scene():
+    from frame_restore_ros.bench.detection_bench import false_alarms, time_detection
+
+    frames = moving_scene(12)
+    record = false_alarms(frames)
+    assert record["frames"] == 12 and record["mean_pct"] == 0.0 and record["untouched"] == 1.0
+    speed = time_detection(frames, sizes=((64, 48),))
+    assert speed["64x48"]["frames"] == 7 and speed["64x48"]["p50_ms"] > 0.0
 
 
 def test_static_scene_is_not_frozen_and_a_repeated_frame_is_reported():

@@ -11,7 +11,16 @@ from frame_restore_ros.backends.engine_cache import EngineCache, EngineKey
 from frame_restore_ros.backends.selection import BACKENDS, BackendStatus, diagnose, resolve
 from frame_restore_ros.cli.main import main
 
-KEY = EngineKey("a" * 64, "10.7.0", "NVIDIA H100 sm90", "fp16", "1x3x224x400", 0)
+KEY = EngineKey(
+    "a" * 64,
+    "10.7.0",
+    "NVIDIA H100 sm90",
+    "fp16",
+    "1x3x224x400",
+    0,
+    "torch 2.13.0 opset 18",
+    "2 weakly typed",
+)
 
 
 class FakeBuilder:
@@ -42,7 +51,17 @@ def test_engine_is_built_once_then_loaded_from_the_cache(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "field", ["model", "tensorrt", "gpu", "precision", "input_shape", "samples"]
+    "field",
+    [
+        "model",
+        "tensorrt",
+        "gpu",
+        "precision",
+        "input_shape",
+        "samples",
+        "exporter",
+        "build_policy",
+    ],
 )
 def test_a_changed_key_builds_a_new_engine(tmp_path, field):
     cache, builder = EngineCache(tmp_path), FakeBuilder()
@@ -69,6 +88,45 @@ def test_corrupt_or_mismatched_engine_is_rebuilt_with_a_warning(tmp_path, caplog
     assert how == "rebuilt" and engine.startswith("ENGINE:") and builder.builds == 2
     assert "rebuilding the TensorRT engine" in caplog.text
     assert cache.load(KEY, tmp_path / "m.onnx", builder)[1] == "cached"
+
+
+def test_engine_files_get_the_umask_mode_not_0600(tmp_path):
+    from frame_restore_ros.model.checkpoint import default_file_mode
+
+    cache = EngineCache(tmp_path)
+    cache.load(KEY, tmp_path / "m.onnx", FakeBuilder())
+    for path in cache.paths(KEY):
+        assert path.stat().st_mode & 0o777 == default_file_mode()
+
+
+def test_concurrent_builds_of_one_engine_are_serialized(tmp_path):
+    import threading
+    import time
+
+    class SlowBuilder(FakeBuilder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.running = self.most_at_once = 0
+
+        def build(self, onnx_path, precision):
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+            time.sleep(0.2)
+            self.running -= 1
+            return super().build(onnx_path, precision)
+
+    builder, results = SlowBuilder(), []
+
+    def start() -> None:  # each its own cache object, as two processes would have
+        results.append(EngineCache(tmp_path).load(KEY, tmp_path / "m.onnx", builder)[1])
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert builder.builds == 1 and builder.most_at_once == 1
+    assert sorted(results) == ["built", "cached", "cached"]
 
 
 CONCRETE = tuple(name for name in BACKENDS if name != "auto")
@@ -148,8 +206,6 @@ def _real_case(bikes_frames):
 
 @pytest.mark.gpu
 def test_torch_cuda_matches_cpu_on_real_frames(bikes_frames):
-    import copy
-
     import numpy as np
     import torch
 
@@ -163,7 +219,7 @@ def test_torch_cuda_matches_cpu_on_real_frames(bikes_frames):
     backends = [
         TorchBackend(model, "cpu"),
         TorchBackend(model, "cuda"),
-        TorchBackend(copy.deepcopy(model), "cuda", precision="fp16", cuda_graph=True),
+        TorchBackend(model, "cuda", precision="fp16", cuda_graph=True),  # each has its copy
     ]
     outputs = [repair(b, reference, damage.damaged, damage.mask, 24, False)[0] for b in backends]
     assert np.abs(outputs[0].astype(int) - outputs[1]).max() <= 2

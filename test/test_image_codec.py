@@ -148,3 +148,38 @@ def test_compressed_round_trip_and_garbage(frame):
         decode_compressed("jpeg", b"not a jpeg at all")
     with pytest.raises(ImageDecodeError, match="no data"):
         decode_compressed("jpeg", b"")
+
+
+@pytest.mark.parametrize(
+    ("layout", "fmt"),
+    [
+        ("mono16", "mono16; png compressed mono16"),
+        ("mono8", "mono8; png compressed mono8"),
+        ("bgr16", "bgr16; png compressed bgr16"),
+    ],
+)
+def test_compressed_keeps_bit_depth_and_channels(frame, layout, fmt):
+    rng = np.random.default_rng(0)
+    native = bgr_to_native(frame, layout)
+    if native.dtype == np.uint16:
+        native = native + rng.integers(0, 257, native.shape, dtype=np.uint16)  # use all 16 bits
+    ok, png = cv2.imencode(".png", native)
+    decoded = decode_compressed(fmt, png.tobytes())
+    np.testing.assert_array_equal(decoded.native, native)
+    assert decoded.bgr.shape == frame.shape and decoded.bgr.dtype == np.uint8
+    mask = np.zeros(frame.shape[:2], bool)
+    mask[10:30, 20:50] = True
+    restored = np.full_like(frame, 200)
+    out = cv2.imdecode(
+        np.frombuffer(
+            encode_compressed(restored, fmt, native=decoded.native, mask=mask), np.uint8
+        ),
+        cv2.IMREAD_UNCHANGED,
+    )
+    assert out.dtype == native.dtype and out.shape == native.shape
+    np.testing.assert_array_equal(out[~mask], native[~mask])  # good pixels bit-exact
+    np.testing.assert_array_equal(out[mask], bgr_to_native(restored, layout)[mask])
+    by_format = cv2.imdecode(  # without the native pixels the format string sets the layout
+        np.frombuffer(encode_compressed(restored, fmt), np.uint8), cv2.IMREAD_UNCHANGED
+    )
+    assert by_format.dtype == native.dtype and by_format.shape == native.shape

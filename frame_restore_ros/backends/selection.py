@@ -3,7 +3,8 @@
 :func:`load_backend` is how every caller (node, replay, evaluation, benchmarks) gets a backend
 from a name and a weight file, ``hold`` included.
 
-``auto``: TensorRT when it imports and a CUDA GPU is visible, else torch on CUDA, else the
+``auto``: TensorRT when it imports, is a supported version (``tensorrt_version``: 10.x or 11.x)
+and a CUDA GPU is visible, else torch on CUDA, else the
 fastest CPU path as measured (docs/backends.md, the small preset's model call per damaged 720p
 frame on the 2-core development machine: OpenVINO bf16 13 ms, OpenVINO fp32 23 ms, ONNX Runtime
 24-28 ms, torch 33 ms).
@@ -35,6 +36,8 @@ BACKENDS = (
 CPU_PREFERENCE = ("openvino-cpu", "onnxruntime-cpu", "torch-cpu")  # fastest first, as measured
 AUTO_ORDER = ("tensorrt", "torch-cuda", *CPU_PREFERENCE)
 PRECISIONS = ("fp16", "bf16", "fp32")  # the precision setting of tensorrt, torch-cuda, openvino
+# Where the precision setting applies; the other backends run fp32 whatever is asked.
+REDUCED_PRECISION_BACKENDS = ("tensorrt", "torch-cuda", "openvino-cpu")
 HOLD = "hold"  # no model: the repair pipeline copies the reference into the failed pixels
 
 
@@ -93,14 +96,24 @@ def diagnose() -> list[BackendStatus]:
         statuses.append(BackendStatus("onnxruntime-cpu", False, f"import failed: {exc}"))
         statuses.append(BackendStatus("onnxruntime-cuda", False, f"import failed: {exc}"))
     statuses.append(_openvino_status())
+    statuses.append(_tensorrt_status(cuda, device))
+    return statuses
+
+
+def _tensorrt_status(cuda: bool, device: str) -> BackendStatus:
+    from frame_restore_ros.backends.tensorrt_version import build_path
+
     try:
         trt = importlib.import_module("tensorrt")
-        usable = cuda
-        detail = f"TensorRT {trt.__version__}" + ("" if cuda else f"; but {device}")
     except ImportError as exc:
-        usable, detail = False, f"tensorrt does not import ({exc})"
-    statuses.append(BackendStatus("tensorrt", usable, detail))
-    return statuses
+        return BackendStatus("tensorrt", False, f"tensorrt does not import ({exc})")
+    version = getattr(trt, "__version__", "unknown")
+    try:
+        path = build_path(version)
+    except ValueError as exc:  # the reason a version is refused
+        return BackendStatus("tensorrt", False, str(exc))
+    detail = f"TensorRT {version} ({path} build)" + ("" if cuda else f"; but {device}")
+    return BackendStatus("tensorrt", cuda, detail)
 
 
 def resolve(choice: str, statuses: list[BackendStatus] | None = None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from frame_restore_ros.backends.model_copy import private_copy
 from frame_restore_ros.model import DeployGraph
 from frame_restore_ros.model.build import RestorationModel
 
@@ -36,7 +37,7 @@ class TorchBackend:
         if self.device.type != "cuda" and (precision != "fp32" or cuda_graph):
             raise ValueError("fp16/bf16 and CUDA graphs need device='cuda'")
         self.dtype = DTYPES[precision]
-        self.model = model.eval().to(self.device, self.dtype)
+        self.model = private_copy(model, self.device, self.dtype)  # the caller's stays as is
         self.graph = DeployGraph(self.model)
         self.sampling_graph = (
             DeployGraph(self.model, uncertainty_samples) if uncertainty_samples else None

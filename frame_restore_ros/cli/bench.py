@@ -29,6 +29,7 @@ MODES = """\
   replay      bag I/O alone vs the whole replay on one bag, frames/s
   node        what the ROS node adds around the restorer per frame
   live        the node across processes over real ROS 2 DDS: latency, loss, CPU, max rate
+  detection   the failure detector: speed at 1280x720 and 1920x1080, false alarms per clip
 """
 
 
@@ -47,10 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  frame-restore bench end-to-end --backends openvino-cpu --runs 5 --json e2e.json\n"
         "  frame-restore bench replay bags/drive_720p --json replay_bench.json\n"
         "  frame-restore bench node --size 1920x1080 --json node_bench.json\n"
-        "  frame-restore bench live --sizes 1280x720 1920x1080 --json live.json",
+        "  frame-restore bench live --sizes 1280x720 1920x1080 --json live.json\n"
+        "  frame-restore bench detection --data ../shared/data --data sample:bikes.mp4",
     )
     modes = p.add_subparsers(dest="mode", required=True, metavar="MODE")
-    for add in (_model, _pipeline, _backends, _end_to_end, _replay, _node, _live):
+    for add in (_model, _pipeline, _backends, _end_to_end, _replay, _node, _live, _detection):
         add(modes)
 
 
@@ -299,6 +301,41 @@ def _live(modes: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_live)
 
 
+def _detection(modes: argparse._SubParsersAction) -> None:
+    from frame_restore_ros.cli.eval_detection import SHARED_DATA
+
+    p = _mode(
+        modes,
+        "detection",
+        "the failure detector: speed at 1280x720 and 1920x1080, false alarms per clip",
+        "Time FailureDetector.detect per frame on frames of one clip resized to 1280x720 and\n"
+        "1920x1080 (p50, p90), then stream every clip untouched through a fresh detector:\n"
+        "every flagged pixel is a false alarm (mean and p99 % of pixels per frame, share of\n"
+        "frames left untouched, flagged % per class). The injected-failure scores are\n"
+        "`frame-restore eval-detection`.\n\n"
+        "example: frame-restore bench detection --data ../shared/data --data sample:bikes.mp4 \\\n"
+        "           --max-frames 400 --json detection_bench.json",
+    )
+    p.add_argument(
+        "--data",
+        action="append",
+        help="a video, bag or folder of them, or sample:NAME (repeatable; default: "
+        f"{SHARED_DATA} when it exists, else sample:bikes.mp4)",
+    )
+    p.add_argument(
+        "--max-frames", type=int, default=400, help="frames read per clip (default: 400)"
+    )
+    p.add_argument(
+        "--speed-clip",
+        help="clip whose frames are timed (default: the first clip of the highest resolution)",
+    )
+    p.add_argument(
+        "--speed-frames", type=int, default=80, help="timed frames per size (default: 80)"
+    )
+    add_json(p)
+    p.set_defaults(handler=run_detection)
+
+
 def run_model(args: argparse.Namespace) -> int:
     """Time the deploy graph per preset."""
     from frame_restore_ros.bench.model_bench import format_model_table, run_model_benchmark
@@ -374,6 +411,35 @@ def run_node(args: argparse.Namespace) -> int:
     )
     print(json.dumps(result, indent=2))
     write_json(args.json, result)
+    return 0
+
+
+def run_detection(args: argparse.Namespace) -> int:
+    """Time the failure detector and measure its false alarms on clean clips."""
+    import shlex
+    import sys
+
+    import cv2
+
+    from frame_restore_ros.bench.detection_bench import format_detection, run_detection_benchmark
+    from frame_restore_ros.cli.eval_detection import default_data, expand_sources, open_clips
+
+    sources, chosen = (args.data, "given") if args.data else default_data()
+    clips, _ = open_clips(expand_sources(sources), args.max_frames, 1)
+    speed_clip = args.speed_clip
+    if speed_clip is None:
+
+        def pixels(name: str) -> int:
+            frame = next(iter(clips[name]()), None)
+            return 0 if frame is None else frame.shape[0] * frame.shape[1]
+
+        speed_clip = max(clips, key=pixels)
+    record = run_detection_benchmark(clips, speed_clip, args.speed_frames)
+    record["command"] = "frame-restore " + shlex.join(sys.argv[1:])
+    record["data"] = chosen
+    record["threads"] = cv2.getNumThreads()
+    print(format_detection(record))
+    write_json(args.json, record)
     return 0
 
 

@@ -71,10 +71,8 @@ class DetectorConfig:
     frozen_min_activity: float = 4.0
     frozen_scene_motion: float = 2.0
     frozen_min_cells: int = 8
-    frozen_grow: bool = True
     frozen_grow_activity: float = 1.0
-    frozen_moving_frames: int = 1
-    frozen_grow_live: bool = False
+    frozen_moving_frames: int = 4
     activity_alpha: float = 0.3
     line_max_gradient: float = 2.0
     line_max_gray: float = 12.0
@@ -331,14 +329,10 @@ class FailureDetector:
             candidates | held, stats.motion, identical, cfg.frozen_scene_motion
         )
         onset = drop_small(candidates & moving_ring, cfg.frozen_min_cells)
-        if cfg.frozen_grow:
-            # The rest of a frozen tile stopped in the same frame as its textured core; a sky
-            # the codec kept identical for longer stopped before and is not taken.
-            stopped = identical & (self._still <= cfg.frozen_frames - 1)
-            stopped &= self._activity >= cfg.frozen_grow_activity
-            if cfg.frozen_grow_live:
-                stopped &= live
-            onset = grow(onset, stopped)
+        # The rest of a frozen tile (its flat, once-moving cells) stopped with its textured core;
+        # a sky the codec kept identical for longer, or that never moved, is not taken.
+        stopped = identical & (self._still <= cfg.frozen_frames - 1)
+        onset = grow(onset, stopped & (self._activity >= cfg.frozen_grow_activity))
         return tracker.update(onset, identical & (moving_ring | onset))
 
     def _whole_frame(self, stats: CellStats, repeated: bool) -> bool:

@@ -71,6 +71,31 @@ class SiamMCVAEOutput:
         return torch.exp(0.5 * self.log_var)
 
 
+class PositionTable(nn.Module):
+    """Fixed sine-cosine positional embeddings, kept on the model's device.
+
+    The table of the configured grid is a non-persistent buffer: it moves with ``model.to()``, so
+    a forward at the deploy size copies nothing from the host (a host-to-device copy synchronizes
+    and is not allowed while a CUDA graph is being captured). Other grids (training, tests) are
+    computed once per grid and device and kept.
+    """
+
+    def __init__(self, dim: int, grid: tuple[int, int]) -> None:
+        super().__init__()
+        self.dim, self.grid = dim, tuple(grid)
+        self.register_buffer("table", sincos_pos_embed(dim, self.grid)[None], persistent=False)
+        self._other: dict[tuple[tuple[int, int], torch.device], torch.Tensor] = {}
+
+    def forward(self, grid: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
+        """Return the (1, N+1, dim) table of ``grid`` in ``like``'s dtype, on its device."""
+        if tuple(grid) == self.grid and self.table.device == like.device:
+            return self.table.to(dtype=like.dtype)  # no copy when the dtypes match
+        key = (tuple(grid), like.device)
+        if key not in self._other:
+            self._other[key] = sincos_pos_embed(self.dim, tuple(grid))[None].to(like.device)
+        return self._other[key].to(dtype=like.dtype)
+
+
 class SiamViT(nn.Module):
     """The siamese encoder: one ViT applied to both frames (eq. 2-5)."""
 
@@ -82,14 +107,12 @@ class SiamViT(nn.Module):
             cfg.enc_dim, cfg.enc_depth, cfg.enc_heads, cfg.mlp_ratio, cfg.norm_eps
         )
         self.project = nn.Linear(cfg.enc_dim, cfg.latent_dim)  # W_u, B_u
-        self._pos_cache: dict[tuple[int, int], torch.Tensor] = {}
+        self.pos_table = PositionTable(cfg.enc_dim, cfg.grid_size)
         self.dim = cfg.enc_dim
 
     def pos_embed(self, grid: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
         """P_e for a grid: (1, N+1, D)."""
-        if grid not in self._pos_cache:
-            self._pos_cache[grid] = sincos_pos_embed(self.dim, grid)[None]
-        return self._pos_cache[grid].to(device=like.device, dtype=like.dtype)
+        return self.pos_table(grid, like)
 
     def embed(self, patches: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
         """Eq. 2: Y_0 = [c, W_e X + B_e] + P_e. patches (B, N, P^2 C) -> (B, N+1, D)."""
@@ -155,7 +178,7 @@ class PatchImageModel(nn.Module):
             torch.tensor(IMAGENET_STD[: cfg.in_channels]).view(1, -1, 1, 1),
             persistent=False,
         )
-        self._dec_pos_cache: dict[tuple[int, int], torch.Tensor] = {}
+        self.dec_pos_table = PositionTable(cfg.latent_dim, cfg.grid_size)
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         return (images - self.pixel_mean) / self.pixel_std
@@ -172,9 +195,7 @@ class PatchImageModel(nn.Module):
 
     def decoder_pos(self, grid: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
         """P_d for a grid: (1, N+1, D')."""
-        if grid not in self._dec_pos_cache:
-            self._dec_pos_cache[grid] = sincos_pos_embed(self.cfg.latent_dim, grid)[None]
-        return self._dec_pos_cache[grid].to(device=like.device, dtype=like.dtype)
+        return self.dec_pos_table(grid, like)
 
     @torch.no_grad()
     def restore(

@@ -149,9 +149,12 @@ class CameraPipeline:
         message, image = received.message, received.image
         if self.compressed:
             fmt = str(message.format) if fmt is None else fmt
-            payload = encode_compressed(bgr, fmt, options.jpeg_quality)
+            # the input's own pixels (bit depth, channels) with only the masked ones replaced
+            payload = encode_compressed(
+                bgr, fmt, options.jpeg_quality, native=image.native, mask=mask
+            )
             edited = self.factory.compressed(message.header, fmt, payload)
-            return DecodedMessage(edited, DecodedImage(bgr, None, fmt), received.stamp)
+            return DecodedMessage(edited, DecodedImage(bgr, image.native, fmt), received.stamp)
         native = merge_into_native(image.native, bgr, mask, image.encoding)
         edited = self.factory.image(message.header, native_to_fields(native, image.encoding))
         return DecodedMessage(edited, DecodedImage(bgr, native, image.encoding), received.stamp)

@@ -266,8 +266,9 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
     ),
     config_parameter(
         "detector.frozen_frames",
-        "Frames a textured block must show the same content, after moving while its "
-        "surroundings move, to count as frozen (2: from its second frozen frame).",
+        "Frames a textured block must show the same content (the last frame it moved in "
+        "included), after moving while its surroundings move, to count as frozen (3: from "
+        "its second frozen frame; one repeat is what a codec skip block shows too).",
         (DetectorConfig, "frozen_frames"),
         minimum=2,
         maximum=300,

@@ -1,0 +1,130 @@
+"""``frame-restore bench detection``: detector speed and false alarms on clean real clips.
+
+Speed: consecutive frames of one clip resized to each size (1280x720, 1920x1080), a fresh
+:class:`FailureDetector` per size, ``detect`` timed per frame after a warm-up; p50 and p90.
+False alarms: every clip streamed untouched through a fresh detector; every flagged pixel is a
+false alarm. Per clip: the mean and p99 flagged share of pixels per frame, the share of frames
+with no flagged pixel (the frames a restorer would publish untouched), and the flagged pixels
+per failure class.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+import cv2
+import numpy as np
+
+from frame_restore_ros.detection.detector import DetectorConfig, FailureDetector
+from frame_restore_ros.detection.failures import FailureKind
+
+SPEED_SIZES = ((1280, 720), (1920, 1080))
+WARMUP_FRAMES = 5
+
+
+def time_detection(
+    frames: list[np.ndarray],
+    sizes: Iterable[tuple[int, int]] = SPEED_SIZES,
+    config: DetectorConfig | None = None,
+) -> dict[str, dict[str, float]]:
+    """Time ``detect`` per frame on ``frames`` (each (H, W, 3) uint8) resized to each size.
+
+    Returns {"WxH": {"p50_ms", "p90_ms", "frames"}}; the first :data:`WARMUP_FRAMES` are not
+    counted.
+    """
+    if len(frames) <= WARMUP_FRAMES:
+        raise ValueError(f"need more than {WARMUP_FRAMES} frames to time, got {len(frames)}")
+    results = {}
+    for width, height in sizes:
+        resized = [cv2.resize(f, (width, height), interpolation=cv2.INTER_LINEAR) for f in frames]
+        detector = FailureDetector(config)
+        samples = []
+        for frame in resized:
+            start = time.perf_counter()
+            detector.detect(frame)
+            samples.append((time.perf_counter() - start) * 1000.0)
+        timed = np.asarray(samples[WARMUP_FRAMES:])
+        results[f"{width}x{height}"] = {
+            "p50_ms": round(float(np.percentile(timed, 50)), 2),
+            "p90_ms": round(float(np.percentile(timed, 90)), 2),
+            "frames": int(timed.size),
+        }
+    return results
+
+
+def false_alarms(
+    frames: Iterable[np.ndarray], config: DetectorConfig | None = None
+) -> dict[str, object]:
+    """Stream clean frames (H, W, 3) uint8 through a fresh detector; summarise what it flags.
+
+    Returns frames, mean_pct and p99_pct (flagged % of pixels per frame), untouched (share of
+    frames with no flagged pixel) and per_class_pct (flagged % of all pixels per class).
+    """
+    detector = FailureDetector(config)
+    ratios: list[float] = []
+    per_class = np.zeros(len(FailureKind), dtype=np.int64)
+    pixels = 0
+    for frame in frames:
+        found = detector.detect(frame)
+        ratios.append(found.failed_ratio)
+        pixels += found.labels.size
+        for label, count in found.counts.items():
+            per_class[FailureKind[label.upper()]] += count
+    values = np.asarray(ratios or [0.0])
+    return {
+        "frames": len(ratios),
+        "mean_pct": round(100.0 * float(values.mean()), 4),
+        "p99_pct": round(100.0 * float(np.percentile(values, 99)), 4),
+        "untouched": round(float((values == 0).mean()), 4),
+        "per_class_pct": {
+            FailureKind(i).label: round(100.0 * int(c) / max(1, pixels), 4)
+            for i, c in enumerate(per_class)
+            if c
+        },
+    }
+
+
+def run_detection_benchmark(
+    clips: dict[str, Callable[[], Iterable[np.ndarray]]],
+    speed_clip: str,
+    speed_frames: int,
+    config: DetectorConfig | None = None,
+) -> dict[str, object]:
+    """Time the detector on ``speed_clip`` and measure false alarms on every clip.
+
+    ``clips``: clip name -> opener of its clean frames; ``speed_clip`` must be one of them.
+    """
+    if speed_clip not in clips:
+        raise ValueError(f"speed clip {speed_clip!r} is not among {', '.join(clips)}")
+    speed_source = []
+    for frame in clips[speed_clip]():
+        speed_source.append(frame)
+        if len(speed_source) >= speed_frames + WARMUP_FRAMES:
+            break
+    return {
+        "speed": time_detection(speed_source, config=config),
+        "speed_clip": speed_clip,
+        "false_alarms": {name: false_alarms(opener(), config) for name, opener in clips.items()},
+    }
+
+
+def format_detection(record: dict) -> str:
+    """Return the speed and false-alarm tables as text."""
+    lines = [f"detect() per frame, frames of {record['speed_clip']} resized:"]
+    for size, row in record["speed"].items():
+        lines.append(
+            f"  {size:>10}  p50 {row['p50_ms']:7.2f} ms  p90 {row['p90_ms']:7.2f} ms"
+            f"  ({row['frames']} frames)"
+        )
+    lines.append("false alarms on the clean clips (flagged % of pixels per frame):")
+    lines.append(
+        f"  {'clip':<44} {'frames':>6} {'mean %':>8} {'p99 %':>8} {'untouched':>9}  by class"
+    )
+    for name, row in record["false_alarms"].items():
+        classes = " ".join(f"{k} {v:.3f}" for k, v in row["per_class_pct"].items())
+        lines.append(
+            f"  {name[:44]:<44} {row['frames']:>6} {row['mean_pct']:>8.3f} {row['p99_pct']:>8.3f}"
+            f" {100 * row['untouched']:>8.1f}%  {classes}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,323 @@
+"""Fault injection on make-bag and replay: every case of issue 14 on small bags.
+
+Each case asserts the exit code, that the message names the file, that the input is untouched
+(hash before and after), that nothing partial is left under the final name, and for salvage
+exactly the lost messages. Full disk (RLIMIT_FSIZE, a failing writer) and read-only folders need
+no root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import resource
+import signal
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from frame_restore_ros.bag.bag_io import BagReader
+from frame_restore_ros.cli.main import main
+from frame_restore_ros.codec.image_codec import decode_compressed
+from frame_restore_ros.node.parameters import NodeSettings, ParameterError
+
+START = 1_700_000_000_000_000_000
+PERIOD = 100_000_000  # make-bag's 10 Hz for image folders
+TOPIC = "/cam/image_raw"
+
+
+@pytest.fixture(scope="module")
+def images(bikes_frames, tmp_path_factory) -> Path:
+    """30 small real frames (68x160) as PNG files."""
+    folder = tmp_path_factory.mktemp("images")
+    for i, frame in enumerate(bikes_frames[:30]):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), np.ascontiguousarray(frame[::4, ::4]))
+    return folder
+
+
+def make(images: Path, out: Path, *extra: str) -> int:
+    return main(
+        ["make-bag", str(images), "-o", str(out), "--topic", TOPIC, "--no-progress", *extra]
+    )
+
+
+def replay(source: Path, out: Path, *extra: str) -> int:
+    return main(["replay", str(source), str(out), "--backend", "hold", "--no-progress", *extra])
+
+
+def tree_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(str(file.relative_to(path)).encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if ".partial-" in p.name or ".old-" in p.name)
+
+
+@pytest.fixture
+def bag(images, tmp_path) -> Path:
+    path = tmp_path / "data" / "drive"
+    assert make(images, path) == 0
+    return path
+
+
+@pytest.fixture
+def no_backend(monkeypatch):
+    """Fail the test if a backend is loaded: every check must come before."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("backend loaded before the paths were checked")
+
+    monkeypatch.setattr("frame_restore_ros.backends.selection.load_backend", refuse)
+
+
+def error_text(caplog) -> str:
+    return "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+
+
+# 1: --overwrite replaces only what this tool made; never the input
+
+
+@pytest.mark.parametrize("target", ["parent", "same", "inside"])
+def test_output_that_is_near_the_input_is_refused(bag, target, caplog, no_backend):
+    (bag.parent / "notes.txt").write_text("keep")
+    before = tree_hash(bag.parent)
+    out = {"parent": bag.parent, "same": bag, "inside": bag / "out"}[target]
+    assert replay(bag, out, "--overwrite") == 2
+    assert str(out) in error_text(caplog) and "input" in error_text(caplog)
+    assert tree_hash(bag.parent) == before
+
+
+def test_overwrite_refuses_a_folder_that_is_not_a_bag(images, bag, tmp_path, caplog, no_backend):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep")
+    assert replay(bag, other, "--overwrite") == 2
+    assert f"{other} is not one: it is not a ROS 2 bag" in error_text(caplog)
+    assert make(images, other, "--overwrite") == 2
+    assert (other / "notes.txt").read_text() == "keep"
+    (bag / "notes.txt").write_text("mine")  # a bag with a stranger inside is not ours either
+    assert make(images, bag, "--overwrite") == 2 and (bag / "notes.txt").exists()
+    assert "files that are not part of the bag: notes.txt" in error_text(caplog)
+
+
+def test_overwrite_replaces_its_own_bag_and_report_completely(bag, tmp_path):
+    out = tmp_path / "out"
+    assert replay(bag, out) == 0
+    report = tmp_path / "out_report"
+    cv2.imwrite(str(report / "strip_cam_old.png"), np.zeros((4, 4, 3), np.uint8))
+    assert replay(bag, out, "--overwrite", "--storage", "sqlite3") == 0
+    assert not (report / "strip_cam_old.png").exists()  # no stale strips of the previous run
+    assert {p.suffix for p in out.iterdir()} == {".yaml", ".db3"}
+    assert leftovers(tmp_path) == []
+
+
+def test_report_of_another_run_needs_overwrite(bag, tmp_path, caplog, no_backend):
+    assert main(["replay", str(bag), str(tmp_path / "o"), "--report", str(bag)]) == 2
+    (tmp_path / "r").mkdir()
+    assert replay(bag, tmp_path / "o", "--report", str(tmp_path / "r")) == 2
+    assert f"report {tmp_path / 'r'} exists" in error_text(caplog)
+    assert not (tmp_path / "o").exists()
+
+
+# 2: a damaged MCAP never loses messages silently
+
+
+@pytest.fixture
+def damaged(bag) -> Path:
+    """Zero 4 KiB over frame 15's record header: the reader silently stops in that chunk."""
+    mcap = next(bag.glob("*.mcap"))
+    data = bytearray(mcap.read_bytes())
+    start = data.find(struct.pack("<Q", START + 15 * PERIOD)) - 15  # opcode of the record
+    data[start - 1024 : start + 3072] = bytes(4096)
+    mcap.write_bytes(bytes(data))
+    return bag
+
+
+def test_damaged_mcap_stops_with_the_loss_named(damaged, tmp_path, caplog):
+    before = tree_hash(damaged)
+    out = tmp_path / "out"
+    assert replay(damaged, out) == 2
+    text = error_text(caplog)
+    assert str(damaged) in text and f"{TOPIC}: 15 of 30 lost" in text and "--salvage" in text
+    assert not out.exists() and leftovers(tmp_path) == [] and tree_hash(damaged) == before
+
+
+def test_salvage_keeps_what_reads_and_reports_exactly_what_was_lost(damaged, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert replay(damaged, out, "--salvage") == 0
+    with BagReader(out) as reader:
+        times = [m.timestamp for m in reader.messages([TOPIC])]
+    assert times == [START + i * PERIOD for i in range(15)]
+    summary = json.loads((tmp_path / "out_report" / "summary.json").read_text())
+    (loss,) = summary["lost_messages"]
+    assert (loss["topic"], loss["declared"], loss["read"], loss["lost"]) == (TOPIC, 30, 15, 15)
+    assert loss["where"] == [{"after_ns": START + 14 * PERIOD, "before_ns": None, "lost": 15}]
+    assert "salvaged: 15 of 30 messages of /cam/image_raw lost" in capsys.readouterr().out
+
+
+# 3 and 5: the output is claimed for the whole run; partials of dead runs are removed
+
+
+def test_second_run_to_a_claimed_output_fails_at_once_and_stale_partials_go(bag, tmp_path, caplog):
+    out = tmp_path / "out"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys, time; from pathlib import Path; "
+            "from frame_restore_ros.bag.output_claim import OutputClaim, partial_path; "
+            f"out = Path({str(out)!r}); OutputClaim(out).__enter__(); "
+            "partial_path(out).mkdir(); (partial_path(out) / 'x.mcap').write_bytes(bytes(9999)); "
+            "print('ready', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        assert replay(bag, out) == 2
+        assert f"output {out} is being written by another run (pid {holder.pid})" in (
+            error_text(caplog)
+        )
+    finally:
+        holder.send_signal(signal.SIGKILL)  # as kill -9 or OOM: no cleanup ran
+        holder.wait()
+    assert leftovers(tmp_path) == [f".out.partial-{holder.pid}"]
+    caplog.clear()
+    assert replay(bag, out) == 0
+    assert leftovers(tmp_path) == [] and not (tmp_path / ".out.lock").exists()
+    assert any(f"partial-{holder.pid}" in r.getMessage() for r in caplog.records)
+
+
+# 4: a frame the pipeline cannot take is a skipped message
+
+
+def test_tiny_frames_are_skipped_counted_and_logged(images, tmp_path, caplog):
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    for file in sorted(images.iterdir())[:10]:
+        (folder / file.name).write_bytes(file.read_bytes())
+    cv2.imwrite(str(folder / "003.png"), np.full((1, 1, 3), 90, np.uint8))
+    cv2.imwrite(str(folder / "006.png"), np.full((1, 7, 3), 90, np.uint8))
+    assert make(folder, tmp_path / "bag") == 0
+    assert replay(tmp_path / "bag", tmp_path / "out") == 0
+    summary = json.loads((tmp_path / "out_report" / "summary.json").read_text())
+    camera = summary["cameras"][TOPIC]
+    assert camera["skipped"] == {"too_small": 2}
+    assert (camera["messages"], camera["frames"]) == (10, 8)
+    assert [s["t_ns"] for s in camera["skipped_messages"]] == [
+        START + 3 * PERIOD,
+        START + 6 * PERIOD,
+    ]
+    logged = [
+        r.getMessage()
+        for r in caplog.records
+        if "too_small" in r.getMessage() or "smaller" in r.getMessage()
+    ]
+    assert any(TOPIC in m and "t=1700000000.300s" in m for m in logged)
+
+
+# 6: 16-bit and 1-channel compressed images stay so
+
+
+def test_mono16_png_stays_16_bit_single_channel(images, tmp_path):
+    bag, out = tmp_path / "bag", tmp_path / "out"
+    assert (
+        make(images, bag, "--compressed", "png", "--encoding", "mono16", "--max-frames", "8") == 0
+    )
+    topic = TOPIC
+    assert replay(bag, out, "--inject", "dead", "--inject-rate", "1") == 0
+    with BagReader(out) as reader:
+        for message in reader.messages([topic, f"{topic}/restored"]):
+            msg = reader.deserialize(message)
+            assert msg.format == "mono16; png compressed mono16"
+            pixels = cv2.imdecode(np.asarray(msg.data, np.uint8), cv2.IMREAD_UNCHANGED)
+            assert pixels.dtype == np.uint16 and pixels.ndim == 2, message.topic
+            assert decode_compressed(msg.format, msg.data).native.dtype == np.uint16
+
+
+# 7: full disk, on either storage, for make-bag and replay
+
+
+@pytest.fixture
+def small_disk():
+    """Limit file size to 600 kB for the test (RLIMIT_FSIZE, no root needed): EFBIG on write."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (600_000, hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    signal.signal(signal.SIGXFSZ, previous)
+
+
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_full_disk_is_one_line_exit_2_and_no_output(
+    bag, images, tmp_path, storage, caplog, request
+):
+    before = tree_hash(bag)
+    request.getfixturevalue("small_disk")
+    out, made = tmp_path / "out", tmp_path / "made"
+    assert replay(bag, out, "--storage", storage) == 2
+    assert make(images, made, "--storage", storage) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 2 and errors[0].startswith(f"cannot write bag {out}: ")
+    assert errors[1].startswith(f"cannot write bag {made}: ")
+    assert not out.exists() and not made.exists() and leftovers(tmp_path) == []
+    assert tree_hash(bag) == before
+
+
+def test_full_disk_while_writing_the_report_leaves_no_report(bag, tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr("frame_restore_ros.bag.replay_report.cv2.imwrite", lambda *a: False)
+    assert replay(bag, tmp_path / "out", "--strips", "1", "--inject", "dead") == 2
+    assert f"cannot write report {tmp_path / 'out_report'}" in error_text(caplog)
+    assert not (tmp_path / "out_report").exists() and leftovers(tmp_path) == []
+
+
+# 8 and 9: read-only output folders, output that is a file, unreadable metadata: at once
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_folder_names_the_output(bag, tmp_path, caplog, no_backend):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        assert replay(bag, locked / "out") == 2
+        assert f"cannot write output {locked / 'out'}: {locked} is not writable" in (
+            error_text(caplog)
+        )
+    finally:
+        locked.chmod(0o755)
+
+
+def test_output_file_and_bad_metadata_fail_before_the_backend(bag, tmp_path, caplog, no_backend):
+    (tmp_path / "file").write_text("x")
+    assert replay(bag, tmp_path / "file", "--overwrite") == 2
+    assert f"output {tmp_path / 'file'} exists and is not a bag folder" in error_text(caplog)
+    (bag / "metadata.yaml").write_bytes(b"\x00\xff\xfe binary")
+    assert replay(bag, tmp_path / "out") == 2
+    assert f"cannot open bag {bag}" in error_text(caplog)
+    assert replay(tmp_path / "missing", tmp_path / "out") == 2
+    assert f"bag {tmp_path / 'missing'} does not exist" in error_text(caplog)
+
+
+# 10: two cameras on one input topic
+
+
+def test_two_cameras_on_one_input_topic_are_refused():
+    with pytest.raises(ParameterError, match="share an input topic.*/a \\(front, rear\\)"):
+        NodeSettings.build(
+            {"cameras": ["front", "rear"], "front.input_topic": "/a", "rear.input_topic": "/a"}
+        )
+    NodeSettings.build({"cameras": ["front", "rear"]})  # the defaults differ
