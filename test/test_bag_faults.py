@@ -8,6 +8,7 @@ no root.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -166,6 +167,36 @@ def test_salvage_keeps_what_reads_and_reports_exactly_what_was_lost(damaged, tmp
     assert "salvaged: 15 of 30 messages of /cam/image_raw lost" in capsys.readouterr().out
 
 
+def test_salvage_reads_on_past_a_corrupt_chunk(bikes_frames, tmp_path, capsys):
+    """Full-size frames: a chunk holds two; the reader resumes at the next intact chunk."""
+    folder, bag, out = tmp_path / "full", tmp_path / "bag", tmp_path / "out"
+    folder.mkdir()
+    for i, frame in enumerate(bikes_frames[:12]):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), frame)
+    assert make(folder, bag) == 0
+    mcap = next(bag.glob("*.mcap"))
+    data = bytearray(mcap.read_bytes())
+    start = data.find(struct.pack("<Q", START + 6 * PERIOD)) - 15
+    data[start : start + 4096] = bytes(4096)  # frame 6's record header, inside its chunk
+    mcap.write_bytes(bytes(data))
+    before = tree_hash(bag)
+    assert replay(bag, out, "--salvage") == 0
+    with BagReader(out) as reader:
+        kept = [(m.timestamp - START) // PERIOD for m in reader.messages([TOPIC])]
+    lost = sorted(set(range(12)) - set(kept))
+    assert lost == [6, 7, 8] and kept[-1] == 11  # only the damaged chunk (3 frames) is lost
+    summary = json.loads((tmp_path / "out_report" / "summary.json").read_text())
+    (loss,) = summary["lost_messages"]
+    (gap,) = loss["where"]
+    assert (loss["declared"], loss["read"], loss["lost"]) == (12, len(kept), len(lost))
+    assert gap == {
+        "after_ns": START + (lost[0] - 1) * PERIOD,
+        "before_ns": START + (lost[-1] + 1) * PERIOD,
+        "lost": len(lost),
+    }
+    assert tree_hash(bag) == before
+
+
 # 3 and 5: the output is claimed for the whole run; partials of dead runs are removed
 
 
@@ -211,6 +242,9 @@ def test_tiny_frames_are_skipped_counted_and_logged(images, tmp_path, caplog):
     cv2.imwrite(str(folder / "003.png"), np.full((1, 1, 3), 90, np.uint8))
     cv2.imwrite(str(folder / "006.png"), np.full((1, 7, 3), 90, np.uint8))
     assert make(folder, tmp_path / "bag") == 0
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(f"{folder} frame 3 ({TOPIC}, t=1700000000.300s) is 1x1" in m for m in warned)
+    assert any(f"{folder} frame 6 ({TOPIC}, t=1700000000.600s) is 7x1" in m for m in warned)
     assert replay(tmp_path / "bag", tmp_path / "out") == 0
     summary = json.loads((tmp_path / "out_report" / "summary.json").read_text())
     camera = summary["cameras"][TOPIC]
@@ -299,6 +333,59 @@ def test_read_only_folder_names_the_output(bag, tmp_path, caplog, no_backend):
         )
     finally:
         locked.chmod(0o755)
+
+
+def _read_only(*args, **kwargs):
+    raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+
+def _denied(*args, **kwargs):
+    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+
+@pytest.mark.parametrize(
+    ("where", "target", "fault"),
+    [
+        ("claim", "frame_restore_ros.bag.output_claim.OutputClaim._lock", _read_only),
+        ("write", "frame_restore_ros.bag.bag_io.Writer.write", _read_only),
+        ("publish", "frame_restore_ros.bag.bag_io.AtomicBagWriter._publish", _denied),
+    ],
+)
+def test_read_only_or_denied_anywhere_is_one_line_exit_2(
+    bag, images, tmp_path, caplog, monkeypatch, where, target, fault
+):
+    """EROFS / EACCES simulated where each can happen (runs as root too, as CI does)."""
+    before = tree_hash(bag)
+    out, made = tmp_path / "out", tmp_path / "made"
+    monkeypatch.setattr(target, fault)
+    assert replay(bag, out) == 2
+    assert make(images, made) == 2
+    reason = os.strerror(errno.EACCES if fault is _denied else errno.EROFS)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 2, errors
+    for error, path in zip(errors, (out, made), strict=True):
+        assert error.startswith("cannot write ") and f" {path}: {reason}" in error, error
+        assert ".partial-" not in error  # the user's path, not the hidden one
+    assert not out.exists() and not made.exists() and leftovers(tmp_path) == []
+    assert not (tmp_path / "out_report").exists() and tree_hash(bag) == before
+
+
+def test_unwritable_parent_is_refused_before_the_backend(bag, tmp_path, caplog, monkeypatch):
+    """The check root would pass: simulated by os.access saying no, as for a non-root user."""
+    real_access = os.access
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    monkeypatch.setattr(
+        "frame_restore_ros.bag.output_claim.os.access",
+        lambda path, mode: Path(path) != locked and real_access(path, mode),
+    )
+    monkeypatch.setattr(
+        "frame_restore_ros.backends.selection.load_backend",
+        lambda *a, **k: pytest.fail("backend loaded before the output was checked"),
+    )
+    assert replay(bag, locked / "out") == 2
+    assert f"cannot write output {locked / 'out'}: {locked} is not writable" in error_text(caplog)
+    assert list(locked.iterdir()) == []
 
 
 def test_output_file_and_bad_metadata_fail_before_the_backend(bag, tmp_path, caplog, no_backend):

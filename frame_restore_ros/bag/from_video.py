@@ -24,6 +24,7 @@ from frame_restore_ros.codec.messages import (
     image_cdr,
     make_header,
 )
+from frame_restore_ros.detection.detector import MIN_FRAME_SIDE
 from frame_restore_ros.media.video import iter_frames, video_fps
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ def make_bag(
     lengths = [source_length(s.path, max_frames) for s in sources]
     total = sum(n for n in lengths if n) or None
     counts = dict.fromkeys((s.topic for s in sources), 0)
+    too_small = dict.fromkeys((s.topic for s in sources), 0)
     inputs = tuple(Path(s.path) for s in sources)
     with AtomicBagWriter(output, storage, overwrite, inputs) as writer:
         for source in sources:
@@ -150,6 +152,20 @@ def make_bag(
                     streams.pop(position)
                     sources = sources[:position] + sources[position + 1 :]
                     continue
+                if min(frame.shape[:2]) < MIN_FRAME_SIDE:
+                    too_small[source.topic] += 1
+                    log.warning(
+                        "%s frame %d (%s, t=%.3fs) is %dx%d, smaller than %dx%d: written as it "
+                        "is, but replay and the node will skip it",
+                        source.path,
+                        index,
+                        source.topic,
+                        stamp / 1e9,
+                        frame.shape[1],
+                        frame.shape[0],
+                        MIN_FRAME_SIDE,
+                        MIN_FRAME_SIDE,
+                    )
                 header = make_header(stamp, source.frame_id)
                 if source.compressed:
                     data = encode_compressed(frame, source.format)
@@ -163,4 +179,14 @@ def make_bag(
             index += 1
         bar.close()
     log.info("bag %s: %s at %.2f Hz", output, counts, rate)
-    return {"output": str(output), "rate_hz": rate, "storage": storage, "frames": counts}
+    if any(too_small.values()):
+        log.warning(
+            "frames smaller than %dx%d per topic: %s", MIN_FRAME_SIDE, MIN_FRAME_SIDE, too_small
+        )
+    return {
+        "output": str(output),
+        "rate_hz": rate,
+        "storage": storage,
+        "frames": counts,
+        "too_small": too_small,
+    }

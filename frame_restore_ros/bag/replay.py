@@ -41,6 +41,7 @@ from frame_restore_ros.bag.bag_io import (
 )
 from frame_restore_ros.codec.image_codec import ImageDecodeError
 from frame_restore_ros.codec.messages import OUTPUT_TYPESTORE
+from frame_restore_ros.detection.detector import MIN_FRAME_SIDE
 from frame_restore_ros.evaluation.metrics import quality
 from frame_restore_ros.node.camera_pipeline import CameraPipeline, OutputOptions
 from frame_restore_ros.node.message_factory import RosbagsMessageFactory
@@ -53,7 +54,6 @@ from frame_restore_ros.synthetic.injection import InjectionSpec, Injector
 log = logging.getLogger(__name__)
 STAGES = ("read", "decode", "inject", "restore", "encode", "write", "score")
 MAX_LOGGED_SKIPS = 5  # per reason and camera at WARNING; the rest at INFO
-MIN_FRAME_SIDE = 2  # the detector's smallest frame (detection.detector)
 HOLD = RepairPipeline(HoldBackend())  # the baseline each repaired frame is scored against
 FACTORY = RosbagsMessageFactory()  # the node pipeline's outputs, serialized with OUTPUT_TYPESTORE
 

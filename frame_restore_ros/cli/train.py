@@ -47,6 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="decoder predicts the change from the reference (starts as hold; docs/model.md)",
     )
+    p.add_argument(
+        "--init-weights",
+        help="start from this weight file (fine-tune; same preset and architecture) "
+        "instead of a random initialisation",
+    )
     p.add_argument("--steps", type=int, help="optimiser steps (default: 2000)")
     p.add_argument("--batch-size", type=int, help="pairs per step (default: 8)")
     p.add_argument("--lr", type=float, help="peak learning rate (default: 1e-3)")

@@ -28,6 +28,7 @@ from frame_restore_ros.detection.onset import (
 )
 from frame_restore_ros.media.grid import pixels_to_cells
 
+MIN_FRAME_SIDE = 2  # the smallest frame side the detector (and so the pipeline) takes
 DEFAULT_CAST_COLOURS = ((128, 128, 128), (0, 135, 0))  # BGR fills of broken H.264/MJPEG decoders
 _CELL_KINDS = (
     FailureKind.DEAD,
@@ -170,9 +171,10 @@ class FailureDetector:
         """Detect failures in a (H, W, 3) uint8 BGR frame and update the history."""
         if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3:
             raise ValueError(f"expected an (H, W, 3) uint8 frame, got {_describe(frame)}")
-        if frame.shape[2] != 3 or frame.shape[0] < 2 or frame.shape[1] < 2:
+        if frame.shape[2] != 3 or min(frame.shape[:2]) < MIN_FRAME_SIDE:
             raise ValueError(
-                f"expected an (H, W, 3) uint8 frame of at least 2x2, got {frame.shape}"
+                f"expected an (H, W, 3) uint8 frame of at least "
+                f"{MIN_FRAME_SIDE}x{MIN_FRAME_SIDE}, got {frame.shape}"
             )
         cfg = self.config
         shape = frame.shape[:2]

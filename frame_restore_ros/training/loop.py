@@ -21,7 +21,12 @@ import torch
 from tqdm import tqdm
 
 from frame_restore_ros.evaluation.metrics import psnr_from_mse
-from frame_restore_ros.model import build_model, patch_mask_to_pixels, save_checkpoint
+from frame_restore_ros.model import (
+    build_model,
+    load_checkpoint,
+    patch_mask_to_pixels,
+    save_checkpoint,
+)
 from frame_restore_ros.model.build import RestorationModel
 from frame_restore_ros.model.loss import siammcvae_loss
 from frame_restore_ros.training.pairs import PairBatch, PairSampler
@@ -86,6 +91,22 @@ def _optimizer(model: RestorationModel, cfg: TrainSettings) -> torch.optim.Optim
     )
 
 
+def _initial_model(cfg: TrainSettings) -> RestorationModel:
+    """Return a fresh model, or the ``init_weights`` file's (same config as the settings)."""
+    model_cfg = cfg.model_config()
+    if not cfg.init_weights:
+        return build_model(model_cfg)
+    model = load_checkpoint(cfg.init_weights)
+    if model.cfg != model_cfg:
+        raise ValueError(
+            f"init_weights {cfg.init_weights} hold model {model.cfg.name!r} "
+            f"({model.cfg.architecture}, reference_skip={model.cfg.reference_skip}), which "
+            "differs from the settings' preset/architecture/reference_skip"
+        )
+    log.info("starting from %s", cfg.init_weights)
+    return model
+
+
 def state_path(output: Path) -> Path:
     return output.with_name(output.name + ".state")
 
@@ -132,7 +153,7 @@ def train(
         log.info("resuming %s at step %d (best %.3f dB)", output, first_step, best)
     else:
         torch.manual_seed(cfg.seed)
-        model = build_model(model_cfg).to(device)
+        model = _initial_model(cfg).to(device)
         optimizer = _optimizer(model, cfg)
     model.train()
     autocast = (

@@ -31,6 +31,7 @@ class TrainSettings:
     preset: str = "small"
     architecture: str = "siammcvae"
     reference_skip: bool = False
+    init_weights: str = ""  # start from these weights (same model config) instead of random
     # Sampling.
     max_gap: int = 8
     pseudo_fraction: float = 0.25
