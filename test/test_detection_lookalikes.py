@@ -168,3 +168,54 @@ def test_natural_lookalikes_stay_unflagged(name):
     ratios = [detector.detect(frame).failed_ratio for frame in iter_frames(path, max_frames=150)]
     assert float(np.mean(ratios)) <= 0.006, f"{LOOKALIKES[name]}: {np.mean(ratios):.4%}"
     assert max(ratios) < 0.05
+
+
+def _lamp(frame: np.ndarray, centre: tuple[int, int], radius: int) -> np.ndarray:
+    """A lamp: a saturated core with a soft halo (as a tunnel light or headlight)."""
+    import cv2
+
+    glow = np.zeros(frame.shape[:2], np.float32)
+    cv2.circle(glow, centre, radius, 1.0, -1)
+    glow = cv2.GaussianBlur(glow, (0, 0), radius / 4)
+    glow = np.clip(glow * 1.3, 0.0, 1.0)[..., None]
+    return np.clip(frame * (1 - glow) + 255.0 * glow, 0, 255).astype(np.uint8)
+
+
+def test_moving_lamp_is_scene_but_a_saturated_block_is_a_failure():
+    """A lamp moving 35 px (4 cells) a frame, beyond the onset reach, grows from its own core."""
+    frames = moving_scene(9, shape=(240, 320))
+    detector = FailureDetector()
+    for index, frame in enumerate(frames[:8]):
+        lamp = _lamp(frame, (20 + 26 * index, 220 - 24 * index), 16)
+        assert not detector.detect(lamp).mask.any(), f"lamp flagged in frame {index}"
+    block = frames[-1].copy()
+    block[40:72, 120:168] = 255
+    labels = detector.detect(block).labels
+    assert (labels[40:72, 120:168] == FailureKind.SATURATED).mean() > 0.9
+
+
+def test_noise_burst_is_flagged_but_structure_appearing_is_not():
+    """Independent per-pixel values are noise; a textured scene uncovered at once is not."""
+    import cv2
+
+    rng = np.random.default_rng(3)
+    frames = moving_scene(10, shape=(128, 192))
+    # Sharp structure (twigs: thin dark lines on a bright sky), hidden behind a dark pillar
+    # until frame 6, when the pillar is gone.
+    twigs = np.full((128, 56, 3), 225, np.uint8)
+    for _ in range(160):
+        x0, y0 = rng.integers(0, 56), rng.integers(0, 128)
+        x1, y1 = x0 + rng.integers(-30, 30), y0 + rng.integers(-30, 30)
+        cv2.line(twigs, (int(x0), int(y0)), (int(x1), int(y1)), (30, 30, 30), 1, cv2.LINE_AA)
+    twigs = cv2.GaussianBlur(twigs, (0, 0), 0.5)  # the lens: no scene is sharper than its PSF
+    detector = FailureDetector()
+    for index, frame in enumerate(frames[:8]):
+        frame = frame.copy()
+        frame[:, 136:] = 25 if index < 6 else twigs
+        assert not detector.detect(frame).mask.any(), f"structure flagged in frame {index}"
+    burst = frames[8].copy()
+    burst[:, 136:] = twigs
+    burst[32:64, 16:64] = rng.integers(0, 256, size=(32, 48, 3), dtype=np.uint8)
+    labels = detector.detect(burst).labels
+    assert (labels[32:64, 16:64] == FailureKind.NOISE).mean() > 0.9
+    assert not labels[:, 136:].any()

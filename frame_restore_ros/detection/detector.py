@@ -9,16 +9,24 @@ docs/detection.md.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 
 import cv2
 import numpy as np
 
-from frame_restore_ros.detection.cell_stats import CellStats, compute_cell_stats, grid_shape
+from frame_restore_ros.detection.cell_stats import (
+    CellStats,
+    cell_max,
+    compute_cell_stats,
+    grid_shape,
+    neighbour_correlation,
+)
 from frame_restore_ros.detection.failures import FailureKind
 from frame_restore_ros.detection.onset import (
     Hysteresis,
     RowHysteresis,
+    drop_scene_extensions,
     drop_small,
     global_gain,
     grow,
@@ -56,13 +64,16 @@ class DetectorConfig:
     dead_max_gray: float = 10.0
     dead_max_texture: float = 14.0
     dead_novel_margin: float = 20.0
+    dead_scene_share: float = 0.5
     saturated_min_gray: float = 250.0
     saturated_max_texture: float = 4.0
     saturated_novel_margin: float = 20.0
+    light_motion: float = 0.06
     noise_min_texture: float = 160.0
     noise_floor_texture: float = 90.0
     noise_baseline_ratio: float = 3.0
     noise_novel_ratio: float = 2.0
+    noise_max_correlation: float = 0.25
     baseline_alpha: float = 0.1
     cast_colours: tuple[tuple[int, int, int], ...] = DEFAULT_CAST_COLOURS
     cast_tolerance: float = 2.0
@@ -159,6 +170,11 @@ class FailureDetector:
         self._shape: tuple[int, int] | None = None
         self._previous: CellStats | None = None
         self._texture_base: np.ndarray | None = None
+        # Each cell's luma and texture when it was last unflagged: the "before" of an onset, so
+        # that a region recovering from a failure (dark night content after a noise burst) is
+        # compared with what it showed before the failure, not with the failure.
+        self._good_gray: np.ndarray | None = None
+        self._good_texture: np.ndarray | None = None
         self._activity: np.ndarray | None = None
         self._still: np.ndarray | None = None
         self._moving: np.ndarray | None = None
@@ -244,26 +260,74 @@ class FailureDetector:
             FailureKind.CAST: cast,
         }
 
-    def _novel(self, stats: CellStats, kind: FailureKind) -> np.ndarray:
-        """(rows, cols) bool: nothing like this cell's content was near it in the last frame.
+    def _novel(
+        self, stats: CellStats, kind: FailureKind, fresh: np.ndarray, signature: np.ndarray
+    ) -> np.ndarray:
+        """(rows, cols) bool: which ``fresh`` cells (``signature`` new in this frame) are onsets.
 
-        Luma comparisons use the previous frame scaled by the global gain, so that an exposure
-        change or a tunnel entry is not a local failure.
+        An onset: nothing like this cell's content was near it before, where "before" is each
+        cell's last unflagged look (the previous frame, unless the cell was flagged then).
+        Luma comparisons scale it by the global gain, so that an exposure change or a tunnel
+        entry is not a local failure.
         """
         cfg, previous, reach = self.config, self._previous, self.config.onset_reach
         if kind is FailureKind.NOISE:
-            return stats.texture > cfg.noise_novel_ratio * nearby_max(previous.texture, reach)
+            novel = fresh & (
+                stats.texture > cfg.noise_novel_ratio * nearby_max(self._good_texture, reach)
+            )
+            return novel & self._white(stats, novel)
         if kind is FailureKind.CAST:
-            return ~nearby_any(self._signatures[FailureKind.CAST], reach)
+            return fresh & ~nearby_any(self._signatures[FailureKind.CAST], reach)
         gain = global_gain(stats.gray, previous.gray)
-        expected = np.clip(previous.gray * np.float32(gain), 0.0, 255.0)
+        expected = np.clip(self._good_gray * np.float32(gain), 0.0, 255.0)
         if kind is FailureKind.SATURATED:
-            return (
+            novel = fresh & (
                 nearby_max(expected, reach) < cfg.saturated_min_gray - cfg.saturated_novel_margin
             )
-        return stats.gray + cfg.dead_novel_margin < nearby_min(expected, reach)
+            return novel & ~self._saturated_before(novel, signature)
+        return fresh & (stats.gray + cfg.dead_novel_margin < nearby_min(expected, reach))
+
+    def _white(self, stats: CellStats, cells: np.ndarray) -> np.ndarray:
+        """(rows, cols) bool: ``cells`` whose texture is independent per pixel (noise).
+
+        Decided per 8-connected region (median of its cells' neighbour correlation), so that a
+        tree line whose single cells can look random is judged as one structure.
+        """
+        if not cells.any():
+            return cells
+        correlation = neighbour_correlation(stats.gray_full, cells, self.config.cell)
+        count, labels = cv2.connectedComponents(cells.view(np.uint8), connectivity=8)
+        white = np.zeros(count, dtype=bool)
+        for region in range(1, count):
+            inside = labels == region
+            white[region] = np.median(correlation[inside]) < self.config.noise_max_correlation
+        return white[labels]
+
+    def _saturated_before(self, cells: np.ndarray, signature: np.ndarray) -> np.ndarray:
+        """(rows, cols) bool: ``cells`` whose saturated region was already saturated before.
+
+        A light source (a tunnel lamp, headlights, the sun through trees) moves and grows from a
+        saturated core that was in the previous frame; a saturated failure appears where none
+        was. Judged per 8-connected region of the current saturated ``signature``: a lamp that
+        moved by up to ``light_motion`` of the frame height since the previous frame counts.
+        """
+        cfg = self.config
+        if not cells.any():
+            return cells
+        count, labels = cv2.connectedComponents((signature | cells).view(np.uint8), connectivity=8)
+        regions = np.isin(labels, np.unique(labels[cells]))
+        height = self._previous.gray_full.shape[0]
+        reach = max(cfg.onset_reach, math.ceil(cfg.light_motion * height / cfg.cell))
+        near = nearby_any(regions, reach)
+        brightest = cell_max(self._previous.gray_full, near, cfg.cell)
+        lit = nearby_any(np.nan_to_num(brightest, nan=0.0) >= cfg.saturated_min_gray, reach)
+        before = np.zeros(count, dtype=bool)
+        before[labels[lit & regions]] = True
+        before[0] = False
+        return cells & before[labels]
 
     def _classify_cells(self, stats: CellStats) -> np.ndarray:
+        cfg = self.config
         signatures = self._signatures_now(stats)
         flags: dict[FailureKind, np.ndarray] = {}
         cut = self._scene_cut(stats)
@@ -273,7 +337,9 @@ class FailureDetector:
                 onset = np.zeros(signature.shape, dtype=bool)
             else:
                 fresh = signature & ~before
-                onset = grow(fresh & self._novel(stats, kind), fresh)
+                onset = grow(self._novel(stats, kind, fresh, signature), fresh)
+                if kind is FailureKind.DEAD:
+                    onset = drop_scene_extensions(onset, signature & before, cfg.dead_scene_share)
             flags[kind] = self._flags[kind].update(onset, signature)
         others = np.logical_or.reduce([*flags.values(), *signatures.values()])
         # Cells on the edge of a dead or saturated block (flagged, or absorbed as scene) have
@@ -356,6 +422,11 @@ class FailureDetector:
         """Blend this frame into the baselines of cells that are not flagged; keep it as before."""
         cfg = self.config
         clean = cells == FailureKind.CLEAN
+        if self._good_gray is None:
+            self._good_gray, self._good_texture = stats.gray.copy(), stats.texture.copy()
+        else:
+            np.copyto(self._good_gray, stats.gray, where=clean)
+            np.copyto(self._good_texture, stats.texture, where=clean)
         if self._texture_base is None:
             self._texture_base = stats.texture.copy()
             self._activity = np.zeros(stats.gray.shape, dtype=np.float32)

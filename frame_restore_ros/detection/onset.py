@@ -136,3 +136,24 @@ class RowHysteresis:
         self.looked = looks.copy()
         self.flagged = flagged
         return flagged.copy()
+
+
+def drop_scene_extensions(onset: np.ndarray, scene: np.ndarray, share: float) -> np.ndarray:
+    """(rows, cols) bool: ``onset`` without regions that merely extend look-alike scene.
+
+    A dark region that appears where a lit object just left, inside a night scene that was dark
+    all along, is the scene growing: at least ``share`` of the cells around the region already
+    showed the signature (``scene``). A failure block has its own edge against live content,
+    also where one side touches a shadow. Cells beyond the frame edge do not count.
+    """
+    if not onset.any():
+        return onset
+    count, labels = cv2.connectedComponents(onset.view(np.uint8), connectivity=8)
+    kernel = np.ones((3, 3), np.uint8)
+    keep = onset.copy()
+    for region in range(1, count):
+        inside = (labels == region).view(np.uint8)
+        ring = (cv2.dilate(inside, kernel) & ~inside).view(bool) & ~onset
+        if ring.any() and float(scene[ring].mean()) >= share:
+            keep[labels == region] = False
+    return keep
