@@ -219,3 +219,27 @@ def test_noise_burst_is_flagged_but_structure_appearing_is_not():
     labels = detector.detect(burst).labels
     assert (labels[32:64, 16:64] == FailureKind.NOISE).mean() > 0.9
     assert not labels[:, 136:].any()
+
+
+def night_scene(frames: int, shape=(96, 160), seed: int = 1) -> list[np.ndarray]:
+    """A night road far from the headlights: luma 2-9, only sensor noise changes."""
+    rng = np.random.default_rng(seed)
+    return [rng.integers(2, 10, size=(*shape, 3), dtype=np.uint8) for _ in range(frames)]
+
+
+def test_night_content_coming_back_after_a_failure_or_a_lit_object_is_not_dead():
+    """What a region showed before (dark) returning is no onset of a dead block."""
+    rng = np.random.default_rng(2)
+    frames = night_scene(14)
+    detector = FailureDetector()
+    labels = []
+    for index, frame in enumerate(frames):
+        frame = frame.copy()
+        if index == 4:  # a noise burst, then the night again
+            frame[16:48, 16:64] = rng.integers(0, 256, size=(32, 48, 3), dtype=np.uint8)
+        if 7 <= index < 10:  # a lit truck passing at the left edge, then the night again
+            frame[40:88, :56] = rng.integers(60, 200, size=(48, 56, 3), dtype=np.uint8)
+        labels.append(detector.detect(frame).labels)
+    assert (labels[4][16:48, 16:64] == FailureKind.NOISE).mean() > 0.9
+    dead = [int((lab == FailureKind.DEAD).sum()) for lab in labels]
+    assert dead == [0] * len(frames), dead

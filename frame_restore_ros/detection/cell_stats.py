@@ -19,7 +19,8 @@ class CellStats:
 
     Attributes:
         gray: (rows, cols) float32 mean luma per cell, 0-255.
-        bgr: (rows, cols, 3) float32 mean colour per cell.
+        frame: the (H, W, 3) uint8 BGR frame itself (for per-cell colour on demand,
+            :meth:`mean_bgr`: most cells never need it).
         texture: (rows, cols) float32 mean |Laplacian| of luma (saturates at 255).
         changed: (rows, cols) float32 fraction of pixels whose luma moved by more than
             ``change_level`` since the previous frame (NaN when there is no previous frame).
@@ -29,11 +30,22 @@ class CellStats:
     """
 
     gray: np.ndarray
-    bgr: np.ndarray
+    frame: np.ndarray
     texture: np.ndarray
     changed: np.ndarray
     motion: np.ndarray
     gray_full: np.ndarray
+    cell: int = 8
+
+    def mean_bgr(self, cells: np.ndarray) -> np.ndarray:
+        """(n, 3) float32 mean colour of the True cells of (rows, cols) bool ``cells``."""
+        if not cells.any():
+            return np.zeros((0, 3), dtype=np.float32)
+        padded = pad_to_cells(self.frame, self.cell)
+        rows, cols = padded.shape[0] // self.cell, padded.shape[1] // self.cell
+        blocks = padded.reshape(rows, self.cell, cols, self.cell, 3)
+        r, c = np.nonzero(cells)
+        return blocks[r, :, c, :, :].reshape(len(r), -1, 3).mean(axis=1, dtype=np.float32)
 
 
 def pad_to_cells(image: np.ndarray, cell: int) -> np.ndarray:
@@ -75,11 +87,12 @@ def compute_cell_stats(
         motion = _cell_mean(pad_to_cells(difference, cell), grid).astype(np.float32)
     return CellStats(
         gray=_cell_mean(padded_gray, grid).astype(np.float32),
-        bgr=_cell_mean(pad_to_cells(frame, cell), grid).astype(np.float32),
+        frame=frame,
         texture=_cell_mean(texture, grid).astype(np.float32),
         changed=changed,
         motion=motion,
         gray_full=gray,
+        cell=cell,
     )
 
 

@@ -160,6 +160,9 @@ class FailureDetector:
     def __init__(self, config: DetectorConfig | None = None) -> None:
         self.config = config or DetectorConfig()
         self._flags = {kind: Hysteresis(self.config.max_hold_frames) for kind in _CELL_KINDS}
+        self._cast_lumas = np.array(
+            [_luma(colour) for colour in self.config.cast_colours], dtype=np.float32
+        )
         self._lost_rows = RowHysteresis()
         self._dead_rows = RowHysteresis(reach=2)
         self._dead_cols = RowHysteresis(reach=2)
@@ -221,11 +224,15 @@ class FailureDetector:
         if whole:
             labels[:] = FailureKind.WHOLE_FRAME
             ratio = 1.0
-        failed = labels != FailureKind.CLEAN
         if not repeated:
             self._update_history(stats, cells)
-        histogram = cv2.calcHist([labels], [0], None, [len(FailureKind)], [0, len(FailureKind)])
-        counts = histogram.ravel().astype(np.int64)
+        if ratio == 0.0:  # most frames: skip the full-resolution passes
+            failed, counts = np.zeros(shape, dtype=bool), np.zeros(len(FailureKind), np.int64)
+        else:
+            failed = labels != FailureKind.CLEAN
+            bins = [len(FailureKind)]
+            histogram = cv2.calcHist([labels], [0], None, bins, [0, len(FailureKind)])
+            counts = histogram.ravel().astype(np.int64)
         return Detection(
             mask=failed,
             labels=labels,
@@ -249,10 +256,17 @@ class FailureDetector:
                 cfg.noise_baseline_ratio * self._texture_base, cfg.noise_floor_texture
             )
             noise_floor = np.minimum(noise_floor, relative)
-        cast = np.zeros(gray.shape, dtype=bool)
-        for colour in cfg.cast_colours:
-            close = np.abs(stats.bgr - np.asarray(colour, dtype=np.float32)).max(axis=2)
-            cast |= (close <= cfg.cast_tolerance) & (texture <= cfg.cast_max_texture)
+        # Flat and of a fill colour's luma first: the colour is measured only where it can match.
+        cast = (texture <= cfg.cast_max_texture) & (
+            np.abs(gray[..., None] - self._cast_lumas).min(axis=2) <= cfg.cast_tolerance + 1.0
+        )
+        if cast.any():
+            colours = stats.mean_bgr(cast)
+            near = np.zeros(len(colours), dtype=bool)
+            for colour in cfg.cast_colours:
+                distance = np.abs(colours - np.asarray(colour, dtype=np.float32)).max(axis=1)
+                near |= distance <= cfg.cast_tolerance
+            cast[cast] = near
         return {
             FailureKind.DEAD: dead,
             FailureKind.SATURATED: saturated,
@@ -562,12 +576,18 @@ class FailureDetector:
         OpenCV's nearest-neighbour resize is 2x faster than numpy's repeat at 720p.
         """
         rows, cols = cells.shape
-        if cells.size == 0:
+        if cells.size == 0 or not cells.any():  # most frames: nothing to expand
             return np.zeros(shape, dtype=cells.dtype)
         expanded = cv2.resize(
             cells.view(np.uint8), (cols * cell, rows * cell), interpolation=cv2.INTER_NEAREST_EXACT
         )
         return np.ascontiguousarray(expanded[: shape[0], : shape[1]]).view(cells.dtype)
+
+
+def _luma(bgr: tuple[int, int, int]) -> float:
+    """Luma of a BGR colour as ``cv2.COLOR_BGR2GRAY`` computes it."""
+    pixel = np.asarray(bgr, dtype=np.uint8).reshape(1, 1, 3)
+    return float(cv2.cvtColor(pixel, cv2.COLOR_BGR2GRAY)[0, 0])
 
 
 def _regions_with_moving_ring(
