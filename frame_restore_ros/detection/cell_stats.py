@@ -126,12 +126,14 @@ def neighbour_correlation(gray: np.ndarray, cells: np.ndarray, cell: int) -> np.
     return out
 
 
-def cell_max(gray: np.ndarray, cells: np.ndarray, cell: int) -> np.ndarray:
-    """Brightest luma inside each selected cell (rows, cols) float32; NaN elsewhere.
+def cell_share_at_least(
+    gray: np.ndarray, cells: np.ndarray, cell: int, level: float
+) -> np.ndarray:
+    """Share of pixels with luma >= ``level`` in each selected cell; NaN elsewhere.
 
-    gray: (H, W) uint8 luma; cells: (rows, cols) bool.
+    gray: (H, W) uint8 luma; cells: (rows, cols) bool. Returns (rows, cols) float32.
     """
     out = np.full(cells.shape, np.nan, dtype=np.float32)
     if cells.any():
-        out[cells] = _cell_blocks(gray, cells, cell).max(axis=(1, 2))
+        out[cells] = (_cell_blocks(gray, cells, cell) >= level).mean(axis=(1, 2))
     return out

@@ -17,7 +17,7 @@ import numpy as np
 
 from frame_restore_ros.detection.cell_stats import (
     CellStats,
-    cell_max,
+    cell_share_at_least,
     compute_cell_stats,
     grid_shape,
     neighbour_correlation,
@@ -25,6 +25,7 @@ from frame_restore_ros.detection.cell_stats import (
 from frame_restore_ros.detection.failures import FailureKind
 from frame_restore_ros.detection.onset import (
     Hysteresis,
+    RecentLooks,
     RowHysteresis,
     drop_scene_extensions,
     drop_small,
@@ -58,6 +59,7 @@ class DetectorConfig:
 
     cell: int = 8
     onset_reach: int = 2
+    onset_memory_frames: int = 8
     max_hold_frames: int = 30
     cut_level: float = 25.0
     cut_ratio: float = 0.5
@@ -121,6 +123,8 @@ class DetectorConfig:
             raise ValueError(f"frozen_frames must be >= 2, got {self.frozen_frames}")
         if self.onset_reach < 0 or self.max_hold_frames < 0:
             raise ValueError("onset_reach and max_hold_frames must be >= 0")
+        if self.onset_memory_frames < 1:
+            raise ValueError(f"onset_memory_frames must be >= 1, got {self.onset_memory_frames}")
         for name in ("baseline_alpha", "activity_alpha", "whole_frame_ratio"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
@@ -178,6 +182,7 @@ class FailureDetector:
         # compared with what it showed before the failure, not with the failure.
         self._good_gray: np.ndarray | None = None
         self._good_texture: np.ndarray | None = None
+        self._recent = RecentLooks(self.config.onset_memory_frames)
         self._activity: np.ndarray | None = None
         self._still: np.ndarray | None = None
         self._moving: np.ndarray | None = None
@@ -282,24 +287,27 @@ class FailureDetector:
         An onset: nothing like this cell's content was near it before, where "before" is each
         cell's last unflagged look (the previous frame, unless the cell was flagged then).
         Luma comparisons scale it by the global gain, so that an exposure change or a tunnel
-        entry is not a local failure.
+        entry is not a local failure. The cell's looks over the last ``onset_memory_frames``
+        count as "before" too: content coming back after a failure the detector missed (a mud
+        blob) or after a lit object left is what the region showed a moment ago.
         """
         cfg, previous, reach = self.config, self._previous, self.config.onset_reach
+        recent = self._recent
         if kind is FailureKind.NOISE:
-            novel = fresh & (
-                stats.texture > cfg.noise_novel_ratio * nearby_max(self._good_texture, reach)
-            )
+            before = np.maximum(self._good_texture, recent.max_texture)
+            novel = fresh & (stats.texture > cfg.noise_novel_ratio * nearby_max(before, reach))
             return novel & self._white(stats, novel)
         if kind is FailureKind.CAST:
             return fresh & ~nearby_any(self._signatures[FailureKind.CAST], reach)
-        gain = global_gain(stats.gray, previous.gray)
-        expected = np.clip(self._good_gray * np.float32(gain), 0.0, 255.0)
+        gain = np.float32(global_gain(stats.gray, previous.gray))
         if kind is FailureKind.SATURATED:
+            brightest = np.clip(np.maximum(self._good_gray * gain, recent.max_gray), 0.0, 255.0)
             novel = fresh & (
-                nearby_max(expected, reach) < cfg.saturated_min_gray - cfg.saturated_novel_margin
+                nearby_max(brightest, reach) < cfg.saturated_min_gray - cfg.saturated_novel_margin
             )
             return novel & ~self._saturated_before(novel, signature)
-        return fresh & (stats.gray + cfg.dead_novel_margin < nearby_min(expected, reach))
+        darkest = np.minimum(self._good_gray * gain, recent.min_gray)
+        return fresh & (stats.gray + cfg.dead_novel_margin < nearby_min(darkest, reach))
 
     def _white(self, stats: CellStats, cells: np.ndarray) -> np.ndarray:
         """(rows, cols) bool: ``cells`` whose texture is independent per pixel (noise).
@@ -333,8 +341,10 @@ class FailureDetector:
         height = self._previous.gray_full.shape[0]
         reach = max(cfg.onset_reach, math.ceil(cfg.light_motion * height / cfg.cell))
         near = nearby_any(regions, reach)
-        brightest = cell_max(self._previous.gray_full, near, cfg.cell)
-        lit = nearby_any(np.nan_to_num(brightest, nan=0.0) >= cfg.saturated_min_gray, reach)
+        share = cell_share_at_least(
+            self._previous.gray_full, near, cfg.cell, cfg.saturated_min_gray
+        )
+        lit = nearby_any(np.nan_to_num(share, nan=0.0) >= 0.5, reach)  # a core, not a glint
         before = np.zeros(count, dtype=bool)
         before[labels[lit & regions]] = True
         before[0] = False
@@ -441,6 +451,7 @@ class FailureDetector:
         else:
             np.copyto(self._good_gray, stats.gray, where=clean)
             np.copyto(self._good_texture, stats.texture, where=clean)
+        self._recent.add(self._good_gray, self._good_texture)
         if self._texture_base is None:
             self._texture_base = stats.texture.copy()
             self._activity = np.zeros(stats.gray.shape, dtype=np.float32)

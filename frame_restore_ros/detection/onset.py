@@ -157,3 +157,34 @@ def drop_scene_extensions(onset: np.ndarray, scene: np.ndarray, share: float) ->
         if ring.any() and float(scene[ring].mean()) >= share:
             keep[labels == region] = False
     return keep
+
+
+class RecentLooks:
+    """Per-cell extremes of luma and texture over the last ``frames`` frames.
+
+    What a region showed a moment ago is not an onset when it shows it again: the night under a
+    bridge coming back after a mud blob the detector missed, or after a lit truck left.
+    Arrays are (rows, cols) float32; the first ``add`` after a resolution change restarts it.
+    """
+
+    def __init__(self, frames: int) -> None:
+        self.frames = frames
+        self._gray: list[np.ndarray] = []
+        self._texture: list[np.ndarray] = []
+        self.min_gray = self.max_gray = self.max_texture = np.zeros((0, 0), np.float32)
+
+    def reset(self) -> None:
+        """Forget every frame."""
+        self._gray.clear()
+        self._texture.clear()
+
+    def add(self, gray: np.ndarray, texture: np.ndarray) -> None:
+        """Add one frame's (rows, cols) looks (copied) and update the extremes."""
+        if self._gray and self._gray[0].shape != gray.shape:
+            self.reset()
+        self._gray.append(gray.copy())
+        self._texture.append(texture.copy())
+        del self._gray[: -self.frames], self._texture[: -self.frames]
+        self.min_gray = np.minimum.reduce(self._gray)
+        self.max_gray = np.maximum.reduce(self._gray)
+        self.max_texture = np.maximum.reduce(self._texture)
