@@ -96,6 +96,7 @@ class DetectorConfig:
     lost_rows_max_gradient: float = 0.25
     whole_frame_ratio: float = 0.95
     whole_frame_max_texture: float = 1.0
+    whole_frame_from: float = 0.8
     defect_mask: np.ndarray | None = field(default=None, repr=False)  # defect_mask.py
 
     def __eq__(self, other: object) -> bool:
@@ -187,7 +188,8 @@ class FailureDetector:
         self._still: np.ndarray | None = None
         self._moving: np.ndarray | None = None
         self._signatures: dict[FailureKind, np.ndarray] = {}
-        self._whole_looked = self._whole_flagged = False
+        self._whole_flagged = False
+        self._whole_share = 1.0
         for tracker in (*self._flags.values(), self._lost_rows, self._dead_rows, self._dead_cols):
             tracker.reset()
 
@@ -436,10 +438,13 @@ class FailureDetector:
         uniform = (stats.texture <= cfg.whole_frame_max_texture) & (
             np.abs(stats.gray - median) <= 3.0
         )
-        looks = float(uniform.mean()) >= cfg.whole_frame_ratio
-        onset = looks and self._previous is not None and not self._whole_looked
+        share = float(uniform.mean())
+        looks = share >= cfg.whole_frame_ratio
+        # An onset comes from a lively frame: a night scene that is 90 % flat black already and
+        # gets a few black rows more has not lost the frame.
+        onset = looks and self._previous is not None and self._whole_share < cfg.whole_frame_from
         self._whole_flagged = looks and (onset or self._whole_flagged)
-        self._whole_looked = looks
+        self._whole_share = share
         return self._whole_flagged
 
     def _update_history(self, stats: CellStats, cells: np.ndarray) -> None:
@@ -559,9 +564,9 @@ class FailureDetector:
             col_moved = _lines_moved(
                 gray.T, None if before is None else before.T, dead_cols, cfg.line_min_motion
             )
-            dead_rows = self._dead_rows.update(dead_rows, row_moved)
-            dead_cols = self._dead_cols.update(dead_cols, col_moved)
-            lost = self._lost_rows.update(looks_lost, row_moved)
+            dead_rows = self._dead_rows.update(dead_rows, row_moved, row_mean)
+            dead_cols = self._dead_cols.update(dead_cols, col_moved, col_mean)
+            lost = self._lost_rows.update(looks_lost, row_moved, row_mean)
         if dead_rows is None or dead_cols is None or lost is None:
             return
         dead_rows, dead_cols = np.flatnonzero(dead_rows), np.flatnonzero(dead_cols)

@@ -108,32 +108,57 @@ class Hysteresis:
 class RowHysteresis:
     """Onset and hold for a run of failed-looking rows or columns (1-D).
 
-    A line is flagged when it starts to look failed while its neighbours did not look so in the
-    previous frame; it stays flagged while it keeps looking failed.
+    A line is flagged when it starts to look failed while neither it nor its neighbours looked
+    so within the last ``memory`` frames; it stays flagged while it keeps looking failed.
     """
 
-    def __init__(self, reach: int = 0) -> None:
+    def __init__(self, reach: int = 0, returned_level: float = 3.0, memory: int = 8) -> None:
         self.reach = reach
-        self.looked: np.ndarray | None = None
+        self.returned_level = returned_level
+        self.memory = memory  # a line that looked failed within this many frames is no onset
+        self.looked: np.ndarray | None = None  # looked failed within the last ``memory`` frames
+        self._since: np.ndarray | None = None  # frames since each line last looked failed
         self.flagged: np.ndarray | None = None
+        self.clean_values: np.ndarray | None = None  # each line's mean when last unflagged
 
     def reset(self) -> None:
         """Forget every flag."""
-        self.looked = self.flagged = None
+        self.looked = self.flagged = self.clean_values = self._since = None
 
-    def update(self, looks: np.ndarray, changed: np.ndarray | bool = True) -> np.ndarray:
-        """Return (n,) bool flags from (n,) bool failed-looking lines; onsets need ``changed``."""
+    def update(
+        self,
+        looks: np.ndarray,
+        changed: np.ndarray | bool = True,
+        values: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Return (n,) bool flags from (n,) bool failed-looking lines; onsets need ``changed``.
+
+        ``values`` (n,) (each line's mean luma) release a flagged line that shows again what it
+        showed before its onset, within ``returned_level``: a black bonnet that a grey decoder
+        fill covered for a moment still looks "lost" when the camera recovers, but it is back.
+        """
         if self.looked is None or self.looked.shape != looks.shape:
             self.looked = looks.copy()  # the first frame shows the scene: nothing is an onset
+            self._since = np.where(looks, 0, self.memory + 1).astype(np.int32)
             self.flagged = np.zeros(looks.shape, dtype=bool)
+            self.clean_values = None if values is None else values.astype(np.float32)
             return self.flagged.copy()
         before = self.looked
         if self.reach > 0:
             padded = np.pad(before, self.reach)
             windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * self.reach + 1)
             before = windows.any(axis=1)
-        flagged = (looks & ~before & changed) | (looks & self.flagged)
-        self.looked = looks.copy()
+        held = looks & self.flagged
+        if values is not None and self.clean_values is not None:
+            held &= np.abs(values - self.clean_values) > self.returned_level
+        flagged = (looks & ~before & changed) | held
+        if values is not None:
+            if self.clean_values is None:
+                self.clean_values = values.astype(np.float32)
+            else:
+                np.copyto(self.clean_values, values, where=~flagged)
+        self._since = np.where(looks, 0, np.minimum(self._since + 1, self.memory + 1))
+        self.looked = self._since <= self.memory
         self.flagged = flagged
         return flagged.copy()
 
