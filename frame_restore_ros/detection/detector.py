@@ -70,7 +70,7 @@ class DetectorConfig:
     saturated_min_gray: float = 250.0
     saturated_max_texture: float = 4.0
     saturated_novel_margin: float = 20.0
-    light_motion: float = 0.06
+    object_motion: float = 0.06
     noise_min_texture: float = 160.0
     noise_floor_texture: float = 90.0
     noise_baseline_ratio: float = 3.0
@@ -212,8 +212,12 @@ class FailureDetector:
             frame, None if previous is None else previous.gray_full, cfg.cell, 0
         )
         repeated = previous is not None and not stats.changed.any()
+        whole = self._whole_frame(stats, repeated)
+        cells = np.zeros(stats.gray.shape, dtype=np.uint8)
+        if whole:  # nothing to judge per region; the history stays as it was before the loss
+            labels = np.full(shape, FailureKind.WHOLE_FRAME, dtype=np.uint8)
+            return self._detection(labels, cells, 1.0, True, repeated)
         if repeated:  # the driver sent the same frame again: nothing new to judge
-            cells = np.zeros(stats.gray.shape, dtype=np.uint8)
             for kind, tracker in self._flags.items():
                 if tracker.flagged is not None:
                     cells[tracker.flagged] = kind
@@ -222,17 +226,24 @@ class FailureDetector:
         labels = self._cells_to_pixels(cells, shape, cfg.cell)
         self._refine_borders(cells, stats, frame, labels)
         self._mark_lines(stats, labels, repeated)
-        whole = self._whole_frame(stats, repeated)
         if cfg.defect_mask is not None:
             external = _fit_mask(cfg.defect_mask, shape)
             labels[external & (labels == FailureKind.CLEAN)] = FailureKind.EXTERNAL
         ratio = cv2.countNonZero(labels) / labels.size
-        whole = whole or ratio >= cfg.whole_frame_ratio
+        whole = ratio >= cfg.whole_frame_ratio
         if whole:
             labels[:] = FailureKind.WHOLE_FRAME
             ratio = 1.0
         if not repeated:
             self._update_history(stats, cells)
+        return self._detection(labels, cells, ratio, whole, repeated)
+
+    @staticmethod
+    def _detection(
+        labels: np.ndarray, cells: np.ndarray, ratio: float, whole: bool, repeated: bool
+    ) -> Detection:
+        """Package the per-pixel labels (H, W) and cell labels (rows, cols) as a Detection."""
+        shape = labels.shape
         if ratio == 0.0:  # most frames: skip the full-resolution passes
             failed, counts = np.zeros(shape, dtype=bool), np.zeros(len(FailureKind), np.int64)
         else:
@@ -307,9 +318,10 @@ class FailureDetector:
             novel = fresh & (
                 nearby_max(brightest, reach) < cfg.saturated_min_gray - cfg.saturated_novel_margin
             )
-            return novel & ~self._saturated_before(novel, signature)
+            return novel & ~self._grown_from_core(novel, signature, kind)
         darkest = np.minimum(self._good_gray * gain, recent.min_gray)
-        return fresh & (stats.gray + cfg.dead_novel_margin < nearby_min(darkest, reach))
+        novel = fresh & (stats.gray + cfg.dead_novel_margin < nearby_min(darkest, reach))
+        return novel & ~self._grown_from_core(novel, signature, kind)
 
     def _white(self, stats: CellStats, cells: np.ndarray) -> np.ndarray:
         """(rows, cols) bool: ``cells`` whose texture is independent per pixel (noise).
@@ -327,28 +339,33 @@ class FailureDetector:
             white[region] = np.median(correlation[inside]) < self.config.noise_max_correlation
         return white[labels]
 
-    def _saturated_before(self, cells: np.ndarray, signature: np.ndarray) -> np.ndarray:
-        """(rows, cols) bool: ``cells`` whose saturated region was already saturated before.
+    def _grown_from_core(
+        self, cells: np.ndarray, signature: np.ndarray, kind: FailureKind
+    ) -> np.ndarray:
+        """(rows, cols) bool: ``cells`` whose region grew from a core that was there before.
 
-        A light source (a tunnel lamp, headlights, the sun through trees) moves and grows from a
-        saturated core that was in the previous frame; a saturated failure appears where none
-        was. Judged per 8-connected region of the current saturated ``signature``: a lamp that
-        moved by up to ``light_motion`` of the frame height since the previous frame counts.
+        Lights (a tunnel lamp, headlights, the sun through trees) and dark objects (a black coat
+        clipped to 0, a dark car) move and grow from a core that was in the previous frame; a
+        saturated or dead failure appears where none was. Judged per 8-connected region of the
+        current ``signature``: a core is a cell at least half of whose pixels were saturated
+        (dead: at most ``dead_max_gray``) in the previous frame, within ``object_motion`` of the
+        frame height of the region.
         """
         cfg = self.config
         if not cells.any():
             return cells
         count, labels = cv2.connectedComponents((signature | cells).view(np.uint8), connectivity=8)
         regions = np.isin(labels, np.unique(labels[cells]))
-        height = self._previous.gray_full.shape[0]
-        reach = max(cfg.onset_reach, math.ceil(cfg.light_motion * height / cfg.cell))
+        previous = self._previous.gray_full
+        reach = max(cfg.onset_reach, math.ceil(cfg.object_motion * previous.shape[0] / cfg.cell))
         near = nearby_any(regions, reach)
-        share = cell_share_at_least(
-            self._previous.gray_full, near, cfg.cell, cfg.saturated_min_gray
-        )
-        lit = nearby_any(np.nan_to_num(share, nan=0.0) >= 0.5, reach)  # a core, not a glint
+        if kind is FailureKind.SATURATED:
+            share = cell_share_at_least(previous, near, cfg.cell, cfg.saturated_min_gray)
+        else:
+            share = 1.0 - cell_share_at_least(previous, near, cfg.cell, cfg.dead_max_gray + 1)
+        core = nearby_any(np.nan_to_num(share, nan=0.0) >= 0.5, reach)  # a core, not a glint
         before = np.zeros(count, dtype=bool)
-        before[labels[lit & regions]] = True
+        before[labels[core & regions]] = True
         before[0] = False
         return cells & before[labels]
 

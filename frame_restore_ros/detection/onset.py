@@ -109,7 +109,8 @@ class RowHysteresis:
     """Onset and hold for a run of failed-looking rows or columns (1-D).
 
     A line is flagged when it starts to look failed while neither it nor its neighbours looked
-    so within the last ``memory`` frames; it stays flagged while it keeps looking failed.
+    so (unflagged, as scene) within the last ``memory`` frames; it stays flagged while it keeps
+    looking failed.
     """
 
     def __init__(self, reach: int = 0, returned_level: float = 3.0, memory: int = 8) -> None:
@@ -157,7 +158,9 @@ class RowHysteresis:
                 self.clean_values = values.astype(np.float32)
             else:
                 np.copyto(self.clean_values, values, where=~flagged)
-        self._since = np.where(looks, 0, np.minimum(self._since + 1, self.memory + 1))
+        # Only what looked failed unflagged is scene to remember; a flagged line was a failure.
+        scene = looks & ~flagged
+        self._since = np.where(scene, 0, np.minimum(self._since + 1, self.memory + 1))
         self.looked = self._since <= self.memory
         self.flagged = flagged
         return flagged.copy()
