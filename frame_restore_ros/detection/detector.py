@@ -357,7 +357,9 @@ class FailureDetector:
         count, labels = cv2.connectedComponents((signature | cells).view(np.uint8), connectivity=8)
         regions = np.isin(labels, np.unique(labels[cells]))
         previous = self._previous.gray_full
-        reach = max(cfg.onset_reach, math.ceil(cfg.object_motion * previous.shape[0] / cfg.cell))
+        reach = 1  # dark objects move slowly and night is full of dark cores: touching only
+        if kind is FailureKind.SATURATED:  # lamps pass fast and stand out against the dark
+            reach = max(reach, math.ceil(cfg.object_motion * previous.shape[0] / cfg.cell))
         near = nearby_any(regions, reach)
         if kind is FailureKind.SATURATED:
             share = cell_share_at_least(previous, near, cfg.cell, cfg.saturated_min_gray)
