@@ -71,6 +71,8 @@ class DetectorConfig:
     saturated_max_texture: float = 4.0
     saturated_novel_margin: float = 20.0
     object_motion: float = 0.06
+    saturated_glow: float = 20.0
+    saturated_glow_core: float = 200.0
     noise_min_texture: float = 160.0
     noise_floor_texture: float = 90.0
     noise_baseline_ratio: float = 3.0
@@ -318,7 +320,8 @@ class FailureDetector:
             novel = fresh & (
                 nearby_max(brightest, reach) < cfg.saturated_min_gray - cfg.saturated_novel_margin
             )
-            return novel & ~self._grown_from_core(novel, signature, kind)
+            novel &= ~self._grown_from_core(novel, signature, kind)
+            return novel & ~self._glowing(stats, novel)
         darkest = np.minimum(self._good_gray * gain, recent.min_gray)
         novel = fresh & (stats.gray + cfg.dead_novel_margin < nearby_min(darkest, reach))
         return novel & ~self._grown_from_core(novel, signature, kind)
@@ -338,6 +341,42 @@ class FailureDetector:
             inside = labels == region
             white[region] = np.median(correlation[inside]) < self.config.noise_max_correlation
         return white[labels]
+
+    def _glowing(self, stats: CellStats, cells: np.ndarray) -> np.ndarray:
+        """(rows, cols) bool: saturated ``cells`` whose region fades out through a glow.
+
+        Optics spread every light source that saturates the sensor (a headlight revealed behind
+        a passer-by, the sun): the pixels just outside the saturated core are brighter than the
+        scene a few pixels further out. A stuck-high sensor region ends at its edge: just
+        outside it is the scene itself. Judged per 8-connected region on the pixels around it.
+        """
+        cfg = self.config
+        if not cells.any():
+            return cells
+        gray, cell = stats.gray_full, cfg.cell
+        count, labels, boxes, _ = cv2.connectedComponentsWithStats(cells.view(np.uint8), 8)
+        glowing = np.zeros(count, dtype=bool)
+        for region in range(1, count):
+            x, y, w, h = boxes[region, :4]
+            top, left = max(0, y - 2), max(0, x - 2)
+            crop = gray[top * cell : (y + h + 2) * cell, left * cell : (x + w + 2) * cell]
+            mine = labels[top : y + h + 2, left : x + w + 2] == region
+            mine = self._cells_to_pixels(mine, crop.shape, cell)
+            # The saturated pixels connected to this region (its partly covered border cells
+            # included), not other lights in the crop.
+            bright = (crop >= cfg.saturated_glow_core).view(np.uint8)
+            parts, part_of = cv2.connectedComponents(bright, connectivity=8)
+            ours = np.zeros(parts, dtype=bool)
+            ours[part_of[mine]] = True
+            ours[0] = False
+            core = ours[part_of].view(np.uint8)
+            near = cv2.dilate(core, np.ones((5, 5), np.uint8)).view(bool) & ~core.view(bool)
+            grown = cv2.dilate(core, np.ones((9, 9), np.uint8)).view(bool)
+            far = cv2.dilate(core, np.ones((17, 17), np.uint8)).view(bool) & ~grown
+            if near.any() and far.any():
+                glow = float(np.median(crop[near])) - float(np.median(crop[far]))
+                glowing[region] = glow >= cfg.saturated_glow
+        return cells & glowing[labels]
 
     def _grown_from_core(
         self, cells: np.ndarray, signature: np.ndarray, kind: FailureKind
