@@ -243,3 +243,60 @@ def test_night_content_coming_back_after_a_failure_or_a_lit_object_is_not_dead()
     assert (labels[4][16:48, 16:64] == FailureKind.NOISE).mean() > 0.9
     dead = [int((lab == FailureKind.DEAD).sum()) for lab in labels]
     assert dead == [0] * len(frames), dead
+
+
+def test_light_revealed_behind_a_passer_by_is_scene_by_its_glow():
+    """No core was visible before (occluded), but a light fades out through a glow."""
+    frames = moving_scene(8, shape=(160, 240))
+    detector = FailureDetector()
+    for index, frame in enumerate(frames[:7]):
+        lit = _lamp(frame, (120, 80), 14)
+        if index < 5:  # a dark coat in front of the lamp
+            lit[40:120, 80:160] = 20
+        assert not detector.detect(lit).mask.any(), f"revealed light flagged in frame {index}"
+    stuck = frames[7].copy()  # a sensor region stuck high: x * 20 + 200, no glow around it
+    stuck[24:64, 32:96] = np.clip(stuck[24:64, 32:96].astype(np.int32) * 20 + 200, 0, 255)
+    labels = detector.detect(stuck).labels
+    assert (labels[24:64, 32:96] == FailureKind.SATURATED).mean() > 0.9
+
+
+def test_black_coat_walking_in_is_scene_but_a_dead_block_is_a_failure():
+    """A clipped-black object moving 3 cells a frame overlaps the dark core it had before."""
+    import cv2
+
+    frames = moving_scene(11, shape=(160, 240))
+    detector = FailureDetector()
+    for index, frame in enumerate(frames[:10]):
+        coat = frame.copy()
+        cv2.ellipse(coat, (20 + 22 * index, 90), (30, 40), 0, 0, 360, (0, 0, 0), -1)
+        assert not detector.detect(coat).mask.any(), f"coat flagged in frame {index}"
+    block = frames[10].copy()
+    block[16:56, 16:80] = 3
+    labels = detector.detect(block).labels
+    assert (labels[16:56, 16:80] == FailureKind.DEAD).mean() > 0.9
+
+
+def test_black_bonnet_after_a_lost_rows_failure_is_released():
+    """Grey decoder fill over the bottom, then the camera recovers: the black bonnet is back."""
+    frames = moving_scene(10, shape=(120, 160))
+    detector = FailureDetector()
+    flagged = []
+    for index, frame in enumerate(frames):
+        frame = frame.copy()
+        frame[100:] = 3  # a black bonnet, scene from the first frame
+        if index == 5:
+            frame[80:] = 128  # lost rows to the bottom, filled grey
+        flagged.append(int((detector.detect(frame).labels == FailureKind.LOST_ROWS).sum()))
+    assert flagged[5] >= 40 * 160 * 0.9, flagged
+    assert flagged[:5] == [0] * 5 and flagged[6:] == [0] * 4, flagged
+
+
+def test_night_frame_with_a_few_black_rows_more_is_not_a_whole_frame_loss():
+    rng = np.random.default_rng(4)
+    detector = FailureDetector()
+    for index in range(8):
+        frame = np.full((120, 160, 3), 2, np.uint8)  # night: flat black almost everywhere
+        frame[20:28, 60 + index : 100 + index] = rng.integers(80, 255, (8, 40, 3), np.uint8)
+        if index == 6:
+            frame[100:] = 0
+        assert not detector.detect(frame).whole_frame, index

@@ -150,9 +150,12 @@ class RowHysteresis:
             windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * self.reach + 1)
             before = windows.any(axis=1)
         held = looks & self.flagged
+        new = ~before
         if values is not None and self.clean_values is not None:
-            held &= np.abs(values - self.clean_values) > self.returned_level
-        flagged = (looks & ~before & changed) | held
+            away = np.abs(values - self.clean_values) > self.returned_level
+            held &= away
+            new |= away  # a flat look-alike (bonnet) now showing another flat fill
+        flagged = (looks & new & changed) | held
         if values is not None:
             if self.clean_values is None:
                 self.clean_values = values.astype(np.float32)
