@@ -206,3 +206,39 @@ def test_evaluate_cli_takes_a_defect_mask_and_reports_it(tmp_path, capsys):
     np.save(tmp_path / "small.npy", np.ones((8, 8), bool))
     args = ["evaluate", "--kinds", "--max-frames", "12", "-o", str(tmp_path / "x")]
     assert main([*args, "--defect-mask", str(tmp_path / "small.npy")]) == 2
+
+
+def test_bootstrap_interval_holds_the_mean_and_a_constant_gain_is_exact():
+    from frame_restore_ros.evaluation.intervals import bootstrap_mean, interval_rows
+
+    values = np.arange(40, dtype=float)
+    mean, low, high = bootstrap_mean(values)
+    assert mean == 19.5 and low < mean < high and high - low < 12  # sd/sqrt(n) ~ 1.8
+    rows = []
+    for frame in range(30):
+        for method, value in (("hold", 20.0 + frame % 7), ("siammcvae", 21.5 + frame % 7)):
+            rows.append(
+                {"clip": "c", "frame": frame, "kind": "patches", "ratio": 0.75, "gap": 1,
+                 "method": method, "region": "failed", "metric": "psnr", "value": value}
+            )  # fmt: skip
+    (ours,) = [r for r in interval_rows(rows) if r["method"] == "siammcvae"]
+    assert ours["frames"] == 30 and ours["gain"] == ours["gain_low"] == ours["gain_high"] == 1.5
+    assert ours["low"] < ours["mean"] < ours["high"]
+
+
+def test_evaluate_tail_scores_only_the_validation_split(tmp_path):
+    from frame_restore_ros.training.pairs import split_point
+
+    code = main(
+        ["evaluate", "--ratios", "0.5", "--gaps", "1", "--kinds", "--frames", "2", "--no-mae",
+         "--tail", "0.3", "--max-frames", "20", "--no-fsim", "--no-progress",
+         "-o", str(tmp_path / "t")]
+    )  # fmt: skip
+    assert code == 0
+    report = json.loads((tmp_path / "t" / "evaluation.json").read_text())
+    (name,) = report["meta"]["clips"]
+    assert name.endswith("[tail 0.3]") and report["meta"]["clips"][name] == 20
+    assert split_point(250, 0.3) == 175  # bikes.mp4: frames 175-249 were never trained on
+    assert {row["frames"] for row in report["intervals_failed_region_psnr"]} == {2}
+    assert (tmp_path / "t" / "table_intervals_failed_region_psnr.md").read_text().count("|") > 10
+    assert main(["evaluate", "--tail", "1.5", "--kinds", "-o", str(tmp_path / "x")]) == 2

@@ -68,6 +68,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kind-gap", type=int, default=2, help="gap for --kinds (default: 2)")
     p.add_argument("--frames", type=int, default=8, help="frames per condition (default: 8)")
     add_max_frames(p, 250, "per clip")
+    p.add_argument(
+        "--tail",
+        type=float,
+        metavar="FRACTION",
+        help="score only the trailing FRACTION of each clip, cut where `train --split` cuts "
+        "(0.3: the validation split the shipped weights never saw); --max-frames then caps "
+        "the frames read from that tail",
+    )
     p.add_argument("--no-fsim", action="store_true", help="skip FSIM (the slowest metric)")
     p.add_argument(
         "--ablations",
@@ -99,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     from frame_restore_ros.evaluation.report import markdown_table, summarize, write_outputs
     from frame_restore_ros.model.bundled import BASELINE_MAE_WEIGHTS, default_weights_path
     from frame_restore_ros.synthetic.injection import parse_item
+    from frame_restore_ros.training.pairs import split_point
 
     # Clear errors for bad arguments before any work.
     defect_mask = load_defect_mask_option(args.defect_mask)
@@ -107,9 +116,16 @@ def run(args: argparse.Namespace) -> int:
     resolve(args.backend)  # unknown, or cannot run here
     if any(not 0 < r <= 1 for r in args.ratios) or any(g < 1 for g in args.gaps):
         raise ValueError("ratios must be in (0, 1] and gaps >= 1")
+    if args.tail is not None and not 0 < args.tail < 1:
+        raise ValueError(f"--tail must be in (0, 1), got {args.tail}")
     clips: dict = {}
     for source in args.data or ["sample:bikes.mp4"]:
-        clips.update(source_frames(source, args.max_frames))
+        if args.tail is None:
+            clips.update(source_frames(source, args.max_frames))
+            continue
+        for name, frames in source_frames(source, None).items():
+            tail = frames[split_point(len(frames), args.tail) :][: args.max_frames]
+            clips[f"{name}[tail {args.tail:g}]"] = tail
     if defect_mask is not None:
         check_defect_mask(defect_mask, clips)
     mae = None if args.no_mae else (args.mae or default_weights_path(BASELINE_MAE_WEIGHTS))
@@ -147,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
     )
     meta = {
         "clips": {name: len(frames) for name, frames in clips.items()},
+        "tail": args.tail,
         "weights": str(args.weights or default_weights_path()),
         "mae": str(mae) if mae else None,
         "methods": list(methods),

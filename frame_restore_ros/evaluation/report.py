@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after selecting the headless bac
 import numpy as np  # noqa: E402
 
 from frame_restore_ros.evaluation.harness import EvalConfig, EvalResult, summarize  # noqa: E402
+from frame_restore_ros.evaluation.intervals import interval_markdown, interval_rows  # noqa: E402
 from frame_restore_ros.media.strips import labelled_strip  # noqa: E402
 
 PLOTTED = ("psnr", "ssim")
@@ -158,4 +159,12 @@ def write_outputs(result: EvalResult, cfg: EvalConfig, out: Path, meta: dict) ->
     (out / "evaluation.json").write_text(json.dumps(report, indent=2))
     (out / "table_failed_region.md").write_text(markdown_table(summary, "failed") + "\n")
     (out / "table_whole_frame.md").write_text(markdown_table(summary, "frame") + "\n")
+    for region, name in (("failed", "failed_region"), ("frame", "whole_frame")):
+        for metric in ("psnr", "ssim"):
+            intervals = interval_rows(result.rows, region, metric)
+            report[f"intervals_{name}_{metric}"] = intervals
+            (out / f"table_intervals_{name}_{metric}.md").write_text(
+                interval_markdown(intervals, metric) + "\n"
+            )
+    (out / "evaluation.json").write_text(json.dumps(report, indent=2))
     return report

@@ -66,11 +66,19 @@ def load_clip(
     return load_clips(path, input_size, max_frames, margin)[0]
 
 
-def split_clip(clip: Clip, held_out: float) -> tuple[Clip, Clip]:
-    """Cut a clip into a leading training part and a trailing held-out part (no interleaving)."""
+def split_point(length: int, held_out: float) -> int:
+    """Index where the trailing ``held_out`` fraction of a ``length``-frame clip begins.
+
+    Training (``--split``) and evaluation (``evaluate --tail``) cut clips at the same frame.
+    """
     if not 0.0 < held_out < 1.0:
         raise ValueError(f"held-out fraction must be in (0, 1), got {held_out}")
-    cut = int(round(len(clip.frames) * (1 - held_out)))
+    return int(round(length * (1 - held_out)))
+
+
+def split_clip(clip: Clip, held_out: float) -> tuple[Clip, Clip]:
+    """Cut a clip into a leading training part and a trailing held-out part (no interleaving)."""
+    cut = split_point(len(clip.frames), held_out)
     if cut < 2 or len(clip.frames) - cut < 2:
         raise ValueError(f"{clip.name}: {len(clip.frames)} frames are too few to split")
     return (
