@@ -183,6 +183,7 @@ class FailureDetector:
         # Each cell's luma and texture when it was last unflagged: the "before" of an onset, so
         # that a region recovering from a failure (dark night content after a noise burst) is
         # compared with what it showed before the failure, not with the failure.
+        self._gain = 1.0  # median luma ratio to the previous frame (this frame's, once computed)
         self._good_gray: np.ndarray | None = None
         self._good_texture: np.ndarray | None = None
         self._recent = RecentLooks(self.config.onset_memory_frames)
@@ -306,7 +307,7 @@ class FailureDetector:
         count as "before" too: content coming back after a failure the detector missed (a mud
         blob) or after a lit object left is what the region showed a moment ago.
         """
-        cfg, previous, reach = self.config, self._previous, self.config.onset_reach
+        cfg, reach = self.config, self.config.onset_reach
         recent = self._recent
         if kind is FailureKind.NOISE:
             before = np.maximum(self._good_texture, recent.max_texture)
@@ -314,7 +315,7 @@ class FailureDetector:
             return novel & self._white(stats, novel)
         if kind is FailureKind.CAST:
             return fresh & ~nearby_any(self._signatures[FailureKind.CAST], reach)
-        gain = np.float32(global_gain(stats.gray, previous.gray))
+        gain = np.float32(self._gain)
         if kind is FailureKind.SATURATED:
             brightest = np.clip(np.maximum(self._good_gray * gain, recent.max_gray), 0.0, 255.0)
             novel = fresh & (
@@ -414,6 +415,8 @@ class FailureDetector:
         cfg = self.config
         signatures = self._signatures_now(stats)
         flags: dict[FailureKind, np.ndarray] = {}
+        previous = self._previous
+        self._gain = 1.0 if previous is None else global_gain(stats.gray, previous.gray)
         cut = self._scene_cut(stats)
         for kind, signature in signatures.items():
             before = self._signatures.get(kind)
@@ -450,8 +453,7 @@ class FailureDetector:
         cfg, previous = self.config, self._previous
         if previous is None:
             return True
-        gain = global_gain(stats.gray, previous.gray)
-        moved = np.abs(stats.gray - previous.gray * np.float32(gain)) > cfg.cut_level
+        moved = np.abs(stats.gray - previous.gray * np.float32(self._gain)) > cfg.cut_level
         return float(moved.mean()) >= cfg.cut_ratio
 
     def _frozen_cells(self, stats: CellStats, excluded: np.ndarray) -> np.ndarray:

@@ -10,9 +10,11 @@ Protocol (docs/detection.md, "Evaluating detection"):
     half of it failed (soft-edged failures: blend weight >= 0.5), negative when none of its pixels
     was touched, and ignored otherwise; a patch is predicted failed when at least half of its
     pixels are flagged;
-  * frozen tiles count from their second frozen frame on, and only where the stale content
-    visibly differs from the true frame (mean |difference| > 3); on the first frozen frame they
-    are ignored;
+  * a failed patch counts only where the damage is visible: its mean |damaged - true| (the largest
+    of the three colour channels per pixel) is above 3 levels; an invisible one (a dead block
+    over a black night sky, a freeze of a patch that did not change) is ignored, neither
+    positive nor negative;
+  * frozen tiles count from their second frozen frame on; on the first they are ignored;
   * a repeated frame has no failed pixel: every flagged pixel on it is a false alarm;
   * per class, precision and recall are averaged over the clips that had positives.
 """
@@ -33,7 +35,7 @@ from frame_restore_ros.synthetic.corruption import Corruption, FreezeEpisode
 from frame_restore_ros.synthetic.injection import InjectionItem
 
 FROZEN_SCORED_FROM = 2  # the target counts frozen tiles from their second frozen frame
-FROZEN_VISIBLE = 3.0  # mean |stale - true| gray level of a patch for a freeze to be visible
+VISIBLE = 3.0  # mean |damaged - true| level of a patch for its failure to be visible
 
 # The classic single-frame failures (report name -> registry item); the restorer's tests use them.
 CASES: dict[str, InjectionItem] = {
@@ -305,21 +307,12 @@ def truth_patches(
     truth = coverage >= 0.5
     valid = truth | (patch_coverage(corruption.changed, patch) == 0)
     frozen = (corruption.labels == FailureKind.FROZEN).any()
-    if frozen:
-        if corruption.streak < FROZEN_SCORED_FROM:
-            return np.zeros_like(truth), valid & ~truth
-        visible = (
-            _patch_means(
-                cv2.absdiff(
-                    cv2.cvtColor(corruption.damaged, cv2.COLOR_BGR2GRAY),
-                    cv2.cvtColor(clean, cv2.COLOR_BGR2GRAY),
-                ),
-                patch,
-            )
-            > FROZEN_VISIBLE
-        )
-        valid &= ~truth | visible
-        truth &= visible
+    if frozen and corruption.streak < FROZEN_SCORED_FROM:
+        return np.zeros_like(truth), valid & ~truth
+    difference = cv2.absdiff(corruption.damaged, clean).max(axis=2)
+    visible = _patch_means(difference, patch) > VISIBLE
+    valid &= ~truth | visible
+    truth &= visible
     return truth, valid
 
 
