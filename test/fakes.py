@@ -37,13 +37,14 @@ def repair(
     feather_px: int = 0,
     uncertainty: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Repair with the bare model (no alignment, gate or detail): (frame, uncertainty)."""
+    """Repair with the bare model (no alignment, gate, detail or thin routing)."""
     options = RepairOptions(
         feather_px=feather_px,
         detail_transfer=False,
         change_tau=None,
         align="none",
         uncertainty=uncertainty,
+        thin_inpaint_px=0,
     )
     result = RepairPipeline(backend, options).repair(reference, damaged, failed)
     return result.frame, result.uncertainty

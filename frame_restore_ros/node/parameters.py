@@ -215,6 +215,14 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
         maximum=128,
     ),
     config_parameter(
+        "thin_inpaint_px",
+        "Failed structures at most this thick (dead lines, a few rows or columns) are inpainted "
+        "from their neighbours instead of predicted by the model; 0: off.",
+        (RepairOptions, "thin_inpaint_px"),
+        minimum=0,
+        maximum=16,
+    ),
+    config_parameter(
         "detail_transfer",
         "Add the reference's full-resolution detail to the upsampled model output.",
         (RepairOptions, "detail_transfer"),

@@ -30,6 +30,11 @@ from frame_restore_ros.pipeline.reference_inputs import (
     aligned_inputs,
     prepare_reference,
 )
+from frame_restore_ros.pipeline.thin_routing import (
+    DEFAULT_THIN_INPAINT_PX,
+    inpaint_thin,
+    thin_failures,
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,9 @@ class RepairOptions:
         align: warp the reference onto the damaged frame first: "ecc" or "none".
         uncertainty: also return the per-pixel std of K decoder samples (needs a backend with
             ``infer_with_uncertainty``).
+        thin_inpaint_px: failed structures at most this thick (dead lines, a few rows or
+            columns, specks) are inpainted from their neighbours instead of predicted by the
+            model (``thin_routing``); 0 turns it off. The hold baseline is never routed.
     """
 
     feather_px: int = 24
@@ -51,25 +59,30 @@ class RepairOptions:
     change_tau: float | None = DEFAULT_TAU
     align: str = "ecc"
     uncertainty: bool = False
+    thin_inpaint_px: int = DEFAULT_THIN_INPAINT_PX
 
     def __post_init__(self) -> None:
         if self.align not in ALIGN_MODES:
             raise ValueError(f"align must be one of {ALIGN_MODES}, got {self.align!r}")
         if self.feather_px < 0:
             raise ValueError(f"feather_px must be >= 0, got {self.feather_px}")
+        if self.thin_inpaint_px < 0:
+            raise ValueError(f"thin_inpaint_px must be >= 0, got {self.thin_inpaint_px}")
         if self.change_tau is not None and self.change_tau <= 0:
             raise ValueError(f"change_tau must be > 0 gray levels or None, got {self.change_tau}")
 
     @classmethod
     def model_only(cls) -> RepairOptions:
         """Return the options of the bare model: its prediction upsampled, nothing else."""
-        return cls(feather_px=0, detail_transfer=False, change_tau=None, align="none")
+        return cls(
+            feather_px=0, detail_transfer=False, change_tau=None, align="none", thin_inpaint_px=0
+        )
 
     @classmethod
     def single_frame(cls, base: RepairOptions | None = None) -> RepairOptions:
         """Return ``base`` without what needs a reference (a single-frame MAE never sees one)."""
         base = base or cls()
-        return cls(base.feather_px, False, None, "none", base.uncertainty)
+        return cls(base.feather_px, False, None, "none", base.uncertainty, base.thin_inpaint_px)
 
 
 @dataclass(frozen=True)
@@ -158,6 +171,19 @@ class RepairPipeline:
         if not failed.any():
             zeros = np.zeros(failed.shape, np.float32) if self.options.uncertainty else None
             return Repair(damaged.copy(), zeros, False)
+        thin = thin_failures(failed, self.options.thin_inpaint_px)
+        if thin.any() and not (failed & ~thin).any():  # only thin failures: no model call
+            zeros = np.zeros(failed.shape, np.float32) if self.options.uncertainty else None
+            return Repair(inpaint_thin(damaged, thin), zeros, False)
+        repair = self._predict(reference, damaged, failed, key)
+        if not thin.any():
+            return repair
+        return Repair(inpaint_thin(repair.frame, thin), repair.uncertainty, repair.aligned)
+
+    def _predict(
+        self, reference: np.ndarray, damaged: np.ndarray, failed: np.ndarray, key: object
+    ) -> Repair:
+        """Model prediction composited into every failed pixel (see :meth:`repair`)."""
         prepared = self.prepare(reference, key)
         assert prepared is not None
         small = to_model_size(damaged, failed, self.backend.input_size)
