@@ -102,7 +102,7 @@ def build_methods(
             "siammcvae_no_align": replace(node, align="none"),
             "siammcvae_no_gate": replace(node, change_tau=None),
             "siammcvae_no_detail": replace(node, detail_transfer=False),
-            "siammcvae_no_thin_routing": replace(node, thin_inpaint_px=0),
+            "siammcvae_thin_routing": replace(node, thin_inpaint_px=4),
             "siammcvae_model_only": replace(
                 node, detail_transfer=False, align="none", change_tau=None, thin_inpaint_px=0
             ),

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 INPAINT_RADIUS = 3  # px around each failed pixel that Telea's method reads
-DEFAULT_THIN_INPAINT_PX = 4  # the line dropouts of the corruption library are 1-4 px thick
+DEFAULT_THIN_INPAINT_PX = 0  # off: measured to lose PSNR to the full pipeline (docs/evaluation.md)
 
 
 def thin_failures(failed: np.ndarray, width: int) -> np.ndarray:
