@@ -213,3 +213,40 @@ def test_the_reference_is_prepared_at_most_once_per_held_moment(frames):
         assert restorer.pipeline._cached == (version, prepared), "the idle-prepared one used"
         versions.append(restorer.tracker.version)
     assert versions == [versions[0]] * 3  # held during the failure: one preparation in all
+
+
+def test_propagated_repairs_enter_the_mosaic_each_frame_but_do_not_reset_ages():
+    """With propagate_repairs the next frame is repaired from this repaired frame (one moment)."""
+    tracker = ReferenceTracker(TrackerConfig(max_age_frames=4, propagate_repairs=True))
+    tracker.observe(np.zeros((*SHAPE, 3), np.uint8), 0.0)
+    tracker.update(np.full((*SHAPE, 3), 10, np.uint8), 0.0)
+    failed = block(0, 0, 32, 32)
+    repairable = []
+    for index in range(1, 7):
+        output = np.full((*SHAPE, 3), 10 + index, np.uint8)  # repaired everywhere: one moment
+        tracker.observe(output, index * 0.04)
+        lookup = tracker.lookup(index * 0.04, failed)
+        ok = lookup.reference is not None and lookup.reference.repairable is not None
+        repairable.append(bool(ok and lookup.reference.repairable.any()))
+        tracker.update(output, index * 0.04, failed, repaired=failed if repairable[-1] else None)
+        if repairable[-1]:
+            assert (tracker.frame == 10 + index).all(), "not held: the whole output entered"
+    assert repairable == [True] * 4 + [False] * 2, "the failed regions still age out"
+    assert tracker.region_ages[0, 0] == 6 and tracker.region_ages[3, 3] == 0
+
+
+def test_persistent_evaluation_runs_the_node_restorer_and_scores_temporal_error(bikes_frames):
+    from frame_restore_ros.backends.hold import HoldBackend
+    from frame_restore_ros.evaluation.intervals import interval_rows
+    from frame_restore_ros.evaluation.persistent import evaluate_persistent, restorer_method
+
+    clips = {"bikes": bikes_frames[:24]}
+    factories = {
+        "hold": restorer_method(HoldBackend(), propagate=False),
+        "copy+propagate": restorer_method(CopyBackend(), propagate=True),
+    }
+    rows = evaluate_persistent(clips, factories, length=6, per_clip=1, progress=False)
+    psnr = {r["method"]: r for r in interval_rows(rows, "failed", "psnr")}
+    assert {r["frames"] for r in psnr.values()} == {6}  # 2 kinds x 1 episode, 6 frames each
+    temporal = [r for r in rows if r["metric"] == "temporal_error" and r["method"] == "hold"]
+    assert len(temporal) == 2 * 5 and all(r["value"] > 0 for r in temporal)  # scene moves

@@ -69,6 +69,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, default=8, help="frames per condition (default: 8)")
     add_max_frames(p, 250, "per clip")
     p.add_argument(
+        "--persistent",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also hold a dead block and lost rows for N consecutive frames per episode "
+        "(2 episodes per clip and kind), scored per frame and for temporal error, with "
+        "siammcvae+propagate (its own previous output as the failed region's reference); "
+        "writes table_persistent_*.md (default: 0, off)",
+    )
+    p.add_argument(
         "--tail",
         type=float,
         metavar="FRACTION",
@@ -174,6 +184,38 @@ def run(args: argparse.Namespace) -> int:
         "seconds": round(time.perf_counter() - start, 1),
     }
     report = write_outputs(result, cfg, args.output, meta)
+    if args.persistent:
+        write_persistent(args, clips, methods, report)
     print(markdown_table(summarize(result.rows), "failed"))
     print(json.dumps({"out": str(args.output), "files": report["files"][:6], **meta}, indent=2))
     return 0
+
+
+def write_persistent(args: argparse.Namespace, clips: dict, methods: dict, report: dict) -> None:
+    """Run the persistent-failure episodes; write their tables and add them to the report."""
+    from frame_restore_ros.backends.hold import HoldBackend
+    from frame_restore_ros.backends.selection import load_backend
+    from frame_restore_ros.evaluation.intervals import interval_markdown, interval_rows
+    from frame_restore_ros.evaluation.persistent import evaluate_persistent, restorer_method
+
+    model = load_backend(args.backend, args.weights, args.precision).backend
+    restorers = {
+        "hold": restorer_method(HoldBackend(), propagate=False),
+        "siammcvae": restorer_method(model, propagate=False),
+        "siammcvae+propagate": restorer_method(model, propagate=True),
+    }
+    rows = evaluate_persistent(
+        clips,
+        restorers,
+        {"telea": methods["telea"]},
+        length=args.persistent,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
+    for metric in ("psnr", "ssim", "temporal_error"):
+        intervals = interval_rows(rows, "failed", metric)
+        report[f"persistent_{metric}"] = intervals
+        table = interval_markdown(intervals, metric)
+        (args.output / f"table_persistent_{metric}.md").write_text(table + "\n")
+        print(f"persistent failures ({args.persistent} frames), {metric}:\n{table}")
+    (args.output / "evaluation.json").write_text(json.dumps(report, indent=2))

@@ -250,6 +250,12 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
         maximum=0.5,
     ),
     config_parameter(
+        "reference.propagate_repairs",
+        "Repaired pixels enter the reference mosaic, so a lasting failure is repaired from the "
+        "previous repaired frame; its regions still age from their last good content.",
+        (TrackerConfig, "propagate_repairs"),
+    ),
+    config_parameter(
         "reference.max_age_frames",
         "Failed pixels whose region of the reference is older pass through (stale "
         "reference); the rest of the frame is still repaired.",

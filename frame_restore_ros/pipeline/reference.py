@@ -38,6 +38,9 @@ class Unavailable(str, Enum):
     TOO_OLD = "stale_reference"  # older than max_age_frames or max_age_s
 
 
+DEFAULT_PROPAGATE = False  # measured: docs/evaluation.md, persistent failures
+
+
 @dataclass
 class TrackerConfig:
     """When a region takes a frame's content, and how long that content stays usable.
@@ -46,11 +49,16 @@ class TrackerConfig:
         max_failed_ratio: a region refreshes (its age restarts) when at most this share of its
             pixels failed; its good pixels update the mosaic in every frame regardless.
         max_age_frames, max_age_s: a region older than either is not repaired from.
+        propagate_repairs: the repaired pixels of every frame enter the mosaic, so a lasting
+            failure is repaired from the previous repaired frame (one moment, one frame
+            old) instead of from the content before it began; its regions still age from
+            their last good content, so the age bounds still stop repairs that last too long.
     """
 
     max_failed_ratio: float = 0.25
     max_age_frames: int = 30
     max_age_s: float = 1.5
+    propagate_repairs: bool = DEFAULT_PROPAGATE
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.max_failed_ratio < 1.0:
@@ -219,13 +227,16 @@ class ReferenceTracker:
         else:
             counts = self._failed_counts(failed)
             refresh = counts <= self.config.max_failed_ratio * self._area
-            if self._holds(~refresh, stamp):
+            propagate = self.config.propagate_repairs and repaired is not None
+            if not propagate and self._holds(~refresh, stamp):
                 self._counts = None
                 return  # the mosaic stays one consistent moment while a failure is repaired
 
             taken = ~failed
             partly = refresh & (counts > 0)  # refreshing regions with failed pixels: rare
-            if repaired is not None and partly.any():
+            if propagate:
+                taken |= repaired  # the whole output: one moment, repaired regions included
+            elif repaired is not None and partly.any():
                 taken |= repaired & _expand(partly, failed.shape)
             cv2.copyTo(frame, taken.view(np.uint8), self._mosaic)
             self._index[refresh] = current
