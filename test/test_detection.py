@@ -158,3 +158,16 @@ def test_detector_configs_compare_defect_masks_by_content():
     assert DetectorConfig(defect_mask=mask) != DetectorConfig(defect_mask=other)
     assert DetectorConfig() != DetectorConfig(defect_mask=mask)
     assert DetectorConfig(dead_max_gray=5.0) != DetectorConfig()
+
+
+@pytest.mark.parametrize("run", [0, 2, 31, 32, 33, 70, 100])
+def test_bottom_run_counts_the_rows_equal_to_the_one_above_across_chunks(run):
+    from frame_restore_ros.detection.detector import _bottom_run
+
+    rng = np.random.default_rng(run)
+    gray = rng.integers(0, 256, (100, 40), dtype=np.uint8)
+    if run:
+        gray[100 - run :] = gray[100 - run]
+    assert _bottom_run(gray, 0.25) == (run if run != 1 else 0)
+    assert _bottom_run(np.full((5, 4), 9, np.uint8), 0.25) == 5
+    assert _bottom_run(np.zeros((1, 4), np.uint8), 0.25) == 0

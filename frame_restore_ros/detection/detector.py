@@ -594,22 +594,14 @@ class FailureDetector:
         or a flat bonnet that was there before is scene.
         """
         cfg, gray = self.config, stats.gray_full
-        horizontal = cv2.absdiff(gray[:, 1:], gray[:, :-1])
-        vertical = cv2.absdiff(gray[1:], gray[:-1])
         row_mean = _reduce_mean(gray, axis=1)
         col_mean = _reduce_mean(gray, axis=0)
-        dead_rows = (
-            (_reduce_mean(horizontal, axis=1) <= cfg.line_max_gradient)
-            & (row_mean <= cfg.line_max_gray)
-            & _lit_nearby(row_mean, cfg.line_lit_gray)
-        )
-        dead_cols = (
-            (_reduce_mean(vertical, axis=0) <= cfg.line_max_gradient)
-            & (col_mean <= cfg.line_max_gray)
-            & _lit_nearby(col_mean, cfg.line_lit_gray)
-        )
-        same_as_above = _reduce_mean(vertical, axis=1) <= cfg.lost_rows_max_gradient
-        run = _bottom_run(same_as_above)
+        # Gradients only where a line can be dead (dark, next to lit lines): most frames none.
+        dead_rows = (row_mean <= cfg.line_max_gray) & _lit_nearby(row_mean, cfg.line_lit_gray)
+        dead_rows[dead_rows] = _flat(gray[dead_rows], axis=1) <= cfg.line_max_gradient
+        dead_cols = (col_mean <= cfg.line_max_gray) & _lit_nearby(col_mean, cfg.line_lit_gray)
+        dead_cols[dead_cols] = _flat(gray[:, dead_cols], axis=0) <= cfg.line_max_gradient
+        run = _bottom_run(gray, cfg.lost_rows_max_gradient)
         looks_lost = np.zeros(gray.shape[0], dtype=bool)
         if run >= cfg.lost_rows_min:
             looks_lost[-run:] = True
@@ -719,13 +711,35 @@ def _reduce_mean(image: np.ndarray, axis: int) -> np.ndarray:
     return cv2.reduce(image, dim, cv2.REDUCE_AVG, dtype=cv2.CV_32F).ravel()
 
 
-def _bottom_run(same_as_above: np.ndarray) -> int:
-    """Rows at the bottom that all equal the topmost of them (``same_as_above``: rows 1..H-1)."""
-    if not same_as_above.size or not same_as_above[-1]:
+def _flat(lines: np.ndarray, axis: int) -> np.ndarray:
+    """Mean |difference| between neighbouring pixels along each line (rows: axis 1) of uint8."""
+    if lines.size == 0:
+        return np.zeros(lines.shape[1 - axis], dtype=np.float32)
+    return np.abs(np.diff(lines.astype(np.int16), axis=axis)).mean(axis=axis)
+
+
+def _bottom_run(gray: np.ndarray, level: float, chunk: int = 32) -> int:
+    """Rows at the bottom of (H, W) uint8 ``gray`` each within ``level`` of the row above.
+
+    Row pairs are compared from the bottom up, ``chunk`` at a time, and only until one differs:
+    usually the first chunk decides. Returns the run's length in rows (0: the last row differs
+    from the one above it; H: every row equals its neighbour).
+    """
+    height = gray.shape[0]
+    if height < 2:
         return 0
-    differing = np.flatnonzero(~same_as_above)
-    first_same = int(differing[-1]) + 1 if differing.size else 0  # index into rows 1..H-1
-    return same_as_above.size - first_same + 1
+    end = height  # rows [start, end) are compared pairwise in this chunk
+    while end > 1:
+        start = max(0, end - chunk - 1)
+        block = gray[start:end]
+        same = _reduce_mean(cv2.absdiff(block[1:], block[:-1]), axis=1) <= level
+        if not same.all():
+            if end == height and not same[-1]:
+                return 0
+            differing = int(np.flatnonzero(~same)[-1])  # pair (start + d, start + d + 1)
+            return height - (start + differing + 1)
+        end = start + 1
+    return height
 
 
 def _fit_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
