@@ -69,6 +69,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, default=8, help="frames per condition (default: 8)")
     add_max_frames(p, 250, "per clip")
     p.add_argument(
+        "--model-only",
+        action="store_true",
+        help="also the model's prediction alone (no alignment, gate, detail transfer, seams)",
+    )
+    p.add_argument(
+        "--compare-weights",
+        type=Path,
+        metavar="FILE",
+        help="a second SiamMCVAE weight file scored the same way (siammcvae_compared), "
+        "e.g. the previous default weights",
+    )
+    p.add_argument(
         "--persistent",
         type=int,
         default=0,
@@ -139,7 +151,15 @@ def run(args: argparse.Namespace) -> int:
     if defect_mask is not None:
         check_defect_mask(defect_mask, clips)
     mae = None if args.no_mae else (args.mae or default_weights_path(BASELINE_MAE_WEIGHTS))
-    methods = build_methods(args.weights, mae, args.ablations, args.backend, args.precision)
+    methods = build_methods(
+        args.weights,
+        mae,
+        args.ablations,
+        args.backend,
+        args.precision,
+        model_only=args.model_only,
+        compared=args.compare_weights,
+    )
     cfg = EvalConfig(
         ratios=tuple(args.ratios),
         gaps=tuple(args.gaps),
@@ -204,6 +224,9 @@ def write_persistent(args: argparse.Namespace, clips: dict, methods: dict, repor
         "siammcvae": restorer_method(model, propagate=False),
         "siammcvae+propagate": restorer_method(model, propagate=True),
     }
+    if args.compare_weights is not None:
+        compared = load_backend(args.backend, args.compare_weights, args.precision).backend
+        restorers["siammcvae_compared"] = restorer_method(compared, propagate=False)
     rows = evaluate_persistent(
         clips,
         restorers,

@@ -80,12 +80,17 @@ def build_methods(
     ablations: bool = False,
     backend_name: str = "torch-cpu",
     precision: str = "fp16",
+    model_only: bool = False,
+    compared: Path | None = None,
 ) -> dict[str, Method]:
     """Return the methods of one evaluation run, in report order.
 
     ``ablations`` adds SiamMCVAE without ECC alignment, without the change gate, without
-    detail transfer, and with none of the three (the model's prediction upsampled). The models
-    run on ``backend_name`` at ``precision`` (:func:`model_method`).
+    detail transfer, with thin routing, and with none of the compositing steps (the model's
+    prediction upsampled: ``siammcvae_model_only``, also added alone by ``model_only``).
+    ``compared``: a second SiamMCVAE weight file scored the same way (``siammcvae_compared``,
+    and its model-only row), e.g. the previous default weights. The models run on
+    ``backend_name`` at ``precision`` (:func:`model_method`).
     """
     on = {"backend_name": backend_name, "precision": precision}
     node = RepairOptions()
@@ -103,10 +108,15 @@ def build_methods(
             "siammcvae_no_gate": replace(node, change_tau=None),
             "siammcvae_no_detail": replace(node, detail_transfer=False),
             "siammcvae_thin_routing": replace(node, thin_inpaint_px=4),
-            "siammcvae_model_only": replace(
-                node, detail_transfer=False, align="none", change_tau=None, thin_inpaint_px=0
-            ),
+            "siammcvae_model_only": RepairOptions.model_only(),
         }
         for name, options in variants.items():
             methods[name] = model_method(siammcvae, options, **on)
+    bare = RepairOptions.model_only()
+    if model_only and not ablations:
+        methods["siammcvae_model_only"] = model_method(siammcvae, bare, **on)
+    if compared is not None:
+        methods["siammcvae_compared"] = model_method(compared, node, **on)
+        if model_only or ablations:
+            methods["siammcvae_compared_model_only"] = model_method(compared, bare, **on)
     return methods
