@@ -146,15 +146,19 @@ def test_global_darkening_is_not_a_local_failure():
         assert not detector.detect(frame).mask.any(), index
 
 
-# Natural look-alikes on real clips (clean: every flagged pixel is a false alarm). The bound is
-# the measured false-alarm level with margin (docs/detection.md), well below what the previous
-# rules flagged (country_bluesky 17.9 %, low_sun 27 %, night_rural 1.9 %).
+# Natural look-alikes on real clips (clean: every flagged pixel is a false alarm). The bounds
+# are issue 17's targets: <= 0.2 % of pixels on average and >= 95 % of frames untouched (the
+# second round's detector altered 26 % of tunnel frames, 20 % of urban_night's, 14 % of
+# surveillance's); measured in docs/detection.md.
 LOOKALIKES = {
     "driving_country_bluesky_640x360.mp4": "smooth and codec-identical sky",
     "driving_highway_solidWhiteRight_960x540.mp4": "white and dark cars, shadows",
-    "driving_night_rural_640x360.mp4": "night: mostly black, headlights",
-    "driving_low_sun_640x360.mp4": "low sun, dark pillarbox border and bonnet",
+    "driving_night_rural_640x360.mp4": "night: mostly black, headlights, a lit truck leaving",
+    "driving_low_sun_640x360.mp4": "low sun, trees against it, dark pillarbox border and bonnet",
     "driving_urban_overcast_640x360.mp4": "overcast sky, car shadows, pedestrians",
+    "driving_tunnel_1280x720.mp4": "tunnel lamps passing overhead",
+    "driving_urban_night_1280x720.mp4": "city night: traffic lights, headlights, dark bridge",
+    "surveillance_vtest_768x576.avi": "people in black coats clipped to 0",
 }
 
 
@@ -166,8 +170,9 @@ def test_natural_lookalikes_stay_unflagged(name):
         pytest.skip(f"{path} not found")
     detector = FailureDetector()
     ratios = [detector.detect(frame).failed_ratio for frame in iter_frames(path, max_frames=150)]
-    assert float(np.mean(ratios)) <= 0.006, f"{LOOKALIKES[name]}: {np.mean(ratios):.4%}"
-    assert max(ratios) < 0.05
+    assert float(np.mean(ratios)) <= 0.002, f"{LOOKALIKES[name]}: {np.mean(ratios):.4%}"
+    altered = float(np.mean(np.array(ratios) > 0))
+    assert altered <= 0.05, f"{LOOKALIKES[name]}: {altered:.1%} of clean frames altered"
 
 
 def _lamp(frame: np.ndarray, centre: tuple[int, int], radius: int) -> np.ndarray:
