@@ -184,6 +184,7 @@ class FailureDetector:
         # that a region recovering from a failure (dark night content after a noise burst) is
         # compared with what it showed before the failure, not with the failure.
         self._gain = 1.0  # median luma ratio to the previous frame (this frame's, once computed)
+        self._flagged_before = np.zeros((0, 0), dtype=bool)
         self._good_gray: np.ndarray | None = None
         self._good_texture: np.ndarray | None = None
         self._recent = RecentLooks(self.config.onset_memory_frames)
@@ -387,9 +388,10 @@ class FailureDetector:
         Lights (a tunnel lamp, headlights, the sun through trees) and dark objects (a black coat
         clipped to 0, a dark car) move and grow from a core that was in the previous frame; a
         saturated or dead failure appears where none was. Judged per 8-connected region of the
-        current ``signature``: a core is a cell at least half of whose pixels were saturated
-        (dead: at most ``dead_max_gray``) in the previous frame, within ``object_motion`` of the
-        frame height of the region.
+        current ``signature``: a core is an unflagged cell at least half of whose pixels were
+        saturated (dead: at most ``dead_max_gray``) in the previous frame. A light's region needs
+        a core within ``object_motion`` of the frame height; a dark region needs half of its
+        cells on or next to a core (a new black block merely touching a dark object is not one).
         """
         cfg = self.config
         if not cells.any():
@@ -405,9 +407,15 @@ class FailureDetector:
             share = cell_share_at_least(previous, near, cfg.cell, cfg.saturated_min_gray)
         else:
             share = 1.0 - cell_share_at_least(previous, near, cfg.cell, cfg.dead_max_gray + 1)
-        core = nearby_any(np.nan_to_num(share, nan=0.0) >= 0.5, reach)  # a core, not a glint
-        before = np.zeros(count, dtype=bool)
-        before[labels[core & regions]] = True
+        core = (np.nan_to_num(share, nan=0.0) >= 0.5) & ~self._flagged_before  # not a glint
+        core = nearby_any(core, reach)
+        if kind is FailureKind.SATURATED:  # a lamp's core is small against its glow: touching
+            before = np.zeros(count, dtype=bool)
+            before[labels[core & regions]] = True
+        else:  # a dark object moved: most of its region lies on or next to where it was
+            inside = np.bincount(labels[regions], minlength=count)
+            overlap = np.bincount(labels[core & regions], minlength=count)
+            before = overlap >= 0.5 * np.maximum(inside, 1)
         before[0] = False
         return cells & before[labels]
 
@@ -415,6 +423,11 @@ class FailureDetector:
         cfg = self.config
         signatures = self._signatures_now(stats)
         flags: dict[FailureKind, np.ndarray] = {}
+        # What the previous frame had flagged: a failure there is no scene core to grow from.
+        self._flagged_before = np.zeros(stats.gray.shape, dtype=bool)
+        for tracker in self._flags.values():
+            if tracker.flagged is not None and tracker.flagged.shape == stats.gray.shape:
+                self._flagged_before |= tracker.flagged
         previous = self._previous
         self._gain = 1.0 if previous is None else global_gain(stats.gray, previous.gray)
         cut = self._scene_cut(stats)
