@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from frame_restore_ros.media.video import sample_video_path
 from frame_restore_ros.model import load_checkpoint, preset, read_metadata
@@ -238,3 +239,18 @@ def test_training_runs_on_cuda_with_bf16_autocast(tmp_path):
     model = train(cfg, sampler, None, progress=False)
     assert next(model.parameters()).is_cuda
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_init_weights_start_from_a_file_of_the_same_model_and_refuse_another(tmp_path):
+    from frame_restore_ros.model import build_model, save_checkpoint
+    from frame_restore_ros.training.loop import _initial_model
+
+    torch.manual_seed(3)
+    start = build_model(preset("tiny"))
+    path = tmp_path / "start.safetensors"
+    save_checkpoint(start, path)
+    model = _initial_model(TrainSettings(preset="tiny", init_weights=str(path)))
+    for name, tensor in start.state_dict().items():
+        assert torch.equal(model.state_dict()[name], tensor), name
+    with pytest.raises(ValueError, match="init_weights .* differs from the settings"):
+        _initial_model(TrainSettings(preset="tiny", reference_skip=True, init_weights=str(path)))
