@@ -237,7 +237,7 @@ def test_evaluate_tail_scores_only_the_validation_split(tmp_path):
     assert code == 0
     report = json.loads((tmp_path / "t" / "evaluation.json").read_text())
     (name,) = report["meta"]["clips"]
-    assert name.endswith("[tail 0.3]") and report["meta"]["clips"][name] == 20
+    assert name == "bikes_tail30" and report["meta"]["clips"][name] == 20
     assert split_point(250, 0.3) == 175  # bikes.mp4: frames 175-249 were never trained on
     assert {row["frames"] for row in report["intervals_failed_region_psnr"]} == {2}
     assert (tmp_path / "t" / "table_intervals_failed_region_psnr.md").read_text().count("|") > 10

@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
             continue
         for name, frames in source_frames(source, None).items():
             tail = frames[split_point(len(frames), args.tail) :][: args.max_frames]
-            clips[f"{name}[tail {args.tail:g}]"] = tail
+            clips[f"{Path(name).stem}_tail{round(args.tail * 100)}"] = tail  # no dot: file names
     if defect_mask is not None:
         check_defect_mask(defect_mask, clips)
     mae = None if args.no_mae else (args.mae or default_weights_path(BASELINE_MAE_WEIGHTS))
