@@ -11,34 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from types import SimpleNamespace
 
 import numpy as np
 
 from frame_restore_ros.backends.selection import create_backend
 from frame_restore_ros.evaluation.metrics import psnr
+from frame_restore_ros.evaluation.persistent import ScriptedDetector
 from frame_restore_ros.media.video import read_frames
 from frame_restore_ros.model.bundled import load_default_or
 from frame_restore_ros.pipeline.restorer import Restorer, Status
-
-
-class ScriptedDetector:
-    """Reports exactly the queued masks (no detection error in the measurement)."""
-
-    def __init__(self) -> None:
-        self.masks: list[np.ndarray] = []
-
-    def reset(self) -> None:
-        pass
-
-    def detect(self, frame: np.ndarray) -> SimpleNamespace:
-        mask = self.masks.pop(0)
-        ratio = float(mask.mean())
-        counts = {"dead": int(mask.sum())} if ratio else {}
-        labels = mask.view(np.uint8)
-        return SimpleNamespace(
-            mask=mask, labels=labels, failed_ratio=ratio, counts=counts, whole_frame=False
-        )
 
 
 def main() -> None:
@@ -56,12 +37,12 @@ def main() -> None:
         scores = []
         for start in range(10, 190, 45):
             restorer = Restorer(backend)
-            restorer.detector = ScriptedDetector()
+            restorer.detector = ScriptedDetector()  # reports exactly the mask set below
             for index in range(start - 5, start + frames_failed):
                 mask = block if index >= start else np.zeros_like(block)
                 frame = frames[index].copy()
                 frame[mask] = 0
-                restorer.detector.masks.append(mask)
+                restorer.detector.mask = mask
                 result = restorer.process(frame, index / 25)
                 restorer.prepare_reference()
                 if index >= start:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 from fakes import CopyBackend
 
 from frame_restore_ros.detection.detector import DetectorConfig
-from frame_restore_ros.detection.failures import FailureKind
+from frame_restore_ros.evaluation.persistent import ScriptedDetector
 from frame_restore_ros.pipeline.reference import (
     REGION_PX,
     ReferenceTracker,
@@ -34,25 +32,6 @@ def block(top: int, left: int, height: int, width: int, shape=SHAPE) -> np.ndarr
     return mask
 
 
-class ScriptedDetector:
-    """Flags exactly the mask queued for each frame: tests the reference logic, not detection."""
-
-    def __init__(self) -> None:
-        self.masks: list[np.ndarray] = []
-
-    def reset(self) -> None:
-        pass
-
-    def detect(self, frame: np.ndarray) -> SimpleNamespace:
-        mask = self.masks.pop(0)
-        labels = mask.view(np.uint8) * np.uint8(FailureKind.DEAD)
-        ratio = float(mask.mean())
-        counts = {FailureKind.DEAD.name.lower(): int(mask.sum())} if ratio else {}
-        return SimpleNamespace(
-            mask=mask, labels=labels, failed_ratio=ratio, counts=counts, whole_frame=ratio > 0.95
-        )
-
-
 def scripted(config: RestorerConfig) -> Restorer:
     restorer = Restorer(CopyBackend((64, 160), 16), config)
     restorer.detector = ScriptedDetector()
@@ -63,7 +42,7 @@ def run(restorer: Restorer, frame: np.ndarray, mask: np.ndarray, stamp: float):
     """Process ``frame`` with its failed ``mask`` zeroed (a dead block)."""
     damaged = frame.copy()
     damaged[mask] = 0
-    restorer.detector.masks.append(mask)
+    restorer.detector.mask = mask
     return damaged, restorer.process(damaged, stamp)
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from frame_restore_ros.backends.base import RestorationBackend
-from frame_restore_ros.detection.detector import Detection
+from frame_restore_ros.detection.detector import Detection, DetectorConfig
 from frame_restore_ros.detection.failures import FailureKind
 from frame_restore_ros.evaluation.methods import Method
 from frame_restore_ros.evaluation.metrics import quality
@@ -32,6 +32,7 @@ from frame_restore_ros.pipeline.reference import TrackerConfig
 from frame_restore_ros.pipeline.restorer import Restorer, RestorerConfig
 
 KINDS = ("block", "bottom")
+WHOLE_FRAME_RATIO = DetectorConfig().whole_frame_ratio
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,12 @@ def episodes(
 
 
 class ScriptedDetector:
-    """A detector that reports ``mask`` (set by the caller; None: nothing) for every frame."""
+    """A detector that reports ``mask`` (set by the caller; None: nothing) for every frame.
+
+    It measures the reference and the repair without detection errors (the persistent episodes,
+    ``scripts/measure_reference_hold.py``, the mosaic tests). As the real detector does, a frame
+    with >= 95 % of its pixels failed is a whole-frame loss.
+    """
 
     def __init__(self) -> None:
         self.mask: np.ndarray | None = None
@@ -94,7 +100,7 @@ class ScriptedDetector:
             cell_labels=np.zeros((1, 1), np.uint8),
             failed_ratio=ratio,
             counts={FailureKind.DEAD.label: int(failed.sum())} if ratio else {},
-            whole_frame=False,
+            whole_frame=ratio >= WHOLE_FRAME_RATIO,
         )
 
 
