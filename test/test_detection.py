@@ -171,3 +171,20 @@ def test_bottom_run_counts_the_rows_equal_to_the_one_above_across_chunks(run):
     assert _bottom_run(gray, 0.25) == (run if run != 1 else 0)
     assert _bottom_run(np.full((5, 4), 9, np.uint8), 0.25) == 5
     assert _bottom_run(np.zeros((1, 4), np.uint8), 0.25) == 0
+
+
+def test_cell_share_of_changed_pixels_is_zero_exactly_where_no_pixel_changed():
+    """The fast halving path for the changed share keeps "any pixel changed" exact per cell."""
+    import cv2
+
+    from frame_restore_ros.detection.cell_stats import compute_cell_stats
+
+    rng = np.random.default_rng(3)
+    previous = rng.integers(0, 256, (96, 160), dtype=np.uint8)
+    current = previous.copy()
+    changed = rng.random((96, 160)) < 0.004  # a few single pixels, one level each
+    current[changed] = np.where(current[changed] < 255, current[changed] + 1, 254)
+    stats = compute_cell_stats(cv2.cvtColor(current, cv2.COLOR_GRAY2BGR), previous, 8, 0)
+    any_changed = changed.reshape(12, 8, 20, 8).any(axis=(1, 3))
+    assert np.array_equal(stats.changed > 0, any_changed)
+    assert np.allclose(stats.changed, changed.reshape(12, 8, 20, 8).mean(axis=(1, 3)), atol=0.02)

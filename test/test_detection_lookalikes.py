@@ -305,3 +305,59 @@ def test_night_frame_with_a_few_black_rows_more_is_not_a_whole_frame_loss():
         if index == 6:
             frame[100:] = 0
         assert not detector.detect(frame).whole_frame, index
+
+
+def test_soft_edged_dark_blockage_is_flagged_out_to_its_half_covered_rim():
+    """Mud or a sticker out of focus fades into the scene: the rim where it covers >= half counts.
+
+    The cell rules alone found about 70 % of such blobs (their dark core and one ring of cells);
+    the rest is the rim, found by how much each pixel darkened towards the core.
+    """
+    from frame_restore_ros.synthetic.corruption import dark_blockage
+
+    frames = moving_scene(8, shape=(180, 320))
+    detector = FailureDetector()
+    for frame in frames[:6]:
+        assert not detector.detect(frame).mask.any()
+    blob = dark_blockage(frames[6], np.random.default_rng(5), size_range=(0.35, 0.45))
+    found = detector.detect(blob.damaged)
+    labelled = blob.labels == FailureKind.BLOCKAGE
+    assert found.mask[labelled].mean() >= 0.9, found.mask[labelled].mean()
+    untouched = ~blob.touched
+    assert found.mask[untouched].mean() <= 0.005, "the rim stops where the blockage does"
+    # The blockage stays: its rim is held (it does not darken again against this frame).
+    again = dark_blockage(frames[7], np.random.default_rng(5), size_range=(0.35, 0.45))
+    assert detector.detect(again.damaged).mask[labelled].mean() >= 0.9
+
+
+def test_dead_block_over_a_lit_night_road_is_flagged():
+    """A black block over the lit road of a night scene: the night around it is no dark core.
+
+    Before, a new dark region touching the night (most of the frame) counted as the night
+    grown; now a dark region is an object moved only if dark also left where it came from.
+    """
+    rng = np.random.default_rng(6)
+    frames = night_scene(10, shape=(120, 200))
+    lit = lit_night_road(frames)
+    detector = FailureDetector()
+    for index, frame in enumerate(lit[:8]):
+        assert not detector.detect(frame).mask.any(), f"night frame {index} flagged"
+    block = lit[8].copy()
+    block[32:96, 50:150] = rng.integers(0, 3, size=(64, 100, 3), dtype=np.uint8)
+    labels = detector.detect(block).labels
+    visible = lit[8][32:96, 50:150].max(axis=2) > 20  # where the block hides lit road
+    assert (labels[32:96, 50:150][visible] == FailureKind.DEAD).mean() > 0.9
+
+
+def lit_night_road(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """Night frames with a lit, textured road patch (headlights) in the middle."""
+    import cv2
+
+    out = []
+    texture = moving_scene(len(frames), shape=(60, 140), step=2, seed=9)
+    for frame, road in zip(frames, texture, strict=True):
+        frame = frame.copy()
+        patch = cv2.GaussianBlur(road, (0, 0), 1.0)
+        frame[40:100, 30:170] = patch
+        out.append(frame)
+    return out

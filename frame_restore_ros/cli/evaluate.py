@@ -222,6 +222,7 @@ def write_persistent(args: argparse.Namespace, clips: dict, methods: dict, repor
     restorers = {
         "hold": restorer_method(HoldBackend(), propagate=False),
         "siammcvae": restorer_method(model, propagate=False),
+        "siammcvae_no_blend": restorer_method(model, propagate=False, temporal_blend=1.0),
         "siammcvae+propagate": restorer_method(model, propagate=True),
     }
     if args.compare_weights is not None:

@@ -35,6 +35,7 @@ from frame_restore_ros.detection.onset import (
     nearby_max,
     nearby_min,
 )
+from frame_restore_ros.detection.soft_edges import darkened_rim
 from frame_restore_ros.media.grid import pixels_to_cells
 
 MIN_FRAME_SIDE = 2  # the smallest frame side the detector (and so the pipeline) takes
@@ -67,6 +68,8 @@ class DetectorConfig:
     dead_max_texture: float = 14.0
     dead_novel_margin: float = 20.0
     dead_scene_share: float = 0.5
+    dead_rim_reach: float = 0.05
+    dead_rim_darkening: float = 0.6
     saturated_min_gray: float = 250.0
     saturated_max_texture: float = 4.0
     saturated_novel_margin: float = 20.0
@@ -194,6 +197,7 @@ class FailureDetector:
         self._signatures: dict[FailureKind, np.ndarray] = {}
         self._whole_flagged = False
         self._whole_share = 1.0
+        self._rim: np.ndarray | None = None  # the soft rim of a dark blockage (soft_edges.py)
         for tracker in (*self._flags.values(), self._lost_rows, self._dead_rows, self._dead_cols):
             tracker.reset()
 
@@ -391,7 +395,9 @@ class FailureDetector:
         current ``signature``: a core is an unflagged cell at least half of whose pixels were
         saturated (dead: at most ``dead_max_gray``) in the previous frame. A light's region needs
         a core within ``object_motion`` of the frame height; a dark region needs half of its
-        cells on or next to a core (a new black block merely touching a dark object is not one).
+        cells within 2 cells of what turned dark to lie on or next to a core, or dark to have
+        left near it as it arrived (:meth:`_vacated_nearby`): a new black block merely touching
+        a dark object, or the night around it, is not one.
         """
         cfg = self.config
         if not cells.any():
@@ -412,12 +418,37 @@ class FailureDetector:
         if kind is FailureKind.SATURATED:  # a lamp's core is small against its glow: touching
             before = np.zeros(count, dtype=bool)
             before[labels[core & regions]] = True
-        else:  # a dark object moved: most of its region lies on or next to where it was
-            inside = np.bincount(labels[regions], minlength=count)
-            overlap = np.bincount(labels[core & regions], minlength=count)
+        else:  # a dark object moved: around what turned dark, most lies on or next to where it was
+            local = regions & nearby_any(cells, 2)
+            inside = np.bincount(labels[local], minlength=count)
+            overlap = np.bincount(labels[core & local], minlength=count)
             before = overlap >= 0.5 * np.maximum(inside, 1)
+            before |= self._vacated_nearby(cells, signature, labels, count)
         before[0] = False
         return cells & before[labels]
+
+    def _vacated_nearby(
+        self, cells: np.ndarray, signature: np.ndarray, labels: np.ndarray, count: int
+    ) -> np.ndarray:
+        """(count,) bool per region of ``labels``: did a quarter as much dark leave as arrived.
+
+        A dark object that moves uncovers the scene behind it: within its motion of the dark region
+        of the new dark ``cells``, cells that were dark in the previous frame and are not now
+        (vacated) number at least a quarter of those that turned dark. A black block over the
+        night vacates nothing.
+        """
+        cfg = self.config
+        explained = np.zeros(count, dtype=bool)
+        dark_before = self._signatures.get(FailureKind.DEAD)
+        if dark_before is None or dark_before.shape != signature.shape:
+            return explained
+        motion = math.ceil(cfg.object_motion * self._previous.gray_full.shape[0] / cfg.cell)
+        turned, vacated = signature & ~dark_before, dark_before & ~signature
+        for region in np.unique(labels[cells]):
+            window = nearby_any(labels == region, motion)
+            arrived = int(np.count_nonzero(turned & window))
+            explained[region] = np.count_nonzero(vacated & window) >= 0.25 * max(arrived, 1)
+        return explained
 
     def _classify_cells(self, stats: CellStats) -> np.ndarray:
         cfg = self.config
@@ -597,6 +628,28 @@ class FailureDetector:
             update = cv2.bitwise_and(cv2.bitwise_and(ring_pixels, rule), clean)
             # CLEAN is 0, so adding kind where the ring meets clean pixels labels them.
             np.add(region, cv2.bitwise_and(update, int(kind)), out=region)
+        self._mark_rim(cells, stats, labels)
+
+    def _mark_rim(self, cells: np.ndarray, stats: CellStats, labels: np.ndarray) -> None:
+        """Label the soft rim of a detected dark blockage dead (``soft_edges.darkened_rim``)."""
+        cfg, previous = self.config, self._previous
+        hits = cells == FailureKind.DEAD
+        if previous is None or not hits.any() or cfg.dead_rim_reach <= 0:
+            self._rim = None
+            return
+        core = labels == FailureKind.DEAD
+        rim = darkened_rim(
+            stats.gray_full,
+            previous.gray_full,
+            core,
+            level=float(stats.gray[hits].mean()),
+            reach_px=max(1, round(cfg.dead_rim_reach * labels.shape[0])),
+            darkening=cfg.dead_rim_darkening,
+            kept=self._rim,
+        )
+        rim &= labels == FailureKind.CLEAN
+        labels[rim] = FailureKind.DEAD
+        self._rim = rim
 
     # -- rows and columns --------------------------------------------------------------------
     def _mark_lines(self, stats: CellStats, labels: np.ndarray, repeated: bool) -> None:

@@ -6,8 +6,9 @@ Real cameras fail for seconds, not for one frame. Each episode fixes a failed re
 the repair pipeline) with a detector that reports exactly the failed region (a scripted
 detector: detection is scored elsewhere). Methods: the hold baseline and SiamMCVAE through the
 Restorer, each with the node's reference policy and with ``propagate_repairs`` (the repaired
-frame enters the reference, so the next frame is repaired from one frame before); Telea
-inpaints each frame on its own.
+frame enters the reference, so the next frame is repaired from one frame before), and with the
+temporal blend of repairs off (``RepairOptions.temporal_blend``); Telea inpaints each frame on
+its own.
 
 Scored per frame of the failure: failed-region PSNR and SSIM against the real frame, and the
 temporal error: mean |(out_t - out_t-1) - (real_t - real_t-1)| over the failed region, i.e. how
@@ -29,6 +30,7 @@ from frame_restore_ros.detection.failures import FailureKind
 from frame_restore_ros.evaluation.methods import Method
 from frame_restore_ros.evaluation.metrics import quality
 from frame_restore_ros.pipeline.reference import TrackerConfig
+from frame_restore_ros.pipeline.repair import RepairOptions
 from frame_restore_ros.pipeline.restorer import Restorer, RestorerConfig
 
 KINDS = ("block", "bottom")
@@ -104,12 +106,20 @@ class ScriptedDetector:
         )
 
 
-def restorer_method(backend: RestorationBackend, propagate: bool) -> Callable[[], Restorer]:
-    """Return a factory of fresh Restorers (node defaults) with the scripted detector."""
+def restorer_method(
+    backend: RestorationBackend, propagate: bool, temporal_blend: float | None = None
+) -> Callable[[], Restorer]:
+    """Return a factory of fresh Restorers (node defaults) with the scripted detector.
+
+    ``temporal_blend``: overrides ``RepairOptions.temporal_blend`` (1.0: off), else the default.
+    """
+    repair = RepairOptions()
+    if temporal_blend is not None:
+        repair = replace(repair, temporal_blend=temporal_blend)
 
     def make() -> Restorer:
         tracker = replace(TrackerConfig(), propagate_repairs=propagate)
-        restorer = Restorer(backend, RestorerConfig(tracker=tracker))
+        restorer = Restorer(backend, RestorerConfig(tracker=tracker, repair=repair))
         restorer.detector = ScriptedDetector()
         return restorer
 

@@ -223,6 +223,14 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
         maximum=16,
     ),
     config_parameter(
+        "temporal_blend",
+        "Where a pixel was repaired in the previous frame too, publish this share of the new "
+        "repair and the rest of the previous output (a lasting failure flickers less); 1.0: off.",
+        (RepairOptions, "temporal_blend"),
+        minimum=0.05,
+        maximum=1.0,
+    ),
+    config_parameter(
         "detail_transfer",
         "Add the reference's full-resolution detail to the upsampled model output.",
         (RepairOptions, "detail_transfer"),

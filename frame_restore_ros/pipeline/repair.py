@@ -15,7 +15,7 @@ reference copied into the failed pixels at full resolution, nothing else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -30,6 +30,7 @@ from frame_restore_ros.pipeline.reference_inputs import (
     aligned_inputs,
     prepare_reference,
 )
+from frame_restore_ros.pipeline.temporal_blend import DEFAULT_TEMPORAL_BLEND
 from frame_restore_ros.pipeline.thin_routing import (
     DEFAULT_THIN_INPAINT_PX,
     inpaint_thin,
@@ -52,6 +53,9 @@ class RepairOptions:
         thin_inpaint_px: failed structures at most this thick (dead lines, a few rows or
             columns, specks) are inpainted from their neighbours instead of predicted by the
             model (``thin_routing``); 0 turns it off. The hold baseline is never routed.
+        temporal_blend: the share of this frame's repair where a pixel was also repaired in
+            the previous frame; the rest is the previous output (``temporal_blend.py``, applied
+            by the per-camera Restorer: a lasting failure flickers less). 1.0 turns it off.
     """
 
     feather_px: int = 24
@@ -60,6 +64,7 @@ class RepairOptions:
     align: str = "ecc"
     uncertainty: bool = False
     thin_inpaint_px: int = DEFAULT_THIN_INPAINT_PX
+    temporal_blend: float = DEFAULT_TEMPORAL_BLEND
 
     def __post_init__(self) -> None:
         if self.align not in ALIGN_MODES:
@@ -68,6 +73,8 @@ class RepairOptions:
             raise ValueError(f"feather_px must be >= 0, got {self.feather_px}")
         if self.thin_inpaint_px < 0:
             raise ValueError(f"thin_inpaint_px must be >= 0, got {self.thin_inpaint_px}")
+        if not 0.0 < self.temporal_blend <= 1.0:
+            raise ValueError(f"temporal_blend must be in (0, 1], got {self.temporal_blend}")
         if self.change_tau is not None and self.change_tau <= 0:
             raise ValueError(f"change_tau must be > 0 gray levels or None, got {self.change_tau}")
 
@@ -75,14 +82,19 @@ class RepairOptions:
     def model_only(cls) -> RepairOptions:
         """Return the options of the bare model: its prediction upsampled, nothing else."""
         return cls(
-            feather_px=0, detail_transfer=False, change_tau=None, align="none", thin_inpaint_px=0
+            feather_px=0,
+            detail_transfer=False,
+            change_tau=None,
+            align="none",
+            thin_inpaint_px=0,
+            temporal_blend=1.0,
         )
 
     @classmethod
     def single_frame(cls, base: RepairOptions | None = None) -> RepairOptions:
         """Return ``base`` without what needs a reference (a single-frame MAE never sees one)."""
         base = base or cls()
-        return cls(base.feather_px, False, None, "none", base.uncertainty, base.thin_inpaint_px)
+        return replace(base, detail_transfer=False, change_tau=None, align="none")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from frame_restore_ros.pipeline.reference import (
     Unavailable,
 )
 from frame_restore_ros.pipeline.repair import RepairOptions, RepairPipeline
+from frame_restore_ros.pipeline.temporal_blend import RepairBlender
 
 log = logging.getLogger(__name__)
 
@@ -127,15 +128,17 @@ class Restorer:
         self.pipeline = (
             RepairPipeline(backend, self.config.repair) if backend is not None else None
         )
+        self.blender = RepairBlender(self.config.repair.temporal_blend)
 
     @property
     def backend(self) -> RestorationBackend | None:
         return None if self.pipeline is None else self.pipeline.backend
 
     def reset(self) -> None:
-        """Forget the detector's history and the reference."""
+        """Forget the detector's history, the reference and the previous repair."""
         self.detector.reset()
         self.tracker.reset()
+        self.blender.forget()
 
     def reconfigure(self, config: RestorerConfig, backend: RestorationBackend | None) -> None:
         """Apply a new configuration and backend, keeping the reference.
@@ -154,6 +157,8 @@ class Restorer:
             or config.repair != self.pipeline.options
         ):
             self.pipeline = RepairPipeline(backend, config.repair)
+        if config.repair.temporal_blend != self.blender.weight:
+            self.blender = RepairBlender(config.repair.temporal_blend)
         self.config = config
 
     def prepare_reference(self) -> None:
@@ -177,6 +182,7 @@ class Restorer:
         validate_frame(frame)
         if self.tracker.observe(frame, stamp) is not None:
             self.detector.reset()
+            self.blender.forget()
         detection = self.detector.detect(frame)
         detected = time.perf_counter()
         timings = {"detect": (detected - start) * 1000}
@@ -215,6 +221,8 @@ class Restorer:
             )
 
         failed = detection.mask
+        if detection.failed_ratio == 0.0 or detection.whole_frame:
+            self.blender.forget()  # no repair to continue from (set again below when repaired)
         if getattr(detection, "repeated_frame", False):
             # Stale content, not failed pixels: publish it unchanged, and keep it out of the
             # reference (its regions would look fresh while showing the previous moment).
@@ -229,6 +237,7 @@ class Restorer:
         lookup = self.tracker.lookup(stamp, failed)
         reference = lookup.reference
         if reference is None or self.pipeline is None or not restore:
+            self.blender.forget()
             self.tracker.update(frame, stamp, failed)  # its good pixels still refresh the mosaic
             if not restore:
                 return result(frame, Status.RESTORE_OFF, "restoration is switched off", lookup)
@@ -242,6 +251,7 @@ class Restorer:
             repair = self.pipeline.repair(reference.frame, frame, failed, key=self.tracker.version)
         except Exception as exc:  # the stream must go on: report, pass the frame through
             log.warning("restoration failed, passing the frame through: %s", exc, exc_info=True)
+            self.blender.forget()
             self.tracker.update(frame, stamp, failed)
             reason = f"inference failed: {type(exc).__name__}: {exc}"
             return result(frame, Status.ERROR, reason, lookup)
@@ -256,6 +266,7 @@ class Restorer:
             if uncertainty is not None:
                 uncertainty[kept > 0] = 0.0
             reason += f"; {reference.unrepairable} px passed through: {lookup.reason}"
+        output = self.blender.blend(output, repaired)
         self.tracker.update(output, stamp, failed, repaired)
         return result(
             output, Status.REPAIRED, reason, lookup, uncertainty, reference.unrepairable, repaired

@@ -1,0 +1,71 @@
+"""The soft rim of a dark blockage: pixels around a detected dark core that darkened towards it.
+
+Something dark on the lens (mud, a sticker, a leaf) is out of focus: its core is dark, and it
+fades into the scene over a rim tens of pixels wide. The cell rules find the core (dark, flat, an
+onset) and one ring of partly covered cells; the rim, where the blockage covers half or more of
+the scene but the pixels are still far above the core's level, is found here, per pixel, by what
+the blockage does to it: the pixel darkened towards the core's level, by at least
+``1 - darkening`` of the way, against the same pixel in the previous frame. Only pixels connected
+to the core through such pixels and within ``reach_px`` of it count, so the rule only ever
+extends a failure that the onset rules already found; on frames where nothing dark was flagged it
+costs nothing.
+
+A rim found in one frame stays while its core stays flagged and its pixels stay as dark (a
+lasting blockage does not darken again in the next frame).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def darkened_rim(
+    gray: np.ndarray,
+    previous: np.ndarray,
+    core: np.ndarray,
+    level: float,
+    reach_px: int,
+    darkening: float = 0.6,
+    min_drop: float = 8.0,
+    kept: np.ndarray | None = None,
+    keep_tolerance: float = 6.0,
+) -> np.ndarray:
+    """Return (H, W) bool: the rim of the dark ``core``, core pixels excluded.
+
+    Args:
+        gray, previous: (H, W) uint8 luma of this frame and of the previous one.
+        core: (H, W) bool, the pixels flagged dark (dead / blockage) in this frame.
+        level: the core's luma (0-255); a blend of the scene and the blockage lies between.
+        reach_px: how far from the core the rim may extend, pixels.
+        darkening: a pixel joins when ``gray - level <= darkening * (previous - level)``
+            (0.6: covered at least 40 % of the way; the blend weight 0.5 that labels a pixel
+            failed lies inside, with margin for the previous frame being another view).
+        min_drop: and it darkened by at least this many levels (codec noise and flicker do not).
+        kept: (H, W) bool, the rim found in the previous frame; its pixels stay while they are no
+            brighter than ``previous + keep_tolerance`` (the blockage stayed).
+    """
+    if not core.any() or reach_px <= 0:
+        return np.zeros(core.shape, dtype=bool)
+    core8 = core.view(np.uint8)
+    # Work on the box the rim can reach: every pass stays local to the blockage.
+    x, y, w, h = cv2.boundingRect(core8)
+    top, left = max(0, y - reach_px), max(0, x - reach_px)
+    bottom, right = min(core.shape[0], y + h + reach_px), min(core.shape[1], x + w + reach_px)
+    box = (slice(top, bottom), slice(left, right))
+    now = cv2.blur(gray[box], (3, 3)).astype(np.float32)
+    before = cv2.blur(previous[box], (3, 3)).astype(np.float32)
+    inside = core8[box] * np.uint8(255)
+    size = 2 * reach_px + 1
+    near = cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))) > 0
+    darker = (now - level <= darkening * (before - level)) & (before - now >= min_drop)
+    if kept is not None and kept.shape == core.shape:
+        darker |= kept[box] & (now <= before + keep_tolerance)
+    candidates = (near & darker) | (inside > 0)
+    count, labels = cv2.connectedComponents(candidates.view(np.uint8), connectivity=8)
+    touching = np.zeros(count, dtype=bool)
+    touching[labels[inside > 0]] = True
+    touching[0] = False
+    rim = np.zeros(core.shape, dtype=bool)
+    rim[box] = touching[labels] & (inside == 0)
+    return rim

@@ -1,0 +1,52 @@
+"""The soft rim of a dark blockage (detection/soft_edges.py) on exact synthetic luma."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from frame_restore_ros.detection.soft_edges import darkened_rim
+
+
+def _ramp_scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(previous, now, core): a flat 120 scene; now a dark core 4 with a linear 20-px rim."""
+    previous = np.full((100, 160), 120, np.uint8)
+    x = np.arange(160, dtype=np.float32)
+    weight = np.clip(1.0 - (x - 60.0) / 20.0, 0.0, 1.0)  # 1 up to x=60, 0 from x=80
+    row = weight * 4.0 + (1.0 - weight) * 120.0
+    now = np.tile(np.rint(row).astype(np.uint8), (100, 1))
+    core = now <= 10
+    return previous, now, core
+
+
+def test_rim_covers_what_darkened_at_least_forty_percent_and_nothing_else():
+    previous, now, core = _ramp_scene()
+    rim = darkened_rim(now, previous, core, level=4.0, reach_px=40)
+    weight = np.clip(1.0 - (np.arange(160) - 60.0) / 20.0, 0.0, 1.0)
+    columns = rim.any(axis=0)
+    # weight >= 0.4 joins (darkening 0.6); one column of slack for the 3x3 blur at the boundary
+    assert columns[(weight >= 0.45) & ~core[0]].all()
+    assert not columns[weight < 0.35].any()
+    assert not (rim & core).any(), "the core itself is not part of the rim"
+
+
+def test_rim_needs_a_core_stays_within_reach_and_ignores_unconnected_darkening():
+    previous, now, core = _ramp_scene()
+    assert not darkened_rim(now, previous, np.zeros_like(core), 4.0, 40).any()
+    near = darkened_rim(now, previous, core, level=4.0, reach_px=5)
+    assert near.any(axis=0).nonzero()[0].max() <= core[0].nonzero()[0].max() + 5
+    # A shadow that darkened far from the core, not connected through darkened pixels: kept out.
+    shadow = now.copy()
+    shadow[:, 120:140] = 20
+    rim = darkened_rim(shadow, previous, core, level=4.0, reach_px=80)
+    assert not rim[:, 110:].any()
+
+
+def test_rim_is_held_while_the_blockage_stays_and_dropped_when_the_scene_brightens():
+    previous, now, core = _ramp_scene()
+    first = darkened_rim(now, previous, core, level=4.0, reach_px=40)
+    held = darkened_rim(now, now, core, level=4.0, reach_px=40, kept=first)
+    assert np.array_equal(held, first), "no new darkening, same rim"
+    brighter = np.maximum(now, 110).astype(np.uint8)
+    brighter[core] = now[core]
+    gone = darkened_rim(brighter, now, core, level=4.0, reach_px=40, kept=first)
+    assert not gone.any()
