@@ -195,6 +195,7 @@ class FailureDetector:
         self._still: np.ndarray | None = None
         self._moving: np.ndarray | None = None
         self._signatures: dict[FailureKind, np.ndarray] = {}
+        self._older_dark: np.ndarray | None = None  # the dark signature two frames back
         self._whole_flagged = False
         self._whole_share = 1.0
         self._rim: np.ndarray | None = None  # the soft rim of a dark blockage (soft_edges.py)
@@ -433,7 +434,7 @@ class FailureDetector:
         """(count,) bool per region of ``labels``: did a quarter as much dark leave as arrived.
 
         A dark object that moves uncovers the scene behind it: within its motion of the dark region
-        of the new dark ``cells``, cells that were dark in the previous frame and are not now
+        of the new dark ``cells``, cells that were dark in the two previous frames and are not now
         (vacated) number at least a quarter of those that turned dark. A black block over the
         night vacates nothing.
         """
@@ -443,7 +444,14 @@ class FailureDetector:
         if dark_before is None or dark_before.shape != signature.shape:
             return explained
         motion = math.ceil(cfg.object_motion * self._previous.gray_full.shape[0] / cfg.cell)
-        turned, vacated = signature & ~dark_before, dark_before & ~signature
+        # A failure that ended (flagged in the previous frame), or a dark region seen in one
+        # frame only (a failure the detector missed), is no object that left: an object was
+        # dark in the two frames before.
+        older = self._older_dark if self._older_dark is not None else dark_before
+        if older.shape != dark_before.shape:
+            older = dark_before
+        turned = signature & ~dark_before
+        vacated = dark_before & older & ~signature & ~self._flagged_before
         for region in np.unique(labels[cells]):
             window = nearby_any(labels == region, motion)
             arrived = int(np.count_nonzero(turned & window))
@@ -476,6 +484,7 @@ class FailureDetector:
         # Cells on the edge of a dead or saturated block (flagged, or absorbed as scene) have
         # texture and do not change: they belong to that block, not to a frozen tile.
         flags[FailureKind.FROZEN] = self._frozen_cells(stats, nearby_any(others, 1))
+        self._older_dark = self._signatures.get(FailureKind.DEAD)
         self._signatures = signatures
         cells = np.zeros(stats.gray.shape, dtype=np.uint8)
         # Order = priority when several rules fire: the most specific evidence wins.
