@@ -69,6 +69,10 @@ class RepairBlender:
                 share = self.weight
                 mixed = cv2.addWeighted(output[box], share, previous[box], 1 - share, 0)
                 cv2.copyTo(mixed, both[box], output[box])
-        self._previous = output.copy()
-        self._repaired = repaired.copy()
+        # Keep this frame for the next one in the same buffers (no allocation per frame).
+        if previous is None or before is None or previous.shape != output.shape:
+            self._previous, self._repaired = output.copy(), repaired.copy()
+        else:
+            np.copyto(previous, output)
+            np.copyto(before, repaired)
         return output
