@@ -199,6 +199,28 @@ def test_moving_lamp_is_scene_but_a_saturated_block_is_a_failure():
     assert (labels[40:72, 120:168] == FailureKind.SATURATED).mean() > 0.9
 
 
+def test_saturated_block_beside_a_white_wall_is_a_failure_but_a_nearing_lamp_is_not():
+    """A block touching a wall that stays saturated did not grow from it: the wall vacated
+    nothing and the block covers scene of any level. A lamp coming closer grows through its glow.
+    """
+    frames = moving_scene(12, shape=(240, 320))
+    detector = FailureDetector()
+    for index, frame in enumerate(frames[:11]):
+        frame = frame.copy()
+        frame[:48] = 255  # an overexposed sky or white wall, there all along
+        lit = _lamp(frame, (240, 150), 10 + 3 * index)  # radius 10 -> 40 px
+        assert not detector.detect(lit).mask.any(), f"nearing lamp flagged in frame {index}"
+    block = frames[11].copy()
+    block[:48] = 255
+    block = _lamp(block, (240, 150), 43)
+    block[48:88, 40:120] = 255  # stuck high, its top edge on the sky
+    labels = detector.detect(block).labels
+    assert (labels[48:88, 40:120] == FailureKind.SATURATED).mean() > 0.9
+    # The sky's last cell row turns flat with the block under it (a fresh signature the onset
+    # grows through) and the per-pixel border test takes one row more: 2 cells, no further.
+    assert not labels[:32].any(), "the sky stays scene"
+
+
 def test_noise_burst_is_flagged_but_structure_appearing_is_not():
     """Independent per-pixel values are noise; a textured scene uncovered at once is not."""
     import cv2
@@ -250,6 +272,29 @@ def test_night_content_coming_back_after_a_failure_or_a_lit_object_is_not_dead()
     assert dead == [0] * len(frames), dead
 
 
+def test_weak_noise_burst_at_night_is_flagged_but_a_speck_is_not():
+    """Gain noise scales with brightness: over a dim road it is weak (std 6 + 0.5 x mean), far
+    below day texture, yet independent per pixel and three times the cells' own texture. A
+    burst spans many cells; a speck of fresh fine texture (a few cells) is scene detail."""
+    rng = np.random.default_rng(5)
+    dim = [
+        np.clip(frame.astype(np.int16) // 5 + 10, 0, 255).astype(np.uint8)
+        for frame in moving_scene(10, shape=(120, 192))
+    ]  # a dim road at night: luma about 20-55
+    detector = FailureDetector()
+    for index, frame in enumerate(dim[:9]):
+        assert not detector.detect(frame).mask.any(), f"dim frame {index} flagged"
+    burst = dim[9].copy()
+    region = burst[32:88, 24:104].astype(np.float32)
+    sigma = 6.0 + 0.5 * float(region.mean())
+    burst[32:88, 24:104] = np.clip(np.rint(region + rng.normal(0, sigma, region.shape)), 0, 255)
+    speck = burst[8:24, 160:176].astype(np.float32)  # 2 x 2 cells
+    burst[8:24, 160:176] = np.clip(np.rint(speck + rng.normal(0, sigma, speck.shape)), 0, 255)
+    labels = detector.detect(burst).labels
+    assert (labels[32:88, 24:104] == FailureKind.NOISE).mean() > 0.9
+    assert not labels[:28, 120:].any(), "a speck of 4 cells is no burst"
+
+
 def test_light_revealed_behind_a_passer_by_is_scene_by_its_glow():
     """No core was visible before (occluded), but a light fades out through a glow."""
     frames = moving_scene(8, shape=(160, 240))
@@ -294,6 +339,25 @@ def test_black_bonnet_after_a_lost_rows_failure_is_released():
         flagged.append(int((detector.detect(frame).labels == FailureKind.LOST_ROWS).sum()))
     assert flagged[5] >= 40 * 160 * 0.9, flagged
     assert flagged[:5] == [0] * 5 and flagged[6:] == [0] * 4, flagged
+
+
+def test_smear_is_flagged_whole_where_its_first_rows_barely_change():
+    """The last good row repeated to the bottom: on a smooth road the rows under it barely
+    change (they show the road's level again), the far rows do. One failure, flagged whole."""
+    rng = np.random.default_rng(4)
+    frames = moving_scene(9, shape=(120, 160))
+    detector = FailureDetector()
+    for index, frame in enumerate(frames):
+        frame = frame.copy()
+        road = rng.integers(97, 104, size=(30, 160, 3), dtype=np.uint8)
+        frame[50:80] = road  # a smooth road: only sensor noise changes there
+        if index == 8:
+            frame[60:] = frame[59]  # lost rows to the bottom, a smear
+        labels = detector.detect(frame).labels
+        if index < 8:
+            assert not labels.any(), f"clean frame {index} flagged"
+    assert (labels[60:] == FailureKind.LOST_ROWS).all()
+    assert not labels[:60].any(), "the last good row, which the smear repeats, is scene"
 
 
 def test_night_frame_with_a_few_black_rows_more_is_not_a_whole_frame_loss():

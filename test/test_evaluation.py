@@ -86,6 +86,36 @@ def test_baselines_change_only_failed_pixels_and_hold_copies_the_reference(clip)
     assert painted[failed].mean() > 20  # filled from the surroundings, not left black
 
 
+def test_hold_at_model_resolution_is_the_reference_through_the_model_size(clip):
+    import cv2
+
+    from frame_restore_ros.evaluation.methods import build_methods, hold_at_model_resolution
+    from frame_restore_ros.media.resize import downscale
+
+    reference, truth = clip[4], clip[5]
+    failed = np.zeros(truth.shape[:2], bool)
+    failed[30:60, 50:120] = True
+    damaged = truth.copy()
+    damaged[failed] = 0
+    out = hold_at_model_resolution((32, 48))(reference, damaged, failed)
+    np.testing.assert_array_equal(out[~failed], damaged[~failed])
+    small = downscale(reference, (32, 48))  # the pipeline's anti-aliased downscale
+    expected = cv2.resize(small, reference.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_array_equal(out[failed], expected[failed])
+    assert not np.array_equal(out[failed], reference[failed]), "the detail is lost"
+    methods = build_methods(None, None, model_only=True)
+    assert {"siammcvae_model_only", "siammcvae_model_fullres", "hold_model_resolution"} <= set(
+        methods
+    )
+    # The full-resolution reading adds exactly the reference's detail to the bare prediction.
+    bare = methods["siammcvae_model_only"](reference, damaged, failed)
+    fullres = methods["siammcvae_model_fullres"](reference, damaged, failed)
+    low = methods["hold_model_resolution"](reference, damaged, failed)
+    detail = reference.astype(int) - low.astype(int)
+    expected = np.clip(bare.astype(int) + detail, 0, 255)
+    assert np.abs(fullres[failed].astype(int) - expected[failed]).max() <= 1
+
+
 def test_conditions_and_frame_choice():
     cfg = EvalConfig(ratios=(0.5, 0.75), gaps=(1, 4), kinds=("dead",), kind_gap=2)
     labels = [c.label for c in conditions(cfg)]

@@ -20,6 +20,11 @@ from frame_restore_ros.model import (
     unpatchify,
 )
 from frame_restore_ros.model.layers import sincos_pos_embed
+from frame_restore_ros.model.loss import (
+    LOG_EPS,
+    log_reconstruction_loss,
+    per_frame_reconstruction,
+)
 
 TINY = preset("tiny")
 
@@ -227,6 +232,33 @@ def test_reconstruction_loss_counts_only_masked_patches():
     assert reconstruction_loss(prediction, target, torch.zeros_like(mask)).item() == 0.0
 
 
+def test_per_frame_log_loss_is_eq19_per_frame_and_weighs_frames_alike():
+    torch.manual_seed(2)
+    prediction = torch.randn(2, 6, 12, dtype=torch.float64)
+    target = torch.randn(2, 6, 12, dtype=torch.float64)
+    mask = torch.tensor([[True, False, True, False, False, False], [False] * 5 + [True]])
+    per_frame = per_frame_reconstruction(prediction, target, mask)
+    for b in range(2):  # each frame alone is eq. 19
+        expected = reconstruction_loss(prediction[b : b + 1], target[b : b + 1], mask[b : b + 1])
+        assert per_frame[b].item() == pytest.approx(expected.item(), rel=1e-12)
+    by_hand = (torch.log(per_frame[0] + LOG_EPS) + torch.log(per_frame[1] + LOG_EPS)) / 2
+    assert log_reconstruction_loss(prediction, target, mask).item() == pytest.approx(
+        by_hand.item(), rel=1e-12
+    )
+    # Frame 1's error x100: pooled eq. 19 then puts ~all the gradient on frame 1, the log loss
+    # keeps each frame's gradient share (d log(m) = dm / m): frame 0 is not drowned out.
+    target[1] = prediction[1] + 100.0 * (target[1] - prediction[1])
+    shares = []
+    for loss_of in (reconstruction_loss, log_reconstruction_loss):
+        leaf = prediction.clone().requires_grad_(True)
+        loss_of(leaf, target, mask).backward()
+        norms = leaf.grad.flatten(1).norm(dim=1)
+        shares.append((norms[0] / norms.sum()).item())
+    assert shares[0] < 0.05 and shares[1] > 0.25, shares
+    frame_zero = torch.zeros(1, 6, dtype=torch.bool)
+    assert per_frame_reconstruction(prediction[:1], target[:1], frame_zero).item() == 0.0
+
+
 def test_total_loss_is_recon_plus_beta_kl(real_pair):
     model = tiny_model()
     reference, damaged = real_pair(*TINY.input_size)
@@ -236,6 +268,12 @@ def test_total_loss_is_recon_plus_beta_kl(real_pair):
     )
     terms = siammcvae_loss(out, model.target_patches(damaged), mask, beta=0.2)
     torch.testing.assert_close(terms.total, terms.reconstruction + 0.2 * terms.kl)
+    logged = siammcvae_loss(out, model.target_patches(damaged), mask, 0.2, per_frame_log=True)
+    torch.testing.assert_close(logged.kl, terms.kl)
+    torch.testing.assert_close(
+        logged.reconstruction,
+        torch.log(terms.reconstruction + LOG_EPS),  # one frame
+    )
     with pytest.raises(ValueError, match="beta"):
         siammcvae_loss(out, model.target_patches(damaged), mask, beta=-1.0)
 

@@ -8,7 +8,7 @@ import torch
 
 from frame_restore_ros.media.video import sample_video_path
 from frame_restore_ros.model import load_checkpoint, preset, read_metadata
-from frame_restore_ros.training.loop import learning_rate, masked_psnr, train
+from frame_restore_ros.training.loop import learning_rate, masked_psnr, per_frame_psnr, train
 from frame_restore_ros.training.pairs import Clip, PairSampler, load_clip
 from frame_restore_ros.training.settings import TrainSettings, resolve_settings
 
@@ -80,6 +80,50 @@ def test_smoke_training_writes_a_loadable_checkpoint(tmp_path):
     assert notes["step"] in (3, 6) and len(notes["history"]) >= 1
     assert notes["train"]["steps"] == 6 and notes["train"]["notes"] == {"run": "smoke"}
     assert {"psnr_failed", "psnr_failed_hold"} <= set(notes["history"][0])
+
+
+def test_log_mse_training_keeps_the_best_mean_per_frame_psnr(tmp_path):
+    clip = load_clip(str(sample_video_path()), (32, 48), max_frames=12)
+    model_cfg = preset("tiny")
+    train_sampler = PairSampler([clip], model_cfg.input_size, model_cfg.patch_size, seed=0)
+    val_sampler = PairSampler([clip], model_cfg.input_size, model_cfg.patch_size, seed=1)
+    output = tmp_path / "w.safetensors"
+    cfg = TrainSettings(
+        output=str(output),
+        preset="tiny",
+        steps=4,
+        batch_size=4,
+        warmup_steps=1,
+        eval_every=1,
+        eval_batches=1,
+        reconstruction="log_mse",
+        select_metric="psnr_failed_frames",
+    )
+    train(cfg, train_sampler, val_sampler, progress=False)
+    notes = read_metadata(output)[1]
+    history = notes["history"]
+    best = max(history, key=lambda h: h["psnr_failed_frames"])
+    assert notes["step"] == best["step"], "kept the best mean per-frame PSNR"
+    for entry in history:
+        assert np.isfinite(entry["loss"])
+        for key in ("psnr_failed_frames", "psnr_failed_frames_hold"):
+            assert 5.0 < entry[key] < 80.0
+    with pytest.raises(ValueError, match="reconstruction must be one of mse, log_mse"):
+        TrainSettings(reconstruction="l1")
+    with pytest.raises(ValueError, match="select_metric"):
+        TrainSettings(select_metric="ssim")
+
+
+def test_per_frame_psnr_scores_each_frame_of_a_batch():
+    clean = torch.zeros(2, 3, 16, 16)
+    restored = clean.clone()
+    restored[1] = 10 / 255
+    mask = torch.ones(2, 2, 2, dtype=torch.bool)
+    values = per_frame_psnr(restored, clean, mask, 8)
+    assert values[0] == float("inf")
+    assert values[1] == pytest.approx(10 * np.log10(255**2 / 100))
+    mask[0] = False  # a frame with nothing failed has no PSNR
+    assert len(per_frame_psnr(restored, clean, mask, 8)) == 1
 
 
 def test_masked_psnr_is_the_metrics_psnr_of_the_failed_pixels():

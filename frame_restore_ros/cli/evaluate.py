@@ -71,7 +71,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--model-only",
         action="store_true",
-        help="also the model's prediction alone (no alignment, gate, detail transfer, seams)",
+        help="also the model's prediction alone (no alignment, gate, detail transfer, seams), "
+        "the same plus the reference's full-resolution detail (siammcvae_model_fullres), and "
+        "hold through the model's input size (hold_model_resolution: that row's ceiling)",
     )
     p.add_argument(
         "--compare-weights",

@@ -56,6 +56,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, help="pairs per step (default: 8)")
     p.add_argument("--lr", type=float, help="peak learning rate (default: 1e-3)")
     p.add_argument("--beta", type=float, help="KL weight (default 0.01; paper: 0.2 / 1e-2)")
+    p.add_argument(
+        "--reconstruction",
+        choices=("mse", "log_mse"),
+        help="mse: eq. 19 pooled over the batch (the paper, default); log_mse: mean of "
+        "per-frame log MSE, every frame counts alike (the evaluation's mean per-frame PSNR)",
+    )
+    p.add_argument(
+        "--select-metric",
+        choices=("psnr_failed", "psnr_failed_frames"),
+        help="validation figure that picks the weights kept (default psnr_failed: pooled per "
+        "batch; psnr_failed_frames: mean per-frame PSNR)",
+    )
     p.add_argument("--max-gap", type=int, help="largest frame gap g (default: 8)")
     p.add_argument("--pseudo-fraction", type=float, help="share of pseudo-video pairs (0.25)")
     p.add_argument(

@@ -76,11 +76,13 @@ class DetectorConfig:
     object_motion: float = 0.06
     saturated_glow: float = 20.0
     saturated_glow_core: float = 200.0
+    saturated_growth_prior: float = 200.0
     noise_min_texture: float = 160.0
-    noise_floor_texture: float = 90.0
+    noise_floor_texture: float = 30.0
     noise_baseline_ratio: float = 3.0
     noise_novel_ratio: float = 2.0
     noise_max_correlation: float = 0.25
+    noise_min_cells: int = 12
     baseline_alpha: float = 0.1
     cast_colours: tuple[tuple[int, int, int], ...] = DEFAULT_CAST_COLOURS
     cast_tolerance: float = 2.0
@@ -327,11 +329,11 @@ class FailureDetector:
             novel = fresh & (
                 nearby_max(brightest, reach) < cfg.saturated_min_gray - cfg.saturated_novel_margin
             )
-            novel &= ~self._grown_from_core(novel, signature, kind)
+            novel &= ~self._grown_from_core(novel, signature, kind, stats)
             return novel & ~self._glowing(stats, novel)
         darkest = np.minimum(self._good_gray * gain, recent.min_gray)
         novel = fresh & (stats.gray + cfg.dead_novel_margin < nearby_min(darkest, reach))
-        return novel & ~self._grown_from_core(novel, signature, kind)
+        return novel & ~self._grown_from_core(novel, signature, kind, stats)
 
     def _white(self, stats: CellStats, cells: np.ndarray) -> np.ndarray:
         """(rows, cols) bool: ``cells`` whose texture is independent per pixel (noise).
@@ -386,7 +388,7 @@ class FailureDetector:
         return cells & glowing[labels]
 
     def _grown_from_core(
-        self, cells: np.ndarray, signature: np.ndarray, kind: FailureKind
+        self, cells: np.ndarray, signature: np.ndarray, kind: FailureKind, stats: CellStats
     ) -> np.ndarray:
         """(rows, cols) bool: ``cells`` whose region grew from a core that was there before.
 
@@ -419,6 +421,7 @@ class FailureDetector:
         if kind is FailureKind.SATURATED:  # a lamp's core is small against its glow: touching
             before = np.zeros(count, dtype=bool)
             before[labels[core & regions]] = True
+            before &= self._light_arrival_explained(cells, signature, labels, share, reach, stats)
         else:  # a dark object moved: around what turned dark, most lies on or next to where it was
             local = regions & nearby_any(cells, 2)
             inside = np.bincount(labels[local], minlength=count)
@@ -427,6 +430,46 @@ class FailureDetector:
             before |= self._vacated_nearby(cells, signature, labels, count)
         before[0] = False
         return cells & before[labels]
+
+    def _light_arrival_explained(
+        self,
+        cells: np.ndarray,
+        signature: np.ndarray,
+        labels: np.ndarray,
+        share_before: np.ndarray,
+        reach: int,
+        stats: CellStats,
+    ) -> np.ndarray:
+        """(count,) bool per region of ``labels``: did a light move or grow into what saturated.
+
+        A light that moves (a tunnel lamp passing) leaves cells as it arrives: within ``reach``
+        of the region, cells that were saturated cores in the previous frame and are not now
+        (vacated) number at least a quarter of those that turned saturated. A light that grows
+        (headlights coming closer, the sun out of a cloud) spreads through its own glow: the
+        cells that turned saturated were on average >= ``saturated_growth_prior`` before. A stuck-
+        high block beside a white wall or sky does neither: the wall stays, and the block covers
+        scene of any level. ``share_before``: (rows, cols) share of pixels >= the saturated
+        level in the previous frame (NaN where not measured); a core is at least half saturated,
+        then and now alike (a textured lamp edge that stays half white has not vacated).
+        """
+        cfg = self.config
+        explained = np.zeros(int(labels.max()) + 1, dtype=bool)
+        core_before = (np.nan_to_num(share_before, nan=0.0) >= 0.5) & ~self._flagged_before
+        measured = ~np.isnan(share_before)
+        level = cfg.saturated_min_gray
+        share_now = cell_share_at_least(stats.gray_full, measured, cfg.cell, level)
+        core_now = np.nan_to_num(share_now, nan=0.0) >= 0.5
+        previous = self._previous.gray
+        for region in np.unique(labels[cells]):
+            window = nearby_any(labels == region, reach)
+            arrived = signature & ~core_before & window
+            count_arrived = int(np.count_nonzero(arrived))
+            vacated = int(np.count_nonzero(core_before & ~core_now & window))
+            grew = count_arrived > 0 and float(previous[arrived].mean()) >= (
+                cfg.saturated_growth_prior
+            )
+            explained[region] = vacated >= 0.25 * max(count_arrived, 1) or grew
+        return explained
 
     def _vacated_nearby(
         self, cells: np.ndarray, signature: np.ndarray, labels: np.ndarray, count: int
@@ -479,10 +522,14 @@ class FailureDetector:
                 onset = grow(self._novel(stats, kind, fresh, signature), fresh)
                 if kind is FailureKind.DEAD:
                     onset = drop_scene_extensions(onset, signature & before, cfg.dead_scene_share)
+                elif kind is FailureKind.NOISE:
+                    onset = drop_small(onset, cfg.noise_min_cells)
             flags[kind] = self._flags[kind].update(onset, signature)
-        others = np.logical_or.reduce([*flags.values(), *signatures.values()])
         # Cells on the edge of a dead or saturated block (flagged, or absorbed as scene) have
-        # texture and do not change: they belong to that block, not to a frozen tile.
+        # texture and do not change: they belong to that block, not to a frozen tile. The
+        # noise signature is no block (any textured cell three times its own past has it).
+        looks = [sig for kind, sig in signatures.items() if kind is not FailureKind.NOISE]
+        others = np.logical_or.reduce([*flags.values(), *looks])
         flags[FailureKind.FROZEN] = self._frozen_cells(stats, nearby_any(others, 1))
         self._older_dark = self._signatures.get(FailureKind.DEAD)
         self._signatures = signatures
@@ -606,8 +653,12 @@ class FailureDetector:
             ring = cv2.dilate(hits, kernel) & ~hits & (cells == FailureKind.CLEAN)
             if not ring.any():
                 continue
-            if kind is FailureKind.NOISE:  # only ring cells partly covered by noise
-                ring &= (stats.texture >= 0.4 * cfg.noise_floor_texture).view(np.uint8)
+            if kind is FailureKind.NOISE:  # only ring cells partly covered by noise:
+                # more textured than the floor allows and than the cell's own past
+                partly = stats.texture >= 0.4 * cfg.noise_floor_texture
+                if self._texture_base is not None and self._texture_base.shape == partly.shape:
+                    partly &= stats.texture >= cfg.noise_novel_ratio * self._texture_base
+                ring &= partly.view(np.uint8)
                 if not ring.any():
                     continue
             # Work only on the bounding box of the ring: full-resolution passes stay local, and
@@ -688,6 +739,18 @@ class FailureDetector:
             # flickers by a few rows with codec noise is not a new failure.
             before = self._previous.gray_full if self._previous is not None else None
             row_moved = _lines_moved(gray, before, dead_rows | looks_lost, cfg.line_min_motion)
+            # Lost rows are one structure: the rows of the run that did not look lost before
+            # may also count as changed as a whole (a smear's first rows repeat the row just
+            # above them and barely change; the run's far rows do).
+            fresh_rows = looks_lost & ~self._lost_rows.looked_before(looks_lost.shape)
+            if fresh_rows.any() and before is not None:
+                top = int(np.flatnonzero(looks_lost)[0])
+                if fresh_rows[top] and not row_moved[top] and fresh_rows.sum() > 1:
+                    # The run's top row, unchanged, is the last good row that a smear
+                    # repeats: genuine content (a decoder fill changes its top row too).
+                    looks_lost[top] = fresh_rows[top] = False
+                if _lines_change(gray, before, fresh_rows) >= cfg.line_min_motion:
+                    row_moved |= fresh_rows
             col_moved = _lines_moved(
                 gray.T, None if before is None else before.T, dead_cols, cfg.line_min_motion
             )
@@ -758,6 +821,12 @@ def _regions_with_moving_ring(
         if ring.any() and float(motion[window][ring].mean()) >= level:
             keep_cells[window] |= region.view(bool)
     return keep_cells
+
+
+def _lines_change(gray: np.ndarray, before: np.ndarray, lines: np.ndarray) -> float:
+    """Mean |luma change| since ``before`` over all the rows among ``lines`` together."""
+    index = np.flatnonzero(lines)
+    return float(np.abs(gray[index].astype(np.int16) - before[index]).mean())
 
 
 def _lines_moved(

@@ -126,6 +126,15 @@ class RowHysteresis:
         """Forget every flag."""
         self.looked = self.flagged = self.clean_values = self._since = None
 
+    def looked_before(self, shape: tuple[int, ...]) -> np.ndarray:
+        """Return (n,) bool: lines that looked failed within ``memory`` frames, or were flagged.
+
+        All False before the first update or after a resize.
+        """
+        if self.looked is None or self.looked.shape != shape or self.flagged is None:
+            return np.zeros(shape, dtype=bool)
+        return self.looked | self.flagged
+
     def update(
         self,
         looks: np.ndarray,

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from frame_restore_ros.backends.hold import HoldBackend
+from frame_restore_ros.media.resize import downscale
 from frame_restore_ros.pipeline.repair import RepairOptions, RepairPipeline
 
 Method = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -34,6 +35,26 @@ def pipeline_method(pipeline: RepairPipeline) -> Method:
 
 
 hold = pipeline_method(RepairPipeline(HoldBackend()))
+
+
+def hold_at_model_resolution(size: tuple[int, int]) -> Method:
+    """Return hold through the model's input ``size`` (h, w).
+
+    The reference is downscaled and upsampled as the pipeline resizes the model's prediction,
+    then copied into the failed pixels: what a model that reproduced the reference exactly
+    would score without detail transfer, the ceiling of the upsampled prediction where nothing
+    changed (docs/evaluation.md).
+    """
+
+    def method(reference: np.ndarray, damaged: np.ndarray, failed: np.ndarray) -> np.ndarray:
+        small = downscale(reference, size)
+        height, width = reference.shape[:2]
+        upsampled = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+        out = damaged.copy()
+        np.copyto(out, upsampled, where=failed[..., None])
+        return out
+
+    return method
 
 
 def _inpaint(flag: int) -> Method:
@@ -88,9 +109,11 @@ def build_methods(
     ``ablations`` adds SiamMCVAE without ECC alignment, without the change gate, without
     detail transfer, with thin routing, and with none of the compositing steps (the model's
     prediction upsampled: ``siammcvae_model_only``, also added alone by ``model_only``).
-    ``compared``: a second SiamMCVAE weight file scored the same way (``siammcvae_compared``,
-    and its model-only row), e.g. the previous default weights. The models run on
-    ``backend_name`` at ``precision`` (:func:`model_method`).
+    ``model_only`` also adds ``siammcvae_model_fullres`` (the prediction plus the reference's
+    detail above the model's resolution, nothing else) and ``hold_model_resolution``
+    (:func:`hold_at_model_resolution`). ``compared``: a second SiamMCVAE weight file scored the
+    same way (``siammcvae_compared``, and its model-only row), e.g. the previous default
+    weights. The models run on ``backend_name`` at ``precision`` (:func:`model_method`).
     """
     on = {"backend_name": backend_name, "precision": precision}
     node = RepairOptions()
@@ -115,8 +138,24 @@ def build_methods(
     bare = RepairOptions.model_only()
     if model_only and not ablations:
         methods["siammcvae_model_only"] = model_method(siammcvae, bare, **on)
+    if model_only:
+        # The model's residual over the reference read at full resolution (its prediction plus
+        # the reference's detail above the model's resolution; no alignment, gate or seams),
+        # and the resolution ceiling of the upsampled prediction.
+        fullres = replace(bare, detail_transfer=True)
+        methods["siammcvae_model_fullres"] = model_method(siammcvae, fullres, **on)
+        methods["hold_model_resolution"] = hold_at_model_resolution(_input_size(siammcvae))
     if compared is not None:
         methods["siammcvae_compared"] = model_method(compared, node, **on)
         if model_only or ablations:
             methods["siammcvae_compared_model_only"] = model_method(compared, bare, **on)
     return methods
+
+
+def _input_size(weights: Path | None) -> tuple[int, int]:
+    """Return the (h, w) input size of a weight file (None: the bundled default)."""
+    from frame_restore_ros.model import read_metadata
+    from frame_restore_ros.model.bundled import default_weights_path
+
+    config, _ = read_metadata(weights if weights is not None else default_weights_path())
+    return tuple(config.input_size)

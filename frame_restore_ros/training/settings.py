@@ -11,6 +11,9 @@ from ruamel.yaml import YAML, YAMLError
 
 from frame_restore_ros.model import PRESETS, SiamMCVAEConfig, preset
 
+RECONSTRUCTION_LOSSES = ("mse", "log_mse")
+SELECT_METRICS = ("psnr_failed", "psnr_failed_frames")
+
 
 @dataclass
 class TrainSettings:
@@ -44,6 +47,12 @@ class TrainSettings:
     weight_decay: float = 0.05
     warmup_steps: int = 100
     beta: float = 0.01
+    # "mse": eq. 19 pooled over the batch (the paper); "log_mse": mean of per-frame log MSE,
+    # so every frame counts alike, as in the evaluation's mean per-frame PSNR (model/loss.py).
+    reconstruction: str = "mse"
+    # Which validation figure picks the weights kept: "psnr_failed" (PSNR of each batch's
+    # pooled failed pixels) or "psnr_failed_frames" (mean of per-frame PSNR, the evaluation's).
+    select_metric: str = "psnr_failed"
     grad_clip: float = 1.0
     drop_tokens: bool = True
     # Bookkeeping.
@@ -72,6 +81,16 @@ class TrainSettings:
                 problems.append(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if not 0.0 < self.split_fraction < 1.0:
             problems.append(f"split_fraction must be in (0, 1), got {self.split_fraction}")
+        if self.reconstruction not in RECONSTRUCTION_LOSSES:
+            problems.append(
+                f"reconstruction must be one of {', '.join(RECONSTRUCTION_LOSSES)}, "
+                f"got {self.reconstruction!r}"
+            )
+        if self.select_metric not in SELECT_METRICS:
+            problems.append(
+                f"select_metric must be one of {', '.join(SELECT_METRICS)}, "
+                f"got {self.select_metric!r}"
+            )
         if self.max_gap < 1:
             problems.append(f"max_gap must be >= 1, got {self.max_gap}")
         _raise(problems)
