@@ -78,7 +78,7 @@ class DetectorConfig:
     saturated_glow_core: float = 200.0
     saturated_growth_prior: float = 200.0
     noise_min_texture: float = 160.0
-    noise_floor_texture: float = 30.0
+    noise_floor_texture: float = 45.0
     noise_baseline_ratio: float = 3.0
     noise_novel_ratio: float = 2.0
     noise_max_correlation: float = 0.25
