@@ -72,12 +72,18 @@ def test_fsim_is_one_for_identical_images_symmetric_and_falls_with_noise(clip):
     assert part < whole < 1.0  # the damage is all inside the region
 
 
-def test_baselines_change_only_failed_pixels_and_hold_copies_the_reference(clip):
+def black_block_pair(clip) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(reference frame 4, frame 5 with a black block, the block's (H, W) bool mask)."""
     reference, truth = clip[4], clip[5]
     failed = np.zeros(truth.shape[:2], bool)
     failed[30:60, 50:120] = True
     damaged = truth.copy()
     damaged[failed] = 0
+    return reference, damaged, failed
+
+
+def test_baselines_change_only_failed_pixels_and_hold_copies_the_reference(clip):
+    reference, damaged, failed = black_block_pair(clip)
     for method in (hold, telea, navier_stokes):
         out = method(reference, damaged, failed)
         np.testing.assert_array_equal(out[~failed], damaged[~failed])
@@ -92,11 +98,7 @@ def test_hold_at_model_resolution_is_the_reference_through_the_model_size(clip):
     from frame_restore_ros.evaluation.methods import build_methods, hold_at_model_resolution
     from frame_restore_ros.media.resize import downscale
 
-    reference, truth = clip[4], clip[5]
-    failed = np.zeros(truth.shape[:2], bool)
-    failed[30:60, 50:120] = True
-    damaged = truth.copy()
-    damaged[failed] = 0
+    reference, damaged, failed = black_block_pair(clip)
     out = hold_at_model_resolution((32, 48))(reference, damaged, failed)
     np.testing.assert_array_equal(out[~failed], damaged[~failed])
     small = downscale(reference, (32, 48))  # the pipeline's anti-aliased downscale

@@ -58,24 +58,23 @@ def test_learning_rate_warms_up_then_decays():
     assert learning_rate(99, cfg) < 2e-5
 
 
-def test_smoke_training_writes_a_loadable_checkpoint(tmp_path):
+def train_tiny_on_bikes(output, notes=None, **settings) -> None:
+    """Train the tiny preset on 12 bikes frames (validation: other pairs of the same frames)."""
     clip = load_clip(str(sample_video_path()), (32, 48), max_frames=12)
     model_cfg = preset("tiny")
     train_sampler = PairSampler([clip], model_cfg.input_size, model_cfg.patch_size, seed=0)
     val_sampler = PairSampler([clip], model_cfg.input_size, model_cfg.patch_size, seed=1)
+    cfg = TrainSettings(output=str(output), preset="tiny", eval_batches=1, **settings)
+    train(cfg, train_sampler, val_sampler, progress=False, notes=notes)
+
+
+def test_smoke_training_writes_a_loadable_checkpoint(tmp_path):
     output = tmp_path / "w.safetensors"
-    cfg = TrainSettings(
-        output=str(output),
-        preset="tiny",
-        steps=6,
-        batch_size=2,
-        warmup_steps=2,
-        eval_every=3,
-        eval_batches=1,
+    train_tiny_on_bikes(
+        output, {"run": "smoke"}, steps=6, batch_size=2, warmup_steps=2, eval_every=3
     )
-    train(cfg, train_sampler, val_sampler, progress=False, notes={"run": "smoke"})
     model = load_checkpoint(output)
-    assert model.cfg == model_cfg
+    assert model.cfg == preset("tiny")
     notes = read_metadata(output)[1]
     assert notes["step"] in (3, 6) and len(notes["history"]) >= 1
     assert notes["train"]["steps"] == 6 and notes["train"]["notes"] == {"run": "smoke"}
@@ -83,23 +82,16 @@ def test_smoke_training_writes_a_loadable_checkpoint(tmp_path):
 
 
 def test_log_mse_training_keeps_the_best_mean_per_frame_psnr(tmp_path):
-    clip = load_clip(str(sample_video_path()), (32, 48), max_frames=12)
-    model_cfg = preset("tiny")
-    train_sampler = PairSampler([clip], model_cfg.input_size, model_cfg.patch_size, seed=0)
-    val_sampler = PairSampler([clip], model_cfg.input_size, model_cfg.patch_size, seed=1)
     output = tmp_path / "w.safetensors"
-    cfg = TrainSettings(
-        output=str(output),
-        preset="tiny",
+    train_tiny_on_bikes(
+        output,
         steps=4,
         batch_size=4,
         warmup_steps=1,
         eval_every=1,
-        eval_batches=1,
         reconstruction="log_mse",
         select_metric="psnr_failed_frames",
     )
-    train(cfg, train_sampler, val_sampler, progress=False)
     notes = read_metadata(output)[1]
     history = notes["history"]
     best = max(history, key=lambda h: h["psnr_failed_frames"])

@@ -29,6 +29,18 @@ class LossTerms:
     kl: torch.Tensor
 
 
+def _masked_squared_error(
+    prediction: torch.Tensor, target: torch.Tensor, masked: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-frame sums of eq. 19: (squared error over masked patches, masked values), each (B,).
+
+    prediction, target: (B, N, P^2 C); masked: (B, N) or (B, rows, cols) bool, True = masked.
+    """
+    flat = masked.reshape(masked.shape[0], -1, 1)
+    squared = torch.where(flat, (prediction - target) ** 2, torch.zeros_like(prediction))
+    return squared.sum(dim=(1, 2)), flat.sum(dim=(1, 2)) * prediction.shape[-1]
+
+
 def reconstruction_loss(
     prediction: torch.Tensor, target: torch.Tensor, masked: torch.Tensor
 ) -> torch.Tensor:
@@ -41,10 +53,8 @@ def reconstruction_loss(
     Returns:
         Scalar. Zero when nothing is masked.
     """
-    flat = masked.reshape(masked.shape[0], -1, 1)
-    squared = torch.where(flat, (prediction - target) ** 2, torch.zeros_like(prediction))
-    count = flat.sum() * prediction.shape[-1]
-    return squared.sum() / count.clamp_min(1)
+    squared, count = _masked_squared_error(prediction, target, masked)
+    return squared.sum() / count.sum().clamp_min(1)
 
 
 LOG_EPS = 1e-4  # normalised-pixel MSE floor of the log loss: about 60 dB, far above any frame
@@ -53,20 +63,14 @@ LOG_EPS = 1e-4  # normalised-pixel MSE floor of the log loss: about 60 dB, far a
 def per_frame_reconstruction(
     prediction: torch.Tensor, target: torch.Tensor, masked: torch.Tensor
 ) -> torch.Tensor:
-    """Eq. 19 for each frame of a batch separately.
+    """Return eq. 19 for each frame of a batch separately (shapes as :func:`reconstruction_loss`).
 
-    Args:
-        prediction: O, (B, N, P^2 C).
-        target: R, (B, N, P^2 C).
-        masked: (B, N) or (B, rows, cols) bool, True = masked patch.
     Returns:
         (B,) squared error over the frame's masked patches / (P^2 C * its masked patches); 0 for
         a frame with nothing masked.
     """
-    flat = masked.reshape(masked.shape[0], -1, 1)
-    squared = torch.where(flat, (prediction - target) ** 2, torch.zeros_like(prediction))
-    count = flat.sum(dim=(1, 2)) * prediction.shape[-1]
-    return squared.sum(dim=(1, 2)) / count.clamp_min(1)
+    squared, count = _masked_squared_error(prediction, target, masked)
+    return squared / count.clamp_min(1)
 
 
 def log_reconstruction_loss(
