@@ -35,6 +35,7 @@ from frame_restore_ros.detection.onset import (
     nearby_max,
     nearby_min,
 )
+from frame_restore_ros.detection.seams import border_steps, edge_ratios, seamed_regions
 from frame_restore_ros.detection.soft_edges import darkened_rim
 from frame_restore_ros.media.grid import pixels_to_cells
 
@@ -94,6 +95,7 @@ class DetectorConfig:
     frozen_min_cells: int = 8
     frozen_grow_activity: float = 1.0
     frozen_moving_frames: int = 4
+    frozen_seam_ratio: float = 1.5
     activity_alpha: float = 0.3
     line_max_gradient: float = 2.0
     line_max_gray: float = 12.0
@@ -200,6 +202,7 @@ class FailureDetector:
         self._older_dark: np.ndarray | None = None  # the dark signature two frames back
         self._whole_flagged = False
         self._whole_share = 1.0
+        self._lines_of: tuple | None = None  # (luma, its _dark_lines): computed once a frame
         self._rim: np.ndarray | None = None  # the soft rim of a dark blockage (soft_edges.py)
         for tracker in (*self._flags.values(), self._lost_rows, self._dead_rows, self._dead_cols):
             tracker.reset()
@@ -583,11 +586,64 @@ class FailureDetector:
             candidates | held, stats.motion, identical, cfg.frozen_scene_motion
         )
         onset = drop_small(candidates & moving_ring, cfg.frozen_min_cells)
+        onset |= self._seamed_tiles(stats, identical, excluded | held | onset)
         # The rest of a frozen tile (its flat, once-moving cells) stopped with its textured core;
         # a sky the codec kept identical for longer, or that never moved, is not taken.
         stopped = identical & (self._still <= cfg.frozen_frames - 1)
         onset = grow(onset, stopped & (self._activity >= cfg.frozen_grow_activity))
         return tracker.update(onset, identical & (moving_ring | onset))
+
+    def _seamed_tiles(
+        self, stats: CellStats, identical: np.ndarray, excluded: np.ndarray
+    ) -> np.ndarray:
+        """(rows, cols) bool: still regions whose content breaks against the moving scene.
+
+        A tile frozen while the scene moves shows a seam on its border (`seams.py`) that grows
+        frame by frame, whether or not the codec skipped it now and then before (the history
+        rule above needs four changing frames first). The region must have moved before it
+        stopped (a static overlay or the bonnet has a seam of its own) and sit in a moving ring.
+        A tile stops as a whole: the still cells (not another failure) still for as many frames
+        as most cells along its breaking edges, and joined to them, froze together, its flat
+        parts included (road that shows nothing now and drifts from the scene later); scene the
+        codec kept identical beside it stopped in other frames.
+        """
+        cfg = self.config
+        still = (
+            identical
+            & (self._still >= cfg.frozen_frames - 1)
+            & (self._activity >= cfg.frozen_grow_activity)
+            & ~excluded
+        )
+        seamed = np.zeros_like(still)
+        if not still.any():
+            return seamed
+        # A failure beside a still region (a dead block next to a codec-still sky) breaks its
+        # border too, and a dead line on the live side breaks every edge it runs along: only
+        # the live scene counts, and only still scene joins a tile.
+        _, _, dead_rows, dead_cols = self._dark_lines(stats.gray_full)
+        lined = np.zeros_like(still)
+        lined[np.unique(np.flatnonzero(dead_rows) // cfg.cell), :] = True
+        lined[:, np.unique(np.flatnonzero(dead_cols) // cfg.cell)] = True
+        excluded = excluded | nearby_any(lined, 1)
+        still = drop_small(still & ~excluded, cfg.frozen_min_cells)
+        live, joinable = ~identical & ~excluded, identical & ~excluded
+        count, labels = cv2.connectedComponents(still.view(np.uint8), connectivity=8)
+        across, beside, inner = border_steps(stats.gray_full, still, live, cfg.cell)
+        ratios = edge_ratios(across, beside)
+        region_of = labels[inner[:, 0], inner[:, 1]]
+        for region in seamed_regions(region_of, ratios, cfg.frozen_seam_ratio):
+            inside = labels == region
+            if not _regions_with_moving_ring(
+                inside, stats.motion, identical, cfg.frozen_scene_motion
+            ).any():
+                continue
+            breaking = inner[(region_of == region) & (ratios >= cfg.frozen_seam_ratio)]
+            runs = self._still[breaking[:, 0], breaking[:, 1]]
+            run = np.bincount(runs).argmax()
+            edge_cells = np.zeros_like(still)
+            edge_cells[breaking[runs == run, 0], breaking[runs == run, 1]] = True
+            seamed |= grow(edge_cells, joinable & (self._still == run))
+        return seamed
 
     def _whole_frame(self, stats: CellStats, repeated: bool) -> bool:
         """One flat colour nearly everywhere, appearing after a frame that was not (an onset)."""
@@ -712,6 +768,27 @@ class FailureDetector:
         self._rim = rim
 
     # -- rows and columns --------------------------------------------------------------------
+    def _dark_lines(
+        self, gray: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Row and column means of (H, W) luma, (H,) and (W,), and which of them look dead.
+
+        A dead line is flat, dark and has a lit line beside it. Computed once per frame (the
+        frozen seams and the line onsets both need it).
+        """
+        if self._lines_of is not None and self._lines_of[0] is gray:
+            return self._lines_of[1]
+        cfg = self.config
+        row_mean = _reduce_mean(gray, axis=1)
+        col_mean = _reduce_mean(gray, axis=0)
+        # Gradients only where a line can be dead (dark, next to lit lines): most frames none.
+        dead_rows = (row_mean <= cfg.line_max_gray) & _lit_nearby(row_mean, cfg.line_lit_gray)
+        dead_rows[dead_rows] = _flat(gray[dead_rows], axis=1) <= cfg.line_max_gradient
+        dead_cols = (col_mean <= cfg.line_max_gray) & _lit_nearby(col_mean, cfg.line_lit_gray)
+        dead_cols[dead_cols] = _flat(gray[:, dead_cols], axis=0) <= cfg.line_max_gradient
+        self._lines_of = (gray, (row_mean, col_mean, dead_rows, dead_cols))
+        return self._lines_of[1]
+
     def _mark_lines(self, stats: CellStats, labels: np.ndarray, repeated: bool) -> None:
         """Dead rows/columns (flat, dark, across a lit image) and lost rows at the bottom.
 
@@ -720,13 +797,7 @@ class FailureDetector:
         or a flat bonnet that was there before is scene.
         """
         cfg, gray = self.config, stats.gray_full
-        row_mean = _reduce_mean(gray, axis=1)
-        col_mean = _reduce_mean(gray, axis=0)
-        # Gradients only where a line can be dead (dark, next to lit lines): most frames none.
-        dead_rows = (row_mean <= cfg.line_max_gray) & _lit_nearby(row_mean, cfg.line_lit_gray)
-        dead_rows[dead_rows] = _flat(gray[dead_rows], axis=1) <= cfg.line_max_gradient
-        dead_cols = (col_mean <= cfg.line_max_gray) & _lit_nearby(col_mean, cfg.line_lit_gray)
-        dead_cols[dead_cols] = _flat(gray[:, dead_cols], axis=0) <= cfg.line_max_gradient
+        row_mean, col_mean, dead_rows, dead_cols = self._dark_lines(gray)
         run = _bottom_run(gray, cfg.lost_rows_max_gradient)
         looks_lost = np.zeros(gray.shape[0], dtype=bool)
         if run >= cfg.lost_rows_min:
