@@ -209,22 +209,26 @@ class RecentLooks:
 
     def __init__(self, frames: int) -> None:
         self.frames = frames
-        self._gray: list[np.ndarray] = []
-        self._texture: list[np.ndarray] = []
+        # Ring buffers (frames, rows, cols): reducing over their first axis needs no stacking.
+        self._gray = self._texture = np.zeros((0, 0, 0), np.float32)
+        self._count = self._next = 0
         self.min_gray = self.max_gray = self.max_texture = np.zeros((0, 0), np.float32)
 
     def reset(self) -> None:
         """Forget every frame."""
-        self._gray.clear()
-        self._texture.clear()
+        self._count = self._next = 0
 
     def add(self, gray: np.ndarray, texture: np.ndarray) -> None:
         """Add one frame's (rows, cols) looks (copied) and update the extremes."""
-        if self._gray and self._gray[0].shape != gray.shape:
-            self.reset()
-        self._gray.append(gray.copy())
-        self._texture.append(texture.copy())
-        del self._gray[: -self.frames], self._texture[: -self.frames]
-        self.min_gray = np.minimum.reduce(self._gray)
-        self.max_gray = np.maximum.reduce(self._gray)
-        self.max_texture = np.maximum.reduce(self._texture)
+        if self._count == 0 or self._gray.shape[1:] != gray.shape:
+            self._gray = np.empty((self.frames, *gray.shape), np.float32)
+            self._texture = np.empty((self.frames, *gray.shape), np.float32)
+            self._count = self._next = 0
+        self._gray[self._next] = gray
+        self._texture[self._next] = texture
+        self._next = (self._next + 1) % self.frames
+        self._count = min(self._count + 1, self.frames)
+        gray_seen, texture_seen = self._gray[: self._count], self._texture[: self._count]
+        self.min_gray = np.minimum.reduce(gray_seen, axis=0)
+        self.max_gray = np.maximum.reduce(gray_seen, axis=0)
+        self.max_texture = np.maximum.reduce(texture_seen, axis=0)

@@ -1,0 +1,35 @@
+"""Onset helpers (detection/onset.py): the recent-looks memory."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from frame_restore_ros.detection.onset import RecentLooks
+
+
+def test_recent_looks_keep_the_extremes_of_the_last_frames_only():
+    looks = RecentLooks(3)
+    rng = np.random.default_rng(0)
+    grays = [rng.uniform(0, 255, (4, 5)).astype(np.float32) for _ in range(5)]
+    textures = [rng.uniform(0, 50, (4, 5)).astype(np.float32) for _ in range(5)]
+    for count, (gray, texture) in enumerate(zip(grays, textures, strict=True), start=1):
+        looks.add(gray, texture)
+        window = slice(max(0, count - 3), count)
+        np.testing.assert_array_equal(looks.min_gray, np.min(grays[window], axis=0))
+        np.testing.assert_array_equal(looks.max_gray, np.max(grays[window], axis=0))
+        np.testing.assert_array_equal(looks.max_texture, np.max(textures[window], axis=0))
+    kept = [grays[3].copy(), grays[4].copy()]
+    grays[4][:] = -1.0  # the memory holds copies, not the caller's arrays
+    latest = np.full((4, 5), 128.0, np.float32)
+    looks.add(latest, textures[0])
+    np.testing.assert_array_equal(looks.min_gray, np.min([*kept, latest], axis=0))
+
+
+def test_recent_looks_restart_after_reset_or_a_new_resolution():
+    looks = RecentLooks(4)
+    looks.add(np.full((2, 2), 9.0, np.float32), np.zeros((2, 2), np.float32))
+    looks.reset()
+    looks.add(np.full((2, 2), 5.0, np.float32), np.zeros((2, 2), np.float32))
+    assert looks.max_gray.tolist() == [[5.0, 5.0], [5.0, 5.0]]
+    looks.add(np.full((3, 1), 7.0, np.float32), np.ones((3, 1), np.float32))
+    assert looks.min_gray.shape == (3, 1) and looks.min_gray.min() == 7.0
