@@ -9,7 +9,7 @@ seam is a step much larger than the gradient around it. Video decoders use the s
 match to choose how to conceal a lost block; here it tells a frozen tile from a codec skip.
 
 Measured (`frame-restore eval-detection`, injected 12-frame freezes vs clean identical regions):
-the median ratio (step across / (step beside + 2)) of a frozen tile is 1.6-2.4 from its second
+the median ratio (step across / (step beside + 2)) of a frozen tile is 1.6-2.8 from its second
 frozen frame on day and tunnel clips; identical scene regions sit at 0.6-0.8 (p99 1.2-1.4).
 Static overlays and the bonnet's edge have strong seams too, which is why the caller also asks
 that the region had been moving before it stopped.
@@ -23,9 +23,8 @@ from frame_restore_ros.detection.cell_stats import pad_to_cells
 
 STEP_FLOOR = 2.0  # levels added to the beside-step: flat areas (steps of 0-1) are no seam
 MIN_TEXTURE = 4.0  # an edge counts when the steps across and beside it sum to this (levels)
-MIN_EDGES = (
-    12  # fewer textured edges than this: no judgement (a passer-by's outline can break 5-9)
-)
+# Fewer textured edges than this: no judgement (a passer-by's outline can break 5-9 edges).
+MIN_EDGES = 12
 
 
 def border_steps(
