@@ -23,6 +23,12 @@ from frame_restore_ros.detection.cell_stats import (
     neighbour_correlation,
 )
 from frame_restore_ros.detection.failures import FailureKind
+from frame_restore_ros.detection.level_jumps import (
+    LevelHistory,
+    compact_regions,
+    drop_scene_objects,
+    novel_levels,
+)
 from frame_restore_ros.detection.onset import (
     Hysteresis,
     RecentLooks,
@@ -47,6 +53,7 @@ _CELL_KINDS = (
     FailureKind.NOISE,
     FailureKind.CAST,
     FailureKind.FROZEN,
+    FailureKind.BLOCKAGE,
 )
 
 
@@ -71,6 +78,12 @@ class DetectorConfig:
     dead_scene_share: float = 0.5
     dead_rim_reach: float = 0.05
     dead_rim_darkening: float = 0.6
+    blockage_level_margin: float = 10.0
+    blockage_min_cells: int = 12
+    blockage_memory_frames: int = 30
+    blockage_moved_share: float = 0.25
+    blockage_body_tolerance: float = 5.0
+    blockage_hold_step: float = 4.0
     saturated_min_gray: float = 250.0
     saturated_max_texture: float = 4.0
     saturated_novel_margin: float = 20.0
@@ -195,6 +208,7 @@ class FailureDetector:
         self._good_gray: np.ndarray | None = None
         self._good_texture: np.ndarray | None = None
         self._recent = RecentLooks(self.config.onset_memory_frames)
+        self._levels = LevelHistory(self.config.blockage_memory_frames)
         self._activity: np.ndarray | None = None
         self._still: np.ndarray | None = None
         self._moving: np.ndarray | None = None
@@ -535,6 +549,8 @@ class FailureDetector:
         # noise signature is no block (any textured cell three times its own past has it).
         looks = [sig for kind, sig in signatures.items() if kind is not FailureKind.NOISE]
         others = np.logical_or.reduce([*flags.values(), *looks])
+        flags[FailureKind.BLOCKAGE] = self._blockage_cells(stats, others, cut)
+        others |= flags[FailureKind.BLOCKAGE]
         flags[FailureKind.FROZEN] = self._frozen_cells(stats, nearby_any(others, 1))
         self._older_dark = self._signatures.get(FailureKind.DEAD)
         self._signatures = signatures
@@ -546,9 +562,90 @@ class FailureDetector:
             FailureKind.SATURATED,
             FailureKind.NOISE,
             FailureKind.FROZEN,
+            FailureKind.BLOCKAGE,
         ):
             cells[flags[kind]] = kind
         return cells
+
+    def _blockage_cells(self, stats: CellStats, others: np.ndarray, cut: bool) -> np.ndarray:
+        """(rows, cols) bool: something landed on the lens (mud, a grey film, a water drop).
+
+        Onset (`level_jumps.py`): a compact region (>= ``blockage_min_cells``, a core after a
+        one-cell erosion, off the frame edge) of cells ``blockage_level_margin`` brighter, or
+        darker, than every level the cells within ``onset_reach`` showed in their unflagged
+        looks over the last ``blockage_memory_frames`` and in the previous frame with the global
+        gain (a film over half the frame moves the median luma ratio, so the gain alone would
+        make the rest look changed), unless cells near it jumped the other way (an object that
+        moved in). Cells with another class's look are left to that class. Held while the cell
+        stays that far from its pre-onset look and keeps its level (a blob stays put).
+        """
+        cfg, tracker = self.config, self._flags[FailureKind.BLOCKAGE]
+        levels, margin = self._levels, cfg.blockage_level_margin
+        if self._good_gray is None or self._good_gray.shape != stats.gray.shape:
+            empty = np.zeros(stats.gray.shape, dtype=bool)
+            return tracker.update(empty, empty)
+        before = self._good_gray * np.float32(self._gain)
+        onset = np.zeros(stats.gray.shape, dtype=bool)
+        # New against a full memory only (not at a stream start); the short memory of the other
+        # classes rules out most frames cheaply (the long one can only rule out more).
+        if not cut and levels.full:
+            recent = self._recent
+            candidates = self._level_jump_blobs(
+                stats, others, recent.min_gray, recent.max_gray, before, judge_objects=False
+            )
+            if candidates.any():
+                darkest, brightest = levels.extremes()
+                onset = self._level_jump_blobs(stats, others, darkest, brightest, before)
+        if tracker.idle and not onset.any():  # most frames: nothing flagged, nothing new
+            return onset
+        away = np.abs(stats.gray - before) >= margin
+        steady = np.abs(stats.gray - self._previous.gray) <= cfg.blockage_hold_step
+        return tracker.update(onset, away & steady & ~others)
+
+    def _level_jump_blobs(
+        self,
+        stats: CellStats,
+        others: np.ndarray,
+        darkest: np.ndarray,
+        brightest: np.ndarray,
+        before: np.ndarray,
+        judge_objects: bool = True,
+    ) -> np.ndarray:
+        """(rows, cols) bool: blobs of cells at a level new against ``darkest``/``brightest``.
+
+        ``before``: the cells' last unflagged looks scaled by the global gain. Without
+        ``judge_objects``, the blobs that an object in the scene may still explain (a superset,
+        for a cheap first look). See :meth:`_blockage_cells`.
+        """
+        cfg, margin = self.config, self.config.blockage_level_margin
+        brighter, darker = novel_levels(
+            stats.gray,
+            np.minimum(before, darkest),
+            np.maximum(before, brightest),
+            margin,
+            cfg.onset_reach,
+        )
+        motion = math.ceil(cfg.object_motion * stats.gray_full.shape[0] / cfg.cell)
+        blobs = np.zeros(stats.gray.shape, dtype=bool)
+        for novel, sign in ((brighter, np.float32(1)), (darker, np.float32(-1))):
+            found = compact_regions(novel & ~others, cfg.blockage_min_cells)
+            if not found.any() or not judge_objects:
+                blobs |= found
+                continue
+            # What jumped the other way against the previous frame, with and without the gain.
+            previous = self._previous.gray
+            back = sign * (previous - stats.gray)
+            back_gained = sign * (previous * np.float32(self._gain) - stats.gray)
+            opposite = np.minimum(back, back_gained) >= margin
+            blobs |= drop_scene_objects(
+                found,
+                stats.gray,
+                opposite,
+                cfg.blockage_body_tolerance,
+                motion,
+                cfg.blockage_moved_share,
+            )
+        return blobs
 
     def _scene_cut(self, stats: CellStats) -> bool:
         """Is most of the image new (a stream restart, a camera switch)? Then nothing is an onset.
@@ -675,6 +772,7 @@ class FailureDetector:
             np.copyto(self._good_gray, stats.gray, where=clean)
             np.copyto(self._good_texture, stats.texture, where=clean)
         self._recent.add(self._good_gray, self._good_texture)
+        self._levels.add(self._good_gray)
         if self._texture_base is None:
             self._texture_base = stats.texture.copy()
             self._activity = np.zeros(stats.gray.shape, dtype=np.float32)

@@ -1,0 +1,139 @@
+"""Something landing on the lens: a compact blob whose level nothing near it showed before.
+
+Mud splashed on the lens, a grey film or a water drop covers a region in one frame, soft-edged
+and semi-transparent: the region takes a level (brown, grey, the blurred scene brightened) that
+none of the cells around it showed a moment ago. Natural content reaches a new level by moving
+in from somewhere, so the cells it came from showed that level within a few cells (a car, a
+shadow, the sky when the camera pitches); a light switching on is handled by the saturated rule.
+What arrives in one frame faster than that is a thin strip at the leading edge of a fast object;
+a blob on the lens is compact: it keeps a core after the region is eroded by a cell.
+
+Functions work on (rows, cols) cell grids; the detector (``detector.py``) glues them in.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from frame_restore_ros.detection.onset import nearby_max, nearby_min
+
+
+class LevelHistory:
+    """Each cell's luma over the last ``frames`` frames, its extremes computed on demand.
+
+    Lighting that cycles (tunnel lamps passing, street lights, the shade of trees) brings a
+    region back to levels it showed within a second; a blob on the lens brings one it did not.
+    The extremes are needed only on the rare frames with a candidate blob, so ``add`` only
+    stores. Arrays are (rows, cols) float32; a resolution change restarts it.
+    """
+
+    def __init__(self, frames: int) -> None:
+        self.frames = frames
+        self._gray = np.zeros((0, 0, 0), np.float32)  # ring buffer (frames, rows, cols)
+        self._count = self._next = 0
+
+    def reset(self) -> None:
+        """Forget every frame."""
+        self._count = self._next = 0
+
+    @property
+    def full(self) -> bool:
+        """Whether it has seen ``frames`` frames since the last reset or resolution change."""
+        return self._count >= self.frames
+
+    def add(self, gray: np.ndarray) -> None:
+        """Store one frame's (rows, cols) luma (copied)."""
+        if self._count == 0 or self._gray.shape[1:] != gray.shape:
+            self._gray = np.empty((self.frames, *gray.shape), np.float32)
+            self._count = self._next = 0
+        self._gray[self._next] = gray
+        self._next = (self._next + 1) % self.frames
+        self._count = min(self._count + 1, self.frames)
+
+    def extremes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(darkest, brightest) (rows, cols) float32 over the stored frames."""
+        seen = self._gray[: self._count]
+        return np.minimum.reduce(seen, axis=0), np.maximum.reduce(seen, axis=0)
+
+
+def novel_levels(
+    gray: np.ndarray,
+    darkest: np.ndarray,
+    brightest: np.ndarray,
+    margin: float,
+    reach: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(brighter, darker) (rows, cols) bool: cells beyond every level near them before.
+
+    A cell is brighter when its mean luma exceeds by more than ``margin`` the brightest level
+    any cell within ``reach`` cells showed before (``brightest``), darker likewise below
+    ``darkest``. All grids are (rows, cols) float32 mean luma, 0-255.
+    """
+    brighter = gray > nearby_max(brightest, reach) + np.float32(margin)
+    darker = gray < nearby_min(darkest, reach) - np.float32(margin)
+    return brighter, darker
+
+
+def compact_regions(mask: np.ndarray, min_cells: int, core: int = 1) -> np.ndarray:
+    """(rows, cols) bool: the 8-connected regions of ``mask`` that are blobs, not strips.
+
+    A region is kept when it has at least ``min_cells`` cells and keeps a core (any cell) after
+    an erosion by ``core`` cells: a strip fewer than 2 ``core`` + 1 cells wide (the leading edge
+    of a fast object) has none.
+    """
+    if cv2.countNonZero(mask.view(np.uint8)) < min_cells:  # most frames: nothing to label
+        return np.zeros_like(mask)
+    inner = None
+    if core > 0:
+        kernel = np.ones((2 * core + 1, 2 * core + 1), np.uint8)
+        inner = cv2.erode(
+            mask.view(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0
+        )
+        if not inner.any():
+            return np.zeros_like(mask)
+    # Plain labelling and a bincount: connectedComponentsWithStats costs 6x more here.
+    count, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=8)
+    keep = np.bincount(labels.ravel(), minlength=count) >= min_cells
+    keep[0] = False
+    if inner is not None:
+        keep &= np.bincount(labels[inner.view(bool)], minlength=count) > 0
+    return keep[labels]
+
+
+def drop_scene_objects(
+    blobs: np.ndarray,
+    gray: np.ndarray,
+    opposite: np.ndarray,
+    tolerance: float,
+    reach: int,
+    share: float,
+) -> np.ndarray:
+    """(rows, cols) bool: ``blobs`` without the regions that an object in the scene explains.
+
+    Per 8-connected region: its body is the region grown through the connected cells within
+    ``tolerance`` of its median level (``gray``, (rows, cols) float32), i.e. the part of the
+    object seen before, which its new part joins. The region is scene when
+      * the body touches the frame edge: a near object (a bonnet, a pillar, a wall recess)
+        entered from scene the camera did not see a moment ago;
+      * or within ``reach`` cells of the body, cells that jumped the other way (``opposite``:
+        darker where the region got brighter, the background an object uncovered) number at
+        least ``share`` of the region's cells: it moved.
+    A blob landing on the lens has no body beyond itself and changes its own region only.
+    """
+    if not blobs.any():
+        return blobs
+    count, labels = cv2.connectedComponents(blobs.view(np.uint8), connectivity=8)
+    kernel = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
+    keep = np.zeros(count, dtype=bool)
+    for region in range(1, count):
+        inside = labels == region
+        level = float(np.median(gray[inside]))
+        alike = (np.abs(gray - level) <= tolerance) | inside
+        parts, part_of = cv2.connectedComponents(alike.view(np.uint8), connectivity=8)
+        body = np.isin(part_of, np.unique(part_of[inside]))
+        if body[0].any() or body[-1].any() or body[:, 0].any() or body[:, -1].any():
+            continue
+        window = cv2.dilate(body.view(np.uint8), kernel).view(bool)
+        keep[region] = np.count_nonzero(opposite & window) < share * np.count_nonzero(inside)
+    return keep[labels]

@@ -1,0 +1,110 @@
+"""Something landing on the lens (mud, a grey film) is a blockage onset; moving scene is not.
+
+The rule (detection/level_jumps.py, docs/detection.md): a compact region takes a level that no
+cell near it showed within a second, off the frame edge, without anything near it jumping the
+other way. Before it, mud and veils were never flagged (issue 17: recall 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from test_detection_lookalikes import moving_scene
+
+from frame_restore_ros.detection.detector import DetectorConfig, FailureDetector
+from frame_restore_ros.detection.failures import FailureKind
+from frame_restore_ros.synthetic.corruption import mud, veil
+
+SHAPE = (180, 320)
+HISTORY = 34  # frames of clean history before the failure: over a second's memory (30)
+
+
+def _warmed_up(frames: list[np.ndarray], config: DetectorConfig | None = None) -> FailureDetector:
+    detector = FailureDetector(config)
+    for index, frame in enumerate(frames[:HISTORY]):
+        assert not detector.detect(frame).mask.any(), f"clean frame {index} flagged"
+    return detector
+
+
+def test_veil_on_the_lens_is_flagged_held_while_it_stays_and_released_when_it_goes():
+    frames = moving_scene(HISTORY + 3, shape=SHAPE)
+    detector = _warmed_up(frames)
+    landed = veil(frames[HISTORY], np.random.default_rng(1))
+    labelled = landed.labels == FailureKind.BLOCKAGE
+    assert labelled.mean() > 0.05, "precondition: a veil over a good part of the frame"
+    found = detector.detect(landed.damaged)
+    assert (found.labels[labelled] == FailureKind.BLOCKAGE).mean() >= 0.8
+    assert found.mask[~landed.touched].mean() <= 0.002, "nothing flagged outside the veil"
+    # The same veil over the next frame (the scene pans behind it): held.
+    stays = veil(frames[HISTORY + 1], np.random.default_rng(1))
+    assert (detector.detect(stays.damaged).labels[labelled] == FailureKind.BLOCKAGE).mean() >= 0.8
+    assert not detector.detect(frames[HISTORY + 2]).mask.any(), "wiped off: released"
+
+
+def test_mud_splash_is_flagged_as_blockage():
+    frames = moving_scene(HISTORY + 1, shape=SHAPE)
+    detector = _warmed_up(frames)
+    splash = mud(frames[HISTORY], np.random.default_rng(2))
+    labelled = splash.labels == FailureKind.BLOCKAGE
+    found = detector.detect(splash.damaged)
+    assert (found.labels[labelled] == FailureKind.BLOCKAGE).mean() >= 0.8
+    assert found.mask[~splash.touched].mean() <= 0.002
+
+
+def test_nothing_is_new_against_less_than_a_second_of_history():
+    """At a stream start the memory is short: a level jump there is not judged (documented)."""
+    frames = moving_scene(12, shape=SHAPE)
+    detector = FailureDetector()
+    for frame in frames[:10]:
+        detector.detect(frame)
+    landed = veil(frames[10], np.random.default_rng(1))
+    assert not (detector.detect(landed.damaged).labels == FailureKind.BLOCKAGE).any()
+
+
+def test_flat_object_entering_from_the_frame_edge_is_scene():
+    """A near object (a bonnet, a pillar) sliding in fast from below has no "before" in view."""
+    frames = moving_scene(HISTORY + 4, shape=SHAPE)
+    detector = _warmed_up(frames)
+    for step, frame in enumerate(frames[HISTORY:], start=1):
+        frame = frame.copy()
+        frame[SHAPE[0] - 40 * step :, 60:260] = 60  # 40 px a frame, flat and dark grey
+        assert not detector.detect(frame).mask.any(), f"step {step}"
+
+
+def test_fast_object_crossing_the_scene_is_scene_by_what_it_uncovers():
+    """A flat bright object jumping 56 px a frame: where it was, the scene came back darker."""
+    frames = moving_scene(HISTORY + 4, shape=SHAPE)
+    detector = _warmed_up(frames)
+    for step, frame in enumerate(frames[HISTORY:]):
+        frame = frame.copy()
+        left = 56 * step
+        frame[60:120, left : left + 64] = 235
+        assert not detector.detect(frame).mask.any(), f"step {step}"
+
+
+def _light_pool(frame: np.ndarray, gain: float) -> np.ndarray:
+    """Brighten a soft round region (a lamp passing over a tunnel wall) by up to ``gain``."""
+    height, width = frame.shape[:2]
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    weight = np.exp(-(((y - height / 2) / 40) ** 2 + ((x - width / 2) / 60) ** 2))
+    lit = frame.astype(np.float32) * (1 + (gain - 1) * weight[:, :, None])
+    return np.clip(lit, 0, 255).astype(np.uint8)
+
+
+def _cycling_light(frames: list[np.ndarray], period: int) -> list[np.ndarray]:
+    return [_light_pool(f, 1.6) if i % period < 4 else f for i, f in enumerate(frames)]
+
+
+def test_lighting_that_comes_back_within_a_second_is_scene():
+    """Lamps passing every 12 frames light the same wall again: a level seen within a second.
+
+    With the 8 frames of memory the other classes use, the returning light would be new.
+    """
+    frames = _cycling_light(moving_scene(72, shape=SHAPE, blur=4.0), period=12)
+    detector = FailureDetector()
+    flagged = [bool(detector.detect(frame).mask.any()) for frame in frames]
+    assert not any(flagged), [i for i, f in enumerate(flagged) if f]
+    short = FailureDetector(DetectorConfig(blockage_memory_frames=8))
+    labels = [short.detect(frame).labels for frame in frames]
+    assert any((label == FailureKind.BLOCKAGE).any() for label in labels), (
+        "the test's light pool is a level jump that only the memory explains"
+    )

@@ -1,0 +1,101 @@
+"""Level-jump helpers (detection/level_jumps.py): something landing on the lens."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from frame_restore_ros.detection.level_jumps import (
+    LevelHistory,
+    compact_regions,
+    drop_scene_objects,
+    novel_levels,
+)
+
+
+def test_novel_levels_compare_with_the_extremes_within_reach():
+    before = np.full((7, 7), 100.0, np.float32)
+    before[0, 0] = 160.0  # a bright cell 3 cells from the centre: out of reach 2
+    gray = before.copy()
+    gray[3, 3] = 100.0 + 10.0  # exactly the margin: not beyond it
+    gray[3, 4] = 100.0 + 10.5
+    gray[5, 1] = 100.0 - 10.5
+    brighter, darker = novel_levels(gray, before, before, margin=10.0, reach=2)
+    assert np.argwhere(brighter).tolist() == [[3, 4]]
+    assert np.argwhere(darker).tolist() == [[5, 1]]
+    # Within reach of the bright cell, 110.5 is no new level.
+    gray[1, 1] = 110.5
+    brighter, _ = novel_levels(gray, before, before, margin=10.0, reach=2)
+    assert not brighter[1, 1]
+
+
+def test_compact_regions_keep_blobs_and_drop_strips():
+    mask = np.zeros((12, 20), dtype=bool)
+    mask[1:5, 1:5] = True  # 16 cells, 4 wide: a core survives the erosion
+    mask[7:9, 1:19] = True  # 36 cells but 2 wide: the leading edge of a fast object
+    mask[1:4, 10:13] = True  # 9 cells: too small
+    kept = compact_regions(mask, min_cells=12)
+    expected = np.zeros_like(mask)
+    expected[1:5, 1:5] = True
+    np.testing.assert_array_equal(kept, expected)
+    strips_too = compact_regions(mask, min_cells=12, core=0)
+    np.testing.assert_array_equal(strips_too, mask & ~_box(mask, 1, 4, 10, 13))
+
+
+def _box(like: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+    out = np.zeros_like(like)
+    out[top:bottom, left:right] = True
+    return out
+
+
+def test_drop_scene_objects_keeps_a_blob_with_no_body_beyond_itself():
+    gray = np.full((12, 16), 100.0, np.float32)
+    gray[4:8, 5:9] = 170.0  # a blob at a new level, the scene around it at another
+    blob = gray == 170.0
+    nothing = np.zeros_like(blob)
+    np.testing.assert_array_equal(drop_scene_objects(blob, gray, nothing, 5.0, 2, 0.25), blob)
+
+
+def test_drop_scene_objects_drops_what_entered_from_the_frame_edge():
+    """The new part of an object (the blob) joins the part seen before, which reaches the edge."""
+    gray = np.full((12, 16), 100.0, np.float32)
+    gray[4:12, 5:9] = 60.0  # a flat object rising from the bottom edge
+    gray[9:12, 5:9] = 62.0  # its part seen in the previous frame (within the tolerance)
+    blob = np.zeros(gray.shape, dtype=bool)
+    blob[4:8, 5:9] = True  # only the top is new against the memory
+    nothing = np.zeros_like(blob)
+    assert not drop_scene_objects(blob, gray, nothing, 5.0, 2, 0.25).any()
+    gray[8:12, 5:9] = 80.0  # the rest is other scene: the blob has no body beyond itself
+    np.testing.assert_array_equal(drop_scene_objects(blob, gray, nothing, 5.0, 2, 0.25), blob)
+
+
+def test_drop_scene_objects_counts_what_jumped_the_other_way_near_the_body():
+    gray = np.full((10, 16), 100.0, np.float32)
+    gray[3:7, 3:7] = 200.0  # 16 cells got brighter
+    blob = gray == 200.0
+    uncovered = np.zeros_like(blob)
+    uncovered[3:7, 8] = True  # 4 cells 1-2 cells away got darker: a quarter of the blob
+    assert not drop_scene_objects(blob, gray, uncovered, 5.0, 2, 0.25).any()
+    np.testing.assert_array_equal(drop_scene_objects(blob, gray, uncovered, 5.0, 2, 0.3), blob)
+    far = np.zeros_like(blob)
+    far[3:7, 12] = True  # out of reach: the scene elsewhere
+    np.testing.assert_array_equal(drop_scene_objects(blob, gray, far, 5.0, 2, 0.25), blob)
+
+
+def test_level_history_keeps_the_extremes_of_the_last_frames_only():
+    history = LevelHistory(3)
+    rng = np.random.default_rng(0)
+    grays = [rng.uniform(0, 255, (4, 5)).astype(np.float32) for _ in range(5)]
+    for count, gray in enumerate(grays, start=1):
+        history.add(gray)
+        assert history.full == (count >= 3)
+        darkest, brightest = history.extremes()
+        window = slice(max(0, count - 3), count)
+        np.testing.assert_array_equal(darkest, np.min(grays[window], axis=0))
+        np.testing.assert_array_equal(brightest, np.max(grays[window], axis=0))
+    grays[4][:] = -1.0  # it holds copies, not the caller's arrays
+    assert history.extremes()[0].min() >= 0.0
+    history.add(np.ones((2, 2), np.float32))  # a new resolution restarts it
+    assert not history.full and history.extremes()[1].shape == (2, 2)
+    history.reset()
+    history.add(np.full((2, 2), 7.0, np.float32))
+    assert history.extremes()[0].tolist() == [[7.0, 7.0], [7.0, 7.0]]
