@@ -179,3 +179,31 @@ def test_shared_data_folder_lists_its_clips():
         pytest.skip(f"{SHARED} does not exist")
     sources = eval_detection.expand_sources([str(SHARED)])
     assert len(sources) >= 9 and all(Path(s).suffix in (".mp4", ".avi") for s in sources)
+
+
+def test_a_repeat_after_a_failure_shows_that_failure_again_and_it_is_no_false_alarm():
+    """The driver re-sends the frame it sent: after a dead block, the repeat has the block.
+
+    Flagging that block again is right; only flags beyond it count as false alarms.
+    """
+    rng = np.random.default_rng(4)
+    frames = [rng.integers(40, 220, (64, 96, 3), dtype=np.uint8) for _ in range(8)]
+    seen: list[np.ndarray] = []
+
+    class DarkFlagger:
+        """Flags the dark pixels (the dead block) of every frame it sees (a test double)."""
+
+        def detect(self, frame):
+            seen.append(frame)
+            mask = frame.max(axis=2) <= 10
+            return type("D", (), {"mask": mask, "labels": mask.astype(np.uint8)})()
+
+    report = DetectionReport()
+    evaluate_clip(
+        "noise", frames, DarkFlagger, None, report, kinds=("dead", "repeated_frame"), every=1
+    )
+    injected = seen[1::2]  # the two detectors take turns: clean stream, injected stream
+    repeats = [i for i in range(1, len(injected)) if np.array_equal(injected[i], injected[i - 1])]
+    # Before, a repeat re-sent the true previous frame, never the damaged one the stream showed.
+    assert any((injected[i].max(axis=2) <= 10).any() for i in repeats), "a repeated dead block"
+    assert report.clips["noise"].repeated.as_dict()["mean_pct"] == 0.0

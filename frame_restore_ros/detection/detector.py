@@ -686,10 +686,20 @@ class FailureDetector:
         )
         onset = drop_small(candidates & moving_ring, cfg.frozen_min_cells)
         onset |= self._seamed_tiles(stats, identical, excluded | held | onset)
-        # The rest of a frozen tile (its flat, once-moving cells) stopped with its textured core;
-        # a sky the codec kept identical for longer, or that never moved, is not taken.
-        stopped = identical & (self._still <= cfg.frozen_frames - 1)
-        onset = grow(onset, stopped & (self._activity >= cfg.frozen_grow_activity))
+        # The rest of a frozen tile (its flat, once-moving cells) stopped with its textured core,
+        # in the same frame: a tile stops as a whole. A sky the codec kept identical for longer,
+        # that never moved, or road beside the tile that the codec keeps from a later frame on
+        # is not taken (growing through every lately stopped cell took it frame after frame).
+        joinable = (
+            identical
+            & (self._still <= cfg.frozen_frames - 1)
+            & (self._activity >= cfg.frozen_grow_activity)
+        )
+        grown = np.zeros_like(onset)
+        for run in np.unique(self._still[onset]):
+            same_run = self._still == run
+            grown |= grow(onset & same_run, joinable & same_run)
+        onset = grown
         return tracker.update(onset, identical & (moving_ring | onset))
 
     def _seamed_tiles(

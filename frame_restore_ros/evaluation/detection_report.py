@@ -122,7 +122,8 @@ def write_report(
         _false_alarm_table(report, max_false_alarm_pct, min_clean_frames),
         f"<p>Repeated frames: ours flagged "
         f"{report.as_dict()['repeated_frames_flagged_mean_pct']:.3f} % of their pixels "
-        "(they have none to repair).</p>",
+        "beyond the failure they show again (a driver re-sends the frame it sent, failure "
+        "included; nothing else in it is new).</p>",
         f"<p>Colours: {_legend()}</p>",
         "<h2>Worst false alarms per clip</h2>",
     ]
