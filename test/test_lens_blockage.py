@@ -108,3 +108,63 @@ def test_lighting_that_comes_back_within_a_second_is_scene():
     assert any((label == FailureKind.BLOCKAGE).any() for label in labels), (
         "the test's light pool is a level jump that only the memory explains"
     )
+
+
+def test_chromaticity_is_each_cells_colour_share_and_ignores_exposure():
+    from frame_restore_ros.detection.cell_stats import compute_cell_stats
+
+    frame = np.zeros((16, 24, 3), np.uint8)
+    frame[:] = (40, 80, 120)
+    blue, red = compute_cell_stats(frame, None, 8).chromaticity()
+    assert blue.shape == red.shape == (2, 3)
+    np.testing.assert_allclose(blue, 40 * 255 / 241, rtol=1e-5)
+    np.testing.assert_allclose(red, 120 * 255 / 241, rtol=1e-5)
+    darker = compute_cell_stats(frame // 2, None, 8).chromaticity()  # (20, 40, 60)
+    np.testing.assert_allclose(darker[0], blue, atol=1.0)  # the +1 that guards black cells
+    np.testing.assert_allclose(darker[1], red, atol=1.0)
+
+
+def _grey(frames: list[np.ndarray]) -> list[np.ndarray]:
+    import cv2
+
+    return [cv2.cvtColor(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR) for f in frames]
+
+
+def _brown_of_the_same_level(frame: np.ndarray, weight: np.ndarray):
+    """Brown mud whose every pixel keeps the luma of the grey road under it."""
+    import cv2
+
+    from frame_restore_ros.synthetic.corruption import MUD_BGR, blend
+
+    luma = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    brown = np.asarray(MUD_BGR, np.float32)
+    layer = luma[:, :, None] * brown / float(brown @ np.float32([0.114, 0.587, 0.299]))
+    return blend(frame, layer, weight, FailureKind.BLOCKAGE)
+
+
+def test_brown_mud_of_the_roads_own_level_is_flagged_by_its_colour():
+    """Mud that keeps the level of the grey road under it: only its colour is new."""
+    import cv2
+
+    frames = _grey(moving_scene(HISTORY + 1, shape=SHAPE, blur=4.0))
+    weight = np.zeros(SHAPE, np.float32)
+    cv2.ellipse(weight, (160, 90), (60, 40), 0, 0, 360, 1.0, -1)
+    weight = cv2.GaussianBlur(weight, (0, 0), 6)
+    splash = _brown_of_the_same_level(frames[HISTORY], weight)
+    labelled = splash.labels == FailureKind.BLOCKAGE
+    found = _warmed_up(frames).detect(splash.damaged)
+    assert (found.labels[labelled] == FailureKind.BLOCKAGE).mean() >= 0.9
+    assert found.mask[~splash.touched].mean() <= 0.002
+    level_only = _warmed_up(frames, DetectorConfig(blockage_chroma_margin=1000.0))
+    assert not level_only.detect(splash.damaged).mask.any(), "the level alone does not show it"
+
+
+def test_coloured_object_entering_from_the_frame_edge_is_scene():
+    """A red car of the road's own level sliding in from the right at 40 px a frame."""
+    frames = _grey(moving_scene(HISTORY + 4, shape=SHAPE, blur=4.0))
+    detector = _warmed_up(frames)
+    for step, frame in enumerate(frames[HISTORY:], start=1):
+        car = np.zeros(SHAPE, np.float32)
+        car[60:140, SHAPE[1] - 40 * step :] = 1.0
+        arrived = _brown_of_the_same_level(frame, car)  # flat-edged, fully opaque
+        assert not detector.detect(arrived.damaged).mask.any(), f"step {step}"

@@ -52,7 +52,7 @@ def test_drop_scene_objects_keeps_a_blob_with_no_body_beyond_itself():
     gray[4:8, 5:9] = 170.0  # a blob at a new level, the scene around it at another
     blob = gray == 170.0
     nothing = np.zeros_like(blob)
-    np.testing.assert_array_equal(drop_scene_objects(blob, gray, nothing, 5.0, 2, 0.25), blob)
+    np.testing.assert_array_equal(drop_scene_objects(blob, (gray,), nothing, 5.0, 2, 0.25), blob)
 
 
 def test_drop_scene_objects_drops_what_entered_from_the_frame_edge():
@@ -63,9 +63,9 @@ def test_drop_scene_objects_drops_what_entered_from_the_frame_edge():
     blob = np.zeros(gray.shape, dtype=bool)
     blob[4:8, 5:9] = True  # only the top is new against the memory
     nothing = np.zeros_like(blob)
-    assert not drop_scene_objects(blob, gray, nothing, 5.0, 2, 0.25).any()
+    assert not drop_scene_objects(blob, (gray,), nothing, 5.0, 2, 0.25).any()
     gray[8:12, 5:9] = 80.0  # the rest is other scene: the blob has no body beyond itself
-    np.testing.assert_array_equal(drop_scene_objects(blob, gray, nothing, 5.0, 2, 0.25), blob)
+    np.testing.assert_array_equal(drop_scene_objects(blob, (gray,), nothing, 5.0, 2, 0.25), blob)
 
 
 def test_drop_scene_objects_counts_what_jumped_the_other_way_near_the_body():
@@ -74,11 +74,11 @@ def test_drop_scene_objects_counts_what_jumped_the_other_way_near_the_body():
     blob = gray == 200.0
     uncovered = np.zeros_like(blob)
     uncovered[3:7, 8] = True  # 4 cells 1-2 cells away got darker: a quarter of the blob
-    assert not drop_scene_objects(blob, gray, uncovered, 5.0, 2, 0.25).any()
-    np.testing.assert_array_equal(drop_scene_objects(blob, gray, uncovered, 5.0, 2, 0.3), blob)
+    assert not drop_scene_objects(blob, (gray,), uncovered, 5.0, 2, 0.25).any()
+    np.testing.assert_array_equal(drop_scene_objects(blob, (gray,), uncovered, 5.0, 2, 0.3), blob)
     far = np.zeros_like(blob)
     far[3:7, 12] = True  # out of reach: the scene elsewhere
-    np.testing.assert_array_equal(drop_scene_objects(blob, gray, far, 5.0, 2, 0.25), blob)
+    np.testing.assert_array_equal(drop_scene_objects(blob, (gray,), far, 5.0, 2, 0.25), blob)
 
 
 def test_level_history_keeps_the_extremes_of_the_last_frames_only():

@@ -44,6 +44,18 @@ class CellStats:
     gray_full: np.ndarray
     cell: int = 8
 
+    def chromaticity(self) -> tuple[np.ndarray, np.ndarray]:
+        """(blue, red) (rows, cols) float32 shares of each cell's mean colour, 0-255.
+
+        B / (B + G + R) and R / (B + G + R), scaled to 255: an exposure or lighting change
+        scales the three channels alike and leaves them; a brown or grey layer moves them.
+        Per-channel arithmetic (numpy's reductions over a last axis of 3 cost 8x more).
+        """
+        means = _cell_mean(pad_to_cells(self.frame, self.cell), self.gray.shape)
+        blue, green, red = (channel.astype(np.float32) for channel in cv2.split(means))
+        scale = np.float32(255.0) / (blue + green + red + np.float32(1.0))
+        return blue * scale, red * scale
+
     def mean_bgr(self, cells: np.ndarray) -> np.ndarray:
         """(n, 3) float32 mean colour of the True cells of (rows, cols) bool ``cells``."""
         if not cells.any():

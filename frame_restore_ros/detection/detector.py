@@ -83,6 +83,8 @@ class DetectorConfig:
     blockage_memory_frames: int = 30
     blockage_moved_share: float = 0.25
     blockage_body_tolerance: float = 5.0
+    blockage_chroma_margin: float = 10.0
+    blockage_chroma_min_gray: float = 30.0
     blockage_hold_step: float = 4.0
     saturated_min_gray: float = 250.0
     saturated_max_texture: float = 4.0
@@ -209,6 +211,11 @@ class FailureDetector:
         self._good_texture: np.ndarray | None = None
         self._recent = RecentLooks(self.config.onset_memory_frames)
         self._levels = LevelHistory(self.config.blockage_memory_frames)
+        self._blue_shares = LevelHistory(self.config.blockage_memory_frames)
+        self._red_shares = LevelHistory(self.config.blockage_memory_frames)
+        # Each cell's blue and red shares when last unflagged; this frame's, once computed.
+        self._good_chroma: tuple[np.ndarray, np.ndarray] | None = None
+        self._chroma_of: tuple[CellStats, tuple[np.ndarray, np.ndarray]] | None = None
         self._activity: np.ndarray | None = None
         self._still: np.ndarray | None = None
         self._moving: np.ndarray | None = None
@@ -596,11 +603,88 @@ class FailureDetector:
             if candidates.any():
                 darkest, brightest = levels.extremes()
                 onset = self._level_jump_blobs(stats, others, darkest, brightest, before)
+            onset |= self._colour_jump_blobs(stats, others | onset)
         if tracker.idle and not onset.any():  # most frames: nothing flagged, nothing new
             return onset
         away = np.abs(stats.gray - before) >= margin
+        if self._good_chroma is not None and self._good_chroma[0].shape == away.shape:
+            for good, now in zip(self._good_chroma, self._chromaticity(stats), strict=True):
+                away |= np.abs(now - good) >= cfg.blockage_chroma_margin
         steady = np.abs(stats.gray - self._previous.gray) <= cfg.blockage_hold_step
         return tracker.update(onset, away & steady & ~others)
+
+    def _chromaticity(self, stats: CellStats) -> tuple[np.ndarray, np.ndarray]:
+        """``stats.chromaticity()`` (blue and red shares), computed once per frame."""
+        if self._chroma_of is None or self._chroma_of[0] is not stats:
+            self._chroma_of = (stats, stats.chromaticity())
+        return self._chroma_of[1]
+
+    def _colour_jump_blobs(self, stats: CellStats, excluded: np.ndarray) -> np.ndarray:
+        """(rows, cols) bool: blobs of cells at a colour no cell near them showed within a second.
+
+        Brown mud over grey road keeps the road's level but not its colour. The same rule as
+        :meth:`_level_jump_blobs` on the blue and red shares of the cells' mean colour
+        (``blockage_chroma_margin`` of 255; lighting and exposure scale the channels alike and
+        leave the shares), on cells lit enough for a colour (``blockage_chroma_min_gray``). An
+        object that moved in is judged on the luma, by the sign of the region's luma change.
+        """
+        cfg = self.config
+        empty = np.zeros(stats.gray.shape, dtype=bool)
+        good = self._good_chroma
+        if good is None or good[0].shape != stats.gray.shape or not self._blue_shares.full:
+            return empty
+        chroma = self._chromaticity(stats)
+        candidates = (stats.gray >= cfg.blockage_chroma_min_gray) & ~excluded
+
+        def new_colour(lows: tuple, highs: tuple) -> np.ndarray:
+            novel = np.zeros_like(candidates)
+            for share, low, high in zip(chroma, lows, highs, strict=True):
+                above, below = novel_levels(
+                    share, low, high, cfg.blockage_chroma_margin, cfg.onset_reach
+                )
+                novel |= above | below
+            return compact_regions(novel & candidates, cfg.blockage_min_cells)
+
+        # The previous look alone first: the second's colours include it, so this is an exact
+        # and cheap gate for most frames.
+        if not new_colour(good, good).any():
+            return empty
+        extremes = (self._blue_shares.extremes(), self._red_shares.extremes())
+        lows = tuple(np.minimum(low, now) for (low, _), now in zip(extremes, good, strict=True))
+        highs = tuple(np.maximum(high, now) for (_, high), now in zip(extremes, good, strict=True))
+        found = new_colour(lows, highs)
+        if not found.any():
+            return found
+        count, labels = cv2.connectedComponents(found.view(np.uint8), connectivity=8)
+        step = stats.gray - self._previous.gray
+        rise = np.bincount(labels.ravel(), weights=step.ravel(), minlength=count)
+        brighter = (rise >= 0)[labels] & found
+        blobs = empty
+        for regions, sign in ((brighter, 1.0), (found & ~brighter, -1.0)):
+            if regions.any():
+                blobs = blobs | drop_scene_objects(
+                    regions,
+                    chroma,
+                    self._jumped(stats, -sign, cfg.blockage_level_margin),
+                    cfg.blockage_body_tolerance,
+                    self._object_motion_cells(stats),
+                    cfg.blockage_moved_share,
+                )
+        return blobs
+
+    def _jumped(self, stats: CellStats, sign: float, margin: float) -> np.ndarray:
+        """(rows, cols) bool: cells ``margin`` brighter (``sign`` 1) or darker (-1) than before.
+
+        Against the previous frame, with and without the global gain.
+        """
+        previous, gain = self._previous.gray, np.float32(self._gain)
+        towards = np.float32(sign)
+        now = stats.gray
+        return np.minimum(towards * (now - previous), towards * (now - previous * gain)) >= margin
+
+    def _object_motion_cells(self, stats: CellStats) -> int:
+        """How far, in cells, an object moves between frames (``object_motion`` of the height)."""
+        return math.ceil(self.config.object_motion * stats.gray_full.shape[0] / self.config.cell)
 
     def _level_jump_blobs(
         self,
@@ -625,22 +709,18 @@ class FailureDetector:
             margin,
             cfg.onset_reach,
         )
-        motion = math.ceil(cfg.object_motion * stats.gray_full.shape[0] / cfg.cell)
+        motion = self._object_motion_cells(stats)
         blobs = np.zeros(stats.gray.shape, dtype=bool)
-        for novel, sign in ((brighter, np.float32(1)), (darker, np.float32(-1))):
+        for novel, sign in ((brighter, 1.0), (darker, -1.0)):
             found = compact_regions(novel & ~others, cfg.blockage_min_cells)
             if not found.any() or not judge_objects:
                 blobs |= found
                 continue
-            # What jumped the other way against the previous frame, with and without the gain.
-            previous = self._previous.gray
-            back = sign * (previous - stats.gray)
-            back_gained = sign * (previous * np.float32(self._gain) - stats.gray)
-            opposite = np.minimum(back, back_gained) >= margin
+            # What jumped the other way against the previous frame.
             blobs |= drop_scene_objects(
                 found,
-                stats.gray,
-                opposite,
+                (stats.gray,),
+                self._jumped(stats, -sign, margin),
                 cfg.blockage_body_tolerance,
                 motion,
                 cfg.blockage_moved_share,
@@ -783,6 +863,14 @@ class FailureDetector:
             np.copyto(self._good_texture, stats.texture, where=clean)
         self._recent.add(self._good_gray, self._good_texture)
         self._levels.add(self._good_gray)
+        chroma = self._chromaticity(stats)
+        if self._good_chroma is None or self._good_chroma[0].shape != clean.shape:
+            self._good_chroma = (chroma[0].copy(), chroma[1].copy())
+        else:
+            for good, now in zip(self._good_chroma, chroma, strict=True):
+                np.copyto(good, now, where=clean)
+        self._blue_shares.add(self._good_chroma[0])
+        self._red_shares.add(self._good_chroma[1])
         if self._texture_base is None:
             self._texture_base = stats.texture.copy()
             self._activity = np.zeros(stats.gray.shape, dtype=np.float32)

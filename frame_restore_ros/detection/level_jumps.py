@@ -13,6 +13,8 @@ Functions work on (rows, cols) cell grids; the detector (``detector.py``) glues 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -103,7 +105,7 @@ def compact_regions(mask: np.ndarray, min_cells: int, core: int = 1) -> np.ndarr
 
 def drop_scene_objects(
     blobs: np.ndarray,
-    gray: np.ndarray,
+    looks: Sequence[np.ndarray],
     opposite: np.ndarray,
     tolerance: float,
     reach: int,
@@ -112,8 +114,9 @@ def drop_scene_objects(
     """(rows, cols) bool: ``blobs`` without the regions that an object in the scene explains.
 
     Per 8-connected region: its body is the region grown through the connected cells within
-    ``tolerance`` of its median level (``gray``, (rows, cols) float32), i.e. the part of the
-    object seen before, which its new part joins. The region is scene when
+    ``tolerance`` of its median in every one of ``looks`` ((rows, cols) float32 grids: the
+    luma for a blob at a new level, the colour shares for one of a new colour), i.e. the part
+    of the object seen before, which its new part joins. The region is scene when
       * the body touches the frame edge: a near object (a bonnet, a pillar, a wall recess)
         entered from scene the camera did not see a moment ago;
       * or within ``reach`` cells of the body, cells that jumped the other way (``opposite``:
@@ -128,8 +131,11 @@ def drop_scene_objects(
     keep = np.zeros(count, dtype=bool)
     for region in range(1, count):
         inside = labels == region
-        level = float(np.median(gray[inside]))
-        alike = (np.abs(gray - level) <= tolerance) | inside
+        alike = inside.copy()
+        similar = np.ones_like(inside)
+        for look in looks:
+            similar &= np.abs(look - np.float32(np.median(look[inside]))) <= tolerance
+        alike |= similar
         parts, part_of = cv2.connectedComponents(alike.view(np.uint8), connectivity=8)
         body = np.isin(part_of, np.unique(part_of[inside]))
         if body[0].any() or body[-1].any() or body[:, 0].any() or body[:, -1].any():
