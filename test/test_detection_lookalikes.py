@@ -71,34 +71,35 @@ def test_hold_ends_after_max_hold_frames():
     assert states[3:7] == [True] * 4 and not any(states[7:]), states
 
 
-def test_frozen_tile_is_flagged_from_its_second_frozen_frame_while_the_scene_moves():
-    frames = moving_scene(12)
-    box = (slice(16, 80), slice(32, 112))
+TILE = (slice(16, 80), slice(32, 112))
+
+
+def _frozen_from_frame_7(frames: list[np.ndarray]) -> list:
+    """Detections of ``frames`` whose ``TILE`` keeps showing frame 6 from frame 7 on."""
     detector = FailureDetector()
     results = []
     for index, frame in enumerate(frames):
         if index > 6:
             frame = frame.copy()
-            frame[box] = frames[6][box]  # the tile keeps showing frame 6
+            frame[TILE] = frames[6][TILE]
         results.append(detector.detect(frame))
+    return results
+
+
+def test_frozen_tile_is_flagged_from_its_second_frozen_frame_while_the_scene_moves():
+    frames = moving_scene(12)
+    results = _frozen_from_frame_7(frames)
     # Frame 7 is the first frozen frame: one identical frame is what a codec skip block does too.
     assert not any(r.mask.any() for r in results[:8])
     for result in results[8:]:
-        assert (result.labels[box] == FailureKind.FROZEN).mean() > 0.9
+        assert (result.labels[TILE] == FailureKind.FROZEN).mean() > 0.9
 
 
 def test_frozen_tile_is_flagged_whole_including_its_flat_part():
     frames = moving_scene(12)
     for index, frame in enumerate(frames):  # a flat band that brightens: it moves, no texture
         frame[40:56] = 60 + 4 * index
-    box = (slice(16, 80), slice(32, 112))
-    detector = FailureDetector()
-    results = []
-    for index, frame in enumerate(frames):
-        if index > 6:
-            frame = frame.copy()
-            frame[box] = frames[6][box]  # the tile keeps showing frame 6
-        results.append(detector.detect(frame))
+    results = _frozen_from_frame_7(frames)
     assert not any(r.mask.any() for r in results[:8])
     for result in results[8:]:
         assert (result.labels[40:56, 32:112] == FailureKind.FROZEN).mean() > 0.9
@@ -114,16 +115,9 @@ def test_frozen_tile_does_not_take_scene_that_stopped_in_another_frame():
     frames = moving_scene(13)
     for index, frame in enumerate(frames):
         frame[80:96] = 60 + 4 * min(index, 9)  # moves until frame 9, then the codec keeps it
-    box = (slice(16, 80), slice(32, 112))
-    detector = FailureDetector()
-    results = []
-    for index, frame in enumerate(frames):
-        if index > 6:
-            frame = frame.copy()
-            frame[box] = frames[6][box]  # the tile keeps showing frame 6
-        results.append(detector.detect(frame))
+    results = _frozen_from_frame_7(frames)
     for result in results[8:]:
-        assert (result.labels[box] == FailureKind.FROZEN).mean() > 0.9
+        assert (result.labels[TILE] == FailureKind.FROZEN).mean() > 0.9
         assert not result.mask[80:96].any(), "the band stopped in another frame"
 
 
