@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from frame_restore_ros.detection.level_jumps import (
-    LevelHistory,
     compact_regions,
     drop_scene_objects,
     novel_levels,
@@ -79,23 +78,3 @@ def test_drop_scene_objects_counts_what_jumped_the_other_way_near_the_body():
     far = np.zeros_like(blob)
     far[3:7, 12] = True  # out of reach: the scene elsewhere
     np.testing.assert_array_equal(drop_scene_objects(blob, (gray,), far, 5.0, 2, 0.25), blob)
-
-
-def test_level_history_keeps_the_extremes_of_the_last_frames_only():
-    history = LevelHistory(3)
-    rng = np.random.default_rng(0)
-    grays = [rng.uniform(0, 255, (4, 5)).astype(np.float32) for _ in range(5)]
-    for count, gray in enumerate(grays, start=1):
-        history.add(gray)
-        assert history.full == (count >= 3)
-        darkest, brightest = history.extremes()
-        window = slice(max(0, count - 3), count)
-        np.testing.assert_array_equal(darkest, np.min(grays[window], axis=0))
-        np.testing.assert_array_equal(brightest, np.max(grays[window], axis=0))
-    grays[4][:] = -1.0  # it holds copies, not the caller's arrays
-    assert history.extremes()[0].min() >= 0.0
-    history.add(np.ones((2, 2), np.float32))  # a new resolution restarts it
-    assert not history.full and history.extremes()[1].shape == (2, 2)
-    history.reset()
-    history.add(np.full((2, 2), 7.0, np.float32))
-    assert history.extremes()[0].tolist() == [[7.0, 7.0], [7.0, 7.0]]

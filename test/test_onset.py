@@ -1,10 +1,10 @@
-"""Onset helpers (detection/onset.py): the recent-looks memory."""
+"""Onset helpers (detection/onset.py): the recent-looks memory and the per-cell history."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from frame_restore_ros.detection.onset import RecentLooks
+from frame_restore_ros.detection.onset import CellHistory, RecentLooks
 
 
 def test_recent_looks_keep_the_extremes_of_the_last_frames_only():
@@ -33,3 +33,23 @@ def test_recent_looks_restart_after_reset_or_a_new_resolution():
     assert looks.max_gray.tolist() == [[5.0, 5.0], [5.0, 5.0]]
     looks.add(np.full((3, 1), 7.0, np.float32), np.ones((3, 1), np.float32))
     assert looks.min_gray.shape == (3, 1) and looks.min_gray.min() == 7.0
+
+
+def test_cell_history_keeps_the_extremes_of_the_last_frames_only():
+    history = CellHistory(3)
+    rng = np.random.default_rng(0)
+    grays = [rng.uniform(0, 255, (4, 5)).astype(np.float32) for _ in range(5)]
+    for count, gray in enumerate(grays, start=1):
+        history.add(gray)
+        assert history.full == (count >= 3)
+        darkest, brightest = history.extremes()
+        window = slice(max(0, count - 3), count)
+        np.testing.assert_array_equal(darkest, np.min(grays[window], axis=0))
+        np.testing.assert_array_equal(brightest, np.max(grays[window], axis=0))
+    grays[4][:] = -1.0  # it holds copies, not the caller's arrays
+    assert history.extremes()[0].min() >= 0.0
+    history.add(np.ones((2, 2), np.float32))  # a new resolution restarts it
+    assert not history.full and history.extremes()[1].shape == (2, 2)
+    history.reset()
+    history.add(np.full((2, 2), 7.0, np.float32))
+    assert history.extremes()[0].tolist() == [[7.0, 7.0], [7.0, 7.0]]

@@ -24,12 +24,12 @@ from frame_restore_ros.detection.cell_stats import (
 )
 from frame_restore_ros.detection.failures import FailureKind
 from frame_restore_ros.detection.level_jumps import (
-    LevelHistory,
     compact_regions,
     drop_scene_objects,
     novel_levels,
 )
 from frame_restore_ros.detection.onset import (
+    CellHistory,
     Hysteresis,
     RecentLooks,
     RowHysteresis,
@@ -210,9 +210,9 @@ class FailureDetector:
         self._good_gray: np.ndarray | None = None
         self._good_texture: np.ndarray | None = None
         self._recent = RecentLooks(self.config.onset_memory_frames)
-        self._levels = LevelHistory(self.config.blockage_memory_frames)
-        self._blue_shares = LevelHistory(self.config.blockage_memory_frames)
-        self._red_shares = LevelHistory(self.config.blockage_memory_frames)
+        self._levels = CellHistory(self.config.blockage_memory_frames)
+        self._blue_shares = CellHistory(self.config.blockage_memory_frames)
+        self._red_shares = CellHistory(self.config.blockage_memory_frames)
         # Each cell's blue and red shares when last unflagged; this frame's, once computed.
         self._good_chroma: tuple[np.ndarray, np.ndarray] | None = None
         self._chroma_of: tuple[CellStats, tuple[np.ndarray, np.ndarray]] | None = None
@@ -583,8 +583,9 @@ class FailureDetector:
         looks over the last ``blockage_memory_frames`` and in the previous frame with the global
         gain (a film over half the frame moves the median luma ratio, so the gain alone would
         make the rest look changed), unless cells near it jumped the other way (an object that
-        moved in). Cells with another class's look are left to that class. Held while the cell
-        stays that far from its pre-onset look and keeps its level (a blob stays put).
+        moved in); or such a region of a new colour (:meth:`_colour_jump_blobs`). Cells with
+        another class's look are left to that class. Held while the cell stays that far from its
+        pre-onset look (level or colour) and keeps its level (a blob stays put).
         """
         cfg, tracker = self.config, self._flags[FailureKind.BLOCKAGE]
         levels, margin = self._levels, cfg.blockage_level_margin

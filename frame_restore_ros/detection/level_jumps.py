@@ -1,4 +1,4 @@
-"""Something landing on the lens: a compact blob whose level nothing near it showed before.
+"""Something landing on the lens: a compact blob whose level or colour nothing near it showed.
 
 Mud splashed on the lens, a grey film or a water drop covers a region in one frame, soft-edged
 and semi-transparent: the region takes a level (brown, grey, the blurred scene brightened) that
@@ -6,7 +6,8 @@ none of the cells around it showed a moment ago. Natural content reaches a new l
 in from somewhere, so the cells it came from showed that level within a few cells (a car, a
 shadow, the sky when the camera pitches); a light switching on is handled by the saturated rule.
 What arrives in one frame faster than that is a thin strip at the leading edge of a fast object;
-a blob on the lens is compact: it keeps a core after the region is eroded by a cell.
+a blob on the lens is compact: it keeps a core after the region is eroded by a cell. The same
+holds for a colour (mud of the road's own grey level), judged on each cell's colour shares.
 
 Functions work on (rows, cols) cell grids; the detector (``detector.py``) glues them in.
 """
@@ -19,44 +20,6 @@ import cv2
 import numpy as np
 
 from frame_restore_ros.detection.onset import nearby_max, nearby_min
-
-
-class LevelHistory:
-    """Each cell's luma over the last ``frames`` frames, its extremes computed on demand.
-
-    Lighting that cycles (tunnel lamps passing, street lights, the shade of trees) brings a
-    region back to levels it showed within a second; a blob on the lens brings one it did not.
-    The extremes are needed only on the rare frames with a candidate blob, so ``add`` only
-    stores. Arrays are (rows, cols) float32; a resolution change restarts it.
-    """
-
-    def __init__(self, frames: int) -> None:
-        self.frames = frames
-        self._gray = np.zeros((0, 0, 0), np.float32)  # ring buffer (frames, rows, cols)
-        self._count = self._next = 0
-
-    def reset(self) -> None:
-        """Forget every frame."""
-        self._count = self._next = 0
-
-    @property
-    def full(self) -> bool:
-        """Whether it has seen ``frames`` frames since the last reset or resolution change."""
-        return self._count >= self.frames
-
-    def add(self, gray: np.ndarray) -> None:
-        """Store one frame's (rows, cols) luma (copied)."""
-        if self._count == 0 or self._gray.shape[1:] != gray.shape:
-            self._gray = np.empty((self.frames, *gray.shape), np.float32)
-            self._count = self._next = 0
-        self._gray[self._next] = gray
-        self._next = (self._next + 1) % self.frames
-        self._count = min(self._count + 1, self.frames)
-
-    def extremes(self) -> tuple[np.ndarray, np.ndarray]:
-        """(darkest, brightest) (rows, cols) float32 over the stored frames."""
-        seen = self._gray[: self._count]
-        return np.minimum.reduce(seen, axis=0), np.maximum.reduce(seen, axis=0)
 
 
 def novel_levels(

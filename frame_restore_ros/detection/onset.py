@@ -205,6 +205,50 @@ def drop_scene_extensions(onset: np.ndarray, scene: np.ndarray, share: float) ->
     return keep
 
 
+class CellHistory:
+    """One per-cell value (luma, texture, a colour share) over the last ``frames`` frames.
+
+    A ring buffer (frames, rows, cols): reducing over its first axis needs no stacking. The
+    extremes are computed on demand. Arrays are (rows, cols) float32; the first ``add`` after a
+    resolution change restarts it.
+    """
+
+    def __init__(self, frames: int) -> None:
+        self.frames = frames
+        self._values = np.zeros((0, 0, 0), np.float32)
+        self._count = self._next = 0
+
+    def reset(self) -> None:
+        """Forget every frame."""
+        self._count = self._next = 0
+
+    @property
+    def full(self) -> bool:
+        """Whether it has seen ``frames`` frames since the last reset or resolution change."""
+        return self._count >= self.frames
+
+    def add(self, values: np.ndarray) -> None:
+        """Store one frame's (rows, cols) values (copied)."""
+        if self._count == 0 or self._values.shape[1:] != values.shape:
+            self._values = np.empty((self.frames, *values.shape), np.float32)
+            self._count = self._next = 0
+        self._values[self._next] = values
+        self._next = (self._next + 1) % self.frames
+        self._count = min(self._count + 1, self.frames)
+
+    def lowest(self) -> np.ndarray:
+        """(rows, cols) float32 minimum over the stored frames."""
+        return np.minimum.reduce(self._values[: self._count], axis=0)
+
+    def highest(self) -> np.ndarray:
+        """(rows, cols) float32 maximum over the stored frames."""
+        return np.maximum.reduce(self._values[: self._count], axis=0)
+
+    def extremes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lowest, highest) over the stored frames."""
+        return self.lowest(), self.highest()
+
+
 class RecentLooks:
     """Per-cell extremes of luma and texture over the last ``frames`` frames.
 
@@ -215,26 +259,17 @@ class RecentLooks:
 
     def __init__(self, frames: int) -> None:
         self.frames = frames
-        # Ring buffers (frames, rows, cols): reducing over their first axis needs no stacking.
-        self._gray = self._texture = np.zeros((0, 0, 0), np.float32)
-        self._count = self._next = 0
+        self._gray, self._texture = CellHistory(frames), CellHistory(frames)
         self.min_gray = self.max_gray = self.max_texture = np.zeros((0, 0), np.float32)
 
     def reset(self) -> None:
         """Forget every frame."""
-        self._count = self._next = 0
+        self._gray.reset()
+        self._texture.reset()
 
     def add(self, gray: np.ndarray, texture: np.ndarray) -> None:
         """Add one frame's (rows, cols) looks (copied) and update the extremes."""
-        if self._count == 0 or self._gray.shape[1:] != gray.shape:
-            self._gray = np.empty((self.frames, *gray.shape), np.float32)
-            self._texture = np.empty((self.frames, *gray.shape), np.float32)
-            self._count = self._next = 0
-        self._gray[self._next] = gray
-        self._texture[self._next] = texture
-        self._next = (self._next + 1) % self.frames
-        self._count = min(self._count + 1, self.frames)
-        gray_seen, texture_seen = self._gray[: self._count], self._texture[: self._count]
-        self.min_gray = np.minimum.reduce(gray_seen, axis=0)
-        self.max_gray = np.maximum.reduce(gray_seen, axis=0)
-        self.max_texture = np.maximum.reduce(texture_seen, axis=0)
+        self._gray.add(gray)
+        self._texture.add(texture)
+        self.min_gray, self.max_gray = self._gray.extremes()
+        self.max_texture = self._texture.highest()
