@@ -188,3 +188,21 @@ def test_cell_share_of_changed_pixels_is_zero_exactly_where_no_pixel_changed():
     any_changed = changed.reshape(12, 8, 20, 8).any(axis=(1, 3))
     assert np.array_equal(stats.changed > 0, any_changed)
     assert np.allclose(stats.changed, changed.reshape(12, 8, 20, 8).mean(axis=(1, 3)), atol=0.02)
+
+
+def test_interior_texture_sees_only_the_cell_not_its_neighbours_border():
+    from frame_restore_ros.detection.cell_stats import compute_cell_stats, interior_texture
+
+    gray = np.full((16, 24), 3, np.uint8)
+    gray[:, 16:] = 200  # a bright cell right of the middle one
+    gray[9:15, 1:7] = np.arange(36, dtype=np.uint8).reshape(6, 6) * 7  # texture inside (1, 0)
+    cells = np.array([[False, True, False], [True, False, False]])
+    inner = interior_texture(gray, cells, 8)
+    assert inner[0, 1] == 0.0  # its last column looks into the bright cell; its interior does not
+    full = compute_cell_stats(np.dstack([gray] * 3), None, 8).texture
+    assert full[0, 1] > 10.0
+    block = gray[8:16, 0:8].astype(np.float32)
+    lap = 4 * block[1:-1, 1:-1] - block[:-2, 1:-1] - block[2:, 1:-1] - block[1:-1, :-2]
+    lap -= block[1:-1, 2:]
+    assert inner[1, 0] == pytest.approx(np.minimum(np.abs(lap), 255).mean())  # as convertScaleAbs
+    assert np.isnan(inner[0, 0]) and np.isnan(inner[1, 2])

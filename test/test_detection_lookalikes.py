@@ -343,6 +343,46 @@ def test_weak_noise_burst_at_night_is_flagged_but_a_speck_is_not():
     assert not labels[:28, 120:].any(), "a speck of 4 cells is no burst"
 
 
+def dark_sky_over_a_lit_road(frames: int, shape=(120, 192)) -> list[np.ndarray]:
+    """Night as a codec keeps it: a flat sky at luma 3 over a lit road panning below."""
+    road = moving_scene(frames, shape=(shape[0] // 3, shape[1]))
+    scenes = []
+    for lit in road:
+        frame = np.full((*shape, 3), 3, np.uint8)
+        frame[-lit.shape[0] :] = lit // 3
+        scenes.append(frame)
+    return scenes
+
+
+def test_noise_burst_over_the_night_sky_is_flagged_and_its_dark_neighbours_are_not():
+    """Over a sky at luma 3 gain noise has std 6-8, a texture of 11-15 where day scenes reach 45:
+    the floor follows the cell's brightness (2 x luma, at least 10). A flat dark cell beside a
+    strong burst takes 10-19 levels of texture from its border pixels alone (the Laplacian
+    looks one pixel across); it is not noise."""
+    frames = dark_sky_over_a_lit_road(12)
+    detector = FailureDetector()
+    for index, frame in enumerate(frames[:9]):
+        assert not detector.detect(frame).mask.any(), f"night frame {index} flagged"
+    weak = frames[9].copy()
+    sky = weak[16:64, 40:136].astype(np.float32)
+    noise = np.random.default_rng(4).normal(0.0, 6.0 + 0.5 * float(sky.mean()), sky.shape)
+    weak[16:64, 40:136] = np.clip(np.rint(sky + noise), 0, 255).astype(np.uint8)
+    labels = detector.detect(weak).labels
+    assert (labels[16:64, 40:136] == FailureKind.NOISE).mean() > 0.9, "weak burst at night"
+
+    detector = FailureDetector()
+    for frame in frames[:9]:
+        detector.detect(frame)
+    strong = frames[9].copy()
+    # Cell-aligned, values 0-199: the sky cells beside it get a texture of about 12.
+    strong[16:64, 40:136] = np.random.default_rng(5).integers(0, 200, (48, 96, 3), np.uint8)
+    labels = detector.detect(strong).labels
+    assert (labels[16:64, 40:136] == FailureKind.NOISE).all()
+    outside = np.ones(labels.shape, bool)
+    outside[16:64, 40:136] = False
+    assert not labels[outside].any(), "flat night sky beside the burst flagged"
+
+
 def test_light_revealed_behind_a_passer_by_is_scene_by_its_glow():
     """No core was visible before (occluded), but a light fades out through a glow."""
     frames = moving_scene(8, shape=(160, 240))

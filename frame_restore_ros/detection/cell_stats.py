@@ -163,6 +163,32 @@ def neighbour_correlation(gray: np.ndarray, cells: np.ndarray, cell: int) -> np.
     return out
 
 
+def interior_texture(gray: np.ndarray, cells: np.ndarray, cell: int) -> np.ndarray:
+    """Mean |Laplacian| of luma over each selected cell's interior; NaN elsewhere.
+
+    The Laplacian of the cell's outer pixels looks one pixel into its neighbours, so a flat
+    cell beside a bright or noisy one has some texture along that side (a dark cell next to a
+    noise burst: 10-19 levels, interior 0). The interior ((cell-2)^2 pixels) sees only the
+    cell. Only the True cells of ``cells`` are measured, so the cost follows the candidates.
+
+    gray: (H, W) uint8 luma; cells: (rows, cols) bool. Returns (rows, cols) float32.
+    """
+    out = np.full(cells.shape, np.nan, dtype=np.float32)
+    if not cells.any():
+        return out
+    blocks = _cell_blocks(gray, cells, cell)
+    laplacian = (
+        4.0 * blocks[:, 1:-1, 1:-1]
+        - blocks[:, :-2, 1:-1]
+        - blocks[:, 2:, 1:-1]
+        - blocks[:, 1:-1, :-2]
+        - blocks[:, 1:-1, 2:]
+    )
+    # Saturated at 255 like the full-frame texture (convertScaleAbs).
+    out[cells] = np.minimum(np.abs(laplacian), 255.0).mean(axis=(1, 2))
+    return out
+
+
 def cell_share_at_least(
     gray: np.ndarray, cells: np.ndarray, cell: int, level: float
 ) -> np.ndarray:

@@ -20,6 +20,7 @@ from frame_restore_ros.detection.cell_stats import (
     cell_share_at_least,
     compute_cell_stats,
     grid_shape,
+    interior_texture,
     neighbour_correlation,
 )
 from frame_restore_ros.detection.failures import FailureKind
@@ -95,6 +96,8 @@ class DetectorConfig:
     saturated_growth_prior: float = 200.0
     noise_min_texture: float = 160.0
     noise_floor_texture: float = 45.0
+    noise_floor_per_level: float = 2.0
+    noise_dark_floor: float = 10.0
     noise_baseline_ratio: float = 3.0
     noise_novel_ratio: float = 2.0
     noise_max_correlation: float = 0.25
@@ -305,9 +308,12 @@ class FailureDetector:
         saturated = (gray >= cfg.saturated_min_gray) & (texture <= cfg.saturated_max_texture)
         noise_floor = np.full(gray.shape, cfg.noise_min_texture, dtype=np.float32)
         if self._texture_base is not None:
-            relative = np.maximum(
-                cfg.noise_baseline_ratio * self._texture_base, cfg.noise_floor_texture
+            # Scene texture scales with brightness (contrast is a ratio): a dark cell's content
+            # has little, so a burst over the night sky shows at a lower floor.
+            floor = np.clip(
+                cfg.noise_floor_per_level * gray, cfg.noise_dark_floor, cfg.noise_floor_texture
             )
+            relative = np.maximum(cfg.noise_baseline_ratio * self._texture_base, floor)
             noise_floor = np.minimum(noise_floor, relative)
         # Flat and of a fill colour's luma first: the colour is measured only where it can match.
         # One pass per fill colour: numpy's min over a last axis of 2 costs 2 ms at 1080p.
@@ -325,9 +331,24 @@ class FailureDetector:
         return {
             FailureKind.DEAD: dead,
             FailureKind.SATURATED: saturated,
-            FailureKind.NOISE: texture >= noise_floor,
+            FailureKind.NOISE: self._noisy(stats, noise_floor),
             FailureKind.CAST: cast,
         }
+
+    def _noisy(self, stats: CellStats, floor: np.ndarray) -> np.ndarray:
+        """(rows, cols) bool: cells at least as textured as their (rows, cols) noise ``floor``.
+
+        A cell admitted below ``noise_floor_texture`` (a dark one) must carry that texture in
+        its interior: a flat dark cell beside a bright or noisy one reaches a low floor through
+        the Laplacian of its border pixels alone.
+        """
+        cfg = self.config
+        noisy = stats.texture >= floor
+        weak = noisy & (stats.texture < cfg.noise_floor_texture)
+        if cfg.cell >= 4 and weak.any():
+            interior = interior_texture(stats.gray_full, weak, cfg.cell)
+            noisy[weak] = interior[weak] >= floor[weak]
+        return noisy
 
     def _novel(
         self, stats: CellStats, kind: FailureKind, fresh: np.ndarray, signature: np.ndarray
