@@ -448,6 +448,31 @@ def test_smear_is_flagged_whole_where_its_first_rows_barely_change():
     assert not labels[:60].any(), "the last good row, which the smear repeats, is scene"
 
 
+def test_smear_between_pillarbox_borders_is_flagged_though_its_mean_change_is_small():
+    """Half the width is black border, which a smear repeats unchanged, and the road under the
+    smear's first rows barely changes: the rows' mean change is diluted below the motion level,
+    yet a third of the fresh rows (the bright band at the bottom) changed: the run is one
+    failure. Rows only (no failure) changing as little are not flagged (the clean frames)."""
+    rng = np.random.default_rng(6)
+    frames = moving_scene(9, shape=(120, 160))
+    detector = FailureDetector()
+    for index, frame in enumerate(frames):
+        frame = frame.copy()
+        frame[50:100] = rng.integers(97, 104, size=(50, 160, 3), dtype=np.uint8)  # road
+        frame[100:] = rng.integers(137, 144, size=(20, 160, 3), dtype=np.uint8)  # a lit band
+        frame[:, :40] = frame[:, 120:] = 0  # pillarbox borders
+        if index == 8:
+            change = np.abs(frame[59].astype(int) - before[60:]).mean()
+            frame[60:] = frame[59]
+        labels = detector.detect(frame).labels
+        if index < 8:
+            assert not labels.any(), f"clean frame {index} flagged"
+        before = frame
+    assert change < 10.0, "the test's premise: the mean change is below the motion level"
+    assert (labels[60:] == FailureKind.LOST_ROWS).all()
+    assert not labels[:60].any()
+
+
 def test_night_frame_with_a_few_black_rows_more_is_not_a_whole_frame_loss():
     rng = np.random.default_rng(4)
     detector = FailureDetector()

@@ -121,6 +121,7 @@ class DetectorConfig:
     line_min_motion: float = 10.0
     lost_rows_min: int = 2
     lost_rows_max_gradient: float = 0.25
+    lost_rows_moved_share: float = 0.25
     whole_frame_ratio: float = 0.95
     whole_frame_max_texture: float = 1.0
     whole_frame_from: float = 0.8
@@ -1032,7 +1033,9 @@ class FailureDetector:
             row_moved = _lines_moved(gray, before, dead_rows | looks_lost, cfg.line_min_motion)
             # Lost rows are one structure: the rows of the run that did not look lost before
             # may also count as changed as a whole (a smear's first rows repeat the row just
-            # above them and barely change; the run's far rows do).
+            # above them and barely change; the run's far rows do): when they changed on
+            # average, or a quarter of them did (the average is diluted by the columns a
+            # smear or a black fill happens to match: a pillarbox border, the night).
             fresh_rows = looks_lost & ~self._lost_rows.looked_before(looks_lost.shape)
             if fresh_rows.any() and before is not None:
                 top = int(np.flatnonzero(looks_lost)[0])
@@ -1040,7 +1043,11 @@ class FailureDetector:
                     # The run's top row, unchanged, is the last good row that a smear
                     # repeats: genuine content (a decoder fill changes its top row too).
                     looks_lost[top] = fresh_rows[top] = False
-                if _lines_change(gray, before, fresh_rows) >= cfg.line_min_motion:
+                moved_share = np.count_nonzero(row_moved & fresh_rows) / fresh_rows.sum()
+                if (
+                    moved_share >= cfg.lost_rows_moved_share
+                    or _lines_change(gray, before, fresh_rows) >= cfg.line_min_motion
+                ):
                     row_moved |= fresh_rows
             col_moved = _lines_moved(
                 gray.T, None if before is None else before.T, dead_cols, cfg.line_min_motion
