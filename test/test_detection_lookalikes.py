@@ -265,6 +265,48 @@ def test_saturated_block_beside_a_white_wall_is_a_failure_but_a_nearing_lamp_is_
     assert not labels[:32].any(), "the sky stays scene"
 
 
+def test_stuck_high_block_below_a_dark_grille_on_real_frames_is_a_failure():
+    """bikes.mp4 frame 236 (the evaluation's case): an L-shaped stuck-high block on a lit
+    pavement, its top edge under a dark window grille. Compared as two whole rings, the pixels
+    just outside (mostly pavement) were brighter than those further out (reaching the grille):
+    "a light's glow". Each pixel just outside against the pixels further out beside it shows
+    the block's hard edge."""
+    from frame_restore_ros.media.video import sample_video_path
+
+    frames = iter_frames(sample_video_path("bikes.mp4"), max_frames=237)
+    detector = FailureDetector()
+    for index, frame in enumerate(frames):
+        if index < 236:
+            detector.detect(frame)
+    block = np.zeros(frame.shape[:2], bool)
+    block[199:228, 433:541] = True
+    block[196:269, 477:541] = True
+    damaged = frame.copy()  # the evaluation's stuck-high block: 20 x level + 200
+    damaged[block] = np.clip(frame[block].astype(np.int32) * 20 + 200, 0, 255).astype(np.uint8)
+    labels = detector.detect(damaged).labels
+    assert (labels[block] == FailureKind.SATURATED).mean() > 0.9
+
+
+def test_content_revealed_when_a_freeze_ends_is_no_dead_or_saturated_onset():
+    """A tile showed a stale view for 8 frames; meanwhile a black car and a patch of glare came
+    in behind it. When the view comes back, what it reveals has no history in the detector:
+    it is scene, not a dead block or a stuck-high region."""
+    frames = moving_scene(14, shape=(120, 192))
+    tile = (slice(24, 72), slice(48, 144))
+    detector = FailureDetector()
+    for index, frame in enumerate(frames):
+        frame = frame.copy()
+        if index >= 9:  # the scene behind the tile: half a black car, half glare
+            frame[24:72, 48:96] = 4
+            frame[24:72, 96:144] = 255
+        if 3 <= index < 11:
+            frame[tile] = frames[2][tile]  # the decoder kept the tile of frame 2
+        labels = detector.detect(frame).labels
+        if index >= 11:
+            found = set(np.unique(labels[tile]).tolist())
+            assert not found & {FailureKind.DEAD, FailureKind.SATURATED}, (index, found)
+
+
 def test_noise_burst_is_flagged_but_structure_appearing_is_not():
     """Independent per-pixel values are noise; a textured scene uncovered at once is not."""
     import cv2

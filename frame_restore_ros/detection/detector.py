@@ -94,6 +94,7 @@ class DetectorConfig:
     saturated_glow: float = 20.0
     saturated_glow_core: float = 200.0
     saturated_growth_prior: float = 200.0
+    revealed_still_frames: int = 6
     noise_min_texture: float = 160.0
     noise_floor_texture: float = 45.0
     noise_floor_per_level: float = 2.0
@@ -377,11 +378,24 @@ class FailureDetector:
             novel = fresh & (
                 nearby_max(brightest, reach) < cfg.saturated_min_gray - cfg.saturated_novel_margin
             )
-            novel &= ~self._grown_from_core(novel, signature, kind, stats)
+            novel &= ~self._grown_from_core(novel, signature, kind, stats) & ~self._revealed()
             return novel & ~self._glowing(stats, novel)
         darkest = np.minimum(self._good_gray * gain, recent.min_gray)
         novel = fresh & (stats.gray + cfg.dead_novel_margin < nearby_min(darkest, reach))
+        novel &= ~self._revealed()
         return novel & ~self._grown_from_core(novel, signature, kind, stats)
+
+    def _revealed(self) -> np.ndarray | bool:
+        """(rows, cols) bool: cells still for ``revealed_still_frames`` up to the previous frame.
+
+        What such a cell shows when it changes again (a freeze ending, missed or not) is content
+        whose history the detector never saw: the sky brightened to saturation or a black coat
+        arrived behind the stale view. It is no onset of a dead or saturated failure. False
+        before the first frame pair.
+        """
+        if self._still is None:
+            return False
+        return self._still >= self.config.revealed_still_frames
 
     def _white(self, stats: CellStats, cells: np.ndarray) -> np.ndarray:
         """(rows, cols) bool: ``cells`` whose texture is independent per pixel (noise).
@@ -405,7 +419,9 @@ class FailureDetector:
         Optics spread every light source that saturates the sensor (a headlight revealed behind
         a passer-by, the sun): the pixels just outside the saturated core are brighter than the
         scene a few pixels further out. A stuck-high sensor region ends at its edge: just
-        outside it is the scene itself. Judged per 8-connected region on the pixels around it.
+        outside it is the scene itself. Judged per 8-connected region on the pixels around it,
+        each pixel just outside against the pixels further out beside it (the region's two rings
+        as a whole compare different scene: a block below a dark grille over a lit pavement).
         """
         cfg = self.config
         if not cells.any():
@@ -431,8 +447,7 @@ class FailureDetector:
             grown = cv2.dilate(core, np.ones((9, 9), np.uint8)).view(bool)
             far = cv2.dilate(core, np.ones((17, 17), np.uint8)).view(bool) & ~grown
             if near.any() and far.any():
-                glow = float(np.median(crop[near])) - float(np.median(crop[far]))
-                glowing[region] = glow >= cfg.saturated_glow
+                glowing[region] = _local_glow(crop, near, far) >= cfg.saturated_glow
         return cells & glowing[labels]
 
     def _grown_from_core(
@@ -1092,6 +1107,23 @@ def _luma(bgr: tuple[int, int, int]) -> float:
     """Luma of a BGR colour as ``cv2.COLOR_BGR2GRAY`` computes it."""
     pixel = np.asarray(bgr, dtype=np.uint8).reshape(1, 1, 3)
     return float(cv2.cvtColor(pixel, cv2.COLOR_BGR2GRAY)[0, 0])
+
+
+def _local_glow(crop: np.ndarray, near: np.ndarray, far: np.ndarray, window: int = 9) -> float:
+    """Median over the ``near`` pixels of their luma minus the mean ``far`` luma beside them.
+
+    crop: (h, w) uint8 luma; near, far: (h, w) bool rings (1-2 and 4-8 px outside a bright
+    core). ``window``: the box (px) in which each near pixel's far neighbours are averaged.
+    """
+    far_weight = far.astype(np.float32)
+    count = cv2.boxFilter(far_weight, -1, (window, window), normalize=False)
+    total = cv2.boxFilter(
+        crop.astype(np.float32) * far_weight, -1, (window, window), normalize=False
+    )
+    judged = near & (count > 0)
+    if not judged.any():
+        return 0.0
+    return float(np.median(crop[judged] - total[judged] / count[judged]))
 
 
 def _regions_with_moving_ring(
