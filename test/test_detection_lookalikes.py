@@ -568,6 +568,22 @@ def test_dead_block_over_a_lit_night_road_is_flagged():
     assert (labels[32:96, 50:150][visible] == FailureKind.DEAD).mean() > 0.9
 
 
+def test_dead_block_over_a_dim_tunnel_ceiling_is_flagged_by_its_ratio():
+    """A tunnel ceiling at luma 12-21: a block at 0-2 is not 20 levels below its darkest
+    neighbour, yet 2.5 times darker (from luma + 2) and at least 8 levels: a dark scene's
+    failure is judged by the ratio, as the eye judges it."""
+    rng = np.random.default_rng(8)
+    ceiling = [frame // 20 + 10 for frame in moving_scene(10, shape=(120, 200))]
+    detector = FailureDetector()
+    for index, frame in enumerate(ceiling[:9]):
+        assert not detector.detect(frame).mask.any(), f"ceiling frame {index} flagged"
+    block = ceiling[9].copy()
+    block[32:96, 48:144] = rng.integers(0, 3, size=(64, 96, 3), dtype=np.uint8)
+    labels = detector.detect(block).labels
+    assert (labels[32:96, 48:144] == FailureKind.DEAD).mean() > 0.9
+    assert not labels[:16].any() and not labels[112:].any()
+
+
 def lit_night_road(frames: list[np.ndarray]) -> list[np.ndarray]:
     """Night frames with a lit, textured road patch (headlights) in the middle."""
     import cv2

@@ -76,6 +76,8 @@ class DetectorConfig:
     dead_max_gray: float = 10.0
     dead_max_texture: float = 14.0
     dead_novel_margin: float = 20.0
+    dead_novel_ratio: float = 2.5
+    dead_novel_min_step: float = 8.0
     dead_scene_share: float = 0.5
     dead_rim_reach: float = 0.05
     dead_rim_darkening: float = 0.6
@@ -380,8 +382,14 @@ class FailureDetector:
             )
             novel &= ~self._grown_from_core(novel, signature, kind, stats) & ~self._revealed()
             return novel & ~self._glowing(stats, novel)
-        darkest = np.minimum(self._good_gray * gain, recent.min_gray)
-        novel = fresh & (stats.gray + cfg.dead_novel_margin < nearby_min(darkest, reach))
+        darkest = nearby_min(np.minimum(self._good_gray * gain, recent.min_gray), reach)
+        # Darker by the margin, or (in a dark scene: a tunnel ceiling, a city at night) by the
+        # ratio, judged from luma + 2 (the codec's black floor) and by at least the minimum step.
+        by_margin = stats.gray + cfg.dead_novel_margin < darkest
+        by_ratio = (cfg.dead_novel_ratio * (stats.gray + 2.0) <= darkest) & (
+            stats.gray + cfg.dead_novel_min_step <= darkest
+        )
+        novel = fresh & (by_margin | by_ratio)
         novel &= ~self._revealed()
         return novel & ~self._grown_from_core(novel, signature, kind, stats)
 
