@@ -498,6 +498,7 @@ def test_smear_between_pillarbox_borders_is_flagged_though_its_mean_change_is_sm
     rng = np.random.default_rng(6)
     frames = moving_scene(9, shape=(120, 160))
     detector = FailureDetector()
+    before, change = frames[0], np.inf
     for index, frame in enumerate(frames):
         frame = frame.copy()
         frame[50:100] = rng.integers(97, 104, size=(50, 160, 3), dtype=np.uint8)  # road
