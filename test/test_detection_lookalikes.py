@@ -550,21 +550,26 @@ def test_soft_edged_dark_blockage_is_flagged_out_to_its_half_covered_rim():
     assert detector.detect(again.damaged).mask[labelled].mean() >= 0.9
 
 
+def _labels_of_black_block_after(frames: list[np.ndarray], box: tuple, seed: int) -> np.ndarray:
+    """Stream ``frames`` but the last (each must stay unflagged), then the last with a black
+    block (values 0-2) in ``box``; return that frame's (H, W) labels."""
+    detector = FailureDetector()
+    for index, frame in enumerate(frames[:-1]):
+        assert not detector.detect(frame).mask.any(), f"clean frame {index} flagged"
+    block = frames[-1].copy()
+    size = block[box].shape
+    block[box] = np.random.default_rng(seed).integers(0, 3, size=size, dtype=np.uint8)
+    return detector.detect(block).labels
+
+
 def test_dead_block_over_a_lit_night_road_is_flagged():
     """A black block over the lit road of a night scene: the night around it is no dark core.
 
     Before, a new dark region touching the night (most of the frame) counted as the night
     grown; now a dark region is an object moved only if dark also left where it came from.
     """
-    rng = np.random.default_rng(6)
-    frames = night_scene(10, shape=(120, 200))
-    lit = lit_night_road(frames)
-    detector = FailureDetector()
-    for index, frame in enumerate(lit[:8]):
-        assert not detector.detect(frame).mask.any(), f"night frame {index} flagged"
-    block = lit[8].copy()
-    block[32:96, 50:150] = rng.integers(0, 3, size=(64, 100, 3), dtype=np.uint8)
-    labels = detector.detect(block).labels
+    lit = lit_night_road(night_scene(10, shape=(120, 200)))
+    labels = _labels_of_black_block_after(lit[:9], (slice(32, 96), slice(50, 150)), seed=6)
     visible = lit[8][32:96, 50:150].max(axis=2) > 20  # where the block hides lit road
     assert (labels[32:96, 50:150][visible] == FailureKind.DEAD).mean() > 0.9
 
@@ -573,14 +578,8 @@ def test_dead_block_over_a_dim_tunnel_ceiling_is_flagged_by_its_ratio():
     """A tunnel ceiling at luma 12-21: a block at 0-2 is not 20 levels below its darkest
     neighbour, yet 2.5 times darker (from luma + 2) and at least 8 levels: a dark scene's
     failure is judged by the ratio, as the eye judges it."""
-    rng = np.random.default_rng(8)
     ceiling = [frame // 20 + 10 for frame in moving_scene(10, shape=(120, 200))]
-    detector = FailureDetector()
-    for index, frame in enumerate(ceiling[:9]):
-        assert not detector.detect(frame).mask.any(), f"ceiling frame {index} flagged"
-    block = ceiling[9].copy()
-    block[32:96, 48:144] = rng.integers(0, 3, size=(64, 96, 3), dtype=np.uint8)
-    labels = detector.detect(block).labels
+    labels = _labels_of_black_block_after(ceiling, (slice(32, 96), slice(48, 144)), seed=8)
     assert (labels[32:96, 48:144] == FailureKind.DEAD).mean() > 0.9
     assert not labels[:16].any() and not labels[112:].any()
 
