@@ -115,6 +115,12 @@ def test_config_rejects_bad_values():
         DetectorConfig(frozen_frames=0)
     with pytest.raises(ValueError, match="cell"):
         DetectorConfig(cell=1)
+    with pytest.raises(ValueError, match="revealed_still_frames"):
+        DetectorConfig(revealed_still_frames=0)
+    with pytest.raises(ValueError, match="dead_novel_ratio"):
+        DetectorConfig(dead_novel_ratio=1.0)
+    with pytest.raises(ValueError, match="lost_rows_moved_share"):
+        DetectorConfig(lost_rows_moved_share=0.0)
 
 
 def test_defect_mask_files_load_and_bad_files_are_clear_errors(tmp_path, clip):

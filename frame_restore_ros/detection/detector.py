@@ -157,7 +157,19 @@ class DetectorConfig:
             raise ValueError("onset_reach and max_hold_frames must be >= 0")
         if self.onset_memory_frames < 1:
             raise ValueError(f"onset_memory_frames must be >= 1, got {self.onset_memory_frames}")
-        for name in ("baseline_alpha", "activity_alpha", "whole_frame_ratio"):
+        if self.revealed_still_frames < 1:
+            # 0 would take every cell for revealed content: no dead or saturated onset ever.
+            raise ValueError(
+                f"revealed_still_frames must be >= 1, got {self.revealed_still_frames}"
+            )
+        if self.dead_novel_ratio <= 1.0:
+            raise ValueError(f"dead_novel_ratio must be > 1, got {self.dead_novel_ratio}")
+        for name in (
+            "baseline_alpha",
+            "activity_alpha",
+            "whole_frame_ratio",
+            "lost_rows_moved_share",
+        ):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
 
