@@ -105,6 +105,31 @@ def test_frozen_tile_is_flagged_whole_including_its_flat_part():
         assert (result.labels[40:56, 32:112] == FailureKind.FROZEN).mean() > 0.9
 
 
+def test_smooth_sky_is_released_when_the_freeze_over_it_ends():
+    """A tile froze over a textured road and a smooth sky that had brightened until then (so
+    the sky froze with it). When the freeze ends the road is live again; the codec keeps the
+    smooth sky identical, which is no evidence of a freeze: it is no longer held."""
+    frames = []
+    for index, scene in enumerate(moving_scene(18, shape=(96, 160))):
+        frame = scene.copy()
+        frame[:40] = 100 + 3 * min(index, 6)  # a smooth sky, brightening until frame 6
+        frame[40:56] = 118 + 3 * (index % 2)  # a smooth band between, live (it flickers)
+        frames.append(frame)
+    tile = (slice(0, 72), slice(32, 128))
+    detector = FailureDetector()
+    sky_frozen = []
+    for index, frame in enumerate(frames):
+        if 7 <= index < 11:
+            frame = frame.copy()
+            frame[tile] = frames[6][tile]
+        labels = detector.detect(frame).labels
+        sky_frozen.append((labels[:40] == FailureKind.FROZEN).mean())
+        if 8 <= index < 11:
+            assert (labels[56:72, 32:128] == FailureKind.FROZEN).mean() > 0.9, index
+    assert min(sky_frozen[8:11]) > 0.9, "the sky froze with the tile"
+    assert max(sky_frozen[11:]) == 0.0, sky_frozen[11:]
+
+
 def test_frozen_tile_does_not_take_scene_that_stopped_in_another_frame():
     """A tile stops as a whole: a codec-still band beside it that stopped later is scene.
 
