@@ -74,14 +74,15 @@ def test_hold_ends_after_max_hold_frames():
 TILE = (slice(16, 80), slice(32, 112))
 
 
-def _frozen_from_frame_7(frames: list[np.ndarray]) -> list:
-    """Detections of ``frames`` whose ``TILE`` keeps showing frame 6 from frame 7 on."""
+def _frozen_from_frame_7(frames: list[np.ndarray], tile: tuple = TILE, until: int = -1) -> list:
+    """Detections of ``frames`` whose ``tile`` keeps showing frame 6 from frame 7 on (before
+    frame ``until`` when it is given)."""
     detector = FailureDetector()
     results = []
     for index, frame in enumerate(frames):
-        if index > 6:
+        if index > 6 and (until < 0 or index < until):
             frame = frame.copy()
-            frame[TILE] = frames[6][TILE]
+            frame[tile] = frames[6][tile]
         results.append(detector.detect(frame))
     return results
 
@@ -115,17 +116,10 @@ def test_smooth_sky_is_released_when_the_freeze_over_it_ends():
         frame[:40] = 100 + 3 * min(index, 6)  # a smooth sky, brightening until frame 6
         frame[40:56] = 118 + 3 * (index % 2)  # a smooth band between, live (it flickers)
         frames.append(frame)
-    tile = (slice(0, 72), slice(32, 128))
-    detector = FailureDetector()
-    sky_frozen = []
-    for index, frame in enumerate(frames):
-        if 7 <= index < 11:
-            frame = frame.copy()
-            frame[tile] = frames[6][tile]
-        labels = detector.detect(frame).labels
-        sky_frozen.append((labels[:40] == FailureKind.FROZEN).mean())
-        if 8 <= index < 11:
-            assert (labels[56:72, 32:128] == FailureKind.FROZEN).mean() > 0.9, index
+    results = _frozen_from_frame_7(frames, tile=(slice(0, 72), slice(32, 128)), until=11)
+    sky_frozen = [(r.labels[:40] == FailureKind.FROZEN).mean() for r in results]
+    for result in results[8:11]:
+        assert (result.labels[56:72, 32:128] == FailureKind.FROZEN).mean() > 0.9
     assert min(sky_frozen[8:11]) > 0.9, "the sky froze with the tile"
     assert max(sky_frozen[11:]) == 0.0, sky_frozen[11:]
 
