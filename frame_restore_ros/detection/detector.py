@@ -838,24 +838,11 @@ class FailureDetector:
             same_run = self._still == run
             grown |= grow(onset & same_run, joinable & same_run)
         onset = grown
-        return tracker.update(
-            onset, self._with_textured_core(identical & (moving_ring | onset), stats)
-        )
-
-    def _with_textured_core(self, held: np.ndarray, stats: CellStats) -> np.ndarray:
-        """Keep the 8-connected regions of (rows, cols) bool ``held`` that have a textured cell.
-
-        A frozen tile is held while some of its textured content stays identical: identical
-        flat cells carry no evidence of a freeze (a codec keeps a smooth sky identical after a
-        freeze over it ended) and are held only with such a core.
-        """
-        if not held.any():
-            return held
-        count, labels = cv2.connectedComponents(held.view(np.uint8), connectivity=8)
-        cored = np.zeros(count, dtype=bool)
-        cored[labels[held & (stats.texture >= self.config.frozen_min_texture)]] = True
-        cored[0] = False
-        return cored[labels]
+        # Held while some of the tile's textured content stays identical: identical flat cells
+        # carry no evidence of a freeze (a codec keeps a smooth sky identical after a freeze
+        # over it ended) and are held only with such a core.
+        held = identical & (moving_ring | onset)
+        return tracker.update(onset, grow(held & (stats.texture >= cfg.frozen_min_texture), held))
 
     def _seamed_tiles(
         self, stats: CellStats, identical: np.ndarray, excluded: np.ndarray
