@@ -615,3 +615,68 @@ def lit_night_road(frames: list[np.ndarray]) -> list[np.ndarray]:
         frame[40:100, 30:170] = patch
         out.append(frame)
     return out
+
+
+def _disc(frame: np.ndarray, centre: tuple[int, int], radius: int) -> np.ndarray:
+    """A sharp saturated disc (a lamp without a halo, so only its motion can explain it)."""
+    import cv2
+
+    lit = frame.copy()
+    cv2.circle(lit, centre, radius, (255, 255, 255), -1)
+    return lit
+
+
+def _flags_of_a_fast_lamp(stamps: list[float | None]) -> list[bool]:
+    """Per frame: is anything flagged while a lamp jumps 48 px (6 cells) a frame?"""
+    frames = moving_scene(len(stamps), shape=(240, 320))
+    detector = FailureDetector()
+    flagged = []
+    for index, (frame, stamp) in enumerate(zip(frames, stamps, strict=True)):
+        lamp = _disc(frame, (40 + 48 * index, 190 - 24 * index), 14)
+        flagged.append(bool(detector.detect(lamp, stamp).mask.any()))
+    return flagged
+
+
+def test_a_lamp_moving_fast_at_10_hz_is_scene_where_the_nominal_30_hz_reach_flags_it():
+    """Objects move farther between frames of a slower camera: the reach follows the stamps.
+
+    At the nominal 30 Hz an object moves at most ``object_motion`` (6 %) of the height a frame,
+    2 cells here; the lamp's 6 cells are beyond that. Stamped 0.1 s apart, it may move 3x as far.
+    """
+    assert any(_flags_of_a_fast_lamp([None] * 6)), "the 30 Hz reach should not explain it"
+    assert any(_flags_of_a_fast_lamp([i / 30 for i in range(6)]))
+    assert not any(_flags_of_a_fast_lamp([i / 10 for i in range(6)]))
+    # The wider reach does not hide a failure away from any light.
+    frames = moving_scene(7, shape=(240, 320))
+    detector = FailureDetector()
+    for index, frame in enumerate(frames[:6]):
+        detector.detect(frame, index / 10)
+    block = frames[6].copy()
+    block[40:72, 120:168] = 255
+    labels = detector.detect(block, 0.6).labels
+    assert (labels[40:72, 120:168] == FailureKind.SATURATED).mean() > 0.9
+
+
+@pytest.mark.parametrize(
+    ("stamps", "scale"),
+    [
+        ([0.0, 0.1], 3.0),  # 10 Hz
+        ([0.0, 1 / 60], 1.0),  # faster than nominal: never below the tuned reach
+        ([0.0, 5.0], 6.0),  # a long gap: capped at max_interval_scale
+        ([1.0, 0.5], 1.0),  # stamps going back (a bag loop): nominal
+        ([None, 0.1], 1.0),  # no stamp before: nominal
+    ],
+)
+def test_interval_scale_follows_the_stamps_within_its_bounds(stamps, scale):
+    frames = moving_scene(2)
+    detector = FailureDetector()
+    for frame, stamp in zip(frames, stamps, strict=True):
+        detector.detect(frame, stamp)
+    assert detector._interval_scale == pytest.approx(scale)
+
+
+def test_frame_rate_settings_are_validated():
+    with pytest.raises(ValueError, match="nominal_frame_rate"):
+        DetectorConfig(nominal_frame_rate=0.0)
+    with pytest.raises(ValueError, match="max_interval_scale"):
+        DetectorConfig(max_interval_scale=0.5)

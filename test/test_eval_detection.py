@@ -154,7 +154,7 @@ def test_a_perfect_and_a_blind_detector_score_as_expected(bikes_frames):
     class Blind:
         """Flags nothing (a test double of a detector)."""
 
-        def detect(self, frame):
+        def detect(self, frame, stamp=None):
             mask = np.zeros(frame.shape[:2], bool)
             return type("D", (), {"mask": mask, "labels": mask.astype(np.uint8)})()
 
@@ -193,7 +193,7 @@ def test_a_repeat_after_a_failure_shows_that_failure_again_and_it_is_no_false_al
     class DarkFlagger:
         """Flags the dark pixels (the dead block) of every frame it sees (a test double)."""
 
-        def detect(self, frame):
+        def detect(self, frame, stamp=None):
             seen.append(frame)
             mask = frame.max(axis=2) <= 10
             return type("D", (), {"mask": mask, "labels": mask.astype(np.uint8)})()
@@ -207,3 +207,27 @@ def test_a_repeat_after_a_failure_shows_that_failure_again_and_it_is_no_false_al
     # Before, a repeat re-sent the true previous frame, never the damaged one the stream showed.
     assert any((injected[i].max(axis=2) <= 10).any() for i in repeats), "a repeated dead block"
     assert report.clips["noise"].repeated.as_dict()["mean_pct"] == 0.0
+
+
+def test_video_clips_are_stamped_at_their_frame_rate_after_the_stride(clips_folder):
+    """The detectors see each frame's time, as a camera stamps it: the clip's rate / stride."""
+    clips, total, rates = eval_detection.open_clips([str(clips_folder / "pan_a.avi")], 9, 3)
+    assert total == 9 and rates == {next(iter(clips)): pytest.approx(10 / 3)}
+    stamps: list[float | None] = []
+
+    class StampRecorder:
+        """Flags nothing and records the stamps it is given (a test double of a detector)."""
+
+        def detect(self, frame, stamp=None):
+            stamps.append(stamp)
+            mask = np.zeros(frame.shape[:2], bool)
+            return type("D", (), {"mask": mask, "labels": mask.astype(np.uint8)})()
+
+    frames = list(next(iter(clips.values()))())
+    evaluate_clip("pan_a", frames, StampRecorder, None, DetectionReport(), frame_rate=10 / 3)
+    # Two detectors take turns (clean, injected), each seeing frame i at i / rate.
+    assert stamps[::2] == pytest.approx([i * 0.3 for i in range(len(frames))])
+    assert stamps[1::2] == stamps[::2]
+    stamps.clear()
+    evaluate_clip("pan_a", frames[:3], StampRecorder, None, DetectionReport())
+    assert stamps == [None] * 6  # no known rate: no stamps, the detector's nominal rate

@@ -54,9 +54,13 @@ def time_detection(
 
 
 def false_alarms(
-    frames: Iterable[np.ndarray], config: DetectorConfig | None = None
+    frames: Iterable[np.ndarray],
+    config: DetectorConfig | None = None,
+    frame_rate: float | None = None,
 ) -> dict[str, object]:
     """Stream clean frames (H, W, 3) uint8 through a fresh detector; summarise what it flags.
+
+    ``frame_rate`` (frames per second) stamps the frames as a camera would; None: no stamps.
 
     Returns frames, mean_pct and p99_pct (flagged % of pixels per frame), untouched (share of
     frames with no flagged pixel) and per_class_pct (flagged % of all pixels per class).
@@ -65,8 +69,8 @@ def false_alarms(
     ratios: list[float] = []
     per_class = np.zeros(len(FailureKind), dtype=np.int64)
     pixels = 0
-    for frame in frames:
-        found = detector.detect(frame)
+    for index, frame in enumerate(frames):
+        found = detector.detect(frame, None if frame_rate is None else index / frame_rate)
         ratios.append(found.failed_ratio)
         pixels += found.labels.size
         for label, count in found.counts.items():
@@ -90,11 +94,14 @@ def run_detection_benchmark(
     speed_clip: str,
     speed_frames: int,
     config: DetectorConfig | None = None,
+    frame_rates: dict[str, float] | None = None,
 ) -> dict[str, object]:
     """Time the detector on ``speed_clip`` and measure false alarms on every clip.
 
-    ``clips``: clip name -> opener of its clean frames; ``speed_clip`` must be one of them.
+    ``clips``: clip name -> opener of its clean frames; ``speed_clip`` must be one of them;
+    ``frame_rates``: clip name -> frames per second, where known (those frames are stamped).
     """
+    rates = frame_rates or {}
     if speed_clip not in clips:
         raise ValueError(f"speed clip {speed_clip!r} is not among {', '.join(clips)}")
     speed_source = []
@@ -105,7 +112,9 @@ def run_detection_benchmark(
     return {
         "speed": time_detection(speed_source, config=config),
         "speed_clip": speed_clip,
-        "false_alarms": {name: false_alarms(opener(), config) for name, opener in clips.items()},
+        "false_alarms": {
+            name: false_alarms(opener(), config, rates.get(name)) for name, opener in clips.items()
+        },
     }
 
 

@@ -425,7 +425,7 @@ def run_detection(args: argparse.Namespace) -> int:
     from frame_restore_ros.cli.eval_detection import default_data, expand_sources, open_clips
 
     sources, chosen = (args.data, "given") if args.data else default_data()
-    clips, _ = open_clips(expand_sources(sources), args.max_frames, 1)
+    clips, _, rates = open_clips(expand_sources(sources), args.max_frames, 1)
     speed_clip = args.speed_clip
     if speed_clip is None:
 
@@ -434,7 +434,7 @@ def run_detection(args: argparse.Namespace) -> int:
             return 0 if frame is None else frame.shape[0] * frame.shape[1]
 
         speed_clip = max(clips, key=pixels)
-    record = run_detection_benchmark(clips, speed_clip, args.speed_frames)
+    record = run_detection_benchmark(clips, speed_clip, args.speed_frames, frame_rates=rates)
     record["command"] = "frame-restore " + shlex.join(sys.argv[1:])
     record["data"] = chosen
     record["threads"] = cv2.getNumThreads()

@@ -115,19 +115,21 @@ def default_data() -> tuple[list[str], str]:
 
 def open_clips(
     sources: list[str], max_frames: int | None, stride: int
-) -> tuple[dict[str, Callable[[], Iterable[np.ndarray]]], int]:
-    """Return (clip name -> opener of its frames, total frames expected) for ``sources``.
+) -> tuple[dict[str, Callable[[], Iterable[np.ndarray]]], int, dict[str, float]]:
+    """Return (clip name -> opener of its frames, total frames expected, frame rates).
 
-    Videos are streamed; a bag's topics are read when first opened.
+    Videos are streamed; a bag's topics are read when first opened. Frame rates (per second,
+    after the stride) are known for videos: their frames reach the detector stamped.
     """
     import cv2
 
     from frame_restore_ros.bag.frame_sources import is_bag, source_frames
-    from frame_restore_ros.media.video import iter_frames, sample_video_path
+    from frame_restore_ros.media.video import iter_frames, sample_video_path, video_fps
 
     if stride < 1:
         raise ValueError(f"--stride must be >= 1, got {stride}")
     clips: dict[str, Callable[[], Iterable[np.ndarray]]] = {}
+    rates: dict[str, float] = {}
     total = 0
     for source in sources:
         path = Path(source)
@@ -147,10 +149,12 @@ def open_clips(
         capture.release()
         expected = -(-count // stride) if count > 0 else 0
         total += expected if max_frames is None else min(expected, max_frames)
-        clips[clip_name(source, str(path))] = lambda path=path: iter_frames(
-            path, max_frames=max_frames, step=stride
-        )
-    return clips, total
+        name = clip_name(source, str(path))
+        clips[name] = lambda path=path: iter_frames(path, max_frames=max_frames, step=stride)
+        fps = video_fps(path, default=0.0)
+        if fps > 0:
+            rates[name] = fps / stride
+    return clips, total, rates
 
 
 def run(args: argparse.Namespace) -> int:
@@ -176,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
         unknown = [k for k in kinds if k not in CLASSES]
         if unknown:
             raise ValueError(f"unknown --classes {unknown}; choose from {', '.join(CLASSES)}")
-    clips, total = open_clips(expand_sources(sources), args.max_frames, args.stride)
+    clips, total, rates = open_clips(expand_sources(sources), args.max_frames, args.stride)
     print(f"{len(clips)} clips: {', '.join(clips)}")
     report = evaluate_detection(
         clips,
@@ -188,6 +192,7 @@ def run(args: argparse.Namespace) -> int:
         gallery=args.gallery,
         progress=not args.no_progress,
         total=total or None,
+        frame_rates=rates,
     )
     print(format_report(report))
     command = "frame-restore " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "eval-detection"

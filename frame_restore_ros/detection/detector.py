@@ -93,6 +93,8 @@ class DetectorConfig:
     saturated_max_texture: float = 4.0
     saturated_novel_margin: float = 20.0
     object_motion: float = 0.06
+    nominal_frame_rate: float = 30.0
+    max_interval_scale: float = 6.0
     saturated_glow: float = 20.0
     saturated_glow_core: float = 200.0
     saturated_growth_prior: float = 200.0
@@ -162,6 +164,11 @@ class DetectorConfig:
             raise ValueError(
                 f"revealed_still_frames must be >= 1, got {self.revealed_still_frames}"
             )
+        if self.nominal_frame_rate <= 0.0 or self.max_interval_scale < 1.0:
+            raise ValueError(
+                "nominal_frame_rate must be > 0 and max_interval_scale >= 1, got "
+                f"{self.nominal_frame_rate} and {self.max_interval_scale}"
+            )
         if self.dead_novel_ratio <= 1.0:
             raise ValueError(f"dead_novel_ratio must be > 1, got {self.dead_novel_ratio}")
         for name in (
@@ -220,6 +227,8 @@ class FailureDetector:
         """Forget all history (resolution change, bag loop, reset request)."""
         self._shape: tuple[int, int] | None = None
         self._previous: CellStats | None = None
+        self._stamp: float | None = None  # the previous frame's stamp, when given
+        self._interval_scale = 1.0  # this frame's interval over the nominal one (>= 1)
         self._texture_base: np.ndarray | None = None
         # Each cell's luma and texture when it was last unflagged: the "before" of an onset, so
         # that a region recovering from a failure (dark night content after a noise burst) is
@@ -247,8 +256,15 @@ class FailureDetector:
         for tracker in (*self._flags.values(), self._lost_rows, self._dead_rows, self._dead_cols):
             tracker.reset()
 
-    def detect(self, frame: np.ndarray) -> Detection:
-        """Detect failures in a (H, W, 3) uint8 BGR frame and update the history."""
+    def detect(self, frame: np.ndarray, stamp: float | None = None) -> Detection:
+        """Detect failures in a (H, W, 3) uint8 BGR frame and update the history.
+
+        ``stamp``: the frame's capture time in seconds (header stamp), when known. Objects move
+        farther between frames of a slower camera (10 Hz against the nominal 30): the distance
+        an object may have moved (``object_motion``) is scaled by the interval since the
+        previous stamp over the nominal one (``nominal_frame_rate``), between 1 and
+        ``max_interval_scale``; never below the nominal reach. Without stamps, the nominal rate.
+        """
         if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3:
             raise ValueError(f"expected an (H, W, 3) uint8 frame, got {_describe(frame)}")
         if frame.shape[2] != 3 or min(frame.shape[:2]) < MIN_FRAME_SIDE:
@@ -261,6 +277,7 @@ class FailureDetector:
         if shape != self._shape:
             self.reset()
             self._shape = shape
+        self._interval_scale = self._scale_of(stamp)
         previous = self._previous
         stats = compute_cell_stats(
             frame, None if previous is None else previous.gray_full, cfg.cell, 0
@@ -291,6 +308,15 @@ class FailureDetector:
         if not repeated:
             self._update_history(stats, cells)
         return self._detection(labels, cells, ratio, whole, repeated)
+
+    def _scale_of(self, stamp: float | None) -> float:
+        """Return this frame's interval over the nominal one, in [1, ``max_interval_scale``]."""
+        cfg, before = self.config, self._stamp
+        self._stamp = stamp
+        if stamp is None or before is None or not math.isfinite(stamp) or stamp <= before:
+            return 1.0
+        interval = (stamp - before) * cfg.nominal_frame_rate
+        return min(max(interval, 1.0), cfg.max_interval_scale)
 
     @staticmethod
     def _detection(
@@ -493,7 +519,7 @@ class FailureDetector:
         previous = self._previous.gray_full
         reach = 1  # dark objects move slowly and night is full of dark cores: touching only
         if kind is FailureKind.SATURATED:  # lamps pass fast and stand out against the dark
-            reach = max(reach, math.ceil(cfg.object_motion * previous.shape[0] / cfg.cell))
+            reach = max(reach, self._object_motion_cells(previous.shape[0]))
         near = nearby_any(regions, reach)
         if kind is FailureKind.SATURATED:
             share = cell_share_at_least(previous, near, cfg.cell, cfg.saturated_min_gray)
@@ -564,12 +590,11 @@ class FailureDetector:
         (vacated) number at least a quarter of those that turned dark. A black block over the
         night vacates nothing.
         """
-        cfg = self.config
         explained = np.zeros(count, dtype=bool)
         dark_before = self._signatures.get(FailureKind.DEAD)
         if dark_before is None or dark_before.shape != signature.shape:
             return explained
-        motion = math.ceil(cfg.object_motion * self._previous.gray_full.shape[0] / cfg.cell)
+        motion = self._object_motion_cells(self._previous.gray_full.shape[0])
         # A failure that ended (flagged in the previous frame), or a dark region seen in one
         # frame only (a failure the detector missed), is no object that left: an object was
         # dark in the two frames before.
@@ -725,7 +750,7 @@ class FailureDetector:
                     chroma,
                     self._jumped(stats, -sign, cfg.blockage_level_margin),
                     cfg.blockage_body_tolerance,
-                    self._object_motion_cells(stats),
+                    self._object_motion_cells(stats.gray_full.shape[0]),
                     cfg.blockage_moved_share,
                 )
         return blobs
@@ -740,9 +765,13 @@ class FailureDetector:
         now = stats.gray
         return np.minimum(towards * (now - previous), towards * (now - previous * gain)) >= margin
 
-    def _object_motion_cells(self, stats: CellStats) -> int:
-        """How far, in cells, an object moves between frames (``object_motion`` of the height)."""
-        return math.ceil(self.config.object_motion * stats.gray_full.shape[0] / self.config.cell)
+    def _object_motion_cells(self, height: int) -> int:
+        """How far, in cells, an object moves between frames of ``height`` pixels.
+
+        ``object_motion`` of the height per nominal frame interval, times this frame's interval.
+        """
+        cfg = self.config
+        return math.ceil(cfg.object_motion * self._interval_scale * height / cfg.cell)
 
     def _level_jump_blobs(
         self,
@@ -767,7 +796,7 @@ class FailureDetector:
             margin,
             cfg.onset_reach,
         )
-        motion = self._object_motion_cells(stats)
+        motion = self._object_motion_cells(stats.gray_full.shape[0])
         blobs = np.zeros(stats.gray.shape, dtype=bool)
         for novel, sign in ((brighter, 1.0), (darker, -1.0)):
             found = compact_regions(novel & ~others, cfg.blockage_min_cells)

@@ -369,11 +369,14 @@ def evaluate_clip(
     kinds: Sequence[str] = tuple(CLASSES),
     every: int = 3,
     gallery: int = 3,
+    frame_rate: float | None = None,
 ) -> ClipReport:
     """Stream one clip (frames: (H, W, 3) uint8) and add its scores to ``report``.
 
     ``kinds``: names of :data:`CLASSES` to inject; ``gallery``: how many of the most flagged
-    clean frames to keep for the report.
+    clean frames to keep for the report; ``frame_rate``: the clip's frames per second (after
+    any stride), which stamps the frames for the detectors as a camera would (None: no stamps,
+    the detector's nominal rate).
     """
     unknown = [kind for kind in kinds if kind not in CLASSES]
     if unknown:
@@ -385,7 +388,8 @@ def evaluate_clip(
     previous_failed: np.ndarray | None = None  # the failed pixels of the frame the stream showed
     for index, frame in enumerate(frames):
         clip.shape = frame.shape[:2]
-        detection = clean_detector.detect(frame)
+        stamp = None if frame_rate is None else index / frame_rate
+        detection = clean_detector.detect(frame, stamp)
         clip.false_alarms.add(detection.mask, patch)
         _keep_worst(clip.worst, clip.false_alarms.flagged[-1], index, frame, detection, gallery)
         base_clean = baseline(frame) if baseline is not None else None
@@ -394,10 +398,10 @@ def evaluate_clip(
         damage = schedule.damage(index, frame, previous)
         if damage is None:
             previous, previous_failed = frame, None
-            injected_detector.detect(frame)
+            injected_detector.detect(frame, stamp)
             continue
         kind, corruption = damage
-        found = injected_detector.detect(corruption.damaged)
+        found = injected_detector.detect(corruption.damaged, stamp)
         if corruption.event is FailureKind.REPEATED_FRAME:
             # The driver sent the shown frame again, with its failure if it had one: only flags
             # beyond that failure are false.
@@ -543,12 +547,15 @@ def evaluate_detection(
     gallery: int = 3,
     progress: bool = True,
     total: int | None = None,
+    frame_rates: dict[str, float] | None = None,
 ) -> DetectionReport:
     """Score ``make_detector()`` (and ``baseline``) on every clip; see the module docstring.
 
     ``clips``: name -> a callable opening the clip's frames (streamed, never all in memory);
-    ``total``: the expected number of frames, for the progress bar.
+    ``total``: the expected number of frames, for the progress bar; ``frame_rates``: name ->
+    frames per second of the clips whose rate is known (their frames are stamped).
     """
+    rates = frame_rates or {}
     report = DetectionReport()
     with tqdm(total=total, desc="frames", unit="frame", disable=not progress) as bar:
         for offset, (name, open_frames) in enumerate(clips.items()):
@@ -564,6 +571,7 @@ def evaluate_detection(
                 kinds,
                 every,
                 gallery,
+                rates.get(name),
             )
     return report
 

@@ -91,8 +91,8 @@ class ScriptedDetector:
     def reset(self) -> None:
         """Nothing to forget: the script decides."""
 
-    def detect(self, frame: np.ndarray) -> Detection:
-        """Return the scripted mask as a Detection of (H, W, 3) ``frame``."""
+    def detect(self, frame: np.ndarray, stamp: float | None = None) -> Detection:
+        """Return the scripted mask as a Detection of (H, W, 3) ``frame`` (``stamp`` unused)."""
         failed = np.zeros(frame.shape[:2], bool) if self.mask is None else self.mask
         labels = failed.astype(np.uint8) * np.uint8(FailureKind.DEAD)
         ratio = float(failed.mean())

@@ -183,7 +183,7 @@ class Restorer:
         if self.tracker.observe(frame, stamp) is not None:
             self.detector.reset()
             self.blender.forget()
-        detection = self.detector.detect(frame)
+        detection = self.detector.detect(frame, stamp)
         detected = time.perf_counter()
         timings = {"detect": (detected - start) * 1000}
 

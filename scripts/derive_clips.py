@@ -1,0 +1,88 @@
+"""Derive clean clips the detector was never tuned on, to measure its false alarms there.
+
+Usage: .venv/bin/python scripts/derive_clips.py OUT [--data ../shared/data] [--kinds fps10 ...]
+then:  frame-restore eval-detection --data OUT/fps10 --max-frames 300
+
+Each clip of ``--data`` (and bikes.mp4) is rewritten, lossless (FFV1) unless said otherwise, as:
+  fps10  every n-th frame, so that about 10 frames a second remain (10-12 Hz is what many
+         automotive cameras and datasets run at; objects move 3x as far between frames);
+         clips already at <= 15 fps are left out;
+  jpeg   intra-only Motion-JPEG at quality 30: another codec, with block artefacts and no
+         bit-identical skipped regions;
+  noise  fresh Gaussian sensor noise (sigma 3 levels) on every frame.
+The derived clips are clean: every flagged pixel is a false alarm. They are written under OUT
+(a scratch folder, e.g. out/derived; never inside the package) and, like their sources, are for
+measuring only.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from frame_restore_ros.media.video import iter_frames, sample_video_path, video_fps
+
+KINDS = ("fps10", "jpeg", "noise")
+MAX_FRAMES = 300  # frames written per derived clip (eval-detection reads 300)
+
+
+def _write(path: Path, frames: list[np.ndarray], fps: float, fourcc: str = "FFV1") -> None:
+    """Write (H, W, 3) uint8 BGR ``frames`` to ``path`` at ``fps``."""
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
+    if not writer.isOpened():
+        raise RuntimeError(f"OpenCV cannot write {fourcc} to {path}")
+    if fourcc == "MJPG":
+        writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 30)
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+
+
+def derive(clip: Path, kind: str, out: Path, rng: np.random.Generator) -> Path | None:
+    """Write ``clip``'s derived version of ``kind`` under ``out``; None when it does not apply."""
+    fps = video_fps(clip, default=30.0)
+    name = clip.stem
+    if kind == "fps10":
+        step = round(fps / 10)
+        if step < 2:
+            return None
+        frames = list(iter_frames(clip, max_frames=MAX_FRAMES, step=step))
+        return _save(out / f"{name}_10fps.avi", frames, fps / step)
+    frames = list(iter_frames(clip, max_frames=MAX_FRAMES))
+    if kind == "jpeg":
+        return _save(out / f"{name}_mjpg.avi", frames, fps, "MJPG")
+    noisy = [np.clip(f + rng.normal(0.0, 3.0, f.shape), 0, 255).astype(np.uint8) for f in frames]
+    return _save(out / f"{name}_noise.avi", noisy, fps)
+
+
+def _save(path: Path, frames: list[np.ndarray], fps: float, fourcc: str = "FFV1") -> Path:
+    _write(path, frames, fps, fourcc)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("out", type=Path, help="scratch folder; one subfolder per kind")
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="clean clips")
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
+    args = parser.parse_args()
+    clips = sorted(args.data.glob("*.mp4")) + sorted(args.data.glob("*.avi"))
+    clips.append(sample_video_path("bikes.mp4"))
+    rng = np.random.default_rng(0)
+    jobs = [(clip, kind) for kind in args.kinds for clip in clips]
+    for clip, kind in tqdm(jobs, desc="deriving", unit="clip"):
+        folder = args.out / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        written = derive(clip, kind, folder, rng)
+        tqdm.write(f"{kind}: {clip.name} -> {written or 'left out (already <= 15 fps)'}")
+
+
+if __name__ == "__main__":
+    main()
