@@ -680,3 +680,37 @@ def test_frame_rate_settings_are_validated():
         DetectorConfig(nominal_frame_rate=0.0)
     with pytest.raises(ValueError, match="max_interval_scale"):
         DetectorConfig(max_interval_scale=0.5)
+
+
+def _car_drives_off_a_black_pillar(config: DetectorConfig | None = None) -> list[int]:
+    """Dead pixels flagged per frame while a car, tail lights lit, drives off a black pillar.
+
+    The car stands over the pillar for longer than the detector remembers, then drives right
+    48 px a frame: the pillar comes back from under its trailing edge in one frame.
+    """
+    frames = moving_scene(20, shape=(160, 320), step=0)  # a parked camera: the scene stands
+    body = np.full((56, 240, 3), 120, np.uint8)
+    body[8:48, :16] = 250  # its lit tail lights, at its trailing edge
+    detector = FailureDetector(config)
+    flagged = []
+    for index, frame in enumerate(frames):
+        frame = frame.copy()
+        frame[64:112, 120:160] = 2  # the pillar, black in every frame
+        left = 60 + 48 * max(0, index - 12)
+        width = max(0, min(240, 320 - left))
+        frame[60:116, left : left + width] = body[:, :width]
+        flagged.append(int((detector.detect(frame, index / 30).labels == FailureKind.DEAD).sum()))
+    return flagged
+
+
+def test_dark_uncovered_by_a_lit_object_driving_off_is_scene():
+    """A car driving off a black pillar at night uncovers dark that was there before the memory.
+
+    Nothing dark left (the dark "object moved" rule has nothing to see), but the car moved: next
+    to the new dark, cells its tail lights now cover became brighter.
+    """
+    assert sum(_car_drives_off_a_black_pillar()) == 0
+    # Without the uncovered-scene rule the pillar is a dead onset.
+    assert sum(_car_drives_off_a_black_pillar(DetectorConfig(dead_uncovered_share=1e6))) > 0
+    with pytest.raises(ValueError, match="dead_uncovered_share"):
+        DetectorConfig(dead_uncovered_share=0.0)

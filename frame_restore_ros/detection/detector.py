@@ -80,6 +80,7 @@ class DetectorConfig:
     dead_novel_min_step: float = 8.0
     dead_scene_share: float = 0.5
     dead_rim_reach: float = 0.05
+    dead_uncovered_share: float = 0.25
     dead_rim_darkening: float = 0.6
     blockage_level_margin: float = 10.0
     blockage_min_cells: int = 12
@@ -169,6 +170,9 @@ class DetectorConfig:
                 "nominal_frame_rate must be > 0 and max_interval_scale >= 1, got "
                 f"{self.nominal_frame_rate} and {self.max_interval_scale}"
             )
+        if self.dead_uncovered_share <= 0.0:
+            # 0 would take every new dark region for uncovered scene: no dead onset ever.
+            raise ValueError(f"dead_uncovered_share must be > 0, got {self.dead_uncovered_share}")
         if self.dead_novel_ratio <= 1.0:
             raise ValueError(f"dead_novel_ratio must be > 1, got {self.dead_novel_ratio}")
         for name in (
@@ -536,7 +540,7 @@ class FailureDetector:
             inside = np.bincount(labels[local], minlength=count)
             overlap = np.bincount(labels[core & local], minlength=count)
             before = overlap >= 0.5 * np.maximum(inside, 1)
-            before |= self._vacated_nearby(cells, signature, labels, count)
+            before |= self._vacated_nearby(cells, signature, labels, count, stats)
         before[0] = False
         return cells & before[labels]
 
@@ -581,14 +585,22 @@ class FailureDetector:
         return explained
 
     def _vacated_nearby(
-        self, cells: np.ndarray, signature: np.ndarray, labels: np.ndarray, count: int
+        self,
+        cells: np.ndarray,
+        signature: np.ndarray,
+        labels: np.ndarray,
+        count: int,
+        stats: CellStats,
     ) -> np.ndarray:
-        """(count,) bool per region of ``labels``: did a quarter as much dark leave as arrived.
+        """(count,) bool per region of ``labels``: did an object move away or over there.
 
         A dark object that moves uncovers the scene behind it: within its motion of the dark region
         of the new dark ``cells``, cells that were dark in the two previous frames and are not now
-        (vacated) number at least a quarter of those that turned dark. A black block over the
-        night vacates nothing.
+        (vacated) number at least a quarter of those that turned dark. A lit object that moves
+        uncovers the dark behind it (a car driving off a black pillar or a dark coat at night) and
+        covers what lies ahead of it: there, cells at least ``dead_novel_margin`` brighter than
+        in the previous frame number at least ``dead_uncovered_share`` of those that turned dark.
+        A black block over the night vacates nothing, and lights up nothing near it.
         """
         explained = np.zeros(count, dtype=bool)
         dark_before = self._signatures.get(FailureKind.DEAD)
@@ -603,10 +615,15 @@ class FailureDetector:
             older = dark_before
         turned = signature & ~dark_before
         vacated = dark_before & older & ~signature & ~self._flagged_before
+        brightened = self._jumped(stats, 1.0, self.config.dead_novel_margin)
+        share = self.config.dead_uncovered_share
         for region in np.unique(labels[cells]):
             window = nearby_any(labels == region, motion)
-            arrived = int(np.count_nonzero(turned & window))
-            explained[region] = np.count_nonzero(vacated & window) >= 0.25 * max(arrived, 1)
+            arrived = max(int(np.count_nonzero(turned & window)), 1)
+            explained[region] = (
+                np.count_nonzero(vacated & window) >= 0.25 * arrived
+                or np.count_nonzero(brightened & window) >= share * arrived
+            )
         return explained
 
     def _classify_cells(self, stats: CellStats) -> np.ndarray:
