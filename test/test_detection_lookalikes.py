@@ -690,7 +690,7 @@ def _car_drives_off_a_black_pillar(config: DetectorConfig | None = None) -> list
     """
     frames = moving_scene(20, shape=(160, 320), step=0)  # a parked camera: the scene stands
     body = np.full((56, 240, 3), 120, np.uint8)
-    body[8:48, :16] = 250  # its lit tail lights, at its trailing edge
+    body[8:48, :16] = 220  # its lit tail lights, at its trailing edge
     detector = FailureDetector(config)
     flagged = []
     for index, frame in enumerate(frames):
@@ -714,3 +714,43 @@ def test_dark_uncovered_by_a_lit_object_driving_off_is_scene():
     assert sum(_car_drives_off_a_black_pillar(DetectorConfig(dead_uncovered_share=1e6))) > 0
     with pytest.raises(ValueError, match="dead_uncovered_share"):
         DetectorConfig(dead_uncovered_share=0.0)
+
+
+def test_dead_block_beside_a_white_fill_is_still_a_failure():
+    """A frame corrupted with a black and a white block side by side is two failures.
+
+    The white block brightened the cells beside the black one, fewer than a quarter as many as
+    turned dark: the black block is no dark uncovered by a lit object.
+    """
+    frames = moving_scene(9, shape=(160, 240))
+    detector = FailureDetector()
+    for index, frame in enumerate(frames[:8]):
+        assert not detector.detect(frame, index / 30).mask.any()
+    corrupted = frames[8].copy()
+    corrupted[16:64, 16:80] = 2
+    corrupted[16:64, 80:144] = 255
+    labels = detector.detect(corrupted, 8 / 30).labels
+    assert (labels[16:64, 16:80] == FailureKind.DEAD).mean() > 0.9
+
+
+def test_dead_block_at_10_hz_beside_a_moving_object_a_few_cells_away_is_a_failure():
+    """The lit object that uncovers dark is beside it now, within one nominal frame's motion.
+
+    At 10 Hz objects may have moved 6 cells here (2 at 30 Hz); a light car driving towards a new
+    black block, 4 cells from it, brightens 3 x 8 cells but uncovered nothing: a failure.
+    """
+    frames = moving_scene(9, shape=(240, 320))
+    car = moving_scene(1, shape=(64, 64), seed=3)[0] // 4 + 190  # light, textured: 200-245
+    box = (slice(120, 168), slice(48, 96))
+    detector = FailureDetector()
+    for index, frame in enumerate(frames):
+        frame = frame.copy()
+        left = 128 + 24 * (8 - index)  # enters from the right, 24 px a frame to the left
+        width = min(64, 320 - left)
+        frame[120:184, left : left + width] = car[:, :width]
+        if index == 8:
+            frame[box] = 2
+        found = detector.detect(frame, index / 10)
+        if index < 8:
+            assert not found.mask.any(), f"frame {index} flagged"
+    assert (found.labels[box] == FailureKind.DEAD).mean() > 0.9

@@ -598,8 +598,9 @@ class FailureDetector:
         of the new dark ``cells``, cells that were dark in the two previous frames and are not now
         (vacated) number at least a quarter of those that turned dark. A lit object that moves
         uncovers the dark behind it (a car driving off a black pillar or a dark coat at night) and
-        covers what lies ahead of it: there, cells at least ``dead_novel_margin`` brighter than
-        in the previous frame number at least ``dead_uncovered_share`` of those that turned dark.
+        covers what lies ahead of it: beside the region (within one nominal frame's motion),
+        cells at least ``dead_novel_margin`` brighter than in the previous frame number at least
+        ``dead_uncovered_share`` of those that turned dark.
         A black block over the night vacates nothing, and lights up nothing near it.
         """
         explained = np.zeros(count, dtype=bool)
@@ -617,12 +618,17 @@ class FailureDetector:
         vacated = dark_before & older & ~signature & ~self._flagged_before
         brightened = self._jumped(stats, 1.0, self.config.dead_novel_margin)
         share = self.config.dead_uncovered_share
+        # The lit object is beside the dark it uncovered now: within one nominal frame's motion
+        # (a slower camera's wider reach took moving scene near a dead block for it).
+        beside_reach = self._object_motion_cells(self._previous.gray_full.shape[0], scaled=False)
         for region in np.unique(labels[cells]):
-            window = nearby_any(labels == region, motion)
+            inside = labels == region
+            window = nearby_any(inside, motion)
             arrived = max(int(np.count_nonzero(turned & window)), 1)
+            beside = nearby_any(inside, min(beside_reach, motion))
             explained[region] = (
                 np.count_nonzero(vacated & window) >= 0.25 * arrived
-                or np.count_nonzero(brightened & window) >= share * arrived
+                or np.count_nonzero(brightened & beside) >= share * arrived
             )
         return explained
 
@@ -782,13 +788,15 @@ class FailureDetector:
         now = stats.gray
         return np.minimum(towards * (now - previous), towards * (now - previous * gain)) >= margin
 
-    def _object_motion_cells(self, height: int) -> int:
+    def _object_motion_cells(self, height: int, scaled: bool = True) -> int:
         """How far, in cells, an object moves between frames of ``height`` pixels.
 
-        ``object_motion`` of the height per nominal frame interval, times this frame's interval.
+        ``object_motion`` of the height per nominal frame interval, times this frame's interval
+        (``scaled``; else per nominal frame).
         """
         cfg = self.config
-        return math.ceil(cfg.object_motion * self._interval_scale * height / cfg.cell)
+        scale = self._interval_scale if scaled else 1.0
+        return math.ceil(cfg.object_motion * scale * height / cfg.cell)
 
     def _level_jump_blobs(
         self,
