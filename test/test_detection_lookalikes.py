@@ -665,10 +665,12 @@ def test_a_lamp_moving_fast_at_10_hz_is_scene_where_the_nominal_30_hz_reach_flag
         ([0.0, 5.0], 6.0),  # a long gap: capped at max_interval_scale
         ([1.0, 0.5], 1.0),  # stamps going back (a bag loop): nominal
         ([None, 0.1], 1.0),  # no stamp before: nominal
+        ([0.0, float("nan"), 0.2], 1.0),  # a NaN stamp, and the frame after it: nominal
+        ([0.0, float("inf")], 1.0),
     ],
 )
 def test_interval_scale_follows_the_stamps_within_its_bounds(stamps, scale):
-    frames = moving_scene(2)
+    frames = moving_scene(len(stamps))
     detector = FailureDetector()
     for frame, stamp in zip(frames, stamps, strict=True):
         detector.detect(frame, stamp)

@@ -317,7 +317,9 @@ class FailureDetector:
         """Return this frame's interval over the nominal one, in [1, ``max_interval_scale``]."""
         cfg, before = self.config, self._stamp
         self._stamp = stamp
-        if stamp is None or before is None or not math.isfinite(stamp) or stamp <= before:
+        if stamp is None or before is None or not math.isfinite(stamp - before):
+            return 1.0  # no stamps, or a NaN / infinite one: the nominal rate
+        if stamp <= before:
             return 1.0
         interval = (stamp - before) * cfg.nominal_frame_rate
         return min(max(interval, 1.0), cfg.max_interval_scale)
