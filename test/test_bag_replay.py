@@ -179,7 +179,7 @@ def test_injected_replay_repairs_only_failed_pixels_and_scores(frames, tmp_path)
     # found the failure. Dense random patches on 60 % of 12 frames, often in consecutive frames,
     # are mostly not onsets to the detector (docs/detection.md): pixel recall here is 0.09 at
     # precision 0.96 (0.13 at 0.88 before the fifth detection round), so the margin is small
-    # (6.61 against 6.18 dB since the ninth round: in this dense stream some black patches have
+    # (6.65 against 6.18 dB since the ninth round: in this dense stream some black patches have
     # cells brightened beside them and read as dark uncovered by a lit object, 7.14 with that
     # rule off); detection recall itself is measured by
     # `frame-restore eval-detection`. What must hold: repaired pixels only ever improve on the

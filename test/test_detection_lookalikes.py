@@ -756,3 +756,22 @@ def test_dead_block_at_10_hz_beside_a_moving_object_a_few_cells_away_is_a_failur
         if index < 8:
             assert not found.mask.any(), f"frame {index} flagged"
     assert (found.labels[box] == FailureKind.DEAD).mean() > 0.9
+
+
+def test_dead_block_beside_a_grey_decoder_fill_is_a_failure():
+    """A black block and a grey decoder fill beside it, in one frame over a dim scene.
+
+    The fill brightened the cells beside the block, but a fill is a failure, not a lit object
+    that drove off the block: the block is flagged (and the fill as a cast).
+    """
+    frames = [f // 3 + 20 for f in moving_scene(10, shape=(160, 240))]  # a dim street: 33-93
+    block, fill = (slice(48, 96), slice(48, 96)), (slice(40, 104), slice(96, 144))
+    detector = FailureDetector()
+    for index, frame in enumerate(frames[:9]):
+        assert not detector.detect(frame, index / 30).mask.any()
+    corrupted = frames[9].copy()
+    corrupted[block] = 2
+    corrupted[fill] = 128
+    labels = detector.detect(corrupted, 9 / 30).labels
+    assert (labels[block] == FailureKind.DEAD).mean() > 0.9
+    assert (labels[fill] == FailureKind.CAST).mean() > 0.5

@@ -252,6 +252,7 @@ class FailureDetector:
         self._still: np.ndarray | None = None
         self._moving: np.ndarray | None = None
         self._signatures: dict[FailureKind, np.ndarray] = {}
+        self._looks: dict[FailureKind, np.ndarray] = {}  # this frame's signatures, once computed
         self._older_dark: np.ndarray | None = None  # the dark signature two frames back
         self._whole_flagged = False
         self._whole_share = 1.0
@@ -601,8 +602,9 @@ class FailureDetector:
         (vacated) number at least a quarter of those that turned dark. A lit object that moves
         uncovers the dark behind it (a car driving off a black pillar or a dark coat at night) and
         covers what lies ahead of it: beside the region (within one nominal frame's motion),
-        cells at least ``dead_novel_margin`` brighter than in the previous frame number at least
-        ``dead_uncovered_share`` of those that turned dark.
+        cells at least ``dead_novel_margin`` brighter than in the previous frame, and neither a
+        failure that ended nor a fill, number at least ``dead_uncovered_share`` of those that
+        turned dark.
         A black block over the night vacates nothing, and lights up nothing near it.
         """
         explained = np.zeros(count, dtype=bool)
@@ -618,7 +620,16 @@ class FailureDetector:
             older = dark_before
         turned = signature & ~dark_before
         vacated = dark_before & older & ~signature & ~self._flagged_before
+        # Lit by an object, not by a failure: not a failure that ended (flagged, or dark in the
+        # previous frame only), not a fill: a saturated or noise look, or a decoder colour and
+        # the cells along its edge (a car's lights are saturated and a noisy night is full of
+        # noise looks: only their own cells are left out).
         brightened = self._jumped(stats, 1.0, self.config.dead_novel_margin)
+        brightened &= ~self._flagged_before & ~(dark_before & ~older)
+        for kind in (FailureKind.SATURATED, FailureKind.NOISE, FailureKind.CAST):
+            fill = self._looks.get(kind)
+            if fill is not None and fill.shape == brightened.shape:
+                brightened &= ~(nearby_any(fill, 1) if kind is FailureKind.CAST else fill)
         share = self.config.dead_uncovered_share
         # The lit object is beside the dark it uncovered now: within one nominal frame's motion
         # (a slower camera's wider reach took moving scene near a dead block for it).
@@ -637,6 +648,7 @@ class FailureDetector:
     def _classify_cells(self, stats: CellStats) -> np.ndarray:
         cfg = self.config
         signatures = self._signatures_now(stats)
+        self._looks = signatures
         flags: dict[FailureKind, np.ndarray] = {}
         # What the previous frame had flagged: a failure there is no scene core to grow from.
         self._flagged_before = np.zeros(stats.gray.shape, dtype=bool)
