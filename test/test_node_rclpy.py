@@ -179,3 +179,31 @@ def test_diagnostics_are_published(harness, bikes_frames):
     assert h.spin_until(lambda: len(h.diagnostics) >= 2)
     names = [s.name for s in h.diagnostics[-1].status]
     assert "frame_restore: camera" in names and "frame_restore: model" in names
+
+
+@pytest.mark.parametrize("shut_down_first", [True, False])
+def test_a_shutdown_racing_the_wait_set_is_a_clean_stop(monkeypatch, shut_down_first):
+    """SIGTERM can shut the context down while rclpy's executor builds its wait set; rclpy then
+    raises RCLError ("the given context is not valid") instead of ExternalShutdownException.
+    That is the same clean stop (exit 0); an RCL error while the context is still valid is not."""
+    from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
+
+    from frame_restore_ros.node import ros_node
+
+    def spin_into_the_race(executor) -> None:
+        if shut_down_first:
+            rclpy.shutdown()  # what rclpy's SIGTERM handler does
+        raise _rclpy.RCLError("failed to initialize wait set: the given context is not valid")
+
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(100 + (os.getpid() + 7) % 100))
+    monkeypatch.setattr(ros_node.MultiThreadedExecutor, "spin", spin_into_the_race)
+    args = ["--ros-args", "-p", "backend:=hold"]
+    try:
+        if shut_down_first:
+            assert ros_node.main(args) == 0
+        else:
+            with pytest.raises(_rclpy.RCLError):
+                ros_node.main(args)
+    finally:
+        rclpy.try_shutdown()

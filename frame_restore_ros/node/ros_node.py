@@ -29,6 +29,7 @@ from rcl_interfaces.msg import (
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.publisher import Publisher
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -309,6 +310,12 @@ def main(args: list[str] | None = None) -> int:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except _rclpy.RCLError:
+        # A SIGTERM that shuts the context down while the executor builds its wait set makes
+        # rclpy raise "the given context is not valid" instead of ExternalShutdownException (a
+        # race in rclpy's executor): the same clean stop. Any other RCL error is raised.
+        if rclpy.ok():
+            raise
     finally:
         executor.shutdown()
         node.destroy_node()
