@@ -231,3 +231,16 @@ def test_video_clips_are_stamped_at_their_frame_rate_after_the_stride(clips_fold
     stamps.clear()
     evaluate_clip("pan_a", frames[:3], StampRecorder, None, DetectionReport())
     assert stamps == [None] * 6  # no known rate: no stamps, the detector's nominal rate
+
+
+def test_bag_topics_are_stamped_at_their_recorded_rate(clips_folder, tmp_path):
+    """A bag's topic rate comes from its record times: a 10 Hz camera is judged as one."""
+    bag = tmp_path / "pan10"
+    code = main(
+        ["make-bag", str(clips_folder / "pan_a.avi"), "-o", str(bag), "--topic", "/cam/image_raw"]
+        + ["--rate", "10", "--max-frames", "12"]
+    )
+    assert code == 0
+    clips, total, rates = eval_detection.open_clips([str(bag)], None, 2)
+    assert total == 6 and list(rates) == list(clips)
+    assert rates[next(iter(clips))] == pytest.approx(5.0)  # 10 Hz, every second frame

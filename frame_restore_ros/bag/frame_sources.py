@@ -43,6 +43,29 @@ def bag_frames(path: str | Path, max_frames: int | None = None) -> dict[str, lis
     return frames
 
 
+def bag_frame_rates(path: str | Path, max_frames: int | None = None) -> dict[str, float]:
+    """Frames per second per image topic of a bag: one over the median record-time interval.
+
+    Over the first ``max_frames`` messages of each topic; a topic with fewer than two messages,
+    or no time between them, has no rate (left out).
+    """
+    from frame_restore_ros.bag.bag_io import BagReader
+
+    times: dict[str, list[int]] = {}
+    with BagReader(Path(path)) as reader:
+        for message in reader.messages(reader.image_topics()):
+            kept = times.setdefault(message.topic, [])
+            if max_frames is None or len(kept) < max_frames:
+                kept.append(message.timestamp)
+    rates = {}
+    for topic, stamps in times.items():
+        intervals = np.diff(np.asarray(stamps, dtype=np.int64))
+        interval = float(np.median(intervals)) if intervals.size else 0.0
+        if interval > 0:
+            rates[topic] = 1e9 / interval
+    return rates
+
+
 def source_frames(
     source: str | Path, max_frames: int | None = None
 ) -> dict[str, list[np.ndarray]]:

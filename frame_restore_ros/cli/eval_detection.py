@@ -119,11 +119,12 @@ def open_clips(
     """Return (clip name -> opener of its frames, total frames expected, frame rates).
 
     Videos are streamed; a bag's topics are read when first opened. Frame rates (per second,
-    after the stride) are known for videos: their frames reach the detector stamped.
+    after the stride: a video's, or a bag topic's from its record times) stamp the frames for
+    the detector.
     """
     import cv2
 
-    from frame_restore_ros.bag.frame_sources import is_bag, source_frames
+    from frame_restore_ros.bag.frame_sources import bag_frame_rates, is_bag, source_frames
     from frame_restore_ros.media.video import iter_frames, sample_video_path, video_fps
 
     if stride < 1:
@@ -137,10 +138,14 @@ def open_clips(
             path = sample_video_path(source[len("sample:") :])
         if is_bag(path):
             limit = None if max_frames is None else max_frames * stride
+            topic_rates = bag_frame_rates(path, limit)
             for name, frames in source_frames(path, limit).items():
                 kept = frames[::stride]
                 clips[clip_name(source, name)] = lambda kept=kept: kept
                 total += len(kept)
+                topic = name[len(f"{path}:") :]
+                if topic in topic_rates:
+                    rates[clip_name(source, name)] = topic_rates[topic] / stride
             continue
         if not path.is_file():
             raise ValueError(f"--data {source}: no such file or folder")
