@@ -20,8 +20,15 @@ def is_bag(path: str | Path) -> bool:
     return path.suffix in BAG_SUFFIXES or (path / "metadata.yaml").is_file()
 
 
-def bag_frames(path: str | Path, max_frames: int | None = None) -> dict[str, list[np.ndarray]]:
-    """BGR uint8 frames per image topic of a bag, in record order."""
+def bag_frames(
+    path: str | Path,
+    max_frames: int | None = None,
+    record_times: dict[str, list[int]] | None = None,
+) -> dict[str, list[np.ndarray]]:
+    """BGR uint8 frames per image topic of a bag, in record order.
+
+    ``record_times``, when given, receives each kept frame's record time (ns) per topic.
+    """
     from frame_restore_ros.bag.bag_io import BagReader
     from frame_restore_ros.codec.image_codec import decode_compressed, decode_image
     from frame_restore_ros.codec.messages import COMPRESSED_TYPE
@@ -40,39 +47,41 @@ def bag_frames(path: str | Path, max_frames: int | None = None) -> dict[str, lis
                     kept.append(decode_image(msg).bgr)
             except ValueError:  # ImageDecodeError is a ValueError; so are malformed messages
                 continue
+            if record_times is not None:
+                record_times.setdefault(message.topic, []).append(message.timestamp)
     return frames
 
 
-def bag_frame_rates(path: str | Path, max_frames: int | None = None) -> dict[str, float]:
-    """Frames per second per image topic of a bag: one over the median record-time interval.
+def frame_rates(record_times: dict[str, list[int]]) -> dict[str, float]:
+    """Frames per second per clip: one over the median interval of its record times (ns).
 
-    Over the first ``max_frames`` messages of each topic; a topic with fewer than two messages,
-    or no time between them, has no rate (left out).
+    A clip with fewer than two frames, or no time between them, has no rate (left out).
     """
-    from frame_restore_ros.bag.bag_io import BagReader
-
-    times: dict[str, list[int]] = {}
-    with BagReader(Path(path)) as reader:
-        for message in reader.messages(reader.image_topics()):
-            kept = times.setdefault(message.topic, [])
-            if max_frames is None or len(kept) < max_frames:
-                kept.append(message.timestamp)
     rates = {}
-    for topic, stamps in times.items():
+    for name, stamps in record_times.items():
         intervals = np.diff(np.asarray(stamps, dtype=np.int64))
         interval = float(np.median(intervals)) if intervals.size else 0.0
         if interval > 0:
-            rates[topic] = 1e9 / interval
+            rates[name] = 1e9 / interval
     return rates
 
 
 def source_frames(
-    source: str | Path, max_frames: int | None = None
+    source: str | Path,
+    max_frames: int | None = None,
+    record_times: dict[str, list[int]] | None = None,
 ) -> dict[str, list[np.ndarray]]:
-    """Clip name -> BGR uint8 frames for a video, a bag (one clip per topic) or sample:NAME."""
+    """Clip name -> BGR uint8 frames for a video, a bag (one clip per topic) or sample:NAME.
+
+    ``record_times``, when given, receives a bag clip's record times (ns) under its clip name.
+    """
     text = str(source)
     if text.startswith("sample:"):
         source = sample_video_path(text[len("sample:") :])
     if is_bag(source):
-        return {f"{source}:{topic}": f for topic, f in bag_frames(source, max_frames).items()}
+        times: dict[str, list[int]] = {}
+        frames = bag_frames(source, max_frames, times)
+        if record_times is not None:
+            record_times.update({f"{source}:{topic}": t for topic, t in times.items()})
+        return {f"{source}:{topic}": f for topic, f in frames.items()}
     return {str(source): list(iter_frames(source, max_frames=max_frames))}

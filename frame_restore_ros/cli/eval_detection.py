@@ -124,7 +124,7 @@ def open_clips(
     """
     import cv2
 
-    from frame_restore_ros.bag.frame_sources import bag_frame_rates, is_bag, source_frames
+    from frame_restore_ros.bag.frame_sources import frame_rates, is_bag, source_frames
     from frame_restore_ros.media.video import iter_frames, sample_video_path, video_fps
 
     if stride < 1:
@@ -138,14 +138,15 @@ def open_clips(
             path = sample_video_path(source[len("sample:") :])
         if is_bag(path):
             limit = None if max_frames is None else max_frames * stride
-            topic_rates = bag_frame_rates(path, limit)
-            for name, frames in source_frames(path, limit).items():
+            record_times: dict[str, list[int]] = {}
+            frames_of = source_frames(path, limit, record_times)
+            bag_rates = frame_rates(record_times)
+            for name, frames in frames_of.items():
                 kept = frames[::stride]
                 clips[clip_name(source, name)] = lambda kept=kept: kept
                 total += len(kept)
-                topic = name[len(f"{path}:") :]
-                if topic in topic_rates:
-                    rates[clip_name(source, name)] = topic_rates[topic] / stride
+                if name in bag_rates:
+                    rates[clip_name(source, name)] = bag_rates[name] / stride
             continue
         if not path.is_file():
             raise ValueError(f"--data {source}: no such file or folder")

@@ -638,7 +638,7 @@ class FailureDetector:
             inside = labels == region
             window = nearby_any(inside, motion)
             arrived = max(int(np.count_nonzero(turned & window)), 1)
-            beside = nearby_any(inside, min(beside_reach, motion))
+            beside = window if beside_reach >= motion else nearby_any(inside, beside_reach)
             explained[region] = (
                 np.count_nonzero(vacated & window) >= 0.25 * arrived
                 or np.count_nonzero(brightened & beside) >= share * arrived
