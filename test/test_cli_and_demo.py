@@ -128,8 +128,8 @@ def test_end_to_end_and_replay_bench_pass_their_options_to_the_library(
 
     calls = {}
 
-    def fake_runs(backends, runs, precision, progress):
-        calls["end-to-end"] = (backends, runs, precision, progress)
+    def fake_runs(backends, runs, precision, progress, failure):
+        calls["end-to-end"] = (backends, runs, precision, progress, failure)
         entry = dict.fromkeys(
             ("p50_median_ms", "p50_min_ms", "p50_max_ms", "detect_median_ms", "infer_median_ms",
              "rest_median_ms"), 1.0
@@ -144,10 +144,11 @@ def test_end_to_end_and_replay_bench_pass_their_options_to_the_library(
     monkeypatch.setattr(replay_throughput, "replay_throughput", fake_replay)
     out = tmp_path / "e2e.json"
     args = ["bench", "end-to-end", "--backends", "torch-cpu", "--runs", "3", "--no-progress"]
-    assert main([*args, "--json", str(out)]) == 0
-    assert calls["end-to-end"] == (["torch-cpu"], 3, "fp16", False)
+    assert main([*args, "--failure", "block", "--json", str(out)]) == 0
+    assert calls["end-to-end"] == (["torch-cpu"], 3, "fp16", False, "block")
     assert json.loads(out.read_text())["command"] == (
-        "frame-restore bench end-to-end --backends torch-cpu --runs 3 --precision fp16"
+        "frame-restore bench end-to-end --backends torch-cpu --runs 3 --precision fp16 "
+        "--failure block"
     )
     assert "torch-cpu" in capsys.readouterr().out
     assert main(["bench", "replay", "bagdir", "--backend", "hold", "--precision", "fp32"]) == 0

@@ -280,12 +280,22 @@ def test_backend_benchmark_reports_latency_samples_and_cameras(tmp_path, capsys)
 def test_end_to_end_runs_summarize_every_backend_and_alignment():
     from frame_restore_ros.bench.backend_bench import end_to_end_runs
 
-    record = end_to_end_runs(["torch-cpu"], runs=2, frames=12, passes=1, progress=False)
-    assert set(record["summary"]) == {"torch-cpu align=ecc", "torch-cpu align=none"}
-    assert len(record["runs"]) == 2 and all(len(run) == 2 for run in record["runs"])
+    record = end_to_end_runs(
+        ["torch-cpu"], runs=2, frames=12, passes=1, progress=False, failure="block"
+    )
+    assert set(record["summary"]) == {
+        "torch-cpu align=ecc_flow",
+        "torch-cpu align=ecc",
+        "torch-cpu align=none",
+    }
+    assert len(record["runs"]) == 2 and all(len(run) == 3 for run in record["runs"])
+    assert record["failure"] == "block"
     for name, entry in record["summary"].items():
         p50 = [
-            row["p50_ms"] for run in record["runs"] for row in run if name.endswith(row["align"])
+            row["p50_ms"]
+            for run in record["runs"]
+            for row in run
+            if name.endswith(f"={row['align']}")
         ]
         assert entry["runs"] == 2 and entry["p50_min_ms"] == round(min(p50), 2)
         assert entry["p50_min_ms"] <= entry["p50_median_ms"] <= entry["p50_max_ms"]

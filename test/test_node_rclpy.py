@@ -166,7 +166,7 @@ def test_parameter_changes_are_validated_at_run_time(harness):
     h = harness()
     result = h.node.set_parameters([Parameter("align", value="orb")])[0]
     assert not result.successful and "align must be one of" in result.reason
-    assert h.node.get_parameter("align").value == "ecc"
+    assert h.node.get_parameter("align").value == "ecc_flow"
     result = h.node.set_parameters([Parameter("feather_px", value=8)])[0]
     assert result.successful and h.node.core.settings["feather_px"] == 8
     result = h.node.set_parameters([Parameter("qos.depth", value=3)])[0]

@@ -31,7 +31,8 @@ from frame_restore_ros.model import SiamMCVAE, preset, random_patch_mask
 log = logging.getLogger(__name__)
 # Dense fp16/bf16 tensor-core peaks (TFLOP/s) from NVIDIA's data sheets, for the peak fraction.
 GPU_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "Orin": 85.0}
-ALIGNS = ("ecc", "none")  # end-to-end: with and without ECC alignment
+ALIGNS = ("ecc_flow", "ecc", "none")  # end-to-end: the default, ECC alone, no alignment
+FAILURES = ("patches", "block")  # end-to-end: 75 % of patches, or one enclosed dead block
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -145,8 +146,13 @@ def end_to_end(
     passes: int = 3,
     precision: str = "fp16",
     cache_dir: Path | None = None,
+    failure: str = "patches",
 ) -> dict[str, float]:
-    """Restorer latency per damaged 1280x720 frame (75 % of patches failed), bundled weights.
+    """Restorer latency per damaged 1280x720 frame, bundled weights.
+
+    ``failure``: "patches" (75 % of the patches failed: ECC's hardest case, no enclosed failure)
+    or "block" (one dead block of a quarter of each side, enclosed by clean pixels: the case the
+    dense-flow refinement of ``align="ecc_flow"`` runs on).
 
     Every other frame of bigbuckbunny.mp4 (1280x720) is damaged; the clean ones keep the reference
     fresh. As in the node, a new reference is prepared for the model after its clean frame was
@@ -175,11 +181,19 @@ def end_to_end(
     backend.infer = timed_infer  # time the model call inside the restorer
     restorer = Restorer(backend, RestorerConfig(repair=RepairOptions(align=align)))
     clip = read_frames(sample_video_path("bigbuckbunny.mp4"), max_frames=frames)
-    damaged = {
-        index: random_patches(frame, grid, 0.75, np.random.default_rng(index))
-        for index, frame in enumerate(clip)
-        if index % 2
-    }
+    if failure not in FAILURES:
+        raise ValueError(f"failure must be one of {FAILURES}, got {failure!r}")
+
+    def damage(index: int, frame: np.ndarray) -> np.ndarray:
+        if failure == "patches":
+            return random_patches(frame, grid, 0.75, np.random.default_rng(index)).damaged
+        height, width = frame.shape[:2]
+        out = frame.copy()  # dead block, moving a little from frame to frame
+        top, left = height // 3 + index % 7, width // 3 + 2 * (index % 5)
+        out[top : top + height // 4, left : left + width // 4] = 0
+        return out
+
+    damaged = {index: damage(index, frame) for index, frame in enumerate(clip) if index % 2}
     samples: list[float] = []
     prepare: list[float] = []
     stages: dict[str, list[float]] = {"detect": [], "infer": [], "rest": []}
@@ -195,7 +209,7 @@ def end_to_end(
                 continue
             calls = len(infer_ms)
             start = time.perf_counter()
-            result = restorer.process(damaged[index].damaged, stamp)
+            result = restorer.process(damaged[index], stamp)
             total = (time.perf_counter() - start) * 1000
             if result.status is Status.REPAIRED and repeat > 0 and index > 8:
                 samples.append(total)
@@ -203,7 +217,7 @@ def end_to_end(
                 stages["detect"].append(result.timings_ms["detect"])
                 stages["infer"].append(inference)
                 stages["rest"].append(total - result.timings_ms["detect"] - inference)
-    row = {"backend": backend.name, "align": align, "frames": len(samples)}
+    row = {"backend": backend.name, "align": align, "failure": failure, "frames": len(samples)}
     row |= _percentiles(samples)
     row["reference_prepare_ms"] = round(float(np.percentile(prepare, 50)), 2)
     # Medians of the parts; "rest" = alignment, model-size conversion, gate, seams, compositing.
@@ -218,6 +232,7 @@ def end_to_end_runs(
     frames: int = 80,
     passes: int = 3,
     progress: bool = True,
+    failure: str = "patches",
 ) -> dict:
     """Repeat :func:`end_to_end` for every backend, alignment on and off, ``runs`` times.
 
@@ -232,7 +247,7 @@ def end_to_end_runs(
         for _ in tqdm(range(runs), desc="end-to-end runs", disable=runs < 2 or not progress):
             every.append(
                 [
-                    end_to_end(b, a, frames, passes, precision, Path(cache))
+                    end_to_end(b, a, frames, passes, precision, Path(cache), failure)
                     for b in backends
                     for a in ALIGNS
                 ]
@@ -240,6 +255,7 @@ def end_to_end_runs(
     return {
         "machine": machine_description(),
         "precision": precision,
+        "failure": failure,
         "summary": summarize_runs(every),
         "runs": every,
     }
@@ -248,7 +264,7 @@ def end_to_end_runs(
 def format_end_to_end(record: dict) -> str:
     """One line per (backend, align) of an :func:`end_to_end_runs` record, under a header."""
     lines = [
-        f"{'backend':<20}{'align':<7}{'p50 ms: median (min-max) of runs':<36}"
+        f"{'backend':<20}{'align':<10}{'p50 ms: median (min-max) of runs':<36}"
         f"{'detect':>8}{'infer':>8}{'rest':>8}"
     ]
     for name, entry in record["summary"].items():
@@ -256,7 +272,7 @@ def format_end_to_end(record: dict) -> str:
         spread = f"{entry['p50_median_ms']:.1f} ({entry['p50_min_ms']:.1f}-"
         spread += f"{entry['p50_max_ms']:.1f}), {entry['runs']} runs"
         lines.append(
-            f"{backend:<20}{align:<7}{spread:<36}{entry['detect_median_ms']:>8.1f}"
+            f"{backend:<20}{align:<10}{spread:<36}{entry['detect_median_ms']:>8.1f}"
             f"{entry['infer_median_ms']:>8.1f}{entry['rest_median_ms']:>8.1f}"
         )
     return "\n".join(lines)

@@ -157,10 +157,10 @@ def _end_to_end(modes: argparse._SubParsersAction) -> None:
     p = _mode(
         modes,
         "end-to-end",
-        "the whole restorer per damaged 1280x720 frame, alignment on and off",
+        "the whole restorer per damaged 1280x720 frame, per alignment mode",
         "Run the restorer on the bundled weights over bigbuckbunny.mp4 (1280x720), every other\n"
-        "frame with 75 % of its patches failed, per backend with ECC alignment on and off;\n"
-        "report p50/p99 and the detect / infer / rest split.\n\n"
+        "frame damaged (--failure), per backend with each alignment: ecc_flow (the default),\n"
+        "ecc, none; report p50/p99 and the detect / infer / rest split.\n\n"
         "example: frame-restore bench end-to-end --backends openvino-cpu --runs 5 "
         "--json e2e.json",
     )
@@ -171,6 +171,14 @@ def _end_to_end(modes: argparse._SubParsersAction) -> None:
         default=1,
         help="repeat the whole measurement, report the median of the runs (a shared VM "
         "drifts 20-30%% between minutes) (default: 1)",
+    )
+    p.add_argument(
+        "--failure",
+        choices=("patches", "block"),
+        default="patches",
+        help="patches: 75%% of the patches failed (ECC's hardest case); block: one dead block "
+        "of a quarter of each side, enclosed by clean pixels (where ecc_flow measures dense "
+        "motion) (default: patches)",
     )
     add_precision(p)
     add_json(p)
@@ -373,11 +381,15 @@ def run_end_to_end(args: argparse.Namespace) -> int:
     from frame_restore_ros.bench.backend_bench import end_to_end_runs, format_end_to_end
 
     record = end_to_end_runs(
-        args.backends, args.runs, args.precision, progress=not args.no_progress
+        args.backends,
+        args.runs,
+        args.precision,
+        progress=not args.no_progress,
+        failure=args.failure,
     )
     record["command"] = (
         f"frame-restore bench end-to-end --backends {' '.join(args.backends)} "
-        f"--runs {args.runs} --precision {args.precision}"
+        f"--runs {args.runs} --precision {args.precision} --failure {args.failure}"
     )
     print(format_end_to_end(record))
     write_json(args.json, record)

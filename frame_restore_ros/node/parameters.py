@@ -245,7 +245,8 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
     ),
     config_parameter(
         "align",
-        "Warp the reference onto the frame (ECC affine) before repairing; none: off.",
+        "Warp the reference onto the frame before repairing: ecc (one affine warp), ecc_flow "
+        "(that, then the dense motion around failures enclosed by clean pixels); none: off.",
         (RepairOptions, "align"),
         choices=ALIGN_MODES,
     ),

@@ -17,7 +17,7 @@ import numpy as np
 from frame_restore_ros.media.resize import downscale
 
 log = logging.getLogger(__name__)
-ALIGN_MODES = ("none", "ecc")
+ALIGN_MODES = ("none", "ecc", "ecc_flow")  # ecc_flow: + flow_refinement.py
 WORK_SIZE = (144, 256)  # (h, w) at which ECC runs; smaller sizes leave too few all-valid pixels
 # at 75 % failed patches and alignment stops working (measured: docs/backends.md).
 ITERATIONS = 20  # with EPSILON: ~4 ms instead of ~10 (40 iterations, 1e-4) at equal quality

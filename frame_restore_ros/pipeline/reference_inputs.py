@@ -2,7 +2,8 @@
 
 Prepared once per reference frame (the restorer caches it by the tracker's version): the
 model-size image, the full-resolution detail map (detail transfer) and ECC's gray work image.
-For each damaged frame, ECC finds the warp from the reference to it on clean pixels, and the
+For each damaged frame, ECC finds the warp from the reference to it on clean pixels (and, with
+``align: ecc_flow``, the dense motion around the failures, ``flow_refinement.py``), and the
 prepared model-size image and detail map are warped; warping those instead of the full-resolution
 frame (and converting it again) gives the same inputs up to resampling at a fraction of the cost.
 ``repair.RepairPipeline`` is its one caller.
@@ -22,7 +23,8 @@ from frame_restore_ros.pipeline.alignment import (
     warp_model_input,
     work_gray,
 )
-from frame_restore_ros.pipeline.compositing import detail_from_small
+from frame_restore_ros.pipeline.compositing import ModelSizeFrame, detail_from_small
+from frame_restore_ros.pipeline.flow_refinement import refine_reference
 
 
 @dataclass(frozen=True)
@@ -60,19 +62,30 @@ def aligned_inputs(
     reference: np.ndarray,
     damaged: np.ndarray,
     valid: np.ndarray,
+    small: ModelSizeFrame | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None, bool]:
-    """Return (model input, detail map, whether a warp was applied) aligned to ``damaged``.
+    """Return (model input, detail map, whether it was moved) aligned to ``damaged``.
 
     ``valid``: (H, W) bool, the damaged frame's clean pixels. Without ``prepared.gray``
     (alignment off) or when ECC finds no trustworthy warp, the prepared inputs are returned.
+    ``small``: the damaged frame at the model's size; given, the dense motion around the
+    failures is followed after ECC (``flow_refinement.py``), and the detail map returned is
+    then only valid at failed pixels (the only ones compositing reads it at).
     """
     if prepared.gray is None:
         return prepared.model_input, prepared.detail, False
     # ECC's work images come from the full-resolution frame: deriving them from the model-size
     # copy saves ~2 ms but cost 0.05-0.15 dB on the evaluation clip (gaps 1-8).
     warp = estimate_warp(reference, damaged, valid, gray_reference=prepared.gray)
+    model_input = prepared.model_input
+    if warp is not None:
+        model_input = warp_model_input(model_input, warp, damaged.shape[:2])
+    if small is not None:
+        # The detail is moved by the warp and the flow in one pass (when refined).
+        refined = refine_reference(model_input, prepared.detail, small.image, small.valid, warp)
+        if refined.refined:
+            return refined.model_input, refined.detail, True
     if warp is None:
-        return prepared.model_input, prepared.detail, False
-    model_input = warp_model_input(prepared.model_input, warp, damaged.shape[:2])
+        return model_input, prepared.detail, False
     detail = None if prepared.detail is None else warp_full(prepared.detail, warp)
     return model_input, detail, True

@@ -2,7 +2,8 @@
 
 Given a reference frame, a damaged frame and its failure mask (all full resolution), the
 pipeline prepares the reference for the model once (``reference_inputs.py``), aligns it to the
-damaged frame (ECC, ``alignment.py``), runs the backend at the model's input size, gates the
+damaged frame (ECC, ``alignment.py``; then the dense motion around the failures,
+``flow_refinement.py``), runs the backend at the model's input size, gates the
 prediction towards the reference where the scene did not change (``change_gate.py``), feathers
 the seams (``seam.py``), upsamples, adds the reference's detail and writes the failed pixels
 only (``compositing.py``). Every entry point repairs through a :class:`RepairPipeline`: the
@@ -47,7 +48,9 @@ class RepairOptions:
         detail_transfer: add the reference's full-resolution detail to the upsampled prediction.
         change_tau: change gate, gray levels: where the valid surroundings changed less than
             this since the reference, keep the reference; None turns the gate off.
-        align: warp the reference onto the damaged frame first: "ecc" or "none".
+        align: warp the reference onto the damaged frame first: "ecc" (one affine warp),
+            "ecc_flow" (that, then the dense motion around the failures,
+            ``flow_refinement.py``) or "none".
         uncertainty: also return the per-pixel std of K decoder samples (needs a backend with
             ``infer_with_uncertainty``).
         thin_inpaint_px: failed structures at most this thick (dead lines, a few rows or
@@ -61,7 +64,7 @@ class RepairOptions:
     feather_px: int = 24
     detail_transfer: bool = True
     change_tau: float | None = DEFAULT_TAU
-    align: str = "ecc"
+    align: str = "ecc_flow"
     uncertainty: bool = False
     thin_inpaint_px: int = DEFAULT_THIN_INPAINT_PX
     temporal_blend: float = DEFAULT_TEMPORAL_BLEND
@@ -149,7 +152,7 @@ class RepairPipeline:
                 return cached[1]
         options = self.options
         prepared = prepare_reference(
-            reference, size, options.detail_transfer, options.align == "ecc"
+            reference, size, options.detail_transfer, options.align != "none"
         )
         if key is not None:
             self._cached = (key, prepared)
@@ -199,8 +202,9 @@ class RepairPipeline:
         prepared = self.prepare(reference, key)
         assert prepared is not None
         small = to_model_size(damaged, failed, self.backend.input_size)
-        model_input, detail, aligned = aligned_inputs(prepared, reference, damaged, ~failed)
         options = self.options
+        flow = small if options.align == "ecc_flow" else None
+        model_input, detail, aligned = aligned_inputs(prepared, reference, damaged, ~failed, flow)
         frame, uncertainty = composite_prediction(
             self.backend,
             damaged,
