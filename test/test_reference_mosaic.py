@@ -178,7 +178,8 @@ def test_lookup_without_a_mask_and_reasons_for_no_reference():
 
 def test_the_reference_is_prepared_at_most_once_per_held_moment(frames):
     frames = [f[:128, :320] for f in frames]
-    restorer = scripted(RestorerConfig())
+    # the held mosaic (a followed repair would enter it: tested below)
+    restorer = scripted(RestorerConfig(tracker=TrackerConfig(propagate_followed=False)))
     run(restorer, frames[0], np.zeros((128, 320), bool), 0.0)
     failed = block(16, 16, 48, 64, (128, 320))
     versions = []
@@ -229,3 +230,28 @@ def test_persistent_evaluation_runs_the_node_restorer_and_scores_temporal_error(
     assert {r["frames"] for r in psnr.values()} == {6}  # 2 kinds x 1 episode, 6 frames each
     temporal = [r for r in rows if r["metric"] == "temporal_error" and r["method"] == "hold"]
     assert len(temporal) == 2 * 5 and all(r["value"] > 0 for r in temporal)  # scene moves
+
+
+def test_repairs_that_followed_the_motion_enter_the_reference_and_edge_failures_are_held(
+    frames,
+):
+    """A failed block the dense motion covered propagates; lost bottom rows keep the hold."""
+    frames = [f[:128, :320] for f in frames]
+    for failed, followed in ((block(40, 100, 40, 80, (128, 320)), True),
+                             (block(96, 0, 32, 320, (128, 320)), False)):  # fmt: skip
+        restorer = scripted(RestorerConfig())
+        run(restorer, frames[0], np.zeros((128, 320), bool), 0.0)
+        held = restorer.tracker.frame.copy()
+        for index in range(1, 4):
+            _, result = run(restorer, frames[2 * index], failed, index * 0.04)
+            assert result.status is Status.REPAIRED
+        mosaic = restorer.tracker.frame
+        if followed:  # the last output, repaired block included, is the reference now
+            np.testing.assert_array_equal(mosaic, result.frame)
+        else:  # held: the moment before the failure
+            np.testing.assert_array_equal(mosaic, held)
+        off = scripted(RestorerConfig(tracker=TrackerConfig(propagate_followed=False)))
+        run(off, frames[0], np.zeros((128, 320), bool), 0.0)
+        for index in range(1, 4):
+            run(off, frames[2 * index], failed, index * 0.04)
+        np.testing.assert_array_equal(off.tracker.frame, held)  # switched off: always held

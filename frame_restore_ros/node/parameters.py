@@ -265,6 +265,13 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
         (TrackerConfig, "propagate_repairs"),
     ),
     config_parameter(
+        "reference.propagate_followed",
+        "Propagate a frame's repairs (as reference.propagate_repairs) when they followed the "
+        "scene's measured motion at every failed pixel (align ecc_flow); lost rows at the "
+        "frame's edge never do and keep the held reference.",
+        (TrackerConfig, "propagate_followed"),
+    ),
+    config_parameter(
         "reference.max_age_frames",
         "Failed pixels whose region of the reference is older pass through (stale "
         "reference); the rest of the frame is still repaired.",

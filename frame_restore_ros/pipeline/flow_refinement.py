@@ -44,12 +44,15 @@ class FlowRefinement:
         detail: (H, W, 3) int16 detail map (a new array when refined), or None.
         refined: whether the dense flow was applied.
         reason: why not, in words ("" when refined).
+        everywhere: refined, and every failed pixel got interpolated motion (none lies towards
+            the frame's edge): the repair follows the scene's motion at all of them.
     """
 
     model_input: np.ndarray
     detail: np.ndarray | None
     refined: bool
     reason: str = ""
+    everywhere: bool = False
 
 
 @lru_cache(maxsize=4)
@@ -208,4 +211,5 @@ def refine_reference(
         return FlowRefinement(model_input, detail, False, "the flow does not explain the frame")
     refined_input = np.ascontiguousarray(warped.transpose(2, 0, 1)[None])
     refined_detail = None if detail is None else _remap_detail(detail, flow, ~clean, warp)
-    return FlowRefinement(refined_input, refined_detail, True)
+    everywhere = bool(np.array_equal(bracketed, ~clean))
+    return FlowRefinement(refined_input, refined_detail, True, everywhere=everywhere)

@@ -28,6 +28,24 @@ from frame_restore_ros.pipeline.flow_refinement import refine_reference
 
 
 @dataclass(frozen=True)
+class AlignedInputs:
+    """The reference aligned to one damaged frame.
+
+    Attributes:
+        model_input: (1, 3, h, w) float32 RGB in [0, 1].
+        detail: (H, W, 3) int16 detail map, or None (detail transfer off).
+        aligned: whether the reference was moved (ECC's warp and/or the dense motion).
+        followed: the dense motion was measured and interpolated at every failed pixel
+            (``FlowRefinement.everywhere``).
+    """
+
+    model_input: np.ndarray
+    detail: np.ndarray | None
+    aligned: bool
+    followed: bool = False
+
+
+@dataclass(frozen=True)
 class ReferenceInputs:
     """A prepared reference.
 
@@ -63,8 +81,8 @@ def aligned_inputs(
     damaged: np.ndarray,
     valid: np.ndarray,
     small: ModelSizeFrame | None = None,
-) -> tuple[np.ndarray, np.ndarray | None, bool]:
-    """Return (model input, detail map, whether it was moved) aligned to ``damaged``.
+) -> AlignedInputs:
+    """Return the model input and detail map aligned to ``damaged``.
 
     ``valid``: (H, W) bool, the damaged frame's clean pixels. Without ``prepared.gray``
     (alignment off) or when ECC finds no trustworthy warp, the prepared inputs are returned.
@@ -73,7 +91,7 @@ def aligned_inputs(
     then only valid at failed pixels (the only ones compositing reads it at).
     """
     if prepared.gray is None:
-        return prepared.model_input, prepared.detail, False
+        return AlignedInputs(prepared.model_input, prepared.detail, False)
     # ECC's work images come from the full-resolution frame: deriving them from the model-size
     # copy saves ~2 ms but cost 0.05-0.15 dB on the evaluation clip (gaps 1-8).
     warp = estimate_warp(reference, damaged, valid, gray_reference=prepared.gray)
@@ -84,8 +102,8 @@ def aligned_inputs(
         # The detail is moved by the warp and the flow in one pass (when refined).
         refined = refine_reference(model_input, prepared.detail, small.image, small.valid, warp)
         if refined.refined:
-            return refined.model_input, refined.detail, True
+            return AlignedInputs(refined.model_input, refined.detail, True, refined.everywhere)
     if warp is None:
-        return model_input, prepared.detail, False
+        return AlignedInputs(model_input, prepared.detail, False)
     detail = None if prepared.detail is None else warp_full(prepared.detail, warp)
-    return model_input, detail, True
+    return AlignedInputs(model_input, detail, True)

@@ -109,11 +109,15 @@ class Repair:
         uncertainty: (H, W) float32 std on the 0-255 scale, 0 outside failed pixels; or None
             (not asked for, or the hold backend, which does not sample).
         aligned: whether a warp of the reference onto the damaged frame was applied.
+        followed: the reference was moved with the dense motion measured and interpolated at
+            every failed pixel (``align: ecc_flow``): the repair follows the scene there, so the
+            restorer may let it into the reference (``TrackerConfig.propagate_followed``).
     """
 
     frame: np.ndarray
     uncertainty: np.ndarray | None
     aligned: bool
+    followed: bool = False
 
 
 class RepairPipeline:
@@ -193,7 +197,8 @@ class RepairPipeline:
         repair = self._predict(reference, damaged, failed, key)
         if not thin.any():
             return repair
-        return Repair(inpaint_thin(repair.frame, thin), repair.uncertainty, repair.aligned)
+        frame = inpaint_thin(repair.frame, thin)
+        return Repair(frame, repair.uncertainty, repair.aligned, repair.followed)
 
     def _predict(
         self, reference: np.ndarray, damaged: np.ndarray, failed: np.ndarray, key: object
@@ -204,16 +209,16 @@ class RepairPipeline:
         small = to_model_size(damaged, failed, self.backend.input_size)
         options = self.options
         flow = small if options.align == "ecc_flow" else None
-        model_input, detail, aligned = aligned_inputs(prepared, reference, damaged, ~failed, flow)
+        inputs = aligned_inputs(prepared, reference, damaged, ~failed, flow)
         frame, uncertainty = composite_prediction(
             self.backend,
             damaged,
             failed,
             small,
-            model_input,
-            detail,
+            inputs.model_input,
+            inputs.detail,
             feather_px=options.feather_px,
             change_tau=options.change_tau,
             uncertainty=options.uncertainty,
         )
-        return Repair(frame, uncertainty, aligned)
+        return Repair(frame, uncertainty, inputs.aligned, inputs.followed)

@@ -267,7 +267,7 @@ class Restorer:
                 uncertainty[kept > 0] = 0.0
             reason += f"; {reference.unrepairable} px passed through: {lookup.reason}"
         output = self.blender.blend(output, repaired)
-        self.tracker.update(output, stamp, failed, repaired)
+        self.tracker.update(output, stamp, failed, repaired, repair.followed)
         return result(
             output, Status.REPAIRED, reason, lookup, uncertainty, reference.unrepairable, repaired
         )
