@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -212,3 +213,29 @@ def test_interior_texture_sees_only_the_cell_not_its_neighbours_border():
     lap -= block[1:-1, 2:]
     assert inner[1, 0] == pytest.approx(np.minimum(np.abs(lap), 255).mean())  # as convertScaleAbs
     assert np.isnan(inner[0, 0]) and np.isnan(inner[1, 2])
+
+
+def test_most_of_the_frame_failing_at_once_is_a_failure_not_a_scene_cut(clip):
+    # 75 % of the model's patches failed in one frame (a burst of lost packets, the paper's
+    # masking): most cells moved, but into failure looks, so they are onsets, not a new scene.
+    detector = FailureDetector()
+    for frame in clip[:8]:
+        detector.detect(frame)
+    damage = corruption.random_patches(clip[8], (14, 25), 0.75, np.random.default_rng(3))
+    detection = detector.detect(damage.damaged)
+    truth = damage.labels > 0
+    assert truth.mean() > 0.7
+    recall = (detection.mask & truth).sum() / truth.sum()
+    precision = (detection.mask & truth).sum() / max(detection.mask.sum(), 1)
+    assert recall > 0.8 and precision > 0.9, (recall, precision)  # 0 before: "a scene cut"
+
+
+def test_a_scene_cut_to_other_footage_is_not_a_failure(clip):
+    other = read_frames(sample_video_path("bigbuckbunny.mp4"), max_frames=12)
+    height, width = clip[0].shape[:2]
+    other = [cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA) for frame in other]
+    detector = FailureDetector()
+    for frame in clip[:8]:
+        detector.detect(frame)
+    flagged = [detector.detect(frame).failed_ratio for frame in other]
+    assert max(flagged) < 0.002, flagged

@@ -301,6 +301,18 @@ def test_end_to_end_runs_summarize_every_backend_and_alignment():
         assert entry["p50_min_ms"] <= entry["p50_median_ms"] <= entry["p50_max_ms"]
         assert entry["infer_median_ms"] > 0 and entry["detect_median_ms"] > 0
     assert "cores" in record["machine"] and record["precision"] == "fp16"
+    # Every damaged frame timed took the repair path (a detector that lets a failure through
+    # would leave the figures describing something else).
+    for run in record["runs"]:
+        assert all(row["frames"] == row["damaged_frames"] > 0 for row in run), run
+
+
+def test_end_to_end_times_the_repair_of_75_percent_scattered_patches():
+    # The paper's masking: most of the frame failed at once is a failure, not a scene cut.
+    from frame_restore_ros.bench.backend_bench import end_to_end
+
+    row = end_to_end("torch-cpu", "ecc", frames=14, passes=1, failure="patches")
+    assert row["frames"] == row["damaged_frames"] == 3
 
 
 # --- the one backend factory -------------------------------------------------------------

@@ -195,6 +195,7 @@ def end_to_end(
 
     damaged = {index: damage(index, frame) for index, frame in enumerate(clip) if index % 2}
     samples: list[float] = []
+    damaged_timed = 0
     prepare: list[float] = []
     stages: dict[str, list[float]] = {"detect": [], "infer": [], "rest": []}
     for repeat in range(passes + 1):
@@ -211,13 +212,24 @@ def end_to_end(
             start = time.perf_counter()
             result = restorer.process(damaged[index], stamp)
             total = (time.perf_counter() - start) * 1000
+            damaged_timed += repeat > 0 and index > 8
             if result.status is Status.REPAIRED and repeat > 0 and index > 8:
                 samples.append(total)
                 inference = sum(infer_ms[calls:])
                 stages["detect"].append(result.timings_ms["detect"])
                 stages["infer"].append(inference)
                 stages["rest"].append(total - result.timings_ms["detect"] - inference)
+    if len(samples) < 0.9 * damaged_timed:  # the figures would describe another path
+        log.warning(
+            "only %d of %d damaged frames were repaired (%s, %s): the latency is not the "
+            "repair path's",
+            len(samples),
+            damaged_timed,
+            backend.name,
+            align,
+        )
     row = {"backend": backend.name, "align": align, "failure": failure, "frames": len(samples)}
+    row["damaged_frames"] = damaged_timed
     row |= _percentiles(samples)
     row["reference_prepare_ms"] = round(float(np.percentile(prepare, 50)), 2)
     # Medians of the parts; "rest" = alignment, model-size conversion, gate, seams, compositing.

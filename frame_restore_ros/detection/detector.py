@@ -657,7 +657,7 @@ class FailureDetector:
                 self._flagged_before |= tracker.flagged
         previous = self._previous
         self._gain = 1.0 if previous is None else global_gain(stats.gray, previous.gray)
-        cut = self._scene_cut(stats)
+        cut = self._scene_cut(stats, np.logical_or.reduce(list(signatures.values())))
         for kind, signature in signatures.items():
             before = self._signatures.get(kind)
             if before is None or cut:
@@ -677,7 +677,7 @@ class FailureDetector:
         others = np.logical_or.reduce([*flags.values(), *looks])
         flags[FailureKind.BLOCKAGE] = self._blockage_cells(stats, others, cut)
         others |= flags[FailureKind.BLOCKAGE]
-        flags[FailureKind.FROZEN] = self._frozen_cells(stats, nearby_any(others, 1))
+        flags[FailureKind.FROZEN] = self._frozen_cells(stats, nearby_any(others, 1), cut)
         self._older_dark = self._signatures.get(FailureKind.DEAD)
         self._signatures = signatures
         cells = np.zeros(stats.gray.shape, dtype=np.uint8)
@@ -853,19 +853,29 @@ class FailureDetector:
             )
         return blobs
 
-    def _scene_cut(self, stats: CellStats) -> bool:
-        """Is most of the image new (a stream restart, a camera switch)? Then nothing is an onset.
+    def _scene_cut(self, stats: CellStats, looks_failed: np.ndarray) -> bool:
+        """Is most of the image new scene (a stream restart, a camera switch)? Then no onsets.
 
-        A cell is new when its luma moved by more than ``cut_level`` beyond the global gain.
+        A cut: ``cut_ratio`` of the cells moved by more than ``cut_level`` beyond the global
+        gain, and most of those do not look failed now (``looks_failed``: (rows, cols) bool,
+        any class's signature). A frame where most cells turned black, white, a fill colour or
+        noise at once (a burst of lost packets, the paper's 75 % patch masking) is a failure;
+        an exposure jump that saturates a little sky is still a cut.
         """
         cfg, previous = self.config, self._previous
         if previous is None:
             return True
         moved = np.abs(stats.gray - previous.gray * np.float32(self._gain)) > cfg.cut_level
-        return float(moved.mean()) >= cfg.cut_ratio
+        count = np.count_nonzero(moved)
+        if count < cfg.cut_ratio * moved.size:
+            return False
+        return np.count_nonzero(moved & looks_failed) < 0.5 * count
 
-    def _frozen_cells(self, stats: CellStats, excluded: np.ndarray) -> np.ndarray:
-        """Textured cells that stopped changing after changing before, while around them moves."""
+    def _frozen_cells(self, stats: CellStats, excluded: np.ndarray, cut: bool) -> np.ndarray:
+        """Textured cells that stopped changing after changing before, while around them moves.
+
+        ``cut``: a scene cut in this frame; the cells' motion before it was another scene's.
+        """
         cfg = self.config
         tracker = self._flags[FailureKind.FROZEN]
         if self._still is None:
@@ -878,6 +888,8 @@ class FailureDetector:
             identical, self._moving, np.where(self._still > 0, 1, self._moving + 1)
         ).astype(np.int32)
         self._still = np.where(identical, self._still + 1, 0).astype(np.int32)
+        if cut:  # a still part of the new scene had not been moving: it cannot have frozen
+            self._moving.fill(0)
         live = self._moving >= cfg.frozen_moving_frames
         candidates = (
             live
@@ -1090,8 +1102,8 @@ class FailureDetector:
             reach_px=max(1, round(cfg.dead_rim_reach * labels.shape[0])),
             darkening=cfg.dead_rim_darkening,
             kept=self._rim,
+            allowed=labels == FailureKind.CLEAN,
         )
-        rim &= labels == FailureKind.CLEAN
         labels[rim] = FailureKind.DEAD
         self._rim = rim
 

@@ -59,7 +59,7 @@ def composite_prediction(
         small: :func:`to_model_size` of ``damaged`` and ``failed``.
         reference_input: (1, 3, h, w) float32 RGB in [0, 1], the (aligned) reference at the
             model's input size (h, w).
-        reference_detail: (H, W, 3) int16 detail of the reference above the model's resolution
+        reference_detail: (H, W, 3) float32 detail of the reference above the model's resolution
             (``detail_from_small``), added to the upsampled prediction; None: off. Where the
             model reproduces the reference, the output is then the full-resolution reference.
         feather_px: seam feathering width in full-resolution pixels (0 = none; ``seam.py``).
@@ -112,8 +112,8 @@ def composite_prediction(
     if reference_detail is not None:
         if reference_detail.shape != damaged.shape:
             raise ValueError(f"detail {reference_detail.shape} != frame {damaged.shape}")
-        # Saturating uint8 add of the detail, written straight into the failed pixels: one
-        # full-resolution pass instead of an add and a copy (these passes are memory-bound).
+        # Saturating, rounded uint8 add of the detail, written straight into the failed pixels:
+        # one full-resolution pass instead of an add and a copy (these passes are memory-bound).
         cv2.add(
             upsampled, reference_detail, dst=output, mask=failed.view(np.uint8), dtype=cv2.CV_8U
         )
@@ -123,11 +123,13 @@ def composite_prediction(
 
 
 def detail_from_small(reference: np.ndarray, small: np.ndarray) -> np.ndarray:
-    """(H, W, 3) int16: ``reference`` minus ``small`` (its model-size version) upsampled.
+    """(H, W, 3) float32: ``reference`` minus ``small`` (its model-size version) upsampled.
 
     It is the detail the model cannot represent at its input size; computed once per reference.
+    float32, not int16: OpenCV's warps and remaps of 16-bit images are not vectorised (a 720p
+    detail map's affine warp: 9.6 ms in int16, 1.1 ms in float32 on the 2-core development VM).
     """
     upsampled = cv2.resize(
         small, (reference.shape[1], reference.shape[0]), interpolation=cv2.INTER_LINEAR
     )
-    return cv2.subtract(reference, upsampled, dtype=cv2.CV_16S)  # one pass, exact in int16
+    return cv2.subtract(reference, upsampled, dtype=cv2.CV_32F)  # one pass, exact

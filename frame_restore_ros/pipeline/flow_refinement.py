@@ -41,7 +41,7 @@ class FlowRefinement:
 
     Attributes:
         model_input: (1, 3, h, w) float32 RGB in [0, 1], the reference to feed the model.
-        detail: (H, W, 3) int16 detail map (a new array when refined), or None.
+        detail: (H, W, 3) float32 detail map (a new array when refined), or None.
         refined: whether the dense flow was applied.
         reason: why not, in words ("" when refined).
         everywhere: refined, and every failed pixel got interpolated motion (none lies towards
@@ -64,9 +64,18 @@ def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
-def _clean_before(clean: np.ndarray, axis: int) -> np.ndarray:
-    """(h, w) bool: whether a clean pixel comes before each pixel along ``axis`` (or is it)."""
-    return np.logical_or.accumulate(clean, axis=axis)
+def _between_clean(clean: np.ndarray) -> np.ndarray:
+    """(h, w) bool: pixels with a clean pixel at or before them and at or after them in their row.
+
+    From each row's first and last clean column (two comparisons per pixel, ~5x faster than
+    accumulating along the row).
+    """
+    width = clean.shape[1]
+    first = np.argmax(clean, axis=1)
+    last = width - 1 - np.argmax(clean[:, ::-1], axis=1)
+    last[~clean.any(axis=1)] = -1  # no clean pixel in the row: nothing is between
+    columns = np.arange(width)
+    return (columns >= first[:, None]) & (columns <= last[:, None])
 
 
 def bracketed_failures(clean: np.ndarray) -> np.ndarray:
@@ -75,8 +84,8 @@ def bracketed_failures(clean: np.ndarray) -> np.ndarray:
     There the flow is interpolated between measured motion; elsewhere (lost rows at the bottom,
     a failed corner) it would be extrapolated towards the frame's edge, which loses.
     """
-    across = _clean_before(clean, 1) & _clean_before(clean[:, ::-1], 1)[:, ::-1]
-    down = _clean_before(clean, 0) & _clean_before(clean[::-1], 0)[::-1]
+    across = _between_clean(clean)
+    down = _between_clean(np.ascontiguousarray(clean.T)).T
     return ~clean & (across | down)
 
 
@@ -96,7 +105,7 @@ def _fill(flow: np.ndarray, clean: np.ndarray, bracketed: np.ndarray) -> np.ndar
     """
     height, width = clean.shape
     support = clean.astype(np.float32)
-    out = flow * support[..., None]  # the measured flow, 0 at failed pixels
+    out = cv2.copyTo(flow, clean.view(np.uint8))  # the measured flow, 0 at failed pixels
     half = (width // 2, height // 2)
     numerator = cv2.GaussianBlur(
         cv2.resize(out, half, interpolation=cv2.INTER_AREA), (0, 0), FILL_SIGMA / 2
@@ -111,14 +120,14 @@ def _fill(flow: np.ndarray, clean: np.ndarray, bracketed: np.ndarray) -> np.ndar
     if far.any():
         filled[far] = mean
     filled = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
-    np.copyto(out, filled, where=bracketed[..., None])
+    out = cv2.copyTo(filled, bracketed.view(np.uint8), out)  # in place; np.copyto: 1 ms more
     return out
 
 
 def _remap_detail(
     detail: np.ndarray, flow: np.ndarray, failed: np.ndarray, warp: np.ndarray | None
 ) -> np.ndarray:
-    """Return the (H, W, 3) int16 detail moved by ECC's ``warp`` and the model-size ``flow``.
+    """Return the (H, W, 3) float32 detail moved by ECC's ``warp`` and the model-size ``flow``.
 
     ``warp``: ECC's 2x3 full-resolution warp (reference -> damaged frame) or None; ``failed``:
     (h, w) bool, the model-size pixels that are not clean. The detail is only ever added at
@@ -157,11 +166,11 @@ def _remap_detail(
             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_REPLICATE,
         )
-    whole = (top, left, bottom, right) == (0, 0, full_h, full_w)
-    out = np.empty_like(detail) if whole else np.zeros_like(detail)  # every pixel written, or 0
-    out[top:bottom, left:right] = cv2.remap(
-        detail, box_map, None, DETAIL_INTERPOLATION, borderMode=cv2.BORDER_REPLICATE
-    )
+    moved = cv2.remap(detail, box_map, None, DETAIL_INTERPOLATION, borderMode=cv2.BORDER_REPLICATE)
+    if moved.shape == detail.shape:
+        return moved
+    out = np.zeros(detail.shape, detail.dtype)
+    out[top:bottom, left:right] = moved
     return out
 
 
@@ -177,7 +186,7 @@ def refine_reference(
     Args:
         model_input: (1, 3, h, w) float32 RGB in [0, 1], the reference at the model's input
             size, already moved by ``warp``; never modified.
-        detail: (H, W, 3) int16 full-resolution detail of the reference NOT moved by ``warp``
+        detail: (H, W, 3) float32 full-resolution detail of the reference NOT moved by ``warp``
             (the prepared one), or None; never modified.
         damaged_small: (h, w, 3) uint8 BGR, the damaged frame at the model's input size.
         valid_small: (h, w) uint8, the clean share of each pixel's footprint x 255.

@@ -33,7 +33,7 @@ class AlignedInputs:
 
     Attributes:
         model_input: (1, 3, h, w) float32 RGB in [0, 1].
-        detail: (H, W, 3) int16 detail map, or None (detail transfer off).
+        detail: (H, W, 3) float32 detail map, or None (detail transfer off).
         aligned: whether the reference was moved (ECC's warp and/or the dense motion).
         followed: the dense motion was measured and interpolated at every failed pixel
             (``FlowRefinement.everywhere``).
@@ -52,7 +52,8 @@ class ReferenceInputs:
     Attributes:
         size: the model input size (h, w) it was prepared for.
         model_input: (1, 3, h, w) float32 RGB in [0, 1].
-        detail: (H, W, 3) int16 detail above the model's resolution, or None (detail transfer off).
+        detail: (H, W, 3) float32 detail above the model's resolution, or None (detail
+            transfer off).
         gray: ECC's (144, 256) uint8 work image, or None (alignment off).
     """
 
