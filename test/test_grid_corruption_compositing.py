@@ -63,6 +63,20 @@ def test_restore_changes_only_failed_pixels_at_full_resolution(tiny_backend, bik
     assert not np.array_equal(restored[failed], damaged[failed])
 
 
+def test_a_failed_block_is_written_through_its_bounding_box_only(tiny_backend, bikes_frames):
+    # Compositing works on the failed pixels' box (views of the output, written in place).
+    reference, truth = bikes_frames[10], bikes_frames[11]
+    damaged = truth.copy()
+    failed = np.zeros(truth.shape[:2], bool)
+    failed[60:140, 200:330] = True
+    failed[100, 400] = True  # a second, lone pixel widens the box
+    damaged[failed] = 0
+    restored = repair(tiny_backend, reference, damaged, failed)[0]
+    assert np.array_equal(restored[~failed], damaged[~failed])
+    written = np.any(restored != damaged, axis=-1)
+    assert written[failed].mean() > 0.99 and written[100, 400]
+
+
 def test_restore_with_nothing_failed_returns_the_same_bytes(tiny_backend, bikes_frames):
     frame = bikes_frames[3]
     out = repair(tiny_backend, bikes_frames[2], frame, np.zeros(frame.shape[:2], bool))[0]

@@ -108,17 +108,22 @@ def composite_prediction(
         small, (damaged.shape[1], damaged.shape[0]), interpolation=cv2.INTER_LINEAR
     )
     output = damaged.copy()
-    # Masked writes of failed pixels only: ~1 ms at 1080p, against ~60 ms for output[failed] = ...
+    # Masked writes of failed pixels only (~1 ms at 1080p, against ~60 ms for output[failed] =
+    # ...), and only over the failed pixels' bounding box: a failed block is a fraction of the
+    # frame (720p, a quarter of each side: 0.4 ms instead of 3.8 for the add of the detail).
+    left, top, box_w, box_h = cv2.boundingRect(failed.view(np.uint8))
+    if box_w == 0:  # nothing failed: nothing to write (OpenCV refuses empty views)
+        return output, std_full
+    box = (slice(top, top + box_h), slice(left, left + box_w))
+    mask = failed[box].view(np.uint8)
     if reference_detail is not None:
         if reference_detail.shape != damaged.shape:
             raise ValueError(f"detail {reference_detail.shape} != frame {damaged.shape}")
-        # Saturating, rounded uint8 add of the detail, written straight into the failed pixels:
-        # one full-resolution pass instead of an add and a copy (these passes are memory-bound).
-        cv2.add(
-            upsampled, reference_detail, dst=output, mask=failed.view(np.uint8), dtype=cv2.CV_8U
-        )
+        # Saturating, rounded uint8 add of the detail, written straight into the failed pixels
+        # (in place into the output's view): one pass instead of an add and a copy.
+        cv2.add(upsampled[box], reference_detail[box], dst=output[box], mask=mask, dtype=cv2.CV_8U)
     else:
-        cv2.copyTo(upsampled, failed.view(np.uint8), output)
+        cv2.copyTo(upsampled[box], mask, output[box])
     return output, std_full
 
 
