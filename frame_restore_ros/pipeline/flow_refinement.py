@@ -67,8 +67,8 @@ def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
 def _between_clean(clean: np.ndarray) -> np.ndarray:
     """(h, w) bool: pixels with a clean pixel at or before them and at or after them in their row.
 
-    From each row's first and last clean column (two comparisons per pixel, ~5x faster than
-    accumulating along the row).
+    From each row's first and last clean column (two comparisons per pixel: the bracketed
+    failures at the model's size in 0.5 ms instead of 1.0 with cumulative ORs along the rows).
     """
     width = clean.shape[1]
     first = np.argmax(clean, axis=1)
