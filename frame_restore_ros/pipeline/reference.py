@@ -56,7 +56,7 @@ class TrackerConfig:
         propagate_followed: propagate a frame's repairs (as ``propagate_repairs``) when they
             followed the scene's measured motion at every failed pixel (``Repair.followed``:
             ``align: ecc_flow`` interpolated the flow there). On blocks held 12 frames this
-            gave +2.37 dB over hold and a temporal error below hold's (4.31 against 4.37);
+            gave +2.36 dB over hold and a temporal error below hold's (4.30 against 4.37);
             lost rows at the frame's edge never qualify and keep the held reference
             (docs/evaluation.md, "Dense motion inside failures").
     """
