@@ -430,3 +430,88 @@ def test_cli_make_bag_then_replay_with_default_weights(tmp_path, capsys):
     bench = json.loads((tmp_path / "b.json").read_text())
     assert bench["bag_io_alone"]["frames"] == bench["whole_pipeline"]["frames"] == 6
     assert bench["bag_io_alone"]["frames_per_second"] > 0
+
+
+@pytest.mark.parametrize("encoding", ["bayer_rggb8", "bayer_grbg8"])
+def test_clean_bayer_bag_replays_without_repairs(bikes_frames, tmp_path, encoding):
+    """A clean Bayer recording: the demosaiced border rows are no lost-rows onset."""
+    source, output = tmp_path / "in", tmp_path / "out"
+    write_ros2_bag(source, [np.ascontiguousarray(f) for f in bikes_frames[:14]], encoding)
+    options = ReplayOptions(topics=("/cam/image_raw",), progress=False, strips=0)
+    result = replay(source, output, HoldBackend(), options)
+    status = result.cameras["/cam/image_raw"].status
+    assert status["repaired"] == 0, dict(status)
+    assert sum(status.values()) == 14
+
+
+def forge_pre_iron(path: Path) -> None:
+    """Rewrite metadata.yaml as a Humble recorder leaves it: version 5, no type hash."""
+    metadata = path / "metadata.yaml"
+    yaml = YAML(typ="safe")
+    data = yaml.load(metadata.read_text())
+    info = data["rosbag2_bagfile_information"]
+    info["version"] = 5
+    for topic in info["topics_with_message_count"]:
+        topic["topic_metadata"].pop("type_description_hash")
+        topic["topic_metadata"]["offered_qos_profiles"] = ""
+    with metadata.open("w") as stream:
+        yaml.dump(data, stream)
+
+
+@pytest.mark.parametrize("bare_mcap", [False, True])
+def test_pre_iron_bag_without_type_hash_replays(frames, tmp_path, bare_mcap):
+    """Bags recorded before Iron (and bare .mcap files) store no RIHS01 hash."""
+    source, output = tmp_path / "in", tmp_path / "out"
+    write_ros2_bag(source, frames[:3])
+    forge_pre_iron(source)
+    if bare_mcap:
+        source = source / "in.mcap"
+    with BagReader(source) as reader:
+        assert all(spec.rihs01.startswith("RIHS01_") for spec in reader.topic_specs())
+    replay(source, output, HoldBackend(), ReplayOptions(progress=False))
+    info = YAML(typ="safe").load((output / "metadata.yaml").read_text())
+    hashes = {
+        t["topic_metadata"]["name"]: t["topic_metadata"]["type_description_hash"]
+        for t in info["rosbag2_bagfile_information"]["topics_with_message_count"]
+    }
+    assert hashes["/cam/image_raw"] == ROS2.hash_rihs01(IMAGE)
+    assert hashes["/chatter"] == ROS2.hash_rihs01(STRING)
+    assert len(read_all(output)["/cam/image_raw/restored"]) == 3
+
+
+def test_writer_refuses_a_topic_without_type_hash(tmp_path):
+    from frame_restore_ros.bag.bag_io import AtomicBagWriter, TopicSpec
+
+    msgdef, _ = ROS2.generate_msgdef(STRING, ros_version=2)
+    with pytest.raises(BagError, match="/chatter.*no RIHS01 type hash"):
+        with AtomicBagWriter(tmp_path / "out") as writer:
+            writer.add_topic(TopicSpec("/chatter", STRING, msgdef, ""))
+    assert not (tmp_path / "out").exists()
+
+
+def test_clock_jump_resets_are_counted_logged_and_reported(frames, tmp_path, caplog):
+    """Header stamps going backwards reset the camera each time: never silently."""
+    source, output = tmp_path / "in", tmp_path / "out"
+    with Writer(source, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        image = writer.add_connection("/cam/image_raw", IMAGE, typestore=ROS2)
+        for i, frame in enumerate(frames[:6]):
+            msg = image_msg(ROS2, 5 - i, bgr_to_native(frame, "bgr8"), "bgr8")  # backwards
+            writer.write(image, START + i * PERIOD, ROS2.serialize_cdr(msg, IMAGE))
+    with caplog.at_level("WARNING"):
+        result = replay(source, output, HoldBackend(), ReplayOptions(progress=False, strips=0))
+    camera = result.cameras["/cam/image_raw"]
+    assert camera.clock_jump_resets == 5 and camera.resolution_resets == 0
+    first = (START + 5 * PERIOD + 12345) / 1e9
+    second = (START + 4 * PERIOD + 12345) / 1e9
+    assert f"/cam/image_raw: header stamp went backwards {first:.3f} -> {second:.3f} s" in (
+        caplog.text
+    )
+    assert "/cam/image_raw: 5 clock-jump resets in 6 frames" in caplog.text
+    summary = write_report(result, tmp_path / "report")["cameras"]["/cam/image_raw"]
+    assert summary["clock_jump_resets"] == 5
+    assert summary["clock_jumps"][0] == {"from_s": round(first, 6), "to_s": round(second, 6)}
+    assert "clock jump 5" in (tmp_path / "report" / "index.html").read_text()
+    from frame_restore_ros.cli.replay import format_summary
+
+    full = write_report(result, tmp_path / "report2")
+    assert "5 clock-jump resets" in format_summary(full, tmp_path / "report2")

@@ -7,6 +7,7 @@ import pickle
 
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import save_file
 
 from frame_restore_ros.model import (
@@ -123,3 +124,35 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [("[1]", "must be a JSON object, got list [1]"), ("not json", "is not JSON")],
+)
+def test_training_notes_that_are_not_a_json_object_are_named(tmp_path, extra, words):
+    path = save_checkpoint(SiamMCVAE(TINY), tmp_path / "w.safetensors")
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = dict(handle.metadata())
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    metadata["extra"] = extra
+    save_file(tensors, str(path), metadata=metadata)
+    with pytest.raises(CheckpointError, match=r"header 'extra' \(training notes\) ") as error:
+        read_metadata(path)
+    assert str(path) in str(error.value) and words in str(error.value)
+
+
+def test_reference_skip_that_is_not_a_bool_is_refused(tmp_path):
+    """A header (or YAML) string "no" is truthy: it must not turn the skip on."""
+    with pytest.raises(ValueError, match="reference_skip must be true or false, got 'no'"):
+        TINY.replace(reference_skip="no")
+    path = save_checkpoint(SiamMCVAE(TINY), tmp_path / "w.safetensors")
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = dict(handle.metadata())
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+    config = json.loads(metadata["config"])
+    config["reference_skip"] = "no"
+    metadata["config"] = json.dumps(config)
+    save_file(tensors, str(path), metadata=metadata)
+    with pytest.raises(CheckpointError, match="invalid model config.*reference_skip must be"):
+        read_metadata(path)

@@ -216,6 +216,36 @@ def test_export_and_info_commands(tiny_weights, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["config"]["name"] == "tiny"
 
 
+def test_export_never_overwrites_its_input_or_an_existing_file(
+    tiny_weights, tmp_path, caplog, monkeypatch
+):
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(tiny_weights.read_bytes())
+    before = weights.read_bytes()
+    link = tmp_path / "link.safetensors"
+    link.symlink_to(weights)
+    for output in (weights, link):
+        for extra in ([], ["--overwrite"]):
+            args = ["export", "--weights", str(weights), "-o", str(output), *extra]
+            assert main(args) == 2
+    assert "is the input weights" in caplog.text and weights.read_bytes() == before
+    existing = tmp_path / "m.onnx"
+    existing.write_text("keep me")
+    args = ["export", "--weights", str(weights), "-o", str(existing)]
+    assert main(args) == 2
+    assert "already exists (--overwrite replaces it)" in caplog.text
+    assert existing.read_text() == "keep me"
+    from frame_restore_ros.backends import onnx_export
+
+    written = []  # the export itself: test_export_and_info_commands
+
+    def export_deploy(model, path, **options) -> None:
+        written.append(path)
+
+    monkeypatch.setattr(onnx_export, "export_deploy", export_deploy)
+    assert main([*args, "--overwrite"]) == 0 and written == [existing]
+
+
 def test_export_engine_fails_before_the_export_where_tensorrt_cannot_run(
     tiny_weights, tmp_path, caplog
 ):
@@ -299,3 +329,56 @@ def test_uncertainty_with_hold_is_an_argument_error(small_bag, tmp_path, caplog)
     assert "uncertainty needs a model backend, not hold" in caplog.text
     assert main([*args, "--uncertainty", "1"]) == 2
     assert "K >= 2 samples" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["demo", "--gap", "0"], "--gap must be >= 1"),
+        (["demo", "--ratio", "0"], "--ratio must be in (0, 1]"),
+        (["demo", "--ratio", "1.5"], "--ratio must be in (0, 1]"),
+        (["make-bag", "sample:bikes.mp4", "--rate=inf"], "--rate must be a finite frame rate"),
+        (["make-bag", "sample:bikes.mp4", "--rate", "0"], "--rate must be a finite frame rate"),
+        (["make-bag", "sample:bikes.mp4", "--rate=nan"], "--rate must be a finite frame rate"),
+        (["make-bag", "sample:bikes.mp4", "--start=1e20"], "--start must be in [0, 2147483647]"),
+        (["make-bag", "sample:bikes.mp4", "--start=-1"], "--start must be in [0, 2147483647]"),
+        (["make-bag", "sample:bikes.mp4", "--start=inf"], "--start must be a finite number"),
+        (["make-bag", "sample:bikes.mp4", "--rate=1e-12"], "past the last ROS 2 time"),
+        (["bench", "node", "--size", "0x0"], "--size must be WIDTHxHEIGHT with both sides >= 1"),
+    ],
+)
+def test_bad_option_values_are_one_line_errors(tmp_path, caplog, args, words):
+    if args[0] != "bench":
+        args = [*args, "-o", str(tmp_path / "out"), "--max-frames", "3", "--no-progress"]
+    assert main(args) == 2
+    assert words in caplog.text and "Traceback" not in caplog.text
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["info", "--threads", "-1"], "argument --threads: must be an integer >= 1, got -1"),
+        (["make-bag", "x.mp4", "-o", "o", "--max-frames", "0"], "argument --max-frames: must"),
+        (["demo", "--max-frames", "-2"], "argument --max-frames: must be an integer >= 1"),
+        (["bench", "detection", "--max-frames", "0"], "argument --max-frames: must be"),
+        (["demo", "--max-frames", "two"], "argument --max-frames: must be an integer >= 1"),
+    ],
+)
+def test_counts_below_one_are_argument_errors(capsys, args, words):
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2
+    assert words in capsys.readouterr().err
+
+
+def test_make_bag_rejects_a_zero_rate_instead_of_using_the_video_rate(tmp_path):
+    from frame_restore_ros.bag.from_video import CameraSource, make_bag
+    from frame_restore_ros.media.video import sample_video_path
+
+    source = CameraSource(sample_video_path("bikes.mp4"), "/cam/image_raw")
+    with pytest.raises(ValueError, match="--rate must be a finite frame rate .* got 0"):
+        make_bag([source], tmp_path / "bag", rate_hz=0, max_frames=2, progress=False)
+    with pytest.raises(ValueError, match="--start must be in"):
+        make_bag([source], tmp_path / "bag", start_ns=-1, max_frames=2, progress=False)
+    assert not (tmp_path / "bag").exists()

@@ -285,10 +285,11 @@ def test_end_to_end_runs_summarize_every_backend_and_alignment():
     )
     assert set(record["summary"]) == {
         "torch-cpu align=ecc_flow",
+        "torch-cpu align=ecc_flow_no_carry",
         "torch-cpu align=ecc",
         "torch-cpu align=none",
     }
-    assert len(record["runs"]) == 2 and all(len(run) == 3 for run in record["runs"])
+    assert len(record["runs"]) == 2 and all(len(run) == 4 for run in record["runs"])
     assert record["failure"] == "block"
     for name, entry in record["summary"].items():
         p50 = [

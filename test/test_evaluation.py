@@ -202,7 +202,7 @@ def test_defect_mask_is_or_ed_into_every_failed_mask_before_the_methods_run(clip
     )
     seen = []
 
-    def spy(reference, damaged, failed):
+    def spy(reference, damaged, failed, before=None):
         seen.append(failed.copy())
         return hold(reference, damaged, failed)
 
@@ -274,3 +274,18 @@ def test_evaluate_tail_scores_only_the_validation_split(tmp_path):
     assert {row["frames"] for row in report["intervals_failed_region_psnr"]} == {2}
     assert (tmp_path / "t" / "table_intervals_failed_region_psnr.md").read_text().count("|") > 10
     assert main(["evaluate", "--tail", "1.5", "--kinds", "-o", str(tmp_path / "x")]) == 2
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--frames", "0"], "--frames must be >= 1"),
+        (["--kind-gap", "0"], "--kind-gap must be >= 1"),
+    ],
+)
+def test_evaluate_names_a_bad_count(tmp_path, caplog, option, message):
+    from frame_restore_ros.cli.main import main
+
+    out = tmp_path / "e"
+    assert main(["evaluate", "--no-mae", "--no-fsim", "-o", str(out), *option]) == 2
+    assert message in caplog.text and not out.exists()

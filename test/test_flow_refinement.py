@@ -11,9 +11,9 @@ from frame_restore_ros.media.tensors import frame_to_array
 from frame_restore_ros.pipeline.alignment import warp_full
 from frame_restore_ros.pipeline.compositing import detail_from_small, to_model_size
 from frame_restore_ros.pipeline.flow_refinement import (
-    _remap_detail,
     bracketed_failures,
     refine_reference,
+    remap_detail,
 )
 from frame_restore_ros.pipeline.repair import RepairOptions, RepairPipeline
 
@@ -121,13 +121,13 @@ def test_the_detail_is_moved_by_the_ecc_warp_and_the_flow_in_one_pass():
     warp = cv2.getRotationMatrix2D((width / 2, height / 2), 1.0, 1.03)  # reference -> frame
     flow = cv2.GaussianBlur(rng.normal(0, 20, (*SIZE, 2)).astype(np.float32), (0, 0), 15)
     not_clean = cv2.resize(failed.view(np.uint8), SIZE[::-1], cv2.INTER_NEAREST) > 0
-    once = _remap_detail(detail, flow, not_clean, warp)
-    twice = _remap_detail(warp_full(detail, warp), flow, not_clean, None)
+    once = remap_detail(detail, flow, not_clean, warp)
+    twice = remap_detail(warp_full(detail, warp), flow, not_clean, None)
     assert np.abs(flow).max() > 1.0  # a flow of a pixel or more
     difference = np.abs(once - twice)[failed].mean()
     magnitude = np.abs(once[failed]).mean()
     assert difference < 0.05 * magnitude, (difference, magnitude)
-    still = _remap_detail(detail, np.zeros_like(flow), not_clean, warp)
+    still = remap_detail(detail, np.zeros_like(flow), not_clean, warp)
     inner = cv2.erode(failed.view(np.uint8), np.ones((5, 5), np.uint8)) > 0
     assert np.abs(still - warp_full(detail, warp))[inner].max() <= 1  # no flow: ECC
 

@@ -183,3 +183,15 @@ def test_compressed_keeps_bit_depth_and_channels(frame, layout, fmt):
         np.frombuffer(encode_compressed(restored, fmt), np.uint8), cv2.IMREAD_UNCHANGED
     )
     assert by_format.dtype == native.dtype and by_format.shape == native.shape
+
+
+@pytest.mark.parametrize("encoding", ["bayer_rggb8", "bayer_gbrg8", "bayer_bggr16"])
+def test_bayer_decode_interpolates_border_rows_instead_of_copying(frame, encoding):
+    """OpenCV's demosaic copies the last row; the detector would read that as lost rows."""
+    decoded = decode_image(message(bgr_to_native(frame, encoding), encoding)).bgr
+    for last, above in ((-1, -2), (-2, -3), (0, 1)):
+        source_differs = (frame[last] != frame[above]).any(axis=-1)
+        assert source_differs.any()
+        decoded_differs = (decoded[last] != decoded[above]).any(axis=-1)
+        assert decoded_differs[source_differs].mean() > 0.5, (encoding, last)
+    assert (decoded[:, -1] != decoded[:, -2]).any() and (decoded[:, 0] != decoded[:, 1]).any()

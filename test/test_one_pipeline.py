@@ -13,7 +13,7 @@ import pytest
 from frame_restore_ros.codec.image_codec import bgr_to_native, native_to_fields, read_native
 from frame_restore_ros.codec.messages import Image, make_header
 from frame_restore_ros.detection.failures import FailureKind
-from frame_restore_ros.evaluation.methods import hold, model_method
+from frame_restore_ros.evaluation.methods import Before, hold, model_method
 from frame_restore_ros.node.core import NodeCore
 from frame_restore_ros.node.message_factory import RosbagsMessageFactory
 from frame_restore_ros.node.parameters import NodeSettings
@@ -46,14 +46,20 @@ def test_evaluation_rows_equal_what_the_node_publishes(bikes_frames, backend):
         for index, frame in enumerate(clean[:-1]):
             outputs = node_outputs(core, message(frame, index))
             core.idle("camera")
+        restorer = core.cameras["camera"].restorer
+        stamp = 1.0 + (len(clean) - 1) * FRAME_DT_NS / 1e9
+        carried = restorer.pipeline.carried_motion(restorer.tracker.version, stamp)
         outputs = node_outputs(core, message(damaged, len(clean) - 1))
     finally:
         core.close()
+    # The node carried the reference's motion (it prepared each reference in its idle time).
+    assert backend == "hold" or (carried is not None and carried.steps == 1.0)
     assert core.cameras["camera"].stats.last_status == "repaired"
     published = read_native(outputs["restored"])
     failed = read_native(outputs["failure_mask"]) > 0
     method = hold if backend == "hold" else model_method(None, backend_name="torch-cpu")
-    evaluated = method(clean[-2], damaged, failed)  # reference: the last clean frame
+    # reference: the last clean frame; the node carries its motion since the frame before it
+    evaluated = method(clean[-2], damaged, failed, Before(clean[-3], 1.0))
     np.testing.assert_array_equal(evaluated, published)
     assert failed.any() and (published[failed] != damaged[failed]).any()
     np.testing.assert_array_equal(published[~failed], damaged[~failed])

@@ -190,7 +190,7 @@ def test_the_reference_is_prepared_at_most_once_per_held_moment(frames):
         restorer.prepare_reference()  # idle twice: nothing more to do
         assert restorer.pipeline._cached[1] is prepared
         run(restorer, frames[index], failed, index * 0.04)
-        assert restorer.pipeline._cached == (version, prepared), "the idle-prepared one used"
+        assert restorer.pipeline._cached[:2] == (version, prepared), "the idle-prepared one used"
         versions.append(restorer.tracker.version)
     assert versions == [versions[0]] * 3  # held during the failure: one preparation in all
 

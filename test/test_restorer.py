@@ -226,7 +226,8 @@ def test_reference_prepared_when_idle_is_the_one_a_damaged_frame_uses(backend, f
     restorer = Restorer(backend, RestorerConfig(repair=RepairOptions(align="ecc")))
     stamp = warm(restorer, frames)
     restorer.prepare_reference()  # what the node does after publishing a clean frame
-    version, prepared = restorer.pipeline._cached
+    version, prepared, moment = restorer.pipeline._cached
+    assert moment == restorer.tracker.moment  # the stamp of the frame it shows
     assert version == restorer.tracker.version
     expected = prepare_reference(restorer.tracker.frame, backend.input_size, True, True)
     np.testing.assert_array_equal(prepared.model_input, expected.model_input)

@@ -290,3 +290,45 @@ def test_init_weights_start_from_a_file_of_the_same_model_and_refuse_another(tmp
         assert torch.equal(model.state_dict()[name], tensor), name
     with pytest.raises(ValueError, match="init_weights .* differs from the settings"):
         _initial_model(TrainSettings(preset="tiny", reference_skip=True, init_weights=str(path)))
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("reference_skip: no", "reference_skip must be true or false (YAML booleans; 'no'"),
+        ("resume: no", "resume must be true or false"),
+        ("drop_tokens: off", "drop_tokens must be true or false"),
+        ('lr: "1e-3"', "lr must be a finite number, got '1e-3' (str)"),
+        ("lr: .nan", "lr must be a finite number, got nan"),
+        ("steps: 2.7", "steps must be an integer, got 2.7 (float)"),
+        ("max_frames: yes", "max_frames must be an integer, got 'yes' (str)"),
+        ("val_data: 5", "val_data must be a list of paths or sample:NAME strings, got 5"),
+        ("split: [x.mp4, 3]", "split must be a list of paths"),
+        ("init_weights: 7", "init_weights must be a string, got 7 (int)"),
+        ("device: gpu", "device must be cpu, cuda or cuda:N, got 'gpu'"),
+    ],
+)
+def test_yaml_values_of_the_wrong_type_name_field_value_and_file(tmp_path, line, words):
+    config = tmp_path / "train.yaml"
+    config.write_text(f"output: a.safetensors\ndata: [x.mp4]\n{line}\n")
+    with pytest.raises(ValueError) as error:
+        resolve_settings(config, {"steps": None, "reference_skip": None})
+    assert f"invalid training settings in {config}: " in str(error.value)
+    assert words in str(error.value)
+
+
+def test_bool_and_number_settings_of_the_right_type_are_kept(tmp_path):
+    config = tmp_path / "train.yaml"
+    config.write_text("output: a\ndata: x\nreference_skip: false\nlr: 1\nmax_frames: null\n")
+    settings = resolve_settings(config, {})
+    assert settings.reference_skip is False and settings.lr == 1 and settings.max_frames is None
+    assert resolve_settings(config, {"device": "cuda:1"}).device == "cuda:1"
+
+
+def test_device_flag_names_the_valid_devices(caplog):
+    from frame_restore_ros.cli.main import main
+
+    assert main(["train", "--data", "x.mp4", "-o", "a.safetensors", "--device", "gpu"]) == 2
+    assert "device must be cpu, cuda or cuda:N, got 'gpu'" in caplog.text
+    with pytest.raises(ValueError, match="reference_skip must be true or false .* got 'no'"):
+        TrainSettings(reference_skip="no")

@@ -216,9 +216,37 @@ class BagReader:
                 qos: tuple = ()
             else:
                 msgdef, rihs01 = connection.msgdef.data, connection.digest
+                if not msgdef or not rihs01:  # recorded before Iron: no type hash stored
+                    msgdef, rihs01 = self._type_from_store(connection, msgdef, rihs01)
                 qos = tuple(getattr(connection.ext, "offered_qos_profiles", ()) or ())
             specs.append(TopicSpec(connection.topic, connection.msgtype, msgdef, rihs01, qos))
         return specs
+
+    def _type_from_store(
+        self, connection: Connection, msgdef: str, rihs01: str
+    ) -> tuple[str, str]:
+        """Fill a missing definition / RIHS01 hash from the reader's typestore.
+
+        Bags recorded before ROS 2 Iron (and bare .mcap files) store no
+        ``type_description_hash``; the typestore holds the bag's own definitions (or the
+        default ones), so the hash is computed as rosbags' writer would compute it.
+        """
+        store = self._reader.typestore
+        missing = " and ".join(
+            name for name, value in (("definition", msgdef), ("type hash", rihs01)) if not value
+        )
+        try:
+            if not msgdef:
+                msgdef, _ = store.generate_msgdef(connection.msgtype, ros_version=2)
+            if not rihs01:
+                rihs01 = store.hash_rihs01(connection.msgtype)
+        except Exception as exc:  # an unknown type or a definition rosbags cannot hash
+            raise BagError(
+                f"bag {self.path}: topic {connection.topic} stores no {missing} (recorded "
+                f"before ROS 2 Iron?) and type {connection.msgtype} is unknown: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        return msgdef, rihs01
 
     def _ros1_to_cdr(self, raw: bytes, msgtype: str) -> bytes:
         source = self._reader.typestore
@@ -325,6 +353,11 @@ class AtomicBagWriter:
         assert self._writer is not None, "use AtomicBagWriter as a context manager"
         if spec.topic in self._connections:
             raise BagError(f"topic {spec.topic} added twice to {self.path}")
+        if not spec.msgdef or not spec.rihs01:  # rosbags would fail an assert
+            missing = "message definition" if not spec.msgdef else "RIHS01 type hash"
+            raise BagError(
+                f"cannot write topic {spec.topic} ({spec.msgtype}) to {self.path}: no {missing}"
+            )
         try:
             self._connections[spec.topic] = self._writer.add_connection(
                 spec.topic,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,9 @@ from frame_restore_ros.media.video import iter_frames, video_fps
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm")
 COMPRESSED_FORMATS = ("jpeg", "png")
+#: The latest stamp a ROS 2 header holds: builtin_interfaces/Time has int32 seconds.
+MAX_STAMP_NS = 2**31 * 10**9 - 1
+MAX_RATE_HZ = 1e9  # a period of at least 1 ns
 #: Encodings a CompressedImage can carry (JPEG: the 8-bit ones); bgr8 keeps the plain format.
 COMPRESSED_ENCODINGS = ("bgr8", "rgb8", "mono8", "mono16", "bgr16", "rgb16")
 
@@ -103,6 +107,33 @@ def source_length(path: Path, max_frames: int | None) -> int | None:
     return min(count, max_frames) if max_frames else count
 
 
+def check_rate(rate: float, what: str = "--rate") -> None:
+    """Raise ValueError unless ``rate`` (Hz) is finite, > 0 and gives a period of >= 1 ns."""
+    if not (math.isfinite(rate) and 0 < rate <= MAX_RATE_HZ):
+        raise ValueError(
+            f"{what} must be a finite frame rate in (0, {MAX_RATE_HZ:g}] Hz, got {rate}"
+        )
+
+
+def check_start(start_ns: int) -> None:
+    """Raise ValueError unless ``start_ns`` is a ROS 2 time (0 .. int32 seconds)."""
+    if not 0 <= start_ns <= MAX_STAMP_NS:
+        raise ValueError(
+            f"--start must be in [0, {MAX_STAMP_NS // 10**9}] Unix seconds (ROS 2 time has int32 "
+            f"seconds), got {start_ns / 1e9:g}"
+        )
+
+
+def check_last_stamp(start_ns: int, period_ns: int, frames: int) -> None:
+    """Raise ValueError if frame ``frames - 1`` would be stamped past the last ROS 2 time."""
+    last = start_ns + (frames - 1) * period_ns
+    if last > MAX_STAMP_NS:
+        raise ValueError(
+            f"frame {frames - 1} would be stamped {last / 1e9:.3f} s, past the last ROS 2 time "
+            f"({MAX_STAMP_NS // 10**9} s: int32 seconds); lower --start or raise --rate"
+        )
+
+
 def make_bag(
     sources: list[CameraSource],
     output: Path,
@@ -125,12 +156,18 @@ def make_bag(
             raise ValueError(f"input {source.path} does not exist")
     if len({s.topic for s in sources}) != len(sources):
         raise ValueError("each input needs its own --topic")
+    check_start(start_ns)
     first = sources[0].path
-    rate = rate_hz or (10.0 if Path(first).is_dir() else video_fps(first))
-    if rate <= 0:
-        raise ValueError(f"rate must be > 0 Hz, got {rate}")
+    if rate_hz is not None:
+        check_rate(rate_hz, "--rate")
+        rate = float(rate_hz)
+    else:
+        rate = 10.0 if Path(first).is_dir() else video_fps(first)
+        check_rate(rate, f"the frame rate of {first} (give --rate)")
     period_ns = int(round(1e9 / rate))
     lengths = [source_length(s.path, max_frames) for s in sources]
+    longest = max((n for n in lengths if n), default=1)
+    check_last_stamp(start_ns, period_ns, longest)
     total = sum(n for n in lengths if n) or None
     counts = dict.fromkeys((s.topic for s in sources), 0)
     too_small = dict.fromkeys((s.topic for s in sources), 0)
@@ -152,6 +189,7 @@ def make_bag(
                     streams.pop(position)
                     sources = sources[:position] + sources[position + 1 :]
                     continue
+                check_last_stamp(start_ns, period_ns, index + 1)  # a length may be unknown
                 if min(frame.shape[:2]) < MIN_FRAME_SIDE:
                     too_small[source.topic] += 1
                     log.warning(

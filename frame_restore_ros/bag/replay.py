@@ -54,6 +54,8 @@ from frame_restore_ros.synthetic.injection import InjectionSpec, Injector
 log = logging.getLogger(__name__)
 STAGES = ("read", "decode", "inject", "restore", "encode", "write", "score")
 MAX_LOGGED_SKIPS = 5  # per reason and camera at WARNING; the rest at INFO
+MAX_LOGGED_CLOCK_JUMPS = 5  # per camera at WARNING; the rest at INFO, and a total at the end
+MAX_KEPT_CLOCK_JUMPS = 100  # (from, to) stamps kept per camera for the report
 HOLD = RepairPipeline(HoldBackend())  # the baseline each repaired frame is scored against
 FACTORY = RosbagsMessageFactory()  # the node pipeline's outputs, serialized with OUTPUT_TYPESTORE
 
@@ -105,6 +107,8 @@ class CameraLog:
     scores: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
     examples: list[Example] = field(default_factory=list)
     resolution_resets: int = 0
+    clock_jump_resets: int = 0  # header stamp went backwards: reference and detector restart
+    clock_jumps: list[tuple[float, float]] = field(default_factory=list)  # (from, to) stamp s
     detection: list[tuple[int, int, int]] = field(
         default_factory=list
     )  # (hit, detected, truth) px
@@ -146,6 +150,7 @@ class _Camera:
         self.output = OutputOptions(publish_uncertainty=options.uncertainty)
         self.injector = Injector(options.inject, grid, topic) if options.inject else None
         self.log = CameraLog(topic, msgtype)
+        self.last_stamp: float | None = None  # header stamp (s) of the last decoded frame
         count = max(options.strips, 0)
         self.example_at = [int(expected * (i + 0.5) / count) for i in range(count)]
 
@@ -162,6 +167,41 @@ def _skip(camera: _Camera, kind: str, text: str, stamp_ns: int) -> None:
         stamp_ns / 1e9,
         text,
     )
+
+
+def _clock_jump(camera: _Camera, before: float | None, after: float, record_ns: int) -> None:
+    """Count and log a reset because the header stamp went backwards."""
+    record = camera.log
+    if len(record.clock_jumps) < MAX_KEPT_CLOCK_JUMPS:
+        record.clock_jumps.append((before if before is not None else float("nan"), after))
+    count = record.clock_jump_resets
+    level = logging.WARNING if count <= MAX_LOGGED_CLOCK_JUMPS else logging.INFO
+    previous = f"{before:.3f}" if before is not None else "?"
+    log.log(
+        level,
+        "%s: header stamp went backwards %s -> %.3f s (message at t=%.3fs): reference and "
+        "detector reset, this frame is not checked for failures (clock jump %d)",
+        record.topic,
+        previous,
+        after,
+        record_ns / 1e9,
+        count,
+    )
+
+
+def _warn_clock_jumps(cameras: dict[str, _Camera]) -> None:
+    """Once per camera at the end: how many frames a backwards clock left unchecked."""
+    for camera in cameras.values():
+        record = camera.log
+        if record.clock_jump_resets > 1:
+            log.warning(
+                "%s: %d clock-jump resets in %d frames (header stamps went backwards); each "
+                "reset drops the reference and the detector history, so damage right after "
+                "one is published unrepaired; check the recording's header stamps",
+                record.topic,
+                record.clock_jump_resets,
+                record.frames,
+            )
 
 
 def _output_topics(topic: str, options: ReplayOptions, msgtype: str) -> dict[str, str]:
@@ -255,6 +295,7 @@ def replay(
                     stages["restore"] += time.perf_counter() - tick
                 bar.update()
             bar.close()
+            _warn_clock_jumps(cameras)
             lost = reader.losses()
             if lost and not options.salvage:
                 raise BagError(_loss_text(None, lost, input_bag))
@@ -345,7 +386,12 @@ def _process(
     stages["inject"] += now - tick
     tick = now
     result = pipeline.restore(received, camera.output)
-    record.resolution_resets = pipeline.restorer.tracker.resets[ResetCause.RESOLUTION_CHANGE]
+    resets = pipeline.restorer.tracker.resets
+    record.resolution_resets = resets[ResetCause.RESOLUTION_CHANGE]
+    if resets[ResetCause.CLOCK_JUMP] > record.clock_jump_resets:
+        record.clock_jump_resets = resets[ResetCause.CLOCK_JUMP]
+        _clock_jump(camera, camera.last_stamp, received.stamp, message.timestamp)
+    camera.last_stamp = received.stamp
     now = time.perf_counter()
     stages["restore"] += now - tick
     tick = now

@@ -80,6 +80,11 @@ def camera_summary(camera: CameraLog) -> dict:
         "failure_frames_by_class": dict(camera.failure_frames),
         "failure_pixels_by_class": dict(camera.failure_pixels),
         "resolution_resets": camera.resolution_resets,
+        "clock_jump_resets": camera.clock_jump_resets,
+        "clock_jumps": [
+            {"from_s": _stamp(before), "to_s": round(after, 6)}
+            for before, after in camera.clock_jumps[:MAX_LISTED]
+        ],
         "latency_ms": {
             "restorer": percentiles(camera.restorer_ms),
             "message_pipeline": percentiles(camera.pipeline_ms),
@@ -98,6 +103,10 @@ def camera_summary(camera: CameraLog) -> dict:
             "methods": {m: mean_scores(s) for m, s in camera.scores.items()},
         }
     return summary
+
+
+def _stamp(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 6)
 
 
 def build_summary(result: ReplayResult, weights: str | None) -> dict:
@@ -294,11 +303,14 @@ def _html(summary: dict, out: Path, images: dict[str, str]) -> str:
                 camera["frames"],
                 ", ".join(f"{k} {v}" for k, v in sorted(camera["status"].items())),
                 ", ".join(f"{k} {v}" for k, v in sorted(camera["skipped"].items())) or "-",
+                f"clock jump {camera['clock_jump_resets']}, "
+                f"resolution {camera['resolution_resets']}",
                 latency.get("p50", "-"),
                 latency.get("p99", "-"),
             ]
         )
-    parts.append(_table(rows, ["camera", "frames", "status", "skipped", "p50 ms", "p99 ms"]))
+    header = ["camera", "frames", "status", "skipped", "resets", "p50 ms", "p99 ms"]
+    parts.append(_table(rows, header))
     quality_rows = []
     for topic, camera in summary["cameras"].items():
         for method, regions in camera.get("quality", {}).get("methods", {}).items():

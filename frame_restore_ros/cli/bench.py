@@ -15,6 +15,7 @@ from frame_restore_ros.cli.common import (
     add_precision,
     add_uncertainty,
     common_options,
+    positive_int,
     write_json,
 )
 
@@ -159,8 +160,9 @@ def _end_to_end(modes: argparse._SubParsersAction) -> None:
         "end-to-end",
         "the whole restorer per damaged 1280x720 frame, per alignment mode",
         "Run the restorer on the bundled weights over bigbuckbunny.mp4 (1280x720), every other\n"
-        "frame damaged (--failure), per backend with each alignment: ecc_flow (the default),\n"
-        "ecc, none; report p50/p99 and the detect / infer / rest split.\n\n"
+        "frame damaged (--failure), per backend with each alignment: ecc_flow (the default,\n"
+        "with the carried motion), ecc_flow_no_carry (motion_prior off), ecc, none; report\n"
+        "p50/p99 and the detect / infer / rest split.\n\n"
         "example: frame-restore bench end-to-end --backends openvino-cpu --runs 5 "
         "--json e2e.json",
     )
@@ -233,10 +235,22 @@ def _node(modes: argparse._SubParsersAction) -> None:
 
 
 def _size(text: str) -> tuple[int, int]:
+    """Parse an argparse WIDTHxHEIGHT value (both sides >= 1)."""
+    try:
+        width, height = parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return width, height
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """Return (width, height) of ``WIDTHxHEIGHT``; raise ValueError unless both are >= 1."""
     try:
         width, height = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"WIDTHxHEIGHT, e.g. 1280x720, got {text!r}") from None
+        raise ValueError(f"WIDTHxHEIGHT, e.g. 1280x720, got {text!r}") from None
+    if width < 1 or height < 1:
+        raise ValueError(f"WIDTHxHEIGHT with both sides >= 1, got {text!r}")
     return width, height
 
 
@@ -331,7 +345,7 @@ def _detection(modes: argparse._SubParsersAction) -> None:
         f"{SHARED_DATA} when it exists, else sample:bikes.mp4)",
     )
     p.add_argument(
-        "--max-frames", type=int, default=400, help="frames read per clip (default: 400)"
+        "--max-frames", type=positive_int, default=400, help="frames read per clip (default: 400)"
     )
     p.add_argument(
         "--speed-clip",
@@ -413,11 +427,9 @@ def run_node(args: argparse.Namespace) -> int:
     from frame_restore_ros.bench.node_bench import run_node_overhead_benchmark
 
     try:
-        width, height = (int(v) for v in args.size.lower().split("x"))
-    except ValueError:
-        raise ValueError(
-            f"--size must be WIDTHxHEIGHT, e.g. 1920x1080, got {args.size!r}"
-        ) from None
+        width, height = parse_size(args.size)
+    except ValueError as exc:
+        raise ValueError(f"--size must be {exc}") from None
     result = run_node_overhead_benchmark(
         width, height, args.encoding, args.repeats, progress=not args.no_progress
     )

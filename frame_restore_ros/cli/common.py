@@ -29,6 +29,17 @@ WEIGHTS_HELP = "safetensors weights (default: the bundled small model)"
 SOURCE_HELP = "video, bag or sample:NAME"
 
 
+def positive_int(text: str) -> int:
+    """Parse an argparse integer option that must be >= 1 (argparse names the option)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
+    return value
+
+
 def common_options() -> argparse.ArgumentParser:
     """Return the parent parser of every command: logging and torch threads.
 
@@ -41,7 +52,7 @@ def common_options() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         metavar="N",
         default=argparse.SUPPRESS,
         help="torch CPU threads (default: torch's choice)",
@@ -86,7 +97,7 @@ def add_max_frames(parser: argparse.ArgumentParser, default: int | None, per: st
     suffix = f" (default: {default})" if default is not None else " (default: all)"
     parser.add_argument(
         "--max-frames",
-        type=int,
+        type=positive_int,
         default=default,
         help=f"read at most this many frames {per}" + suffix,
     )

@@ -58,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo; print the headline of its summary."""
     from frame_restore_ros.evaluation.demo import run_demo
 
+    if args.gap < 1:
+        raise ValueError(f"--gap must be >= 1 (the reference is frame t-GAP), got {args.gap}")
+    if not 0 < args.ratio <= 1:
+        raise ValueError(f"--ratio must be in (0, 1] (patches failed per frame), got {args.ratio}")
     defect_mask = load_defect_mask_option(args.defect_mask)
     summary = run_demo(
         video=video_path(args.data),

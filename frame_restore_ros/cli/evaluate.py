@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--kinds",
         nargs="*",
         default=["dead", "noise", "cast", "lines", "bottom", "frozen"],
-        help="structured failures (--inject names; none: skip)",
+        help="structured failures (--inject names; the option with no names: skip them)",
     )
     p.add_argument("--kind-gap", type=int, default=2, help="gap for --kinds (default: 2)")
     p.add_argument("--frames", type=int, default=8, help="frames per condition (default: 8)")
@@ -81,6 +81,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="a second SiamMCVAE weight file scored the same way (siammcvae_compared), "
         "e.g. the previous default weights",
+    )
+    p.add_argument(
+        "--without-carried-motion",
+        action="store_true",
+        help="also SiamMCVAE with the node's defaults but motion_prior off "
+        "(siammcvae_no_carry): what carrying the reference's motion forward adds",
     )
     p.add_argument(
         "--persistent",
@@ -140,6 +146,10 @@ def run(args: argparse.Namespace) -> int:
     resolve(args.backend)  # unknown, or cannot run here
     if any(not 0 < r <= 1 for r in args.ratios) or any(g < 1 for g in args.gaps):
         raise ValueError("ratios must be in (0, 1] and gaps >= 1")
+    if args.kind_gap < 1:
+        raise ValueError(f"--kind-gap must be >= 1, got {args.kind_gap}")
+    if args.frames < 1:
+        raise ValueError(f"--frames must be >= 1, got {args.frames}")
     if args.tail is not None and not 0 < args.tail < 1:
         raise ValueError(f"--tail must be in (0, 1), got {args.tail}")
     clips: dict = {}
@@ -161,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
         args.precision,
         model_only=args.model_only,
         compared=args.compare_weights,
+        without_carry=args.without_carried_motion,
     )
     cfg = EvalConfig(
         ratios=tuple(args.ratios),
@@ -230,6 +241,8 @@ def write_persistent(args: argparse.Namespace, clips: dict, methods: dict, repor
     if args.compare_weights is not None:
         compared = load_backend(args.backend, args.compare_weights, args.precision).backend
         restorers["siammcvae_compared"] = restorer_method(compared, propagate=False)
+    if args.without_carried_motion:
+        restorers["siammcvae_no_carry"] = restorer_method(model, propagate=False, carry=False)
     rows = evaluate_persistent(
         clips,
         restorers,

@@ -46,7 +46,37 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("fp16", "fp32"),
         "engine precision; fp16 keeps LayerNorm and softmax in fp32 (default: fp16)",
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing ONNX / engine file (never the input weights)",
+    )
     p.set_defaults(handler=run)
+
+
+def check_outputs(
+    weights: Path | None, output: Path, engine: Path | None, overwrite: bool
+) -> None:
+    """Check the output files before anything is written; raise ValueError naming the option.
+
+    Refused: an output that is the input weights (resolved, so also through a symlink), a
+    directory, ``-o`` and ``--engine`` naming one file, an existing file without ``overwrite``.
+    """
+    from frame_restore_ros.model.bundled import default_weights_path
+
+    source = Path(weights) if weights is not None else default_weights_path()
+    outputs = [("-o/--output", Path(output))]
+    if engine is not None:
+        outputs.append(("--engine", Path(engine)))
+    for option, path in outputs:
+        if path.resolve() == source.resolve():
+            raise ValueError(f"{option} {path} is the input weights {source}; choose another file")
+        if path.is_dir():
+            raise ValueError(f"{option} {path} is a directory, not a file")
+        if path.exists() and not overwrite:
+            raise ValueError(f"{option} {path} already exists (--overwrite replaces it)")
+    if engine is not None and Path(engine).resolve() == Path(output).resolve():
+        raise ValueError(f"--engine {engine} and -o/--output {output} must be different files")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.uncertainty < 0 or args.uncertainty == 1:
         raise ValueError(f"uncertainty needs K >= 2 samples (or 0 = off), got {args.uncertainty}")
+    check_outputs(args.weights, args.output, args.engine, args.overwrite)
     summary = export_deploy(
         load_default_or(args.weights),
         args.output,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 from frame_restore_ros.cli.common import (
@@ -78,9 +79,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the bag; print its summary."""
-    from frame_restore_ros.bag.from_video import CameraSource, make_bag
+    from frame_restore_ros.bag.from_video import (
+        CameraSource,
+        check_rate,
+        check_start,
+        make_bag,
+    )
     from frame_restore_ros.bag.output_claim import check_output
 
+    if args.rate is not None:
+        check_rate(args.rate, "--rate")
+    if not math.isfinite(args.start):
+        raise ValueError(f"--start must be a finite number of Unix seconds, got {args.start}")
+    start_ns = round(args.start * 1e9)
+    check_start(start_ns)
     args.inputs = [video_path(str(path)) for path in args.inputs]  # sample:NAME too
     check_inputs_exist(args.inputs)
     check_output(args.output, tuple(args.inputs), args.overwrite)
@@ -98,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         sources,
         args.output,
         rate_hz=args.rate,
-        start_ns=int(args.start * 1e9),
+        start_ns=start_ns,
         max_frames=args.max_frames,
         storage=args.storage,
         overwrite=args.overwrite,

@@ -192,6 +192,11 @@ def format_summary(summary: dict, report: Path) -> str:
             f"  {topic}: {camera['frames']} frames ({status}); skipped {skipped}; "
             f"restorer p50 {latency.get('p50', '-')} ms, p99 {latency.get('p99', '-')} ms"
         )
+        if camera.get("clock_jump_resets"):
+            lines.append(
+                f"    {camera['clock_jump_resets']} clock-jump resets: header time went "
+                "backwards, the detector and reference restarted (summary.json clock_jumps)"
+            )
         for method, regions in camera.get("quality", {}).get("methods", {}).items():
             failed = regions.get("failed", {})
             lines.append(

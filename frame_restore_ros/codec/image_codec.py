@@ -134,11 +134,32 @@ def read_native(msg: ImageFields) -> np.ndarray:
     return pixels.reshape(shape).astype(dtype.newbyteorder("="), copy=False)
 
 
+# Mosaic rows/columns added on each side before demosaicing; even, so the Bayer phase is kept.
+_BAYER_PAD = 2
+
+
+def _to_bgr8(native: np.ndarray, encoding: str) -> np.ndarray:
+    """Convert native pixels to BGR8 with ``convert_color``; Bayer borders are interpolated.
+
+    OpenCV's Bayer demosaic copies the first/last row and column from their neighbours, which
+    makes a clean frame's bottom two rows identical (a lost-rows onset to the detector). The
+    mosaic is reflected by an even margin (same colour phase) and the result cropped back, so
+    every border pixel is interpolated from real neighbours.
+    """
+    if not encoding.startswith("bayer_"):
+        return convert_color(native, encoding, "bgr8")
+    pad = _BAYER_PAD
+    mode = "reflect" if min(native.shape[:2]) > 1 else "edge"
+    padded = np.pad(native, pad, mode=mode)
+    bgr = convert_color(np.ascontiguousarray(padded), encoding, "bgr8")
+    return bgr[pad:-pad, pad:-pad]
+
+
 def decode_image(msg: ImageFields) -> DecodedImage:
     """Decode a sensor_msgs/Image to BGR8 (and keep its native pixels)."""
     native = read_native(msg)
     try:
-        bgr = convert_color(native, str(msg.encoding), "bgr8")
+        bgr = _to_bgr8(native, str(msg.encoding))
     except (ImageError, cv2.error) as exc:
         raise ImageDecodeError(f"cannot convert {msg.encoding} to bgr8: {exc}") from exc
     return DecodedImage(np.ascontiguousarray(bgr, dtype=np.uint8), native, str(msg.encoding))

@@ -1,7 +1,8 @@
 """The evaluation protocol over real clips, every method in one run (docs/evaluation.md).
 
 Conditions: the paper's random patch masking on the model's patch grid at each mask ratio and
-frame gap (reference = real frame t-g, damaged = real frame t), and each structured failure kind
+frame gap (reference = real frame t-g, damaged = real frame t; the methods also get frame t-g-1,
+the moment before the reference that a stream has), and each structured failure kind
 of the corruption library at gap ``kind_gap``. The same frames t, masks and fills are used for
 every method; metrics (MSE, MAE, PSNR, SSIM, FSIM; whole frame and failed region; 0-255 scale)
 compare each method's full-resolution output with the real frame t. A calibrated defect mask
@@ -23,7 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from frame_restore_ros.evaluation.fsim import FsimReference
-from frame_restore_ros.evaluation.methods import Method
+from frame_restore_ros.evaluation.methods import Before, Method
 from frame_restore_ros.evaluation.metrics import quality
 from frame_restore_ros.synthetic.corruption import Corruption
 from frame_restore_ros.synthetic.injection import InjectionItem
@@ -150,11 +151,14 @@ def evaluate_clips(
             rng = np.random.default_rng(seed)
             corruption = damage(frames, index, condition, cfg, rng)
             truth, reference = frames[index], frames[index - condition.gap]
+            # The frame before the reference: a stream has it (the node keeps it).
+            first = index - condition.gap - 1
+            before = Before(frames[first], condition.gap) if first >= 0 else None
             failed = corruption.mask if defect_mask is None else corruption.mask | defect_mask
             fsim = FsimReference(truth) if cfg.fsim else None
             outputs, scores = {}, {}
             for method_name, method in methods.items():
-                output = method(reference, corruption.damaged, failed)
+                output = method(reference, corruption.damaged, failed, before)
                 if not np.array_equal(output[~failed], corruption.damaged[~failed]):
                     raise AssertionError(f"{method_name} changed pixels outside the failure mask")
                 outputs[method_name] = output

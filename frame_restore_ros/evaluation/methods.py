@@ -1,8 +1,12 @@
 """The restoration methods compared by ``frame-restore evaluate``, behind one signature.
 
-Every method maps (reference, damaged, failed) -> restored, all full resolution: reference and
-damaged (H, W, 3) uint8 BGR, failed (H, W) bool; the output differs from ``damaged`` only at
-failed pixels. Baselines (docs/evaluation.md): hold (copy the reference), OpenCV inpainting
+Every method maps (reference, damaged, failed, before=None) -> restored, all full resolution:
+reference and damaged (H, W, 3) uint8 BGR, failed (H, W) bool; the output differs from
+``damaged`` only at failed pixels. ``before`` (:class:`Before`): the frame one interval before
+the reference, which a stream always has (the node keeps it); only the SiamMCVAE pipeline reads
+it, to carry the reference's motion forward (``pipeline/motion_prior.py``).
+
+Baselines (docs/evaluation.md): hold (copy the reference), OpenCV inpainting
 (Telea; Navier-Stokes) and a single-frame MAE of the same size. SiamMCVAE and hold run through
 the node's own ``pipeline.repair.RepairPipeline`` (alignment, change gate, detail transfer,
 seam feathering: the node's defaults), so the evaluation scores what the node publishes.
@@ -11,25 +15,76 @@ seam feathering: the node's defaults), so the evaluation scores what the node pu
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
 
 from frame_restore_ros.backends.hold import HoldBackend
 from frame_restore_ros.media.resize import downscale
+from frame_restore_ros.pipeline.motion_prior import ReferenceMotion
 from frame_restore_ros.pipeline.repair import RepairOptions, RepairPipeline
 
-Method = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 INPAINT_RADIUS = 3  # OpenCV's documented default neighbourhood
+
+
+@dataclass(frozen=True)
+class Before:
+    """The moment before the reference.
+
+    Attributes:
+        frame: (H, W, 3) uint8 BGR, the real frame one interval before the reference.
+        steps: intervals from the reference to the damaged frame (the frame gap).
+    """
+
+    frame: np.ndarray
+    steps: float
+
+
+class Method(Protocol):
+    """A restoration method: (reference, damaged, failed, before=None) -> restored frame."""
+
+    def __call__(
+        self,
+        reference: np.ndarray,
+        damaged: np.ndarray,
+        failed: np.ndarray,
+        before: Before | None = None,
+    ) -> np.ndarray: ...
+
+
+def _single_pair(
+    method: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+) -> Method:
+    """Adapt a (reference, damaged, failed) function to :class:`Method` (it ignores ``before``)."""
+
+    def adapted(
+        reference: np.ndarray,
+        damaged: np.ndarray,
+        failed: np.ndarray,
+        before: Before | None = None,
+    ) -> np.ndarray:
+        return method(reference, damaged, failed)
+
+    return adapted
 
 
 def pipeline_method(pipeline: RepairPipeline) -> Method:
     """Wrap a repair pipeline as a method (no reference cache: every pair is new)."""
 
-    def method(reference: np.ndarray, damaged: np.ndarray, failed: np.ndarray) -> np.ndarray:
-        return pipeline.repair(reference, damaged, failed).frame
+    def method(
+        reference: np.ndarray,
+        damaged: np.ndarray,
+        failed: np.ndarray,
+        before: Before | None = None,
+    ) -> np.ndarray:
+        motion = None
+        if before is not None and pipeline.carries_motion:
+            size = pipeline.backend.input_size
+            motion = ReferenceMotion.from_frame(before.frame, size, before.steps)
+        return pipeline.repair(reference, damaged, failed, motion=motion).frame
 
     return method
 
@@ -54,7 +109,7 @@ def hold_at_model_resolution(size: tuple[int, int]) -> Method:
         np.copyto(out, upsampled, where=failed[..., None])
         return out
 
-    return method
+    return _single_pair(method)
 
 
 def _inpaint(flag: int) -> Method:
@@ -64,7 +119,7 @@ def _inpaint(flag: int) -> Method:
         np.copyto(out, painted, where=failed[..., None])
         return out
 
-    return method
+    return _single_pair(method)
 
 
 telea = _inpaint(cv2.INPAINT_TELEA)
@@ -103,6 +158,7 @@ def build_methods(
     precision: str = "fp16",
     model_only: bool = False,
     compared: Path | None = None,
+    without_carry: bool = False,
 ) -> dict[str, Method]:
     """Return the methods of one evaluation run, in report order.
 
@@ -113,7 +169,9 @@ def build_methods(
     detail above the model's resolution, nothing else) and ``hold_model_resolution``
     (:func:`hold_at_model_resolution`). ``compared``: a second SiamMCVAE weight file scored the
     same way (``siammcvae_compared``, and its model-only row), e.g. the previous default
-    weights. The models run on ``backend_name`` at ``precision`` (:func:`model_method`).
+    weights. ``without_carry`` adds the node's defaults without the carried motion
+    (``siammcvae_no_carry``: ``RepairOptions.motion_prior`` off). The models run on
+    ``backend_name`` at ``precision`` (:func:`model_method`).
     """
     on = {"backend_name": backend_name, "precision": precision}
     node = RepairOptions()
@@ -125,6 +183,10 @@ def build_methods(
     if mae is not None:
         methods["mae"] = model_method(mae, **on)
     methods["siammcvae"] = model_method(siammcvae, node, **on)
+    if without_carry:
+        methods["siammcvae_no_carry"] = model_method(
+            siammcvae, replace(node, motion_prior=False), **on
+        )
     if ablations:
         variants = {
             "siammcvae_no_align": replace(node, align="none"),

@@ -107,13 +107,17 @@ class ScriptedDetector:
 
 
 def restorer_method(
-    backend: RestorationBackend, propagate: bool, temporal_blend: float | None = None
+    backend: RestorationBackend,
+    propagate: bool,
+    temporal_blend: float | None = None,
+    carry: bool = True,
 ) -> Callable[[], Restorer]:
     """Return a factory of fresh Restorers (node defaults) with the scripted detector.
 
-    ``temporal_blend``: overrides ``RepairOptions.temporal_blend`` (1.0: off), else the default.
+    ``temporal_blend``: overrides ``RepairOptions.temporal_blend`` (1.0: off), else the default;
+    ``carry``: ``RepairOptions.motion_prior`` (the reference's motion carried forward).
     """
-    repair = RepairOptions()
+    repair = replace(RepairOptions(), motion_prior=carry)
     if temporal_blend is not None:
         repair = replace(repair, temporal_blend=temporal_blend)
 
@@ -162,6 +166,7 @@ def evaluate_persistent(
             if restorer is not None:
                 for t in range(episode.start, onset):  # clean lead-in: the reference
                     restorer.process(frames[t], t / 30.0)
+                    restorer.prepare_reference()  # as the node does in its idle time
                 restorer.detector.mask = failed
             previous_out = None
             for k in range(length):
@@ -171,6 +176,7 @@ def evaluate_persistent(
                 damaged[failed] = 0
                 if restorer is not None:
                     out = restorer.process(damaged, t / 30.0).frame
+                    restorer.prepare_reference()
                 else:
                     out = single_frame[name](damaged, damaged, failed)
                 scores = quality(out, truth, failed)["failed"]

@@ -98,9 +98,19 @@ def read_metadata(path: str | os.PathLike[str]) -> tuple[SiamMCVAEConfig, dict[s
         )
     try:
         config = SiamMCVAEConfig.from_json(metadata["config"])
-        extra = json.loads(metadata.get("extra", "{}"))
     except (KeyError, ValueError, TypeError) as exc:
         raise CheckpointError(f"{path}: invalid model config in header ({exc})") from None
+    try:
+        extra = json.loads(metadata.get("extra", "{}"))
+    except ValueError as exc:
+        raise CheckpointError(
+            f"{path}: header 'extra' (training notes) is not JSON ({exc})"
+        ) from None
+    if not isinstance(extra, dict):
+        raise CheckpointError(
+            f"{path}: header 'extra' (training notes) must be a JSON object, "
+            f"got {type(extra).__name__} {str(extra)[:60]}"
+        )
     return config, extra
 
 

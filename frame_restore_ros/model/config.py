@@ -73,6 +73,11 @@ class SiamMCVAEConfig:
             problems.append("enc_depth and dec_depth must be >= 1")
         if self.architecture not in ("siammcvae", "mae"):
             problems.append(f"architecture must be siammcvae or mae, got {self.architecture!r}")
+        if not isinstance(self.reference_skip, bool):  # e.g. "no" from a header or YAML: truthy
+            problems.append(
+                f"reference_skip must be true or false, got {self.reference_skip!r} "
+                f"({type(self.reference_skip).__name__})"
+            )
         if problems:
             raise ValueError("invalid SiamMCVAEConfig: " + "; ".join(problems))
 

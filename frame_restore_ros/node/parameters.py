@@ -251,6 +251,12 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
         choices=ALIGN_MODES,
     ),
     config_parameter(
+        "motion_prior",
+        "With align ecc_flow: carry the reference's own motion (against the frame before it) "
+        "forward into the failures, where it explains the clean pixels better than ECC.",
+        (RepairOptions, "motion_prior"),
+    ),
+    config_parameter(
         "reference.max_failed_ratio",
         "A 16x16 px region of the reference mosaic refreshes (its age restarts) only if at "
         "most this share of its pixels failed; good pixels update the mosaic in every frame.",

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from frame_restore_ros.media.resize import downscale
+from frame_restore_ros.media.tensors import array_to_image
 
 log = logging.getLogger(__name__)
 ALIGN_MODES = ("none", "ecc", "ecc_flow")  # ecc_flow: + flow_refinement.py
@@ -121,7 +122,7 @@ def warp_model_input(
     """
     height, width = model_input.shape[2:]
     small = _rescale(warp, full_shape, (height, width))  # full -> small coordinates
-    image = np.ascontiguousarray(model_input[0].transpose(1, 2, 0))
+    image = array_to_image(model_input)
     warped = cv2.warpAffine(
         image, small, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )

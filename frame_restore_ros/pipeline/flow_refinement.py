@@ -26,6 +26,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from frame_restore_ros.media.tensors import array_to_image
+
 FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_FAST  # medium: 3x the time, 0.14 dB less (blocks)
 FILL_SIGMA = 12.0  # model-size pixels (3 % of the 400-pixel width); 6 and 24 measured worse
 EDGE_ERODE = 3  # px kernel: clean pixels touching a failure may carry its edge into the flow
@@ -56,7 +58,7 @@ class FlowRefinement:
 
 
 @lru_cache(maxsize=4)
-def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+def pixel_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Pixel coordinate maps (x, y), each (height, width) float32; read-only, cached per size."""
     xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     xs.flags.writeable = False
@@ -89,13 +91,13 @@ def bracketed_failures(clean: np.ndarray) -> np.ndarray:
     return ~clean & (across | down)
 
 
-def _to_gray(rgb01: np.ndarray) -> np.ndarray:
+def rgb01_gray(rgb01: np.ndarray) -> np.ndarray:
     """(h, w, 3) float32 RGB in [0, 1] -> (h, w) uint8 gray."""
     rgb = (rgb01 * np.float32(255.0) + np.float32(0.5)).clip(0, 255).astype(np.uint8)
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
-def _fill(flow: np.ndarray, clean: np.ndarray, bracketed: np.ndarray) -> np.ndarray:
+def fill_flow(flow: np.ndarray, clean: np.ndarray, bracketed: np.ndarray) -> np.ndarray:
     """Replace the flow at ``bracketed`` pixels by the normalised convolution of the clean flow.
 
     The smooth fill is computed at half the model's size (a Gaussian of sigma 12 pixels: the
@@ -124,7 +126,31 @@ def _fill(flow: np.ndarray, clean: np.ndarray, bracketed: np.ndarray) -> np.ndar
     return out
 
 
-def _remap_detail(
+def remap_by(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Return ``image`` (h, w[, C]) moved by ``flow`` (h, w, 2): out(x) = image(x + flow(x)).
+
+    Bilinear, edges replicated.
+    """
+    grid_x, grid_y = pixel_grid(*flow.shape[:2])
+    return cv2.remap(
+        image,
+        grid_x + flow[..., 0],
+        grid_y + flow[..., 1],
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
+
+
+def compose(first: np.ndarray, then: np.ndarray) -> np.ndarray:
+    """Return the (h, w, 2) flow of two remaps: ``first``, then ``then`` applied to its result.
+
+    With out(x) = moved(x + then(x)) and moved(y) = image(y + first(y)):
+    out(x) = image(x + then(x) + first(x + then(x))).
+    """
+    return remap_by(first, then) + then
+
+
+def remap_detail(
     detail: np.ndarray, flow: np.ndarray, failed: np.ndarray, warp: np.ndarray | None
 ) -> np.ndarray:
     """Return the (H, W, 3) float32 detail moved by ECC's ``warp`` and the model-size ``flow``.
@@ -143,7 +169,7 @@ def _remap_detail(
     # Where each pixel's detail comes from, in full-resolution coordinates, at model size: it
     # is affine in the pixel position plus the flow, so resampling it bilinearly to the box
     # gives every full-resolution pixel its source (no full-resolution meshgrid).
-    grid_x, grid_y = _grid(height, width)
+    grid_x, grid_y = pixel_grid(height, width)
     x = (grid_x + flow[..., 0] + np.float32(0.5)) * np.float32(sx) - np.float32(0.5)
     y = (grid_y + flow[..., 1] + np.float32(0.5)) * np.float32(sy) - np.float32(0.5)
     if warp is not None:  # the warped detail at p is the detail at warp^-1 (p)
@@ -180,22 +206,27 @@ def refine_reference(
     damaged_small: np.ndarray,
     valid_small: np.ndarray,
     warp: np.ndarray | None = None,
+    base_flow: np.ndarray | None = None,
 ) -> FlowRefinement:
     """Move the reference by the dense motion measured around the failures it brackets.
 
     Args:
         model_input: (1, 3, h, w) float32 RGB in [0, 1], the reference at the model's input
-            size, already moved by ``warp``; never modified.
+            size, already moved by ``warp`` or ``base_flow``; never modified.
         detail: (H, W, 3) float32 full-resolution detail of the reference NOT moved by ``warp``
-            (the prepared one), or None; never modified.
+            or ``base_flow`` (the prepared one), or None; never modified.
         damaged_small: (h, w, 3) uint8 BGR, the damaged frame at the model's input size.
         valid_small: (h, w) uint8, the clean share of each pixel's footprint x 255.
         warp: ECC's 2x3 full-resolution warp of the reference onto the damaged frame, or None.
+        base_flow: (h, w, 2) float32 model-size flow already applied to ``model_input``
+            instead of ``warp`` (the carried motion, ``motion_prior.py``), or None.
     Returns:
         A :class:`FlowRefinement`: when refined, the moved model input and the detail moved by
-        ``warp`` and the flow (valid at the failed pixels only); otherwise ``model_input`` and
-        ``detail`` as given, with the reason (the caller applies ``warp`` to the detail).
+        ``warp`` or ``base_flow`` and the flow (valid at the failed pixels only); otherwise
+        ``model_input`` and ``detail`` as given, with the reason (the caller moves the detail).
     """
+    if warp is not None and base_flow is not None:
+        raise ValueError("give the warp or the base flow the model input was moved by, not both")
     height, width = damaged_small.shape[:2]
     clean = valid_small == 255
     clean = cv2.erode(clean.view(np.uint8), np.ones((EDGE_ERODE, EDGE_ERODE), np.uint8)) > 0
@@ -204,22 +235,24 @@ def refine_reference(
     bracketed = bracketed_failures(clean)
     if not bracketed.any():
         return FlowRefinement(model_input, detail, False, "no failure bracketed by clean pixels")
-    reference = np.ascontiguousarray(model_input[0].transpose(1, 2, 0))
-    reference_gray = _to_gray(reference)
+    reference = array_to_image(model_input)
+    reference_gray = rgb01_gray(reference)
     damaged_gray = cv2.cvtColor(damaged_small, cv2.COLOR_BGR2GRAY)
     # Failed pixels show the reference, so their content (black, noise) adds no false edges.
     damaged_gray = np.where(clean, damaged_gray, reference_gray)
     flow = cv2.DISOpticalFlow_create(FLOW_PRESET).calc(damaged_gray, reference_gray, None)
-    flow = _fill(flow, clean, bracketed)  # damaged(x) ~ reference(x + flow(x))
-    grid_x, grid_y = _grid(height, width)
-    map_x, map_y = grid_x + flow[..., 0], grid_y + flow[..., 1]
-    warped = cv2.remap(reference, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    flow = fill_flow(flow, clean, bracketed)  # damaged(x) ~ reference(x + flow(x))
+    warped = remap_by(reference, flow)
     clean8 = clean.view(np.uint8)  # mean |difference| on the clean pixels, in OpenCV passes
     before = cv2.mean(cv2.absdiff(reference_gray, damaged_gray), mask=clean8)[0]
-    after = cv2.mean(cv2.absdiff(_to_gray(warped), damaged_gray), mask=clean8)[0]
+    after = cv2.mean(cv2.absdiff(rgb01_gray(warped), damaged_gray), mask=clean8)[0]
     if after >= MIN_GAIN * before:  # also when nothing moved (both 0)
         return FlowRefinement(model_input, detail, False, "the flow does not explain the frame")
     refined_input = np.ascontiguousarray(warped.transpose(2, 0, 1)[None])
-    refined_detail = None if detail is None else _remap_detail(detail, flow, ~clean, warp)
+    if detail is None:
+        refined_detail = None
+    else:
+        total = flow if base_flow is None else compose(base_flow, flow)
+        refined_detail = remap_detail(detail, total, ~clean, warp)
     everywhere = bool(np.array_equal(bracketed, ~clean))
     return FlowRefinement(refined_input, refined_detail, True, everywhere=everywhere)

@@ -131,6 +131,7 @@ class ReferenceTracker:
         self._area = np.empty((0, 0), np.int64)  # (rows, cols) pixels per region
         self._counts: tuple[int, int, np.ndarray] | None = None  # (frame, id(mask), counts)
         self._newest = (-1, 0.0)  # frame and stamp of the last update
+        self._one_moment = False  # the mosaic shows one moment: the last update's
         self._count = 0
         self._last_stamp: float | None = None
         self.resets: Counter[ResetCause] = Counter()
@@ -140,6 +141,7 @@ class ReferenceTracker:
     def reset(self, cause: ResetCause = ResetCause.REQUESTED, reason: str = "requested") -> None:
         """Drop the reference (resolution change, clock jump, reset request)."""
         self._mosaic = None
+        self._one_moment = False
         self._counts = None
         self._last_stamp = None
         self.version += 1
@@ -234,6 +236,7 @@ class ReferenceTracker:
             np.copyto(self._mosaic, frame)
             self._index.fill(current)
             self._stamp.fill(stamp)
+            self._one_moment = True
         else:
             counts = self._failed_counts(failed)
             refresh = counts <= self.config.max_failed_ratio * self._area
@@ -251,6 +254,7 @@ class ReferenceTracker:
             elif repaired is not None and partly.any():
                 taken |= repaired & _expand(partly, failed.shape)
             cv2.copyTo(frame, taken.view(np.uint8), self._mosaic)
+            self._one_moment = propagate  # else the failed pixels keep older content
             self._index[refresh] = current
             self._stamp[refresh] = stamp
         self._newest = (current, stamp)
@@ -261,6 +265,18 @@ class ReferenceTracker:
     def frame(self) -> np.ndarray | None:
         """Return the mosaic: the tracker's own buffer, not to be modified; or None."""
         return self._mosaic
+
+    @property
+    def moment(self) -> float | None:
+        """Header stamp (s) of the one moment the whole mosaic shows, or None.
+
+        That is the last update's stamp when it took a clean frame whole or propagated a
+        frame's repairs, and the mosaic has been held since; None when the mosaic mixes the
+        good pixels of one frame with older content under its failures, or there is none.
+        """
+        if self._mosaic is None or not self._one_moment:
+            return None
+        return self._newest[1]
 
     @property
     def region_ages(self) -> np.ndarray | None:

@@ -26,6 +26,12 @@ from frame_restore_ros.backends.hold import HoldBackend
 from frame_restore_ros.pipeline.alignment import ALIGN_MODES
 from frame_restore_ros.pipeline.change_gate import DEFAULT_TAU
 from frame_restore_ros.pipeline.compositing import composite_prediction, to_model_size
+from frame_restore_ros.pipeline.motion_prior import (
+    MAX_STEPS,
+    ReferenceMotion,
+    model_input_gray,
+    velocity,
+)
 from frame_restore_ros.pipeline.reference_inputs import (
     ReferenceInputs,
     aligned_inputs,
@@ -59,6 +65,9 @@ class RepairOptions:
         temporal_blend: the share of this frame's repair where a pixel was also repaired in
             the previous frame; the rest is the previous output (``temporal_blend.py``, applied
             by the per-camera Restorer: a lasting failure flickers less). 1.0 turns it off.
+        motion_prior: with ``align: ecc_flow``, carry the reference's own motion (measured
+            against the moment before it) forward to the damaged frame, inside the failures
+            too, where it explains the clean pixels better than ECC (``motion_prior.py``).
     """
 
     feather_px: int = 24
@@ -68,6 +77,7 @@ class RepairOptions:
     uncertainty: bool = False
     thin_inpaint_px: int = DEFAULT_THIN_INPAINT_PX
     temporal_blend: float = DEFAULT_TEMPORAL_BLEND
+    motion_prior: bool = True
 
     def __post_init__(self) -> None:
         if self.align not in ALIGN_MODES:
@@ -131,20 +141,35 @@ class RepairPipeline:
     def __init__(self, backend: RestorationBackend, options: RepairOptions | None = None) -> None:
         self.backend = backend
         self.options = options or RepairOptions()
-        self._cached: tuple[object, ReferenceInputs] | None = None
+        # (key, prepared, stamp of the reference's content or None) of the newest reference,
+        # and (model-size luma, stamp, the newest's velocity against it or None) of the one
+        # prepared before it (the moment before, for the carried motion).
+        self._cached: tuple[object, ReferenceInputs, float | None] | None = None
+        self._before: tuple[np.ndarray, float, np.ndarray | None] | None = None
 
     @property
     def holds(self) -> bool:
         """Whether this is the hold baseline (the reference copied, no model)."""
         return isinstance(self.backend, HoldBackend)
 
-    def invalidate(self) -> None:
-        """Forget the prepared reference (after a backend or options change)."""
-        self._cached = None
+    @property
+    def carries_motion(self) -> bool:
+        """Whether repairs use the reference's carried motion (``RepairOptions.motion_prior``)."""
+        return self.options.motion_prior and self.options.align == "ecc_flow" and not self.holds
 
-    def prepare(self, reference: np.ndarray, key: object = None) -> ReferenceInputs | None:
+    def invalidate(self) -> None:
+        """Forget the prepared references (after a backend or options change)."""
+        self._cached = None
+        self._before = None
+
+    def prepare(
+        self, reference: np.ndarray, key: object = None, stamp: float | None = None
+    ) -> ReferenceInputs | None:
         """Prepare an (H, W, 3) uint8 reference for the model (cached under ``key``).
 
+        ``stamp``: the header time of the reference's content (s), kept with it for
+        :meth:`carried_motion`; the reference's velocity against the one prepared before it
+        is measured here too (~2-3 ms: in the node's idle time, off a damaged frame's path).
         Returns None for the hold backend, which uses the reference as it is.
         """
         if self.holds:
@@ -159,8 +184,39 @@ class RepairPipeline:
             reference, size, options.detail_transfer, options.align != "none"
         )
         if key is not None:
-            self._cached = (key, prepared)
+            if cached is not None and cached[0] != key:
+                self._before = None
+                if self.carries_motion and cached[2] is not None and stamp is not None:
+                    before = model_input_gray(cached[1].model_input)
+                    measured = None
+                    if before.shape == prepared.size:
+                        measured = velocity(model_input_gray(prepared.model_input), before)
+                    self._before = (before, cached[2], measured)
+            self._cached = (key, prepared, stamp)
         return prepared
+
+    def carried_motion(self, key: object, stamp: float) -> ReferenceMotion | None:
+        """Return the moment before the reference prepared under ``key``, for a frame at ``stamp``.
+
+        Built from the reference prepared before it (the node prepares every new reference in
+        its idle time, so that is the previous one): the carried motion's steps are the time
+        since the reference over the time between the two. None when the options do not carry
+        motion, either reference lacks a stamp, the stamps are not in order, or the frame lies
+        more than ``MAX_STEPS`` such intervals past the reference.
+        """
+        cached, before = self._cached, self._before
+        if not self.carries_motion or cached is None or before is None or cached[0] != key:
+            return None
+        (before_gray, before_stamp, measured), reference_stamp = before, cached[2]
+        if reference_stamp is None or not before_stamp < reference_stamp < stamp:
+            return None
+        if before_gray.shape != cached[1].size:
+            return None
+        # Rounded: stamps in float seconds make a steady stream's ratio 0.9999999... or 1.0000001.
+        steps = round((stamp - reference_stamp) / (reference_stamp - before_stamp), 3)
+        if not 0.0 < steps <= MAX_STEPS:
+            return None
+        return ReferenceMotion(before_gray, steps, measured)
 
     def repair(
         self,
@@ -168,6 +224,7 @@ class RepairPipeline:
         damaged: np.ndarray,
         failed: np.ndarray,
         key: object = None,
+        motion: ReferenceMotion | None = None,
     ) -> Repair:
         """Repair the ``failed`` pixels of ``damaged`` from ``reference``.
 
@@ -175,6 +232,8 @@ class RepairPipeline:
             reference, damaged: (H, W, 3) uint8 BGR of the same shape.
             failed: (H, W) bool, True = failed pixel.
             key: identifies ``reference`` for the cache of :meth:`prepare`.
+            motion: the moment before the reference (:meth:`carried_motion`,
+                ``ReferenceMotion.from_frame``); used when :attr:`carries_motion`.
         Returns:
             A :class:`Repair` whose frame equals ``damaged`` byte for byte outside ``failed``.
         """
@@ -194,14 +253,19 @@ class RepairPipeline:
         if thin.any() and not (failed & ~thin).any():  # only thin failures: no model call
             zeros = np.zeros(failed.shape, np.float32) if self.options.uncertainty else None
             return Repair(inpaint_thin(damaged, thin), zeros, False)
-        repair = self._predict(reference, damaged, failed, key)
+        repair = self._predict(reference, damaged, failed, key, motion)
         if not thin.any():
             return repair
         frame = inpaint_thin(repair.frame, thin)
         return Repair(frame, repair.uncertainty, repair.aligned, repair.followed)
 
     def _predict(
-        self, reference: np.ndarray, damaged: np.ndarray, failed: np.ndarray, key: object
+        self,
+        reference: np.ndarray,
+        damaged: np.ndarray,
+        failed: np.ndarray,
+        key: object,
+        motion: ReferenceMotion | None,
     ) -> Repair:
         """Model prediction composited into every failed pixel (see :meth:`repair`)."""
         prepared = self.prepare(reference, key)
@@ -209,7 +273,8 @@ class RepairPipeline:
         small = to_model_size(damaged, failed, self.backend.input_size)
         options = self.options
         flow = small if options.align == "ecc_flow" else None
-        inputs = aligned_inputs(prepared, reference, damaged, ~failed, flow)
+        carry = motion if self.carries_motion else None
+        inputs = aligned_inputs(prepared, reference, damaged, ~failed, flow, carry)
         frame, uncertainty = composite_prediction(
             self.backend,
             damaged,

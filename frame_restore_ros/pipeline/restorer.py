@@ -168,9 +168,12 @@ class Restorer:
         damaged frame otherwise. Callers with idle time after a frame (the node, once it
         published the frame; the replay) call this then, so the next damaged frame does not pay
         for it (~5 ms at 720p). It is prepared at most once per frame (the tracker's version).
+        The reference prepared before the current one is the moment the carried motion
+        (``RepairOptions.motion_prior``) is measured against: without a call after every frame
+        it is older than the frame before the reference, or missing.
         """
         if self.pipeline is not None and self.tracker.frame is not None:
-            self.pipeline.prepare(self.tracker.frame, self.tracker.version)
+            self.pipeline.prepare(self.tracker.frame, self.tracker.version, self.tracker.moment)
 
     def process(self, frame: np.ndarray, stamp: float, restore: bool = True) -> RestoreResult:
         """Process one frame with header time ``stamp`` (s); raise ValueError on bad input.
@@ -248,7 +251,12 @@ class Restorer:
         try:
             # The whole failed mask goes in: alignment, gate and model must not trust the
             # unrepairable pixels either; they get the input's bytes back below.
-            repair = self.pipeline.repair(reference.frame, frame, failed, key=self.tracker.version)
+            key, motion = self.tracker.version, None
+            if self.pipeline.carries_motion:
+                # The moment before the reference, if it was prepared (the node's idle time).
+                self.pipeline.prepare(reference.frame, key, self.tracker.moment)
+                motion = self.pipeline.carried_motion(key, stamp)
+            repair = self.pipeline.repair(reference.frame, frame, failed, key=key, motion=motion)
         except Exception as exc:  # the stream must go on: report, pass the frame through
             log.warning("restoration failed, passing the frame through: %s", exc, exc_info=True)
             self.blender.forget()

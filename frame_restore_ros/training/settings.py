@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
 from ruamel.yaml import YAML, YAMLError
 
@@ -13,6 +15,8 @@ from frame_restore_ros.model import PRESETS, SiamMCVAEConfig, preset
 
 RECONSTRUCTION_LOSSES = ("mse", "log_mse")
 SELECT_METRICS = ("psnr_failed", "psnr_failed_frames")
+DEVICES = "cpu, cuda or cuda:N"
+_DEVICE = re.compile(r"cpu|cuda(:\d+)?")
 
 
 @dataclass
@@ -65,6 +69,7 @@ class TrainSettings:
     resume: bool = False
 
     def __post_init__(self) -> None:
+        _raise(type_problems(dataclasses.asdict(self)))  # before comparing any value
         problems = []
         if self.steps < 1 or self.batch_size < 1:
             problems.append(
@@ -111,9 +116,65 @@ class TrainSettings:
         )
 
 
-def _raise(problems: list[str]) -> None:
+def _raise(problems: list[str], source: Path | None = None) -> None:
     if problems:
-        raise ValueError("invalid training settings: " + "; ".join(problems))
+        where = f" in {source}" if source is not None else ""
+        raise ValueError(f"invalid training settings{where}: " + "; ".join(problems))
+
+
+def _type_error(name: str, value: object, expected: str) -> str | None:
+    """Return a problem if ``value`` is not of the kind ``expected`` names, else None."""
+    if expected == "bool":
+        ok = isinstance(value, bool)
+        expected = "true or false (YAML booleans; 'no', 'off', 'yes' are strings)"
+    elif expected == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        expected = "an integer"
+    elif expected == "float":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = ok and math.isfinite(value)
+        expected = "a finite number"
+    elif expected == "str":
+        ok = isinstance(value, str)
+        expected = "a string"
+    else:  # list[str]: sources (a single string was made a list of one)
+        ok = isinstance(value, list) and all(isinstance(v, str) and v for v in value)
+        expected = "a list of paths or sample:NAME strings"
+    if ok:
+        return None
+    return f"{name} must be {expected}, got {value!r} ({type(value).__name__})"
+
+
+def _kind(hint: Any) -> tuple[str, bool]:
+    """Return (bool | int | float | str | list, whether None is allowed) of a field type."""
+    args = get_args(hint)
+    optional = type(None) in args
+    if optional:
+        hint = next(arg for arg in args if arg is not type(None))
+    if get_origin(hint) is list:
+        return "list", optional
+    return hint.__name__, optional
+
+
+def type_problems(values: dict[str, Any]) -> list[str]:
+    """Return one problem per value that does not fit its TrainSettings field type.
+
+    ``device`` is also checked against the devices training takes (cpu, cuda, cuda:N).
+    """
+    hints = get_type_hints(TrainSettings)
+    problems = []
+    for name, value in values.items():
+        if name not in hints:
+            continue
+        kind, optional = _kind(hints[name])
+        if value is None and optional:
+            continue
+        problem = _type_error(name, value, kind)
+        if problem is None and name == "device" and not _DEVICE.fullmatch(value):
+            problem = f"device must be {DEVICES}, got {value!r}"
+        if problem:
+            problems.append(problem)
+    return problems
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -136,10 +197,11 @@ def resolve_settings(config: Path | None, flags: dict[str, Any]) -> TrainSetting
     unknown = sorted(set(values) - known)
     if unknown:
         raise ValueError(f"unknown training settings in {config}: {', '.join(unknown)}")
-    values.update({k: v for k, v in flags.items() if k in known and v is not None})
     for key in ("data", "val_data", "split"):
         if isinstance(values.get(key), str):
             values[key] = [values[key]]
+    _raise(type_problems(values), config)  # name the file before flags are merged in
+    values.update({k: v for k, v in flags.items() if k in known and v is not None})
     settings = TrainSettings(**values)
     settings.check()
     return settings
