@@ -263,3 +263,14 @@ def test_the_restorer_carries_the_motion_through_a_lasting_failure(scene):
     plain = stream_errors(scene, carry=False, idle=True)
     assert carried[0] < 0.3 * plain[0], (carried, plain)
     assert np.mean(carried) < 0.85 * np.mean(plain), (carried, plain)
+
+
+def test_the_prepared_luma_is_the_model_inputs_own(bikes_frames):
+    """Computed once from the uint8 downscale; equal to converting the float model input."""
+    from frame_restore_ros.pipeline.motion_prior import model_input_gray
+    from frame_restore_ros.pipeline.reference_inputs import prepare_reference
+
+    for frame in bikes_frames[:3]:
+        prepared = prepare_reference(frame, SIZE, True, True)
+        np.testing.assert_array_equal(prepared.luma, model_input_gray(prepared.model_input))
+    assert prepare_reference(bikes_frames[0], SIZE, True, False).luma is None

@@ -69,12 +69,15 @@ class ReferenceInputs:
         detail: (H, W, 3) float32 detail above the model's resolution, or None (detail
             transfer off).
         gray: ECC's (144, 256) uint8 work image, or None (alignment off).
+        luma: (h, w) uint8 luma of ``model_input`` (the carried motion's image), or None
+            (alignment off).
     """
 
     size: tuple[int, int]
     model_input: np.ndarray
     detail: np.ndarray | None
     gray: np.ndarray | None
+    luma: np.ndarray | None = None
 
 
 def prepare_reference(
@@ -82,12 +85,14 @@ def prepare_reference(
 ) -> ReferenceInputs:
     """Convert an (H, W, 3) uint8 reference for a model of input ``size`` (h, w).
 
-    One downscale serves the model input and the detail map.
+    One downscale serves the model input, the detail map and the luma (equal to
+    ``model_input_gray`` of the model input: the float conversion round-trips exactly).
     """
     small = downscale(reference, size)
     detail = detail_from_small(reference, small) if detail_transfer else None
     gray = work_gray(reference) if align else None
-    return ReferenceInputs(size, frame_to_array(small), detail, gray)
+    luma = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if align else None
+    return ReferenceInputs(size, frame_to_array(small), detail, gray, luma)
 
 
 def aligned_inputs(
@@ -119,7 +124,7 @@ def aligned_inputs(
     if small is not None:
         base_flow = None
         if motion is not None:
-            carried = _carried(prepared.model_input, model_input, small, motion)
+            carried = _carried(prepared, model_input, small, motion)
             if carried is not None:
                 model_input, base_flow, warp = carried[0], carried[1], None
         # The detail is moved by the warp (or the carried motion) and the flow in one pass.
@@ -143,15 +148,15 @@ def aligned_inputs(
 
 
 def _carried(
-    reference_input: np.ndarray,
+    prepared: ReferenceInputs,
     ecc_input: np.ndarray,
     small: ModelSizeFrame,
     motion: ReferenceMotion,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Return the reference moved by its carried motion, if that explains the clean pixels better.
 
-    reference_input, ecc_input: (1, 3, h, w) float32 RGB in [0, 1], the prepared reference and
-    the same after ECC's warp (or unmoved). Returns (moved model input, (h, w, 2) flow), or
+    prepared: the reference; ecc_input: (1, 3, h, w) float32 RGB in [0, 1], its model input
+    after ECC's warp (or unmoved). Returns (moved model input, (h, w, 2) flow), or
     None when the carried motion does not explain the damaged frame's clean pixels (mean
     absolute luma difference at the model's size) better than ECC's warp. Measured against
     letting it in near a tie (within 0.5 levels, or 10 % and 0.5 levels: a still scene around
@@ -161,13 +166,16 @@ def _carried(
     clean = small.valid == 255
     if not clean.any():
         return None
-    flow = carried_flow(model_input_gray(reference_input), motion)
+    reference_input = prepared.model_input
+    luma = prepared.luma if prepared.luma is not None else model_input_gray(reference_input)
+    flow = carried_flow(luma, motion)
     moved = remap_by(array_to_image(reference_input), flow)
     moved_input = np.ascontiguousarray(moved.transpose(2, 0, 1)[None])
     damaged_gray = cv2.cvtColor(small.image, cv2.COLOR_BGR2GRAY)
     clean8 = clean.view(np.uint8)
     carried_error = cv2.mean(cv2.absdiff(rgb01_gray(moved), damaged_gray), clean8)[0]
-    ecc_error = cv2.mean(cv2.absdiff(model_input_gray(ecc_input), damaged_gray), clean8)[0]
+    ecc_luma = luma if ecc_input is reference_input else model_input_gray(ecc_input)
+    ecc_error = cv2.mean(cv2.absdiff(ecc_luma, damaged_gray), clean8)[0]
     if carried_error >= ecc_error:
         return None
     return moved_input, flow

@@ -187,10 +187,8 @@ class RepairPipeline:
             if cached is not None and cached[0] != key:
                 self._before = None
                 if self.carries_motion and cached[2] is not None and stamp is not None:
-                    before = model_input_gray(cached[1].model_input)
-                    measured = None
-                    if before.shape == prepared.size:
-                        measured = velocity(model_input_gray(prepared.model_input), before)
+                    before, luma = _luma(cached[1]), _luma(prepared)
+                    measured = velocity(luma, before) if before.shape == luma.shape else None
                     self._before = (before, cached[2], measured)
             self._cached = (key, prepared, stamp)
         return prepared
@@ -287,3 +285,10 @@ class RepairPipeline:
             uncertainty=options.uncertainty,
         )
         return Repair(frame, uncertainty, inputs.aligned, inputs.followed)
+
+
+def _luma(prepared: ReferenceInputs) -> np.ndarray:
+    """(h, w) uint8 luma of a prepared reference's model input (computed once, when prepared)."""
+    if prepared.luma is not None:
+        return prepared.luma
+    return model_input_gray(prepared.model_input)
