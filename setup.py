@@ -46,7 +46,8 @@ setup(
         'onnxruntime>=1.17',
         'openvino>=2024.0',
         'scikit-video>=1.1.11',
-        'rosbags>=0.10.4',
+        'rosbags>=0.11',  # 0.11: the storage-plugin reader that replay --salvage plugs into
+        'mcap>=1.2',
         'rosbags-image>=0.10',
         'scikit-image>=0.21',
         'matplotlib>=3.5',

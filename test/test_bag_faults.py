@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import resource
+import shutil
 import signal
 import struct
 import subprocess
@@ -23,8 +24,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from mcap.records import Chunk
+from mcap.stream_reader import StreamReader
+from ruamel.yaml import YAML
 
 from frame_restore_ros.bag.bag_io import BagReader
+from frame_restore_ros.bag.output_claim import BAG_MARK, why_not_replaceable
 from frame_restore_ros.cli.main import main
 from frame_restore_ros.codec.image_codec import decode_compressed
 from frame_restore_ros.node.parameters import NodeSettings, ParameterError
@@ -112,6 +117,43 @@ def test_overwrite_refuses_a_folder_that_is_not_a_bag(images, bag, tmp_path, cap
     assert "files that are not part of the bag: notes.txt" in error_text(caplog)
 
 
+def edit_metadata(bag: Path, **fields) -> None:
+    """Set (or, with None, remove) fields of the bag's rosbag2_bagfile_information."""
+    yaml = YAML(typ="safe")
+    data = yaml.load((bag / "metadata.yaml").read_text())
+    info = data["rosbag2_bagfile_information"]
+    for key, value in fields.items():
+        if value is None:
+            info.pop(key, None)
+        else:
+            info[key] = value
+    with (bag / "metadata.yaml").open("w") as stream:
+        yaml.dump(data, stream)
+
+
+def test_overwrite_refuses_a_bag_this_tool_did_not_write(images, bag, tmp_path, caplog):
+    """A recording is never replaced; what frame-restore wrote carries its mark."""
+    info = YAML(typ="safe").load((bag / "metadata.yaml").read_text())
+    assert info["rosbag2_bagfile_information"]["custom_data"] == {BAG_MARK[0]: BAG_MARK[1]}
+    recorded = tmp_path / "recorded"
+    shutil.copytree(bag, recorded)
+    edit_metadata(recorded, custom_data=None, ros_distro="jazzy")
+    before = tree_hash(recorded)
+    assert replay(bag, recorded, "--overwrite") == 2
+    assert make(images, recorded, "--overwrite") == 2
+    assert tree_hash(recorded) == before
+    assert (
+        f"{recorded} is not one: it is a ROS 2 bag frame-restore did not write "
+        f"(ros_distro: jazzy; no {BAG_MARK[0]} in the custom_data"
+    ) in error_text(caplog)
+    out = tmp_path / "out"
+    assert replay(bag, out) == 0
+    edit_metadata(out, custom_data=None)  # as replay wrote it before the mark
+    assert why_not_replaceable(out, "bag") is None
+    edit_metadata(out, ros_distro="jazzy")
+    assert "did not write" in why_not_replaceable(out, "bag")
+
+
 def test_overwrite_replaces_its_own_bag_and_report_completely(bag, tmp_path):
     out = tmp_path / "out"
     assert replay(bag, out) == 0
@@ -128,6 +170,26 @@ def test_report_of_another_run_needs_overwrite(bag, tmp_path, caplog, no_backend
     (tmp_path / "r").mkdir()
     assert replay(bag, tmp_path / "o", "--report", str(tmp_path / "r")) == 2
     assert f"report {tmp_path / 'r'} exists" in error_text(caplog)
+    assert not (tmp_path / "o").exists()
+
+
+def test_replay_options_the_node_would_refuse_are_errors(
+    bag, tmp_path, caplog, capsys, no_backend
+):
+    from frame_restore_ros.cli.main import build_parser
+    from frame_restore_ros.node.parameters import NODE_PARAMETERS
+
+    feather = next(spec for spec in NODE_PARAMETERS if spec.name == "feather_px")
+    args = build_parser().parse_args(["replay", str(bag), str(tmp_path / "o")])
+    assert args.feather_px == feather.default
+    with pytest.raises(SystemExit) as exit_:
+        replay(bag, tmp_path / "o", "--feather-px", "100000")
+    assert exit_.value.code == 2
+    assert (
+        "argument --feather-px: must be in [0, 128] (the node's feather_px range), got 100000"
+    ) in capsys.readouterr().err
+    assert replay(bag, tmp_path / "o", "--inject", "") == 2  # not "no injection"
+    assert "--inject needs at least one failure" in error_text(caplog)
     assert not (tmp_path / "o").exists()
 
 
@@ -195,6 +257,98 @@ def test_salvage_reads_on_past_a_corrupt_chunk(bikes_frames, tmp_path, capsys):
         "lost": len(lost),
     }
     assert tree_hash(bag) == before
+
+
+@pytest.fixture(scope="module")
+def full_bag(bikes_frames, tmp_path_factory) -> Path:
+    """12 full-size frames (640x272): the MCAP file holds several chunks of about 3 frames."""
+    folder = tmp_path_factory.mktemp("full")
+    for i, frame in enumerate(bikes_frames[:12]):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), frame)
+    bag = tmp_path_factory.mktemp("full_bag") / "bag"
+    assert make(folder, bag) == 0
+    return bag
+
+
+def chunk_offsets(mcap: Path) -> list[int]:
+    """Byte offsets of the file's chunk records (read with the mcap library)."""
+    offsets, position = [], 8
+    with mcap.open("rb") as stream:
+        for record in StreamReader(stream, emit_chunks=True).records:
+            if isinstance(record, Chunk):
+                offsets.append(position)
+            position = stream.tell()
+    return offsets
+
+
+def kept_frames(out: Path) -> list[int]:
+    with BagReader(out) as reader:
+        return [(m.timestamp - START) // PERIOD for m in reader.messages([TOPIC])]
+
+
+@pytest.mark.parametrize("damage", ["garbage", "crc"])
+def test_salvage_skips_a_damaged_chunk_and_reads_the_next(full_bag, damage, tmp_path, caplog):
+    """Garbage records or a wrong CRC cost that chunk only: reading goes on with the next."""
+    bag, out = tmp_path / "bag", tmp_path / "out"
+    shutil.copytree(full_bag, bag)
+    mcap = next(bag.glob("*.mcap"))
+    second = chunk_offsets(mcap)[1]
+    data = bytearray(mcap.read_bytes())
+    if damage == "garbage":  # the first 32 bytes of the chunk's records
+        data[second + 49 : second + 81] = b"\xff" * 32
+    else:  # rosbags writes no CRC: a wrong one is a mismatch
+        data[second + 33 : second + 37] = struct.pack("<I", 12345)
+    mcap.write_bytes(bytes(data))
+    with BagReader(full_bag) as reader:
+        intact = [(m.timestamp - START) // PERIOD for m in reader.messages([TOPIC])]
+    assert replay(bag, out) == 2 and not out.exists()
+    assert "--salvage" in error_text(caplog)
+    assert replay(bag, out, "--salvage") == 0
+    kept = kept_frames(out)
+    lost = sorted(set(intact) - set(kept))
+    assert kept == sorted(kept) and kept[-1] == 11 and 1 <= len(lost) <= 4
+    assert lost == list(range(lost[0], lost[-1] + 1)) and lost[0] > 0  # one chunk, not the first
+    summary = json.loads((tmp_path / "out_report" / "summary.json").read_text())
+    assert f"at byte {second}" in summary["read_error"]
+    assert "reading went on with the next chunk" in summary["read_error"]
+    assert summary["lost_messages"][0]["lost"] == len(lost)
+
+
+@pytest.mark.parametrize("bare", [False, True])
+def test_truncated_mcap_is_named_and_salvaged_up_to_the_cut(full_bag, bare, tmp_path, caplog):
+    """A file cut off without its footer (a killed recorder): --salvage reads up to the cut."""
+    bag, out = tmp_path / "bag", tmp_path / "out"
+    shutil.copytree(full_bag, bag)
+    mcap = next(bag.glob("*.mcap"))
+    third = chunk_offsets(mcap)[2]
+    mcap.write_bytes(mcap.read_bytes()[: third + 1000])  # inside the third chunk
+    source = mcap if bare else bag
+    before = tree_hash(bag)
+    assert replay(source, out) == 2 and not out.exists()
+    text = error_text(caplog)
+    assert f"bag {source} is truncated: {mcap.name} ends without its MCAP footer" in text
+    assert "--salvage" in text
+    assert replay(source, out, "--salvage") == 0
+    kept = kept_frames(out)
+    assert kept == list(range(len(kept))) and 2 <= len(kept) < 12
+    summary = json.loads((tmp_path / "out_report" / "summary.json").read_text())
+    assert "the file is truncated" in summary["read_error"]
+    assert f"inside or before the record at byte {third}" in summary["read_error"]
+    if not bare:  # metadata.yaml declares 12: the loss is counted
+        (loss,) = summary["lost_messages"]
+        assert (loss["declared"], loss["read"]) == (12, len(kept))
+        assert loss["where"][0]["before_ns"] is None  # to the end
+    assert tree_hash(bag) == before
+
+
+def test_salvage_reads_an_intact_bag_as_rosbags_does(full_bag):
+    with BagReader(full_bag) as plain:
+        expected = [(m.topic, m.timestamp, m.cdr) for m in plain.messages()]
+        specs = plain.topic_specs()
+    with BagReader(full_bag, salvage=True) as salvaging:
+        assert [(m.topic, m.timestamp, m.cdr) for m in salvaging.messages()] == expected
+        assert salvaging.topic_specs() == specs and salvaging.damage == []
+        assert salvaging.losses() == []
 
 
 # 3 and 5: the output is claimed for the whole run; partials of dead runs are removed

@@ -515,3 +515,31 @@ def test_clock_jump_resets_are_counted_logged_and_reported(frames, tmp_path, cap
 
     full = write_report(result, tmp_path / "report2")
     assert "5 clock-jump resets" in format_summary(full, tmp_path / "report2")
+
+
+def test_bag_frames_counts_and_logs_skips_and_names_a_topic_without_frames(
+    frames, tmp_path, caplog
+):
+    """evaluate, train and eval-detection read bags through bag_frames: no silent skips."""
+    from frame_restore_ros.bag.frame_sources import bag_frames
+
+    source = tmp_path / "in"
+    bad = {i: {"encoding": "BGR8"} for i in (2, 4)} | {5: {"step": 7}}
+    write_ros2_bag(source, frames[:6], bad=bad)
+    with caplog.at_level("WARNING"):
+        clips = bag_frames(source)
+    assert len(clips["/cam/image_raw"]) == 3 and len(clips["/cam2/image_raw/compressed"]) == 6
+    (warning,) = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert "/cam/image_raw: skipped 3 of 6 image messages" in warning
+    assert (
+        "unsupported_encoding 2 (first t=1700000000.200s: unsupported encoding 'BGR8'" in warning
+    )
+    assert "bad_size 1 (first t=1700000000.500s" in warning
+    everything_bad = tmp_path / "bad"
+    write_ros2_bag(everything_bad, frames[:3], bad={i: {"encoding": "BGR8"} for i in range(3)})
+    with pytest.raises(
+        ValueError,
+        match=r"no message of /cam/image_raw decodes to a frame \(3 "
+        r"skipped: unsupported_encoding 3 \(first t=1700000000.000s",
+    ):
+        bag_frames(everything_bad)

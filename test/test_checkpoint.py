@@ -156,3 +156,14 @@ def test_reference_skip_that_is_not_a_bool_is_refused(tmp_path):
     save_file(tensors, str(path), metadata=metadata)
     with pytest.raises(CheckpointError, match="invalid model config.*reference_skip must be"):
         read_metadata(path)
+
+
+def test_atomic_file_errors_name_the_real_path_not_the_temporary_one(tmp_path):
+    from frame_restore_ros.model.checkpoint import atomic_file
+
+    (tmp_path / "a_file").write_text("x")
+    target = tmp_path / "a_file" / "w.safetensors"
+    with pytest.raises(OSError) as error:
+        with atomic_file(target):
+            pass
+    assert error.value.filename == str(target) and ".tmp" not in str(error.value)

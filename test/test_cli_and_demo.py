@@ -344,6 +344,14 @@ def test_uncertainty_with_hold_is_an_argument_error(small_bag, tmp_path, caplog)
         (["make-bag", "sample:bikes.mp4", "--start=-1"], "--start must be in [0, 2147483647]"),
         (["make-bag", "sample:bikes.mp4", "--start=inf"], "--start must be a finite number"),
         (["make-bag", "sample:bikes.mp4", "--rate=1e-12"], "past the last ROS 2 time"),
+        (
+            ["make-bag", "sample:bikes.mp4", "--topic", "bad topic!"],
+            "topic '/bad topic!' is not a valid ROS 2 topic name (the token 'bad topic!'): a "
+            "topic name is /-separated tokens of letters, digits and underscores",
+        ),
+        (["make-bag", "sample:bikes.mp4", "--topic", "/cam//raw"], "(an empty token)"),
+        (["make-bag", "sample:bikes.mp4", "--topic", "/cam/2d"], "(the token '2d')"),
+        (["make-bag", "sample:bikes.mp4", "--topic", "/cam__x"], "no repeated underscore"),
         (["bench", "node", "--size", "0x0"], "--size must be WIDTHxHEIGHT with both sides >= 1"),
     ],
 )

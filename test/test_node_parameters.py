@@ -213,6 +213,32 @@ def test_node_params_check_validates_the_defect_mask(tmp_path, caplog, capsys):
     assert str(tmp_path / "front.png") in capsys.readouterr().out
 
 
+def test_node_params_check_validates_the_weights_file(tmp_path, caplog):
+    """A missing file, a text file or another safetensors file is named with the reason."""
+    from safetensors.numpy import save_file
+
+    from frame_restore_ros.model.bundled import default_weights_path
+
+    path = tmp_path / "p.yaml"
+    (tmp_path / "notes.safetensors").write_text("not weights\n")
+    save_file({"x": np.zeros(3, np.float32)}, str(tmp_path / "other.safetensors"))
+    cases = {
+        "missing.safetensors": "no such weight file",
+        "notes.safetensors": "not a readable safetensors file",
+        "other.safetensors": "not a SiamMCVAE checkpoint",
+    }
+    for name, reason in cases.items():
+        path.write_text(f"/**:\n  ros__parameters:\n    weights: '{tmp_path / name}'\n")
+        caplog.clear()
+        with caplog.at_level(logging.ERROR):
+            assert main(["node-params", "--check", str(path)]) == 2
+        assert f"{path}: weights: {tmp_path / name}: {reason}" in caplog.text
+    path.write_text(f"/**:\n  ros__parameters:\n    weights: '{default_weights_path()}'\n")
+    with caplog.at_level(logging.INFO):
+        assert main(["node-params", "--check", str(path)]) == 0
+    assert f"{path}: valid" in caplog.text
+
+
 def test_shipped_parameter_files_apply_under_any_namespace_and_node_name():
     for path in sorted((ROOT / "config").glob("*.yaml")):
         if path.name.startswith("train_"):

@@ -28,6 +28,7 @@ ROSDEP_KEYS = {
     "onnx": None,
     "onnxscript": None,
     "openvino": None,
+    "mcap": None,  # replay --salvage only; pip, like rosbags-image
     "tensorrt": None,  # comes with JetPack / the TensorRT install, not rosdep
 }
 

@@ -332,3 +332,25 @@ def test_device_flag_names_the_valid_devices(caplog):
     assert "device must be cpu, cuda or cuda:N, got 'gpu'" in caplog.text
     with pytest.raises(ValueError, match="reference_skip must be true or false .* got 'no'"):
         TrainSettings(reference_skip="no")
+
+
+@pytest.mark.parametrize("where", ["proc", "under_a_file", "folder"])
+def test_unwritable_output_is_refused_before_training_naming_the_real_path(
+    tmp_path, caplog, monkeypatch, where
+):
+    from frame_restore_ros.cli.main import main
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("data loaded before the output was checked")
+
+    monkeypatch.setattr("frame_restore_ros.training.run.gather_clips", refuse)
+    (tmp_path / "a_file").write_text("x")
+    (tmp_path / "w.safetensors").mkdir()
+    output, reason = {
+        "proc": ("/proc/t.safetensors", "(in /proc)"),  # root may write anywhere but here
+        "under_a_file": (str(tmp_path / "a_file" / "w.safetensors"), "a_file is a file"),
+        "folder": (str(tmp_path / "w.safetensors"), "it is a folder"),
+    }[where]
+    assert main(["train", "--data", "sample:bikes.mp4", "-o", output, "--preset", "tiny"]) == 2
+    assert f"cannot write weight file {output}: " in caplog.text and reason in caplog.text
+    assert ".tmp" not in caplog.text

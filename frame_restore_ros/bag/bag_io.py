@@ -21,11 +21,17 @@ from types import TracebackType
 from rosbags.convert.converter import migrate_message
 from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.interfaces import Connection
+from rosbags.rosbag2 import Reader as Rosbag2Reader
 from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
+from rosbags.rosbag2.reader import DirectoryReader
+from rosbags.rosbag2.storage_mcap import McapReader
 from rosbags.typesys.store import Typestore
 
+from frame_restore_ros.bag.mcap_salvage import SalvagingMcapStorage, truncated_mcap_files
 from frame_restore_ros.bag.output_claim import (
+    BAG_MARK,
     OutputClaim,
+    bag_information,
     check_output,
     io_reason,
     partial_path,
@@ -131,9 +137,13 @@ class BagMessage:
 
 
 class BagReader:
-    """Read any rosbag1 file or rosbag2 folder (sqlite3 or MCAP); use as a context manager."""
+    """Read any rosbag1 file or rosbag2 folder (sqlite3 or MCAP); use as a context manager.
 
-    def __init__(self, path: Path) -> None:
+    With ``salvage``, MCAP storage is read by :class:`SalvagingMcapStorage`: past damaged chunks
+    and up to the end of a file cut off without its footer; ``damage`` says what was skipped.
+    """
+
+    def __init__(self, path: Path, salvage: bool = False) -> None:
         self.path = Path(path)
         if not self.path.exists():
             raise BagError(f"bag {self.path} does not exist")
@@ -142,16 +152,54 @@ class BagReader:
         except (AnyReaderError, OSError, ValueError) as exc:
             raise BagError(f"cannot open bag {self.path}: {exc}") from exc
         self.is_ros1 = not self._reader.is2
+        self._salvaged: list[SalvagingMcapStorage] = []
+        if salvage and not self.is_ros1:
+            self._salvage_mcap()
         self._migration_cache: dict[str, object] = {}
         self.read_counts: Counter = Counter()  # topic -> messages read by messages()
         self._read_times: dict[str, list[int]] = defaultdict(list)
+
+    def _salvage_mcap(self) -> None:
+        """Let rosbags read MCAP storage through :class:`SalvagingMcapStorage`."""
+
+        def storage(path: Path) -> SalvagingMcapStorage:
+            self._salvaged.append(SalvagingMcapStorage(path))
+            return self._salvaged[-1]
+
+        for reader in self._reader.readers:
+            assert isinstance(reader, Rosbag2Reader)
+            if isinstance(reader.storage, DirectoryReader):  # a bag folder with metadata.yaml
+                reader.storage.STORAGE_PLUGINS = {
+                    **reader.storage.STORAGE_PLUGINS,
+                    "mcap": storage,
+                }
+            elif isinstance(reader.storage, McapReader):  # a bare .mcap file
+                reader.storage = storage(reader.path)
+
+    @property
+    def damage(self) -> list[str]:
+        """With ``salvage``: the damaged chunks skipped and where reading stopped."""
+        return [note for storage in self._salvaged for note in storage.damage]
 
     def __enter__(self) -> BagReader:
         try:
             self._reader.open()
         except Exception as exc:  # rosbags raises several types for corrupt files
+            cut = [] if self._salvaged else self._truncated_files()
+            if cut:
+                raise BagError(
+                    f"bag {self.path} is truncated: {cut[0].name} ends without its MCAP footer "
+                    "(a recording cut off, e.g. a killed recorder); replay --salvage reads "
+                    "its messages up to where it ends"
+                ) from exc
             raise BagError(f"cannot open bag {self.path}: {type(exc).__name__}: {exc}") from exc
         return self
+
+    def _truncated_files(self) -> list[Path]:
+        """MCAP files cut off without their footer, in a bag whose metadata reads."""
+        if self.path.is_dir() and bag_information(self.path) is None:
+            return []  # the metadata is the first problem: rosbags' error says so
+        return truncated_mcap_files(self.path)
 
     def declared_counts(self, topics: Iterable[str] | None = None) -> Counter:
         """Topic -> message count the bag declares (metadata, index or summary)."""
@@ -339,6 +387,7 @@ class AtomicBagWriter:
             if self.partial.exists():
                 shutil.rmtree(self.partial)
             self._writer = Writer(self.partial, version=9, storage_plugin=STORAGES[self.storage])
+            self._writer.set_custom_data(*BAG_MARK)  # --overwrite may replace it later
             self._writer.open()
         except BaseException as exc:
             self._writer = None

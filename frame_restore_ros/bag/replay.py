@@ -242,7 +242,7 @@ def replay(
     start = time.perf_counter()
     stages = dict.fromkeys(STAGES, 0.0)
     grid = _patch_grid(backend)
-    with BagReader(input_bag) as reader:
+    with BagReader(input_bag, salvage=options.salvage) as reader:
         topics = select_topics(reader.topics, options.topics)
         specs = reader.topic_specs()
         cameras = {
@@ -297,6 +297,7 @@ def replay(
             bar.close()
             _warn_clock_jumps(cameras)
             lost = reader.losses()
+            read_error = "; ".join(filter(None, [read_error, *reader.damage])) or None
             if lost and not options.salvage:
                 raise BagError(_loss_text(None, lost, input_bag))
             for loss in lost:

@@ -285,7 +285,7 @@ def _html(summary: dict, out: Path, images: dict[str, str]) -> str:
         f"{summary['image_frames']} frames in {summary['wall_seconds']} s "
         f"({summary['frames_per_second']} frames/s; bag I/O {summary['bag_io_seconds']} s)</p>",
     ]
-    if summary["lost_messages"]:
+    if summary["lost_messages"] or summary["read_error"]:
         parts.append("<h2>Salvaged: messages lost from the input</h2>")
         if summary["read_error"]:
             parts.append(f"<p>{html.escape(summary['read_error'])}</p>")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,30 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
     return value
+
+
+def node_range(name: str) -> Callable[[str], int]:
+    """Return an argparse type: an integer within the range of the node's parameter ``name``.
+
+    The range is the node's (``node/parameters.py``), read when the option is given.
+    """
+
+    def parse(text: str) -> int:
+        from frame_restore_ros.node.parameters import NODE_PARAMETERS
+
+        spec = next(s for s in NODE_PARAMETERS if s.name == name)
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if spec.validate(value):
+            raise argparse.ArgumentTypeError(
+                f"must be in [{spec.minimum}, {spec.maximum}] (the node's {name} range), "
+                f"got {value}"
+            )
+        return value
+
+    return parse
 
 
 def common_options() -> argparse.ArgumentParser:

@@ -71,7 +71,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace an existing output bag (only a bag: a folder with other files is refused)",
+        help="replace an existing output bag (only a bag this tool wrote: a recording, another "
+        "tool's bag or a folder with other files is refused)",
     )
     add_no_progress(p)
     p.set_defaults(handler=run)

@@ -17,6 +17,7 @@ from frame_restore_ros.cli.common import (
     add_weights,
     check_inputs_exist,
     load_defect_mask_option,
+    node_range,
 )
 
 if TYPE_CHECKING:
@@ -80,7 +81,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_uncertainty(p, 0, "publish T/uncertainty")
     add_defect_mask(p, "its pixels are failed in every frame")
     p.add_argument(
-        "--feather-px", type=int, default=24, help="seam feathering width (default: 24)"
+        "--feather-px",
+        type=node_range("feather_px"),
+        default=24,
+        help="seam feathering width in pixels, within the node's feather_px range (default: 24)",
     )
     p.add_argument(
         "--storage",
@@ -116,16 +120,23 @@ def run(args: argparse.Namespace) -> int:
     defect_mask = load_defect_mask_option(args.defect_mask)
     if defect_mask is not None:
         log.info("defect mask %s: %d defective pixels", args.defect_mask, defect_mask.sum())
-    inject = InjectionSpec.parse(args.inject, args.inject_rate, args.seed) if args.inject else None
+    inject = None
+    if args.inject is not None:  # an empty SPEC is an error, not "no injection"
+        inject = InjectionSpec.parse(args.inject, args.inject_rate, args.seed)
     report = args.report or args.output.with_name(args.output.name + "_report")
-    check_paths(args.input, args.output, report, args.topic, args.overwrite)
+    check_paths(args.input, args.output, report, args.topic, args.overwrite, args.salvage)
     with OutputClaim(args.output), OutputClaim(report, "report"):
         loaded = load_backend(args.backend, args.weights, args.precision, args.uncertainty)
         return _replay(args, loaded, inject, defect_mask, report)
 
 
 def check_paths(
-    source: Path, output: Path, report: Path, topics: list[str] | None, overwrite: bool
+    source: Path,
+    output: Path,
+    report: Path,
+    topics: list[str] | None,
+    overwrite: bool,
+    salvage: bool = False,
 ) -> None:
     """Check input, topics, output and report before any backend loads; raise ValueError."""
     from frame_restore_ros.bag.bag_io import BagReader
@@ -138,7 +149,7 @@ def check_paths(
     out, rep = output.resolve(), report.resolve()
     if out == rep or out in rep.parents or rep in out.parents:
         raise ValueError(f"report {report} and output {output} must be separate folders")
-    with BagReader(source) as reader:
+    with BagReader(source, salvage=salvage) as reader:
         select_topics(reader.topics, tuple(topics) if topics else None)
 
 
@@ -209,5 +220,7 @@ def format_summary(summary: dict, report: Path) -> str:
             f"  salvaged: {loss['lost']} of {loss['declared']} messages of {loss['topic']} lost "
             "(where: summary.json lost_messages)"
         )
+    if summary.get("read_error"):
+        lines.append(f"  damage skipped: {summary['read_error']}")
     lines.append(f"report: {report / 'index.html'}")
     return "\n".join(lines)

@@ -57,8 +57,11 @@ def atomic_file(path: Path) -> Iterator[str]:
     On an error the temporary file is removed and ``path`` is left as it was. The file gets the
     usual mode of a new file (umask), not mkstemp's 0600.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # name the file asked for, not the temporary one
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     os.close(fd)
     try:
         yield tmp
@@ -67,6 +70,31 @@ def atomic_file(path: Path) -> Iterator[str]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_writable(path: Path, what: str = "weight file") -> None:
+    """Raise CheckpointError naming ``path`` unless :func:`atomic_file` can write it.
+
+    Checked before any work by creating (and removing) a temporary file where ``atomic_file``
+    will, or in the nearest existing folder above a missing one: permission bits alone do not
+    tell (root, read-only or virtual file systems such as /proc).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"cannot write {what} {path}: it is a folder")
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise CheckpointError(f"cannot write {what} {path}: {folder} is a file")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise CheckpointError(
+            f"cannot write {what} {path}: {exc.strerror or exc} (in {folder})"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def default_file_mode() -> int:

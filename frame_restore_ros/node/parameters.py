@@ -131,6 +131,22 @@ def defect_mask_problem(path: str) -> str | None:
     return None
 
 
+def weights_problem(path: str) -> str | None:
+    """Return why ``path`` is not a SiamMCVAE weight file (the header reader's reason), or None.
+
+    Only the safetensors header is read (``model/checkpoint.read_metadata``), not the tensors.
+    """
+    if not path:
+        return None
+    from frame_restore_ros.model.checkpoint import CheckpointError, read_metadata
+
+    try:
+        read_metadata(path)
+    except CheckpointError as exc:
+        return str(exc)
+    return None
+
+
 def default_input_topic(camera: str) -> str:
     """Return the input topic of ``camera`` when ``<camera>.input_topic`` is empty."""
     return f"{camera}/image_raw"
@@ -572,11 +588,18 @@ def read_parameter_file(path: str | Path, node_name: str = NODE_NAME) -> dict[st
 
 
 def load_settings(path: str | Path, node_name: str = NODE_NAME) -> NodeSettings:
-    """Validate a parameter file against the table; raise ParameterError naming the file."""
+    """Validate a parameter file against the table; raise ParameterError naming the file.
+
+    The ``weights`` file is checked here too (its header), as the node would load it at start;
+    a change of ``weights`` at run time is checked by loading the model beside the running one.
+    """
     try:
-        return NodeSettings.build(read_parameter_file(path, node_name))
+        settings = NodeSettings.build(read_parameter_file(path, node_name))
     except ParameterError as exc:
         raise ParameterError(f"{path}: {exc}") from exc
+    if problem := weights_problem(settings["weights"]):
+        raise ParameterError(f"{path}: weights: {problem}")
+    return settings
 
 
 def markdown_table() -> str:

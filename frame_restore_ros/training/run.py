@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from frame_restore_ros.model.checkpoint import check_writable
 from frame_restore_ros.training.loop import train
 from frame_restore_ros.training.pairs import Clip, PairSampler, load_clips, split_clip
 from frame_restore_ros.training.settings import TrainSettings
@@ -31,7 +32,13 @@ def gather_clips(settings: TrainSettings, input_size: tuple[int, int]) -> tuple[
 
 
 def run_training(settings: TrainSettings) -> Path:
-    """Load the data, train, and return the weight file path."""
+    """Load the data, train, and return the weight file path.
+
+    The weight and state files are checked for writing first: a bad ``output`` fails before
+    any training time is spent.
+    """
+    check_writable(Path(settings.output))
+    check_writable(Path(settings.output + ".state"), "training state")
     if settings.threads:
         torch.set_num_threads(settings.threads)
     model_cfg = settings.model_config()
