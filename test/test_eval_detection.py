@@ -19,6 +19,7 @@ from frame_restore_ros.evaluation.detection_scores import (
     Score,
     evaluate_clip,
     truth_patches,
+    truth_pixels,
 )
 from frame_restore_ros.synthetic import corruption
 
@@ -97,6 +98,12 @@ def test_report_has_tables_and_a_gallery(run_folder):
     text = index.read_text()
     for words in ("Per class", "False alarms", "pan_a", "pan_b", "One example per injected"):
         assert words in text
+    # Pixel-level scores beside the patch-level ones (thin lines cover under half a patch).
+    assert "ours pixel R (pooled)" in text
+    for name, score in data["ours_pixel_level"].items():
+        if score["recall"] or score["precision"]:  # every class scored at pixel level is listed
+            row = text[text.index(f"<td>{name}</td>") :].split("</tr>")[0]
+            assert f"<td>{score['recall']:.3f}</td>" in row, name
     images = sorted((out / "html" / "images").glob("*.png"))
     assert any(p.name.startswith("class_") for p in images)
     for image in images:
@@ -136,6 +143,28 @@ def test_frozen_patches_count_from_the_second_frozen_frame(bikes_frames):
     assert second.streak == FROZEN_SCORED_FROM
     truth, valid = truth_patches(second, now, 16)
     assert truth.any() and (valid | ~truth).all()
+
+
+def test_pixel_truth_follows_the_patch_rules(bikes_frames):
+    before, now = bikes_frames[0], bikes_frames[8]
+    first = corruption.frozen_tiles(now, before, np.random.default_rng(0), frames=2)
+    truth, valid = truth_pixels(first, now)
+    assert not truth.any() and not valid[first.mask].any()  # first frozen frame: ignored
+    truth, valid = truth_pixels(first.episode.next(now), now)
+    assert truth.any() and (valid | ~truth).all()
+    # A 1-pixel dead column over lit content counts; a black block over black does not.
+    frame = np.full((64, 96, 3), 120, np.uint8)
+    frame[:, 48:] = 0
+    weight = np.zeros(frame.shape[:2], np.float32)
+    weight[:, 10] = 1.0
+    weight[8:40, 60:90] = 1.0
+    result = corruption.blend(frame, np.zeros(frame.shape, np.float32), weight, FailureKind.DEAD)
+    truth, valid = truth_pixels(result, frame)
+    assert truth[:, 10].all() and valid[:, 10].all()
+    assert not truth[:, 48:].any() and not valid[8:40, 60:90].any()
+    assert valid[:, 20:40].all() and not truth[:, 20:40].any()
+    patches, _ = truth_patches(result, frame, 16)
+    assert not patches.any()  # the column covers 1/16 of its patches: pixel level only
 
 
 def test_soft_edges_are_neither_positive_nor_negative(bikes_frames):

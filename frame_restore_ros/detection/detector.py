@@ -29,6 +29,7 @@ from frame_restore_ros.detection.level_jumps import (
     drop_scene_objects,
     novel_levels,
 )
+from frame_restore_ros.detection.new_edges import new_edge_pixels
 from frame_restore_ros.detection.onset import (
     CellHistory,
     Hysteresis,
@@ -79,6 +80,9 @@ class DetectorConfig:
     dead_novel_ratio: float = 2.5
     dead_novel_min_step: float = 8.0
     dead_scene_share: float = 0.5
+    dead_new_edge_reach: float = 0.02
+    dead_new_edge_px: int = 16
+    dead_hold_step: float = 1.5
     dead_rim_reach: float = 0.05
     dead_uncovered_share: float = 0.25
     dead_rim_darkening: float = 0.6
@@ -173,6 +177,11 @@ class DetectorConfig:
         if self.dead_uncovered_share <= 0.0:
             # 0 would take every new dark region for uncovered scene: no dead onset ever.
             raise ValueError(f"dead_uncovered_share must be > 0, got {self.dead_uncovered_share}")
+        if self.dead_new_edge_reach <= 0.0 or self.dead_hold_step < 0.0:
+            raise ValueError(
+                "dead_new_edge_reach must be > 0 and dead_hold_step >= 0, got "
+                f"{self.dead_new_edge_reach} and {self.dead_hold_step}"
+            )
         if self.dead_novel_ratio <= 1.0:
             raise ValueError(f"dead_novel_ratio must be > 1, got {self.dead_novel_ratio}")
         for name in (
@@ -438,6 +447,46 @@ class FailureDetector:
         novel &= ~self._revealed()
         return novel & ~self._grown_from_core(novel, signature, kind, stats)
 
+    def _drop_dark_scene(
+        self, onset: np.ndarray, scene: np.ndarray, stats: CellStats
+    ) -> np.ndarray:
+        """(rows, cols) bool: dead ``onset`` without the regions that extend dark ``scene``.
+
+        A new dark region whose ring is mostly dark scene already (``dead_scene_share``) is the
+        scene growing (:func:`drop_scene_extensions`), unless its edge against lit content is
+        new (``new_edges.py``): at least ``dead_new_edge_px`` lit pixels on its border had
+        nothing as dark within ``dead_new_edge_reach`` (of the frame height) in the previous
+        frame. Cells flagged in the previous frame are no lit content (another failure).
+        """
+        cfg = self.config
+        kept = drop_scene_extensions(onset, scene, cfg.dead_scene_share)
+        dropped = onset & ~kept
+        if not dropped.any() or cfg.dead_new_edge_px <= 0:
+            return kept
+        gray, previous, cell = stats.gray_full, self._previous.gray_full, cfg.cell
+        reach_px = max(1, round(cfg.dead_new_edge_reach * gray.shape[0]))
+        margin = -(-reach_px // cell) + 1  # cells around the region that the crop must hold
+        count, labels, boxes, _ = cv2.connectedComponentsWithStats(dropped.view(np.uint8), 8)
+        rows, cols = dropped.shape
+        for region in range(1, count):
+            x, y, w, h = boxes[region, :4]
+            top, left = max(0, y - margin), max(0, x - margin)
+            bottom, right = min(rows, y + h + margin), min(cols, x + w + margin)
+            inside = labels[top:bottom, left:right] == region
+            level = float(stats.gray[top:bottom, left:right][inside].mean())
+            crop = (slice(top * cell, bottom * cell), slice(left * cell, right * cell))
+            now = gray[crop]
+            near = self._cells_to_pixels(nearby_any(inside, 1), now.shape, cell)
+            dark = near & (now <= max(cfg.dead_max_gray, level + 6.0))
+            flagged = self._flagged_before[top:bottom, left:right]
+            ignore = self._cells_to_pixels(flagged, now.shape, cell)
+            _, new = new_edge_pixels(
+                now, previous[crop], dark, level, cfg.dead_novel_min_step, reach_px, ignore
+            )
+            if new >= cfg.dead_new_edge_px:
+                kept |= labels == region
+        return kept
+
     def _revealed(self) -> np.ndarray | bool:
         """(rows, cols) bool: cells still for ``revealed_still_frames`` up to the previous frame.
 
@@ -666,10 +715,20 @@ class FailureDetector:
                 fresh = signature & ~before
                 onset = grow(self._novel(stats, kind, fresh, signature), fresh)
                 if kind is FailureKind.DEAD:
-                    onset = drop_scene_extensions(onset, signature & before, cfg.dead_scene_share)
+                    onset = self._drop_dark_scene(onset, signature & before, stats)
                 elif kind is FailureKind.NOISE:
                     onset = drop_small(onset, cfg.noise_min_cells)
-            flags[kind] = self._flags[kind].update(onset, signature)
+            hold = None
+            if kind is FailureKind.DEAD and previous is not None:
+                # A dead block is steady; a flagged cell whose level moved shows the scene again
+                # (the block left, over a night that looks alike). Steady in absolute terms or
+                # with the scene's gain: a sensor's dead level does not follow the exposure.
+                moved = np.minimum(
+                    np.abs(stats.gray - previous.gray),
+                    np.abs(stats.gray - previous.gray * np.float32(self._gain)),
+                )
+                hold = signature & (moved <= cfg.dead_hold_step)
+            flags[kind] = self._flags[kind].update(onset, signature, hold)
         # Cells on the edge of a dead or saturated block (flagged, or absorbed as scene) have
         # texture and do not change: they belong to that block, not to a frozen tile. The
         # noise signature is no block (any textured cell three times its own past has it).

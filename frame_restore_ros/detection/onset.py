@@ -93,13 +93,20 @@ class Hysteresis:
         """Whether nothing is flagged or absorbed (an update without onsets changes nothing)."""
         return self.flagged is None or not (self.flagged.any() or self.absorbed.any())
 
-    def update(self, onset: np.ndarray, signature: np.ndarray) -> np.ndarray:
-        """Return (rows, cols) bool flags for this frame from onsets and the current signature."""
+    def update(
+        self, onset: np.ndarray, signature: np.ndarray, hold: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Return (rows, cols) bool flags for this frame from onsets and the current signature.
+
+        ``hold``: (rows, cols) bool, where a flagged cell may stay flagged (default: where the
+        signature holds); a class whose failure is steady passes its signature minus the cells
+        whose content moved (the failure left and the scene behind it looks alike).
+        """
         if self.flagged is None or self.flagged.shape != onset.shape:
             self.flagged = np.zeros(onset.shape, dtype=bool)
             self.held = np.zeros(onset.shape, dtype=np.int32)
             self.absorbed = np.zeros(onset.shape, dtype=bool)
-        kept = self.flagged & signature
+        kept = self.flagged & (signature if hold is None else hold)
         if self.max_hold > 0:
             expired = kept & (self.held >= self.max_hold)
             self.absorbed |= expired

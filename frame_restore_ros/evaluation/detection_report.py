@@ -42,9 +42,10 @@ def _table(header: list[str], rows: list[list[object]], bad: list[list[bool]]) -
 
 def _class_table(report: DetectionReport, target: float) -> str:
     ours, base = report.averages("ours"), report.averages("baseline")
+    pixels = report.as_dict()["ours_pixel_level"]
     rows, bad = [], []
     for name, score in ours.items():
-        other = base.get(name, {})
+        other, pixel = base.get(name, {}), pixels.get(name, {})
         rows.append(
             [
                 name,
@@ -55,12 +56,20 @@ def _class_table(report: DetectionReport, target: float) -> str:
                 f"{other.get('recall', float('nan')):.3f}",
                 score["positives"],
                 score["clips"],
+                f"{pixel.get('precision', float('nan')):.3f}",
+                f"{pixel.get('recall', float('nan')):.3f}",
             ]
         )
         low = [score["precision"] < target, score["recall"] < target]
-        bad.append([False, *low, False, False, False, False, False])
+        bad.append([False, *low, *[False] * 7])
+    for name, pixel in pixels.items():  # no patch was half failed: thin lines
+        if name not in ours:
+            rows.append([name, *["-"] * 5, 0, "-"])
+            rows[-1] += [f"{pixel['precision']:.3f}", f"{pixel['recall']:.3f}"]
+            bad.append([False] * 10)
     header = ["class", "ours P", "ours R", "class ok", "autoware P", "autoware R"]
-    return _table([*header, "positive patches", "clips"], rows, bad)
+    extra = ["positive patches", "clips", "ours pixel P (pooled)", "ours pixel R (pooled)"]
+    return _table([*header, *extra], rows, bad)
 
 
 def _false_alarm_table(report: DetectionReport, max_pct: float, min_clean: float) -> str:
@@ -113,7 +122,7 @@ def write_report(
         "<!doctype html><meta charset=utf-8><title>Failure detection</title>",
         f"<style>{STYLE}</style><h1>Failure detection</h1>",
         f"<p><code>{html.escape(command)}</code><br>data: {html.escape(data)}</p>",
-        "<h2>Per class (patch level, averaged over the clips)</h2>",
+        "<h2>Per class (patch level, averaged over the clips; pixel level pooled)</h2>",
         f"<p>Shaded: below {target:.2f}. Frozen classes count from the second frozen frame.</p>",
         _class_table(report, target),
         "<h2>False alarms on the untouched clips</h2>",

@@ -19,7 +19,9 @@ Protocol (docs/detection.md, "Evaluating detection"):
     when a failure preceded them: a decoder holds its last output, a driver re-sends it);
   * a repeated frame has no new failed pixel: every flagged pixel on it outside the failure it
     shows again is a false alarm;
-  * per class, precision and recall are averaged over the clips that had positives.
+  * per class, precision and recall are averaged over the clips that had positives;
+  * the same rules per pixel (:func:`truth_pixels`), pooled over the clips, score the thin
+    failures (dead lines and columns of 1-4 pixels) that never cover half a patch.
 """
 
 from __future__ import annotations
@@ -319,6 +321,26 @@ def truth_patches(
     return truth, valid
 
 
+def truth_pixels(corruption: Corruption, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (truth, valid) (H, W) bool pixel maps of one injected frame.
+
+    The patch rules of :func:`truth_patches`, per pixel: failed pixels are positive, untouched
+    ones negative, the partly blended rim ignored; frozen pixels count from the second frozen
+    frame; a failed pixel counts only where the damage is visible (mean |damaged - true| over
+    its 5x5 neighbourhood above :data:`VISIBLE`, so a 1-pixel dead line still counts).
+    """
+    truth = corruption.mask.copy()
+    valid = truth | ~corruption.changed
+    frozen = (corruption.labels == FailureKind.FROZEN).any()
+    if frozen and corruption.streak < FROZEN_SCORED_FROM:
+        return np.zeros_like(truth), valid & ~truth
+    difference = cv2.absdiff(corruption.damaged, clean).max(axis=2).astype(np.float32)
+    visible = cv2.blur(difference, (5, 5)) > VISIBLE
+    valid &= ~truth | visible
+    truth &= visible
+    return truth, valid
+
+
 def _patch_means(image: np.ndarray, patch: int) -> np.ndarray:
     rows, cols = image.shape[0] // patch, image.shape[1] // patch
     return cv2.resize(
@@ -437,9 +459,8 @@ def _score(
     same = _SAME_CLASS.get(injected, (injected,))
     labelled = patch_coverage(np.isin(found.labels, [int(k) for k in same]), patch) >= 0.5
     ours.right_class += int((truth & predicted & labelled & valid).sum())
-    clip.pixels.setdefault(kind, Score()).add(
-        corruption.mask, found.mask, corruption.mask | ~corruption.changed
-    )
+    truth_px, valid_px = truth_pixels(corruption, clean)
+    clip.pixels.setdefault(kind, Score()).add(truth_px, found.mask, valid_px)
     if baseline is not None:
         base.add(truth, patch_coverage(baseline(corruption.damaged), patch) >= 0.5, valid)
 
@@ -505,18 +526,29 @@ def clean_statistics(frames: Iterable[np.ndarray], cell: int = 8) -> dict[str, f
 def format_report(report: DetectionReport) -> str:
     """Render the report as plain-text tables (per-class averages, per-clip false alarms)."""
     ours, base = report.averages("ours"), report.averages("baseline")
+    pixels = report.as_dict()["ours_pixel_level"]
     lines = [
-        "per class, patch level, averaged over the clips (frozen: from the second frozen frame):",
+        "per class, patch level, averaged over the clips (frozen: from the second frozen frame);"
+        " pixel level pooled over the clips (thin lines cover under half a patch):",
         f"  {'class':<16}{'ours P':>8}{'ours R':>8}{'class ok':>9}"
-        f"{'autoware P':>12}{'autoware R':>12}{'positives':>11}{'clips':>6}",
+        f"{'autoware P':>12}{'autoware R':>12}{'positives':>11}{'clips':>6}"
+        f"{'pixel P':>9}{'pixel R':>9}",
     ]
+    nan = {"precision": float("nan"), "recall": float("nan")}
     for name, score in ours.items():
-        other = base.get(name, {"precision": float("nan"), "recall": float("nan")})
+        other, pixel = base.get(name, nan), pixels.get(name, nan)
         lines.append(
             f"  {name:<16}{score['precision']:>8.3f}{score['recall']:>8.3f}"
             f"{score['class_accuracy']:>9.3f}{other['precision']:>12.3f}{other['recall']:>12.3f}"
             f"{score['positives']:>11}{score['clips']:>6}"
+            f"{pixel['precision']:>9.3f}{pixel['recall']:>9.3f}"
         )
+    for name, pixel in pixels.items():  # no patch was half failed: thin lines
+        if name not in ours:
+            lines.append(
+                f"  {name:<16}{'-':>8}{'-':>8}{'-':>9}{'-':>12}{'-':>12}{0:>11}{'-':>6}"
+                f"{pixel['precision']:>9.3f}{pixel['recall']:>9.3f}"
+            )
     lines.append(
         "false alarms on the untouched clips (flagged % of pixels per frame: mean, p99; "
         "share of frames altered):"
