@@ -179,7 +179,8 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
         "precision",
         "fp16",
         "Precision of tensorrt and torch-cuda, and of openvino-cpu (fp16: the CPU's native "
-        "reduced format, bf16 on AVX512-BF16/AMX, else fp32); the other CPU backends run fp32.",
+        "reduced format: bf16 on AVX512-BF16/AMX, else fp16 on Arm, else fp32); the other CPU "
+        "backends run fp32.",
         choices=PRECISIONS,
         reloads_model=True,
     ),
