@@ -121,3 +121,29 @@ def test_change_gate_keeps_the_reference_where_nothing_changed(bikes_frames):
     assert (change_weight(small, small, np.zeros_like(valid), 16.0) == 1).all()
     with pytest.raises(ValueError, match="change_tau"):
         RepairOptions(change_tau=0)
+
+
+def test_change_weight_on_a_crop_equals_the_whole_frame_inside_its_reach():
+    # compositing runs the gate on a crop: pixels gate_reach or more inside an even-aligned
+    # crop get exactly the whole frame's weights (float32, bit for bit).
+    from frame_restore_ros.pipeline.change_gate import change_weight, gate_reach
+
+    rng = np.random.default_rng(4)
+    reference = rng.uniform(0, 255, (224, 400, 3)).astype(np.float32)
+    damaged = np.clip(reference + rng.normal(0, 20, reference.shape), 0, 255).astype(np.float32)
+    valid = np.ones((224, 400), np.float32)
+    valid[90:140, 150:260] = 0.0
+    valid[88:90, 150:260] = 0.5
+    whole = change_weight(reference, damaged, valid, 24.0)
+    reach = gate_reach(400)
+    rows, cols = slice(90 - reach, 140 + reach), slice(150 - reach, 260 + reach)
+    assert (rows.start % 2, cols.start % 2, (rows.stop - rows.start) % 2) == (0, 0, 0)
+    crop = change_weight(reference[rows, cols], damaged[rows, cols], valid[rows, cols], 24.0, 400)
+    inner = (slice(reach, -reach), slice(reach, -reach))
+    assert np.array_equal(crop[inner], whole[90:140, 150:260])
+    assert 0 < whole[90:140, 150:260].mean() < 1
+    # Without the whole frame's width the sigma would follow the crop: not the same weights.
+    assert not np.array_equal(
+        change_weight(reference[rows, cols], damaged[rows, cols], valid[rows, cols], 24.0)[inner],
+        whole[90:140, 150:260],
+    )

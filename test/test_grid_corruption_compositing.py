@@ -9,7 +9,9 @@ from fakes import repair
 
 from frame_restore_ros.backends.torch_backend import TorchBackend
 from frame_restore_ros.media.grid import cell_edges, cells_to_pixels, pixels_to_cells
+from frame_restore_ros.media.tensors import frame_to_array
 from frame_restore_ros.model import SiamMCVAE, preset
+from frame_restore_ros.pipeline import compositing
 from frame_restore_ros.synthetic.corruption import random_patches
 
 
@@ -17,6 +19,13 @@ from frame_restore_ros.synthetic.corruption import random_patches
 def tiny_backend() -> TorchBackend:
     torch.manual_seed(0)
     return TorchBackend(SiamMCVAE(preset("tiny")))
+
+
+@pytest.fixture(scope="module")
+def small_backend() -> TorchBackend:
+    """The small preset's sizes (224x400, patch 16), random weights: crops narrower than it."""
+    torch.manual_seed(0)
+    return TorchBackend(SiamMCVAE(preset("small")))
 
 
 def test_cells_roundtrip_on_uneven_sizes():
@@ -99,3 +108,69 @@ def test_downscale_hits_the_size_and_keeps_flat_colour(source, target):
     out = downscale(frame, target)
     assert out.shape == (*target, 3) and out.dtype == np.uint8
     assert np.array_equal(out, np.full((*target, 3), (10, 120, 250), dtype=np.uint8))
+
+
+def test_pixels_to_cells_over_the_failed_box_equals_every_cell():
+    # The reduction runs over the cells the failed pixels' box touches; any-per-cell on every
+    # cell is the definition.
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        height, width = (int(v) for v in rng.integers(20, 160, 2))
+        grid = tuple(int(rng.integers(1, min(side, 16) + 1)) for side in (height, width))
+        failed = np.zeros((height, width), bool)
+        for _ in range(int(rng.integers(0, 4))):
+            top, left = rng.integers(0, height), rng.integers(0, width)
+            failed[top : top + rng.integers(1, 25), left : left + rng.integers(1, 25)] = True
+        rows, cols = cell_edges(height, grid[0]), cell_edges(width, grid[1])
+        expected = np.array(
+            [
+                [failed[a:b, c:d].any() for c, d in zip(cols[:-1], cols[1:], strict=True)]
+                for a, b in zip(rows[:-1], rows[1:], strict=True)
+            ]
+        )
+        assert np.array_equal(pixels_to_cells(failed, grid), expected)
+
+
+@pytest.mark.parametrize("feather_px", [0, 24, 200])
+@pytest.mark.parametrize("layout", ["block", "corner", "two_blocks", "patches"])
+def test_gate_and_seam_on_their_crop_equal_the_whole_frame(
+    small_backend, bikes_frames, monkeypatch, layout, feather_px
+):
+    # The change gate and the seam run on a crop around the failed patches: every pixel the
+    # compositing writes must equal the whole-frame computation bit for bit.
+    reference, truth = bikes_frames[10], bikes_frames[12]
+    failed = np.zeros(truth.shape[:2], bool)
+    if layout == "block":
+        failed[100:160, 250:380] = True
+    elif layout == "corner":
+        failed[:50, -90:] = True
+    elif layout == "two_blocks":
+        failed[20:40, 30:60] = True
+        failed[200:250, 500:600] = True
+    else:
+        failed = random_patches(truth, (7, 9), 0.4, np.random.default_rng(2)).mask
+    damaged = truth.copy()
+    damaged[failed] = 0
+    backend = small_backend
+    size = backend.input_size
+    small = compositing.to_model_size(damaged, failed, size)
+    reference_input = frame_to_array(reference, size)
+
+    def composite() -> np.ndarray:
+        out, _ = compositing.composite_prediction(
+            backend, damaged, failed, small, reference_input, None,
+            feather_px=feather_px, change_tau=24.0, uncertainty=False,
+        )  # fmt: skip
+        return out
+
+    if layout in ("block", "corner") and feather_px <= 24:  # a crop smaller than the frame
+        rows, cols = compositing._gate_crop(
+            pixels_to_cells(failed, (size[0] // 16, size[1] // 16)), backend.patch_size,
+            size, 24 * size[0] / truth.shape[0],
+        )  # fmt: skip
+        assert (rows.stop - rows.start) * (cols.stop - cols.start) < size[0] * size[1] / 2
+    cropped = composite()
+    whole = (slice(0, size[0]), slice(0, size[1]))
+    monkeypatch.setattr(compositing, "_gate_crop", lambda *args: whole)
+    assert np.array_equal(cropped, composite())
+    assert not np.array_equal(cropped[failed], damaged[failed])

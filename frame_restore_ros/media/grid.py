@@ -6,6 +6,7 @@ from cells maps back to exactly those cells.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 
@@ -22,8 +23,24 @@ def pixels_to_cells(failed: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     rows, cols = grid
     if height < rows or width < cols:
         raise ValueError(f"frame {height}x{width} is smaller than the patch grid {rows}x{cols}")
-    per_row = np.logical_or.reduceat(failed, cell_edges(height, rows)[:-1], axis=0)
-    return np.logical_or.reduceat(per_row, cell_edges(width, cols)[:-1], axis=1)
+    # Reduced over the cells the failed pixels' bounding box touches only (a block: a fraction
+    # of the frame); the other cells have no failed pixel.
+    cells = np.zeros(grid, dtype=bool)
+    left, top, box_w, box_h = cv2.boundingRect(failed.view(np.uint8))
+    if box_w == 0:
+        return cells
+    row_edges, col_edges = cell_edges(height, rows), cell_edges(width, cols)
+    first_row = int(np.searchsorted(row_edges, top, "right")) - 1
+    end_row = int(np.searchsorted(row_edges, top + box_h, "left"))
+    first_col = int(np.searchsorted(col_edges, left, "right")) - 1
+    end_col = int(np.searchsorted(col_edges, left + box_w, "left"))
+    row_starts, col_starts = row_edges[first_row:end_row], col_edges[first_col:end_col]
+    box = failed[row_starts[0] : row_edges[end_row], col_starts[0] : col_edges[end_col]]
+    per_row = np.logical_or.reduceat(box, row_starts - row_starts[0], axis=0)
+    cells[first_row:end_row, first_col:end_col] = np.logical_or.reduceat(
+        per_row, col_starts - col_starts[0], axis=1
+    )
+    return cells
 
 
 def cells_to_pixels(cells: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -23,11 +23,27 @@ SIGMA_FRACTION = 0.025  # Gaussian sigma as a fraction of the model input width 
 _CHANNEL_MEAN = np.full((1, 3), 1.0 / 3.0, np.float32)
 
 
+def gate_sigma(model_width: int) -> float:
+    """Sigma (model pixels) of the Gaussian that spreads the change, for an input this wide."""
+    return max(1.0, SIGMA_FRACTION * model_width)
+
+
+def gate_reach(model_width: int) -> int:
+    """Model pixels beyond which a pixel's change no longer reaches the weight of another.
+
+    The blur runs at half resolution with sigma / 2 (OpenCV's float kernel spans 4 sigma each
+    side), then a bilinear upsample reads one half-resolution pixel more: so a crop with this
+    margin around the pixels that matter gives them exactly the full frame's weights.
+    """
+    return 2 * (int(np.ceil(4 * gate_sigma(model_width) / 2)) + 2)
+
+
 def change_weight(
     reference: np.ndarray,
     damaged: np.ndarray,
     valid_fraction: np.ndarray,
     tau: float,
+    model_width: int | None = None,
 ) -> np.ndarray:
     """Weight of the model's prediction per pixel, (h, w) float32 in [0, 1].
 
@@ -35,11 +51,13 @@ def change_weight(
         reference, damaged: (h, w, 3) float32, 0-255, at model resolution.
         valid_fraction: (h, w) float32 in [0, 1], the valid share of each pixel's footprint.
         tau: the change (gray levels) at which the model gets full weight.
+        model_width: the model input's width when the arrays are a crop of it (an even offset
+            and size, :func:`gate_reach` from the pixels that matter); None: they are whole.
     """
     trusted = (valid_fraction >= 0.999).astype(np.float32)
     if not trusted.any():
         return np.ones(valid_fraction.shape, np.float32)  # no evidence: trust the model
-    sigma = max(1.0, SIGMA_FRACTION * reference.shape[1])
+    sigma = gate_sigma(reference.shape[1] if model_width is None else model_width)
     # Mean absolute difference over channels; cv2.transform is ~10x numpy's mean(axis=2) here.
     difference = cv2.transform(cv2.absdiff(damaged, reference), _CHANNEL_MEAN) * trusted
     spread, support = _smooth(difference, sigma), _smooth(trusted, sigma)
@@ -68,9 +86,13 @@ def gate_prediction(
     damaged: np.ndarray,
     valid_fraction: np.ndarray,
     tau: float = DEFAULT_TAU,
+    model_width: int | None = None,
 ) -> np.ndarray:
-    """Blend (h, w, 3) float32 ``prediction`` towards ``reference`` where nothing changed."""
-    weight = change_weight(reference, damaged, valid_fraction, tau)
+    """Blend (h, w, 3) float32 ``prediction`` towards ``reference`` where nothing changed.
+
+    ``model_width``: as in :func:`change_weight`, for a crop of the model-size arrays.
+    """
+    weight = change_weight(reference, damaged, valid_fraction, tau, model_width)
     blended = cv2.subtract(prediction, reference)
     blended *= weight[:, :, None]
     blended += reference

@@ -15,7 +15,7 @@ from frame_restore_ros.backends.base import RestorationBackend
 from frame_restore_ros.media.grid import pixels_to_cells
 from frame_restore_ros.media.resize import downscale
 from frame_restore_ros.media.tensors import frame_to_array
-from frame_restore_ros.pipeline.change_gate import gate_prediction
+from frame_restore_ros.pipeline.change_gate import gate_prediction, gate_reach
 from frame_restore_ros.pipeline.seam import feather_prediction
 
 
@@ -92,17 +92,26 @@ def composite_prediction(
     else:
         restored = backend.infer(*inputs)
     prediction = restored[0].transpose(1, 2, 0)[:, :, ::-1] * np.float32(255.0)
+    feather_width = feather_px * height / damaged.shape[0]
     if change_tau or feather_px > 0:
-        valid = small.valid.astype(np.float32) / np.float32(255.0)
-        damaged_float = damaged_small.astype(np.float32)
+        # Gate and seam only where the upsample of a failed pixel reads (the failed patches),
+        # over a crop wide enough that their blurs see what they see in the whole frame: the
+        # same values there, a fraction of the cost for a block (720p: ~6 -> ~2 ms).
+        crop = _gate_crop(patch_mask, patch, (height, width), feather_width)
+        valid = small.valid[crop].astype(np.float32) / np.float32(255.0)
+        damaged_float = damaged_small[crop].astype(np.float32)
+        cropped = prediction[crop]
     if change_tau:
         reference_small = reference_input[0].transpose(1, 2, 0)[:, :, ::-1] * np.float32(255.0)
-        prediction = gate_prediction(prediction, reference_small, damaged_float, valid, change_tau)
-    if feather_px > 0:
-        predicted = np.repeat(np.repeat(patch_mask, patch, axis=0), patch, axis=1)
-        prediction = feather_prediction(
-            prediction, damaged_float, valid, predicted, feather_px * height / damaged.shape[0]
+        cropped = gate_prediction(
+            cropped, reference_small[crop], damaged_float, valid, change_tau, width
         )
+    if feather_px > 0:
+        predicted = np.repeat(np.repeat(patch_mask, patch, axis=0), patch, axis=1)[crop]
+        cropped = feather_prediction(cropped, damaged_float, valid, predicted, feather_width)
+    if change_tau or feather_px > 0:
+        prediction = np.array(prediction)  # a writable copy of the backend's output
+        prediction[crop] = cropped
     small = np.ascontiguousarray((prediction + np.float32(0.5)).clip(0, 255).astype(np.uint8))
     upsampled = cv2.resize(
         small, (damaged.shape[1], damaged.shape[0]), interpolation=cv2.INTER_LINEAR
@@ -125,6 +134,31 @@ def composite_prediction(
     else:
         cv2.copyTo(upsampled[box], mask, output[box])
     return output, std_full
+
+
+def _gate_crop(
+    patch_mask: np.ndarray, patch: int, size: tuple[int, int], feather_width: float
+) -> tuple[slice, slice]:
+    """Model-size crop (rows, cols) around the failed patches for the gate and the seam.
+
+    ``patch_mask``: (rows, cols) bool failed patches; ``size``: the model input (h, w). The
+    margin is the farther reach of the change gate's blur (:func:`gate_reach`) and of the
+    seam's (4 sigma of its Gaussian, sigma = half the fade width), plus the upsample's pixel;
+    even offsets and sizes keep the gate's half-resolution grid. The whole frame when the
+    margin covers it, or for an odd size.
+    """
+    height, width = size
+    whole = (slice(0, height), slice(0, width))
+    rows, cols = np.nonzero(patch_mask)
+    if height % 2 or width % 2 or rows.size == 0:
+        return whole
+    seam_reach = int(np.ceil(4 * max(1.0, feather_width / 2))) + 2
+    margin = max(gate_reach(width), seam_reach) + 2
+    top = max(0, (rows.min() * patch - margin) // 2 * 2)
+    left = max(0, (cols.min() * patch - margin) // 2 * 2)
+    bottom = min(height, -(-((rows.max() + 1) * patch + margin) // 2) * 2)
+    right = min(width, -(-((cols.max() + 1) * patch + margin) // 2) * 2)
+    return slice(int(top), int(bottom)), slice(int(left), int(right))
 
 
 def detail_from_small(reference: np.ndarray, small: np.ndarray) -> np.ndarray:
