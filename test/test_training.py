@@ -354,3 +354,21 @@ def test_unwritable_output_is_refused_before_training_naming_the_real_path(
     assert main(["train", "--data", "sample:bikes.mp4", "-o", output, "--preset", "tiny"]) == 2
     assert f"cannot write weight file {output}: " in caplog.text and reason in caplog.text
     assert ".tmp" not in caplog.text
+
+
+def test_cpu_bf16_autocast_trains_and_changes_the_arithmetic(tmp_path):
+    # cpu_bf16 runs the training step's forward under bf16 autocast on the CPU: same seed and
+    # batches, finite weights, and not the fp32 run's weights (the setting takes effect).
+    import torch
+
+    weights = {}
+    for bf16 in (False, True):
+        output = tmp_path / f"w_{bf16}.safetensors"
+        train_tiny_on_bikes(
+            output, steps=3, batch_size=2, warmup_steps=1, eval_every=3, cpu_bf16=bf16
+        )
+        model = load_checkpoint(output)
+        weights[bf16] = torch.cat([p.detach().flatten() for p in model.parameters()])
+        assert torch.isfinite(weights[bf16]).all()
+    assert not torch.equal(weights[False], weights[True])
+    assert (weights[False] - weights[True]).abs().max() < 0.05  # the same run, rounded otherwise

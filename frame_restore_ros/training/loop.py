@@ -189,11 +189,9 @@ def train(
         model = _initial_model(cfg).to(device)
         optimizer = _optimizer(model, cfg)
     model.train()
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if device.type == "cuda"
-        else contextlib.nullcontext()
-    )
+    autocast = contextlib.nullcontext()
+    if device.type == "cuda" or cfg.cpu_bf16:
+        autocast = torch.autocast(device.type, dtype=torch.bfloat16)
     start = time.time() - spent_minutes * 60
     bar = tqdm(
         range(first_step, cfg.steps),

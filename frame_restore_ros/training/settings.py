@@ -59,6 +59,10 @@ class TrainSettings:
     select_metric: str = "psnr_failed"
     grad_clip: float = 1.0
     drop_tokens: bool = True
+    # The training step's forward under bf16 autocast on the CPU (CUDA always uses it). Worth it
+    # only on a CPU with AMX (docs/training.md: 0.57 against 0.84 s/step there; 10x slower on a
+    # CPU that emulates bf16).
+    cpu_bf16: bool = False
     # Bookkeeping.
     eval_every: int = 250
     eval_batches: int = 4
