@@ -9,6 +9,7 @@ from fakes import repair
 
 from frame_restore_ros.backends.torch_backend import TorchBackend
 from frame_restore_ros.media.grid import cell_edges, cells_to_pixels, pixels_to_cells
+from frame_restore_ros.media.resize import downscale
 from frame_restore_ros.media.tensors import frame_to_array
 from frame_restore_ros.model import SiamMCVAE, preset
 from frame_restore_ros.pipeline import compositing
@@ -174,3 +175,35 @@ def test_gate_and_seam_on_their_crop_equal_the_whole_frame(
     monkeypatch.setattr(compositing, "_gate_crop", lambda *args: whole)
     assert np.array_equal(cropped, composite())
     assert not np.array_equal(cropped[failed], damaged[failed])
+
+
+def test_what_failed_pixels_hold_never_reaches_the_model_input(bikes_frames):
+    # The anti-aliasing filter would spread a failure's content into the clean pixels beside it:
+    # at model size a partly failed pixel is the mean of its footprint's clean pixels, the same
+    # whatever the failed pixels hold, and clean pixels are the plain downscale.
+    frame = bikes_frames[7]
+    failed = np.zeros(frame.shape[:2], bool)
+    failed[50:130, 200:333] = True  # not on the model grid: many partly failed pixels
+    size = (224, 400)
+    small = {}
+    for fill in (0, 255, "noise"):
+        damaged = frame.copy()
+        if fill == "noise":
+            noise = np.random.default_rng(1).integers(0, 256, frame.shape, dtype=np.uint8)
+            damaged[failed] = noise[failed]
+        else:
+            damaged[failed] = fill
+        small[fill] = compositing.to_model_size(damaged, failed, size)
+    assert np.array_equal(small[0].image, small[255].image)
+    assert np.array_equal(small[0].image, small["noise"].image)
+    valid = small[0].valid
+    mixed = (valid > 64) & (valid < 255)
+    assert mixed.sum() > 100
+    truth = compositing.to_model_size(frame, np.zeros_like(failed), size).image.astype(int)
+    error = np.abs(small[0].image.astype(int) - truth)
+    # Mixed pixels show the clean part of their footprint (close to the whole footprint's mean),
+    # not a blend with black: the plain downscale of the black-filled frame is far off there.
+    plain = downscale(np.where(failed[..., None], 0, frame).astype(np.uint8), size).astype(int)
+    assert np.median(error[mixed]) <= 6 < np.median(np.abs(plain - truth)[mixed])
+    clean = valid == 255
+    assert np.abs(small[0].image.astype(int) - plain)[clean].max() <= 1

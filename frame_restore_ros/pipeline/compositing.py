@@ -33,9 +33,30 @@ class ModelSizeFrame:
 
 
 def to_model_size(frame: np.ndarray, failed: np.ndarray, size: tuple[int, int]) -> ModelSizeFrame:
-    """Downscale an (H, W, 3) uint8 frame and its (H, W) bool failure mask to ``size`` (h, w)."""
+    """Downscale an (H, W, 3) uint8 frame and its (H, W) bool failure mask to ``size`` (h, w).
+
+    Only the clean pixels reach the image: the anti-aliasing filter spreads every pixel over
+    its neighbours, so the failure's content (black, noise, a fill colour) would bleed into
+    the clean patches beside it, which the model reads as scene. Failed pixels are zeroed
+    before downscaling and each partly failed pixel is divided by its clean share
+    (normalised convolution: the mean of the clean pixels of its footprint). Measured on the
+    driving validation tails (75 % random patches, 28 frames per gap, docs/evaluation.md): the
+    model's prediction alone +0.92 / +0.81 / +0.34 dB at gaps 1 / 2 / 8.
+    """
     valid = downscale((~failed).view(np.uint8) * np.uint8(255), size)
-    return ModelSizeFrame(downscale(frame, size), valid)
+    left, top, width, height = cv2.boundingRect(failed.view(np.uint8))
+    if width == 0:
+        return ModelSizeFrame(downscale(frame, size), valid)
+    clean = frame.copy()
+    box = (slice(top, top + height), slice(left, left + width))
+    clean[box] = cv2.copyTo(np.zeros_like(clean[box]), failed[box].view(np.uint8), clean[box])
+    small = downscale(clean, size)
+    mixed = (valid > 0) & (valid < 255)
+    if mixed.any():
+        share = valid[mixed].astype(np.float32)[:, None] / np.float32(255.0)
+        values = small[mixed].astype(np.float32) / share + np.float32(0.5)
+        small[mixed] = np.clip(values, 0, 255).astype(np.uint8)
+    return ModelSizeFrame(small, valid)
 
 
 def composite_prediction(
