@@ -49,7 +49,7 @@ def to_model_size(frame: np.ndarray, failed: np.ndarray, size: tuple[int, int]) 
         return ModelSizeFrame(downscale(frame, size), valid)
     clean = frame.copy()
     box = (slice(top, top + height), slice(left, left + width))
-    clean[box] = cv2.copyTo(np.zeros_like(clean[box]), failed[box].view(np.uint8), clean[box])
+    np.copyto(clean[box], 0, where=failed[box][..., None])
     small = downscale(clean, size)
     mixed = (valid > 0) & (valid < 255)
     if mixed.any():
@@ -131,8 +131,7 @@ def composite_prediction(
         predicted = np.repeat(np.repeat(patch_mask, patch, axis=0), patch, axis=1)[crop]
         cropped = feather_prediction(cropped, damaged_float, valid, predicted, feather_width)
     if change_tau or feather_px > 0:
-        prediction = np.array(prediction)  # a writable copy of the backend's output
-        prediction[crop] = cropped
+        prediction[crop] = cropped  # prediction is already a new array (the * 255 above)
     small = np.ascontiguousarray((prediction + np.float32(0.5)).clip(0, 255).astype(np.uint8))
     upsampled = cv2.resize(
         small, (damaged.shape[1], damaged.shape[0]), interpolation=cv2.INTER_LINEAR
