@@ -55,12 +55,15 @@ PLAN = StreamPlan(
     first_damaged=8,
     malformed=(MALFORMED,),
     frame_id="front_optical",
+    depth=30,  # the publishers' history too: a reliable writer overwrites unacknowledged samples
 )
 PARAMETERS = {
     "backend": "hold",
-    # reliable with a history deep enough that a slow worker (torch-cpu after the swap, on two
-    # shared cores) never lets DDS replace a sample before the callback took it
-    "qos": {"reliability": "reliable", "depth": 10},
+    # reliable with a history deep enough that DDS never replaces a sample before the callback
+    # took it: on two cores shared by the three processes, the node's image callbacks were
+    # measured 1.3 and 1.8 s apart once, 1-3 s after the swap to torch-cpu (10 Hz: a depth of
+    # 10 then lost 2 frames in 3 of 7 full-suite runs on one VM); 30 holds 3 s
+    "qos": {"reliability": "reliable", "depth": 30},
     "overload_policy": "passthrough",  # a frame superseded under load is still republished
     "diagnostics": {"period_s": 0.5},
     "align": "none",
@@ -160,6 +163,7 @@ def test_raw_camera_good_pixels_are_bit_exact_and_repairs_stay_in_failed_pixels(
     """
     index = run.index(RAW.topic)
     masks = {m.stamp_ns: read_native(m.message) > 0 for m in run.masks[RAW.topic]}
+    detected = {index[stamp] for stamp in masks}  # superseded frames publish no mask
     changed_frames = repaired_damage = 0
     found: list[float] = []
     for received in run.restored[RAW.topic]:
@@ -175,12 +179,17 @@ def test_raw_camera_good_pixels_are_bit_exact_and_repairs_stay_in_failed_pixels(
         assert not (changed & ~failed).any(), f"frame {i}: a good pixel changed"
         if sent.mask is not None:
             repaired_damage += 1
-            found.append(failed[sent.mask].mean())
-            assert found[-1] > 0.25, f"frame {i}: injected failure not detected"
-    # Under load the node passes superseded frames through undetected (frame_slot.py), so the
-    # detector's history has gaps and a dead block over dark content is sometimes found only in
-    # part (replaying this plan with 30 % of the clean frames skipped, 60 patterns: single
-    # frames down to 0.31, the mean over the repaired ones never below 0.88).
+            if i - 1 in detected:
+                found.append(failed[sent.mask].mean())
+                assert found[-1] > 0.25, f"frame {i}: injected failure not detected"
+    # Only frames whose previous frame the detector saw are scored: under load (torch-cpu after
+    # the swap, on two shared cores) the node passes superseded frames through undetected
+    # (frame_slot.py), and a dead block seen 0.4 s or more after the detector's last frame of
+    # this moving scene can be taken for scene that moved (docs/detection.md, "Gaps in the
+    # history"). Replaying this plan with 60 % of the frames after the swap skipped (40
+    # patterns): every damaged frame after a seen one found at 1.00; 9 of the 69 after skipped
+    # frames found at 0.
+    assert len(found) >= 3, f"only {len(found)} damaged frames followed a detected one"
     assert np.mean(found) > 0.85, f"injected failures found {np.mean(found):.2f} on average"
     damaged = sum(PLAN.damaged(i) for i in range(PLAN.frames))
     assert repaired_damage >= damaged // 2, f"{repaired_damage} of {damaged} damaged repaired"
