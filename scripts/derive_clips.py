@@ -9,7 +9,13 @@ Each clip of ``--data`` (and bikes.mp4) is rewritten, lossless (FFV1) unless sai
          clips already at <= 15 fps are left out;
   jpeg   intra-only Motion-JPEG at quality 30: another codec, with block artefacts and no
          bit-identical skipped regions;
-  noise  fresh Gaussian sensor noise (sigma 3 levels) on every frame.
+  noise  fresh Gaussian sensor noise (sigma 3 levels) on every frame;
+  dusk   a quarter of the light: each frame darkened in linear light (sRGB decoded, x0.25,
+         encoded again), with fresh sensor noise of sigma 2 levels: dark, low-contrast scene;
+  hd1080 upscaled to 1920x1080 (bicubic): a larger sensor behind soft optics, with texture
+         spread over more pixels (the false-alarm tool feeds 1080p);
+  mpeg4  re-encoded with OpenCV's MPEG-4 Part 2 encoder (mp4v, its default quality): another
+         inter-frame codec, with its own skipped (bit-identical) blocks.
 The derived clips are clean: every flagged pixel is a false alarm. They are written under OUT
 (a scratch folder, e.g. out/derived; never inside the package) and, like their sources, are for
 measuring only.
@@ -26,7 +32,7 @@ from tqdm import tqdm
 
 from frame_restore_ros.media.video import iter_frames, sample_video_path, video_fps
 
-KINDS = ("fps10", "jpeg", "noise")
+KINDS = ("fps10", "jpeg", "noise", "dusk", "hd1080", "mpeg4")
 MAX_FRAMES = 300  # frames written per derived clip (eval-detection reads 300)
 
 
@@ -56,8 +62,26 @@ def derive(clip: Path, kind: str, out: Path, rng: np.random.Generator) -> Path |
     frames = list(iter_frames(clip, max_frames=MAX_FRAMES))
     if kind == "jpeg":
         return _save(out / f"{name}_mjpg.avi", frames, fps, "MJPG")
+    if kind == "dusk":
+        dark = [_darken(f, 0.25) for f in frames]
+        noisy = [np.clip(f + rng.normal(0.0, 2.0, f.shape), 0, 255).astype(np.uint8) for f in dark]
+        return _save(out / f"{name}_dusk.avi", noisy, fps)
+    if kind == "hd1080":
+        large = [cv2.resize(f, (1920, 1080), interpolation=cv2.INTER_CUBIC) for f in frames]
+        return _save(out / f"{name}_1080p.avi", large, fps)
+    if kind == "mpeg4":
+        return _save(out / f"{name}_mpeg4.mp4", frames, fps, "mp4v")
     noisy = [np.clip(f + rng.normal(0.0, 3.0, f.shape), 0, 255).astype(np.uint8) for f in frames]
     return _save(out / f"{name}_noise.avi", noisy, fps)
+
+
+def _darken(frame: np.ndarray, light: float) -> np.ndarray:
+    """(H, W, 3) uint8 sRGB frame as it would look with ``light`` times the light (linear)."""
+    values = frame.astype(np.float32) / 255.0
+    linear = np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4)
+    linear *= light
+    encoded = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    return np.clip(encoded * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def _save(path: Path, frames: list[np.ndarray], fps: float, fourcc: str = "FFV1") -> Path:

@@ -9,7 +9,7 @@ import pytest
 
 from frame_restore_ros.detection.detector import DetectorConfig, FailureDetector
 from frame_restore_ros.detection.failures import FailureKind
-from frame_restore_ros.media.video import iter_frames
+from frame_restore_ros.media.video import iter_frames, read_frames, sample_video_path
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -840,3 +840,82 @@ def test_dead_block_beside_a_grey_decoder_fill_is_a_failure():
     labels = detector.detect(corrupted, 9 / 30).labels
     assert (labels[block] == FailureKind.DEAD).mean() > 0.9
     assert (labels[fill] == FailureKind.CAST).mean() > 0.5
+
+
+def _upscaled(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(frame, size, interpolation=cv2.INTER_CUBIC)
+
+
+def test_rows_an_upscaling_camera_repeats_at_the_bottom_are_not_lost_rows():
+    """bikes.mp4 upscaled to 1080p (bicubic): its last 2-5 rows repeat, with new content in
+    every frame, well under 1 % of the height: no decoder loss (without the minimum share
+    they read as lost rows). A real loss of 6 % of the rows in the same stream is found."""
+    frames = [_upscaled(f, (1920, 1080)) for f in read_frames(sample_video_path("bikes.mp4"), 16)]
+    flagged = {}
+    for share in (DetectorConfig().lost_rows_min_share, 0.0):
+        detector = FailureDetector(DetectorConfig(lost_rows_min_share=share))
+        labels = [detector.detect(frame, index / 25).labels for index, frame in enumerate(frames)]
+        flagged[share] = [bool((lab == FailureKind.LOST_ROWS).any()) for lab in labels]
+    assert not any(flagged[DetectorConfig().lost_rows_min_share]), flagged
+    assert any(flagged[0.0]), "the repeated rows no longer read as lost: the test proves nothing"
+    lost = frames[-1].copy()
+    lost[-65:] = (0, 135, 0)  # a green decoder fill over the bottom 6 %
+    detector = FailureDetector()
+    for index, frame in enumerate(frames[:-1]):
+        detector.detect(frame, index / 25)
+    assert (detector.detect(lost, 15 / 25).labels[-65:] == FailureKind.LOST_ROWS).all()
+
+
+def test_flat_grey_car_driving_in_is_scene_but_a_grey_fill_appearing_in_place_is_cast():
+    """An upscaled (soft) stream: a flat grey object of the decoder fill's colour moves in
+    from the side, a few cells per frame, where it already looked like the fill: scene. A
+    grey fill appearing in place, away from it, in the same stream: a cast failure."""
+    frames = moving_scene(14, shape=(160, 240))
+    detector = FailureDetector()
+    fill = (slice(96, 144), slice(160, 224))
+    for index, frame in enumerate(frames):
+        frame = frame.copy()
+        right = 8 + 12 * index  # the car's front edge, 12 px a frame
+        frame[16:64, max(0, right - 80) : right] = (127, 129, 128)  # within 2 of grey 128
+        if index == 13:
+            frame[fill] = 128
+        labels = detector.detect(frame, index / 30).labels
+        if index < 13:
+            assert not (labels == FailureKind.CAST).any(), f"the grey car flagged in {index}"
+    assert (labels[fill] == FailureKind.CAST).mean() > 0.9
+    assert not (labels[16:64] == FailureKind.CAST).any()
+
+
+def _codec_stream_with_a_stop(refresh: bool, config: DetectorConfig | None = None) -> list:
+    """Frozen labels of a stream whose codec skips most of the picture: a static textured
+    scene (identical frame to frame), a band that moves until frame 9 and then stops, and a
+    band that keeps moving (the scene around). ``refresh``: frame 9 is a keyframe that
+    changes every cell by a level of requantisation."""
+    moving = moving_scene(16, shape=(32, 192), step=4, seed=3)
+    still_scene = moving_scene(1, shape=(160, 192), seed=5)[0]
+    detector = FailureDetector(config)
+    flagged = []
+    for index in range(16):
+        frame = still_scene.copy()
+        frame[48:80] = moving[min(index, 9)]  # stops after frame 9
+        frame[80:112] = moving[index]  # keeps moving, beside it
+        if refresh and index >= 9:  # the keyframe's requantised picture, kept after it
+            frame = np.clip(frame.astype(np.int16) + 2, 0, 255).astype(np.uint8)
+        labels = detector.detect(frame, index / 30).labels
+        flagged.append(float((labels[48:80] == FailureKind.FROZEN).mean()))
+    return flagged
+
+
+def test_cells_the_codec_skips_again_after_a_keyframe_are_not_frozen():
+    """After a keyframe (every cell changed once, amid frames where the codec skipped most
+    of them) the encoder skips again everywhere at once: a band that stopped just then is no
+    evidence of a freeze. The same stop without the keyframe is a freeze. Re-encoded footage
+    (an MPEG-4 transcode of the rain clip) flagged up to 35 % of a frame this way."""
+    assert max(_codec_stream_with_a_stop(refresh=True)) == 0.0
+    assert max(_codec_stream_with_a_stop(refresh=False)[11:]) > 0.9
+    # Without the rule (a refresh would need more cells than there are) the band is frozen.
+    without = DetectorConfig(frozen_refresh_share=1.0)
+    without.frozen_refresh_share = 1.01  # past validation: a development switch
+    assert max(_codec_stream_with_a_stop(refresh=True, config=without)[11:]) > 0.9

@@ -10,6 +10,7 @@ docs/detection.md.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field, fields
 
 import cv2
@@ -48,6 +49,8 @@ from frame_restore_ros.detection.soft_edges import darkened_rim
 from frame_restore_ros.media.grid import pixels_to_cells
 
 MIN_FRAME_SIDE = 2  # the smallest frame side the detector (and so the pipeline) takes
+REFRESH_MEMORY_FRAMES = 64  # frames of changed shares kept: still runs longer than this are
+# judged without knowing whether they began after a codec refresh
 DEFAULT_CAST_COLOURS = ((128, 128, 128), (0, 135, 0))  # BGR fills of broken H.264/MJPEG decoders
 _CELL_KINDS = (
     FailureKind.DEAD,
@@ -116,6 +119,11 @@ class DetectorConfig:
     cast_colours: tuple[tuple[int, int, int], ...] = DEFAULT_CAST_COLOURS
     cast_tolerance: float = 2.0
     cast_max_texture: float = 0.5
+    # A cast onset needs scene that did not nearly look like the fill in the previous frame,
+    # within an object's motion: within this many levels of a fill colour and this texture, a
+    # flat grey car or sky (soft optics, an upscaled stream) moved or drifted in.
+    cast_novel_margin: float = 6.0
+    cast_novel_texture: float = 2.0
     frozen_frames: int = 3
     frozen_min_texture: float = 6.0
     frozen_min_activity: float = 4.0
@@ -123,6 +131,10 @@ class DetectorConfig:
     frozen_min_cells: int = 8
     frozen_grow_activity: float = 1.0
     frozen_moving_frames: int = 4
+    # A codec refresh (a keyframe in footage whose codec skips most cells): at least this share
+    # of the cells changes in one frame while at most half as many did in the frames on either
+    # side. Cells that stop right after it are the encoder skipping again, not a freeze.
+    frozen_refresh_share: float = 0.8
     frozen_seam_ratio: float = 1.5
     activity_alpha: float = 0.3
     line_max_gradient: float = 2.0
@@ -130,6 +142,10 @@ class DetectorConfig:
     line_lit_gray: float = 30.0
     line_min_motion: float = 10.0
     lost_rows_min: int = 2
+    # ... and at least this share of the frame height: resampling (an upscaling camera or
+    # driver, a lens-correction remap) repeats the last 2-5 rows of a 1080p frame; a decoder
+    # loses at least a macroblock row (16 px), the injected losses 5-60 % of the height.
+    lost_rows_min_share: float = 0.01
     lost_rows_max_gradient: float = 0.25
     lost_rows_moved_share: float = 0.25
     whole_frame_ratio: float = 0.95
@@ -184,11 +200,16 @@ class DetectorConfig:
             )
         if self.dead_novel_ratio <= 1.0:
             raise ValueError(f"dead_novel_ratio must be > 1, got {self.dead_novel_ratio}")
+        if not 0.0 <= self.lost_rows_min_share < 1.0:
+            raise ValueError(
+                f"lost_rows_min_share must be in [0, 1), got {self.lost_rows_min_share}"
+            )
         for name in (
             "baseline_alpha",
             "activity_alpha",
             "whole_frame_ratio",
             "lost_rows_moved_share",
+            "frozen_refresh_share",
         ):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
@@ -260,6 +281,8 @@ class FailureDetector:
         self._activity: np.ndarray | None = None
         self._still: np.ndarray | None = None
         self._moving: np.ndarray | None = None
+        # Share of cells that changed, per frame, newest last (codec refreshes: _after_refresh).
+        self._changed_shares: deque[float] = deque(maxlen=REFRESH_MEMORY_FRAMES)
         self._signatures: dict[FailureKind, np.ndarray] = {}
         self._looks: dict[FailureKind, np.ndarray] = {}  # this frame's signatures, once computed
         self._older_dark: np.ndarray | None = None  # the dark signature two frames back
@@ -378,24 +401,53 @@ class FailureDetector:
             relative = np.maximum(cfg.noise_baseline_ratio * self._texture_base, floor)
             noise_floor = np.minimum(noise_floor, relative)
         # Flat and of a fill colour's luma first: the colour is measured only where it can match.
-        # One pass per fill colour: numpy's min over a last axis of 2 costs 2 ms at 1080p.
-        fill_distance = np.full(gray.shape, np.inf, dtype=np.float32)
-        for luma in self._cast_lumas:
-            np.minimum(fill_distance, np.abs(gray - luma), out=fill_distance)
-        cast = (texture <= cfg.cast_max_texture) & (fill_distance <= cfg.cast_tolerance + 1.0)
-        if cast.any():
-            colours = stats.mean_bgr(cast)
-            near = np.zeros(len(colours), dtype=bool)
-            for colour in cfg.cast_colours:
-                distance = np.abs(colours - np.asarray(colour, dtype=np.float32)).max(axis=1)
-                near |= distance <= cfg.cast_tolerance
-            cast[cast] = near
+        flat = texture <= cfg.cast_max_texture
+        cast = flat & (self._fill_luma_distance(gray) <= cfg.cast_tolerance + 1.0)
+        cast = self._of_fill_colour(stats, cast, cfg.cast_tolerance)
         return {
             FailureKind.DEAD: dead,
             FailureKind.SATURATED: saturated,
             FailureKind.NOISE: self._noisy(stats, noise_floor),
             FailureKind.CAST: cast,
         }
+
+    def _near_fill(self, stats: CellStats, where: np.ndarray) -> np.ndarray:
+        """(rows, cols) bool: cells of ``where`` nearly flat and nearly of a fill colour.
+
+        Within ``cast_novel_margin`` levels (every channel) of a decoder fill colour and at most
+        ``cast_novel_texture``: content that a small drift brings into the cast signature.
+        """
+        cfg = self.config
+        if stats.gray.shape != where.shape:
+            return np.zeros(where.shape, dtype=bool)
+        near = where & (stats.texture <= cfg.cast_novel_texture)
+        near &= self._fill_luma_distance(stats.gray) <= cfg.cast_novel_margin + 1.0
+        return self._of_fill_colour(stats, near, cfg.cast_novel_margin)
+
+    def _fill_luma_distance(self, gray: np.ndarray) -> np.ndarray:
+        """(rows, cols) float32 |luma - the nearest fill colour's luma| of (rows, cols) ``gray``.
+
+        One pass per fill colour: numpy's min over a last axis of 2 costs 2 ms at 1080p.
+        """
+        distance = np.full(gray.shape, np.inf, dtype=np.float32)
+        for luma in self._cast_lumas:
+            np.minimum(distance, np.abs(gray - luma), out=distance)
+        return distance
+
+    def _of_fill_colour(self, stats: CellStats, cells: np.ndarray, tolerance: float) -> np.ndarray:
+        """(rows, cols) bool: ``cells`` whose mean colour is within ``tolerance`` of a fill colour.
+
+        Within it in every channel; the colour is measured on those cells only.
+        """
+        cells = cells.copy()
+        if cells.any():
+            colours = stats.mean_bgr(cells)
+            near = np.zeros(len(colours), dtype=bool)
+            for colour in self.config.cast_colours:
+                distance = np.abs(colours - np.asarray(colour, dtype=np.float32)).max(axis=1)
+                near |= distance <= tolerance
+            cells[cells] = near
+        return cells
 
     def _noisy(self, stats: CellStats, floor: np.ndarray) -> np.ndarray:
         """(rows, cols) bool: cells at least as textured as their (rows, cols) noise ``floor``.
@@ -431,7 +483,17 @@ class FailureDetector:
             novel = fresh & (stats.texture > cfg.noise_novel_ratio * nearby_max(before, reach))
             return novel & self._white(stats, novel)
         if kind is FailureKind.CAST:
-            return fresh & ~nearby_any(self._signatures[FailureKind.CAST], reach)
+            novel = fresh & ~nearby_any(self._signatures[FailureKind.CAST], reach)
+            if novel.any() and self._previous is not None:
+                # A flat grey object (a car, soft optics) moves in from where it already looked
+                # like the fill, or drifts into the fill's tolerance from nearly its colour; a
+                # decoder fill appears in place.
+                motion = max(reach, self._object_motion_cells(self._previous.gray_full.shape[0]))
+                novel &= ~nearby_any(self._signatures[FailureKind.CAST], motion)
+                novel &= ~nearby_any(
+                    self._near_fill(self._previous, nearby_any(novel, reach)), reach
+                )
+            return novel
         gain = np.float32(self._gain)
         if kind is FailureKind.SATURATED:
             brightest = np.clip(np.maximum(self._good_gray * gain, recent.max_gray), 0.0, 255.0)
@@ -951,8 +1013,10 @@ class FailureDetector:
             identical, self._moving, np.where(self._still > 0, 1, self._moving + 1)
         ).astype(np.int32)
         self._still = np.where(identical, self._still + 1, 0).astype(np.int32)
+        self._changed_shares.append(1.0 - float(np.count_nonzero(identical)) / identical.size)
         if cut:  # a still part of the new scene had not been moving: it cannot have frozen
             self._moving.fill(0)
+        excluded = excluded | self._after_refresh()
         live = self._moving >= cfg.frozen_moving_frames
         candidates = (
             live
@@ -986,6 +1050,25 @@ class FailureDetector:
         # over it ended) and are held only with such a core.
         held = identical & (moving_ring | onset)
         return tracker.update(onset, grow(held & (stats.texture >= cfg.frozen_min_texture), held))
+
+    def _after_refresh(self) -> np.ndarray:
+        """(rows, cols) bool: still cells whose run began right after a codec refresh.
+
+        A refresh frame changed at least ``frozen_refresh_share`` of the cells while the frames
+        before and after it changed at most half as many (a keyframe amid skipped cells). The
+        encoder skips again after it, all over the frame, in the same frame: such a stop is
+        no evidence of a freeze, whatever the cells did before (the whole stream's requantised
+        cells were "moving"). A camera moving fast changes most cells every frame: no refresh.
+        """
+        shares, still = self._changed_shares, self._still
+        after = np.zeros(still.shape, dtype=bool)
+        limit = self.config.frozen_refresh_share
+        for run in range(1, len(shares) - 1):
+            # still for `run` frames: the last change was `run` frames back, shares[-1 - run]
+            changed, before, stopped = shares[-1 - run], shares[-2 - run], shares[-run]
+            if changed >= limit and max(before, stopped) <= 0.5 * changed:
+                after |= still == run
+        return after
 
     def _seamed_tiles(
         self, stats: CellStats, identical: np.ndarray, excluded: np.ndarray
@@ -1203,7 +1286,8 @@ class FailureDetector:
         row_mean, col_mean, dead_rows, dead_cols = self._dark_lines(gray)
         run = _bottom_run(gray, cfg.lost_rows_max_gradient)
         looks_lost = np.zeros(gray.shape[0], dtype=bool)
-        if run >= cfg.lost_rows_min:
+        min_rows = max(cfg.lost_rows_min, math.ceil(cfg.lost_rows_min_share * gray.shape[0]))
+        if run >= min_rows:
             looks_lost[-run:] = True
         if repeated:
             dead_rows, dead_cols = self._dead_rows.flagged, self._dead_cols.flagged
@@ -1252,7 +1336,7 @@ class FailureDetector:
                 band[band == FailureKind.NOISE] = FailureKind.CLEAN
         labels[dead_rows, :] = FailureKind.DEAD
         labels[:, dead_cols] = FailureKind.DEAD
-        if int(np.count_nonzero(lost)) >= cfg.lost_rows_min:
+        if int(np.count_nonzero(lost)) >= min_rows:
             labels[lost, :] = FailureKind.LOST_ROWS
 
     @staticmethod
