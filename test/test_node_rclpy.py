@@ -86,6 +86,33 @@ class Harness:
         self.input.publish(msg)
         assert self.spin_until(lambda: len(self.restored) > count), "no output"
 
+    def connected(self) -> bool:
+        """Discovery done both ways, on the subscription the node keeps.
+
+        With ``qos.reliability: auto`` the node re-subscribes once it sees our reliable
+        publisher: a frame sent before that may go to the subscription it destroys. Each of
+        its image publishers must also have our subscriber (DDS matches each direction on its
+        own; an output published before its reader matched is lost).
+        """
+        setting = self.node.get_parameter("qos.reliability").value
+        wanted = (
+            ReliabilityPolicy.BEST_EFFORT
+            if setting == "best_effort"
+            else ReliabilityPolicy.RELIABLE
+        )
+        inputs = self.peer.get_subscriptions_info_by_topic("/camera/image_raw")
+        outputs = [
+            publisher
+            for publisher in self.node.publishers
+            if publisher.topic_name.endswith(("/restored", "/failure_mask"))
+        ]
+        return (
+            len(inputs) == 1
+            and inputs[0].qos_profile.reliability == wanted
+            and self.input.get_subscription_count() > 0
+            and all(publisher.get_subscription_count() > 0 for publisher in outputs)
+        )
+
     def close(self) -> None:
         self.executor.shutdown()
         self.node.destroy_node()
@@ -98,7 +125,7 @@ def harness(ros):
 
     def make(**overrides):
         made.append(Harness(overrides))
-        made[-1].spin_until(lambda: made[-1].input.get_subscription_count() > 0)
+        assert made[-1].spin_until(made[-1].connected), "the node and the test never connected"
         return made[-1]
 
     yield make
@@ -133,6 +160,16 @@ def test_rclpy_bookkeeping_is_intact_and_sim_time_subscribes_to_clock(harness):
     topics = sorted(s.topic_name for s in h.node.subscriptions)
     assert topics.count("/camera/image_raw") == 1 and "/clock" in topics
     assert len([p for p in h.node.publishers if p.topic_name.endswith("/restored")]) == 1
+
+
+def test_auto_reliability_follows_the_publishers_before_any_sim_time_clock(harness):
+    """With use_sim_time and no /clock yet (a bag not started), the QoS recheck runs on the
+    steady clock: the node still follows our reliable publisher (on a sim-time timer it never
+    did, and the harness never connected)."""
+    h = harness(use_sim_time=True)
+    assert h.node.get_clock().now().nanoseconds == 0  # no /clock: sim time stands at zero
+    assert reliability_seen_by(h) == ReliabilityPolicy.RELIABLE
+    h.send(to_msg(np.zeros((64, 64, 3), np.uint8), 0))
 
 
 def test_clean_and_repaired_frames_keep_header_and_good_pixels(harness, bikes_frames):

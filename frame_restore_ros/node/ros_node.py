@@ -27,6 +27,7 @@ from rcl_interfaces.msg import (
     SetParametersResult,
 )
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.clock import Clock, ClockType
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
@@ -184,10 +185,13 @@ class FrameRestoreNode(Node):
             )
         if settings["qos.reliability"] == "auto":
             self._match_publishers()
+            # On the steady clock: with use_sim_time a bag that has not started (or is paused)
+            # publishes no /clock, and a sim-time timer would never follow the publishers.
             self._qos_timer = self.create_timer(
                 RECHECK_PERIOD_S,
                 self._match_publishers,
                 callback_group=MutuallyExclusiveCallbackGroup(),
+                clock=Clock(clock_type=ClockType.STEADY_TIME),
             )
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._timer = self.create_timer(
