@@ -62,7 +62,8 @@ PARAMETERS = {
     # reliable with a history deep enough that DDS never replaces a sample before the callback
     # took it: on two cores shared by the three processes, the node's image callbacks were
     # measured 1.3 and 1.8 s apart once, 1-3 s after the swap to torch-cpu (10 Hz: a depth of
-    # 10 then lost 2 frames in 3 of 7 full-suite runs on one VM); 30 holds 3 s
+    # 10 then lost 2 frames in 3 of 7 full-suite runs on one VM); 30 holds 3 s, and the
+    # outputs then keep 30 too (the catch-up after a stall is a burst of republished frames)
     "qos": {"reliability": "reliable", "depth": 30},
     "overload_policy": "passthrough",  # a frame superseded under load is still republished
     "diagnostics": {"period_s": 0.5},

@@ -172,6 +172,15 @@ def test_auto_reliability_follows_the_publishers_before_any_sim_time_clock(harne
     h.send(to_msg(np.zeros((64, 64, 3), np.uint8), 0))
 
 
+@pytest.mark.parametrize(("depth", "wanted"), [(30, 30), (1, 5)])
+def test_outputs_hold_at_least_as_many_frames_as_the_inputs(harness, depth, wanted):
+    """A node queueing 30 input frames may publish 30 in a burst: its outputs keep 30 (a
+    reliable writer drops the oldest sample past its depth, resend or not); 5 at least."""
+    h = harness(**{"qos.depth": depth})
+    outputs = [p for p in h.node.publishers if p.topic_name.startswith("/camera/image_raw/")]
+    assert len(outputs) == 3 and {p.qos_profile.depth for p in outputs} == {wanted}
+
+
 def test_clean_and_repaired_frames_keep_header_and_good_pixels(harness, bikes_frames):
     h = harness(align="none")
     frames = bikes_frames[17:]

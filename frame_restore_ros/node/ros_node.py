@@ -52,7 +52,7 @@ from frame_restore_ros.node.parameters import (
 )
 from frame_restore_ros.node.qos import RECHECK_PERIOD_S, choose_reliability
 
-OUTPUT_DEPTH = 5
+OUTPUT_DEPTH = 5  # the outputs' history depth at least; as deep as the inputs' when deeper
 WORKER_POLL_S = 0.25
 _RELIABILITY_POLICIES = {
     "reliable": ReliabilityPolicy.RELIABLE,
@@ -160,7 +160,11 @@ class FrameRestoreNode(Node):
         self._subscribed_reliability: dict[str, str] = {}
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
-        output_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=OUTPUT_DEPTH)
+        # A node that queues N input frames may publish N in a burst after a stall (a model
+        # swap, a slow frame); a reliable writer drops the oldest sample past its depth even
+        # when a reader still needs a fragment of it resent, so the outputs hold as many.
+        output_depth = max(OUTPUT_DEPTH, settings["qos.depth"])
+        output_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=output_depth)
         self._image_group = ReentrantCallbackGroup()
         self._input_names = dict(self.core.topics)  # as configured, before remapping
         self._image_subscriptions: dict[str, Subscription] = {}
