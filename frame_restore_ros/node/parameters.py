@@ -359,7 +359,8 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec(
         "qos.depth",
         1,
-        "History depth of the image subscriptions (keep last N).",
+        "History depth of the image subscriptions (keep last N); the outputs keep max(5, N): a "
+        "node queueing N frames may publish N in a burst after a stall.",
         minimum=1,
         maximum=100,
         read_only=True,
