@@ -1016,7 +1016,9 @@ class FailureDetector:
         self._changed_shares.append(1.0 - float(np.count_nonzero(identical)) / identical.size)
         if cut:  # a still part of the new scene had not been moving: it cannot have frozen
             self._moving.fill(0)
-        excluded = excluded | self._after_refresh()
+        refreshed = self._after_refresh()
+        if refreshed.size:
+            excluded = excluded | refreshed
         live = self._moving >= cfg.frozen_moving_frames
         candidates = (
             live
@@ -1054,21 +1056,25 @@ class FailureDetector:
     def _after_refresh(self) -> np.ndarray:
         """(rows, cols) bool: still cells whose run began right after a codec refresh.
 
+        An empty (0, 0) array when no refresh lies within the memory (most frames).
+
         A refresh frame changed at least ``frozen_refresh_share`` of the cells while the frames
         before and after it changed at most half as many (a keyframe amid skipped cells). The
         encoder skips again after it, all over the frame, in the same frame: such a stop is
         no evidence of a freeze, whatever the cells did before (the whole stream's requantised
         cells were "moving"). A camera moving fast changes most cells every frame: no refresh.
         """
-        shares, still = self._changed_shares, self._still
-        after = np.zeros(still.shape, dtype=bool)
-        limit = self.config.frozen_refresh_share
-        for run in range(1, len(shares) - 1):
-            # still for `run` frames: the last change was `run` frames back, shares[-1 - run]
-            changed, before, stopped = shares[-1 - run], shares[-2 - run], shares[-run]
-            if changed >= limit and max(before, stopped) <= 0.5 * changed:
-                after |= still == run
-        return after
+        shares, limit = list(self._changed_shares), self.config.frozen_refresh_share
+        # still for `run` frames: the last change was `run` frames back, shares[-1 - run]
+        runs = [
+            run
+            for run in range(1, len(shares) - 1)
+            if shares[-1 - run] >= limit
+            and max(shares[-2 - run], shares[-run]) <= 0.5 * shares[-1 - run]
+        ]
+        if not runs:  # most frames: no refresh in memory, nothing to allocate
+            return np.zeros((0, 0), dtype=bool)
+        return np.isin(self._still, runs)
 
     def _seamed_tiles(
         self, stats: CellStats, identical: np.ndarray, excluded: np.ndarray
