@@ -16,6 +16,9 @@ Each clip of ``--data`` (and bikes.mp4) is rewritten, lossless (FFV1) unless sai
          spread over more pixels (the false-alarm tool feeds 1080p);
   mpeg4  re-encoded with OpenCV's MPEG-4 Part 2 encoder (mp4v, its default quality): another
          inter-frame codec, with its own skipped (bit-identical) blocks.
+  stills one clip of unrelated stills played as a video (a dataset's stills in a folder, a
+         camera switch every frame): frame i from clip i mod n at a random time, 1280x720,
+         through JPEG at quality 85; day, night and pillarboxed scenes follow each other.
 The derived clips are clean: every flagged pixel is a false alarm. They are written under OUT
 (a scratch folder, e.g. out/derived; never inside the package) and, like their sources, are for
 measuring only.
@@ -32,7 +35,9 @@ from tqdm import tqdm
 
 from frame_restore_ros.media.video import iter_frames, sample_video_path, video_fps
 
-KINDS = ("fps10", "jpeg", "noise", "dusk", "hd1080", "mpeg4")
+KINDS = ("fps10", "jpeg", "noise", "dusk", "hd1080", "mpeg4", "stills")
+STILLS_FRAMES = 90  # frames of the stills clip (the false-alarm tool reads 60 from its middle)
+STILLS_SIZE = (1280, 720)
 MAX_FRAMES = 300  # frames written per derived clip (eval-detection reads 300)
 
 
@@ -75,6 +80,31 @@ def derive(clip: Path, kind: str, out: Path, rng: np.random.Generator) -> Path |
     return _save(out / f"{name}_noise.avi", noisy, fps)
 
 
+def derive_stills(clips: list[Path], out: Path, rng: np.random.Generator) -> Path:
+    """Write one clip of stills from ``clips`` taking turns, each at a random time."""
+    captures = [cv2.VideoCapture(str(clip)) for clip in clips]
+    frames = []
+    try:
+        for index in range(STILLS_FRAMES):
+            capture = captures[index % len(captures)]
+            # The first 90 % of the clip: a container's frame count may overstate the end.
+            total = max(1, int(0.9 * capture.get(cv2.CAP_PROP_FRAME_COUNT)))
+            capture.set(cv2.CAP_PROP_POS_FRAMES, int(rng.integers(0, total)))
+            ok, frame = capture.read()
+            if not ok:
+                raise RuntimeError(f"cannot read a frame of {clips[index % len(clips)]}")
+            larger = frame.shape[1] < STILLS_SIZE[0]
+            frame = cv2.resize(
+                frame, STILLS_SIZE, interpolation=cv2.INTER_CUBIC if larger else cv2.INTER_AREA
+            )
+            encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])[1]
+            frames.append(cv2.imdecode(encoded, cv2.IMREAD_COLOR))
+    finally:
+        for capture in captures:
+            capture.release()
+    return _save(out / "stills_slideshow.avi", frames, 10.0)
+
+
 def _darken(frame: np.ndarray, light: float) -> np.ndarray:
     """(H, W, 3) uint8 sRGB frame as it would look with ``light`` times the light (linear)."""
     values = frame.astype(np.float32) / 255.0
@@ -100,8 +130,12 @@ def main() -> None:
     clips = sorted(args.data.glob("*.mp4")) + sorted(args.data.glob("*.avi"))
     clips.append(sample_video_path("bikes.mp4"))
     rng = np.random.default_rng(0)
-    jobs = [(clip, kind) for kind in args.kinds for clip in clips]
-    for clip, kind in tqdm(jobs, desc="deriving", unit="clip"):
+    if "stills" in args.kinds:
+        folder = args.out / "stills"
+        folder.mkdir(parents=True, exist_ok=True)
+        print(f"stills: {len(clips)} clips -> {derive_stills(clips, folder, rng)}")
+    jobs = [(clip, kind) for kind in args.kinds if kind != "stills" for clip in clips]
+    for clip, kind in tqdm(jobs, desc="deriving", unit="clip", disable=not jobs):
         folder = args.out / kind
         folder.mkdir(parents=True, exist_ok=True)
         written = derive(clip, kind, folder, rng)

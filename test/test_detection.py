@@ -122,6 +122,10 @@ def test_config_rejects_bad_values():
         DetectorConfig(dead_novel_ratio=1.0)
     with pytest.raises(ValueError, match="lost_rows_moved_share"):
         DetectorConfig(lost_rows_moved_share=0.0)
+    with pytest.raises(ValueError, match="cut_new_share"):
+        DetectorConfig(cut_new_share=0.0)
+    with pytest.raises(ValueError, match="cut_new_level_floor"):
+        DetectorConfig(cut_new_level_floor=20.0)
 
 
 def test_defect_mask_files_load_and_bad_files_are_clear_errors(tmp_path, clip):

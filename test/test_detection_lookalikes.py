@@ -920,3 +920,59 @@ def test_cells_the_codec_skips_again_after_a_keyframe_are_not_frozen():
     without = DetectorConfig(frozen_refresh_share=1.0)
     without.frozen_refresh_share = 1.01  # past validation: a development switch
     assert max(_codec_stream_with_a_stop(refresh=True, config=without)[11:]) > 0.9
+
+
+def _stills(names_and_indices: list[tuple[str, int]], shape=(360, 640)) -> list[np.ndarray]:
+    """One frame of each named development clip, resized to ``shape``; skips without them."""
+    import cv2
+
+    frames = []
+    for name, index in names_and_indices:
+        path = DATA / name
+        if not path.is_file():
+            print(f"skipping: {path} not found (development data, see SOURCES.md)")
+            pytest.skip(f"{path} not found")
+        frame = list(iter_frames(path, max_frames=index + 1))[index]
+        frames.append(cv2.resize(frame, shape[::-1], interpolation=cv2.INTER_AREA))
+    return frames
+
+
+STILLS = [
+    ("driving_night_rural_640x360.mp4", 120),
+    ("driving_country_bluesky_640x360.mp4", 200),
+    ("driving_low_sun_640x360.mp4", 60),  # dark pillarbox borders and bonnet
+    ("driving_urban_night_1280x720.mp4", 90),
+    ("driving_highway_solidWhiteRight_960x540.mp4", 150),
+    ("driving_night_rural_640x360.mp4", 220),
+]
+
+
+def test_stills_played_as_a_video_are_scene_cuts_even_to_night():
+    """A folder of stills from other drives played as a video (a dataset's stills, a camera
+    switch): every frame is a new scene. A cut to a night scene darkens most cells at once,
+    as a dead sensor would, and brings dark borders and rows; but the rest of the frame is
+    new too, so nothing is an onset (before: 53-72 % of a cut to night flagged dead, the
+    pillarbox border's columns and the bonnet's rows as dead lines and lost rows)."""
+    lit = read_frames(DATA / "driving_country_bluesky_640x360.mp4", max_frames=8)
+    detector = FailureDetector()
+    for frame in [*lit, *_stills(STILLS)]:
+        detection = detector.detect(frame)
+        assert not detection.mask.any(), f"{detection.failed_ratio:.1%} {detection.counts}"
+
+
+def test_a_dead_region_shaped_like_a_night_scene_over_a_continuing_drive_is_a_failure():
+    """The pair of the test above: the night still's dark region appears over the drive that
+    goes on (the same 8 frames, then the 9th with those pixels black). The scene beside it
+    continues: a failure, found over the region."""
+    night = _stills(STILLS[:1])[0]
+    lit = read_frames(DATA / "driving_country_bluesky_640x360.mp4", max_frames=9)
+    dark = night.max(axis=2) <= 10
+    assert 0.5 < dark.mean() < 0.95
+    damaged = lit[8].copy()
+    damaged[dark] = np.random.default_rng(0).integers(0, 3, size=(int(dark.sum()), 3))
+    detector = FailureDetector()
+    for frame in lit[:8]:
+        assert not detector.detect(frame).mask.any()
+    detection = detector.detect(damaged)
+    assert (detection.mask & dark).sum() / dark.sum() > 0.9
+    assert (detection.mask & ~dark).sum() / max(1, (~dark).sum()) < 0.3

@@ -44,6 +44,7 @@ from frame_restore_ros.detection.onset import (
     nearby_max,
     nearby_min,
 )
+from frame_restore_ros.detection.scene_cut import match_tolerance, new_everywhere
 from frame_restore_ros.detection.seams import border_steps, edge_ratios, seamed_regions
 from frame_restore_ros.detection.soft_edges import darkened_rim
 from frame_restore_ros.media.grid import pixels_to_cells
@@ -51,6 +52,8 @@ from frame_restore_ros.media.grid import pixels_to_cells
 MIN_FRAME_SIDE = 2  # the smallest frame side the detector (and so the pipeline) takes
 REFRESH_MEMORY_FRAMES = 64  # frames of changed shares kept: still runs longer than this are
 # judged without knowing whether they began after a codec refresh
+# A new scene is judged on at least this share of the cells (lit a frame ago, not failed-looking).
+CUT_MIN_CANDIDATES = 0.01
 DEFAULT_CAST_COLOURS = ((128, 128, 128), (0, 135, 0))  # BGR fills of broken H.264/MJPEG decoders
 _CELL_KINDS = (
     FailureKind.DEAD,
@@ -77,6 +80,18 @@ class DetectorConfig:
     max_hold_frames: int = 30
     cut_level: float = 25.0
     cut_ratio: float = 0.5
+    # ... or the unfailed part of the frame is new too (scene_cut.py): of the cells lit
+    # >= cut_lit_gray a frame ago that do not look failed now, at least cut_new_share match
+    # no level near theirs (cut_new_level_ratio of it, between cut_new_level_floor and
+    # cut_new_level) in any cell within 2 a frame ago, and cut_new_spread of those cells lie
+    # near a new one; only after a frame with at least cut_min_lit_share of its cells lit.
+    cut_new_level: float = 12.0
+    cut_new_level_ratio: float = 0.25
+    cut_new_level_floor: float = 4.0
+    cut_new_share: float = 0.3
+    cut_new_spread: float = 0.8
+    cut_lit_gray: float = 24.0
+    cut_min_lit_share: float = 0.25
     dead_max_gray: float = 10.0
     dead_max_texture: float = 14.0
     dead_novel_margin: float = 20.0
@@ -198,6 +213,11 @@ class DetectorConfig:
                 "dead_new_edge_reach must be > 0 and dead_hold_step >= 0, got "
                 f"{self.dead_new_edge_reach} and {self.dead_hold_step}"
             )
+        if not 0.0 < self.cut_new_level_floor <= self.cut_new_level:
+            raise ValueError(
+                "cut_new_level_floor must be in (0, cut_new_level], got "
+                f"{self.cut_new_level_floor} and {self.cut_new_level}"
+            )
         if self.dead_novel_ratio <= 1.0:
             raise ValueError(f"dead_novel_ratio must be > 1, got {self.dead_novel_ratio}")
         if not 0.0 <= self.lost_rows_min_share < 1.0:
@@ -210,6 +230,9 @@ class DetectorConfig:
             "whole_frame_ratio",
             "lost_rows_moved_share",
             "frozen_refresh_share",
+            # 0 would take every frame for a scene cut: no onset ever.
+            "cut_new_share",
+            "cut_new_spread",
         ):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
@@ -268,6 +291,7 @@ class FailureDetector:
         # that a region recovering from a failure (dark night content after a noise burst) is
         # compared with what it showed before the failure, not with the failure.
         self._gain = 1.0  # median luma ratio to the previous frame (this frame's, once computed)
+        self._cut = False  # this frame is a scene cut (no onsets, lines included)
         self._flagged_before = np.zeros((0, 0), dtype=bool)
         self._good_gray: np.ndarray | None = None
         self._good_texture: np.ndarray | None = None
@@ -773,6 +797,7 @@ class FailureDetector:
         previous = self._previous
         self._gain = 1.0 if previous is None else global_gain(stats.gray, previous.gray)
         cut = self._scene_cut(stats, np.logical_or.reduce(list(signatures.values())))
+        self._cut = cut
         for kind, signature in signatures.items():
             before = self._signatures.get(kind)
             if before is None or cut:
@@ -985,16 +1010,61 @@ class FailureDetector:
         gain, and most of those do not look failed now (``looks_failed``: (rows, cols) bool,
         any class's signature). A frame where most cells turned black, white, a fill colour or
         noise at once (a burst of lost packets, the paper's 75 % patch masking) is a failure;
-        an exposure jump that saturates a little sky is still a cut.
+        an exposure jump that saturates a little sky is still a cut. Or the part that does not
+        look failed is new scene all over the frame (``scene_cut.new_everywhere``): a cut to a
+        night scene darkens most cells at once as a dead sensor would, but a failure leaves the
+        scene beside it going on.
         """
         cfg, previous = self.config, self._previous
         if previous is None:
             return True
-        moved = np.abs(stats.gray - previous.gray * np.float32(self._gain)) > cfg.cut_level
+        scaled = previous.gray * np.float32(self._gain)
+        moved = np.abs(stats.gray - scaled) > cfg.cut_level
         count = np.count_nonzero(moved)
-        if count < cfg.cut_ratio * moved.size:
+        if count >= cfg.cut_ratio * moved.size and (
+            np.count_nonzero(moved & looks_failed) < 0.5 * count
+        ):
+            return True
+        # What the previous frame showed lit: a failure leaves it going on beside it (a veil
+        # or a lamp-like block at night lights cells, but the scene's own lights go on); a
+        # cut replaces it. Failed-looking cells with their ring, flagged ones and lost rows
+        # (now, or flagged a frame ago: a failure's end) are left out, of the exposure gain
+        # too (a grey fill skews it).
+        excluded = nearby_any(looks_failed, 1)  # and the cells a failed region half covers
+        if self._flagged_before.shape == excluded.shape:
+            excluded |= self._flagged_before
+        gray_full, cell = stats.gray_full, cfg.cell
+        run = _bottom_run(gray_full, cfg.lost_rows_max_gradient)
+        if run >= max(cfg.lost_rows_min, cfg.lost_rows_min_share * gray_full.shape[0]):
+            excluded[(gray_full.shape[0] - run) // cell :] = True
+        lost_before = self._lost_rows.flagged
+        if lost_before is not None and lost_before.shape[0] == gray_full.shape[0]:
+            rows = np.flatnonzero(lost_before)
+            if rows.size:
+                excluded[rows[0] // cell :] = True
+        zero = np.float32(0)
+        gain = global_gain(
+            np.where(excluded, zero, stats.gray), np.where(excluded, zero, previous.gray)
+        )
+        seen = previous.gray * np.float32(gain)
+        lit_before = seen >= cfg.cut_lit_gray
+        # A cut that reads as a failure takes away a lit scene; over the night (a few lit
+        # cells, which a grey film on the lens changes all of) nothing here can tell.
+        if np.count_nonzero(lit_before) < cfg.cut_min_lit_share * lit_before.size:
             return False
-        return np.count_nonzero(moved & looks_failed) < 0.5 * count
+        candidates = lit_before & ~excluded
+        if np.count_nonzero(candidates) < CUT_MIN_CANDIDATES * candidates.size:
+            return False
+        return new_everywhere(
+            candidates,
+            stats.gray,
+            seen,
+            match_tolerance(
+                stats.gray, cfg.cut_new_level_ratio, cfg.cut_new_level_floor, cfg.cut_new_level
+            ),
+            cfg.cut_new_share,
+            cfg.cut_new_spread,
+        )
 
     def _frozen_cells(self, stats: CellStats, excluded: np.ndarray, cut: bool) -> np.ndarray:
         """Textured cells that stopped changing after changing before, while around them moves.
@@ -1302,6 +1372,8 @@ class FailureDetector:
             # A line's onset needs its own content to change: a black border whose flat run
             # flickers by a few rows with codec noise is not a new failure.
             before = self._previous.gray_full if self._previous is not None else None
+            if self._cut:  # a new scene: its dark lines and bottom rows were never seen before
+                before = None
             row_moved = _lines_moved(gray, before, dead_rows | looks_lost, cfg.line_min_motion)
             # Lost rows are one structure: the rows of the run that did not look lost before
             # may also count as changed as a whole (a smear's first rows repeat the row just
