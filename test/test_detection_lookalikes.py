@@ -195,6 +195,30 @@ def test_short_freeze_of_codec_skipped_content_is_flagged_by_its_seam():
         assert (result.labels[box] == FailureKind.FROZEN).mean() > 0.9
 
 
+def test_a_few_skipped_macroblocks_are_no_freeze_but_a_tile_of_four_is():
+    """A codec skips a few 16-px macroblocks at a time (4 cells each) where content barely
+    changed: three of them in a row, kept for three frames on a panning scene, were a frozen
+    tile with a minimum of 8 cells (the transcoded urban_night and rain clips' false freezes);
+    a tile of 2x2 macroblocks or more is what either frozen rule takes now."""
+    frames = moving_scene(13)
+    three = (slice(32, 48), slice(48, 96))  # 2 x 6 cells
+    four = (slice(32, 64), slice(48, 80))  # 4 x 4 cells
+    for box, flagged in ((three, False), (four, True)):
+        shown = _codec_skipped(frames, box, lambda index: index >= 9)
+        detector = FailureDetector()
+        results = [detector.detect(frame) for frame in shown]
+        assert not any(r.mask.any() for r in results[:10])
+        found = [(r.labels[box] == FailureKind.FROZEN).mean() for r in results[10:]]
+        assert min(found) > 0.9 if flagged else max(found) == 0.0, (box, found)
+        assert not any((r.mask & ~_box_mask(r.mask.shape, box)).any() for r in results)
+
+
+def _box_mask(shape: tuple[int, int], box: tuple[slice, slice]) -> np.ndarray:
+    mask = np.zeros(shape, dtype=bool)
+    mask[box] = True
+    return mask
+
+
 def test_detection_bench_reports_no_false_alarm_on_a_moving_scene():
     from frame_restore_ros.bench.detection_bench import false_alarms, time_detection
 

@@ -143,7 +143,11 @@ class DetectorConfig:
     frozen_min_texture: float = 6.0
     frozen_min_activity: float = 4.0
     frozen_scene_motion: float = 2.0
-    frozen_min_cells: int = 8
+    # A codec skips a few 16-px macroblocks at a time (4 cells each) where content barely
+    # changed: a frozen seed covers three of them, and the tile (the seed grown through the
+    # cells that stopped with it) at least four.
+    frozen_min_cells: int = 12
+    frozen_min_tile_cells: int = 16
     frozen_grow_activity: float = 1.0
     frozen_moving_frames: int = 4
     # A codec refresh (a keyframe in footage whose codec skips most cells): at least this share
@@ -1116,7 +1120,7 @@ class FailureDetector:
         for run in np.unique(self._still[onset]):
             same_run = self._still == run
             grown |= grow(onset & same_run, joinable & same_run)
-        onset = grown
+        onset = drop_small(grown, cfg.frozen_min_tile_cells)
         # Held while some of the tile's textured content stays identical: identical flat cells
         # carry no evidence of a freeze (a codec keeps a smooth sky identical after a freeze
         # over it ended) and are held only with such a core.
