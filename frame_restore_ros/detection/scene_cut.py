@@ -37,6 +37,7 @@ def unmatched(
 
     A cell is matched when a cell within reach had a level within ``level`` (a number, or
     per cell) of its own.
+
     gray, previous: (rows, cols) float32 mean luma (``previous`` already scaled by the global
     gain). Natural motion between frames moves content by a cell or two, so a continuing scene
     finds its level near by; a new scene mostly does not.
