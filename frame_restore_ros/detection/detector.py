@@ -317,6 +317,7 @@ class FailureDetector:
         self._whole_flagged = False
         self._whole_share = 1.0
         self._lines_of: tuple | None = None  # (luma, its _dark_lines): computed once a frame
+        self._run_of: tuple | None = None  # (luma, its bottom run of lost-looking rows): likewise
         self._rim: np.ndarray | None = None  # the soft rim of a dark blockage (soft_edges.py)
         for tracker in (*self._flags.values(), self._lost_rows, self._dead_rows, self._dead_cols):
             tracker.reset()
@@ -1038,7 +1039,7 @@ class FailureDetector:
         if self._flagged_before.shape == excluded.shape:
             excluded |= self._flagged_before
         gray_full, cell = stats.gray_full, cfg.cell
-        run = _bottom_run(gray_full, cfg.lost_rows_max_gradient)
+        run = self._lost_run(gray_full)
         if run >= max(cfg.lost_rows_min, cfg.lost_rows_min_share * gray_full.shape[0]):
             excluded[(gray_full.shape[0] - run) // cell :] = True
         lost_before = self._lost_rows.flagged
@@ -1355,6 +1356,15 @@ class FailureDetector:
         self._lines_of = (gray, (row_mean, col_mean, dead_rows, dead_cols))
         return self._lines_of[1]
 
+    def _lost_run(self, gray: np.ndarray) -> int:
+        """Rows at the bottom of (H, W) luma that look lost (:func:`_bottom_run`).
+
+        Computed once a frame: the scene-cut test and the lost-row onsets both need it.
+        """
+        if self._run_of is None or self._run_of[0] is not gray:
+            self._run_of = (gray, _bottom_run(gray, self.config.lost_rows_max_gradient))
+        return self._run_of[1]
+
     def _mark_lines(self, stats: CellStats, labels: np.ndarray, repeated: bool) -> None:
         """Dead rows/columns (flat, dark, across a lit image) and lost rows at the bottom.
 
@@ -1364,7 +1374,7 @@ class FailureDetector:
         """
         cfg, gray = self.config, stats.gray_full
         row_mean, col_mean, dead_rows, dead_cols = self._dark_lines(gray)
-        run = _bottom_run(gray, cfg.lost_rows_max_gradient)
+        run = self._lost_run(gray)
         looks_lost = np.zeros(gray.shape[0], dtype=bool)
         min_rows = max(cfg.lost_rows_min, math.ceil(cfg.lost_rows_min_share * gray.shape[0]))
         if run >= min_rows:
