@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
 
 from frame_restore_ros.media.video import sample_video_path
 from frame_restore_ros.model import load_checkpoint, preset, read_metadata
@@ -372,3 +375,78 @@ def test_cpu_bf16_autocast_trains_and_changes_the_arithmetic(tmp_path):
         assert torch.isfinite(weights[bf16]).all()
     assert not torch.equal(weights[False], weights[True])
     assert (weights[False] - weights[True]).abs().max() < 0.05  # the same run, rounded otherwise
+
+
+def test_uint8_batches_become_the_float_batch_where_the_model_runs():
+    clip = load_clip(str(sample_video_path()), (32, 48), max_frames=8)
+
+    def sampler():
+        return PairSampler([clip], (32, 48), 8, seed=4, pseudo_fraction=0.5)
+
+    as_float, as_bytes = sampler().sample(3), sampler().sample(3, as_uint8=True)
+    assert as_bytes.reference.dtype == torch.uint8
+    moved = as_bytes.on(torch.device("cpu"))
+    for name in ("reference", "clean", "mask"):
+        assert torch.equal(getattr(moved, name), getattr(as_float, name)), name
+    assert torch.equal(moved.gaps, as_float.gaps) and moved.same_count == as_float.same_count
+
+
+def test_loader_workers_repeat_a_run_and_draw_other_pairs_than_the_loop(tmp_path):
+    from frame_restore_ros.training.batch_stream import batch_stream
+
+    clip = load_clip(str(sample_video_path()), (32, 48), max_frames=10)
+    sampler = PairSampler([clip], (32, 48), 8, seed=0, structured_fraction=0.5)
+    streams = [batch_stream(sampler, 2, 2, seed=0, first_step=0) for _ in range(2)]
+    first, again = ([next(s) for _ in range(4)] for s in streams)
+    for one, two in zip(first, again, strict=True):  # the same worker count: the same batches
+        assert torch.equal(one.clean, two.clean) and torch.equal(one.mask, two.mask)
+    assert not torch.equal(first[0].clean, first[1].clean), "the two workers differ"
+    in_loop = next(batch_stream(sampler, 2, 0, seed=0, first_step=0))
+    assert in_loop.clean.dtype == torch.float32 and first[0].clean.dtype == torch.uint8
+    after_resume = next(batch_stream(sampler, 2, 2, seed=0, first_step=5))
+    assert not torch.equal(after_resume.clean, first[0].on(torch.device("cpu")).clean)
+
+    def weights(name):
+        output = tmp_path / name
+        train_tiny_on_bikes(output, steps=3, batch_size=2, warmup_steps=1, loader_workers=2)
+        return load_checkpoint(output).state_dict()
+
+    one, two = weights("a.safetensors"), weights("b.safetensors")
+    for name, tensor in one.items():
+        assert torch.equal(tensor, two[name]), name
+
+
+def test_max_minutes_stops_a_run_validated_and_resume_finishes_it(tmp_path, caplog):
+    output = tmp_path / "w.safetensors"
+    common = {"steps": 6, "batch_size": 2, "warmup_steps": 1, "eval_every": 100}
+    with caplog.at_level("WARNING"):
+        train_tiny_on_bikes(output, max_minutes=1e-9, **common)
+    assert "stopped at step 1 of 6" in caplog.text and "--resume continues" in caplog.text
+    notes = read_metadata(output)[1]
+    assert [h["step"] for h in notes["history"]] == [1], "validated where it stopped"
+    assert (tmp_path / "w.safetensors.state").is_file()
+    train_tiny_on_bikes(output, resume=True, **common)
+    with safe_open(str(output) + ".state", framework="pt") as handle:
+        state = json.loads(handle.metadata()["notes"])
+    assert state["step"] == 6
+    assert [h["step"] for h in state["history"]] == [1, 6], "continued from step 1, not 0"
+    with pytest.raises(ValueError, match="max_minutes must be > 0, got 0"):
+        TrainSettings(max_minutes=0)
+    with pytest.raises(ValueError, match="loader_workers must be >= 0, got -1"):
+        TrainSettings(loader_workers=-1)
+
+
+def test_a_fine_tune_validates_its_starting_weights_as_step_zero(tmp_path):
+    from frame_restore_ros.model import build_model, save_checkpoint
+
+    start = tmp_path / "start.safetensors"
+    save_checkpoint(build_model(preset("tiny")), start)
+    output = tmp_path / "w.safetensors"
+    settings = {"steps": 2, "batch_size": 2, "warmup_steps": 1, "eval_every": 1}
+    train_tiny_on_bikes(output, init_weights=str(start), lr=1e-2, **settings)
+    notes = read_metadata(output)[1]
+    history = notes["history"]
+    assert [h["step"] for h in history] == [0, 1, 2]
+    assert history[0]["loss"] is None and history[0]["minutes"] == 0.0
+    best = max(history, key=lambda h: h["psnr_failed"])
+    assert notes["step"] == best["step"], "the kept weights are the best, the start included"

@@ -81,6 +81,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="seed of sampling and initialisation (default: 0)")
     p.add_argument("--device", help="cpu or cuda (bf16 autocast on cuda) (default: cpu)")
     p.add_argument(
+        "--loader-workers",
+        type=int,
+        help="processes that cut pairs beside the training step (default 0: in the loop; "
+        "on a GPU the pairs limit the step rate; a resumed run then draws other pairs)",
+    )
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        help="stop after this many minutes of training: validate, save the state, and let "
+        "--resume continue (default: no limit)",
+    )
+    p.add_argument(
         "--resume", action="store_true", default=None, help="continue from OUTPUT.state"
     )
     p.set_defaults(handler=run)

@@ -29,6 +29,7 @@ from frame_restore_ros.model import (
 )
 from frame_restore_ros.model.build import RestorationModel
 from frame_restore_ros.model.loss import siammcvae_loss
+from frame_restore_ros.training.batch_stream import batch_stream
 from frame_restore_ros.training.pairs import PairBatch, PairSampler
 from frame_restore_ros.training.settings import TrainSettings
 from frame_restore_ros.training.state import load_state, save_state
@@ -153,9 +154,11 @@ def train(
 ) -> RestorationModel:
     """Train ``cfg.model_config()`` (or with ``cfg.resume`` continue from ``output.state``).
 
-    The weights kept, written to ``cfg.output``, are the best on validation, or the last ones
-    without validation data; ``notes`` (JSON) are stored with them. The single-frame MAE
-    baseline (``architecture="mae"``) is trained with beta = 0.
+    The weights kept, written to ``cfg.output``, are the best on validation (a fine-tune from
+    ``init_weights`` validates its starting weights as step 0, so it never keeps worse ones), or
+    the last ones without validation data; ``notes`` (JSON) are stored with them. The
+    single-frame MAE baseline (``architecture="mae"``) is trained with beta = 0. With
+    ``max_minutes`` the run stops after that much training time, validated and resumable.
     """
     if not cfg.output:
         raise ValueError(
@@ -171,7 +174,7 @@ def train(
         if val_sampler
         else []
     )
-    history: list[dict[str, float]] = []
+    history: list[dict[str, float | None]] = []
     best, first_step, spent_minutes = -math.inf, 0, 0.0
     if cfg.resume:
         model, optimizer, state = load_state(
@@ -193,6 +196,9 @@ def train(
     if device.type == "cuda" or cfg.cpu_bf16:
         autocast = torch.autocast(device.type, dtype=torch.bfloat16)
     start = time.time() - spent_minutes * 60
+    if val_batches and cfg.init_weights and first_step == 0:
+        best = _validate(model, val_batches, cfg, notes, history, 0, None, 0.0, best)
+    batches = batch_stream(train_sampler, cfg.batch_size, cfg.loader_workers, cfg.seed, first_step)
     bar = tqdm(
         range(first_step, cfg.steps),
         initial=first_step,
@@ -204,14 +210,13 @@ def train(
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, cfg)
-        batch = train_sampler.sample(cfg.batch_size)
+        batch = next(batches).on(device)
         damaged, _ = _damage(batch, model_cfg.patch_size)
-        reference, clean = batch.reference.to(device), batch.clean.to(device)
-        mask = batch.mask.to(device)
+        reference, clean, mask = batch.reference, batch.clean, batch.mask
         with autocast:
             out = model(
                 reference,
-                damaged.to(device),
+                damaged,
                 mask,
                 drop_tokens=cfg.drop_tokens and batch.same_count,
             )
@@ -233,38 +238,68 @@ def train(
         )
         done = step + 1
         minutes = (time.time() - start) / 60
-        if val_batches and (done % cfg.eval_every == 0 or done == cfg.steps):
-            metrics = evaluate(model, val_batches) | {
-                "step": done,
-                "loss": terms.total.item(),
-                "minutes": round(minutes, 2),
-            }
-            history.append(metrics)
-            log.info("step %d: %s", done, json.dumps(metrics))
-            bar.write(
-                f"step {done}: PSNR failed region {metrics['psnr_failed']:.2f} dB (hold "
-                f"{metrics['psnr_failed_hold']:.2f} dB); per frame "
-                f"{metrics['psnr_failed_frames']:.2f} (hold "
-                f"{metrics['psnr_failed_frames_hold']:.2f}), gaps 1-2 "
-                f"{metrics['psnr_failed_frames_gap12']:.2f} (hold "
-                f"{metrics['psnr_failed_frames_gap12_hold']:.2f})"
-            )
-            if metrics[cfg.select_metric] > best:
-                best = metrics[cfg.select_metric]
-                _save(model, cfg, notes, history, minutes, done)
-        elif not val_batches and done == cfg.steps:
+        out_of_time = cfg.max_minutes is not None and minutes >= cfg.max_minutes
+        last = done == cfg.steps or out_of_time
+        if val_batches and (done % cfg.eval_every == 0 or last):
+            loss = terms.total.item()
+            best = _validate(model, val_batches, cfg, notes, history, done, loss, minutes, best)
+        elif not val_batches and last:
             _save(model, cfg, notes, history, minutes, done)
-        if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+        if done % cfg.checkpoint_every == 0 or last:
             state = {"step": done, "best": best, "history": history, "minutes": minutes}
             save_state(state_path(output), model, optimizer, rngs, train_sampler.rng, state)
+        if out_of_time and done < cfg.steps:
+            log.warning(
+                "stopped at step %d of %d after %.1f minutes (max_minutes); --resume continues",
+                done,
+                cfg.steps,
+                minutes,
+            )
+            break
     return model.eval()
+
+
+def _validate(
+    model: RestorationModel,
+    val_batches: list[PairBatch],
+    cfg: TrainSettings,
+    notes: dict[str, object] | None,
+    history: list[dict[str, float | None]],
+    step: int,
+    loss: float | None,
+    minutes: float,
+    best: float,
+) -> float:
+    """Validate, log, keep the weights if they are the best so far; return the best figure.
+
+    ``loss``: the last training step's, None for the starting weights (step 0).
+    """
+    metrics = evaluate(model, val_batches) | {
+        "step": step,
+        "loss": loss,
+        "minutes": round(minutes, 2),
+    }
+    history.append(metrics)
+    log.info("step %d: %s", step, json.dumps(metrics))
+    tqdm.write(
+        f"step {step}: PSNR failed region {metrics['psnr_failed']:.2f} dB (hold "
+        f"{metrics['psnr_failed_hold']:.2f} dB); per frame "
+        f"{metrics['psnr_failed_frames']:.2f} (hold "
+        f"{metrics['psnr_failed_frames_hold']:.2f}), gaps 1-2 "
+        f"{metrics['psnr_failed_frames_gap12']:.2f} (hold "
+        f"{metrics['psnr_failed_frames_gap12_hold']:.2f})"
+    )
+    if metrics[cfg.select_metric] > best:
+        _save(model, cfg, notes, history, minutes, step)
+        return metrics[cfg.select_metric]
+    return best
 
 
 def _save(
     model: RestorationModel,
     cfg: TrainSettings,
     notes: dict[str, object] | None,
-    history: list[dict[str, float]],
+    history: list[dict[str, float | None]],
     minutes: float,
     step: int,
 ) -> None:

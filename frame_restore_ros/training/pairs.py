@@ -102,6 +102,22 @@ class PairBatch:
     same_count: bool = True
     pseudo: torch.Tensor | None = None
 
+    def on(self, device: torch.device) -> PairBatch:
+        """Return this batch on ``device``, images float in [0, 1] (uint8 converted there)."""
+
+        def image(x: torch.Tensor) -> torch.Tensor:
+            x = x.to(device, non_blocking=True)
+            return x.float().div_(255.0) if x.dtype == torch.uint8 else x
+
+        return PairBatch(
+            reference=image(self.reference),
+            clean=image(self.clean),
+            mask=self.mask.to(device),
+            gaps=self.gaps,
+            same_count=self.same_count,
+            pseudo=self.pseudo,
+        )
+
 
 class PairSampler:
     """Random (reference, clean, mask) batches from a list of clips.
@@ -161,12 +177,17 @@ class PairSampler:
             reference, clean = reference[:, ::-1], clean[:, ::-1]
         return reference, clean, gap, pseudo
 
-    def sample(self, batch: int) -> PairBatch:
+    def sample(self, batch: int, as_uint8: bool = False) -> PairBatch:
+        """Return ``batch`` pairs; images float in [0, 1], or uint8 with ``as_uint8``.
+
+        uint8 is a quarter of the bytes to move; :meth:`PairBatch.on` converts on the device.
+        """
         pairs = [self.sample_pair() for _ in range(batch)]
 
         def to_tensor(index: int) -> torch.Tensor:
             stacked = np.stack([np.ascontiguousarray(p[index]) for p in pairs])
-            return torch.from_numpy(stacked).permute(0, 3, 1, 2).float().div_(255.0)
+            images = torch.from_numpy(stacked).permute(0, 3, 1, 2)
+            return images if as_uint8 else images.float().div_(255.0)
 
         mask, same_count = training_masks(
             batch,

@@ -70,6 +70,12 @@ class TrainSettings:
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None
+    # Worker processes that cut training pairs while the model trains (0: in the loop itself).
+    # On a GPU the pairs, not the model, limit the step rate. With workers a run is reproducible
+    # for the same count, but a resumed run draws other pairs than an uninterrupted one.
+    loader_workers: int = 0
+    # Stop after this many minutes of training (validated, state saved; --resume continues).
+    max_minutes: float | None = None
     resume: bool = False
 
     def __post_init__(self) -> None:
@@ -102,6 +108,10 @@ class TrainSettings:
             )
         if self.max_gap < 1:
             problems.append(f"max_gap must be >= 1, got {self.max_gap}")
+        if self.loader_workers < 0:
+            problems.append(f"loader_workers must be >= 0, got {self.loader_workers}")
+        if self.max_minutes is not None and self.max_minutes <= 0:
+            problems.append(f"max_minutes must be > 0, got {self.max_minutes}")
         _raise(problems)
 
     def check(self) -> None:
