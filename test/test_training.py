@@ -450,3 +450,20 @@ def test_a_fine_tune_validates_its_starting_weights_as_step_zero(tmp_path):
     assert history[0]["loss"] is None and history[0]["minutes"] == 0.0
     best = max(history, key=lambda h: h["psnr_failed"])
     assert notes["step"] == best["step"], "the kept weights are the best, the start included"
+
+
+def test_a_resumed_run_gets_its_own_max_minutes(tmp_path, monkeypatch):
+    import types
+
+    from frame_restore_ros.training import loop
+
+    clock = iter(range(0, 6000, 60))  # every reading of the loop's clock is a minute later
+    monkeypatch.setattr(loop, "time", types.SimpleNamespace(time=lambda: float(next(clock))))
+    output = tmp_path / "w.safetensors"
+    common = {"steps": 10, "batch_size": 2, "warmup_steps": 1, "eval_every": 100}
+    train_tiny_on_bikes(output, max_minutes=1.5, **common)
+    train_tiny_on_bikes(output, max_minutes=1.5, resume=True, **common)
+    with safe_open(str(output) + ".state", framework="pt") as handle:
+        state = json.loads(handle.metadata()["notes"])
+    assert [h["step"] for h in state["history"]] == [2, 4], "two steps in each call"
+    assert state["minutes"] == 4.0  # the history's minutes run on over both calls

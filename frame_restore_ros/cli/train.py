@@ -89,8 +89,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--max-minutes",
         type=float,
-        help="stop after this many minutes of training: validate, save the state, and let "
-        "--resume continue (default: no limit)",
+        help="stop after this many minutes of training in this call: validate, save the "
+        "state, and let --resume continue (with its own limit) (default: no limit)",
     )
     p.add_argument(
         "--resume", action="store_true", default=None, help="continue from OUTPUT.state"

@@ -158,7 +158,8 @@ def train(
     ``init_weights`` validates its starting weights as step 0, so it never keeps worse ones), or
     the last ones without validation data; ``notes`` (JSON) are stored with them. The
     single-frame MAE baseline (``architecture="mae"``) is trained with beta = 0. With
-    ``max_minutes`` the run stops after that much training time, validated and resumable.
+    ``max_minutes`` the run stops after that much training time in this call (a resumed run gets
+    its own), validated and resumable.
     """
     if not cfg.output:
         raise ValueError(
@@ -195,7 +196,8 @@ def train(
     autocast = contextlib.nullcontext()
     if device.type == "cuda" or cfg.cpu_bf16:
         autocast = torch.autocast(device.type, dtype=torch.bfloat16)
-    start = time.time() - spent_minutes * 60
+    session_start = time.time()
+    start = session_start - spent_minutes * 60  # minutes over every call, for the history
     if val_batches and cfg.init_weights and first_step == 0:
         best = _validate(model, val_batches, cfg, notes, history, 0, None, 0.0, best)
     batches = batch_stream(train_sampler, cfg.batch_size, cfg.loader_workers, cfg.seed, first_step)
@@ -237,8 +239,9 @@ def train(
             kl=f"{terms.kl.item():.3f}",
         )
         done = step + 1
-        minutes = (time.time() - start) / 60
-        out_of_time = cfg.max_minutes is not None and minutes >= cfg.max_minutes
+        now = time.time()
+        minutes = (now - start) / 60
+        out_of_time = cfg.max_minutes is not None and now - session_start >= cfg.max_minutes * 60
         last = done == cfg.steps or out_of_time
         if val_batches and (done % cfg.eval_every == 0 or last):
             loss = terms.total.item()
@@ -253,7 +256,7 @@ def train(
                 "stopped at step %d of %d after %.1f minutes (max_minutes); --resume continues",
                 done,
                 cfg.steps,
-                minutes,
+                (now - session_start) / 60,
             )
             break
     return model.eval()

@@ -74,7 +74,8 @@ class TrainSettings:
     # On a GPU the pairs, not the model, limit the step rate. With workers a run is reproducible
     # for the same count, but a resumed run draws other pairs than an uninterrupted one.
     loader_workers: int = 0
-    # Stop after this many minutes of training (validated, state saved; --resume continues).
+    # Stop after this many minutes of training in one call (validated, state saved; --resume
+    # continues, with its own limit).
     max_minutes: float | None = None
     resume: bool = False
 
