@@ -46,7 +46,7 @@ timeout 90 $PY -m pytest -q -m "gpu or tensorrt" -rs -p no:cacheprovider test/te
 stage bench backends
 timeout 60 $FR bench backends --backends torch-cuda --presets small base --json $OUT/bench_backends_cuda.json 2>&1 | tail -12
 stage bench end-to-end
-timeout 70 $FR bench end-to-end --backends torch-cuda --runs 1 --failure patches --no-progress --json $OUT/e2e_cuda_patches.json 2>&1 | tail -12
+timeout 150 $FR bench end-to-end --backends torch-cuda --runs 1 --failure patches --no-progress --json $OUT/e2e_cuda_patches.json 2>&1 | tail -12
 timeout 50 $FR bench end-to-end --backends torch-cuda --runs 1 --failure block --no-progress --json $OUT/e2e_cuda_block.json 2>&1 | tail -12
 
 stage train
