@@ -1000,3 +1000,41 @@ def test_a_dead_region_shaped_like_a_night_scene_over_a_continuing_drive_is_a_fa
     detection = detector.detect(damaged)
     assert (detection.mask & dark).sum() / dark.sum() > 0.9
     assert (detection.mask & ~dark).sum() / max(1, (~dark).sum()) < 0.3
+
+
+def test_onsets_wait_for_the_warm_up_after_a_start_or_reset():
+    """A cell's "before" in the first frames of a stream is one or two looks: no onsets yet.
+
+    A dark block there (as new as a shadow that swept in between the first two frames) is
+    scene while it lasts; a block after the warm-up is a failure, and a resolution change
+    starts the warm-up again. With ``onset_warmup_frames`` 0 the early block is flagged.
+    """
+    frames = moving_scene(12, shape=(160, 240))
+    early, late = (slice(16, 64), slice(16, 80)), (slice(96, 144), slice(144, 208))
+
+    def stream(config: DetectorConfig) -> list[int]:
+        detector = FailureDetector(config)
+        flagged = []
+        for index, frame in enumerate(frames):
+            frame = frame.copy()
+            if index >= 1:
+                frame[early] = 2  # from the stream's second frame on
+            if index >= 8:
+                frame[late] = 2
+            labels = detector.detect(frame, index / 30).labels
+            flagged.append(int((labels[early] == FailureKind.DEAD).sum()))
+            if index >= 8:
+                assert (labels[late] == FailureKind.DEAD).mean() > 0.9, f"frame {index}"
+        return flagged
+
+    assert sum(stream(DetectorConfig())) == 0
+    assert stream(DetectorConfig(onset_warmup_frames=0))[1] > 0.9 * 48 * 64
+    detector = FailureDetector()
+    for index, frame in enumerate(frames[:6]):
+        detector.detect(frame, index / 30)
+    small = [frame[::2, ::2].copy() for frame in frames[6:12]]
+    for index, frame in enumerate(small):  # a new resolution: a new stream
+        frame[8:32, 8:40] = 2 if index >= 1 else frame[8:32, 8:40]
+        assert not detector.detect(frame, (6 + index) / 30).mask.any(), f"frame {index}"
+    with pytest.raises(ValueError, match="onset_warmup_frames"):
+        DetectorConfig(onset_warmup_frames=-1)

@@ -140,3 +140,30 @@ def test_injected_repeat_publishes_the_previous_frame(bikes_frames):
     assert str(item) == "repeat" and corruption.event is FailureKind.REPEATED_FRAME
     np.testing.assert_array_equal(corruption.damaged, bikes_frames[0])
     assert not corruption.mask.any() and corruption.changed.any()
+
+
+def test_injector_leaves_the_lead_in_clean_after_a_start_and_a_resolution_change(bikes_frames):
+    """With ``lead_in`` (the detector's onset warm-up) the first frames of a stream stay clean."""
+    spec = InjectionSpec.parse("dead", rate=1.0)
+    injector = Injector(spec, (14, 25), "/cam", lead_in=3)
+    damaged = [injector(frame)[0] is not None for frame in bikes_frames[:6]]
+    assert damaged == [False, False, False, True, True, True]
+    small = [frame[::2, ::2].copy() for frame in bikes_frames[6:11]]
+    assert [injector(frame)[0] is not None for frame in small] == [False] * 3 + [True] * 2
+    # The default keeps the first frame clean only (it is the reference).
+    default = Injector(spec, (14, 25), "/cam")
+    assert [default(frame)[0] is not None for frame in bikes_frames[:3]] == [False, True, True]
+
+
+def test_detection_schedule_injects_after_the_lead_in():
+    from frame_restore_ros.evaluation.detection_scores import _Schedule
+
+    frames = [np.full((64, 96, 3), 90 + i, np.uint8) for i in range(12)]
+    for lead_in, first in ((0, 2), (3, 5)):
+        schedule = _Schedule(["dead"], 3, np.random.default_rng(0), lead_in)
+        hits, previous = [], None
+        for index, frame in enumerate(frames):
+            if schedule.damage(index, frame, previous) is not None:
+                hits.append(index)
+            previous = frame
+        assert hits[0] == first and all(index % 3 == 2 for index in hits)

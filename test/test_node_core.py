@@ -298,32 +298,35 @@ def test_cameras_are_isolated(frames):
     small = [f[::2, ::2].copy() for f in frames]
     damaged, _ = damage(frames[4])
     out_front = run(core, "front", image_message(damaged, index=4))
-    rear_message = image_message(small[0], index=0)
-    assert run(core, "rear", rear_message)["restored"] is rear_message  # its own first frame
-    rear_damaged = image_message(damage(small[1])[0], index=1)
+    warm(core, "rear", small)  # its own first frames: the detector's warm-up and reference
+    rear_damaged = image_message(damage(small[4])[0], index=4)
     run(core, "rear", rear_damaged)
     front, rear = core.cameras["front"].stats, core.cameras["rear"].stats
     assert front.last_status is Status.REPAIRED and out_front["restored"].width == 640
     assert rear.last_status is Status.REPAIRED, rear.last_reason  # its own reference
     assert front.resolution == "640x272" and rear.resolution == "320x136"
-    assert front.totals.frames == 5 and rear.totals.frames == 2
+    assert front.totals.frames == 5 and rear.totals.frames == 5
     reports = {r.hardware_id: r for r in core.diagnostics()[1:]}
-    assert reports["front"].value("frames") == "5" and reports["rear"].value("frames") == "2"
+    assert reports["front"].value("frames") == "5" and reports["rear"].value("frames") == "5"
 
 
 def test_resolution_change_resets_the_reference_and_starts_again(frames):
     core = make_core()
     warm(core, "camera", frames)
-    small = [frame[::2, ::2].copy() for frame in frames[5:7]]
+    small = [frame[::2, ::2].copy() for frame in frames[5:10]]
     first = image_message(small[0], index=5)
     assert run(core, "camera", first)["restored"] is first  # clean: the new reference
     tracker = core.cameras["camera"].restorer.tracker
     assert tracker.last_reset.cause.value == "resolution_change"
     assert tracker.frame.shape == small[0].shape
-    damaged = image_message(damage(small[1])[0], index=6)
+    # The detector starts again too: onsets wait for its warm-up (onset_warmup_frames).
+    for index, frame in enumerate(small[1:4], start=6):
+        message = image_message(frame, index=index)
+        assert run(core, "camera", message)["restored"] is message
+    damaged = image_message(damage(small[4])[0], index=9)
     out = run(core, "camera", damaged)
     assert core.cameras["camera"].stats.last_status is Status.REPAIRED
-    assert out["restored"].width == small[1].shape[1]
+    assert out["restored"].width == small[4].shape[1]
 
 
 def test_newest_frame_wins_and_superseded_frames_are_counted(frames):

@@ -93,17 +93,17 @@ def test_stale_reference_by_frames_and_by_seconds(backend, frames):
     rng = np.random.default_rng(0)
     config = RestorerConfig(tracker=TrackerConfig(max_age_frames=2, max_age_s=10.0))
     restorer = Restorer(backend, config)
-    stamp = warm(restorer, frames, 2)
+    stamp = warm(restorer, frames, 4)  # the reference and the detector's warm-up
     statuses = []
-    for frame in frames[2:6]:
+    for frame in frames[4:8]:
         # the same rows lost in every frame: their regions of the reference age, no others do
         damaged = corruption.bottom_loss(frame, np.random.default_rng(5), (0.15, 0.15))
         statuses.append(restorer.process(damaged.damaged, stamp).status)
         stamp += 0.04
     assert statuses == [Status.REPAIRED] * 2 + [Status.STALE_REFERENCE] * 2
     restorer = Restorer(backend, RestorerConfig(tracker=TrackerConfig(max_age_s=0.5)))
-    stamp = warm(restorer, frames, 2)
-    late = corruption.blocks(frames[3], rng, FailureKind.DEAD, 1).damaged
+    stamp = warm(restorer, frames, 4)
+    late = corruption.blocks(frames[5], rng, FailureKind.DEAD, 1).damaged
     result = restorer.process(late, stamp + 5.0)
     assert result.status is Status.STALE_REFERENCE and "s old" in result.reason
     assert result.frame is late
@@ -138,15 +138,17 @@ def test_missing_backend_and_failing_backend_pass_through(frames):
 def test_resolution_change_and_time_going_backwards_reset_the_reference(backend, frames):
     restorer = Restorer(backend)
     stamp = warm(restorer, frames)
-    small = [cv2.resize(frame, (320, 136)) for frame in frames[5:8]]
+    small = [cv2.resize(frame, (320, 136)) for frame in frames[5:11]]
     assert restorer.process(small[0], stamp).status is Status.CLEAN
     assert restorer.tracker.last_reset.cause is ResetCause.RESOLUTION_CHANGE
     assert "resolution changed" in restorer.tracker.last_reset.reason
     assert restorer.tracker.frame.shape == small[0].shape  # nothing of the old size is kept
-    damaged = corruption.blocks(small[1], np.random.default_rng(0), FailureKind.DEAD, 1).damaged
-    result = restorer.process(damaged, stamp + 0.04)
-    assert result.status is Status.REPAIRED and result.frame.shape == small[1].shape
-    assert restorer.process(small[2], 0.0).status is Status.CLEAN  # bag loop: time jumps back
+    # The detector starts again too: onsets wait for its warm-up (onset_warmup_frames).
+    stamp = warm(restorer, small[1:4], 3, stamp + 0.04)
+    damaged = corruption.blocks(small[4], np.random.default_rng(0), FailureKind.DEAD, 1).damaged
+    result = restorer.process(damaged, stamp)
+    assert result.status is Status.REPAIRED and result.frame.shape == small[4].shape
+    assert restorer.process(small[5], 0.0).status is Status.CLEAN  # bag loop: time jumps back
     assert restorer.tracker.last_reset.cause is ResetCause.CLOCK_JUMP
     assert "time went backwards" in restorer.tracker.last_reset.reason
     assert restorer.tracker.resets == {ResetCause.RESOLUTION_CHANGE: 1, ResetCause.CLOCK_JUMP: 1}

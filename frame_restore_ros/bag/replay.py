@@ -148,7 +148,10 @@ class _Camera:
             topic, compressed, options.restorer, backend, FACTORY, warnings
         )
         self.output = OutputOptions(publish_uncertainty=options.uncertainty)
-        self.injector = Injector(options.inject, grid, topic) if options.inject else None
+        self.injector = None
+        if options.inject:
+            lead_in = options.restorer.detector.onset_warmup_frames
+            self.injector = Injector(options.inject, grid, topic, lead_in)
         self.log = CameraLog(topic, msgtype)
         self.last_stamp: float | None = None  # header stamp (s) of the last decoded frame
         count = max(options.strips, 0)

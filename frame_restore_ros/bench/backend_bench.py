@@ -199,7 +199,13 @@ def end_to_end(
         out[top : top + height // 4, left : left + width // 4] = 0
         return out
 
-    damaged = {index: damage(index, frame) for index, frame in enumerate(clip) if index % 2}
+    # Every other frame, after the detector's warm-up (onsets wait for a short history).
+    lead_in = restorer.config.detector.onset_warmup_frames
+    damaged = {
+        index: damage(index, frame)
+        for index, frame in enumerate(clip)
+        if index % 2 and index >= lead_in
+    }
     samples: list[float] = []
     damaged_timed = 0
     prepare: list[float] = []
@@ -208,7 +214,7 @@ def end_to_end(
         restorer.reset()
         for index, frame in enumerate(clip):
             stamp = index / 24
-            if index % 2 == 0:
+            if index not in damaged:
                 restorer.process(frame, stamp)
                 tick = time.perf_counter()
                 restorer.prepare_reference()  # the node does this after publishing the frame

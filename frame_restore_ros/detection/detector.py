@@ -71,12 +71,14 @@ class DetectorConfig:
 
     A failure is an onset: a cell is flagged when a class's signature appears where nothing like
     it was within ``onset_reach`` cells in the previous frame, and it stays flagged while the
-    signature persists, for at most ``max_hold_frames`` frames.
+    signature persists, for at most ``max_hold_frames`` frames. Onsets wait until
+    ``onset_warmup_frames`` frames have been seen since the start or the last reset.
     """
 
     cell: int = 8
     onset_reach: int = 2
     onset_memory_frames: int = 8
+    onset_warmup_frames: int = 3
     max_hold_frames: int = 30
     cut_level: float = 25.0
     cut_ratio: float = 0.5
@@ -199,6 +201,8 @@ class DetectorConfig:
             raise ValueError("onset_reach and max_hold_frames must be >= 0")
         if self.onset_memory_frames < 1:
             raise ValueError(f"onset_memory_frames must be >= 1, got {self.onset_memory_frames}")
+        if self.onset_warmup_frames < 0:
+            raise ValueError(f"onset_warmup_frames must be >= 0, got {self.onset_warmup_frames}")
         if self.revealed_still_frames < 1:
             # 0 would take every cell for revealed content: no dead or saturated onset ever.
             raise ValueError(
@@ -296,6 +300,7 @@ class FailureDetector:
         # compared with what it showed before the failure, not with the failure.
         self._gain = 1.0  # median luma ratio to the previous frame (this frame's, once computed)
         self._cut = False  # this frame is a scene cut (no onsets, lines included)
+        self._frames_seen = 0  # frames since the reset: the onsets' history (warm-up)
         self._flagged_before = np.zeros((0, 0), dtype=bool)
         self._good_gray: np.ndarray | None = None
         self._good_texture: np.ndarray | None = None
@@ -344,6 +349,7 @@ class FailureDetector:
             self.reset()
             self._shape = shape
         self._interval_scale = self._scale_of(stamp)
+        self._frames_seen += 1
         previous = self._previous
         stats = compute_cell_stats(
             frame, None if previous is None else previous.gray_full, cfg.cell, 0
@@ -803,9 +809,13 @@ class FailureDetector:
         self._gain = 1.0 if previous is None else global_gain(stats.gray, previous.gray)
         cut = self._scene_cut(stats, np.logical_or.reduce(list(signatures.values())))
         self._cut = cut
+        # Right after a start or reset a cell's "before" is one or two looks: a shadow that
+        # swept in between them is as new as a failure. Onsets wait for a short history; what
+        # looks failed by then is judged as scene (frozen tiles and blockage wait longer).
+        warming = self._frames_seen <= cfg.onset_warmup_frames
         for kind, signature in signatures.items():
             before = self._signatures.get(kind)
-            if before is None or cut:
+            if before is None or cut or warming:
                 onset = np.zeros(signature.shape, dtype=bool)
             else:
                 fresh = signature & ~before

@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from frame_restore_ros.detection.detector import Detection, FailureDetector
+from frame_restore_ros.detection.detector import Detection, DetectorConfig, FailureDetector
 from frame_restore_ros.detection.failures import FailureKind
 from frame_restore_ros.synthetic.corruption import Corruption, FreezeEpisode
 from frame_restore_ros.synthetic.injection import InjectionItem
@@ -349,12 +349,19 @@ def _patch_means(image: np.ndarray, patch: int) -> np.ndarray:
 
 
 class _Schedule:
-    """Which class the injected stream damages next: every ``every``-th frame, in turn."""
+    """Which class the injected stream damages next: every ``every``-th frame, in turn.
 
-    def __init__(self, names: Sequence[str], every: int, rng: np.random.Generator) -> None:
+    Nothing is injected before frame ``lead_in`` (the detector's onset warm-up: a deployed
+    node streams for far longer than it, so a failure in its first frames says nothing of
+    a class's recall).
+    """
+
+    def __init__(
+        self, names: Sequence[str], every: int, rng: np.random.Generator, lead_in: int = 0
+    ) -> None:
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}")
-        self.names, self.every, self.rng = list(names), every, rng
+        self.names, self.every, self.rng, self.lead_in = list(names), every, rng, lead_in
         self.turn = int(rng.integers(len(self.names))) if self.names else 0
         self.episode: tuple[str, FreezeEpisode] | None = None
 
@@ -367,6 +374,7 @@ class _Schedule:
             result = episode.next(frame)
         elif (
             self.names
+            and index >= self.lead_in
             and index % self.every == self.every - 1
             and previous is not None
             and previous.shape == frame.shape
@@ -405,7 +413,10 @@ def evaluate_clip(
         raise ValueError(f"unknown classes {unknown}; choose from {', '.join(CLASSES)}")
     clip = report.clips.setdefault(name, ClipReport())
     clean_detector, injected_detector = make_detector(), make_detector()
-    schedule = _Schedule(kinds, every, np.random.default_rng(seed))
+    # No injection during the detector's onset warm-up (stand-ins without a config: none).
+    config = getattr(injected_detector, "config", None)
+    lead_in = config.onset_warmup_frames if isinstance(config, DetectorConfig) else 0
+    schedule = _Schedule(kinds, every, np.random.default_rng(seed), lead_in)
     previous: np.ndarray | None = None
     previous_failed: np.ndarray | None = None  # the failed pixels of the frame the stream showed
     for index, frame in enumerate(frames):

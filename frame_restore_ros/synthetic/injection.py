@@ -117,28 +117,37 @@ class Injector:
     A lasting failure (``freeze:3``) continues on the next frames before any new draw.
     """
 
-    def __init__(self, spec: InjectionSpec, grid: tuple[int, int], camera: str = "") -> None:
+    def __init__(
+        self, spec: InjectionSpec, grid: tuple[int, int], camera: str = "", lead_in: int = 1
+    ) -> None:
         self.spec = spec
         self.grid = grid
+        self.lead_in = lead_in
         seed = [spec.seed, *camera.encode()]
         self.rng = np.random.default_rng(seed)
         self._previous: np.ndarray | None = None
+        self._since_start = 0  # frames since the stream's start or resolution change
         self._episode: tuple[FreezeEpisode, InjectionItem] | None = None
 
     def __call__(self, frame: np.ndarray) -> tuple[Corruption | None, InjectionItem | None]:
         """Return (corruption, item) for a damaged frame, (None, None) for one left clean.
 
-        The first frame of a stream, and the first after a resolution change, is left clean.
+        The first ``lead_in`` frames (at least one) of a stream, and of it after a resolution
+        change, are left clean: the reference, and the detector's warm-up (its
+        ``onset_warmup_frames``: a deployed node streams far longer than that).
         """
         previous = self._previous
         self._previous = frame
         if previous is None or previous.shape != frame.shape:
-            self._episode = None
+            self._episode, self._since_start = None, 0
             return None, None
+        self._since_start += 1
         if self._episode is not None:
             episode, item = self._episode
             result = episode.next(frame)
         else:
+            if self._since_start < self.lead_in:
+                return None, None
             if self.rng.random() >= self.spec.rate:
                 return None, None
             item = self.spec.items[int(self.rng.integers(len(self.spec.items)))]
