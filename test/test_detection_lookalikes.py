@@ -1038,3 +1038,47 @@ def test_onsets_wait_for_the_warm_up_after_a_start_or_reset():
         assert not detector.detect(frame, (6 + index) / 30).mask.any(), f"frame {index}"
     with pytest.raises(ValueError, match="onset_warmup_frames"):
         DetectorConfig(onset_warmup_frames=-1)
+
+
+def _night_road(index: int, rng: np.random.Generator) -> np.ndarray:
+    """(120, 160, 3) a dim road at night, two lane markings converging upwards, sensor noise."""
+    frame = rng.integers(3, 8, size=(120, 160, 3), dtype=np.uint8)
+    for row in range(40, 120):
+        spread = (row - 40) // 2
+        for centre in (70 - spread + index, 90 + spread + index):
+            frame[row, max(0, centre - 2) : centre + 2] = 40
+    return frame
+
+
+def test_smear_of_a_structured_row_over_the_night_is_flagged_though_little_changed():
+    """A smear copies the last good row (lane markings) down over a dark road: the rows change
+    by a few levels only, but scene never repeats a structured row exactly across the frame.
+    A flat run (a black bonnet) that grows as little is scene, and so are smooth rows that
+    only resemble each other."""
+    rng = np.random.default_rng(9)
+
+    def stream(config: DetectorConfig, damage) -> np.ndarray:
+        detector = FailureDetector(config)
+        for index in range(9):
+            frame = _night_road(index, rng)
+            if index == 8:
+                damage(frame)
+            labels = detector.detect(frame, index / 30).labels
+            if index < 8:
+                assert not labels.any(), f"clean frame {index} flagged"
+        return labels
+
+    def smear(frame: np.ndarray) -> None:
+        frame[80:] = frame[79]
+
+    def bonnet(frame: np.ndarray) -> None:
+        frame[100:] = 4  # flat, 2-4 levels from the road it covers
+
+    def smooth(frame: np.ndarray) -> None:  # rows alike within a level, not copied
+        frame[80:] = frame[79]
+        frame[80:, ::7] += np.arange(40, dtype=np.uint8)[:, None, None] % 2
+
+    assert (stream(DetectorConfig(), smear)[80:] == FailureKind.LOST_ROWS).all()
+    assert not stream(DetectorConfig(lost_rows_smear_std=1e9), smear).any()  # the rule off
+    assert not stream(DetectorConfig(), bonnet).any()
+    assert not (stream(DetectorConfig(), smooth) == FailureKind.LOST_ROWS).any()

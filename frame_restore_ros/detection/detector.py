@@ -169,6 +169,11 @@ class DetectorConfig:
     lost_rows_min_share: float = 0.01
     lost_rows_max_gradient: float = 0.25
     lost_rows_moved_share: float = 0.25
+    # A smear copies a structured row down (>= this luma std along it) exactly: the copied
+    # rows need only a visible change (lost_rows_smear_motion); a flat run (a border, a
+    # bonnet) or smooth rows that merely resemble each other (an upscale) need line_min_motion.
+    lost_rows_smear_std: float = 4.0
+    lost_rows_smear_motion: float = 3.0
     whole_frame_ratio: float = 0.95
     whole_frame_max_texture: float = 1.0
     whole_frame_from: float = 0.8
@@ -1407,14 +1412,19 @@ class FailureDetector:
             fresh_rows = looks_lost & ~self._lost_rows.looked_before(looks_lost.shape)
             if fresh_rows.any() and before is not None:
                 top = int(np.flatnonzero(looks_lost)[0])
+                # Scene never repeats a structured row exactly across the frame's width.
+                copied = bool((gray[looks_lost] == gray[top]).all())
+                structured = copied and float(gray[top].std()) >= cfg.lost_rows_smear_std
                 if fresh_rows[top] and not row_moved[top] and fresh_rows.sum() > 1:
                     # The run's top row, unchanged, is the last good row that a smear
                     # repeats: genuine content (a decoder fill changes its top row too).
                     looks_lost[top] = fresh_rows[top] = False
                 moved_share = np.count_nonzero(row_moved & fresh_rows) / fresh_rows.sum()
+                change = _lines_change(gray, before, fresh_rows)
                 if (
                     moved_share >= cfg.lost_rows_moved_share
-                    or _lines_change(gray, before, fresh_rows) >= cfg.line_min_motion
+                    or change >= cfg.line_min_motion
+                    or (structured and change >= cfg.lost_rows_smear_motion)
                 ):
                     row_moved |= fresh_rows
             col_moved = _lines_moved(
