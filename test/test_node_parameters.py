@@ -67,6 +67,7 @@ def test_every_parameter_reaches_the_field_it_names():
             "publish_uncertainty": True, "reference.max_failed_ratio": 0.2,
             "reference.max_age_frames": 4, "reference.max_age_s": 0.3,
             "detector.whole_frame_ratio": 0.5, "detector.frozen_frames": 9,
+            "detector.onset_warmup_frames": 0,
             "detector.dead_max_gray": 1.0, "detector.saturated_min_gray": 200.0,
             "detector.noise_min_texture": 99.0, "restore": False, "publish_mask": False,
             "jpeg_quality": 60, "camera.repaired_format": "png",
@@ -77,7 +78,7 @@ def test_every_parameter_reaches_the_field_it_names():
     assert config.tracker == TrackerConfig(0.2, 4, 0.3)
     assert config.detector == DetectorConfig(
         whole_frame_ratio=0.5, frozen_frames=9, dead_max_gray=1.0, saturated_min_gray=200.0,
-        noise_min_texture=99.0,
+        noise_min_texture=99.0, onset_warmup_frames=0,
     )  # fmt: skip
     assert output_options(settings, "camera") == OutputOptions(False, False, True, 60, "png")
     off = NodeSettings.build({"change_tau": 0.0})

@@ -318,6 +318,15 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
         maximum=1.0,
     ),
     config_parameter(
+        "detector.onset_warmup_frames",
+        "Frames after a start or reset (resolution change, bag loop) before a dead, saturated, "
+        "noise or cast failure can begin: a shadow that swept in between the first two frames "
+        "is as new as a failure. What looks failed by then is scene while it lasts.",
+        (DetectorConfig, "onset_warmup_frames"),
+        minimum=0,
+        maximum=300,
+    ),
+    config_parameter(
         "detector.frozen_frames",
         "Frames a textured block must show the same content (the last frame it moved in "
         "included), after moving while its surroundings move, to count as frozen (3: from "
