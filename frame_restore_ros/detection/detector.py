@@ -1413,8 +1413,9 @@ class FailureDetector:
             if fresh_rows.any() and before is not None:
                 top = int(np.flatnonzero(looks_lost)[0])
                 # Scene never repeats a structured row exactly across the frame's width.
-                copied = bool((gray[looks_lost] == gray[top]).all())
-                structured = copied and float(gray[top].std()) >= cfg.lost_rows_smear_std
+                # (The run is the bottom rows: a view; the one-row test first, the copy only then.)
+                structured = float(gray[top].std()) >= cfg.lost_rows_smear_std
+                structured = structured and bool((gray[top:] == gray[top]).all())
                 if fresh_rows[top] and not row_moved[top] and fresh_rows.sum() > 1:
                     # The run's top row, unchanged, is the last good row that a smear
                     # repeats: genuine content (a decoder fill changes its top row too).
