@@ -114,6 +114,57 @@ def test_frozen_tile_is_flagged_from_its_second_frozen_frame_while_the_scene_mov
         assert (result.labels[TILE] == FailureKind.FROZEN).mean() > 0.9
 
 
+def _slowing_scene(rows: slice = slice(None), shape: tuple = (96, 160)) -> list[np.ndarray]:
+    """Frames 0-8 pan 3 px per frame; from frame 9 the scene stops panning and ``rows`` of it
+    brighten by one level per frame: they still change, slowly (cell motion 1 level)."""
+    frames = moving_scene(9, shape=shape)
+    for index in range(1, 6):
+        frame = frames[8].copy()
+        frame[rows] += np.uint8(index)
+        frames.append(frame)
+    return frames
+
+
+def _held(frames: list[np.ndarray], config: DetectorConfig | None = None) -> list[float]:
+    """Share of TILE flagged frozen per frame, TILE showing frame 6 from frame 7 on."""
+    detector = FailureDetector(config)
+    shares = []
+    for index, frame in enumerate(frames):
+        if index > 6:
+            frame = frame.copy()
+            frame[TILE] = frames[6][TILE]
+        shares.append(float((detector.detect(frame).labels[TILE] == FailureKind.FROZEN).mean()))
+    return shares
+
+
+def test_frozen_tile_stays_flagged_while_its_surroundings_change_slowly():
+    """Hysteresis on the ring's motion: an onset needs the ring around the still tile to move
+    by ``frozen_scene_motion`` (2 levels), a flagged tile stays while it moves by
+    ``frozen_hold_motion`` (1 level). In the tunnel clip the ring of a frozen tile moved by
+    1.4-2.6 levels from frame to frame: with one threshold the tile was released on every
+    other frame (frozen recall there 0.58 -> 0.89 with the hold threshold)."""
+    frames = _slowing_scene()  # the ring moves by 1 level per frame from frame 9
+    held = _held(frames)
+    assert max(held[:8]) == 0.0 and min(held[8:]) > 0.9, held
+    one_threshold = _held(frames, DetectorConfig(frozen_hold_motion=2.0))
+    assert one_threshold[8] > 0.9 and max(one_threshold[9:]) == 0.0, one_threshold
+
+
+def test_frozen_tile_is_released_when_its_surroundings_stop():
+    # Only rows far below the tile keep changing (a frame identical everywhere would be a
+    # repeated frame, which keeps every flag).
+    frames = _slowing_scene(rows=slice(128, None), shape=(160, 160))
+    held = _held(frames)
+    assert held[8] > 0.9 and max(held[9:]) == 0.0, held
+
+
+def test_frozen_hold_motion_is_validated():
+    with pytest.raises(ValueError, match="frozen_hold_motion"):
+        DetectorConfig(frozen_hold_motion=-1.0)
+    with pytest.raises(ValueError, match="frozen_hold_motion"):
+        DetectorConfig(frozen_hold_motion=3.0)  # above frozen_scene_motion
+
+
 def test_frozen_tile_is_flagged_whole_including_its_flat_part():
     frames = moving_scene(12)
     for index, frame in enumerate(frames):  # a flat band that brightens: it moves, no texture

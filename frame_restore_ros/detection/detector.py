@@ -145,6 +145,9 @@ class DetectorConfig:
     frozen_min_texture: float = 6.0
     frozen_min_activity: float = 4.0
     frozen_scene_motion: float = 2.0
+    # Hysteresis on the surroundings: a flagged tile stays while its ring moves this much (a
+    # tunnel's walls move by 1.4-2.6 levels from frame to frame around a frozen tile).
+    frozen_hold_motion: float = 1.0
     # A codec skips a few 16-px macroblocks at a time (4 cells each) where content barely
     # changed: a frozen seed covers three of them, and the tile (the seed grown through the
     # cells that stopped with it) at least four.
@@ -204,6 +207,11 @@ class DetectorConfig:
             raise ValueError(f"frozen_frames must be >= 2, got {self.frozen_frames}")
         if self.onset_reach < 0 or self.max_hold_frames < 0:
             raise ValueError("onset_reach and max_hold_frames must be >= 0")
+        if not 0.0 <= self.frozen_hold_motion <= self.frozen_scene_motion:
+            raise ValueError(
+                f"frozen_hold_motion must be in [0, frozen_scene_motion "
+                f"{self.frozen_scene_motion}], got {self.frozen_hold_motion}"
+            )
         if self.onset_memory_frames < 1:
             raise ValueError(f"onset_memory_frames must be >= 1, got {self.onset_memory_frames}")
         if self.onset_warmup_frames < 0:
@@ -1121,6 +1129,12 @@ class FailureDetector:
         moving_ring = _regions_with_moving_ring(
             candidates | held, stats.motion, identical, cfg.frozen_scene_motion
         )
+        if held.any() and cfg.frozen_hold_motion < cfg.frozen_scene_motion:
+            # A flagged tile stays while its surroundings keep moving at all: slow walls move
+            # by a level or two from frame to frame, above and below the onset's level.
+            moving_ring |= _regions_with_moving_ring(
+                held, stats.motion, identical, cfg.frozen_hold_motion
+            )
         onset = drop_small(candidates & moving_ring, cfg.frozen_min_cells)
         onset |= self._seamed_tiles(stats, identical, excluded | held | onset)
         # The rest of a frozen tile (its flat, once-moving cells) stopped with its textured core,
