@@ -628,6 +628,32 @@ def test_smear_between_pillarbox_borders_is_flagged_though_its_mean_change_is_sm
     assert not labels[:60].any()
 
 
+def test_pillarbox_border_is_scene_again_after_a_noise_burst_over_it():
+    """A noise burst over the scene and the black border beside it lifts the border columns'
+    mean; the burst is flagged (noise), and when it ends the columns are black again. Their
+    remembered value is what they showed outside other failures, so black again is no new dead
+    line. Before, the burst's mean was remembered and the border was a dead-column onset, held
+    for 30 frames (low_sun in eval-detection: 2 160 px per frame over 40 frames after a burst)."""
+    rng = np.random.default_rng(3)
+    frames = moving_scene(14, shape=(120, 160))
+    detector = FailureDetector()
+    burst = (slice(30, 90), slice(0, 80))
+    flagged = []
+    for index, frame in enumerate(frames):
+        frame = frame.copy()
+        frame[:, :24] = 0  # pillarbox border
+        if index == 8:
+            noise = rng.normal(0.0, 40.0, size=frame[burst].shape)
+            frame[burst] = np.clip(frame[burst] + noise + 60.0, 0, 255).astype(np.uint8)
+        labels = detector.detect(frame).labels
+        flagged.append(labels)
+    assert not any(labels.any() for labels in flagged[:8])
+    assert (flagged[8][burst] == FailureKind.NOISE).mean() > 0.9, "the burst is flagged"
+    assert (flagged[8][burst][:, :24] != FailureKind.CLEAN).mean() > 0.9
+    for index, labels in enumerate(flagged[9:], start=9):
+        assert not (labels == FailureKind.DEAD).any(), f"frame {index}: the border is scene"
+
+
 def test_night_frame_with_a_few_black_rows_more_is_not_a_whole_frame_loss():
     rng = np.random.default_rng(4)
     detector = FailureDetector()

@@ -1445,9 +1445,13 @@ class FailureDetector:
             col_moved = _lines_moved(
                 gray.T, None if before is None else before.T, dead_cols, cfg.line_min_motion
             )
-            dead_rows = self._dead_rows.update(dead_rows, row_moved, row_mean)
-            dead_cols = self._dead_cols.update(dead_cols, col_moved, col_mean)
-            lost = self._lost_rows.update(looks_lost, row_moved, row_mean)
+            covered_rows = covered_cols = None
+            if cv2.countNonZero(labels):  # other failures: their lines' means are not scene
+                failed = labels != FailureKind.CLEAN
+                covered_rows, covered_cols = failed.any(axis=1), failed.any(axis=0)
+            dead_rows = self._dead_rows.update(dead_rows, row_moved, row_mean, covered_rows)
+            dead_cols = self._dead_cols.update(dead_cols, col_moved, col_mean, covered_cols)
+            lost = self._lost_rows.update(looks_lost, row_moved, row_mean, covered_rows)
         if dead_rows is None or dead_cols is None or lost is None:
             return
         dead_rows, dead_cols = np.flatnonzero(dead_rows), np.flatnonzero(dead_cols)

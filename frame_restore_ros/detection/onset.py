@@ -153,12 +153,16 @@ class RowHysteresis:
         looks: np.ndarray,
         changed: np.ndarray | bool = True,
         values: np.ndarray | None = None,
+        covered: np.ndarray | None = None,
     ) -> np.ndarray:
         """Return (n,) bool flags from (n,) bool failed-looking lines; onsets need ``changed``.
 
         ``values`` (n,) (each line's mean luma) release a flagged line that shows again what it
         showed before its onset, within ``returned_level``: a black bonnet that a grey decoder
         fill covered for a moment still looks "lost" when the camera recovers, but it is back.
+        ``covered`` (n,) bool: lines crossing another failure in this frame; their mean is not
+        the scene's, so they keep the value they showed before (a noise burst over a black
+        border lifted its columns' mean; back to black, they are not "away" from it).
         """
         if self.looked is None or self.looked.shape != looks.shape:
             self.looked = looks.copy()  # the first frame shows the scene: nothing is an onset
@@ -182,7 +186,8 @@ class RowHysteresis:
             if self.clean_values is None:
                 self.clean_values = values.astype(np.float32)
             else:
-                np.copyto(self.clean_values, values, where=~flagged)
+                scene_values = ~flagged if covered is None else ~flagged & ~covered
+                np.copyto(self.clean_values, values, where=scene_values)
         # Only what looked failed unflagged is scene to remember; a flagged line was a failure.
         scene = looks & ~flagged
         self._since = np.where(scene, 0, np.minimum(self._since + 1, self.memory + 1))
