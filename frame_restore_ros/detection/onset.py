@@ -134,10 +134,11 @@ class RowHysteresis:
         self._since: np.ndarray | None = None  # frames since each line last looked failed
         self.flagged: np.ndarray | None = None
         self.clean_values: np.ndarray | None = None  # each line's mean when last unflagged
+        self.look_values: np.ndarray | None = None  # ... when it last looked failed, unflagged
 
     def reset(self) -> None:
         """Forget every flag."""
-        self.looked = self.flagged = self.clean_values = self._since = None
+        self.looked = self.flagged = self.clean_values = self.look_values = self._since = None
 
     def looked_before(self, shape: tuple[int, ...]) -> np.ndarray:
         """Return (n,) bool: lines that looked failed within ``memory`` frames, or were flagged.
@@ -160,15 +161,18 @@ class RowHysteresis:
         ``values`` (n,) (each line's mean luma) release a flagged line that shows again what it
         showed before its onset, within ``returned_level``: a black bonnet that a grey decoder
         fill covered for a moment still looks "lost" when the camera recovers, but it is back.
+        A line that looked failed as scene (a bonnet, a pillarbox border) is new again when it
+        looks failed at another level than it did then (a fill over the bonnet); a frame where
+        it did not look failed (a failure the detector missed over it) does not move that level.
         ``covered`` (n,) bool: lines crossing another failure in this frame; their mean is not
-        the scene's, so they keep the value they showed before (a noise burst over a black
-        border lifted its columns' mean; back to black, they are not "away" from it).
+        the scene's, so they keep the values they showed before.
         """
         if self.looked is None or self.looked.shape != looks.shape:
             self.looked = looks.copy()  # the first frame shows the scene: nothing is an onset
             self._since = np.where(looks, 0, self.memory + 1).astype(np.int32)
             self.flagged = np.zeros(looks.shape, dtype=bool)
             self.clean_values = None if values is None else values.astype(np.float32)
+            self.look_values = None if values is None else values.astype(np.float32)
             return self.flagged.copy()
         before = self.looked
         if self.reach > 0:
@@ -178,16 +182,18 @@ class RowHysteresis:
         held = looks & self.flagged
         new = ~before
         if values is not None and self.clean_values is not None:
-            away = np.abs(values - self.clean_values) > self.returned_level
-            held &= away
-            new |= away  # a flat look-alike (bonnet) now showing another flat fill
+            held &= np.abs(values - self.clean_values) > self.returned_level
+            # a flat look-alike (bonnet) now showing another flat fill
+            new |= np.abs(values - self.look_values) > self.returned_level
         flagged = (looks & new & changed) | held
         if values is not None:
             if self.clean_values is None:
                 self.clean_values = values.astype(np.float32)
+                self.look_values = self.clean_values.copy()
             else:
-                scene_values = ~flagged if covered is None else ~flagged & ~covered
-                np.copyto(self.clean_values, values, where=scene_values)
+                scene = ~flagged if covered is None else ~flagged & ~covered
+                np.copyto(self.clean_values, values, where=scene)
+                np.copyto(self.look_values, values, where=scene & looks)
         # Only what looked failed unflagged is scene to remember; a flagged line was a failure.
         scene = looks & ~flagged
         self._since = np.where(scene, 0, np.minimum(self._since + 1, self.memory + 1))
