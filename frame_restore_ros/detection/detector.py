@@ -1167,10 +1167,10 @@ class FailureDetector:
 
         A refresh frame changed at least ``frozen_refresh_share`` of the cells while the frames
         before and after it changed at most ``frozen_refresh_around`` as many (a keyframe amid
-        skipped cells). The
-        encoder skips again after it, all over the frame, in the same frame: such a stop is
-        no evidence of a freeze, whatever the cells did before (the whole stream's requantised
-        cells were "moving"). A camera moving fast changes most cells every frame: no refresh.
+        skipped cells). The encoder skips again after it, all over the frame, in the same frame:
+        such a stop is no evidence of a freeze, whatever the cells did before (the whole
+        stream's requantised cells were "moving"). A camera moving fast changes most cells
+        every frame: no refresh.
         """
         shares, limit = list(self._changed_shares), self.config.frozen_refresh_share
         around = self.config.frozen_refresh_around

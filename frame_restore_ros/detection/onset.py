@@ -191,9 +191,9 @@ class RowHysteresis:
                 self.clean_values = values.astype(np.float32)
                 self.look_values = self.clean_values.copy()
             else:
-                scene = ~flagged if covered is None else ~flagged & ~covered
-                np.copyto(self.clean_values, values, where=scene)
-                np.copyto(self.look_values, values, where=scene & looks)
+                shows_scene = ~flagged if covered is None else ~flagged & ~covered
+                np.copyto(self.clean_values, values, where=shows_scene)
+                np.copyto(self.look_values, values, where=shows_scene & looks)
         # Only what looked failed unflagged is scene to remember; a flagged line was a failure.
         scene = looks & ~flagged
         self._since = np.where(scene, 0, np.minimum(self._since + 1, self.memory + 1))
