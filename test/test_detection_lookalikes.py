@@ -43,6 +43,36 @@ def test_dead_block_is_flagged_at_its_onset_held_and_cleared():
     assert not any(f.any() for f in flagged[10:]), "cleared on recovery"
 
 
+def _block_over_a_dim_border(config: DetectorConfig | None = None) -> list[int]:
+    """Dead pixels flagged per frame: a dim border (level 12, just brighter than a dead cell)
+    beside a lit scene; at frame 8 a dead block (level 9) covers it and the scene beside it for
+    one frame; from frame 9 the border shows level 10 (dead-alike, and steady against the
+    block's 9)."""
+    detector = FailureDetector(config)
+    flagged = []
+    for index, frame in enumerate(moving_scene(14)):
+        frame = frame.copy()
+        frame[:, :24] = 12 if index < 8 else 10
+        if index == 8:
+            frame[32:64, :64] = 9
+        flagged.append(int((detector.detect(frame, index / 30).labels == FailureKind.DEAD).sum()))
+    return flagged
+
+
+def test_dead_cells_back_at_their_level_before_the_block_are_released():
+    """When a dead block leaves, the cells it covered that still look dead and steady (a dim
+    border's edge at the threshold) show the level they had before its onset: scene, released.
+    Before, they were held for 30 frames (low_sun in eval-detection: 369 px over 21 clean frames
+    after a block at its pillarbox border)."""
+    flagged = _block_over_a_dim_border()
+    assert flagged[8] >= 32 * 64 * 0.9 and not any(flagged[:8])
+    assert not any(flagged[9:]), flagged
+    held = _block_over_a_dim_border(DetectorConfig(dead_returned_level=0.0))
+    assert all(held[9:]), "without the rule the border's cells stay flagged"
+    with pytest.raises(ValueError, match="dead_returned_level"):
+        DetectorConfig(dead_returned_level=-1.0)
+
+
 def test_dead_block_is_held_through_an_exposure_jump():
     """A dead block at level 6 is held while the scene's exposure jumps 40 % up and back (a
     tunnel exit): the block's level is steady as it was, not as the scene's gain scales it."""

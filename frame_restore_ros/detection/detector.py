@@ -103,6 +103,9 @@ class DetectorConfig:
     dead_new_edge_reach: float = 0.02
     dead_new_edge_px: int = 16
     dead_hold_step: float = 1.5
+    # A flagged dead cell back within this of its last unflagged level shows the scene again
+    # (a block left a dim border it had covered, which looks dead-alike): released. 0: off.
+    dead_returned_level: float = 3.0
     dead_rim_reach: float = 0.05
     dead_uncovered_share: float = 0.25
     dead_rim_darkening: float = 0.6
@@ -214,6 +217,8 @@ class DetectorConfig:
                 f"frozen_hold_motion must be in [0, frozen_scene_motion "
                 f"{self.frozen_scene_motion}], got {self.frozen_hold_motion}"
             )
+        if self.dead_returned_level < 0.0:
+            raise ValueError(f"dead_returned_level must be >= 0, got {self.dead_returned_level}")
         if self.onset_memory_frames < 1:
             raise ValueError(f"onset_memory_frames must be >= 1, got {self.onset_memory_frames}")
         if self.onset_warmup_frames < 0:
@@ -850,6 +855,14 @@ class FailureDetector:
                     np.abs(stats.gray - previous.gray * np.float32(self._gain)),
                 )
                 hold = signature & (moved <= cfg.dead_hold_step)
+                if cfg.dead_returned_level > 0.0 and self._good_gray is not None:
+                    # Back at the level it showed before the onset: the block left a dim
+                    # look-alike (a border's edge) that it had covered.
+                    back = np.minimum(
+                        np.abs(stats.gray - self._good_gray),
+                        np.abs(stats.gray - self._good_gray * np.float32(self._gain)),
+                    )
+                    hold &= back > cfg.dead_returned_level
             flags[kind] = self._flags[kind].update(onset, signature, hold)
         # Cells on the edge of a dead or saturated block (flagged, or absorbed as scene) have
         # texture and do not change: they belong to that block, not to a frozen tile. The
