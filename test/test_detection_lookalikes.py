@@ -62,8 +62,8 @@ def _block_over_a_dim_border(config: DetectorConfig | None = None) -> list[int]:
 def test_dead_cells_back_at_their_level_before_the_block_are_released():
     """When a dead block leaves, the cells it covered that still look dead and steady (a dim
     border's edge at the threshold) show the level they had before its onset: scene, released.
-    Before, they were held for 30 frames (low_sun in eval-detection: 369 px over 21 clean frames
-    after a block at its pillarbox border)."""
+    Before, they were held for 30 frames (low_sun in eval-detection: 369-613 px on 21 clean
+    frames after a block at its pillarbox border)."""
     flagged = _block_over_a_dim_border()
     assert flagged[8] >= 32 * 64 * 0.9 and not any(flagged[:8])
     assert not any(flagged[9:]), flagged
