@@ -18,6 +18,8 @@ from frame_restore_ros.evaluation.detection_scores import (
     DetectionReport,
     Score,
     evaluate_clip,
+    frozen_over_still_surroundings,
+    still_truth_patches,
     truth_patches,
     truth_pixels,
 )
@@ -89,6 +91,10 @@ def test_folder_mode_scores_every_clip_and_every_class(run_folder):
     assert set(data["classes"]["autoware"]) <= set(data["classes"]["ours"])
     assert data["settings"]["classes"] == list(CLASSES)
     assert "repeated_frames_flagged_mean_pct" in data
+    # Frozen tiles over still surroundings are scored apart, recall only.
+    assert set(data["still_surroundings"]) <= {"frozen", "frozen_short"}
+    for score in data["still_surroundings"].values():
+        assert 0 <= score["recall"] <= 1 and score["positives"] > 0
 
 
 def test_report_has_tables_and_a_gallery(run_folder):
@@ -143,6 +149,29 @@ def test_frozen_patches_count_from_the_second_frozen_frame(bikes_frames):
     assert second.streak == FROZEN_SCORED_FROM
     truth, valid = truth_patches(second, now, 16)
     assert truth.any() and (valid | ~truth).all()
+
+
+def test_frozen_tiles_count_only_where_their_surroundings_move():
+    """The target counts frozen tiles "when the surroundings move": over a still scene a frozen
+    tile is ignored by its class (patch and pixel truth) and scored apart (recall only)."""
+    rng = np.random.default_rng(3)
+    scene = cv2.GaussianBlur(rng.integers(0, 256, (192, 340, 3), dtype=np.uint8), (0, 0), 1.5)
+    earlier, before, now = (np.ascontiguousarray(scene[:, s : s + 320]) for s in (0, 4, 8))
+    second = corruption.frozen_tiles(earlier, earlier, rng, frames=2).episode.next(now)
+    everything, _ = truth_patches(second, now, 16)
+    assert everything.any()
+    # The true scene panned by 4 pixels since the frame before: the tiles count.
+    assert not frozen_over_still_surroundings(second, now, before).any()
+    truth, valid = truth_patches(second, now, 16, previous=before)
+    assert (truth == everything).all()
+    assert not still_truth_patches(second, now, 16, before).any()
+    # The true frame before is the same frame: nothing moved around the tiles.
+    assert (frozen_over_still_surroundings(second, now, now) == second.mask).all()
+    truth, valid = truth_patches(second, now, 16, previous=now)
+    assert not truth.any() and not valid[everything].any()
+    assert (still_truth_patches(second, now, 16, now) == everything).all()
+    truth_px, valid_px = truth_pixels(second, now, previous=now)
+    assert not truth_px.any() and not valid_px[second.mask].any()
 
 
 def test_pixel_truth_follows_the_patch_rules(bikes_frames):

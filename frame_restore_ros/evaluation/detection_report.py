@@ -14,7 +14,7 @@ import cv2
 
 from frame_restore_ros.detection.failures import FailureKind
 from frame_restore_ros.detection.overlay import CLASS_COLOURS_BGR, side_by_side
-from frame_restore_ros.evaluation.detection_scores import DetectionReport
+from frame_restore_ros.evaluation.detection_scores import SURROUNDINGS_MOVE, DetectionReport
 
 STYLE = (
     "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin:.5em 0}"
@@ -95,6 +95,19 @@ def _false_alarm_table(report: DetectionReport, max_pct: float, min_clean: float
     return _table([*header, "autoware mean %", "autoware altered %"], rows, bad)
 
 
+def _still_surroundings(report: DetectionReport) -> str:
+    """Render frozen tiles over still surroundings (outside their class's score) as a line."""
+    still = report.still_surroundings()
+    if not still:
+        return ""
+    items = "; ".join(
+        f"{html.escape(name)}: recall {s['recall']:.3f} on {s['positives']} patches "
+        f"({s['clips']} clips)"
+        for name, s in still.items()
+    )
+    return f"<p>Frozen tiles over still surroundings (not in the table): {items}.</p>"
+
+
 def _legend() -> str:
     return "".join(
         f"<span class=swatch style='background:rgb({r},{g},{b})'></span>{kind.label}"
@@ -123,8 +136,11 @@ def write_report(
         f"<style>{STYLE}</style><h1>Failure detection</h1>",
         f"<p><code>{html.escape(command)}</code><br>data: {html.escape(data)}</p>",
         "<h2>Per class (patch level, averaged over the clips; pixel level pooled)</h2>",
-        f"<p>Shaded: below {target:.2f}. Frozen classes count from the second frozen frame.</p>",
+        f"<p>Shaded: below {target:.2f}. Frozen classes count from the second frozen frame, "
+        "where the tile's surroundings move (the band around it changed by more than "
+        f"{SURROUNDINGS_MOVE:g} levels since the true frame before).</p>",
         _class_table(report, target),
+        _still_surroundings(report),
         "<h2>False alarms on the untouched clips</h2>",
         f"<p>Shaded: mean above {max_false_alarm_pct} % of pixels, or fewer than "
         f"{100 * min_clean_frames:.0f} % of frames left unaltered.</p>",

@@ -15,6 +15,11 @@ Protocol (docs/detection.md, "Evaluating detection"):
     over a black night sky, a freeze of a patch that did not change) is ignored, neither
     positive nor negative;
   * frozen tiles count from their second frozen frame on; on the first they are ignored;
+  * a frozen tile counts only while its surroundings move (the target's condition): the true
+    frames' luma changed by more than :data:`SURROUNDINGS_MOVE` levels on average over the band
+    of ``patch`` pixels around it since the previous true frame. A tile over still surroundings
+    (a stopped vehicle, a static camera, a black night) is ignored by its class and scored
+    apart, recall only (``still_surroundings``): there a frozen tile and the scene agree;
   * a freeze and a repeated frame keep what the stream showed before them (the damaged frame
     when a failure preceded them: a decoder holds its last output, a driver re-sends it);
   * a repeated frame has no new failed pixel: every flagged pixel on it outside the failure it
@@ -41,6 +46,7 @@ from frame_restore_ros.synthetic.injection import InjectionItem
 
 FROZEN_SCORED_FROM = 2  # the target counts frozen tiles from their second frozen frame
 VISIBLE = 3.0  # mean |damaged - true| level of a patch for its failure to be visible
+SURROUNDINGS_MOVE = 3.0  # mean |true - previous true| luma level around a frozen tile: moving
 
 # The classic single-frame failures (report name -> registry item); the restorer's tests use them.
 CASES: dict[str, InjectionItem] = {
@@ -194,6 +200,8 @@ class ClipReport:
     ours: dict[str, Score] = field(default_factory=dict)
     baseline: dict[str, Score] = field(default_factory=dict)
     pixels: dict[str, Score] = field(default_factory=dict)  # ours, pixel level
+    # ours, frozen tiles over still surroundings (positives only: recall)
+    still: dict[str, Score] = field(default_factory=dict)
     repeated: FalseAlarms = field(default_factory=FalseAlarms)  # ours, on repeated frames
     worst: list[Shot] = field(default_factory=list)  # a min-heap of the most flagged clean frames
 
@@ -209,6 +217,11 @@ class ClipReport:
                 for name, score in self.ours.items()
             },
             "repeated_frames": self.repeated.as_dict(),
+            "still_surroundings": {
+                name: {"recall": round(score.recall, 4), "positives": score.positives}
+                for name, score in self.still.items()
+                if score.positives
+            },
         }
 
 
@@ -269,6 +282,24 @@ class DetectionReport:
             }
         return out
 
+    def still_surroundings(self) -> dict[str, dict[str, float]]:
+        """Per frozen class: recall on tiles over still surroundings, averaged over the clips.
+
+        Only clips with such positives count; those tiles are outside the class's own score.
+        """
+        out: dict[str, dict[str, float]] = {}
+        names = dict.fromkeys(n for clip in self.clips.values() for n in clip.still)
+        for name in names:
+            scores = [c.still[name] for c in self.clips.values() if name in c.still]
+            scores = [s for s in scores if s.positives]
+            if scores:
+                out[name] = {
+                    "recall": round(float(np.mean([s.recall for s in scores])), 4),
+                    "clips": len(scores),
+                    "positives": sum(s.positives for s in scores),
+                }
+        return out
+
     def as_dict(self) -> dict:
         repeated = [clip.repeated for clip in self.clips.values() if clip.repeated.flagged]
         return {
@@ -278,6 +309,7 @@ class DetectionReport:
                 name: {"precision": round(s.precision, 4), "recall": round(s.recall, 4)}
                 for name, s in self.pixels.items()
             },
+            "still_surroundings": self.still_surroundings(),
             "false_alarms": {
                 "ours_worst_mean_pct": max(
                     (c.false_alarms.as_dict()["mean_pct"] for c in self.clips.values()), default=0
@@ -301,12 +333,43 @@ def patch_coverage(mask: np.ndarray, patch: int) -> np.ndarray:
     return cv2.resize(cropped, (cols, rows), interpolation=cv2.INTER_AREA) / 255.0
 
 
+def frozen_over_still_surroundings(
+    corruption: Corruption, clean: np.ndarray, previous: np.ndarray | None, band: int = 16
+) -> np.ndarray:
+    """(H, W) bool: the frozen pixels of tiles whose surroundings did not move.
+
+    ``clean`` and ``previous`` (H, W, 3) are the true frame and the true frame before it (None:
+    no history, every tile counts as moving). A tile (a connected frozen region) moved when
+    the mean |luma change| over the ``band`` pixels around it exceeds :data:`SURROUNDINGS_MOVE`.
+    """
+    frozen = (corruption.labels == FailureKind.FROZEN).view(np.uint8)
+    still = np.zeros(frozen.shape, bool)
+    if previous is None or previous.shape != clean.shape or not frozen.any():
+        return still
+    change = cv2.absdiff(
+        cv2.cvtColor(clean, cv2.COLOR_BGR2GRAY), cv2.cvtColor(previous, cv2.COLOR_BGR2GRAY)
+    )
+    count, tiles = cv2.connectedComponents(frozen, connectivity=8)
+    kernel = np.ones((2 * band + 1, 2 * band + 1), np.uint8)
+    for tile in range(1, count):
+        inside = tiles == tile
+        ring = cv2.dilate(inside.view(np.uint8), kernel).view(bool) & ~frozen.view(bool)
+        motion = float(change[ring].mean()) if ring.any() else 0.0
+        if motion <= SURROUNDINGS_MOVE:
+            still |= inside
+    return still
+
+
 def truth_patches(
-    corruption: Corruption, clean: np.ndarray, patch: int
+    corruption: Corruption,
+    clean: np.ndarray,
+    patch: int,
+    previous: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return (truth, valid) (rows, cols) bool patch maps of one injected frame.
 
-    ``clean``: the true frame (H, W, 3). See the module docstring for the rules.
+    ``clean``: the true frame (H, W, 3); ``previous``: the true frame before it (frozen tiles
+    over still surroundings are ignored; None: every tile counts). See the module docstring.
     """
     coverage = patch_coverage(corruption.mask, patch)
     truth = coverage >= 0.5
@@ -318,16 +381,23 @@ def truth_patches(
     visible = _patch_means(difference, patch) > VISIBLE
     valid &= ~truth | visible
     truth &= visible
+    if frozen:
+        still = patch_coverage(frozen_over_still_surroundings(corruption, clean, previous), patch)
+        valid &= ~(truth & (still >= 0.5))
+        truth &= valid
     return truth, valid
 
 
-def truth_pixels(corruption: Corruption, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def truth_pixels(
+    corruption: Corruption, clean: np.ndarray, previous: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Return (truth, valid) (H, W) bool pixel maps of one injected frame.
 
     The patch rules of :func:`truth_patches`, per pixel: failed pixels are positive, untouched
     ones negative, the partly blended rim ignored; frozen pixels count from the second frozen
-    frame; a failed pixel counts only where the damage is visible (mean |damaged - true| over
-    its 5x5 neighbourhood above :data:`VISIBLE`, so a 1-pixel dead line still counts).
+    frame, where their tile's surroundings move; a failed pixel counts only where the damage is
+    visible (mean |damaged - true| over its 5x5 neighbourhood above :data:`VISIBLE`, so a
+    1-pixel dead line still counts).
     """
     truth = corruption.mask.copy()
     valid = truth | ~corruption.changed
@@ -338,7 +408,24 @@ def truth_pixels(corruption: Corruption, clean: np.ndarray) -> tuple[np.ndarray,
     visible = cv2.blur(difference, (5, 5)) > VISIBLE
     valid &= ~truth | visible
     truth &= visible
+    if frozen:
+        valid &= ~(truth & frozen_over_still_surroundings(corruption, clean, previous))
+        truth &= valid
     return truth, valid
+
+
+def still_truth_patches(
+    corruption: Corruption, clean: np.ndarray, patch: int, previous: np.ndarray | None
+) -> np.ndarray:
+    """(rows, cols) bool: visible frozen patches whose tile's surroundings did not move.
+
+    :func:`truth_patches` ignores them (given ``previous``); they are scored apart, recall only.
+    """
+    if corruption.streak < FROZEN_SCORED_FROM:
+        return np.zeros(patch_coverage(corruption.mask, patch).shape, bool)
+    everything, _ = truth_patches(corruption, clean, patch)
+    moving, _ = truth_patches(corruption, clean, patch, previous)
+    return everything & ~moving
 
 
 def _patch_means(image: np.ndarray, patch: int) -> np.ndarray:
@@ -419,6 +506,7 @@ def evaluate_clip(
     schedule = _Schedule(kinds, every, np.random.default_rng(seed), lead_in)
     previous: np.ndarray | None = None
     previous_failed: np.ndarray | None = None  # the failed pixels of the frame the stream showed
+    previous_true: np.ndarray | None = None  # the true frame before this one
     for index, frame in enumerate(frames):
         clip.shape = frame.shape[:2]
         stamp = None if frame_rate is None else index / frame_rate
@@ -429,6 +517,7 @@ def evaluate_clip(
         if base_clean is not None:
             clip.false_alarms_baseline.add(base_clean, patch)
         damage = schedule.damage(index, frame, previous)
+        before, previous_true = previous_true, frame
         if damage is None:
             previous, previous_failed = frame, None
             injected_detector.detect(frame, stamp)
@@ -443,7 +532,7 @@ def evaluate_clip(
             continue
         # What the stream showed: a freeze or a repeat right after a failure keeps it.
         previous, previous_failed = corruption.damaged, corruption.changed
-        _score(clip, kind, corruption, frame, found, patch, baseline)
+        _score(clip, kind, corruption, frame, before, found, patch, baseline)
         if kind not in report.examples and corruption.mask.any():
             report.examples[kind] = Shot(
                 0.0, index, corruption.damaged, found.labels.copy(), corruption.labels
@@ -456,21 +545,28 @@ def _score(
     kind: str,
     corruption: Corruption,
     clean: np.ndarray,
+    previous: np.ndarray | None,
     found: Detection,
     patch: int,
     baseline: Callable[[np.ndarray], np.ndarray] | None,
 ) -> None:
-    """Add one injected frame's patch and pixel scores to ``clip``."""
+    """Add one injected frame's patch and pixel scores to ``clip``.
+
+    ``clean`` and ``previous``: the true frame and the true frame before it (H, W, 3).
+    """
     ours = clip.ours.setdefault(kind, Score())
     base = clip.baseline.setdefault(kind, Score())
-    truth, valid = truth_patches(corruption, clean, patch)
+    truth, valid = truth_patches(corruption, clean, patch, previous)
     predicted = patch_coverage(found.mask, patch) >= 0.5
     ours.add(truth, predicted, valid)
+    if (corruption.labels == FailureKind.FROZEN).any():
+        still = still_truth_patches(corruption, clean, patch, previous)
+        clip.still.setdefault(kind, Score()).add(still, predicted, still)
     injected = CLASSES[kind].failure.kind
     same = _SAME_CLASS.get(injected, (injected,))
     labelled = patch_coverage(np.isin(found.labels, [int(k) for k in same]), patch) >= 0.5
     ours.right_class += int((truth & predicted & labelled & valid).sum())
-    truth_px, valid_px = truth_pixels(corruption, clean)
+    truth_px, valid_px = truth_pixels(corruption, clean, previous)
     clip.pixels.setdefault(kind, Score()).add(truth_px, found.mask, valid_px)
     if baseline is not None:
         base.add(truth, patch_coverage(baseline(corruption.damaged), patch) >= 0.5, valid)
@@ -539,8 +635,9 @@ def format_report(report: DetectionReport) -> str:
     ours, base = report.averages("ours"), report.averages("baseline")
     pixels = report.as_dict()["ours_pixel_level"]
     lines = [
-        "per class, patch level, averaged over the clips (frozen: from the second frozen frame);"
-        " pixel level pooled over the clips (thin lines cover under half a patch):",
+        "per class, patch level, averaged over the clips (frozen: from the second frozen frame,"
+        " where the surroundings move); pixel level pooled over the clips (thin lines cover"
+        " under half a patch):",
         f"  {'class':<16}{'ours P':>8}{'ours R':>8}{'class ok':>9}"
         f"{'autoware P':>12}{'autoware R':>12}{'positives':>11}{'clips':>6}"
         f"{'pixel P':>9}{'pixel R':>9}",
@@ -560,6 +657,11 @@ def format_report(report: DetectionReport) -> str:
                 f"  {name:<16}{'-':>8}{'-':>8}{'-':>9}{'-':>12}{'-':>12}{0:>11}{'-':>6}"
                 f"{pixel['precision']:>9.3f}{pixel['recall']:>9.3f}"
             )
+    for name, still in report.still_surroundings().items():
+        lines.append(
+            f"  {name} over still surroundings (not in the class's score): recall"
+            f" {still['recall']:.3f} on {still['positives']} patches, {still['clips']} clips"
+        )
     lines.append(
         "false alarms on the untouched clips (flagged % of pixels per frame: mean, p99; "
         "share of frames altered):"
