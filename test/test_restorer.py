@@ -135,6 +135,28 @@ def test_missing_backend_and_failing_backend_pass_through(frames):
     assert "CUDA error: device lost" in result.reason
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_backend_returning_non_finite_values_passes_the_frame_through(frames, bad):
+    """Broken weights (a NaN in a norm) or an fp16 overflow give NaN / inf: never "repaired"
+    black pixels, but the input's bytes and status ``error`` naming the cause."""
+
+    class NonFinite:
+        name, input_size, patch_size = "nan-weights", (32, 48), 8
+
+        def infer(self, reference, damaged, mask):
+            out = np.full((1, 3, 32, 48), 0.5, np.float32)
+            out[0, :, :4, :4] = bad
+            return out
+
+    restorer = Restorer(NonFinite())
+    stamp = warm(restorer, frames)
+    damaged = corruption.blocks(frames[5], np.random.default_rng(0), FailureKind.DEAD, 1).damaged
+    original = damaged.copy()
+    result = restorer.process(damaged, stamp)
+    assert result.status is Status.ERROR and "non-finite" in result.reason
+    assert np.array_equal(result.frame, original)
+
+
 def test_resolution_change_and_time_going_backwards_reset_the_reference(backend, frames):
     restorer = Restorer(backend)
     stamp = warm(restorer, frames)

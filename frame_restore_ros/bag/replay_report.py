@@ -51,16 +51,23 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {k: round(v, 2) for k, v in out.items()}
 
 
-def mean_scores(scores: list[dict]) -> dict[str, dict[str, float]]:
-    """Average per-frame ``metrics.quality`` dicts per region (PSNR capped at 100 dB)."""
+def mean_scores(scores: list[dict]) -> dict[str, dict[str, float | None]]:
+    """Average per-frame ``metrics.quality`` dicts per region (PSNR capped at 100 dB).
+
+    Undefined values (NaN: SSIM on frames smaller than its window) are left out of the mean;
+    a metric undefined on every frame is None.
+    """
     out = {}
     for region in ("frame", "failed"):
         rows = [s[region] for s in scores if region in s]
         if rows:
-            out[region] = {
-                m: round(float(np.mean([_capped(m, r[m]) for r in rows])), 4) for m in METRICS
-            }
+            out[region] = {m: _mean([_capped(m, r[m]) for r in rows]) for m in METRICS}
     return out
+
+
+def _mean(values: list[float]) -> float | None:
+    defined = [v for v in values if not math.isnan(v)]
+    return round(float(np.mean(defined)), 4) if defined else None
 
 
 def _capped(metric: str, value: float) -> float:

@@ -187,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
         if unknown:
             raise ValueError(f"unknown --classes {unknown}; choose from {', '.join(CLASSES)}")
     clips, total, rates = open_clips(expand_sources(sources), args.max_frames, args.stride)
+    if not clips:
+        raise ValueError(f"no camera images in --data {', '.join(sources)}: nothing to score")
     print(f"{len(clips)} clips: {', '.join(clips)}")
     report = evaluate_detection(
         clips,

@@ -210,9 +210,10 @@ def format_summary(summary: dict, report: Path) -> str:
             )
         for method, regions in camera.get("quality", {}).get("methods", {}).items():
             failed = regions.get("failed", {})
+            ssim = failed.get("ssim")  # None: the frames are smaller than SSIM's window
             lines.append(
                 f"    {method:>8}: failed-region PSNR {failed.get('psnr', float('nan')):.2f} dB, "
-                f"SSIM {failed.get('ssim', float('nan')):.3f}; whole-frame PSNR "
+                f"SSIM {'-' if ssim is None else f'{ssim:.3f}'}; whole-frame PSNR "
                 f"{regions['frame']['psnr']:.2f} dB"
             )
     for loss in summary.get("lost_messages", []):

@@ -508,6 +508,11 @@ def evaluate_clip(
     previous_failed: np.ndarray | None = None  # the failed pixels of the frame the stream showed
     previous_true: np.ndarray | None = None  # the true frame before this one
     for index, frame in enumerate(frames):
+        if min(frame.shape[:2]) < patch:
+            raise ValueError(
+                f"clip {name}: frame {index} is {frame.shape[0]}x{frame.shape[1]}, smaller than"
+                f" one {patch}x{patch} scoring patch"
+            )
         clip.shape = frame.shape[:2]
         stamp = None if frame_rate is None else index / frame_rate
         detection = clean_detector.detect(frame, stamp)

@@ -15,6 +15,7 @@ import numpy as np
 from skimage.metrics import structural_similarity
 
 METRICS = ("mse", "mae", "psnr", "ssim")
+SSIM_WINDOW = 11  # the Gaussian window's side (sigma 1.5, truncated at 3.5 sigma)
 
 
 def _checked(prediction: np.ndarray, truth: np.ndarray) -> None:
@@ -43,8 +44,12 @@ def ssim_map(prediction: np.ndarray, truth: np.ndarray) -> tuple[float, np.ndarr
     """SSIM of two (H, W, 3) or (H, W) uint8 images: (scikit-image's mean, (H, W) map).
 
     The mean is scikit-image's (it leaves out a 5-pixel border); the map is the channel mean.
+    SSIM is undefined on an image smaller than its window (:data:`SSIM_WINDOW` pixels on a
+    side): NaN, and a map of NaN.
     """
     _checked(prediction, truth)
+    if min(truth.shape[:2]) < SSIM_WINDOW:
+        return math.nan, np.full(truth.shape[:2], np.nan)
     channel_axis = -1 if prediction.ndim == 3 else None
     mean, full = structural_similarity(
         truth,

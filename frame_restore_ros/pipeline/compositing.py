@@ -58,6 +58,25 @@ def to_model_size(frame: np.ndarray, failed: np.ndarray, size: tuple[int, int]) 
     return ModelSizeFrame(small, valid)
 
 
+class NonFiniteOutputError(ValueError):
+    """The backend returned NaN or infinite values: its weights or its precision are broken."""
+
+
+def _require_finite(restored: np.ndarray, backend: str) -> None:
+    """Raise :class:`NonFiniteOutputError` unless every value of ``restored`` is finite.
+
+    ``restored``: the backend's (1, 3, h, w) prediction. A NaN would reach the frame as black
+    (the uint8 cast) and be reported as repaired; the restorer turns this error into a
+    pass-through with status ``error`` instead. Costs ~0.1 ms at 224x400.
+    """
+    if not np.isfinite(restored).all():
+        bad = int(np.count_nonzero(~np.isfinite(restored)))
+        raise NonFiniteOutputError(
+            f"backend {backend} returned {bad} non-finite values (NaN or inf) of "
+            f"{restored.size}: its weights or precision are broken; the frame passes through"
+        )
+
+
 def composite_prediction(
     backend: RestorationBackend,
     damaged: np.ndarray,
@@ -111,6 +130,7 @@ def composite_prediction(
         std_full[~failed] = 0.0
     else:
         restored = backend.infer(*inputs)
+    _require_finite(restored, backend.name)
     prediction = restored[0].transpose(1, 2, 0)[:, :, ::-1] * np.float32(255.0)
     feather_width = feather_px * height / damaged.shape[0]
     if change_tau or feather_px > 0:

@@ -1,0 +1,82 @@
+"""Frames smaller than a metric's window or a scoring patch: scored without it, never a crash."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import cv2
+import numpy as np
+
+from frame_restore_ros.bag.replay_report import mean_scores
+from frame_restore_ros.cli.main import main
+from frame_restore_ros.evaluation.metrics import SSIM_WINDOW, quality, ssim_map
+
+
+def test_ssim_is_undefined_below_its_window_and_left_out_of_means():
+    rng = np.random.default_rng(0)
+    small = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    mean, full = ssim_map(small, small)
+    assert math.isnan(mean) and full.shape == (8, 8) and np.isnan(full).all()
+    scores = quality(small, small // 2, np.ones((8, 8), bool))
+    assert math.isnan(scores["frame"]["ssim"]) and scores["frame"]["psnr"] < 40
+    large = rng.integers(0, 256, (SSIM_WINDOW, 40, 3), dtype=np.uint8)
+    assert ssim_map(large, large)[0] == 1.0  # at the window's size it is defined
+    averaged = mean_scores([scores, quality(large, large)])
+    assert averaged["frame"]["ssim"] == 1.0  # the undefined frame is left out
+    assert mean_scores([scores])["frame"]["ssim"] is None
+
+
+def _tiny_bag(tmp_path, size: tuple[int, int]) -> str:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for index in range(8):
+        image = rng.integers(40, 200, (*size, 3), dtype=np.uint8)
+        cv2.imwrite(str(folder / f"{index:03d}.png"), image)
+    bag = tmp_path / "bag"
+    assert main(["make-bag", str(folder), "-o", str(bag), "--no-progress"]) == 0
+    return str(bag)
+
+
+def test_replay_with_injection_scores_frames_smaller_than_the_ssim_window(tmp_path, capsys):
+    """8x8 and 6x40 frames: replayed and scored (PSNR), SSIM reported as undefined."""
+    for size in ((8, 8), (6, 40)):
+        case = tmp_path / f"{size[0]}x{size[1]}"
+        case.mkdir()
+        bag = _tiny_bag(case, size)
+        out = case / "out"
+        args = ["replay", bag, str(out), "--no-progress", "--backend", "hold"]
+        assert main([*args, "--inject", "dead,lines", "--inject-rate", "1"]) == 0
+        printed = capsys.readouterr().out
+        assert "SSIM -" in printed and "failed-region PSNR" in printed
+        summary = json.loads((case / "out_report" / "summary.json").read_text())
+        quality_ = summary["cameras"]["/camera0/image_raw"]["quality"]
+        assert quality_["frames_scored"] > 0
+        assert quality_["methods"]["restored"]["frame"]["ssim"] is None
+
+
+def test_eval_detection_names_clips_smaller_than_a_patch(tmp_path, caplog):
+    bag = _tiny_bag(tmp_path, (12, 12))
+    args = ["eval-detection", "--data", bag, "--no-progress", "-o", str(tmp_path / "r")]
+    assert main([*args, "--json", str(tmp_path / "d.json")]) == 2
+    assert "is 12x12, smaller than one 16x16 scoring patch" in caplog.text
+
+
+def test_eval_detection_of_a_bag_without_images_is_an_error(tmp_path, caplog):
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    store = get_typestore(Stores.ROS2_JAZZY)
+    text = store.types["std_msgs/msg/String"]
+    bag = tmp_path / "strings"
+    writer = Writer(bag, version=9, storage_plugin=StoragePlugin.MCAP)
+    writer.open()
+    connection = writer.add_connection("/cam/image_raw", text.__msgtype__, typestore=store)
+    for index in range(4):
+        data = store.serialize_cdr(text(data=f"hello {index}"), text.__msgtype__)
+        writer.write(connection, 1_000_000_000 + index * 100_000_000, bytes(data))
+    writer.close()
+    args = ["eval-detection", "--data", str(bag), "--no-progress", "-o", str(tmp_path / "r")]
+    assert main(args) == 2
+    assert "nothing to score" in caplog.text or "no sensor_msgs/Image" in caplog.text
