@@ -80,3 +80,9 @@ def test_eval_detection_of_a_bag_without_images_is_an_error(tmp_path, caplog):
     args = ["eval-detection", "--data", str(bag), "--no-progress", "-o", str(tmp_path / "r")]
     assert main(args) == 2
     assert "nothing to score" in caplog.text or "no sensor_msgs/Image" in caplog.text
+
+
+def test_eval_detection_refuses_a_negative_gallery(tmp_path, caplog):
+    args = ["eval-detection", "--data", "sample:bikes.mp4", "--no-progress", "--gallery", "-1"]
+    assert main([*args, "-o", str(tmp_path / "r")]) == 2
+    assert "--gallery must be >= 0" in caplog.text

@@ -186,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
         unknown = [k for k in kinds if k not in CLASSES]
         if unknown:
             raise ValueError(f"unknown --classes {unknown}; choose from {', '.join(CLASSES)}")
+    if args.gallery < 0:
+        raise ValueError(f"--gallery must be >= 0 (0: no gallery), got {args.gallery}")
     clips, total, rates = open_clips(expand_sources(sources), args.max_frames, args.stride)
     if not clips:
         raise ValueError(f"no camera images in --data {', '.join(sources)}: nothing to score")
