@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 IMAGE_TYPES = (IMAGE_TYPE, COMPRESSED_TYPE)
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 WRITE_ERRORS = (OSError, sqlite3.Error, WriterError)  # full disk, read-only, permission
+SQLITE_KINDS = {str: "TEXT", int: "INTEGER", float: "REAL", type(None): "NULL"}
 
 
 class BagError(ValueError):
@@ -102,6 +103,15 @@ def _seconds(stamp_ns: int | None) -> str:
     return "start" if stamp_ns is None else f"{stamp_ns / 1e9:.3f}s"
 
 
+def _agree(declared: Connection, stored: Connection) -> bool:
+    """Whether rosbags matches a metadata.yaml connection to a storage one (its own rule)."""
+    return (
+        declared.msgtype == stored.msgtype
+        and declared.ext == stored.ext
+        and (not declared.digest or not stored.digest or declared.digest == stored.digest)
+    )
+
+
 def locate_gaps(times: list[int], lost: int) -> tuple[tuple[int | None, int | None, int], ...]:
     """Estimate where ``lost`` messages are missing from the read record ``times`` (sorted).
 
@@ -152,7 +162,9 @@ class BagReader:
         except (AnyReaderError, OSError, ValueError) as exc:
             raise BagError(f"cannot open bag {self.path}: {exc}") from exc
         self.is_ros1 = not self._reader.is2
+        self.salvage = salvage
         self._salvaged: list[SalvagingMcapStorage] = []
+        self._notes: list[str] = []  # with salvage: damage found outside MCAP chunks
         if salvage and not self.is_ros1:
             self._salvage_mcap()
         self._migration_cache: dict[str, object] = {}
@@ -178,8 +190,15 @@ class BagReader:
 
     @property
     def damage(self) -> list[str]:
-        """With ``salvage``: the damaged chunks skipped and where reading stopped."""
-        return [note for storage in self._salvaged for note in storage.damage]
+        """With ``salvage``: the damaged chunks, rows and topics skipped; where reading stopped."""
+        return self._notes + [note for storage in self._salvaged for note in storage.damage]
+
+    def _damaged(self, text: str) -> None:
+        """Raise BagError with ``text``; with ``salvage``, log and keep it in ``damage``."""
+        if not self.salvage:
+            raise BagError(text)
+        log.warning("%s", text)
+        self._notes.append(text)
 
     def __enter__(self) -> BagReader:
         try:
@@ -193,7 +212,45 @@ class BagReader:
                     "its messages up to where it ends"
                 ) from exc
             raise BagError(f"cannot open bag {self.path}: {type(exc).__name__}: {exc}") from exc
+        try:
+            for text in self._metadata_mismatches():
+                self._damaged(text)
+        except BagError:
+            self._reader.close()
+            raise
         return self
+
+    def _metadata_mismatches(self) -> list[str]:
+        """Topics whose metadata.yaml entry matches no connection of the bag's storage files.
+
+        rosbags reads a topic's messages only where metadata.yaml and the storage agree on its
+        type, type hash, serialization format and QoS; otherwise every message would be "lost".
+        """
+        notes = []
+        for reader in self._reader.readers:
+            directory = getattr(reader, "storage", None)
+            if not isinstance(directory, DirectoryReader):
+                continue  # a bare storage file: no metadata.yaml to disagree with
+            stored = [c for storage in directory.storages for c in storage.connections]
+            for declared in directory.connections:
+                found = [c for c in stored if c.topic == declared.topic]
+                if declared.msgcount and found and not any(_agree(declared, c) for c in found):
+                    notes.append(self._mismatch(declared, found))
+        return notes
+
+    def _mismatch(self, declared: Connection, stored: list[Connection]) -> str:
+        """Say how metadata.yaml and the storage disagree about one topic."""
+        types = sorted({c.msgtype for c in stored})
+        if declared.msgtype not in types:
+            what = f"as {declared.msgtype}, but its storage holds {', '.join(types)}"
+        elif all(c.digest and declared.digest != c.digest for c in stored):
+            what = f"with type hash {declared.digest}, but its storage has {stored[0].digest}"
+        else:
+            what = "with a serialization format or QoS profiles other than its storage's"
+        return (
+            f"bag {self.path}: metadata.yaml declares topic {declared.topic} {what}; none of "
+            f"its {declared.msgcount} messages can be read until the two agree"
+        )
 
     def _truncated_files(self) -> list[Path]:
         """MCAP files cut off without their footer, in a bag whose metadata reads."""
@@ -230,8 +287,21 @@ class BagReader:
 
     @property
     def topics(self) -> dict[str, str]:
-        """Topic -> message type."""
-        return {c.topic: c.msgtype for c in self._reader.connections}
+        """Topic -> message type; raise BagError for a topic that carries several types."""
+        return self._one_type_per_topic()
+
+    def _one_type_per_topic(self) -> dict[str, str]:
+        """Topic -> message type; raise BagError naming a topic recorded with several types."""
+        types: dict[str, set[str]] = defaultdict(set)
+        for c in self._reader.connections:
+            types[c.topic].add(c.msgtype)
+        for topic, kinds in types.items():
+            if len(kinds) > 1:
+                raise BagError(
+                    f"bag {self.path}: topic {topic} carries {len(kinds)} message types "
+                    f"({', '.join(sorted(kinds))}); each topic must have one type"
+                )
+        return {topic: kinds.pop() for topic, kinds in types.items()}
 
     def image_topics(self) -> list[str]:
         """Topics of sensor_msgs/Image or sensor_msgs/CompressedImage, sorted."""
@@ -254,9 +324,16 @@ class BagReader:
         return self._reader.typestore
 
     def topic_specs(self) -> list[TopicSpec]:
-        """One spec per input connection, as the output bag must declare it (ROS 2 CDR)."""
-        specs = []
+        """One spec per input topic, as the output bag must declare it (ROS 2 CDR).
+
+        A topic recorded over several connections of its type (ROS 1: one per publisher) gets
+        the first one's; several types on one topic are a BagError (:attr:`topics`).
+        """
+        self._one_type_per_topic()
+        specs: list[TopicSpec] = []
         for connection in self._reader.connections:
+            if any(spec.topic == connection.topic for spec in specs):
+                continue
             if self.is_ros1:
                 store = self._cdr_store(connection.msgtype)
                 msgdef, _ = store.generate_msgdef(connection.msgtype, ros_version=2)
@@ -327,6 +404,9 @@ class BagReader:
                     f"{type(exc).__name__}: {exc}"
                 ) from exc
             count += 1
+            raw = self._stored_bytes(raw, connection, timestamp, count)
+            if raw is None:
+                continue  # a damaged row, dropped (salvage): counted as lost
             self.read_counts[connection.topic] += 1
             self._read_times[connection.topic].append(timestamp)
             if self.is_ros1:
@@ -338,6 +418,22 @@ class BagReader:
                         f"convert from ROS 1: {exc}"
                     ) from exc
             yield BagMessage(connection.topic, connection.msgtype, timestamp, raw, connection)
+
+    def _stored_bytes(
+        self, raw: object, connection: Connection, timestamp: int, count: int
+    ) -> bytes | memoryview | None:
+        """Return ``raw`` if it is bytes; a sqlite3 row holding TEXT, a number or NULL is damage.
+
+        Raises BagError naming the row; with ``salvage`` the row is noted and None returned.
+        """
+        if isinstance(raw, (bytes, bytearray, memoryview)):
+            return raw
+        kind = SQLITE_KINDS.get(type(raw), type(raw).__name__)
+        self._damaged(
+            f"bag {self.path}: message {count} on {connection.topic} (t={_seconds(timestamp)}) "
+            f"is stored as {kind}, not as bytes (a damaged row); it cannot be copied"
+        )
+        return None
 
     def deserialize(self, message: BagMessage) -> object:
         """Return the message object; raise ValueError if its bytes are malformed."""

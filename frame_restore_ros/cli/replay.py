@@ -29,6 +29,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("frame_restore")
 
 
+def nonempty_path(text: str) -> Path:
+    """Parse a path argument; an empty string (Path would read it as ".") is an error."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must be a path, got an empty string")
+    return Path(text)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``replay`` parser."""
     p = add_command(
@@ -56,8 +63,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "      --inject patches:0.5,dead,lines --inject-rate 0.5 --report out/r_report\n"
         "  frame-restore replay drive_bag out/r --defect-mask front_defects.png",
     )
-    p.add_argument("input", type=Path, metavar="INPUT", help="ROS 2 bag folder or ROS 1 .bag file")
-    p.add_argument("output", type=Path, metavar="OUTPUT", help="ROS 2 bag folder to create")
+    p.add_argument(
+        "input", type=nonempty_path, metavar="INPUT", help="ROS 2 bag folder or ROS 1 .bag file"
+    )
+    p.add_argument(
+        "output", type=nonempty_path, metavar="OUTPUT", help="ROS 2 bag folder to create"
+    )
     p.add_argument(
         "--topic", action="append", help="camera topic to restore (repeatable; default: all)"
     )
@@ -93,7 +104,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="storage plugin of the output bag (default: mcap)",
     )
     p.add_argument(
-        "--report", type=Path, metavar="DIR", help="report folder (default: OUTPUT_report)"
+        "--report",
+        type=nonempty_path,
+        metavar="DIR",
+        help="report folder (default: OUTPUT_report)",
     )
     p.add_argument("--strips", type=int, default=3, help="before/after strips per camera")
     p.add_argument(

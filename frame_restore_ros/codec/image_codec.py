@@ -45,6 +45,8 @@ _FROM_BGR = {
 }
 # Byte order of the 4:2:2 pairs: index of (U, V) and of the two Ys within 4 bytes.
 _YUV422_LAYOUT = {"yuv422": "UYVY", "uyvy": "UYVY", "yuv422_yuy2": "YUYV", "yuyv": "YUYV"}
+#: Encodings in which two neighbouring pixels share chroma: the width must be even.
+YUV422_ENCODINGS = tuple(_YUV422_LAYOUT)
 
 
 class ImageDecodeError(ValueError):
@@ -155,9 +157,21 @@ def _to_bgr8(native: np.ndarray, encoding: str) -> np.ndarray:
     return bgr[pad:-pad, pad:-pad]
 
 
+def odd_width_problem(width: int, encoding: str) -> str | None:
+    """Return why ``width`` cannot be stored in ``encoding`` (an odd 4:2:2 width), or None."""
+    if encoding in YUV422_ENCODINGS and width % 2:
+        return (
+            f"odd width in a 4:2:2 encoding ({encoding}, width {width}): pixels come in pairs "
+            "that share chroma, so the width must be even"
+        )
+    return None
+
+
 def decode_image(msg: ImageFields) -> DecodedImage:
     """Decode a sensor_msgs/Image to BGR8 (and keep its native pixels)."""
     native = read_native(msg)
+    if problem := odd_width_problem(int(msg.width), str(msg.encoding)):
+        raise ImageDecodeError(problem, "bad_size")
     try:
         bgr = _to_bgr8(native, str(msg.encoding))
     except (ImageError, cv2.error) as exc:
