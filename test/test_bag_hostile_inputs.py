@@ -36,6 +36,8 @@ from frame_restore_ros.codec.messages import (
     image_cdr,
     make_header,
 )
+from frame_restore_ros.detection.detector import DetectorConfig
+from frame_restore_ros.pipeline.restorer import RestorerConfig
 
 START = 1_700_000_000_000_000_000
 PERIOD = 100_000_000  # make-bag's 10 Hz for image folders
@@ -292,3 +294,36 @@ def test_summary_of_a_salvaged_text_row_reads(bikes_frames, tmp_path):
     assert main([*argv, "--salvage"]) == 0
     summary = json.loads((tmp_path / "out_report" / "summary.json").read_text())
     assert "stored as INTEGER" in summary["read_error"]
+
+
+# 21: a defect map and a camera that changes resolution mid-stream
+
+
+def test_a_defect_map_of_another_resolution_mid_stream_passes_those_frames_through(
+    bikes_frames, tmp_path
+):
+    """The node's rule: a frame the restorer raises on passes through, counted; the run goes
+    on. A map that fits no frame of the camera (its first frame) still stops the run."""
+    frames = small(bikes_frames, 6)  # 68x160
+    larger = [np.ascontiguousarray(f[::2, ::2]) for f in bikes_frames[6:10]]  # 136x320
+    bag = bag_of(frames, tmp_path / "first")
+    later = bag_of(larger, tmp_path / "later")
+    combined = tmp_path / "combined"
+    writer = Writer(combined, version=9)
+    writer.open()
+    connection = writer.add_connection(TOPIC, IMAGE_TYPE, typestore=OUTPUT_TYPESTORE)
+    cdrs = topic_cdrs(bag) + topic_cdrs(later)
+    for index, data in enumerate(cdrs):
+        writer.write(connection, START + index * PERIOD, data)
+    writer.close()
+    defects = np.zeros(frames[0].shape[:2], bool)
+    defects[10:12, 20:24] = True
+    restorer = RestorerConfig(detector=DetectorConfig(defect_mask=defects))
+    options = ReplayOptions(progress=False, strips=0, restorer=restorer)
+    result = replay(combined, tmp_path / "out", HoldBackend(), options)
+    camera = result.cameras[TOPIC]
+    assert camera.status["restorer_exception"] == len(larger)
+    restored = topic_cdrs(tmp_path / "out", f"{TOPIC}/restored")
+    assert restored[len(frames) :] == cdrs[len(frames) :]  # passed through byte-identical
+    with pytest.raises(ValueError, match="defect mask is 68x160 but the frame is 136x320"):
+        replay(later, tmp_path / "out2", HoldBackend(), options)

@@ -86,3 +86,19 @@ def test_eval_detection_refuses_a_negative_gallery(tmp_path, caplog):
     args = ["eval-detection", "--data", "sample:bikes.mp4", "--no-progress", "--gallery", "-1"]
     assert main([*args, "-o", str(tmp_path / "r")]) == 2
     assert "--gallery must be >= 0" in caplog.text
+
+
+def test_eval_detection_checks_its_outputs_before_reading_any_clip(tmp_path, caplog):
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a folder")
+    base = ["eval-detection", "--data", str(tmp_path / "missing.mp4"), "--no-progress"]
+    cases = {
+        "-o/--output": ["-o", str(blocker / "report")],
+        "--json": ["-o", str(tmp_path / "r"), "--json", str(blocker / "d.json")],
+    }
+    for option, extra in cases.items():
+        caplog.clear()
+        assert main([*base, *extra]) == 2
+        assert f"cannot write {option}" in caplog.text and "afile is a file" in caplog.text
+    assert main([*base, "-o", str(blocker)]) == 2
+    assert "it is a file, not a folder" in caplog.text

@@ -68,7 +68,10 @@ def export_onnx(
     """Export ``(reference, damaged, patch_mask[, noise]) -> restored[, std]`` with static shapes.
 
     The file is written to a temporary name and renamed when the graph passed :func:`check_graph`.
+    ``batch`` is the static batch size, at least 1 (ValueError otherwise).
     """
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"batch must be an integer >= 1, got {batch!r}")
     graph = DeployGraph(private_copy(model), num_samples=num_samples)  # fp32 on the CPU
     inputs = example_inputs(graph, batch)
     names = list(INPUT_NAMES[: len(inputs)])

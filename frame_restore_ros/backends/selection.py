@@ -148,13 +148,18 @@ def load_backend(
     precision: str = "fp16",
     uncertainty_samples: int = 0,
     cache_dir: Path | None = None,
+    architecture: str | None = None,
 ) -> LoadedBackend:
     """Build backend ``name`` (``hold``, ``auto`` or one of :data:`BACKENDS`) on ``weights``.
 
     ``weights`` None loads the bundled default model (``model.bundled``). ``hold`` runs no
     model, so asking it for ``uncertainty_samples`` is an error. ``uncertainty_samples`` K is 0
-    (no uncertainty graph) or at least 2. Raises ValueError or OSError naming the problem.
+    (no uncertainty graph) or at least 2. ``architecture`` ("siammcvae" or "mae"; None: either)
+    refuses a weight file of the other one before it loads (callers that run the reference
+    pipeline want "siammcvae"). Raises ValueError or OSError naming the problem.
     """
+    if weights is not None and Path(weights).is_dir():
+        raise IsADirectoryError(f"weights {weights} is a directory, not a weight file")
     if weights is not None and not Path(weights).is_file():
         raise FileNotFoundError(f"weights file {weights} does not exist")
     if uncertainty_samples < 0 or uncertainty_samples == 1:
@@ -168,7 +173,10 @@ def load_backend(
 
         return LoadedBackend(HoldBackend(), None, None)
     from frame_restore_ros.model.bundled import default_weights_path, load_default_or
+    from frame_restore_ros.model.checkpoint import check_architecture
 
+    if architecture is not None:
+        check_architecture(weights or default_weights_path(), architecture)
     model = load_default_or(weights)
     backend = create_backend(model, name, uncertainty_samples, cache_dir, precision)
     return LoadedBackend(backend, model.cfg, Path(weights or default_weights_path()))

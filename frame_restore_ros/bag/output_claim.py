@@ -150,8 +150,17 @@ def check_output(
             raise OutputError(
                 f"--overwrite replaces only a {kind} this tool wrote; {path} is not one: {reason}"
             )
-    parent = path.parent
-    while not parent.exists():
+    check_creatable(path, what)
+
+
+def check_creatable(path: Path, what: str = "output") -> None:
+    """Raise OutputError unless ``path`` can be created (before any work).
+
+    Its nearest existing ancestor must be a writable folder, not a regular file; ``what`` names
+    the output in the message.
+    """
+    parent = Path(path).parent
+    while not parent.exists():  # ends at "." or "/"
         parent = parent.parent
     if not parent.is_dir():
         raise OutputError(f"cannot write {what} {path}: {parent} is a file")

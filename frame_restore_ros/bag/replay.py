@@ -20,6 +20,7 @@ and each damaged frame is scored (``evaluation.metrics``) for the output, for a 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from frame_restore_ros.bag.bag_io import (
 )
 from frame_restore_ros.codec.image_codec import ImageDecodeError
 from frame_restore_ros.codec.messages import OUTPUT_TYPESTORE
-from frame_restore_ros.detection.detector import MIN_FRAME_SIDE
+from frame_restore_ros.detection.detector import MIN_FRAME_SIDE, DefectMaskSizeError
 from frame_restore_ros.evaluation.metrics import quality
 from frame_restore_ros.node.camera_pipeline import CameraPipeline, OutputOptions
 from frame_restore_ros.node.message_factory import RosbagsMessageFactory
@@ -170,6 +171,38 @@ def _skip(camera: _Camera, kind: str, text: str, stamp_ns: int) -> None:
         stamp_ns / 1e9,
         text,
     )
+
+
+def _restorer_raised(
+    camera: _Camera,
+    passed: bytes,
+    outputs: list[tuple[str, bytes]],
+    stages: dict[str, float],
+    tick: float,
+    stamp_ns: int,
+) -> list[tuple[str, bytes]]:
+    """Pass a frame the restorer raised on through, as the node does; count and log why.
+
+    Call from inside the ``except`` block; ``passed``: the CDR of the frame as the node received
+    it (the damaged one when injecting). A defect map of another resolution after the camera's
+    first frame (the camera changed mode) is such a frame.
+    """
+    exc = sys.exc_info()[1]
+    stages["restore"] += time.perf_counter() - tick
+    record = camera.log
+    record.status["restorer_exception"] += 1
+    count = record.status["restorer_exception"]
+    level = logging.WARNING if count <= MAX_LOGGED_SKIPS else logging.INFO
+    log.log(
+        level,
+        "%s: frame at t=%.3fs passed through, the restorer raised %s: %s",
+        record.topic,
+        stamp_ns / 1e9,
+        type(exc).__name__,
+        exc,
+        exc_info=level == logging.WARNING and not isinstance(exc, DefectMaskSizeError),
+    )
+    return [*outputs, (f"{record.topic}/restored", passed)]
 
 
 def _clock_jump(camera: _Camera, before: float | None, after: float, record_ns: int) -> None:
@@ -389,7 +422,16 @@ def _process(
     now = time.perf_counter()
     stages["inject"] += now - tick
     tick = now
-    result = pipeline.restore(received, camera.output)
+    try:
+        result = pipeline.restore(received, camera.output)
+    except DefectMaskSizeError:
+        if record.frames == 1:  # the map does not fit this camera at all: stop at once
+            raise
+        passed = cdr(received.message)
+        return _restorer_raised(camera, passed, outputs, stages, tick, message.timestamp)
+    except Exception:  # the node's rule: a frame the restorer raised on passes through
+        passed = cdr(received.message)
+        return _restorer_raised(camera, passed, outputs, stages, tick, message.timestamp)
     resets = pipeline.restorer.tracker.resets
     record.resolution_resets = resets[ResetCause.RESOLUTION_CHANGE]
     if resets[ResetCause.CLOCK_JUMP] > record.clock_jump_resets:

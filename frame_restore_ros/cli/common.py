@@ -26,19 +26,42 @@ import numpy as np
 from frame_restore_ros.backends.selection import PRECISIONS
 
 RAW = argparse.RawDescriptionHelpFormatter
+# torch.set_num_threads with about 100000 threads crashes the process (segfault); far beyond
+# any CPU this runs on, so larger values are argument errors.
+MAX_THREADS = 1024
 WEIGHTS_HELP = "safetensors weights (default: the bundled small model)"
 SOURCE_HELP = "video, bag or sample:NAME"
 
 
-def positive_int(text: str) -> int:
-    """Parse an argparse integer option that must be >= 1 (argparse names the option)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
-    return value
+def int_at_least(low: int, high: int | None = None) -> Callable[[str], int]:
+    """Return an argparse type: an integer >= ``low`` and <= ``high`` (argparse names it)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer >= {low}, got {text!r}"
+            ) from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be an integer <= {high}, got {value}")
+        return value
+
+    return parse
+
+
+positive_int = int_at_least(1)  # counts: frames, batch, repeats
+non_negative_int = int_at_least(0)  # seeds, counts where 0 means none
+thread_count = int_at_least(1, MAX_THREADS)
+
+
+def nonempty_path(text: str) -> Path:
+    """Parse a path argument; an empty string (Path would read it as ".") is an error."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must be a path, got an empty string")
+    return Path(text)
 
 
 def node_range(name: str) -> Callable[[str], int]:
@@ -77,10 +100,10 @@ def common_options() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--threads",
-        type=positive_int,
+        type=thread_count,
         metavar="N",
         default=argparse.SUPPRESS,
-        help="torch CPU threads (default: torch's choice)",
+        help=f"torch CPU threads, at most {MAX_THREADS} (default: torch's choice)",
     )
     return common
 

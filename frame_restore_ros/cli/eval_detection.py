@@ -163,6 +163,22 @@ def open_clips(
     return clips, total, rates
 
 
+def check_outputs(report: Path, json_file: Path | None) -> None:
+    """Raise ValueError naming the option unless the report and the JSON file can be written.
+
+    Checked before the clips are read: a run takes minutes.
+    """
+    from frame_restore_ros.bag.output_claim import check_creatable
+
+    if report.exists() and not report.is_dir():
+        raise ValueError(f"cannot write -o/--output {report}: it is a file, not a folder")
+    check_creatable(report / "index.html", "-o/--output")
+    if json_file is not None:
+        if json_file.is_dir():
+            raise ValueError(f"cannot write --json {json_file}: it is a folder")
+        check_creatable(json_file, "--json")
+
+
 def run(args: argparse.Namespace) -> int:
     """Score both detectors on every clip; print the tables, write the report (and JSON)."""
     from frame_restore_ros.detection.autoware_baseline import AutowareBlockDetector
@@ -188,6 +204,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"unknown --classes {unknown}; choose from {', '.join(CLASSES)}")
     if args.gallery < 0:
         raise ValueError(f"--gallery must be >= 0 (0: no gallery), got {args.gallery}")
+    check_outputs(args.output, args.json)
     clips, total, rates = open_clips(expand_sources(sources), args.max_frames, args.stride)
     if not clips:
         raise ValueError(f"no camera images in --data {', '.join(sources)}: nothing to score")

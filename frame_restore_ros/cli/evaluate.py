@@ -8,6 +8,7 @@ import logging
 import time
 from pathlib import Path
 
+from frame_restore_ros.bag.output_claim import check_creatable
 from frame_restore_ros.cli.common import (
     SOURCE_HELP,
     add_command,
@@ -18,6 +19,7 @@ from frame_restore_ros.cli.common import (
     add_precision,
     add_weights,
     load_defect_mask_option,
+    non_negative_int,
 )
 
 log = logging.getLogger("frame_restore")
@@ -56,7 +58,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="single-frame MAE weights, the paper's MAE row (default: the bundled baseline)",
     )
     p.add_argument("--no-mae", action="store_true", help="leave the MAE baseline out")
-    add_output(p, "output folder", default=Path("out/evaluate"))
+    add_output(
+        p,
+        "output folder; one that exists must be empty, or an earlier evaluate output with "
+        "--overwrite",
+        default=Path("out/evaluate"),
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the files of an earlier evaluate run in -o (only a folder evaluate wrote)",
+    )
     p.add_argument("--ratios", type=float, nargs="+", default=[0.45, 0.6, 0.75, 0.9])
     p.add_argument("--gaps", type=int, nargs="+", default=[1, 2, 4, 8])
     p.add_argument(
@@ -90,7 +102,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--persistent",
-        type=int,
+        type=non_negative_int,
         default=0,
         metavar="N",
         help="also hold a dead block and lost rows for N consecutive frames per episode "
@@ -113,7 +125,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also SiamMCVAE without alignment, gate, detail transfer, and without all three",
     )
     p.add_argument("--save-frames", type=Path, metavar="DIR", help="write every output as PNG")
-    p.add_argument("--seed", type=int, default=0, help="seed of the damage (default: 0)")
+    p.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed of the damage (default: 0)"
+    )
     p.add_argument(
         "--backend",
         default="torch-cpu",
@@ -131,13 +145,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Check the arguments, run the evaluation and write its outputs."""
     from frame_restore_ros.backends.selection import resolve
-    from frame_restore_ros.bag.frame_sources import source_frames
     from frame_restore_ros.evaluation.harness import EvalConfig, check_defect_mask, evaluate_clips
     from frame_restore_ros.evaluation.methods import build_methods
-    from frame_restore_ros.evaluation.report import markdown_table, summarize, write_outputs
+    from frame_restore_ros.evaluation.report import (
+        markdown_table,
+        remove_previous_outputs,
+        summarize,
+        write_outputs,
+    )
     from frame_restore_ros.model.bundled import BASELINE_MAE_WEIGHTS, default_weights_path
     from frame_restore_ros.synthetic.injection import parse_item
-    from frame_restore_ros.training.pairs import split_point
 
     # Clear errors for bad arguments before any work.
     defect_mask = load_defect_mask_option(args.defect_mask)
@@ -152,14 +169,12 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--frames must be >= 1, got {args.frames}")
     if args.tail is not None and not 0 < args.tail < 1:
         raise ValueError(f"--tail must be in (0, 1), got {args.tail}")
-    clips: dict = {}
-    for source in args.data or ["sample:bikes.mp4"]:
-        if args.tail is None:
-            clips.update(source_frames(source, args.max_frames))
-            continue
-        for name, frames in source_frames(source, None).items():
-            tail = frames[split_point(len(frames), args.tail) :][: args.max_frames]
-            clips[f"{Path(name).stem}_tail{round(args.tail * 100)}"] = tail  # no dot: file names
+    check_output_folder(args.output, args.overwrite)
+    if args.save_frames is not None:
+        check_save_frames(args.save_frames)
+    check_weight_roles(args)
+    clips = load_clips(args)
+    check_clip_lengths(clips, max([*args.gaps, args.kind_gap]), args.persistent)
     if defect_mask is not None:
         check_defect_mask(defect_mask, clips)
     mae = None if args.no_mae else (args.mae or default_weights_path(BASELINE_MAE_WEIGHTS))
@@ -216,12 +231,125 @@ def run(args: argparse.Namespace) -> int:
         else {"file": str(args.defect_mask), "pixels": int(defect_mask.sum())},
         "seconds": round(time.perf_counter() - start, 1),
     }
+    if args.overwrite:
+        remove_previous_outputs(args.output)  # checked: an earlier evaluate output
     report = write_outputs(result, cfg, args.output, meta)
     if args.persistent:
         write_persistent(args, clips, methods, report)
     print(markdown_table(summarize(result.rows), "failed"))
     print(json.dumps({"out": str(args.output), "files": report["files"][:6], **meta}, indent=2))
     return 0
+
+
+def check_output_folder(output: Path, overwrite: bool) -> None:
+    """Raise ValueError unless ``-o`` may take this run's files (before any work).
+
+    As replay's output rules: a folder that exists must be empty, or (with ``overwrite``) an
+    earlier evaluate output (evaluation.json), whose evaluation files this run replaces; other
+    files and subfolders there are kept, never deleted.
+    """
+    from frame_restore_ros.evaluation.report import foreign_files, why_not_replaceable
+
+    output = Path(output)
+    if output.exists() or output.is_symlink():
+        if not output.is_dir():
+            raise ValueError(f"output {output} exists and is not a folder; remove it")
+        if any(output.iterdir()):
+            if not overwrite:
+                raise ValueError(
+                    f"output {output} exists and is not empty; remove it or pass --overwrite"
+                )
+            reason = why_not_replaceable(output)
+            if reason:
+                raise ValueError(
+                    f"--overwrite replaces only an evaluate output; {output} is not one: {reason}"
+                )
+            kept = foreign_files(output)
+            if kept:
+                log.info("--overwrite keeps %d other files in %s: %s", len(kept), output, kept[:5])
+    check_creatable(output, "output")
+
+
+def check_save_frames(folder: Path) -> None:
+    """Raise ValueError unless ``--save-frames`` names a folder that can be written."""
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--save-frames {folder} exists and is not a folder")
+    check_creatable(folder, "--save-frames")
+
+
+def check_weight_roles(args: argparse.Namespace) -> None:
+    """Raise ValueError for a weight file of the wrong architecture for its option.
+
+    ``--weights`` and ``--compare-weights`` take SiamMCVAE files, ``--mae`` a single-frame MAE;
+    only the headers are read, before any clip or model loads.
+    """
+    from frame_restore_ros.model.checkpoint import check_architecture
+
+    for option, path, architecture in (
+        ("--weights", args.weights, "siammcvae"),
+        ("--compare-weights", args.compare_weights, "siammcvae"),
+        ("--mae", None if args.no_mae else args.mae, "mae"),
+    ):
+        if path is not None:
+            check_architecture(path, architecture, option)
+
+
+def load_clips(args: argparse.Namespace) -> dict:
+    """Clip name -> frames of every ``--data`` source (with ``--tail``: its trailing part).
+
+    A source that gives no frame (e.g. a bag without an image topic) raises ValueError naming
+    it and why.
+    """
+    from frame_restore_ros.bag.frame_sources import source_frames
+    from frame_restore_ros.training.pairs import split_point
+
+    clips: dict = {}
+    for source in args.data or ["sample:bikes.mp4"]:
+        found = source_frames(source, args.max_frames if args.tail is None else None)
+        if not any(found.values()):
+            raise ValueError(f"--data {source}: {no_frames_reason(source)}")
+        if args.tail is None:
+            clips.update(found)
+            continue
+        for name, frames in found.items():
+            tail = frames[split_point(len(frames), args.tail) :][: args.max_frames]
+            clips[f"{Path(name).stem}_tail{round(args.tail * 100)}"] = tail  # no dot: file names
+    return clips
+
+
+def no_frames_reason(source: str) -> str:
+    """Say why ``source`` gave no frame: a bag's topics as replay names them, else no frames."""
+    from frame_restore_ros.bag.bag_io import BagReader
+    from frame_restore_ros.bag.frame_sources import is_bag
+    from frame_restore_ros.bag.replay import select_topics
+    from frame_restore_ros.media.video import sample_video_path
+
+    path = sample_video_path(source[len("sample:") :]) if source.startswith("sample:") else source
+    if not is_bag(path):
+        return "no frames could be read"
+    try:
+        with BagReader(Path(path)) as reader:
+            select_topics(reader.topics, None)
+    except ValueError as exc:
+        return str(exc)
+    return "its image topics hold no messages"
+
+
+def check_clip_lengths(clips: dict, max_gap: int, persistent: int) -> None:
+    """Raise ValueError naming the first clip too short for the largest gap or --persistent."""
+    from frame_restore_ros.evaluation.persistent import frames_needed
+
+    for name, frames in clips.items():
+        if len(frames) <= max_gap:
+            raise ValueError(
+                f"clip {name} has {len(frames)} frames, too few for gap {max_gap} (needs at "
+                f"least {max_gap + 1}; raise --max-frames or lower --gaps / --kind-gap)"
+            )
+        if persistent and len(frames) < frames_needed(persistent):
+            raise ValueError(
+                f"clip {name} has {len(frames)} frames, too few for --persistent {persistent} "
+                f"(needs at least {frames_needed(persistent)})"
+            )
 
 
 def write_persistent(args: argparse.Namespace, clips: dict, methods: dict, report: dict) -> None:
@@ -231,7 +359,8 @@ def write_persistent(args: argparse.Namespace, clips: dict, methods: dict, repor
     from frame_restore_ros.evaluation.intervals import interval_markdown, interval_rows
     from frame_restore_ros.evaluation.persistent import evaluate_persistent, restorer_method
 
-    model = load_backend(args.backend, args.weights, args.precision).backend
+    siammcvae = {"precision": args.precision, "architecture": "siammcvae"}
+    model = load_backend(args.backend, args.weights, **siammcvae).backend
     restorers = {
         "hold": restorer_method(HoldBackend(), propagate=False),
         "siammcvae": restorer_method(model, propagate=False),
@@ -239,7 +368,7 @@ def write_persistent(args: argparse.Namespace, clips: dict, methods: dict, repor
         "siammcvae+propagate": restorer_method(model, propagate=True),
     }
     if args.compare_weights is not None:
-        compared = load_backend(args.backend, args.compare_weights, args.precision).backend
+        compared = load_backend(args.backend, args.compare_weights, **siammcvae).backend
         restorers["siammcvae_compared"] = restorer_method(compared, propagate=False)
     if args.without_carried_motion:
         restorers["siammcvae_no_carry"] = restorer_method(model, propagate=False, carry=False)

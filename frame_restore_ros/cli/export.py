@@ -12,6 +12,7 @@ from frame_restore_ros.cli.common import (
     add_precision,
     add_uncertainty,
     add_weights,
+    positive_int,
 )
 
 
@@ -34,7 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_weights(p)
     add_output(p, "ONNX file to write", required=True)
     add_uncertainty(p, 0, "a std output")
-    p.add_argument("--batch", type=int, default=1, help="static batch size (default: 1)")
+    p.add_argument(
+        "--batch", type=positive_int, default=1, help="static batch size, >= 1 (default: 1)"
+    )
     p.add_argument(
         "--engine",
         type=Path,
@@ -60,9 +63,11 @@ def check_outputs(
     """Check the output files before anything is written; raise ValueError naming the option.
 
     Refused: an output that is the input weights (resolved, so also through a symlink), a
-    directory, ``-o`` and ``--engine`` naming one file, an existing file without ``overwrite``.
+    directory, ``-o`` and ``--engine`` naming one file, an existing file without ``overwrite``,
+    a place that cannot be written (under a regular file, a read-only folder).
     """
     from frame_restore_ros.model.bundled import default_weights_path
+    from frame_restore_ros.model.checkpoint import check_writable
 
     source = Path(weights) if weights is not None else default_weights_path()
     outputs = [("-o/--output", Path(output))]
@@ -75,6 +80,7 @@ def check_outputs(
             raise ValueError(f"{option} {path} is a directory, not a file")
         if path.exists() and not overwrite:
             raise ValueError(f"{option} {path} already exists (--overwrite replaces it)")
+        check_writable(path, option)
     if engine is not None and Path(engine).resolve() == Path(output).resolve():
         raise ValueError(f"--engine {engine} and -o/--output {output} must be different files")
 

@@ -12,9 +12,9 @@ from frame_restore_ros.cli.common import (
     add_no_progress,
     add_output,
     check_inputs_exist,
+    nonempty_path,
     video_path,
 )
-from frame_restore_ros.cli.replay import nonempty_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -18,6 +18,8 @@ from frame_restore_ros.cli.common import (
     check_inputs_exist,
     load_defect_mask_option,
     node_range,
+    non_negative_int,
+    nonempty_path,
 )
 
 if TYPE_CHECKING:
@@ -27,13 +29,6 @@ if TYPE_CHECKING:
     from frame_restore_ros.synthetic.injection import InjectionSpec
 
 log = logging.getLogger("frame_restore")
-
-
-def nonempty_path(text: str) -> Path:
-    """Parse a path argument; an empty string (Path would read it as ".") is an error."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("must be a path, got an empty string")
-    return Path(text)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -79,7 +74,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=0.5,
         help="fraction of frames damaged by --inject (default: 0.5)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of --inject (default: 0)")
+    p.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed of --inject (default: 0)"
+    )
     add_weights(p)
     p.add_argument(
         "--backend",
@@ -140,7 +137,9 @@ def run(args: argparse.Namespace) -> int:
     report = args.report or args.output.with_name(args.output.name + "_report")
     check_paths(args.input, args.output, report, args.topic, args.overwrite, args.salvage)
     with OutputClaim(args.output), OutputClaim(report, "report"):
-        loaded = load_backend(args.backend, args.weights, args.precision, args.uncertainty)
+        loaded = load_backend(
+            args.backend, args.weights, args.precision, args.uncertainty, architecture="siammcvae"
+        )
         return _replay(args, loaded, inject, defect_mask, report)
 
 

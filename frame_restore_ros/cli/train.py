@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from frame_restore_ros.cli.common import SOURCE_HELP, add_command, add_output
+from frame_restore_ros.cli.common import SOURCE_HELP, add_command, add_output, non_negative_int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -78,7 +78,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--max-frames", type=int, help="read at most this many frames per source (default: all)"
     )
-    p.add_argument("--seed", type=int, help="seed of sampling and initialisation (default: 0)")
+    p.add_argument(
+        "--seed", type=non_negative_int, help="seed of sampling and initialisation (default: 0)"
+    )
     p.add_argument("--device", help="cpu or cuda (bf16 autocast on cuda) (default: cpu)")
     p.add_argument(
         "--loader-workers",

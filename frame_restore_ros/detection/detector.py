@@ -1616,10 +1616,14 @@ def _bottom_run(gray: np.ndarray, level: float, chunk: int = 32) -> int:
     return height
 
 
+class DefectMaskSizeError(ValueError):
+    """The defect mask was calibrated at another resolution than the frame's."""
+
+
 def _fit_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Return the defect mask as bool; it fits one sensor resolution, so sizes must match."""
     if mask.shape != shape:
-        raise ValueError(
+        raise DefectMaskSizeError(
             f"defect mask is {mask.shape[0]}x{mask.shape[1]} but the frame is "
             f"{shape[0]}x{shape[1]}: a dead-pixel map belongs to one sensor resolution"
         )
@@ -1632,4 +1636,4 @@ def _describe(value: object) -> str:
     return type(value).__name__
 
 
-__all__ = ["Detection", "DetectorConfig", "FailureDetector", "grid_shape"]
+__all__ = ["DefectMaskSizeError", "Detection", "DetectorConfig", "FailureDetector", "grid_shape"]

@@ -34,6 +34,7 @@ from frame_restore_ros.pipeline.repair import RepairOptions
 from frame_restore_ros.pipeline.restorer import Restorer, RestorerConfig
 
 KINDS = ("block", "bottom")
+LEAD_IN = 3  # clean frames streamed into a fresh Restorer before each failure (its reference)
 WHOLE_FRAME_RATIO = DetectorConfig().whole_frame_ratio
 
 
@@ -62,6 +63,11 @@ def failure_region(shape: tuple[int, int], kind: str, rng: np.random.Generator) 
     else:
         raise ValueError(f"persistent failure kind must be one of {KINDS}, got {kind!r}")
     return failed
+
+
+def frames_needed(length: int, lead_in: int = LEAD_IN) -> int:
+    """Frames a clip needs for failures of ``length`` frames after ``lead_in`` clean ones."""
+    return length + lead_in + 2
 
 
 def episodes(
@@ -137,7 +143,7 @@ def evaluate_persistent(
     length: int = 12,
     per_clip: int = 2,
     kinds: Iterable[str] = KINDS,
-    lead_in: int = 3,
+    lead_in: int = LEAD_IN,
     seed: int = 0,
     progress: bool = True,
 ) -> list[dict]:
@@ -149,6 +155,10 @@ def evaluate_persistent(
     Rows: clip, condition (``persistent_<kind>``), kind, frame (the k-th frame of the episode),
     method, region ("failed"), metric (psnr, ssim, temporal_error), value.
     """
+    if length < 1 or lead_in < 0:
+        raise ValueError(
+            f"persistent failures need length >= 1 and lead_in >= 0, got {length} and {lead_in}"
+        )
     plan = episodes(clips, length + lead_in, per_clip, kinds)
     single_frame = single_frame or {}
     names = [*restorers, *single_frame]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import fnmatch
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -19,6 +20,12 @@ from frame_restore_ros.evaluation.intervals import interval_markdown, interval_r
 from frame_restore_ros.media.strips import labelled_strip  # noqa: E402
 
 PLOTTED = ("psnr", "ssim")
+# The files write_outputs (and evaluate --persistent) put in an output folder: what
+# ``evaluate --overwrite`` may replace, and nothing else.
+OUTPUT_PATTERNS = (
+    "evaluation.json", "frames.csv", "summary.csv", "table_*.md", "quality_vs_*.png",
+    "strip_*.png",
+)  # fmt: skip
 
 
 def _pooled(summary: list[dict]) -> dict[tuple, float]:
@@ -134,8 +141,44 @@ def save_strips(result: EvalResult, out: Path) -> list[Path]:
     return written
 
 
+def is_output_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file named as one :func:`write_outputs` writes."""
+    return path.is_file() and any(fnmatch.fnmatch(path.name, p) for p in OUTPUT_PATTERNS)
+
+
+def why_not_replaceable(folder: Path) -> str | None:
+    """Why ``evaluate --overwrite`` must not write into ``folder``, or None.
+
+    Only an earlier evaluate output (it has evaluation.json) is written over: its evaluation
+    files are replaced (:func:`remove_previous_outputs`); other files and subfolders stay.
+    """
+    if not (folder / "evaluation.json").is_file():
+        return "it has no evaluation.json"
+    return None
+
+
+def foreign_files(folder: Path) -> list[str]:
+    """Return the names of the files in ``folder`` that are not evaluation outputs."""
+    return sorted(c.name for c in folder.iterdir() if not c.is_dir() and not is_output_file(c))
+
+
+def remove_previous_outputs(folder: Path) -> list[Path]:
+    """Remove the evaluation output files of an earlier run from ``folder``; return them."""
+    if not folder.is_dir():
+        return []
+    removed = [c for c in sorted(folder.iterdir()) if is_output_file(c)]
+    for path in removed:
+        path.unlink()
+    return removed
+
+
 def write_outputs(result: EvalResult, cfg: EvalConfig, out: Path, meta: dict) -> dict:
-    """Write evaluation.json, frames.csv, summary.csv, plots and strips under ``out``."""
+    """Write evaluation.json, frames.csv, summary.csv, plots and strips under ``out``.
+
+    Raises ValueError when ``result`` holds no score (nothing was evaluated).
+    """
+    if not result.rows:
+        raise ValueError("no frame was scored: no clip had frames to evaluate")
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize(result.rows)
     with (out / "frames.csv").open("w", newline="") as handle:

@@ -107,6 +107,8 @@ def default_file_mode() -> int:
 def read_metadata(path: str | os.PathLike[str]) -> tuple[SiamMCVAEConfig, dict[str, Any]]:
     """Return (config, extra notes) from a checkpoint header without loading tensors."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a directory, not a weight file")
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
@@ -140,6 +142,27 @@ def read_metadata(path: str | os.PathLike[str]) -> tuple[SiamMCVAEConfig, dict[s
             f"got {type(extra).__name__} {str(extra)[:60]}"
         )
     return config, extra
+
+
+ARCHITECTURES = {"siammcvae": "SiamMCVAE", "mae": "single-frame MAE"}
+
+
+def check_architecture(
+    path: str | os.PathLike[str], expected: str, option: str = "--weights"
+) -> SiamMCVAEConfig:
+    """Return the header's config if the file holds a model of ``expected`` architecture.
+
+    Reads the header only (before any model loads). A SiamMCVAE file where an MAE is wanted,
+    or the reverse, raises CheckpointError naming ``option``, the file and both architectures.
+    """
+    config, _ = read_metadata(path)
+    if config.architecture != expected:
+        raise CheckpointError(
+            f"{option} {path} holds a {ARCHITECTURES[config.architecture]} (architecture "
+            f"{config.architecture}); {option} takes a {ARCHITECTURES[expected]} "
+            f"(architecture {expected})"
+        )
+    return config
 
 
 def load_checkpoint(
