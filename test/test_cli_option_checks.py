@@ -215,3 +215,17 @@ def test_replay_refuses_mae_weights_before_reading_the_bag(tmp_path, caplog):
     assert code == 2
     assert "holds a single-frame MAE" in caplog.text
     assert not (tmp_path / "out").exists()
+
+
+def test_frames_smaller_than_the_patch_grid_fail_before_any_model(tmp_path, caplog, no_model):
+    import cv2
+
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    for index in range(4):
+        cv2.imwrite(str(folder / f"{index}.png"), np.full((3, 40, 3), 90 + index, np.uint8))
+    bag = tmp_path / "bag"
+    assert main(["make-bag", str(folder), "-o", str(bag), "--no-progress"]) == 0
+    args = ["evaluate", *SMALL, "--data", str(bag), "-o", str(tmp_path / "e")]
+    assert main(args) == 2
+    assert "frame 0 is 3x40 pixels, smaller than the 14x25 patch grid" in caplog.text

@@ -160,7 +160,8 @@ def _plot_timeline(result: ReplayResult, path: Path) -> None:
             )
         ax.set_title(camera.topic, fontsize=9)
         ax.set_ylabel("failed pixels %")
-        ax.legend(fontsize=7, loc="upper right")
+        if statuses:  # a camera none of whose frames decoded has nothing to label
+            ax.legend(fontsize=7, loc="upper right")
     axes[-1, 0].set_xlabel("frame")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -201,7 +202,8 @@ def _plot_latency(result: ReplayResult, path: Path) -> None:
             ax.hist(camera.restorer_ms, bins=40, alpha=0.6, label=camera.topic)
     ax.set_xlabel("restorer latency per frame (ms)")
     ax.set_ylabel("frames")
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -175,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
     check_weight_roles(args)
     clips = load_clips(args)
     check_clip_lengths(clips, max([*args.gaps, args.kind_gap]), args.persistent)
+    check_clip_sizes(clips, EvalConfig.grid)
     if defect_mask is not None:
         check_defect_mask(defect_mask, clips)
     mae = None if args.no_mae else (args.mae or default_weights_path(BASELINE_MAE_WEIGHTS))
@@ -350,6 +351,21 @@ def check_clip_lengths(clips: dict, max_gap: int, persistent: int) -> None:
                 f"clip {name} has {len(frames)} frames, too few for --persistent {persistent} "
                 f"(needs at least {frames_needed(persistent)})"
             )
+
+
+def check_clip_sizes(clips: dict, grid: tuple[int, int]) -> None:
+    """Raise ValueError naming the first frame smaller than the failures' patch grid.
+
+    ``grid``: (rows, cols) of the patches failures are drawn on; a frame needs a pixel per patch.
+    """
+    for name, frames in clips.items():
+        for index, frame in enumerate(frames):
+            height, width = frame.shape[:2]
+            if height < grid[0] or width < grid[1]:
+                raise ValueError(
+                    f"clip {name}: frame {index} is {height}x{width} pixels, smaller than the "
+                    f"{grid[0]}x{grid[1]} patch grid the failures are drawn on"
+                )
 
 
 def write_persistent(args: argparse.Namespace, clips: dict, methods: dict, report: dict) -> None:

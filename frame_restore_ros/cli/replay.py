@@ -106,7 +106,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="report folder (default: OUTPUT_report)",
     )
-    p.add_argument("--strips", type=int, default=3, help="before/after strips per camera")
+    p.add_argument(
+        "--strips", type=non_negative_int, default=3, help="before/after strips per camera"
+    )
     p.add_argument(
         "--overwrite",
         action="store_true",
