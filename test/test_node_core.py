@@ -56,10 +56,15 @@ def wire(message: object, msgtype: str) -> object:
 
 
 def image_message(
-    bgr: np.ndarray, encoding: str = "bgr8", index: int = 0, frame_id: str = "cam", pad: int = 0
+    bgr: np.ndarray,
+    encoding: str = "bgr8",
+    index: int = 0,
+    frame_id: str = "cam",
+    pad: int = 0,
+    bigendian: bool = False,
 ) -> object:
     """Build a received sensor_msgs/Image of ``bgr`` in ``encoding``, rows padded by ``pad``."""
-    fields = native_to_fields(bgr_to_native(bgr, encoding), encoding)
+    fields = native_to_fields(bgr_to_native(bgr, encoding), encoding, bigendian)
     if pad:
         rows = fields["data"].reshape(fields["height"], -1)
         padded = np.concatenate([rows, np.full((rows.shape[0], pad), 7, np.uint8)], axis=1)

@@ -140,7 +140,7 @@ def _stream(tmp: Path) -> Run:
     return Run(sent, *recorded, changes, swap_stamp, frames, exit_code, stop_s, node.output())
 
 
-_RECEIVED = ("frames.total", "dropped.total", "bad_messages.total")
+_RECEIVED = ("frames.total", "dropped.total", "bad_messages.total", "exceptions.total")
 
 
 @pytest.fixture(scope="module")

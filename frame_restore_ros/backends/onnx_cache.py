@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,30 @@ def default_cache_dir() -> Path:
     """``$FRAME_RESTORE_CACHE`` or ``~/.cache/frame_restore_ros``."""
     root = os.environ.get("FRAME_RESTORE_CACHE")
     return Path(root) if root else Path.home() / ".cache" / "frame_restore_ros"
+
+
+def cache_dir_problem(folder: Path) -> str | None:
+    """Return why the cache ``folder`` cannot hold exports (or TensorRT engines), or None.
+
+    Creates nothing: a missing folder is fine when the nearest existing folder above it takes a
+    new file. Writing is tried with a temporary file, as permission bits alone do not tell (root,
+    read-only or virtual file systems such as /proc).
+    """
+    folder = Path(folder)
+    for path in (folder, folder / "onnx"):
+        if path.exists() and not path.is_dir():
+            return f"{path} is not a folder"
+    existing = folder.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"cannot create {folder}: {existing} is not a folder"
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        return f"cannot write in {folder}: no file can be created in {existing} ({exc.strerror})"
+    return None
 
 
 def cached_onnx(

@@ -160,8 +160,10 @@ def load_backend(
     """
     if weights is not None and Path(weights).is_dir():
         raise IsADirectoryError(f"weights {weights} is a directory, not a weight file")
-    if weights is not None and not Path(weights).is_file():
+    if weights is not None and not Path(weights).exists():
         raise FileNotFoundError(f"weights file {weights} does not exist")
+    if weights is not None and not Path(weights).is_file():
+        raise ValueError(f"weights {weights} is not a regular file (a device, pipe or socket)")
     if uncertainty_samples < 0 or uncertainty_samples == 1:
         raise ValueError(
             f"uncertainty needs K >= 2 samples (or 0 = off), got {uncertainty_samples}"

@@ -42,7 +42,7 @@ from frame_restore_ros.bag.bag_io import (
 )
 from frame_restore_ros.codec.image_codec import ImageDecodeError
 from frame_restore_ros.codec.messages import OUTPUT_TYPESTORE
-from frame_restore_ros.detection.detector import MIN_FRAME_SIDE, DefectMaskSizeError
+from frame_restore_ros.detection.detector import DefectMaskSizeError
 from frame_restore_ros.evaluation.metrics import quality
 from frame_restore_ros.node.camera_pipeline import CameraPipeline, OutputOptions
 from frame_restore_ros.node.message_factory import RosbagsMessageFactory
@@ -392,12 +392,6 @@ def _process(
     except ImageDecodeError as exc:
         stages["decode"] += time.perf_counter() - tick
         _skip(camera, exc.kind, str(exc), message.timestamp)
-        return [(f"{topic}/restored", message.cdr)]
-    height, width = received.image.bgr.shape[:2]
-    if min(height, width) < MIN_FRAME_SIDE:
-        stages["decode"] += time.perf_counter() - tick
-        text = f"{width}x{height} frame is smaller than {MIN_FRAME_SIDE}x{MIN_FRAME_SIDE}"
-        _skip(camera, "too_small", text, message.timestamp)
         return [(f"{topic}/restored", message.cdr)]
     now = time.perf_counter()
     stages["decode"] += now - tick

@@ -35,7 +35,7 @@ from frame_restore_ros.node.parameters import NODE_PARAMETERS
 
 DIAGNOSTICS_PERIOD_S = 0.5
 START_TIMEOUT_S = 60.0
-RECEIVED_KEYS = ("frames.total", "dropped.total", "bad_messages.total")
+RECEIVED_KEYS = ("frames.total", "dropped.total", "bad_messages.total", "exceptions.total")
 SUSTAINED_SHARE = 0.99  # of the sent frames that must come out restored
 SUSTAINED_RATE_SHARE = 0.95  # of the asked rate the publisher must achieve
 WARMUP_S = 1.0  # the first second's frames count for loss, not for latency

@@ -19,8 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "node-params",
         "check a parameter file of the frame_restore node, or print the parameter table",
         "Validate a ROS 2 parameter YAML against the node's declared parameters (types,\n"
-        "ranges, choices, unknown names) without ROS, and print the effective values; or\n"
-        "print the parameter table.\n\n"
+        "ranges, choices, unknown names, the weights file's header, the engine cache folder)\n"
+        "without ROS, and print the effective values; or print the parameter table.\n\n"
         "examples:\n"
         "  frame-restore node-params --check config/multi_camera_example.yaml\n"
         "  frame-restore node-params --markdown",

@@ -12,6 +12,7 @@ byte of a good pixel is kept.
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -48,11 +49,25 @@ _YUV422_LAYOUT = {"yuv422": "UYVY", "uyvy": "UYVY", "yuv422_yuy2": "YUYV", "yuyv
 #: Encodings in which two neighbouring pixels share chroma: the width must be even.
 YUV422_ENCODINGS = tuple(_YUV422_LAYOUT)
 
+#: The largest frame decoded, per side and in pixels: a vehicle camera is at most 8K (8192x4320,
+#: 35 Mpx). A larger size is a corrupt header (one bit flipped in a JPEG SOF height gives
+#: 33848x1920) or an attack: a 631-byte JPEG declaring 16000x16000 decoded and restored in 11 s
+#: and 3.3 GB (about 20 bytes and 35 ms per pixel). Checked on the declared size, before decoding.
+MAX_IMAGE_SIDE, MAX_IMAGE_PIXELS = 8192, 8192 * 4320
+_JPEG_SIGNATURE = b"\xff\xd8\xff"  # SOI and the next marker's 0xFF, as OpenCV recognises JPEG
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# JPEG frame headers (SOF0-15 but DHT, JPG and DAC): height and width follow the precision byte.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_JPEG_NO_LENGTH = frozenset((0x01, *range(0xD0, 0xD9)))  # TEM, RST0-7, SOI: no segment length
+_JPEG_MARKER = re.compile(rb"\xff+([^\xff])")
+_JPEG_MAX_MARKERS = 1024  # segments before the frame header (a real file has a few dozen)
+
 
 class ImageDecodeError(ValueError):
     """A message that cannot be turned into a frame; the text names the problem.
 
-    ``kind`` is a short category for counting: unsupported_encoding, bad_size, undecodable.
+    ``kind`` is a short category for counting: unsupported_encoding, bad_size, undecodable
+    (the node adds malformed and too_small).
     """
 
     def __init__(self, message: str, kind: str = "undecodable") -> None:
@@ -82,11 +97,14 @@ class DecodedImage:
             when they are not 8-bit BGR (mono8, mono16, bgr16, bgra8; see
             :func:`compressed_native_encoding`), else None.
         encoding: the input encoding (CompressedImage: its ``format`` string).
+        bigendian: the byte order of the message's multi-byte elements (``is_bigendian``), kept
+            when pixels are written back (:func:`native_to_fields`).
     """
 
     bgr: np.ndarray
     native: np.ndarray | None
     encoding: str
+    bigendian: bool = False
 
 
 def _as_bytes(data: object) -> np.ndarray:
@@ -106,17 +124,30 @@ def native_layout(encoding: str) -> tuple[np.dtype, int]:
     return np.dtype(typestr), channels
 
 
+def size_problem(width: int, height: int) -> str | None:
+    """Return why a declared ``width`` x ``height`` is refused (zero, or above the bound)."""
+    if height <= 0 or width <= 0:
+        return f"image has zero size ({width}x{height})"
+    if max(width, height) > MAX_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
+        return (
+            f"declared size {width}x{height} is above the limit of {MAX_IMAGE_SIDE} px a side "
+            f"and {MAX_IMAGE_PIXELS / 1e6:.1f} Mpx (MAX_IMAGE_SIDE, MAX_IMAGE_PIXELS): a corrupt "
+            "header, not decoded"
+        )
+    return None
+
+
 def read_native(msg: ImageFields) -> np.ndarray:
     """Return the pixels of a sensor_msgs/Image as (H, W[, C]) without row padding.
 
-    Raises ImageDecodeError for an unknown encoding, a zero size, a step shorter than a row, or
-    data whose length is not step x height.
+    Raises ImageDecodeError for an unknown encoding, a zero or too large size
+    (:func:`size_problem`), a step shorter than a row, or data whose length is not step x height.
     """
     encoding = str(msg.encoding)
     dtype, channels = native_layout(encoding)
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    if height <= 0 or width <= 0:
-        raise ImageDecodeError(f"image has zero size ({width}x{height})", "bad_size")
+    if problem := size_problem(width, height):
+        raise ImageDecodeError(problem, "bad_size")
     row_bytes = width * channels * dtype.itemsize
     if step < row_bytes:
         raise ImageDecodeError(
@@ -176,7 +207,8 @@ def decode_image(msg: ImageFields) -> DecodedImage:
         bgr = _to_bgr8(native, str(msg.encoding))
     except (ImageError, cv2.error) as exc:
         raise ImageDecodeError(f"cannot convert {msg.encoding} to bgr8: {exc}") from exc
-    return DecodedImage(np.ascontiguousarray(bgr, dtype=np.uint8), native, str(msg.encoding))
+    bgr = np.ascontiguousarray(bgr, dtype=np.uint8)
+    return DecodedImage(bgr, native, str(msg.encoding), bool(msg.is_bigendian))
 
 
 def compressed_native_encoding(native: np.ndarray) -> str:
@@ -187,16 +219,72 @@ def compressed_native_encoding(native: np.ndarray) -> str:
     return "bgra8" if native.shape[2] == 4 else f"bgr{depth}"
 
 
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """Return (width, height) of a JPEG's frame header, walking the markers as libjpeg does.
+
+    None when no frame header comes before the scan, the end of the data or _JPEG_MAX_MARKERS.
+    """
+    position = 2  # after SOI
+    for _ in range(_JPEG_MAX_MARKERS):
+        # libjpeg skips stray bytes before a marker (with a warning), then 0xFF fill bytes
+        found = _JPEG_MARKER.search(data, position)
+        if found is None:
+            return None
+        marker, position = found.group(1)[0], found.end()
+        if marker in _JPEG_NO_LENGTH:
+            continue
+        if marker in (0x00, 0xD9, 0xDA) or position + 2 > len(data):  # no marker, EOI, SOS
+            return None
+        (length,) = struct.unpack_from(">H", data, position)
+        if marker in _JPEG_SOF:
+            if length < 7 or position + 7 > len(data):
+                return None
+            height, width = struct.unpack_from(">HH", data, position + 3)
+            return width, height
+        if length < 2:
+            return None
+        position += length
+    return None
+
+
+def compressed_size(fmt: str, raw: np.ndarray) -> tuple[int, int]:
+    """Return the (width, height) a JPEG or PNG declares in its header, without decoding it.
+
+    Raises ImageDecodeError for other data (OpenCV would decode BMP, TIFF, ... too, but the node
+    takes JPEG and PNG only, the two compressed_image_transport writes) or a header that does not
+    state a size.
+    """
+    head = raw.tobytes()  # a copy: cheap beside decoding
+    size = None
+    if head[:3] == _JPEG_SIGNATURE:
+        size, missing = _jpeg_size(head), "no JPEG frame header (SOF)"
+    elif head[:8] == _PNG_SIGNATURE:
+        missing = "no PNG IHDR header"
+        if len(head) >= 24 and head[12:16] == b"IHDR":
+            size = struct.unpack_from(">II", head, 16)
+    else:
+        missing = f"neither JPEG nor PNG (starts with {head[:8]!r})"
+    if size is None:
+        raise ImageDecodeError(f"compressed image ({fmt!r}) does not decode: {missing}")
+    return size
+
+
 def decode_compressed(fmt: str, data: object) -> DecodedImage:
     """Decode a sensor_msgs/CompressedImage (JPEG or PNG) to BGR8, keeping other pixel layouts.
 
     A 1-channel, 16-bit or BGRA image is kept as ``native`` (8-bit BGR: None) so that the way
-    back (:func:`encode_compressed`) writes the same bit depth and channel count.
+    back (:func:`encode_compressed`) writes the same bit depth and channel count. The size the
+    header declares is checked (:func:`size_problem`) before anything is decoded.
     """
     raw = _as_bytes(data)
     if raw.size == 0:
         raise ImageDecodeError(f"compressed image ({fmt!r}) has no data")
-    image = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
+    if problem := size_problem(*compressed_size(fmt, raw)):
+        raise ImageDecodeError(f"compressed image ({fmt!r}): {problem}", "bad_size")
+    try:
+        image = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        raise ImageDecodeError(f"compressed image ({fmt!r}) does not decode: {exc}") from exc
     if image is None:
         raise ImageDecodeError(f"compressed image ({fmt!r}, {raw.size} bytes) does not decode")
     if image.dtype not in (np.uint8, np.uint16) or (
@@ -363,15 +451,22 @@ def merge_into_native(
     return cv2.copyTo(np.ascontiguousarray(encoded), mask.view(np.uint8), out)
 
 
-def native_to_fields(native: np.ndarray, encoding: str) -> dict[str, object]:
-    """Fields of a sensor_msgs/Image for ``native`` (little-endian, no row padding)."""
+def native_to_fields(
+    native: np.ndarray, encoding: str, bigendian: bool = False
+) -> dict[str, object]:
+    """Fields of a sensor_msgs/Image for ``native`` (no row padding).
+
+    ``bigendian``: the byte order of multi-byte elements; pass the input's
+    (``DecodedImage.bigendian``) so that every byte of a kept pixel is the input's.
+    """
     height, width = native.shape[:2]
-    data = np.ascontiguousarray(native.astype(native.dtype.newbyteorder("<"), copy=False))
+    order = ">" if bigendian else "<"
+    data = np.ascontiguousarray(native.astype(native.dtype.newbyteorder(order), copy=False))
     return {
         "height": height,
         "width": width,
         "encoding": encoding,
-        "is_bigendian": 0,
+        "is_bigendian": int(bigendian),
         "step": data.nbytes // height,
         "data": data.reshape(-1).view(np.uint8),
     }

@@ -109,6 +109,8 @@ def read_metadata(path: str | os.PathLike[str]) -> tuple[SiamMCVAEConfig, dict[s
     path = Path(path)
     if path.is_dir():
         raise CheckpointError(f"{path}: is a directory, not a weight file")
+    if path.exists() and not path.is_file():  # opening a pipe would wait for a writer
+        raise CheckpointError(f"{path}: not a regular file (a device, pipe or socket)")
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}

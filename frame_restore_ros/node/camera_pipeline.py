@@ -3,7 +3,8 @@
 Rules: a clean frame, and every frame that cannot be restored, is republished as the very input
 message object (no conversion, nothing withheld); a repaired frame keeps the input's header and
 encoding and every byte of its good pixels (``image_codec.merge_into_native``); a message that
-cannot be decoded is republished unchanged, counted by kind and logged at a limited rate.
+cannot be decoded (or is too small for the detector) is republished unchanged, counted by kind and
+logged at a limited rate; so is a frame the node's own code raised on, counted as an exception.
 
 :meth:`CameraPipeline.handle` is the node's whole path; its steps (:meth:`~CameraPipeline.decode`,
 :meth:`~CameraPipeline.restore`, :meth:`~CameraPipeline.publications`) are public so that the bag
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,12 +33,12 @@ from frame_restore_ros.codec.image_codec import (
     native_to_fields,
 )
 from frame_restore_ros.codec.messages import stamp_seconds
+from frame_restore_ros.detection.detector import MIN_FRAME_SIDE
 from frame_restore_ros.node.camera_stats import CameraStats
 from frame_restore_ros.node.message_factory import MessageFactory
 from frame_restore_ros.node.throttle import ThrottledLog
+from frame_restore_ros.pipeline.reference import ResetCause
 from frame_restore_ros.pipeline.restorer import Restorer, RestorerConfig, RestoreResult, Status
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,8 @@ class CameraPipeline:
         self.factory = factory
         self.warnings = warnings
         self._lock = threading.Lock()  # process vs. runtime reconfiguration
+        self._resets_seen: Counter[ResetCause] = Counter()  # the tracker's, at the last frame
+        self._tracebacks: set[str] = set()  # stages whose exception was logged with traceback
 
     def reconfigure(self, config: RestorerConfig, backend: RestorationBackend | None) -> None:
         """Apply new parameters, keeping the reference.
@@ -105,11 +109,14 @@ class CameraPipeline:
         with self._lock:
             try:
                 self.restorer.prepare_reference()
-            except Exception:  # the next damaged frame retries, and reports, if it fails
-                log.exception("%s: preparing the reference failed", self.name)
+            except Exception as exc:  # the next damaged frame retries, and reports, if it fails
+                self._log_exception("preparing the reference", exc, time.monotonic())
 
     def decode(self, message: object) -> DecodedMessage:
-        """Decode ``message``; raise ImageDecodeError (``kind`` says why) if it cannot be."""
+        """Decode ``message``; raise ImageDecodeError (``kind`` says why) if it cannot be.
+
+        A frame thinner than the detector's MIN_FRAME_SIDE is refused as ``too_small``.
+        """
         try:
             if self.compressed:
                 image = decode_compressed(str(message.format), message.data)
@@ -119,6 +126,13 @@ class CameraPipeline:
             raise
         except (AttributeError, TypeError, ValueError) as exc:
             raise ImageDecodeError(f"malformed message: {exc}", "malformed") from exc
+        height, width = image.bgr.shape[:2]
+        if min(height, width) < MIN_FRAME_SIDE:
+            raise ImageDecodeError(
+                f"{width}x{height} frame is smaller than {MIN_FRAME_SIDE}x{MIN_FRAME_SIDE}, the "
+                "smallest the detector takes",
+                "too_small",
+            )
         try:
             stamp = stamp_seconds(message.header)
         except (AttributeError, TypeError, ValueError) as exc:
@@ -156,8 +170,10 @@ class CameraPipeline:
             edited = self.factory.compressed(message.header, fmt, payload)
             return DecodedMessage(edited, DecodedImage(bgr, image.native, fmt), received.stamp)
         native = merge_into_native(image.native, bgr, mask, image.encoding)
-        edited = self.factory.image(message.header, native_to_fields(native, image.encoding))
-        return DecodedMessage(edited, DecodedImage(bgr, native, image.encoding), received.stamp)
+        fields = native_to_fields(native, image.encoding, image.bigendian)  # the input's order
+        edited = self.factory.image(message.header, fields)
+        decoded = DecodedImage(bgr, native, image.encoding, image.bigendian)
+        return DecodedMessage(edited, decoded, received.stamp)
 
     def publications(
         self, received: DecodedMessage, result: RestoreResult, options: OutputOptions
@@ -182,34 +198,73 @@ class CameraPipeline:
         return publications
 
     def _bad(self, message: object, kind: str, text: str, now: float) -> list[Publication]:
-        self.stats.bad_message(kind)
+        self.stats.bad_message(kind, text)
         self.warnings.warning(
             f"{self.name}:{kind}", f"{self.name}: message passed through unchanged: {text}", now
         )
         return [Publication(self.name, "restored", message)]
 
+    def raised(
+        self, message: object, stage: str, error: Exception, now: float
+    ) -> list[Publication]:
+        """Pass through a frame that ``stage`` raised on: count it, log it (traceback once)."""
+        self.stats.exception(stage, error)
+        self._log_exception(stage, error, now, "; frame passed through")
+        return [Publication(self.name, "restored", message)]
+
+    def _log_exception(self, stage: str, error: Exception, now: float, then: str = "") -> None:
+        """Log ``error`` at ERROR, at a limited rate; with its traceback the first time only."""
+        text = f"{self.name}: {stage} raised {type(error).__name__}: {error}{then}"
+        key = f"{self.name}:exception:{stage}"
+        traceback = error if stage not in self._tracebacks else None
+        if self.warnings.log(logging.ERROR, key, text, now, traceback):
+            self._tracebacks.add(stage)
+
+    def _note_resets(self, now: float) -> None:
+        """Count the reference resets of the last frame; log each cause at a limited rate."""
+        tracker = self.restorer.tracker
+        new = tracker.resets - self._resets_seen
+        self._resets_seen = tracker.resets.copy()
+        reason = tracker.last_reset.reason if new and tracker.last_reset is not None else ""
+        self.stats.record_resets(new, reason)
+        for cause in new:
+            if cause is not ResetCause.REQUESTED:
+                self.warnings.warning(
+                    f"{self.name}:reset:{cause.value}",
+                    f"{self.name}: reference and detector reset ({reason}): failures are not "
+                    "detected until a new reference and history build up",
+                    now,
+                )
+
     def handle(self, message: object, options: OutputOptions, now: float) -> list[Publication]:
-        """Process one received message; return what to publish (``now``: monotonic s)."""
+        """Process one received message; return what to publish (``now``: monotonic s).
+
+        Never raises: a message that cannot be decoded, and a frame the node raised on, pass
+        through unchanged and are counted.
+        """
         start = time.perf_counter()
         try:
             received = self.decode(message)
         except ImageDecodeError as exc:
             return self._bad(message, exc.kind, str(exc), now)
+        except Exception as exc:  # a decoder bug: never stop the stream
+            return self.raised(message, "decode", exc, now)
         image = received.image
         self.stats.encoding = image.encoding
         self.stats.resolution = f"{image.bgr.shape[1]}x{image.bgr.shape[0]}"
+        stage = "restore"
         try:
             result = self.restore(received, options)
-        except Exception:  # detection bug or worse: never stop the stream
-            log.exception("%s: restorer raised; frame passed through", self.name)
-            self.stats.bad_message("restorer_exception")
-            return [Publication(self.name, "restored", message)]
+            self._note_resets(now)
+            stage = "outputs"
+            publications = self.publications(received, result, options)
+        except Exception as exc:  # detection bug or worse: never stop the stream
+            return self.raised(message, stage, exc, now)
         status = result.status.value
         if result.status not in (Status.CLEAN, Status.REPAIRED, Status.RESTORE_OFF):
             self.warnings.warning(
                 f"{self.name}:{status}", f"{self.name}: frame passed through: {result.reason}", now
             )
-        publications = self.publications(received, result, options)
         restorer_ms = result.timings_ms["total"]
         overhead_ms = (time.perf_counter() - start) * 1000 - restorer_ms
         self.stats.frame(

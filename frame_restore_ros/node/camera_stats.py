@@ -9,9 +9,16 @@ from enum import Enum
 
 import numpy as np
 
+from frame_restore_ros.pipeline.reference import ResetCause
 from frame_restore_ros.pipeline.restorer import Status
 
 LATENCY_WINDOW = 1000  # most recent frames kept for latency percentiles
+RESET_RECENT_FRAMES = 10  # most recent frames kept to tell repeated reference resets
+MAX_TEXT_CHARS = 300  # a reason kept for diagnostics (an encoding name may be any length)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_TEXT_CHARS else text[: MAX_TEXT_CHARS - 3] + "..."
 
 
 class DropCause(str, Enum):
@@ -34,6 +41,8 @@ class WindowCounts:
     pixels: int = 0
     unrepaired_pixels: int = 0  # failed pixels of repaired frames passed through (stale there)
     unrepaired_frames: int = 0
+    resets: Counter[ResetCause] = field(default_factory=Counter)  # of the reference tracker
+    exceptions: int = 0  # frames passed through because the node's own code raised
 
 
 class CameraStats:
@@ -54,6 +63,12 @@ class CameraStats:
         self.reference_age_s: float | None = None
         self.last_status: Status | None = None
         self.last_reason = ""
+        self.last_bad_message = ""  # "kind: text" of the last message passed through as bad
+        self.last_exception = ""  # "stage: type: text" of the last exception
+        self.last_reset = ""  # details of the last reference reset
+        self.reset_reasons: dict[ResetCause, str] = {}  # details of the last one of each cause
+        # per recent frame: the cause of its reference reset (requested ones left out), or None
+        self.recent_resets: deque[ResetCause | None] = deque(maxlen=RESET_RECENT_FRAMES)
 
     def arrived(self, now: float) -> None:
         with self._lock:
@@ -62,10 +77,34 @@ class CameraStats:
             if self.first_arrival is None:
                 self.first_arrival = now
 
-    def bad_message(self, kind: str) -> None:
+    def bad_message(self, kind: str, text: str = "") -> None:
         with self._lock:
             for counts in (self.totals, self.window):
                 counts.bad_messages[kind] += 1
+            self.last_bad_message = _clip(f"{kind}: {text}" if text else kind)
+
+    def exception(self, stage: str, error: BaseException) -> None:
+        """Count a frame passed through because ``stage`` of the node's path raised ``error``."""
+        with self._lock:
+            for counts in (self.totals, self.window):
+                counts.exceptions += 1
+            self.last_exception = _clip(f"{stage}: {type(error).__name__}: {error}")
+
+    def record_resets(self, new: Counter[ResetCause], reason: str) -> None:
+        """Record the reference resets of one restored frame (``new``: by cause, often none)."""
+        with self._lock:
+            for counts in (self.totals, self.window):
+                counts.resets.update(new)
+            causes = [cause for cause in new if cause is not ResetCause.REQUESTED]
+            self.recent_resets.append(causes[-1] if causes else None)
+            if new:
+                self.last_reset = _clip(reason)
+                self.reset_reasons.update(dict.fromkeys(new, self.last_reset))
+
+    def repeated_resets(self) -> Counter[ResetCause]:
+        """Return the resets by cause among the last RESET_RECENT_FRAMES frames."""
+        with self._lock:
+            return Counter(cause for cause in self.recent_resets if cause is not None)
 
     def dropped(self, cause: DropCause) -> None:
         with self._lock:

@@ -3,7 +3,8 @@
 Levels (DiagnosticStatus constants): STALE when a camera has sent nothing for
 ``diagnostics.stale_after_s``; ERROR when restoration raised, the whole frame failed, or no
 model is loaded while ``restore`` is on; WARN when damaged frames passed through (no or stale
-reference), messages were malformed or dropped, or the mean failed ratio exceeds
+reference), the reference reset on RESET_WARN_COUNT of the last RESET_RECENT_FRAMES frames (so
+nothing can be detected), messages were malformed or dropped, or the mean failed ratio exceeds
 ``diagnostics.warn_failed_ratio``; OK otherwise. The message names the worst cause.
 """
 
@@ -12,8 +13,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from frame_restore_ros.node.camera_stats import CameraStats, DropCause, percentile
+from frame_restore_ros.node.camera_stats import (
+    RESET_RECENT_FRAMES,
+    CameraStats,
+    DropCause,
+    percentile,
+)
+from frame_restore_ros.pipeline.reference import ResetCause
 from frame_restore_ros.pipeline.restorer import Status
+
+#: Resets of one cause among the last RESET_RECENT_FRAMES frames that make a WARN: one is a mode
+#: switch or a bag loop; more means the reference (and the detector's history) never lasts.
+RESET_WARN_COUNT = 3
+_RESET_HINTS = {
+    ResetCause.RESOLUTION_CHANGE: "two publishers of different resolutions on {topic}?",
+    ResetCause.CLOCK_JUMP: "header stamps go backwards: two publishers or clocks that disagree "
+    "on {topic}?",
+}
 
 
 class Level(IntEnum):
@@ -98,6 +114,15 @@ def camera_report(
         problems.append((Level.ERROR, f"whole frame failed on {whole} frames (passed through)"))
     if restore and not model.backend:
         problems.append((Level.ERROR, f"no model loaded: {model.error or 'not loaded yet'}"))
+    if window.exceptions:
+        problems.append(
+            (
+                Level.ERROR,
+                f"{window.exceptions} frames passed through because the node raised "
+                f"({stats.last_exception})",
+            )
+        )
+    problems.extend(_reset_problems(camera, stats))
     if passed_damaged:
         problems.append((Level.WARN, f"{passed_damaged} damaged frames passed through unrepaired"))
     if window.unrepaired_frames:
@@ -153,6 +178,13 @@ def camera_report(
             for kind, count in sorted(window.bad_messages.items())
         ),
         ("bad_messages.total", str(sum(stats.totals.bad_messages.values()))),
+        ("last_bad_message", stats.last_bad_message or "none"),
+        ("exceptions", str(window.exceptions)),
+        ("exceptions.total", str(stats.totals.exceptions)),
+        ("last_exception", stats.last_exception or "none"),
+        *((f"resets.{c.value}", str(window.resets[c])) for c in ResetCause),
+        ("resets.total", str(sum(stats.totals.resets.values()))),
+        ("last_reset", stats.last_reset or "none"),
         ("frames.total", str(stats.totals.frames)),
         ("encoding", stats.encoding or "none"),
         ("resolution", stats.resolution or "none"),
@@ -162,6 +194,23 @@ def camera_report(
     return DiagnosticReport(
         level, f"{node_name}: {camera.name}", message, camera.name, tuple(values)
     )
+
+
+def _reset_problems(camera: CameraInfo, stats: CameraStats) -> list[tuple[Level, str]]:
+    """WARN for each cause that reset the reference on many recent frames."""
+    problems = []
+    for cause, count in sorted(stats.repeated_resets().items()):
+        if count >= RESET_WARN_COUNT:
+            hint = _RESET_HINTS.get(cause, "").format(topic=camera.topic)
+            problems.append(
+                (
+                    Level.WARN,
+                    f"reference reset by {cause.value} on {count} of the last "
+                    f"{RESET_RECENT_FRAMES} frames, so no failure can be detected "
+                    f"({stats.reset_reasons.get(cause, '')}): {hint}",
+                )
+            )
+    return problems
 
 
 def model_report(node_name: str, model: ModelState, restore: bool) -> DiagnosticReport:

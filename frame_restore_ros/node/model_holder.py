@@ -3,7 +3,8 @@
 A change of ``backend``, ``weights``, ``precision``, ``uncertainty_samples``,
 ``publish_uncertainty`` or ``engine_cache_dir`` builds a new backend beside the running one; the
 cameras switch to it only when it loaded (a missing or corrupt weight file, an unusable backend
-leave the old one running and are reported). Calls into the backend are serialized by a lock so
+leave the old one running and are reported). The weight file and the cache folder are checked
+whatever the backend, hold included. Calls into the backend are serialized by a lock so
 that camera threads can share one engine (a TensorRT execution context is not thread-safe).
 """
 
@@ -20,7 +21,7 @@ import numpy as np
 from frame_restore_ros.backends.base import RestorationBackend
 from frame_restore_ros.backends.hold import HoldBackend
 from frame_restore_ros.node.diagnostics import ModelState
-from frame_restore_ros.node.parameters import NodeSettings
+from frame_restore_ros.node.parameters import NodeSettings, ParameterError, model_files_problem
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +58,27 @@ class BackendRequest:
 
 
 def build_backend(request: BackendRequest) -> RestorationBackend:
-    """Load the weights and build the backend; raise (ValueError, OSError, ...) naming why."""
-    from frame_restore_ros.backends.selection import load_backend
+    """Load the weights and build the backend; raise (ValueError, OSError, ...) naming why.
 
-    return load_backend(
-        request.backend,
-        request.weights or None,
-        request.precision,
-        request.uncertainty_samples,
-        Path(request.cache_dir) if request.cache_dir else None,
-    ).backend
+    The weight file's header and the cache folder are checked first whatever the backend, so
+    that hold (no model) does not accept, and report as running, a file no model would load.
+    """
+    from frame_restore_ros.backends.selection import load_backend
+    from frame_restore_ros.model.checkpoint import CheckpointError
+
+    if problem := model_files_problem(request.weights, request.cache_dir):
+        raise ParameterError(problem)
+    try:
+        return load_backend(
+            request.backend,
+            request.weights or None,
+            request.precision,
+            request.uncertainty_samples,
+            Path(request.cache_dir) if request.cache_dir else None,
+            architecture="siammcvae",
+        ).backend
+    except CheckpointError as exc:  # tensors that do not match, NaN: name the parameter
+        raise ParameterError(f"weights: {exc}") from exc
 
 
 class LockedBackend:

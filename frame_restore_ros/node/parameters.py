@@ -134,16 +134,38 @@ def defect_mask_problem(path: str) -> str | None:
 def weights_problem(path: str) -> str | None:
     """Return why ``path`` is not a SiamMCVAE weight file (the header reader's reason), or None.
 
-    Only the safetensors header is read (``model/checkpoint.read_metadata``), not the tensors.
+    Only the safetensors header is read (``model/checkpoint.read_metadata``), not the tensors. A
+    single-frame MAE is refused too: the node runs the reference pipeline.
     """
     if not path:
         return None
-    from frame_restore_ros.model.checkpoint import CheckpointError, read_metadata
+    from frame_restore_ros.model.checkpoint import ARCHITECTURES, CheckpointError, read_metadata
 
     try:
-        read_metadata(path)
+        config, _ = read_metadata(path)
     except CheckpointError as exc:
         return str(exc)
+    if config.architecture != "siammcvae":
+        return (
+            f"{path}: holds a {ARCHITECTURES[config.architecture]} (architecture "
+            f"{config.architecture}), not a SiamMCVAE: the node repairs from the reference"
+        )
+    return None
+
+
+def model_files_problem(weights: str, engine_cache_dir: str) -> str | None:
+    """Return why the ``weights`` file or the ``engine_cache_dir`` folder is unusable, or None.
+
+    The reason names the parameter. Both are checked whatever the backend (hold loads no
+    weights, torch uses no cache), so that a later switch of backend finds them usable.
+    """
+    if problem := weights_problem(weights):
+        return f"weights: {problem}"
+    if engine_cache_dir:
+        from frame_restore_ros.backends.onnx_cache import cache_dir_problem
+
+        if problem := cache_dir_problem(Path(engine_cache_dir)):
+            return f"engine_cache_dir: {problem}"
     return None
 
 
@@ -601,15 +623,15 @@ def read_parameter_file(path: str | Path, node_name: str = NODE_NAME) -> dict[st
 def load_settings(path: str | Path, node_name: str = NODE_NAME) -> NodeSettings:
     """Validate a parameter file against the table; raise ParameterError naming the file.
 
-    The ``weights`` file is checked here too (its header), as the node would load it at start;
-    a change of ``weights`` at run time is checked by loading the model beside the running one.
+    The ``weights`` file (its header) and the ``engine_cache_dir`` folder are checked too, as
+    the node checks them before it loads a model (``node/model_holder.build_backend``).
     """
     try:
         settings = NodeSettings.build(read_parameter_file(path, node_name))
     except ParameterError as exc:
         raise ParameterError(f"{path}: {exc}") from exc
-    if problem := weights_problem(settings["weights"]):
-        raise ParameterError(f"{path}: weights: {problem}")
+    if problem := model_files_problem(settings["weights"], settings["engine_cache_dir"]):
+        raise ParameterError(f"{path}: {problem}")
     return settings
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 
 import rclpy
@@ -268,9 +269,9 @@ class FrameRestoreNode(Node):
             try:
                 clock_now = self.get_clock().now().nanoseconds * 1e-9
                 publications = self.core.process(camera, frame, clock_now)
-            except Exception as exc:  # never lose the frame, never stop the worker
-                self.get_logger().error(f"{camera}: processing raised {exc!r}; passed through")
-                publications = [Publication(camera, "restored", frame.message)]
+            except Exception as exc:  # never lose the frame, never stop the worker; counted
+                pipeline = self.core.cameras[camera]
+                publications = pipeline.raised(frame.message, "processing", exc, time.monotonic())
             try:
                 self._publish(publications)
             except Exception as exc:  # e.g. the context shut down under us

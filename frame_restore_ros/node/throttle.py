@@ -9,7 +9,7 @@ from collections import Counter
 
 
 class ThrottledLog:
-    """Log ``warning(key, text)`` at most once per ``period_s`` per key."""
+    """Log ``warning(key, text)`` (or :meth:`log`) at most once per ``period_s`` per key."""
 
     def __init__(self, logger: logging.Logger, period_s: float) -> None:
         self.logger = logger
@@ -20,6 +20,17 @@ class ThrottledLog:
 
     def warning(self, key: str, text: str, now: float | None = None) -> bool:
         """Log ``text`` unless ``key`` was logged within the period; return whether it was."""
+        return self.log(logging.WARNING, key, text, now)
+
+    def log(
+        self,
+        level: int,
+        key: str,
+        text: str,
+        now: float | None = None,
+        exc_info: BaseException | None = None,
+    ) -> bool:
+        """As :meth:`warning`, at ``level``; ``exc_info``: an exception whose traceback follows."""
         now = time.monotonic() if now is None else now
         with self._lock:
             last = self._last.get(key)
@@ -30,5 +41,5 @@ class ThrottledLog:
             self._last[key] = now
         if suppressed:
             text += f" ({suppressed} more like this in the last {now - last:.1f} s)"
-        self.logger.warning("%s", text)
+        self.logger.log(level, "%s", text, exc_info=exc_info)
         return True

@@ -1,0 +1,304 @@
+"""The node's core against hostile input: decompression bombs, resets on every frame, frames
+thinner than the detector takes, exceptions in the node's own code, big-endian repairs.
+
+Messages are built as ROS 2 messages (rosbags' typestore) and sent through CDR, as in
+test_node_core.py; nothing here needs DDS.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+
+import cv2
+import numpy as np
+import pytest
+from test_node_core import FRAME_DT_NS, image_message, wire
+
+from frame_restore_ros.codec import image_codec
+from frame_restore_ros.codec.image_codec import (
+    MAX_IMAGE_PIXELS,
+    MAX_IMAGE_SIDE,
+    ImageDecodeError,
+    bgr_to_native,
+    compressed_size,
+    decode_compressed,
+    decode_image,
+    native_to_fields,
+    read_native,
+    size_problem,
+)
+from frame_restore_ros.codec.messages import (
+    COMPRESSED_TYPE,
+    IMAGE_TYPE,
+    CompressedImage,
+    Image,
+    make_header,
+)
+from frame_restore_ros.detection.failures import FailureKind
+from frame_restore_ros.node.core import NodeCore
+from frame_restore_ros.node.diagnostics import Level
+from frame_restore_ros.node.message_factory import RosbagsMessageFactory
+from frame_restore_ros.node.parameters import NodeSettings
+from frame_restore_ros.pipeline.restorer import Status
+from frame_restore_ros.synthetic import corruption
+
+
+@pytest.fixture(scope="module")
+def frames(bikes_frames) -> list[np.ndarray]:
+    """bikes.mp4 frames 17-39: clean to the detector (see test_restorer.py)."""
+    return bikes_frames[17:]
+
+
+def compressed_message(data: bytes, fmt: str = "jpeg", index: int = 0) -> object:
+    header = make_header(1_000_000_000 + index * FRAME_DT_NS, "cam")
+    message = CompressedImage(header=header, format=fmt, data=np.frombuffer(data, np.uint8))
+    return wire(message, COMPRESSED_TYPE)
+
+
+def make_core(**overrides: object) -> NodeCore:
+    values = {"backend": "hold", "align": "none", **overrides}
+    return NodeCore(NodeSettings.build(values), RosbagsMessageFactory())
+
+
+def run(core: NodeCore, message: object, camera: str = "camera") -> dict:
+    """Receive and process one message; return {output: message}."""
+    core.receive(camera, message)
+    pending = core.next_frame(camera, timeout=0)
+    return {p.output: p.message for p in core.process(camera, pending)}
+
+
+def jpeg_declaring(width: int, height: int) -> bytes:
+    """A valid 16x16 JPEG whose frame header (SOF0) declares ``width`` x ``height``."""
+    data = bytearray(cv2.imencode(".jpg", np.full((16, 16, 3), 90, np.uint8))[1].tobytes())
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A 16x16 PNG whose IHDR declares ``width`` x ``height`` (its CRC no longer matches)."""
+    data = bytearray(cv2.imencode(".png", np.zeros((16, 16), np.uint8))[1].tobytes())
+    data[16:24] = struct.pack(">II", width, height)
+    return bytes(data)
+
+
+def report(core: NodeCore, camera: str = "camera"):
+    return {r.hardware_id: r for r in core.diagnostics()}[camera]
+
+
+# --- 1: a size declared beyond any camera is refused before decoding --------------------------
+
+
+def test_size_bound_covers_8k_and_refuses_more():
+    assert size_problem(7680, 4320) is None and size_problem(8192, 4320) is None
+    assert size_problem(4320, 8192) is None and size_problem(2, 2) is None
+    assert "8193x2" in size_problem(8193, 2)  # a side above the bound
+    assert "8192x4321" in size_problem(8192, 4321)  # the pixel budget
+    assert MAX_IMAGE_SIDE == 8192 and MAX_IMAGE_PIXELS >= 7680 * 4320
+    assert "zero size" in size_problem(0, 5)
+
+
+@pytest.mark.parametrize("make", [jpeg_declaring, png_declaring])
+def test_compressed_bomb_is_refused_from_its_header_without_decoding(make, monkeypatch):
+    def no_decoding(*args: object) -> None:
+        raise AssertionError("decoded")
+
+    monkeypatch.setattr(image_codec.cv2, "imdecode", no_decoding)
+    with pytest.raises(ImageDecodeError, match="declared size 16000x16000 is above") as error:
+        decode_compressed("jpeg", make(16000, 16000))
+    assert error.value.kind == "bad_size"
+    with pytest.raises(ImageDecodeError, match="33848x1920"):  # one bit flipped in a height
+        decode_compressed("jpeg", make(33848, 1920))
+
+
+def test_jpeg_size_is_read_past_app_segments_and_stray_bytes():
+    frame = np.random.default_rng(0).integers(0, 255, (37, 53, 3), dtype=np.uint8)
+    jpeg = cv2.imencode(".jpg", frame)[1].tobytes()
+    thumbnail = jpeg_declaring(9999, 9999)  # an EXIF thumbnail's SOF must not count
+    app1 = b"\xff\xe1" + struct.pack(">H", 2 + 6 + len(thumbnail)) + b"Exif\0\0" + thumbnail
+    tricky = jpeg[:2] + app1 + b"junk" + jpeg[2:]
+    assert compressed_size("jpeg", np.frombuffer(tricky, np.uint8)) == (53, 37)
+    assert decode_compressed("jpeg", tricky).bgr.shape == (37, 53, 3)  # OpenCV agrees
+    progressive = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1]
+    assert compressed_size("jpeg", progressive.reshape(-1)) == (53, 37)
+    for data, words in [
+        (jpeg[:20], "no JPEG frame header"),
+        (cv2.imencode(".tiff", frame)[1].tobytes(), "neither JPEG nor PNG"),
+    ]:
+        with pytest.raises(ImageDecodeError, match=words) as error:
+            decode_compressed("jpeg", data)
+        assert error.value.kind == "undecodable"
+
+
+def test_compressed_bomb_passes_through_counted_and_named(frames):
+    core = make_core(**{"camera.transport": "compressed"})
+    bomb = compressed_message(jpeg_declaring(16000, 16000))
+    assert run(core, bomb) == {"restored": bomb}  # the very message, nothing else
+    camera = report(core)
+    assert camera.level == Level.WARN and camera.value("bad_messages.bad_size") == "1"
+    assert "16000x16000" in camera.value("last_bad_message")
+    good = compressed_message(cv2.imencode(".jpg", frames[0])[1].tobytes())
+    assert run(core, good)["restored"] is good  # still running
+
+
+def test_raw_image_above_the_bound_is_refused():
+    native = np.zeros((2, MAX_IMAGE_SIDE + 2), np.uint8)
+    message = image_message(cv2.cvtColor(native, cv2.COLOR_GRAY2BGR), "mono8")
+    with pytest.raises(ImageDecodeError, match=f"declared size {MAX_IMAGE_SIDE + 2}x2") as error:
+        decode_image(message)
+    assert error.value.kind == "bad_size"
+
+
+# --- 2: a reference reset on every frame is a warning that names the cause -------------------
+
+
+def test_resolution_changing_every_frame_warns_and_names_the_cause(frames, caplog):
+    core = make_core()
+    caplog.set_level(logging.WARNING)
+    for index, frame in enumerate(frames[:8]):
+        small = frame if index % 2 else np.ascontiguousarray(frame[::2, ::2])
+        run(core, image_message(small, index=index))
+    camera = report(core)
+    assert camera.level == Level.WARN
+    assert "reference reset by resolution_change on 7 of the last 10 frames" in camera.message
+    assert "two publishers of different resolutions on camera/image_raw?" in camera.message
+    assert camera.value("resets.resolution_change") == "7"
+    assert camera.value("resets.clock_jump") == "0" and camera.value("resets.total") == "7"
+    assert "resolution changed" in camera.value("last_reset")
+    logged = [r for r in caplog.records if "reference and detector reset" in r.getMessage()]
+    assert len(logged) == 1  # the first, then at most one per log_throttle_s
+
+
+def test_clock_going_back_every_other_frame_warns(frames):
+    core = make_core()
+    for index, frame in enumerate(frames[:8]):
+        stamp_index = index if index % 2 else index - 25_000  # a second clock, 1000 s behind
+        run(core, image_message(frame, index=stamp_index))
+    camera = report(core)
+    assert camera.level == Level.WARN and "reference reset by clock_jump" in camera.message
+    assert "time went backwards" in camera.message and camera.value("resets.clock_jump") == "3"
+
+
+def test_a_single_resolution_change_is_counted_but_not_a_warning(frames):
+    core = make_core()
+    for index, frame in enumerate(frames[:3]):
+        run(core, image_message(frame, index=index))
+    for index, frame in enumerate(frames[3:7], start=3):
+        run(core, image_message(np.ascontiguousarray(frame[::2, ::2]), index=index))
+    camera = report(core)
+    assert camera.level == Level.OK, camera.message
+    assert camera.value("resets.resolution_change") == "1"
+
+
+# --- 3: frames thinner than the detector takes, exceptions in the node's code ----------------
+
+
+def test_frames_thinner_than_two_pixels_pass_through_as_too_small(frames, caplog):
+    core = make_core()
+    caplog.set_level(logging.WARNING)
+    thin = [
+        image_message(frames[0][:1, :4000].copy()),  # 1 x 640
+        image_message(frames[0][:200, :1].copy()),  # 200 x 1
+        image_message(frames[0][:1, :1].copy(), "bayer_rggb8"),
+    ]
+    for _ in range(3):
+        for message in thin:
+            assert run(core, message) == {"restored": message}
+    camera = report(core)
+    assert camera.value("bad_messages.too_small") == "9" and camera.value("exceptions") == "0"
+    assert camera.level == Level.WARN and "too_small 9" in camera.message
+    assert "1x1 frame is smaller than 2x2" in camera.value("last_bad_message")
+    lines = [r for r in caplog.records if "smaller than 2x2" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].exc_info is None  # throttled, no traceback
+
+    png = make_core(**{"camera.transport": "compressed"})
+    message = compressed_message(cv2.imencode(".png", frames[0][:1, :50])[1].tobytes(), "png")
+    assert run(png, message) == {"restored": message}
+    assert report(png).value("bad_messages.too_small") == "1"
+
+
+def test_restorer_exception_is_an_error_logged_throttled_traceback_once(frames, caplog):
+    core = make_core()
+    caplog.set_level(logging.WARNING)
+    pipeline = core.cameras["camera"]
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("detector bug")
+
+    pipeline.restorer.process = broken
+    messages = [image_message(frame, index=i) for i, frame in enumerate(frames[:3])]
+    for message in messages:
+        assert run(core, message) == {"restored": message}
+    pipeline.warnings.period_s = 0.0  # the next is logged again, without its traceback
+    run(core, messages[0])
+    lines = [r for r in caplog.records if "restore raised RuntimeError" in r.getMessage()]
+    assert [r.levelno for r in lines] == [logging.ERROR, logging.ERROR]
+    assert lines[0].exc_info is not None and lines[1].exc_info is None
+    camera = report(core)
+    assert camera.level == Level.ERROR and "4 frames passed through" in camera.message
+    assert camera.value("exceptions") == "4" and camera.value("bad_messages.total") == "0"
+    assert camera.value("last_exception") == "restore: RuntimeError: detector bug"
+
+
+def test_exception_while_building_outputs_is_counted_and_the_input_passes(frames):
+    core = make_core()
+    pipeline = core.cameras["camera"]
+
+    def broken(*args: object) -> None:
+        raise ValueError("mask conversion bug")
+
+    pipeline.publications = broken
+    message = image_message(frames[0])
+    assert run(core, message) == {"restored": message}
+    camera = report(core)
+    assert camera.level == Level.ERROR and camera.value("exceptions.total") == "1"
+    assert camera.value("last_exception") == "outputs: ValueError: mask conversion bug"
+
+
+# --- 5: the last bad message is named in the diagnostics ---------------------------------------
+
+
+def test_last_bad_message_names_the_unsupported_encoding(frames):
+    core = make_core()
+    depth = Image(
+        header=make_header(1, "depth"), height=2, width=2, encoding="16UC1", is_bigendian=0,
+        step=4, data=np.zeros(8, np.uint8),
+    )  # fmt: skip
+    run(core, wire(depth, IMAGE_TYPE))
+    camera = report(core)
+    assert camera.value("last_bad_message").startswith(
+        "unsupported_encoding: unsupported encoding '16UC1'"
+    )
+    endless = wire(Image(**{**depth.__dict__, "encoding": "x" * 10_000}), IMAGE_TYPE)
+    run(core, endless)
+    assert len(report(core).value("last_bad_message")) <= 300
+
+
+# --- 6: a repaired big-endian frame keeps its byte order ---------------------------------------
+
+
+def test_native_to_fields_writes_the_byte_order_asked_for(frames):
+    native = bgr_to_native(frames[0][:8, :8], "mono16")
+    fields = native_to_fields(native, "mono16", bigendian=True)
+    assert fields["is_bigendian"] == 1
+    assert fields["data"].tobytes() == native.astype(">u2").tobytes()
+    assert np.array_equal(read_native(type("Msg", (), fields)), native)
+
+
+def test_repaired_big_endian_mono16_keeps_every_byte_of_good_pixels(frames):
+    core = make_core()
+    for index, frame in enumerate(frames[:4]):
+        message = image_message(frame, "mono16", index, bigendian=True)
+        assert run(core, message)["restored"] is message
+    damaged = corruption.blocks(frames[4], np.random.default_rng(1), FailureKind.DEAD, 2).damaged
+    message = image_message(damaged, "mono16", 4, bigendian=True)
+    out = run(core, message)
+    assert core.cameras["camera"].stats.last_status is Status.REPAIRED
+    restored = wire(out["restored"], IMAGE_TYPE)
+    assert restored.is_bigendian == 1 and restored.step == message.step
+    failed = read_native(wire(out["failure_mask"], IMAGE_TYPE)) > 0
+    before = np.asarray(message.data).reshape(message.height, message.width, 2)
+    after = np.asarray(restored.data).reshape(restored.height, restored.width, 2)
+    assert np.array_equal(after[~failed], before[~failed])  # every byte of a good pixel
+    assert not np.array_equal(after[failed], before[failed])  # the failed block was written
