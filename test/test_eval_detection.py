@@ -302,3 +302,50 @@ def test_bag_topics_are_stamped_at_their_recorded_rate(clips_folder, tmp_path):
     clips, total, rates = eval_detection.open_clips([str(bag)], None, 2)
     assert total == 6 and list(rates) == list(clips)
     assert rates[next(iter(clips))] == pytest.approx(5.0)  # 10 Hz, every second frame
+
+
+def test_eval_detection_refuses_a_negative_gallery(tmp_path, caplog):
+    args = ["eval-detection", "--data", "sample:bikes.mp4", "--no-progress", "--gallery", "-1"]
+    assert main([*args, "-o", str(tmp_path / "r")]) == 2
+    assert "--gallery must be >= 0" in caplog.text
+
+
+def test_eval_detection_checks_its_outputs_before_reading_any_clip(tmp_path, caplog):
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a folder")
+    base = ["eval-detection", "--data", str(tmp_path / "missing.mp4"), "--no-progress"]
+    cases = {
+        "-o/--output": ["-o", str(blocker / "report")],
+        "--json": ["-o", str(tmp_path / "r"), "--json", str(blocker / "d.json")],
+    }
+    for option, extra in cases.items():
+        caplog.clear()
+        assert main([*base, *extra]) == 2
+        assert f"cannot write {option}" in caplog.text and "afile is a file" in caplog.text
+    assert main([*base, "-o", str(blocker)]) == 2
+    assert "it is a file, not a folder" in caplog.text
+
+
+def test_eval_detection_refuses_an_empty_class_list(tmp_path, caplog):
+    args = ["eval-detection", "--data", "sample:bikes.mp4", "--no-progress", "--classes", " , "]
+    assert main([*args, "-o", str(tmp_path / "r")]) == 2
+    assert "--classes names no class" in caplog.text
+
+
+def test_eval_detection_of_a_bag_without_images_is_an_error(tmp_path, caplog):
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    store = get_typestore(Stores.ROS2_JAZZY)
+    text = store.types["std_msgs/msg/String"]
+    bag = tmp_path / "strings"
+    writer = Writer(bag, version=9, storage_plugin=StoragePlugin.MCAP)
+    writer.open()
+    connection = writer.add_connection("/cam/image_raw", text.__msgtype__, typestore=store)
+    for index in range(4):
+        data = store.serialize_cdr(text(data=f"hello {index}"), text.__msgtype__)
+        writer.write(connection, 1_000_000_000 + index * 100_000_000, bytes(data))
+    writer.close()
+    args = ["eval-detection", "--data", str(bag), "--no-progress", "-o", str(tmp_path / "r")]
+    assert main(args) == 2
+    assert "nothing to score" in caplog.text or "no sensor_msgs/Image" in caplog.text

@@ -197,8 +197,10 @@ def run(args: argparse.Namespace) -> int:
         sources, chosen = default_data()
     print(f"data ({chosen})")
     kinds = tuple(CLASSES)
-    if args.classes:
+    if args.classes is not None:
         kinds = tuple(k.strip() for k in args.classes.split(",") if k.strip())
+        if not kinds:
+            raise ValueError(f"--classes names no class; choose from {', '.join(CLASSES)}")
         unknown = [k for k in kinds if k not in CLASSES]
         if unknown:
             raise ValueError(f"unknown --classes {unknown}; choose from {', '.join(CLASSES)}")
