@@ -52,7 +52,7 @@ def run_demo(
             f"--max-frames must exceed --gap ({gap}) to make at least one pair, got {max_frames}"
         )
     video = video or sample_video_path("bikes.mp4")
-    loaded = load_backend("torch-cpu", weights)
+    loaded = load_backend("torch-cpu", weights, architecture="siammcvae")
     pipeline = RepairPipeline(loaded.backend, RepairOptions())  # the node's defaults
     hold = RepairPipeline(load_backend("hold").backend)
     clip = read_frames(video, max_frames=max_frames)

@@ -24,7 +24,12 @@ def _checked(prediction: np.ndarray, truth: np.ndarray) -> None:
 
 
 def psnr_from_mse(mse: float) -> float:
-    """PSNR in dB for 8-bit images; ``inf`` when identical."""
+    """PSNR in dB for 8-bit images; ``inf`` when identical, NaN for a NaN error.
+
+    A model that produced NaN is no perfect model: NaN never wins a comparison.
+    """
+    if math.isnan(mse):
+        return math.nan
     return 10.0 * math.log10(255.0**2 / mse) if mse > 0 else math.inf
 
 

@@ -141,6 +141,10 @@ def _initial_model(cfg: TrainSettings) -> RestorationModel:
     return model
 
 
+class TrainingDivergedError(ValueError):
+    """The loss became NaN or infinite: nothing more is written."""
+
+
 def state_path(output: Path) -> Path:
     return output.with_name(output.name + ".state")
 
@@ -228,6 +232,12 @@ def train(
                 mask,
                 beta,
                 per_frame_log=cfg.reconstruction == "log_mse",
+            )
+        if not torch.isfinite(terms.total):  # stop before it reaches the weights or the state
+            raise TrainingDivergedError(
+                f"training diverged at step {step + 1}: the loss is {terms.total.item()} (lower "
+                f"lr {cfg.lr} or grad_clip {cfg.grad_clip}); {output} and its state keep what "
+                "the last validation and checkpoint wrote"
             )
         optimizer.zero_grad(set_to_none=True)
         terms.total.backward()

@@ -31,6 +31,25 @@ def gather_clips(settings: TrainSettings, input_size: tuple[int, int]) -> tuple[
     return train_clips, val_clips
 
 
+def check_not_overwritten(settings: TrainSettings) -> None:
+    """Raise ValueError before a run would destroy what it must not (before any data loads).
+
+    A new run (no ``resume``) would replace a resumable state left by an earlier run; and the
+    weight file may not be one of the run's inputs (a clip, the initial weights).
+    """
+    output = Path(settings.output).resolve()
+    state = Path(settings.output + ".state")
+    if not settings.resume and state.exists():
+        raise ValueError(
+            f"{state} holds an earlier run's resumable state: pass --resume to continue it, or "
+            "remove it to start over"
+        )
+    sources = [*settings.data, *settings.val_data, *settings.split, settings.init_weights]
+    for source in filter(None, sources):
+        if not source.startswith("sample:") and Path(source).resolve() == output:
+            raise ValueError(f"output {settings.output} is also an input ({source})")
+
+
 def run_training(settings: TrainSettings) -> Path:
     """Load the data, train, and return the weight file path.
 
@@ -39,6 +58,9 @@ def run_training(settings: TrainSettings) -> Path:
     """
     check_writable(Path(settings.output))
     check_writable(Path(settings.output + ".state"), "training state")
+    check_not_overwritten(settings)
+    if settings.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {settings.device}: this torch sees no CUDA device")
     if settings.threads:
         torch.set_num_threads(settings.threads)
     model_cfg = settings.model_config()

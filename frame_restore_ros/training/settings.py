@@ -16,6 +16,10 @@ from frame_restore_ros.model import PRESETS, SiamMCVAEConfig, preset
 RECONSTRUCTION_LOSSES = ("mse", "log_mse")
 SELECT_METRICS = ("psnr_failed", "psnr_failed_frames")
 DEVICES = "cpu, cuda or cuda:N"
+MAX_LR = (
+    1.0  # AdamW's steps are about lr in size: above 1 the weights only blow up (1e300: overflow)
+)
+MAX_THREADS = 1024  # as the CLI's --threads: torch.set_num_threads(100000) segfaults
 _DEVICE = re.compile(r"cpu|cuda(:\d+)?")
 
 
@@ -86,8 +90,27 @@ class TrainSettings:
             problems.append(
                 f"steps and batch_size must be >= 1, got {self.steps}, {self.batch_size}"
             )
-        if self.lr <= 0 or self.beta < 0:
-            problems.append(f"lr must be > 0 and beta >= 0, got {self.lr}, {self.beta}")
+        if not (0 < self.lr <= MAX_LR and self.beta >= 0):  # floats are finite (type_problems)
+            problems.append(
+                f"lr must be in (0, {MAX_LR}] and beta >= 0, got {self.lr}, {self.beta}"
+            )
+        if not 0 <= self.min_lr <= max(self.lr, 0):
+            problems.append(f"min_lr must be in [0, lr], got {self.min_lr}")
+        if self.weight_decay < 0:
+            problems.append(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.grad_clip <= 0:  # 0 clips every gradient to nothing
+            problems.append(f"grad_clip must be > 0, got {self.grad_clip}")
+        for name in ("eval_every", "eval_batches", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.warmup_steps < 0 or self.seed < 0:
+            problems.append(
+                f"warmup_steps and seed must be >= 0, got {self.warmup_steps}, {self.seed}"
+            )
+        if self.max_frames is not None and self.max_frames < 1:
+            problems.append(f"max_frames must be >= 1 (or unset), got {self.max_frames}")
+        if self.threads is not None and not 1 <= self.threads <= MAX_THREADS:
+            problems.append(f"threads must be in [1, {MAX_THREADS}], got {self.threads}")
         if self.preset not in PRESETS:
             problems.append(f"preset must be one of {', '.join(PRESETS)}, got {self.preset!r}")
         if self.architecture not in ("siammcvae", "mae"):
