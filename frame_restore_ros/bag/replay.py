@@ -20,7 +20,6 @@ and each damaged frame is scored (``evaluation.metrics``) for the output, for a 
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -175,6 +174,7 @@ def _skip(camera: _Camera, kind: str, text: str, stamp_ns: int) -> None:
 
 def _restorer_raised(
     camera: _Camera,
+    exc: Exception,
     passed: bytes,
     outputs: list[tuple[str, bytes]],
     stages: dict[str, float],
@@ -183,11 +183,10 @@ def _restorer_raised(
 ) -> list[tuple[str, bytes]]:
     """Pass a frame the restorer raised on through, as the node does; count and log why.
 
-    Call from inside the ``except`` block; ``passed``: the CDR of the frame as the node received
-    it (the damaged one when injecting). A defect map of another resolution after the camera's
+    ``exc``: what the restorer raised; ``passed``: the CDR of the frame as the node received it
+    (the damaged one when injecting). A defect map of another resolution after the camera's
     first frame (the camera changed mode) is such a frame.
     """
-    exc = sys.exc_info()[1]
     stages["restore"] += time.perf_counter() - tick
     record = camera.log
     record.status["restorer_exception"] += 1
@@ -418,14 +417,11 @@ def _process(
     tick = now
     try:
         result = pipeline.restore(received, camera.output)
-    except DefectMaskSizeError:
-        if record.frames == 1:  # the map does not fit this camera at all: stop at once
-            raise
+    except Exception as exc:  # the node's rule: a frame the restorer raised on passes through
+        if isinstance(exc, DefectMaskSizeError) and record.frames == 1:
+            raise  # the map does not fit this camera at all: stop at once
         passed = cdr(received.message)
-        return _restorer_raised(camera, passed, outputs, stages, tick, message.timestamp)
-    except Exception:  # the node's rule: a frame the restorer raised on passes through
-        passed = cdr(received.message)
-        return _restorer_raised(camera, passed, outputs, stages, tick, message.timestamp)
+        return _restorer_raised(camera, exc, passed, outputs, stages, tick, message.timestamp)
     resets = pipeline.restorer.tracker.resets
     record.resolution_resets = resets[ResetCause.RESOLUTION_CHANGE]
     if resets[ResetCause.CLOCK_JUMP] > record.clock_jump_resets:

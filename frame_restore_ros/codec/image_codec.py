@@ -219,7 +219,7 @@ def compressed_native_encoding(native: np.ndarray) -> str:
     return "bgra8" if native.shape[2] == 4 else f"bgr{depth}"
 
 
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+def _jpeg_size(data: bytes | memoryview) -> tuple[int, int] | None:
     """Return (width, height) of a JPEG's frame header, walking the markers as libjpeg does.
 
     None when no frame header comes before the scan, the end of the data or _JPEG_MAX_MARKERS.
@@ -254,16 +254,16 @@ def compressed_size(fmt: str, raw: np.ndarray) -> tuple[int, int]:
     takes JPEG and PNG only, the two compressed_image_transport writes) or a header that does not
     state a size.
     """
-    head = raw.tobytes()  # a copy: cheap beside decoding
+    head = memoryview(np.ascontiguousarray(raw)).cast("B")  # no copy of a frame per message
     size = None
     if head[:3] == _JPEG_SIGNATURE:
         size, missing = _jpeg_size(head), "no JPEG frame header (SOF)"
     elif head[:8] == _PNG_SIGNATURE:
         missing = "no PNG IHDR header"
-        if len(head) >= 24 and head[12:16] == b"IHDR":
+        if len(head) >= 24 and bytes(head[12:16]) == b"IHDR":
             size = struct.unpack_from(">II", head, 16)
     else:
-        missing = f"neither JPEG nor PNG (starts with {head[:8]!r})"
+        missing = f"neither JPEG nor PNG (starts with {bytes(head[:8])!r})"
     if size is None:
         raise ImageDecodeError(f"compressed image ({fmt!r}) does not decode: {missing}")
     return size
