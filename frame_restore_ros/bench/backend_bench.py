@@ -8,7 +8,8 @@ Reported per (preset, backend): p50/p99 of one batch-1 inference, the same with 
 (the uncertainty path, one batched call), and the throughput when N cameras share the backend
 (frames in turn, as the node serves them). On a GPU the FLOPs give the fraction of peak reached.
 ``end-to-end``: the whole restorer per damaged 1280x720 frame on the bundled weights
-(:func:`end_to_end`), alignment on and off, repeated over runs (:func:`end_to_end_runs`).
+(:func:`end_to_end`), alignment on and off, repeated over runs (:func:`end_to_end_runs`); the
+hold baseline (no model) is timed once per run, with ``align="none"`` (it aligns nothing).
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from frame_restore_ros.backends.selection import create_backend, load_backend, resolve
+from frame_restore_ros.backends.selection import (
+    BACKENDS,
+    HOLD,
+    LoadedBackend,
+    create_backend,
+    diagnose,
+    load_backend,
+    resolve,
+)
 from frame_restore_ros.bench.model_bench import forward_flops
 from frame_restore_ros.media.tensors import frame_to_array
 from frame_restore_ros.media.video import read_frames, sample_video_path
@@ -113,17 +122,37 @@ def run_backend_benchmark(
     cameras: int,
     precision: str = "fp16",
 ) -> list[dict]:
-    """Benchmark every usable (preset, backend) pair; return the rows (skips are logged)."""
+    """Benchmark every usable (preset, backend) pair; return the rows (skips are logged).
+
+    Raises ValueError, with every reason, when no backend of ``backends`` can run here, and
+    unless ``repeats`` and ``cameras`` are >= 1.
+    """
+    if repeats < 1 or cameras < 1:
+        raise ValueError(f"repeats and cameras must be >= 1, got {repeats} and {cameras}")
+    usable, skipped = _usable_backends(backends)
+    if not usable:
+        raise ValueError("no backend to time: " + "; ".join(skipped))
+    for reason in skipped:
+        log.warning("skipping %s", reason)
     rows = []
-    for name in backends:
-        try:
-            resolved = resolve(name)
-        except ValueError as exc:
-            log.warning("skipping %s: %s", name, exc)
-            continue
+    for resolved in usable:
         for preset_name in presets:
             rows.append(bench_backend(preset_name, resolved, repeats, samples, cameras, precision))
     return rows
+
+
+def _usable_backends(backends: list[str]) -> tuple[list[str], list[str]]:
+    """Resolve ``backends``; return (usable names, one "NAME: reason" per skipped one)."""
+    statuses = diagnose()
+    usable, skipped = [], []
+    for name in backends:
+        try:
+            if name == HOLD:
+                raise ValueError("it runs no model (time it with bench end-to-end or pipeline)")
+            usable.append(resolve(name, statuses))
+        except ValueError as exc:
+            skipped.append(f"{name}: {exc}")
+    return usable, skipped
 
 
 def format_backend_table(rows: list[dict], samples: int, cameras: int) -> str:
@@ -150,7 +179,7 @@ def end_to_end(
     cache_dir: Path | None = None,
     failure: str = "patches",
 ) -> dict[str, float]:
-    """Restorer latency per damaged 1280x720 frame, bundled weights.
+    """Restorer latency per damaged 1280x720 frame, bundled weights (``hold``: no model).
 
     ``failure``: "patches" (75 % of the patches failed: ECC's hardest case, no enclosed failure)
     or "block" (one dead block of a quarter of each side, enclosed by clean pixels: the case the
@@ -170,17 +199,10 @@ def end_to_end(
         loaded = load_backend(
             backend_name, precision=precision, cache_dir=cache_dir or Path(scratch)
         )
-    backend, grid = loaded.backend, loaded.config.grid_size
+    backend, grid = loaded.backend, _patch_grid(loaded)
     infer_ms: list[float] = []
-    infer = backend.infer
-
-    def timed_infer(*inputs: np.ndarray) -> np.ndarray:
-        tick = time.perf_counter()
-        out = infer(*inputs)
-        infer_ms.append((time.perf_counter() - tick) * 1000)
-        return out
-
-    backend.infer = timed_infer  # time the model call inside the restorer
+    if loaded.config is not None:  # hold calls no model: its infer stage stays 0
+        _time_calls(backend, infer_ms)
     if align == NO_CARRY:
         options = RepairOptions(align="ecc_flow", motion_prior=False)
     else:
@@ -249,6 +271,43 @@ def end_to_end(
     return row
 
 
+def _patch_grid(loaded: LoadedBackend) -> tuple[int, int]:
+    """Return the patch grid failures are drawn on: the model's, or hold's (small preset's)."""
+    if loaded.config is not None:
+        return loaded.config.grid_size
+    (height, width), patch = loaded.backend.input_size, loaded.backend.patch_size
+    return height // patch, width // patch
+
+
+def _time_calls(backend: object, infer_ms: list[float]) -> None:
+    """Wrap ``backend.infer``: append each call's duration (ms) to ``infer_ms``."""
+    infer = backend.infer
+
+    def timed_infer(*inputs: np.ndarray) -> np.ndarray:
+        tick = time.perf_counter()
+        out = infer(*inputs)
+        infer_ms.append((time.perf_counter() - tick) * 1000)
+        return out
+
+    backend.infer = timed_infer
+
+
+def alignments(backend: str) -> tuple[str, ...]:
+    """Return the alignment modes timed for ``backend``: all, or only "none" for hold."""
+    return ("none",) if backend == HOLD else ALIGNS
+
+
+def check_backends(backends: list[str]) -> None:
+    """Raise ValueError naming the first of ``backends`` (hold or a model) that cannot run here."""
+    statuses = diagnose()
+    for name in backends:
+        if name not in (HOLD, *BACKENDS):
+            choices = ", ".join((HOLD, *BACKENDS))
+            raise ValueError(f"unknown backend {name!r}; choose from {choices}")
+        if name != HOLD:
+            resolve(name, statuses)
+
+
 def end_to_end_runs(
     backends: list[str],
     runs: int,
@@ -262,10 +321,14 @@ def end_to_end_runs(
 
     A shared VM's speed drifts between minutes, so one run is one sample: the summary gives, per
     (backend, align), the median, min and max over runs of the per-run p50, and the median of
-    each stage. Returns {"machine", "precision", "summary", "runs"}.
+    each stage. ``hold`` is timed with align "none" only. Every backend is checked before the
+    first is timed; ``runs`` must be >= 1. Returns {"machine", "precision", "summary", "runs"}.
     """
     from tqdm import tqdm
 
+    if runs < 1:
+        raise ValueError(f"runs must be >= 1, got {runs}")
+    check_backends(backends)
     every = []
     with tempfile.TemporaryDirectory() as cache:  # export once, not once per run
         for _ in tqdm(range(runs), desc="end-to-end runs", disable=runs < 2 or not progress):
@@ -273,7 +336,7 @@ def end_to_end_runs(
                 [
                     end_to_end(b, a, frames, passes, precision, Path(cache), failure)
                     for b in backends
-                    for a in ALIGNS
+                    for a in alignments(b)
                 ]
             )
     return {

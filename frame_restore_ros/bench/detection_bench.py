@@ -98,7 +98,8 @@ def run_detection_benchmark(
 ) -> dict[str, object]:
     """Time the detector on ``speed_clip`` and measure false alarms on every clip.
 
-    ``clips``: clip name -> opener of its clean frames; ``speed_clip`` must be one of them;
+    ``clips``: clip name -> opener of its clean frames; ``speed_clip`` must be one of them and
+    give more than :data:`WARMUP_FRAMES` frames (``speed_frames`` are timed after those);
     ``frame_rates``: clip name -> frames per second, where known (those frames are stamped).
     """
     rates = frame_rates or {}
@@ -109,6 +110,11 @@ def run_detection_benchmark(
         speed_source.append(frame)
         if len(speed_source) >= speed_frames + WARMUP_FRAMES:
             break
+    if len(speed_source) <= WARMUP_FRAMES:
+        raise ValueError(
+            f"speed clip {speed_clip} gave {len(speed_source)} frames; timing needs more than "
+            f"the {WARMUP_FRAMES} warm-up frames"
+        )
     return {
         "speed": time_detection(speed_source, config=config),
         "speed_clip": speed_clip,

@@ -19,6 +19,7 @@ rate, then bisecting between the last rate that held and the first that did not.
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import tempfile
@@ -61,6 +62,15 @@ class LiveConfig:
     backend: str = "hold"
     damage_every: int = 10
     publisher_reliability: str = "reliable"
+
+    def __post_init__(self) -> None:
+        """Refuse what would hang (no camera) or crash the publisher (no positive rate)."""
+        if self.cameras < 1 or min(self.width, self.height) < 1:
+            raise ValueError(f"cameras and size must be >= 1, got {self.label()}")
+        if not (math.isfinite(self.rate_hz) and self.rate_hz > 0):
+            raise ValueError(f"rate must be a finite number > 0 Hz, got {self.rate_hz}")
+        if not (math.isfinite(self.seconds) and self.seconds > 0):
+            raise ValueError(f"seconds must be a finite number > 0, got {self.seconds}")
 
     def plan(self) -> StreamPlan:
         frames = max(int(self.rate_hz * self.seconds), 1)

@@ -24,6 +24,9 @@ import torch
 from frame_restore_ros.model import DeployGraph, SiamMCVAE, preset, random_patch_mask
 
 FRAME_SIZES = ((1280, 720), (1920, 1080))
+# Pipeline: frames 4, 5, ... are timed, damaged from the first odd one after the detector's
+# warm-up (3 frames): 2 timed frames are the fewest that give both an undamaged and a damaged one.
+PIPELINE_MIN_REPEATS = 2
 
 
 def forward_flops(model: SiamMCVAE) -> int:
@@ -89,8 +92,14 @@ def run_pipeline_benchmark(repeats: int = 30) -> dict[str, dict[str, float]]:
     """Time detection and the hold repair (no model: the reference copied) on real frames.
 
     Consecutive bikes.mp4 frames are resized to each size; every other frame gets a dead block
-    and a noise block, so both the undamaged path and the repair path are timed.
+    and a noise block, so both the undamaged path and the repair path are timed: ``repeats``
+    must be at least :data:`PIPELINE_MIN_REPEATS` (the first timed frame is undamaged).
     """
+    if repeats < PIPELINE_MIN_REPEATS:
+        raise ValueError(
+            f"repeats must be >= {PIPELINE_MIN_REPEATS} (an undamaged and a damaged frame), "
+            f"got {repeats}"
+        )
     import cv2
 
     from frame_restore_ros.backends.hold import HoldBackend
@@ -186,6 +195,8 @@ def run_model_benchmark(
     presets: list[str], repeats: int, ratio: float, with_onnx: bool = False
 ) -> dict:
     """Benchmark presets; return {"machine", "ratio", "results"} (:func:`format_model_table`)."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
     machine = {
         "cpu": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),

@@ -20,13 +20,34 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from frame_restore_ros.codec.image_codec import bgr_to_native, native_to_fields
+from frame_restore_ros.codec.image_codec import (
+    MAX_IMAGE_PIXELS,
+    MAX_IMAGE_SIDE,
+    bgr_to_native,
+    native_to_fields,
+)
 from frame_restore_ros.codec.messages import IMAGE_TYPE, OUTPUT_TYPESTORE, Image, make_header
+from frame_restore_ros.detection.detector import MIN_FRAME_SIDE
 from frame_restore_ros.media.video import read_frames, sample_video_path
 from frame_restore_ros.node.core import NodeCore
 from frame_restore_ros.node.message_factory import RosbagsMessageFactory, uint8_array
 from frame_restore_ros.node.parameters import NodeSettings
 from frame_restore_ros.synthetic.injection import InjectionItem
+
+# Every other timed frame is damaged: 2 timed frames give a clean and a repaired one.
+NODE_MIN_FRAMES = 2
+
+
+def frame_size_problem(width: int, height: int) -> str | None:
+    """Why the node would refuse ``width`` x ``height`` frames (its own bounds), or None."""
+    if min(width, height) < MIN_FRAME_SIDE:
+        return f"at least {MIN_FRAME_SIDE}x{MIN_FRAME_SIDE} (the node's smallest frame)"
+    if max(width, height) > MAX_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
+        return (
+            f"at most {MAX_IMAGE_SIDE} px a side and {MAX_IMAGE_PIXELS / 1e6:.1f} Mpx (the "
+            "node's MAX_IMAGE_SIDE, MAX_IMAGE_PIXELS)"
+        )
+    return None
 
 
 class _RclpyLikeFactory(RosbagsMessageFactory):
@@ -63,8 +84,14 @@ def run_node_overhead_benchmark(
 
     Returns per kind ("clean", "repaired") p50/p99/mean of: ``conversion_ms`` (decode, merge,
     output messages), ``publish_ms`` (CDR serialization of every published message) and their
-    sum ``node_overhead_ms``, plus the restorer's own time for scale.
+    sum ``node_overhead_ms``, plus the restorer's own time for scale. Raises ValueError for a
+    size the node refuses (:func:`frame_size_problem`) or fewer than :data:`NODE_MIN_FRAMES`.
     """
+    problem = frame_size_problem(width, height)
+    if problem:
+        raise ValueError(f"frame size must be {problem}, got {width}x{height}")
+    if frames < NODE_MIN_FRAMES:
+        raise ValueError(f"frames must be >= {NODE_MIN_FRAMES}, got {frames}")
     source = read_frames(sample_video_path("bigbuckbunny.mp4"), max_frames=40)[10:]
     scenes = [cv2.resize(f, (width, height), interpolation=cv2.INTER_LINEAR) for f in source]
     settings = NodeSettings.build({"backend": "hold", "align": "none"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 from frame_restore_ros.backends.selection import BACKENDS, HOLD
@@ -13,8 +14,8 @@ from frame_restore_ros.cli.common import (
     add_json,
     add_no_progress,
     add_precision,
-    add_uncertainty,
     common_options,
+    int_at_least,
     positive_int,
     write_json,
 )
@@ -22,6 +23,15 @@ from frame_restore_ros.cli.common import (
 PRESETS_DEFAULT = ["small", "base"]
 INJECT_DEFAULT = "patches:0.5,dead,lines"
 LIVE_QOS_DEFAULT = ("best_effort", "reliable")
+# Fewest timed frames that give both an undamaged and a damaged one (the timed frames alternate):
+# bench.model_bench.PIPELINE_MIN_REPEATS and bench.node_bench.NODE_MIN_FRAMES, kept here so that
+# the parser needs neither torch nor OpenCV.
+PIPELINE_MIN_REPEATS = 2
+NODE_MIN_REPEATS = 2
+DETECTION_WARMUP_FRAMES = 5  # bench.detection_bench.WARMUP_FRAMES
+# The node's frame bounds (detection.detector.MIN_FRAME_SIDE, codec.image_codec.MAX_IMAGE_SIDE
+# and MAX_IMAGE_PIXELS), checked by bench.node_bench.frame_size_problem; for the help only.
+NODE_SIZE_BOUNDS = "at least 2x2, at most 8192 px a side and 35.4 Mpx (the node's bounds)"
 MODES = """\
   model       parameter count, GFLOPs and CPU latency of the deploy graph per preset
   pipeline    detection and compositing without the model at 1280x720 and 1920x1080
@@ -78,19 +88,71 @@ def _add_presets(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_repeats(p: argparse.ArgumentParser, default: int, what: str) -> None:
-    p.add_argument("--repeats", type=int, default=default, help=f"{what} (default: {default})")
+def _add_repeats(
+    p: argparse.ArgumentParser, default: int, what: str, minimum: int = 1, why: str = ""
+) -> None:
+    bound = f", at least {minimum}{why}" if minimum > 1 else ""
+    p.add_argument(
+        "--repeats",
+        type=int_at_least(minimum),
+        default=default,
+        metavar="N",
+        help=f"{what}{bound} (default: {default})",
+    )
 
 
-def _add_backends(p: argparse.ArgumentParser) -> None:
+def _add_backends(p: argparse.ArgumentParser, skipped: str, names: tuple[str, ...]) -> None:
     p.add_argument(
         "--backends",
         nargs="+",
         metavar="NAME",
         default=["auto"],
-        help=f"backends to time, in order ({' '.join(BACKENDS)}); one that cannot run here is "
-        "skipped with a warning (default: auto)",
+        help=f"backends to time, in order ({' '.join(names)}); {skipped} (default: auto)",
     )
+
+
+def positive_number(text: str) -> float:
+    """Parse an argparse value that must be a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def uncertainty_samples(text: str) -> int:
+    """Parse ``--uncertainty K``: 0 (none) or K >= 2 (a std needs two samples)."""
+    value = int_at_least(0)(text)
+    if value == 1:
+        raise argparse.ArgumentTypeError(
+            "must be 0 (none) or >= 2 (a std needs two samples), got 1"
+        )
+    return value
+
+
+def _qos_reliability(text: str) -> str:
+    """Parse a ``--qos`` value: one of the node's ``qos.reliability`` choices."""
+    from frame_restore_ros.bench.live_node import qos_choices
+
+    if text not in qos_choices():
+        raise argparse.ArgumentTypeError(
+            f"must be one of the node's qos.reliability values ({', '.join(qos_choices())}), "
+            f"got {text!r}"
+        )
+    return text
+
+
+def check_json(path: Path | None) -> None:
+    """Raise ValueError naming --json unless ``path`` can be written (before the work)."""
+    from frame_restore_ros.bag.output_claim import check_creatable
+
+    if path is None:
+        return
+    if path.is_dir():
+        raise ValueError(f"cannot write --json {path}: it is a folder")
+    check_creatable(path, "--json")
 
 
 def _model(modes: argparse._SubParsersAction) -> None:
@@ -127,7 +189,13 @@ def _pipeline(modes: argparse._SubParsersAction) -> None:
         "block: detection, and the undamaged and damaged frame totals.\n\n"
         "example: frame-restore bench pipeline --repeats 30",
     )
-    _add_repeats(p, 20, "timed frames per size")
+    _add_repeats(
+        p,
+        20,
+        "timed frames per size",
+        PIPELINE_MIN_REPEATS,
+        " (they alternate undamaged and damaged; the first is undamaged)",
+    )
     add_json(p)
     p.set_defaults(handler=run_pipeline)
 
@@ -142,12 +210,28 @@ def _backends(modes: argparse._SubParsersAction) -> None:
         "example: frame-restore bench backends --backends openvino-cpu onnxruntime-cpu "
         "--presets small",
     )
-    _add_backends(p)
+    _add_backends(
+        p,
+        "one that cannot run here (or hold: no model) is skipped with a warning; none left "
+        "is an error",
+        BACKENDS,
+    )
     _add_presets(p)
     _add_repeats(p, 20, "timed runs per preset and backend")
-    add_uncertainty(p, 8, "also time the uncertainty call")
     p.add_argument(
-        "--cameras", type=int, default=4, help="cameras sharing one backend (default: 4)"
+        "--uncertainty",
+        type=uncertainty_samples,
+        default=8,
+        metavar="K",
+        help="also time the uncertainty call from K latent samples (0 = none, else >= 2) "
+        "(default: 8)",
+    )
+    p.add_argument(
+        "--cameras",
+        type=positive_int,
+        default=4,
+        metavar="N",
+        help="cameras sharing one backend (default: 4)",
     )
     add_precision(p)
     add_json(p)
@@ -162,14 +246,18 @@ def _end_to_end(modes: argparse._SubParsersAction) -> None:
         "Run the restorer on the bundled weights over bigbuckbunny.mp4 (1280x720), every other\n"
         "frame damaged (--failure), per backend with each alignment: ecc_flow (the default,\n"
         "with the carried motion), ecc_flow_no_carry (motion_prior off), ecc, none; report\n"
-        "p50/p99 and the detect / infer / rest split.\n\n"
+        "p50/p99 and the detect / infer / rest split. hold (no model: the reference copied)\n"
+        "is the baseline, timed with alignment none only (it aligns nothing).\n\n"
         "example: frame-restore bench end-to-end --backends openvino-cpu --runs 5 "
         "--json e2e.json",
     )
-    _add_backends(p)
+    _add_backends(
+        p, "one that cannot run here is an error, before any is timed", (HOLD, *BACKENDS)
+    )
     p.add_argument(
         "--runs",
-        type=int,
+        type=positive_int,
+        metavar="N",
         default=1,
         help="repeat the whole measurement, report the median of the runs (a shared VM "
         "drifts 20-30%% between minutes) (default: 1)",
@@ -226,20 +314,36 @@ def _node(modes: argparse._SubParsersAction) -> None:
         "publishing, for clean and repaired frames.\n\n"
         "example: frame-restore bench node --size 1920x1080 --json node_bench.json",
     )
-    p.add_argument("--size", default="1920x1080", help="WIDTHxHEIGHT (default: 1920x1080)")
+    p.add_argument(
+        "--size",
+        default="1920x1080",
+        help=f"WIDTHxHEIGHT, {NODE_SIZE_BOUNDS} (default: 1920x1080)",
+    )
     p.add_argument("--encoding", default="bgr8", help="input encoding (default: bgr8)")
-    _add_repeats(p, 120, "timed frames")
+    _add_repeats(
+        p, 120, "timed frames", NODE_MIN_REPEATS, " (every other one damaged: clean and repaired)"
+    )
     add_json(p)
     add_no_progress(p)
     p.set_defaults(handler=run_node)
 
 
 def _size(text: str) -> tuple[int, int]:
-    """Parse an argparse WIDTHxHEIGHT value (both sides >= 1)."""
+    """Parse an argparse WIDTHxHEIGHT value within the node's bounds."""
     try:
-        width, height = parse_size(text)
+        return node_size(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def node_size(text: str) -> tuple[int, int]:
+    """Return (width, height) of ``WIDTHxHEIGHT``; ValueError unless the node takes that size."""
+    from frame_restore_ros.bench.node_bench import frame_size_problem
+
+    width, height = parse_size(text)
+    problem = frame_size_problem(width, height)
+    if problem:
+        raise ValueError(f"WIDTHxHEIGHT {problem}, got {text!r}")
     return width, height
 
 
@@ -275,7 +379,12 @@ def _live(modes: argparse._SubParsersAction) -> None:
         "  frame-restore bench live --sizes 1920x1080 --transports default large_data",
     )
     p.add_argument(
-        "--cameras", type=int, nargs="+", default=[1], help="camera counts (default: 1)"
+        "--cameras",
+        type=positive_int,
+        nargs="+",
+        default=[1],
+        metavar="N",
+        help="camera counts, each >= 1 (default: 1)",
     )
     p.add_argument(
         "--sizes",
@@ -283,13 +392,19 @@ def _live(modes: argparse._SubParsersAction) -> None:
         nargs="+",
         default=[(1280, 720)],
         metavar="WxH",
-        help="resolutions (default: 1280x720)",
+        help=f"resolutions, {NODE_SIZE_BOUNDS} (default: 1280x720)",
     )
     p.add_argument(
-        "--rates", type=float, nargs="+", default=[10.0], help="rates, Hz (default: 10)"
+        "--rates",
+        type=positive_number,
+        nargs="+",
+        default=[10.0],
+        metavar="HZ",
+        help="rates, Hz, each > 0 (default: 10)",
     )
     p.add_argument(
         "--qos",
+        type=_qos_reliability,
         nargs="+",
         default=list(LIVE_QOS_DEFAULT),
         metavar="RELIABILITY",
@@ -305,7 +420,10 @@ def _live(modes: argparse._SubParsersAction) -> None:
         "default = UDPv4 + shared memory, udp, shm, large_data) (default: default)",
     )
     p.add_argument(
-        "--seconds", type=float, default=8.0, help="streaming time per measurement (default: 8)"
+        "--seconds",
+        type=positive_number,
+        default=8.0,
+        help="streaming time per measurement, > 0 (default: 8)",
     )
     p.add_argument(
         "--backend",
@@ -345,14 +463,24 @@ def _detection(modes: argparse._SubParsersAction) -> None:
         f"{SHARED_DATA} when it exists, else sample:bikes.mp4)",
     )
     p.add_argument(
-        "--max-frames", type=positive_int, default=400, help="frames read per clip (default: 400)"
+        "--max-frames",
+        type=int_at_least(DETECTION_WARMUP_FRAMES + 1),
+        default=400,
+        help=f"frames read per clip, more than the {DETECTION_WARMUP_FRAMES} warm-up frames of "
+        "the speed timing (default: 400)",
     )
     p.add_argument(
         "--speed-clip",
         help="clip whose frames are timed (default: the first clip of the highest resolution)",
     )
     p.add_argument(
-        "--speed-frames", type=int, default=80, help="timed frames per size (default: 80)"
+        "--speed-frames",
+        type=positive_int,
+        default=80,
+        metavar="N",
+        help=f"timed frames per size, >= 1; they follow {DETECTION_WARMUP_FRAMES} warm-up "
+        "frames and all come from the speed clip's first --max-frames frames, so at most "
+        f"--max-frames minus {DETECTION_WARMUP_FRAMES} are timed (default: 80)",
     )
     add_json(p)
     p.set_defaults(handler=run_detection)
@@ -362,6 +490,7 @@ def run_model(args: argparse.Namespace) -> int:
     """Time the deploy graph per preset."""
     from frame_restore_ros.bench.model_bench import format_model_table, run_model_benchmark
 
+    check_json(args.json)
     results = run_model_benchmark(args.presets, args.repeats, args.ratio, with_onnx=args.onnx)
     print(format_model_table(results))
     write_json(args.json, results)
@@ -372,6 +501,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
     """Time detection and compositing without the model."""
     from frame_restore_ros.bench.model_bench import format_pipeline, run_pipeline_benchmark
 
+    check_json(args.json)
     results = run_pipeline_benchmark(args.repeats)
     print(format_pipeline(results))
     write_json(args.json, {"pipeline_without_model": results})
@@ -382,6 +512,7 @@ def run_backends(args: argparse.Namespace) -> int:
     """Time the model call per backend and preset."""
     from frame_restore_ros.bench.backend_bench import format_backend_table, run_backend_benchmark
 
+    check_json(args.json)
     rows = run_backend_benchmark(
         args.presets, args.backends, args.repeats, args.uncertainty, args.cameras, args.precision
     )
@@ -394,6 +525,7 @@ def run_end_to_end(args: argparse.Namespace) -> int:
     """Time the whole restorer per backend, alignment on and off."""
     from frame_restore_ros.bench.backend_bench import end_to_end_runs, format_end_to_end
 
+    check_json(args.json)
     record = end_to_end_runs(
         args.backends,
         args.runs,
@@ -414,6 +546,7 @@ def run_replay(args: argparse.Namespace) -> int:
     """Measure the replay throughput on one bag."""
     from frame_restore_ros.bench.replay_throughput import replay_throughput
 
+    check_json(args.json)
     report = replay_throughput(
         args.bag, args.inject, args.backend, args.precision, progress=not args.no_progress
     )
@@ -427,9 +560,10 @@ def run_node(args: argparse.Namespace) -> int:
     from frame_restore_ros.bench.node_bench import run_node_overhead_benchmark
 
     try:
-        width, height = parse_size(args.size)
+        width, height = node_size(args.size)
     except ValueError as exc:
         raise ValueError(f"--size must be {exc}") from None
+    check_json(args.json)
     result = run_node_overhead_benchmark(
         width, height, args.encoding, args.repeats, progress=not args.no_progress
     )
@@ -448,6 +582,7 @@ def run_detection(args: argparse.Namespace) -> int:
     from frame_restore_ros.bench.detection_bench import format_detection, run_detection_benchmark
     from frame_restore_ros.cli.eval_detection import default_data, expand_sources, open_clips
 
+    check_json(args.json)
     sources, chosen = (args.data, "given") if args.data else default_data()
     clips, _, rates = open_clips(expand_sources(sources), args.max_frames, 1)
     speed_clip = args.speed_clip
@@ -478,17 +613,14 @@ def run_live(args: argparse.Namespace) -> int:
         find_max_rate,
         format_max_rates,
         format_results,
-        qos_choices,
         run_matrix,
     )
 
+    check_json(args.json)
     try:
         import rclpy  # noqa: F401
     except ImportError as exc:
         raise SystemExit(f"bench live needs rclpy (source your ROS 2 setup): {exc}") from None
-    unknown = [q for q in args.qos if q not in qos_choices()]
-    if unknown:
-        raise SystemExit(f"--qos {' '.join(unknown)}: the node takes {', '.join(qos_choices())}")
     rates = [args.rates[0]] if args.find_max else args.rates
     configs = [
         LiveConfig(cameras, width, height, rate, qos, transport, args.seconds, args.backend)
