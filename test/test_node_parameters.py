@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 from pathlib import Path
 
 import cv2
@@ -13,13 +15,17 @@ from frame_restore_ros.cli.main import main
 from frame_restore_ros.detection.detector import DetectorConfig
 from frame_restore_ros.node.camera_pipeline import OutputOptions
 from frame_restore_ros.node.parameters import (
+    NODE_NAME,
     NODE_PARAMETERS,
     NodeSettings,
     ParameterError,
     all_specs,
+    echo,
     load_settings,
     markdown_table,
+    node_name_problem,
     read_parameter_file,
+    topic_name_problem,
 )
 from frame_restore_ros.node.restorer_settings import (
     load_defect_masks,
@@ -173,12 +179,11 @@ def test_defect_mask_loads_per_camera(tmp_path, name):
     assert restorer_config(settings, masks["front"]) == config  # same array: equal configs
 
 
-def test_bad_defect_mask_is_rejected_with_the_loader_reason(tmp_path):
+def test_bad_defect_mask_is_rejected_with_the_reason(tmp_path):
     missing = tmp_path / "missing.png"
     with pytest.raises(ParameterError) as error:
         NodeSettings.build({"camera.defect_mask": str(missing)})
-    reason = f"defect mask {missing} does not exist or is not a file"  # the loader's words
-    assert str(error.value) == f"camera.defect_mask: {reason}"
+    assert str(error.value) == f"camera.defect_mask: defect mask {missing} does not exist"
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"not an image")
     path = tmp_path / "p.yaml"
@@ -247,3 +252,200 @@ def test_shipped_parameter_files_apply_under_any_namespace_and_node_name():
         keys = [line for line in path.read_text().splitlines() if line and line[0] not in "# "]
         assert keys == ["/**:"], f"{path.name}: top-level keys {keys}"
         assert load_settings(path, node_name="front_restore").cameras
+
+
+# --- hostile values: review item 26 ----------------------------------------------------------
+
+
+def write_params(path: Path, body: str) -> Path:
+    """Write a ``/**`` parameter file whose ros__parameters are ``body`` (indented lines)."""
+    path.write_text("/**:\n  ros__parameters:\n" + body)
+    return path
+
+
+def check(path: Path, caplog, *extra: str) -> tuple[int, str]:
+    """Run ``node-params --check path``; return its exit code and the logged errors."""
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        code = main(["node-params", "--check", str(path), *extra])
+    return code, caplog.text
+
+
+def test_node_params_check_refuses_a_topic_name_ros_refuses(tmp_path, caplog):
+    path = tmp_path / "p.yaml"
+    write_params(path, '    camera:\n      input_topic: "bad topic!!"\n')
+    code, text = check(path, caplog)
+    assert code == 2
+    assert "camera.input_topic: 'bad topic!!' is not a valid ROS 2 topic name" in text
+    assert "(' ' at index 3)" in text
+    for good in ("", "image", "/cam/image_raw", "~/image", "{node}/image", "_x/y"):
+        write_params(path, f'    camera:\n      input_topic: "{good}"\n')
+        assert check(path, caplog) == (0, ""), good  # empty: the default <camera>/image_raw
+    for bad, words in (
+        ("cam/", "must not end with '/'"),
+        ("cam/1st", "must not start with a number"),
+        ("a//b", "once resolved to '/a//b': it must not repeat '/'"),
+        ("{robot}/image", "unknown substitution {robot}"),
+        ("image/~", "'~' may only be the first character"),
+        ("caméra", "it may hold only letters"),
+        ("a" * 240, "the output topic '/aaaa"),  # <input>/failure_mask is past 247 characters
+    ):
+        write_params(path, f'    camera:\n      input_topic: "{bad}"\n')
+        code, text = check(path, caplog)
+        assert code == 2 and words in text, bad
+
+
+def test_a_camera_name_must_make_a_ros_name():
+    with pytest.raises(ParameterError, match="camera name 'caméra' must be letters"):
+        NodeSettings.build({"cameras": ["caméra"]})  # not ASCII: no ROS name accepts it
+    with pytest.raises(
+        ParameterError, match=r"a+\.\.\. \(240 chars\)\.input_topic \(empty: the default\): 'a+"
+    ):
+        NodeSettings.build({"cameras": ["a" * 240]})  # its default topic is too long
+
+
+def _rclpy_validators():
+    """rclpy's name checks, or skip (printing why) where rclpy is not importable."""
+    try:
+        from rclpy.expand_topic_name import expand_topic_name
+        from rclpy.validate_full_topic_name import validate_full_topic_name
+        from rclpy.validate_node_name import validate_node_name
+        from rclpy.validate_topic_name import validate_topic_name
+    except ImportError as exc:
+        reason = f"rclpy is not importable ({exc}): cannot cross-check the name rules"
+        print(reason)
+        pytest.skip(reason)
+    return expand_topic_name, validate_full_topic_name, validate_node_name, validate_topic_name
+
+
+TOPIC_NAMES = [
+    "image", "/image", "cam/image_raw", "/cam/image_raw", "_a", "a__b", "A1/b_2", "~", "~/image",
+    "{node}", "{node}/image", "a/{node}", "{node}x", "{ns}/image", "{namespace}/image",
+    "/{node}/x", "rt/a", "~a",  # rcl accepts a 2-character "~x"
+    "", "bad topic!!", "a/", "/", "~/", "1a", "a/1b", "/1", "a//b", "//a", "~//a", "a/~",
+    "~ab", "~{node}", "{foo}/x", "{}", "{1a}", "{a/b}", "{a{b}}", "a}", "{a", "{~}", "/{ns}/x",
+    "a-b", "a.b", " a", "a\n", "caméra", "a" * 200, "a" * 240, "~/" + "a" * 230,
+]  # fmt: skip
+
+
+def test_topic_rules_agree_with_rclpy():
+    """The pure-Python rules give rclpy's verdict: its checks, expanded in the root namespace or
+    another, with the node's longest output suffix."""
+    expand, validate_full, _, validate = _rclpy_validators()
+
+    def rclpy_accepts(name: str) -> bool:
+        try:
+            validate(name)
+        except Exception:
+            return False
+        for namespace in ("/", "/perception"):
+            try:
+                resolved = expand(name, NODE_NAME, namespace)
+                validate_full(resolved)
+                validate_full(f"{resolved}/failure_mask")
+                return True
+            except Exception:
+                pass
+        return False
+
+    alphabet = ["a", "1", "_", "/", "~", "{", "}", "-", "{ns}"]
+    names = TOPIC_NAMES + [
+        "".join(p) for k in (1, 2, 3) for p in itertools.product(alphabet, repeat=k)
+    ]
+    verdicts = {name: rclpy_accepts(name) for name in names}
+    assert 10 < sum(verdicts.values()) < len(names) - 10  # both kinds are covered
+    differ = {
+        n: topic_name_problem(n)
+        for n, ok in verdicts.items()
+        if ok != (topic_name_problem(n) is None)
+    }
+    assert differ == {}, "(name: our reason, None where we accept and rclpy refuses)"
+
+
+def test_node_name_rules_agree_with_rclpy(caplog, capsys):
+    _, _, validate_node_name, _ = _rclpy_validators()
+    names = ["frame_restore", "a", "_a", "A9", "a" * 255, "", "1a", "a-b", "/ns/a", "a b", "é"]
+    names += ["a" * 256, "a\n"] + ["".join(p) for p in itertools.product("a1_-/", repeat=2)]
+    for name in names:
+        try:
+            rclpy_accepts = validate_node_name(name)
+        except Exception:
+            rclpy_accepts = False
+        assert rclpy_accepts == (node_name_problem(name) is None), (name, node_name_problem(name))
+    with pytest.raises(SystemExit) as exited:
+        main(["node-params", "--check", str(DEFAULTS_FILE), "--node-name", ""])
+    assert exited.value.code == 2
+    assert "'' is not a valid ROS 2 node name: it must not be empty" in capsys.readouterr().err
+    with pytest.raises(ParameterError, match="'front-1' is not a valid ROS 2 node name"):
+        read_parameter_file(DEFAULTS_FILE, node_name="front-1")
+
+
+def test_long_values_are_echoed_short(tmp_path, caplog):
+    huge = "a" * 10_000_000  # the review's 10 MB weights string
+    assert echo(huge) == repr("a" * 200) + "... (10000000 chars)"
+    assert echo("short") == "'short'" and echo(24) == "24"
+    assert echo(["x"] * 100).endswith("... (100 items)")
+    path = write_params(tmp_path / "p.yaml", f"    weights: '{huge}'\n")
+    code, text = check(path, caplog)
+    assert code == 2 and f"weights: {'a' * 200}... (10000000 chars): cannot be read" in text
+    assert len(text) < 1000
+    huge = huge[:1_000_000]  # 1 MB for the rest: reading the YAML takes the time
+    for body in (
+        f"    engine_cache_dir: '{huge}'\n",
+        f"    backend: '{huge}'\n",
+        f"    feather_px: '{huge}'\n",
+        f"    camera:\n      input_topic: '{huge}'\n",
+        f"    camera:\n      defect_mask: '{huge}'\n",
+        f"    cameras: ['{huge}']\n",
+        f"    cameras: ['{huge}', '{huge}']\n",
+    ):
+        write_params(path, body)
+        code, text = check(path, caplog)
+        assert code == 2 and "... (1000000 chars)" in text, body[:30]
+        assert len(text) < 2000, body[:30]
+    with pytest.raises(ParameterError) as error:
+        NodeSettings.build({huge: 1.0})
+    assert str(error.value) == f"unknown parameter {echo(huge)}"
+
+
+def test_every_problem_is_reported_at_once(tmp_path, caplog):
+    (tmp_path / "file").write_text("x")
+    path = write_params(
+        tmp_path / "p.yaml",
+        f"    weights: /dev/zero\n    engine_cache_dir: '{tmp_path / 'file'}'\n"
+        "    feather_px: -3\n    camera:\n      input_topic: 'a b'\n",
+    )
+    code, text = check(path, caplog)
+    assert code == 2
+    for words in (
+        "weights: /dev/zero: not a regular file",
+        f"engine_cache_dir: {tmp_path / 'file'} is not a folder",
+        "feather_px must be >= 0",
+        "camera.input_topic: 'a b' is not a valid ROS 2 topic name",
+    ):
+        assert words in text
+    write_params(path, "    cameras: ['9x']\n    feather_px: -3\n")  # a bad camera list too
+    code, text = check(path, caplog)
+    assert code == 2 and "camera name '9x'" in text and "feather_px must be >= 0" in text
+
+
+def test_defect_mask_problem_says_what_is_wrong(tmp_path):
+    os.mkfifo(tmp_path / "pipe.png")
+    (tmp_path / "dir.png").mkdir()
+    (tmp_path / "link.png").symlink_to(tmp_path / "gone.png")
+    cases = {
+        "/dev/zero": "exists but is not a regular file (it is a character device)",
+        str(tmp_path / "dir.png"): "exists but is not a regular file (it is a directory)",
+        str(tmp_path / "pipe.png"): "exists but is not a regular file (it is a named pipe)",
+        str(tmp_path / "link.png"): "is a symbolic link to a missing file",
+        str(tmp_path / "none.png"): "does not exist",
+        str(tmp_path / "dir.png" / "x" / "y.png"): "does not exist",
+    }
+    if os.geteuid() != 0:  # root reads any file
+        defect_map(tmp_path / "locked.png")
+        (tmp_path / "locked.png").chmod(0)
+        cases[str(tmp_path / "locked.png")] = "exists but cannot be read: Permission denied"
+    for path, words in cases.items():
+        with pytest.raises(ParameterError) as error:
+            NodeSettings.build({"camera.defect_mask": path})
+        assert str(error.value) == f"camera.defect_mask: defect mask {path} {words}"

@@ -26,9 +26,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  frame-restore node-params --markdown",
     )
     p.add_argument("--check", type=Path, metavar="FILE", help="parameter file to validate")
-    p.add_argument("--node-name", default="frame_restore", help="node name to look up in FILE")
+    p.add_argument(
+        "--node-name",
+        type=node_name,
+        default="frame_restore",
+        help="node name to look up in FILE (a ROS 2 node name, without namespace)",
+    )
     p.add_argument("--markdown", action="store_true", help="print the README parameter table")
     p.set_defaults(handler=run)
+
+
+def node_name(text: str) -> str:
+    """Argparse type: a node name rclpy accepts (validate_node_name's rules)."""
+    from frame_restore_ros.node.parameters import node_name_problem
+
+    if problem := node_name_problem(text):
+        raise argparse.ArgumentTypeError(problem)
+    return text
 
 
 def run(args: argparse.Namespace) -> int:

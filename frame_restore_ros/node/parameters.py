@@ -17,6 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import re
+import stat
+import string
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +41,37 @@ from frame_restore_ros.pipeline.repair import RepairOptions
 NODE_NAME = "frame_restore"
 ParameterValue = bool | int | float | str | list[str]
 _TYPE_NAMES = {bool: "bool", int: "integer", float: "double", str: "string", list: "string array"}
+ECHO_LIMIT = 200  # characters of a value an error message shows (a whole usual path)
+MESSAGE_LIMIT = 2000  # characters of another module's reason a message shows
+
+# Topics the node publishes under each camera's resolved input topic (<input>/restored, ...).
+OUTPUT_TOPICS = ("restored", "failure_mask", "uncertainty")
+
+
+def echo(value: object, quote: bool = True, limit: int = ECHO_LIMIT) -> str:
+    """Show ``value`` in an error message: its repr (its text if not ``quote``), cut short.
+
+    A value longer than ``limit`` characters shows its start and its length, so that a 10 MB
+    string does not make a 10 MB message.
+    """
+    if isinstance(value, str):
+        text = repr(value[:limit]) if quote else value[:limit]
+        return text if len(value) <= limit else f"{text}... ({len(value)} chars)"
+    try:
+        text = repr(value)
+    except ValueError:  # an integer past Python's digit limit
+        return f"<{type(value).__name__}>"
+    if len(text) <= limit:
+        return text
+    size = f"{len(value)} items" if isinstance(value, list) else f"{len(text)} chars"
+    return f"{text[:limit]}... ({size})"
+
+
+def echo_within(reason: str, value: object) -> str:
+    """Return another module's ``reason`` with each copy of a long ``value`` shown by ``echo``."""
+    if isinstance(value, str) and len(value) > ECHO_LIMIT:
+        reason = reason.replace(value, echo(value, quote=False))
+    return echo(reason, quote=False, limit=MESSAGE_LIMIT)
 
 
 @dataclass(frozen=True)
@@ -76,22 +112,23 @@ class ParameterSpec:
 
     def validate(self, value: object) -> str | None:
         """Return why ``value`` is not acceptable, or None when it is."""
+        name, shown = echo(self.name, quote=False), echo(value)
         if self.kind is float and type(value) is int:
-            return f"{self.name} is a double: write {value}.0, not {value}"
+            return f"{name} is a double: write {shown}.0, not {shown}"
         if type(value) is not self.kind:
-            return f"{self.name} is of type {self.type_name}, got {type(value).__name__} {value!r}"
+            return f"{name} is of type {self.type_name}, got {type(value).__name__} {shown}"
         if self.kind is list and not all(isinstance(v, str) for v in value):
-            return f"{self.name} is of type string array, got {value!r}"
+            return f"{name} is of type string array, got {shown}"
         if self.kind is float and not math.isfinite(value):
-            return f"{self.name} must be finite, got {value}"
+            return f"{name} must be finite, got {shown}"
         if self.choices is not None and value not in self.choices:
-            return f"{self.name} must be one of {', '.join(self.choices)}, got {value!r}"
+            return f"{name} must be one of {', '.join(self.choices)}, got {shown}"
         if self.minimum is not None and value < self.minimum:
-            return f"{self.name} must be >= {self.minimum}, got {value}"
+            return f"{name} must be >= {self.minimum}, got {shown}"
         if self.maximum is not None and value > self.maximum:
-            return f"{self.name} must be <= {self.maximum}, got {value}"
+            return f"{name} must be <= {self.maximum}, got {shown}"
         if self.check is not None and (problem := self.check(value)):
-            return f"{self.name}: {problem}"
+            return f"{name}: {echo_within(problem, value)}"
         return None
 
 
@@ -120,14 +157,54 @@ def config_parameter(
     return ParameterSpec(name, defaults[0], description, config_fields=targets, **options)
 
 
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def file_problem(path: str, what: str) -> str | None:
+    """Return precisely why ``path`` is not a readable regular file, or None.
+
+    Missing, a broken link, a directory or device, unreadable: each is said as such. Opens
+    nothing but a regular file, so a pipe or device cannot block.
+    """
+    shown = f"{what} {echo(path, quote=False)}"
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.lexists(path):
+            return f"{shown} is a symbolic link to a missing file"
+        return f"{shown} does not exist"
+    except OSError as exc:
+        return f"{shown} cannot be used: {exc.strerror or exc}"
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _FILE_KINDS if test(mode)), "of an unknown kind")
+        return f"{shown} exists but is not a regular file (it is {kind})"
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        return f"{shown} exists but cannot be read: {exc.strerror or exc}"
+    return None
+
+
 def defect_mask_problem(path: str) -> str | None:
-    """Return why the defect mask file ``path`` cannot be used (the loader's reason), or None."""
+    """Return why the defect mask file ``path`` cannot be used, or None.
+
+    A path that is no readable regular file is named as such; otherwise the loader's reason.
+    """
     if not path:
         return None
+    if problem := file_problem(path, "defect mask"):
+        return problem
     try:
         load_defect_mask(path)
-    except DefectMaskError as exc:
-        return str(exc)
+    except (DefectMaskError, OSError) as exc:
+        return echo_within(str(exc), path)
     return None
 
 
@@ -144,29 +221,203 @@ def weights_problem(path: str) -> str | None:
     try:
         config, _ = read_metadata(path)
     except CheckpointError as exc:
-        return str(exc)
+        return echo_within(str(exc), path)
+    except OSError as exc:  # a name the file system refuses (too long, ...)
+        return f"{echo(path, quote=False)}: cannot be read: {exc.strerror or exc}"
     if config.architecture != "siammcvae":
         return (
-            f"{path}: holds a {ARCHITECTURES[config.architecture]} (architecture "
-            f"{config.architecture}), not a SiamMCVAE: the node repairs from the reference"
+            f"{echo(path, quote=False)}: holds a {ARCHITECTURES[config.architecture]} "
+            f"(architecture {config.architecture}), not a SiamMCVAE: the node repairs from "
+            "the reference"
         )
     return None
 
 
-def model_files_problem(weights: str, engine_cache_dir: str) -> str | None:
-    """Return why the ``weights`` file or the ``engine_cache_dir`` folder is unusable, or None.
+def engine_cache_dir_problem(folder: str) -> str | None:
+    """Return why ``folder`` cannot hold the engine cache (``cache_dir_problem``), or None."""
+    if not folder:
+        return None
+    from frame_restore_ros.backends.onnx_cache import cache_dir_problem
 
-    The reason names the parameter. Both are checked whatever the backend (hold loads no
-    weights, torch uses no cache), so that a later switch of backend finds them usable.
+    try:
+        problem = cache_dir_problem(Path(folder))
+    except OSError as exc:  # a name the file system refuses (too long, ...)
+        return f"{echo(folder, quote=False)}: cannot be used: {exc.strerror or exc}"
+    return echo_within(problem, folder) if problem else None
+
+
+def model_files_problems(weights: object, engine_cache_dir: object) -> list[str]:
+    """Return every reason the ``weights`` file or ``engine_cache_dir`` folder is unusable.
+
+    Each names its parameter. Both are checked whatever the backend (hold loads no weights,
+    torch uses no cache), so that a later switch of backend finds them usable. A value that is
+    not a string is skipped: its type is reported by the table.
     """
-    if problem := weights_problem(weights):
-        return f"weights: {problem}"
-    if engine_cache_dir:
-        from frame_restore_ros.backends.onnx_cache import cache_dir_problem
+    problems = []
+    if isinstance(weights, str) and (problem := weights_problem(weights)):
+        problems.append(f"weights: {problem}")
+    if isinstance(engine_cache_dir, str) and (
+        problem := engine_cache_dir_problem(engine_cache_dir)
+    ):
+        problems.append(f"engine_cache_dir: {problem}")
+    return problems
 
-        if problem := cache_dir_problem(Path(engine_cache_dir)):
-            return f"engine_cache_dir: {problem}"
+
+def model_files_problem(weights: str, engine_cache_dir: str) -> str | None:
+    """Return every reason of ``model_files_problems`` on one line, or None."""
+    return "; ".join(model_files_problems(weights, engine_cache_dir)) or None
+
+
+# --- ROS 2 names (rcl/rmw rules, without importing rclpy) -------------------------------------
+
+_ALNUM = frozenset(string.ascii_letters + string.digits)  # rcutils_isalnum_no_locale
+_DIGITS = frozenset(string.digits)
+_NAME_CHARS = _ALNUM | {"_"}
+TOPIC_MAX_LENGTH = 255 - 8  # RMW_TOPIC_MAX_NAME_LENGTH
+NODE_NAME_MAX_LENGTH = 255  # RMW_NODE_NAME_MAX_NAME_LENGTH
+_TOKEN_DIGIT = "a name token must not start with a number"
+_TOPIC_CHARACTERS = "it may hold only letters, digits, '_', '/', a leading '~' and {substitutions}"
+_SUBSTITUTIONS = ("{node}", "{ns}", "{namespace}")  # what rcl_expand_topic_name knows
+_SOME_NAMESPACE = "/ns"  # {ns} resolves to "/" in the root namespace, so try one more
+Rule = tuple[str, int]  # (the broken rule, the index of the offending character)
+_NOT_LETTER = re.compile(r"[^A-Za-z_]")
+_SLASH_DIGIT = re.compile(r"/[0-9]")
+_NOT_FULL_NAME = re.compile(r"[^A-Za-z0-9_/]")
+_SLASH_SLASH_OR_DIGIT = re.compile(r"/[/0-9]")
+
+
+def _rcl_characters(name: str) -> Rule | None:
+    """rcl_validate_topic_name's pass over the characters: allowed ones, ``~``, ``{}``."""
+    opening = None  # index of the open "{"
+    for match in _NOT_LETTER.finditer(name):  # letters and "_" pass anywhere
+        index, char = match.start(), match.group()
+        if char in _DIGITS:
+            if opening == index - 1:
+                return "a substitution must not start with a number", index
+        elif char == "~" and index != 0:
+            return "'~' may only be the first character", index
+        elif char == "{" and opening is None:
+            opening = index
+        elif char == "}" and opening is not None:
+            opening = None
+        elif char == "}":
+            return "unmatched '}'", index
+        elif opening is not None:
+            return "a substitution {...} may hold only letters, digits and '_'", index
+        elif char not in "/~":
+            return _TOPIC_CHARACTERS, index
+    if opening is not None:
+        return "unmatched '{'", opening
     return None
+
+
+def _rcl_topic_rule(name: str) -> Rule | None:
+    """Return the rule of rcl_validate_topic_name that ``name`` breaks, or None."""
+    if not name:
+        return "it must not be empty", 0
+    if name[0] in _DIGITS:
+        return _TOKEN_DIGIT, 0
+    if name.endswith("/"):
+        return "it must not end with '/'", len(name) - 1
+    if rule := _rcl_characters(name):
+        return rule
+    if name[0] == "~" and len(name) > 2 and name[1] != "/":  # as rcl: a 2-character "~x" passes
+        return "'~' must be followed by '/'", 1
+    if match := _SLASH_DIGIT.search(name):
+        return _TOKEN_DIGIT, match.start() + 1
+    return None
+
+
+def expand_topic_name(name: str, node_name: str, namespace: str) -> str:
+    """rcl_expand_topic_name of a name that passed its rules; ValueError on an unknown {...}."""
+    prefix = namespace if namespace == "/" else namespace + "/"
+    if name.startswith("~"):
+        name = prefix + node_name + name[1:]
+    while "{" in name:
+        token = name[name.index("{") : name.index("}") + 1]
+        if token not in _SUBSTITUTIONS:
+            known = ", ".join(_SUBSTITUTIONS)
+            raise ValueError(f"unknown substitution {token} (rcl knows {known})")
+        name = name.replace(token, node_name if token == "{node}" else namespace)
+    return name if name.startswith("/") else prefix + name
+
+
+def _full_topic_rule(name: str) -> Rule | None:
+    """Return the rule of rmw_validate_full_topic_name that the expanded ``name`` breaks."""
+    if not name.startswith("/") or name.endswith("/"):
+        return "it must start and not end with '/'", max(len(name) - 1, 0)
+    if match := _NOT_FULL_NAME.search(name):
+        return "it may hold only letters, digits, '_' and '/'", match.start()
+    if match := _SLASH_SLASH_OR_DIGIT.search(name):
+        reason = "it must not repeat '/'" if match.group()[1] == "/" else _TOKEN_DIGIT
+        return reason, match.start() + 1
+    if len(name) > TOPIC_MAX_LENGTH:
+        return f"it must be at most {TOPIC_MAX_LENGTH} characters", len(name)
+    return None
+
+
+def _broken(what: str, name: str, rule: Rule, resolved: str | None = None) -> str:
+    """Word a broken name rule: the name, the rule and the offending character.
+
+    With ``resolved``, the rule is that of the resolved name, which the index points into.
+    """
+    reason, index = rule
+    subject = name if resolved is None else resolved
+    at = f" ({subject[index]!r} at index {index})" if index < len(subject) else ""
+    via = "" if resolved is None else f" once resolved to {echo(resolved)}"
+    return f"{echo(name)} is not a valid ROS 2 {what}{via}: {reason}{at}"
+
+
+def _resolved_topic_problem(name: str, namespace: str) -> str | None:
+    """Why ``name`` (rcl-valid) fails once expanded in ``namespace``, outputs included."""
+    try:
+        resolved = expand_topic_name(name, NODE_NAME, namespace)
+    except ValueError as exc:
+        return f"{echo(name)} is not a valid ROS 2 topic name: {exc}"
+    if rule := _full_topic_rule(resolved):
+        return _broken("topic name", name, rule, resolved)
+    longest = f"{resolved}/{max(OUTPUT_TOPICS, key=len)}"
+    if len(longest) > TOPIC_MAX_LENGTH:
+        return (
+            f"{echo(name)} is too long: the output topic {echo(longest)} would exceed the "
+            f"{TOPIC_MAX_LENGTH} characters of a ROS 2 topic name"
+        )
+    return None
+
+
+def topic_name_problem(name: str) -> str | None:
+    """Return why the node could not subscribe to ``name`` (and publish under it), or None.
+
+    The rules of rclpy's validate_topic_name (rcl_validate_topic_name), then of the name once
+    rcl_expand_topic_name resolved it (known substitutions, rmw_validate_full_topic_name, the
+    length with the longest output suffix). Relative, private (``~/``) and ``{node}``, ``{ns}``
+    names are allowed. The namespace is not known here: a name that resolves in the root
+    namespace or in another is accepted.
+    """
+    if rule := _rcl_topic_rule(name):
+        return _broken("topic name", name, rule)
+    problems = [_resolved_topic_problem(name, namespace) for namespace in ("/", _SOME_NAMESPACE)]
+    return None if None in problems else problems[0]
+
+
+def node_name_problem(name: str) -> str | None:
+    """Return why rclpy would refuse ``name`` as a node name (rmw_validate_node_name), or None."""
+    if not name:
+        return _broken("node name", name, ("it must not be empty", 0))
+    for index, char in enumerate(name):
+        if char not in _NAME_CHARS:
+            return _broken("node name", name, ("it may hold only letters, digits and '_'", index))
+    if name[0] in _DIGITS:
+        return _broken("node name", name, ("it must not start with a number", 0))
+    if len(name) > NODE_NAME_MAX_LENGTH:
+        reason = f"it must be at most {NODE_NAME_MAX_LENGTH} characters"
+        return _broken("node name", name, (reason, len(name)))
+    return None
+
+
+def input_topic_problem(topic: str) -> str | None:
+    """``<camera>.input_topic``: empty (the default, ``<camera>/image_raw``) or a topic name."""
+    return topic_name_problem(topic) if topic else None
 
 
 def default_input_topic(camera: str) -> str:
@@ -450,6 +701,7 @@ _CAMERA_PARAMETERS: tuple[ParameterSpec, ...] = (
         "Input topic; empty: <name>/image_raw (relative, so namespaces and remapping apply). "
         "Outputs go to <resolved input>/restored, /failure_mask, /uncertainty.",
         read_only=True,
+        check=input_topic_problem,
     ),
     ParameterSpec(
         "transport",
@@ -487,30 +739,51 @@ def camera_parameters(camera: str) -> tuple[ParameterSpec, ...]:
     return tuple(specs)
 
 
+def camera_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a camera (ASCII letters, digits and _, as ROS names), or None."""
+    if not name or not all(c in _NAME_CHARS for c in name) or name[0] in _DIGITS:
+        return f"camera name {echo(name)} must be letters, digits and _, not starting with a digit"
+    if any(name == spec.name.split(".")[0] for spec in NODE_PARAMETERS):
+        return f"camera name {echo(name)} clashes with a node parameter"
+    return None
+
+
 def validate_camera_names(names: list[str]) -> str | None:
-    """Why the ``cameras`` list is unusable, or None."""
+    """Why the ``cameras`` list is unusable (every reason), or None."""
     if not names:
         return "cameras must name at least one camera"
-    for name in names:
-        if not name or not all(c.isalnum() or c == "_" for c in name) or name[0].isdigit():
-            return f"camera name {name!r} must be letters, digits and _, not starting with a digit"
-        if any(name == spec.name.split(".")[0] for spec in NODE_PARAMETERS):
-            return f"camera name {name!r} clashes with a node parameter"
-    if len(set(names)) != len(names):
-        return f"camera names repeat: {names}"
-    return None
+    problems = [problem for name in names if (problem := camera_name_problem(name))]
+    repeated = sorted(name for name, count in Counter(names).items() if count > 1)
+    if repeated:
+        problems.append(f"camera names repeat: {', '.join(echo(name) for name in repeated)}")
+    return "; ".join(problems) or None
 
 
 def validate_input_topics(cameras: list[str], values: Mapping[str, object]) -> str | None:
-    """Why two cameras would read one input topic (and publish to one /restored), or None."""
+    """Why two cameras would read one input topic (and publish to one /restored), or None.
+
+    A default topic (``<camera>/image_raw``) is checked as a name too: a long camera name can
+    make it too long.
+    """
     users: dict[str, list[str]] = {}
+    problems = []
     for camera in cameras:
         topic = str(values.get(f"{camera}.input_topic") or default_input_topic(camera))
+        if not values.get(f"{camera}.input_topic") and (problem := topic_name_problem(topic)):
+            problems.append(
+                f"{echo(camera, quote=False)}.input_topic (empty: the default): {problem}"
+            )
         users.setdefault(topic.rstrip("/"), []).append(camera)
-    shared = [f"{topic} ({', '.join(names)})" for topic, names in users.items() if len(names) > 1]
+    shared = [
+        f"{echo(topic, quote=False)} ({', '.join(echo(n, quote=False) for n in names)})"
+        for topic, names in users.items()
+        if len(names) > 1
+    ]
     if shared:
-        return "cameras share an input topic, so their outputs would clash: " + "; ".join(shared)
-    return None
+        problems.append(
+            "cameras share an input topic, so their outputs would clash: " + "; ".join(shared)
+        )
+    return "; ".join(problems) or None
 
 
 def all_specs(cameras: list[str]) -> dict[str, ParameterSpec]:
@@ -523,6 +796,33 @@ def all_specs(cameras: list[str]) -> dict[str, ParameterSpec]:
 
 class ParameterError(ValueError):
     """Parameters that cannot be used; the text lists every problem."""
+
+
+def _value_problems(specs: Mapping[str, ParameterSpec], values: Mapping[str, object]) -> list[str]:
+    """Return the reason of each value that its spec refuses; names without a spec are skipped."""
+    return [
+        problem
+        for name, value in values.items()
+        if name in specs and (problem := specs[name].validate(value))
+    ]
+
+
+def parameter_problems(overrides: Mapping[str, object]) -> list[str]:
+    """Every problem of ``overrides`` (defaults fill the rest): empty when they are usable.
+
+    When the ``cameras`` list itself is unusable, the per-camera names are unknown: the
+    node-wide parameters are still checked.
+    """
+    cameras = overrides.get("cameras", NODE_PARAMETERS[0].default)
+    if problem := NODE_PARAMETERS[0].validate(cameras) or validate_camera_names(cameras):
+        return [problem, *_value_problems({s.name: s for s in NODE_PARAMETERS}, overrides)]
+    specs = all_specs(cameras)
+    problems = [f"unknown parameter {echo(name)}" for name in overrides if name not in specs]
+    problems += _value_problems(specs, overrides)
+    topics = {name: value for name, value in overrides.items() if name.endswith(".input_topic")}
+    if not _value_problems(specs, topics) and (problem := validate_input_topics(cameras, topics)):
+        problems.append(problem)
+    return problems
 
 
 @dataclass(frozen=True)
@@ -542,21 +842,9 @@ class NodeSettings:
     def build(cls, overrides: Mapping[str, object] | None = None) -> NodeSettings:
         """Defaults updated with ``overrides``; raise ParameterError listing every problem."""
         overrides = dict(overrides or {})
-        cameras = overrides.get("cameras", NODE_PARAMETERS[0].default)
-        problem = NODE_PARAMETERS[0].validate(cameras) or validate_camera_names(cameras)
-        if problem:
-            raise ParameterError(problem)
-        specs = all_specs(cameras)
-        problems = [f"unknown parameter {name!r}" for name in overrides if name not in specs]
-        problems += [
-            problem
-            for name, value in overrides.items()
-            if name in specs and (problem := specs[name].validate(value))
-        ]
-        if not problems and (problem := validate_input_topics(cameras, overrides)):
-            problems.append(problem)
-        if problems:
+        if problems := parameter_problems(overrides):
             raise ParameterError("; ".join(problems))
+        specs = all_specs(overrides.get("cameras", NODE_PARAMETERS[0].default))
         values = {name: spec.default for name, spec in specs.items()}
         values.update(overrides)
         return cls(values)
@@ -597,9 +885,11 @@ def read_parameter_file(path: str | Path, node_name: str = NODE_NAME) -> dict[st
     ``/ns/node_name``; later sections override earlier ones. Raises ParameterError on unreadable
     YAML or a file without a section for the node.
     """
+    if problem := node_name_problem(node_name):
+        raise ParameterError(problem)
     try:
         document = YAML(typ="safe").load(Path(path).read_text())
-    except (OSError, YAMLError, UnicodeDecodeError) as exc:
+    except (OSError, YAMLError, ValueError) as exc:  # ValueError: bad UTF-8, a 5000-digit int
         raise ParameterError(f"cannot read parameter file {path}: {exc}") from exc
     if not isinstance(document, Mapping):
         raise ParameterError(f"parameter file {path} must map node names to ros__parameters")
@@ -611,7 +901,9 @@ def read_parameter_file(path: str | Path, node_name: str = NODE_NAME) -> dict[st
             if not isinstance(body, Mapping) or not isinstance(
                 body.get("ros__parameters"), Mapping
             ):
-                raise ParameterError(f"{path}: section {key} has no ros__parameters mapping")
+                raise ParameterError(
+                    f"{path}: section {echo(key, quote=False)} has no ros__parameters mapping"
+                )
             merged.update(flatten(body["ros__parameters"]))
             matched = True
     if not matched:
@@ -623,16 +915,19 @@ def read_parameter_file(path: str | Path, node_name: str = NODE_NAME) -> dict[st
 def load_settings(path: str | Path, node_name: str = NODE_NAME) -> NodeSettings:
     """Validate a parameter file against the table; raise ParameterError naming the file.
 
-    The ``weights`` file (its header) and the ``engine_cache_dir`` folder are checked too, as
-    the node checks them before it loads a model (``node/model_holder.build_backend``).
+    Every problem is listed at once. The ``weights`` file (its header) and the
+    ``engine_cache_dir`` folder are checked too, as the node checks them before it loads a
+    model (``node/model_holder.build_backend``).
     """
     try:
-        settings = NodeSettings.build(read_parameter_file(path, node_name))
+        values = read_parameter_file(path, node_name)
     except ParameterError as exc:
         raise ParameterError(f"{path}: {exc}") from exc
-    if problem := model_files_problem(settings["weights"], settings["engine_cache_dir"]):
-        raise ParameterError(f"{path}: {problem}")
-    return settings
+    problems = parameter_problems(values)
+    problems += model_files_problems(values.get("weights", ""), values.get("engine_cache_dir", ""))
+    if problems:
+        raise ParameterError(f"{path}: " + "; ".join(problems))
+    return NodeSettings.build(values)
 
 
 def markdown_table() -> str:
