@@ -14,6 +14,7 @@ from frame_restore_ros.cli.common import (
     add_output,
     add_weights,
     load_defect_mask_option,
+    non_negative_int,
     video_path,
 )
 
@@ -47,11 +48,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--gap", type=int, default=1, help="reference is frame t-GAP (default: 1)")
     p.add_argument(
-        "--seed", type=int, default=0, help="seed of the injected failures (default: 0)"
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        help="seed of the injected failures (default: 0)",
     )
     add_defect_mask(p, "OR-ed into every damaged frame's failed pixels")
     add_no_progress(p)
     p.set_defaults(handler=run)
+
+
+def check_output(out: Path) -> None:
+    """Raise OutputError unless the folder ``out`` can hold the demo's files (before any work)."""
+    from frame_restore_ros.bag.output_claim import OutputError, check_creatable
+    from frame_restore_ros.evaluation.demo import OUTPUTS
+
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"cannot write -o/--output {out}: it is a file, not a folder")
+    for name in OUTPUTS:
+        target = out / name
+        if target.is_dir():
+            raise OutputError(f"cannot write {target}: it is a folder")
+    check_creatable(out / OUTPUTS[0], "-o/--output")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--gap must be >= 1 (the reference is frame t-GAP), got {args.gap}")
     if not 0 < args.ratio <= 1:
         raise ValueError(f"--ratio must be in (0, 1] (patches failed per frame), got {args.ratio}")
+    check_output(args.output)
     defect_mask = load_defect_mask_option(args.defect_mask)
     summary = run_demo(
         video=video_path(args.data),

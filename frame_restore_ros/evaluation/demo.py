@@ -30,6 +30,7 @@ from frame_restore_ros.synthetic.corruption import random_patches
 
 log = logging.getLogger(__name__)
 PANELS = ("damaged", "hold", "SiamMCVAE", "ground truth")
+OUTPUTS = ("restored.mp4", "before_after.png", "summary.json")
 
 
 def run_demo(
@@ -51,6 +52,8 @@ def run_demo(
         raise ValueError(
             f"--max-frames must exceed --gap ({gap}) to make at least one pair, got {max_frames}"
         )
+    if seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {seed}")
     video = video or sample_video_path("bikes.mp4")
     loaded = load_backend("torch-cpu", weights, architecture="siammcvae")
     pipeline = RepairPipeline(loaded.backend, RepairOptions())  # the node's defaults
@@ -131,9 +134,7 @@ def run_demo(
             "hold": mean("psnr_frame", "hold"),
         },
         "ms_per_frame_p50": round(timings[len(timings) // 2], 1),
-        "outputs": [
-            str(out / name) for name in ("restored.mp4", "before_after.png", "summary.json")
-        ],
+        "outputs": [str(out / name) for name in OUTPUTS],
     }
     if defect_mask is not None:
         headline["defect_mask_pixels"] = int(defect_mask.sum())

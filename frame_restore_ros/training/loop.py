@@ -31,6 +31,11 @@ from frame_restore_ros.model.build import RestorationModel
 from frame_restore_ros.model.loss import siammcvae_loss
 from frame_restore_ros.training.batch_stream import batch_stream
 from frame_restore_ros.training.pairs import PairBatch, PairSampler
+from frame_restore_ros.training.resume import (
+    model_differences,
+    nothing_to_train,
+    recorded_settings,
+)
 from frame_restore_ros.training.settings import TrainSettings
 from frame_restore_ros.training.state import load_state, save_state
 
@@ -182,16 +187,9 @@ def train(
     history: list[dict[str, float | None]] = []
     best, first_step, spent_minutes = -math.inf, 0, 0.0
     if cfg.resume:
-        model, optimizer, state = load_state(
-            state_path(output),
-            lambda m: _optimizer(m, cfg),
-            rngs,
-            train_sampler.rng,
-            cfg.device,
-        )
+        model, optimizer, state = _resume(cfg, train_sampler, rngs)
         first_step, best = state["step"], state["best"]
         history, spent_minutes = state["history"], state["minutes"]
-        log.info("resuming %s at step %d (best %.3f dB)", output, first_step, best)
     else:
         torch.manual_seed(cfg.seed)
         model = _initial_model(cfg).to(device)
@@ -202,8 +200,11 @@ def train(
         autocast = torch.autocast(device.type, dtype=torch.bfloat16)
     session_start = time.time()
     start = session_start - spent_minutes * 60  # minutes over every call, for the history
+    saved_at = None  # the step whose weights this call wrote to output
     if val_batches and cfg.init_weights and first_step == 0:
-        best = _validate(model, val_batches, cfg, notes, history, 0, None, 0.0, best)
+        best, saved_at = _validate(
+            model, val_batches, cfg, notes, history, 0, None, 0.0, best, saved_at
+        )
     batches = batch_stream(train_sampler, cfg.batch_size, cfg.loader_workers, cfg.seed, first_step)
     bar = tqdm(
         range(first_step, cfg.steps),
@@ -255,11 +256,21 @@ def train(
         last = done == cfg.steps or out_of_time
         if val_batches and (done % cfg.eval_every == 0 or last):
             loss = terms.total.item()
-            best = _validate(model, val_batches, cfg, notes, history, done, loss, minutes, best)
+            best, saved_at = _validate(
+                model, val_batches, cfg, notes, history, done, loss, minutes, best, saved_at
+            )
         elif not val_batches and last:
             _save(model, cfg, notes, history, minutes, done)
+            saved_at = done
         if done % cfg.checkpoint_every == 0 or last:
-            state = {"step": done, "best": best, "history": history, "minutes": minutes}
+            state = {
+                "step": done,
+                "best": best,
+                "history": history,
+                "minutes": minutes,
+                "settings": recorded_settings(cfg),
+                "clips": notes or {},
+            }
             save_state(state_path(output), model, optimizer, rngs, train_sampler.rng, state)
         if out_of_time and done < cfg.steps:
             log.warning(
@@ -269,7 +280,41 @@ def train(
                 (now - session_start) / 60,
             )
             break
+    _report_output(output, saved_at, best, cfg.select_metric)
     return model.eval()
+
+
+def _resume(
+    cfg: TrainSettings, sampler: PairSampler, rngs: dict[str, torch.Generator]
+) -> tuple[RestorationModel, torch.optim.Optimizer, dict]:
+    """Load ``output.state``; ValueError if it holds another model or is done already."""
+    path = state_path(Path(cfg.output))
+    model, optimizer, state = load_state(
+        path, lambda m: _optimizer(m, cfg), rngs, sampler.rng, cfg.device
+    )
+    differences = model_differences(model.cfg, cfg)
+    if differences:
+        raise ValueError(f"cannot resume {path} with another model: " + "; ".join(differences))
+    message = nothing_to_train(state["step"], cfg.steps)
+    if message:
+        raise ValueError(message)
+    log.info("resuming %s at step %d (best %.3f dB)", path, state["step"], state["best"])
+    return model, optimizer, state
+
+
+def _report_output(output: Path, saved_at: int | None, best: float, metric: str) -> None:
+    """Log what this call left in ``output``: written, kept, or (no file) nothing."""
+    if saved_at is not None:
+        log.info("wrote %s (the weights of step %d)", output, saved_at)
+    elif output.exists():
+        log.info("kept %s: no validation in this call beat its %s %.2f dB", output, metric, best)
+    else:
+        log.warning(
+            "%s was not written: no validation in this call beat the state's best %s %.2f dB",
+            output,
+            metric,
+            best,
+        )
 
 
 def _validate(
@@ -282,10 +327,12 @@ def _validate(
     loss: float | None,
     minutes: float,
     best: float,
-) -> float:
-    """Validate, log, keep the weights if they are the best so far; return the best figure.
+    saved_at: int | None,
+) -> tuple[float, int | None]:
+    """Validate, log, write the weights if they are the best so far.
 
-    ``loss``: the last training step's, None for the starting weights (step 0).
+    ``loss``: the last training step's, None for the starting weights (step 0). Returns the
+    best figure and the step whose weights this call wrote (``saved_at`` if not these).
     """
     metrics = evaluate(model, val_batches) | {
         "step": step,
@@ -294,18 +341,30 @@ def _validate(
     }
     history.append(metrics)
     log.info("step %d: %s", step, json.dumps(metrics))
-    tqdm.write(
-        f"step {step}: PSNR failed region {metrics['psnr_failed']:.2f} dB (hold "
+    figure = metrics[cfg.select_metric]
+    if figure > best:
+        _save(model, cfg, notes, history, minutes, step)
+        verdict = f"wrote {cfg.output}"
+    else:
+        kept = f"kept {cfg.output}" if Path(cfg.output).exists() else "nothing written"
+        verdict = f"{kept} (validation did not improve on {best:.2f} dB)"
+    tqdm.write(f"step {step}: {validation_line(metrics)}; {verdict}")
+    return (figure, step) if figure > best else (best, saved_at)
+
+
+def validation_line(metrics: dict[str, float]) -> str:
+    """Return a validation's figures in words; gaps 1-2 only when such pairs were drawn."""
+    line = (
+        f"PSNR failed region {metrics['psnr_failed']:.2f} dB (hold "
         f"{metrics['psnr_failed_hold']:.2f} dB); per frame "
-        f"{metrics['psnr_failed_frames']:.2f} (hold "
-        f"{metrics['psnr_failed_frames_hold']:.2f}), gaps 1-2 "
-        f"{metrics['psnr_failed_frames_gap12']:.2f} (hold "
+        f"{metrics['psnr_failed_frames']:.2f} (hold {metrics['psnr_failed_frames_hold']:.2f})"
+    )
+    if math.isnan(metrics["psnr_failed_frames_gap12"]):
+        return line + ", no gap 1-2 pairs"
+    return (
+        f"{line}, gaps 1-2 {metrics['psnr_failed_frames_gap12']:.2f} (hold "
         f"{metrics['psnr_failed_frames_gap12_hold']:.2f})"
     )
-    if metrics[cfg.select_metric] > best:
-        _save(model, cfg, notes, history, minutes, step)
-        return metrics[cfg.select_metric]
-    return best
 
 
 def _save(

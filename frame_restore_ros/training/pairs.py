@@ -53,10 +53,24 @@ def load_clips(
     for name, frames in sources.items():
         if len(frames) < 2:
             raise ValueError(f"{name}: need at least 2 frames to make pairs, got {len(frames)}")
-        clips.append(Clip(name, np.stack([_fit(f, input_size, margin) for f in frames])))
+        fitted = [_fit(f, input_size, margin) for f in frames]
+        _check_one_size(name, frames, fitted)
+        clips.append(Clip(name, np.stack(fitted)))
     if not clips:
         raise ValueError(f"{path}: no image topic with frames")
     return clips
+
+
+def _check_one_size(name: str, frames: list[np.ndarray], fitted: list[np.ndarray]) -> None:
+    """Raise ValueError naming the clip if its frames change shape (the same aspect is fine)."""
+    for index, frame in enumerate(fitted):
+        if frame.shape != fitted[0].shape:
+            first, other = frames[0].shape, frames[index].shape
+            raise ValueError(
+                f"{name}: frame {index} is {other[1]}x{other[0]}, but the clip began at "
+                f"{first[1]}x{first[0]}; a clip must keep one frame shape (record each camera "
+                "setting as its own source)"
+            )
 
 
 def load_clip(

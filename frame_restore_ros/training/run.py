@@ -8,8 +8,9 @@ from pathlib import Path
 import torch
 
 from frame_restore_ros.model.checkpoint import check_writable
-from frame_restore_ros.training.loop import train
+from frame_restore_ros.training.loop import state_path, train
 from frame_restore_ros.training.pairs import Clip, PairSampler, load_clips, split_clip
+from frame_restore_ros.training.resume import check_resume, source_key
 from frame_restore_ros.training.settings import TrainSettings
 
 log = logging.getLogger(__name__)
@@ -50,17 +51,45 @@ def check_not_overwritten(settings: TrainSettings) -> None:
             raise ValueError(f"output {settings.output} is also an input ({source})")
 
 
+def overlaps(settings: TrainSettings) -> list[str]:
+    """Return one line per source that both trains and validates (no time split between)."""
+    seen: dict[str, list[str]] = {}
+    for name in ("data", "val_data", "split"):
+        for source in getattr(settings, name):
+            seen.setdefault(source_key(source), []).append(name)
+    lines = []
+    for source, names in seen.items():
+        both = "data" in names and ("val_data" in names or "split" in names)
+        if both or {"val_data", "split"} <= set(names):
+            lines.append(f"{source} ({' and '.join(sorted(set(names)))})")
+    return lines
+
+
+def warn_overlap(settings: TrainSettings) -> None:
+    """Warn when validation scores frames the model trains on: its best weights mean less."""
+    lines = overlaps(settings)
+    if lines:
+        log.warning(
+            "training and validation data overlap: %s; validation then scores frames the "
+            "model trains on (use split for a time split, or other val_data)",
+            ", ".join(lines),
+        )
+
+
 def run_training(settings: TrainSettings) -> Path:
     """Load the data, train, and return the weight file path.
 
-    The weight and state files are checked for writing first: a bad ``output`` fails before
-    any training time is spent.
+    The weight and state files are checked for writing first, and with ``resume`` the state's
+    header against the settings: a bad ``output`` or state fails before any data loads.
     """
     check_writable(Path(settings.output))
     check_writable(Path(settings.output + ".state"), "training state")
     check_not_overwritten(settings)
     if settings.device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device {settings.device}: this torch sees no CUDA device")
+    if settings.resume:
+        check_resume(settings, state_path(Path(settings.output)))
+    warn_overlap(settings)
     if settings.threads:
         torch.set_num_threads(settings.threads)
     model_cfg = settings.model_config()
@@ -90,6 +119,5 @@ def run_training(settings: TrainSettings) -> Path:
         "train_clips": [c.name for c in train_clips],
         "val_clips": [c.name for c in val_clips],
     }
-    train(settings, sampler, val_sampler, notes=clips)
-    log.info("wrote %s", settings.output)
+    train(settings, sampler, val_sampler, notes=clips)  # logs what it wrote
     return Path(settings.output)

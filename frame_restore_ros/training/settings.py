@@ -103,12 +103,11 @@ class TrainSettings:
         for name in ("eval_every", "eval_batches", "checkpoint_every"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.warmup_steps < 0 or self.seed < 0:
-            problems.append(
-                f"warmup_steps and seed must be >= 0, got {self.warmup_steps}, {self.seed}"
-            )
-        if self.max_frames is not None and self.max_frames < 1:
-            problems.append(f"max_frames must be >= 1 (or unset), got {self.max_frames}")
+        for name in ("warmup_steps", "seed"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.max_frames is not None and self.max_frames < 2:  # a pair needs two
+            problems.append(f"max_frames must be >= 2 (or unset), got {self.max_frames}")
         if self.threads is not None and not 1 <= self.threads <= MAX_THREADS:
             problems.append(f"threads must be in [1, {MAX_THREADS}], got {self.threads}")
         if self.preset not in PRESETS:
@@ -215,12 +214,34 @@ def type_problems(values: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _yaml_problem(exc: YAMLError, path: Path) -> str:
+    """Return a YAML error in one line: where in ``path`` and what."""
+    mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+    if mark is not None and problem:
+        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return " ".join(str(exc).replace('"<unicode string>"', str(path)).split())
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Return the YAML file's mapping, with ``-`` in keys read as ``_``."""
+    """Return the YAML file's mapping, with ``-`` in keys read as ``_``.
+
+    An unreadable file, one that is not UTF-8 text, or not YAML raises a one-line ValueError
+    naming it.
+    """
     try:
-        values = YAML(typ="safe").load(Path(path).read_text())
-    except (OSError, YAMLError) as exc:
+        text = Path(path).read_bytes().decode("utf-8")
+        values = YAML(typ="safe").load(text)
+    except OSError as exc:
         raise ValueError(f"cannot read training config {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"cannot read training config {path}: not UTF-8 text (byte {exc.object[exc.start]:#x} "
+            f"at offset {exc.start}); a config is a YAML text file"
+        ) from None
+    except YAMLError as exc:
+        raise ValueError(
+            f"cannot read training config {path}: not valid YAML, {_yaml_problem(exc, path)}"
+        ) from None
     if values is None:
         return {}
     if not isinstance(values, dict):
