@@ -1215,3 +1215,60 @@ def test_smear_of_a_structured_row_over_the_night_is_flagged_though_little_chang
     assert not stream(DetectorConfig(lost_rows_smear_std=1e9), smear).any()  # the rule off
     assert not stream(DetectorConfig(), bonnet).any()
     assert not (stream(DetectorConfig(), smooth) == FailureKind.LOST_ROWS).any()
+
+
+def _dim_night_road(frames: int) -> list[np.ndarray]:
+    """Night frames (luma 2-9) with a dim textured road (luma 13-28) in rows 40-72: the night
+    is within two 8-px cells of every road cell."""
+    road = [frame // 12 + 10 for frame in moving_scene(frames, shape=(32, 140), step=2, seed=9)]
+    night = night_scene(frames, shape=(120, 200))
+    for frame, patch in zip(night, road, strict=True):
+        frame[40:72, 30:170] = patch
+    return night
+
+
+def _dead_labels_over_dim_road(change, config: DetectorConfig | None = None) -> np.ndarray:
+    """(H, W) bool dead labels of the 10th dim-road frame, ``change``d in place, after 9
+    clean frames (each unflagged)."""
+    frames = _dim_night_road(10)
+    detector = FailureDetector(config)
+    for index, frame in enumerate(frames[:9]):
+        assert not detector.detect(frame).mask.any(), f"clean frame {index} flagged"
+    change(frames[9])
+    return detector.detect(frames[9]).labels == FailureKind.DEAD
+
+
+DIM_ROAD_BOX = (slice(40, 72), slice(40, 96))
+
+
+def _black_block(frame: np.ndarray) -> None:
+    """A dead block at 0-4 over DIM_ROAD_BOX."""
+    size = frame[DIM_ROAD_BOX].shape
+    frame[DIM_ROAD_BOX] = np.random.default_rng(3).integers(0, 5, size=size, dtype=np.uint8)
+
+
+def test_dead_block_over_a_dim_night_road_is_flagged_as_a_region():
+    """A block at 0-4 over a road at luma 13-28, the night (2-9) within two cells of every
+    cell: no cell is 2.5 times darker than its darkest neighbour, so the per-cell test sees
+    nothing. As a region it turned dark in place: each cell far below its own past, a new edge
+    against the lit road, and its pixels no longer following theirs a frame ago."""
+    dead = _dead_labels_over_dim_road(_black_block)
+    assert dead[DIM_ROAD_BOX].mean() > 0.8
+    assert not dead[:32].any() and not dead[80:].any() and not dead[:, 112:].any()
+    assert not _dead_labels_over_dim_road(
+        _black_block, DetectorConfig(dead_region_min_cells=0)
+    ).any()
+
+
+def test_dim_night_road_darkened_by_light_leaving_is_not_dead():
+    """The same road dimming to a quarter where a headlight turned away: every cell far below
+    its past with a new edge, as a block; but the road's structure is still there (its pixels
+    follow theirs a frame ago, moved 2 px): a light that changed, not a failure."""
+
+    def dimmed(frame: np.ndarray) -> None:
+        frame[DIM_ROAD_BOX] //= 4
+
+    assert not _dead_labels_over_dim_road(dimmed).any()
+    # By the other region cues alone it would be a block.
+    anything = DetectorConfig(dead_region_max_correlation=1.0)
+    assert _dead_labels_over_dim_road(dimmed, anything)[DIM_ROAD_BOX].mean() > 0.8
