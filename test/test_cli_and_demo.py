@@ -323,12 +323,14 @@ def test_a_bad_defect_mask_fails_at_once_with_exit_code_2(
     assert main(args) == 2 and not (tmp_path / "e").exists()
 
 
-def test_uncertainty_with_hold_is_an_argument_error(small_bag, tmp_path, caplog):
+def test_uncertainty_with_hold_is_an_argument_error(small_bag, tmp_path, caplog, capsys):
     args = ["replay", str(small_bag), str(tmp_path / "r"), "--backend", "hold"]
     assert main([*args, "--uncertainty", "4"]) == 2
     assert "uncertainty needs a model backend, not hold" in caplog.text
-    assert main([*args, "--uncertainty", "1"]) == 2
-    assert "K >= 2 samples" in caplog.text
+    with pytest.raises(SystemExit) as refused:  # one sample makes no spread: the parser says so
+        main([*args, "--uncertainty", "1"])
+    assert refused.value.code == 2
+    assert "argument --uncertainty: must be 0 (none) or >= 2" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

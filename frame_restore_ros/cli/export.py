@@ -90,8 +90,6 @@ def run(args: argparse.Namespace) -> int:
     from frame_restore_ros.backends.onnx_export import export_deploy
     from frame_restore_ros.model.bundled import load_default_or
 
-    if args.uncertainty < 0 or args.uncertainty == 1:
-        raise ValueError(f"uncertainty needs K >= 2 samples (or 0 = off), got {args.uncertainty}")
     check_outputs(args.weights, args.output, args.engine, args.overwrite)
     summary = export_deploy(
         load_default_or(args.weights),

@@ -128,8 +128,11 @@ def run(args: argparse.Namespace) -> int:
     """Replay the bag, write the report and print a few lines of it."""
     from frame_restore_ros.backends.selection import load_backend
     from frame_restore_ros.bag.output_claim import OutputClaim
+    from frame_restore_ros.model.checkpoint import check_weight_file
     from frame_restore_ros.synthetic.injection import InjectionSpec
 
+    if args.weights is not None:  # one line for any path, before the outputs are claimed
+        check_weight_file(args.weights)
     defect_mask = load_defect_mask_option(args.defect_mask)
     if defect_mask is not None:
         log.info("defect mask %s: %d defective pixels", args.defect_mask, defect_mask.sum())

@@ -14,6 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from frame_restore_ros.media.file_checks import file_problem, shown_path
+
 
 class DefectMaskError(ValueError):
     """A defect mask file that cannot be used; the message names the file and the problem."""
@@ -22,32 +24,43 @@ class DefectMaskError(ValueError):
 def load_defect_mask(path: str | Path) -> np.ndarray:
     """Read a defect mask file; return (H, W) bool, True = defective pixel.
 
-    Raises DefectMaskError naming the file when it is missing, unreadable, not 2-D, or empty.
+    Raises DefectMaskError naming the file (shortened if long) when it is missing, no regular
+    file (a directory, device or pipe is never opened), unreadable, not 2-D, or empty.
     """
+    if problem := file_problem(path, "defect mask"):
+        raise DefectMaskError(problem)
     path = Path(path)
-    if not path.is_file():
-        raise DefectMaskError(f"defect mask {path} does not exist or is not a file")
-    if path.suffix.lower() == ".npy":
-        try:
-            array = np.load(path, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as exc:
-            raise DefectMaskError(f"cannot read defect mask {path}: {exc}") from exc
-        if array.ndim != 2 or array.dtype.kind not in "biuf":
-            raise DefectMaskError(
-                f"defect mask {path} must be a 2-D numeric or bool array, got "
-                f"{array.dtype} {array.shape}"
-            )
-        if array.dtype.kind == "f" and not np.isfinite(array).all():
-            raise DefectMaskError(f"defect mask {path} contains NaN or infinite values")
-        mask = array != 0
-    else:
-        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if image is None:
-            raise DefectMaskError(
-                f"cannot read defect mask {path}: not an image file OpenCV can decode "
-                "(use PNG/TIFF/BMP or a .npy array)"
-            )
-        mask = (image.max(axis=2) if image.ndim == 3 else image) > 0
+    mask = _read_npy(path) if path.suffix.lower() == ".npy" else _read_image(path)
     if mask.shape[0] < 2 or mask.shape[1] < 2:
-        raise DefectMaskError(f"defect mask {path} is {mask.shape[0]}x{mask.shape[1]} pixels")
+        raise DefectMaskError(
+            f"defect mask {shown_path(path)} is {mask.shape[0]}x{mask.shape[1]} pixels"
+        )
     return mask
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """Return the defective pixels of a .npy mask: nonzero or True."""
+    shown = shown_path(path)
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise DefectMaskError(f"cannot read defect mask {shown}: {exc}") from exc
+    if array.ndim != 2 or array.dtype.kind not in "biuf":
+        raise DefectMaskError(
+            f"defect mask {shown} must be a 2-D numeric or bool array, got "
+            f"{array.dtype} {array.shape}"
+        )
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise DefectMaskError(f"defect mask {shown} contains NaN or infinite values")
+    return array != 0
+
+
+def _read_image(path: Path) -> np.ndarray:
+    """Return the defective pixels of an image mask: nonzero in any channel."""
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise DefectMaskError(
+            f"cannot read defect mask {shown_path(path)}: not an image file OpenCV can decode "
+            "(use PNG/TIFF/BMP or a .npy array)"
+        )
+    return (image.max(axis=2) if image.ndim == 3 else image) > 0

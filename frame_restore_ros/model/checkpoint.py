@@ -2,7 +2,9 @@
 
 One file carries everything needed to rebuild the model, so weights and config cannot drift apart.
 Loading never unpickles. Any mismatch (missing, unexpected or mis-shaped tensors, wrong format
-version, unreadable file) raises :class:`CheckpointError` naming the file and the tensors.
+version, unreadable file, a name the file system refuses) raises :class:`CheckpointError` naming
+the file (shortened if long) and the tensors; only regular files are opened, so a pipe or device
+never blocks.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +22,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from frame_restore_ros.media.file_checks import file_kind, shown_path
 from frame_restore_ros.model.build import RestorationModel, build_model
 from frame_restore_ros.model.config import SiamMCVAEConfig
 
@@ -104,43 +108,69 @@ def default_file_mode() -> int:
     return 0o666 & ~umask
 
 
+def check_weight_file(path: str | os.PathLike[str]) -> None:
+    """Raise CheckpointError naming ``path`` unless it is a regular file; opens nothing.
+
+    Missing, a directory, a device, pipe or socket, or a name the file system refuses (too
+    long, a NUL character): each is one line with the (shortened) path and the reason.
+    """
+    shown = shown_path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise CheckpointError(f"{shown}: no such weight file") from None
+    except OSError as exc:
+        raise CheckpointError(f"{shown}: cannot be read: {exc.strerror or exc}") from None
+    except ValueError:  # os.stat refuses a NUL character
+        raise CheckpointError(f"{shown}: cannot be read: a NUL character in the name") from None
+    if stat.S_ISDIR(mode):
+        raise CheckpointError(f"{shown}: is a directory, not a weight file")
+    if not stat.S_ISREG(mode):  # opening a pipe would wait for a writer
+        raise CheckpointError(f"{shown}: not a regular file (it is {file_kind(mode)})")
+
+
+def _reason(exc: Exception) -> str:
+    """Return an exception's reason without the file name an OSError repeats."""
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
 def read_metadata(path: str | os.PathLike[str]) -> tuple[SiamMCVAEConfig, dict[str, Any]]:
     """Return (config, extra notes) from a checkpoint header without loading tensors."""
+    check_weight_file(path)
     path = Path(path)
-    if path.is_dir():
-        raise CheckpointError(f"{path}: is a directory, not a weight file")
-    if path.exists() and not path.is_file():  # opening a pipe would wait for a writer
-        raise CheckpointError(f"{path}: not a regular file (a device, pipe or socket)")
+    shown = shown_path(path)
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such weight file") from None
+    except FileNotFoundError:  # removed since the check
+        raise CheckpointError(f"{shown}: no such weight file") from None
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
+        raise CheckpointError(
+            f"{shown}: not a readable safetensors file ({_reason(exc)})"
+        ) from None
     if metadata.get("format") != FORMAT_NAME:
         raise CheckpointError(
-            f"{path}: not a SiamMCVAE checkpoint (format={metadata.get('format')!r})"
+            f"{shown}: not a SiamMCVAE checkpoint (format={metadata.get('format')!r})"
         )
     version = metadata.get("format_version")
     if version != str(FORMAT_VERSION):
         raise CheckpointError(
-            f"{path}: checkpoint format version {version} is not supported (this build reads "
+            f"{shown}: checkpoint format version {version} is not supported (this build reads "
             f"{FORMAT_VERSION})"
         )
     try:
         config = SiamMCVAEConfig.from_json(metadata["config"])
     except (KeyError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"{path}: invalid model config in header ({exc})") from None
+        raise CheckpointError(f"{shown}: invalid model config in header ({exc})") from None
     try:
         extra = json.loads(metadata.get("extra", "{}"))
     except ValueError as exc:
         raise CheckpointError(
-            f"{path}: header 'extra' (training notes) is not JSON ({exc})"
+            f"{shown}: header 'extra' (training notes) is not JSON ({exc})"
         ) from None
     if not isinstance(extra, dict):
         raise CheckpointError(
-            f"{path}: header 'extra' (training notes) must be a JSON object, "
+            f"{shown}: header 'extra' (training notes) must be a JSON object, "
             f"got {type(extra).__name__} {str(extra)[:60]}"
         )
     return config, extra
@@ -160,8 +190,8 @@ def check_architecture(
     config, _ = read_metadata(path)
     if config.architecture != expected:
         raise CheckpointError(
-            f"{option} {path} holds a {ARCHITECTURES[config.architecture]} (architecture "
-            f"{config.architecture}); {option} takes a {ARCHITECTURES[expected]} "
+            f"{option} {shown_path(path)} holds a {ARCHITECTURES[config.architecture]} "
+            f"(architecture {config.architecture}); {option} takes a {ARCHITECTURES[expected]} "
             f"(architecture {expected})"
         )
     return config
@@ -172,6 +202,7 @@ def load_checkpoint(
 ) -> RestorationModel:
     """Build the model described by the file and load its tensors strictly (eval mode)."""
     path = Path(path)
+    shown = shown_path(path)
     config, _ = read_metadata(path)
     model = build_model(config)
     expected = model.state_dict()
@@ -183,16 +214,16 @@ def load_checkpoint(
             )
             if problems:
                 raise CheckpointError(
-                    f"{path}: tensors do not match config {config.name!r}: " + "; ".join(problems)
+                    f"{shown}: tensors do not match config {config.name!r}: " + "; ".join(problems)
                 )
             tensors = {name: handle.get_tensor(name) for name in names}
     except CheckpointError:
         raise
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{path}: corrupt tensor data ({exc})") from None
+        raise CheckpointError(f"{shown}: corrupt tensor data ({_reason(exc)})") from None
     for name, tensor in tensors.items():
         if not tensor.is_floating_point() or not bool(torch.isfinite(tensor).all()):
-            raise CheckpointError(f"{path}: tensor {name} holds non-finite or non-float values")
+            raise CheckpointError(f"{shown}: tensor {name} holds non-finite or non-float values")
     model.load_state_dict(tensors, strict=True)
     return model.to(device).eval()
 

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import re
-import stat
 import string
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -32,6 +30,7 @@ from ruamel.yaml import YAML, YAMLError
 from frame_restore_ros.backends.selection import BACKENDS, PRECISIONS
 from frame_restore_ros.detection.defect_mask import DefectMaskError, load_defect_mask
 from frame_restore_ros.detection.detector import DetectorConfig
+from frame_restore_ros.media.file_checks import ECHO_LIMIT, echo, file_problem
 from frame_restore_ros.node.camera_pipeline import OutputOptions
 from frame_restore_ros.node.qos import RELIABILITY_CHOICES
 from frame_restore_ros.pipeline.alignment import ALIGN_MODES
@@ -41,30 +40,10 @@ from frame_restore_ros.pipeline.repair import RepairOptions
 NODE_NAME = "frame_restore"
 ParameterValue = bool | int | float | str | list[str]
 _TYPE_NAMES = {bool: "bool", int: "integer", float: "double", str: "string", list: "string array"}
-ECHO_LIMIT = 200  # characters of a value an error message shows (a whole usual path)
 MESSAGE_LIMIT = 2000  # characters of another module's reason a message shows
 
 # Topics the node publishes under each camera's resolved input topic (<input>/restored, ...).
 OUTPUT_TOPICS = ("restored", "failure_mask", "uncertainty")
-
-
-def echo(value: object, quote: bool = True, limit: int = ECHO_LIMIT) -> str:
-    """Show ``value`` in an error message: its repr (its text if not ``quote``), cut short.
-
-    A value longer than ``limit`` characters shows its start and its length, so that a 10 MB
-    string does not make a 10 MB message.
-    """
-    if isinstance(value, str):
-        text = repr(value[:limit]) if quote else value[:limit]
-        return text if len(value) <= limit else f"{text}... ({len(value)} chars)"
-    try:
-        text = repr(value)
-    except ValueError:  # an integer past Python's digit limit
-        return f"<{type(value).__name__}>"
-    if len(text) <= limit:
-        return text
-    size = f"{len(value)} items" if isinstance(value, list) else f"{len(text)} chars"
-    return f"{text[:limit]}... ({size})"
 
 
 def echo_within(reason: str, value: object) -> str:
@@ -155,41 +134,6 @@ def config_parameter(
     if any(default != defaults[0] for default in defaults):
         raise ValueError(f"{name} sets fields with different defaults: {targets}")
     return ParameterSpec(name, defaults[0], description, config_fields=targets, **options)
-
-
-_FILE_KINDS = (
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISFIFO, "a named pipe"),
-    (stat.S_ISSOCK, "a socket"),
-)
-
-
-def file_problem(path: str, what: str) -> str | None:
-    """Return precisely why ``path`` is not a readable regular file, or None.
-
-    Missing, a broken link, a directory or device, unreadable: each is said as such. Opens
-    nothing but a regular file, so a pipe or device cannot block.
-    """
-    shown = f"{what} {echo(path, quote=False)}"
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        if os.path.lexists(path):
-            return f"{shown} is a symbolic link to a missing file"
-        return f"{shown} does not exist"
-    except OSError as exc:
-        return f"{shown} cannot be used: {exc.strerror or exc}"
-    if not stat.S_ISREG(mode):
-        kind = next((name for test, name in _FILE_KINDS if test(mode)), "of an unknown kind")
-        return f"{shown} exists but is not a regular file (it is {kind})"
-    try:
-        with open(path, "rb"):
-            pass
-    except OSError as exc:
-        return f"{shown} exists but cannot be read: {exc.strerror or exc}"
-    return None
 
 
 def defect_mask_problem(path: str) -> str | None:
