@@ -216,3 +216,41 @@ def test_node_params_check_refuses_an_mae_and_a_bad_cache(tmp_path, caplog):
         with caplog.at_level(logging.ERROR):
             assert main(["node-params", "--check", str(path)]) == 2
         assert f"{path}: {words}" in caplog.text
+
+
+# --- output topics: one list, the table's (topic-name review) ---------------------------------
+
+
+@pytest.fixture()
+def ros(monkeypatch):
+    """rclpy on this machine only, in a domain of its own (as test_node_rclpy.py)."""
+    rclpy = pytest.importorskip("rclpy", reason="needs rclpy (ROS 2 Jazzy's wheels or a ROS 2)")
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    rclpy.init(domain_id=100 + os.getpid() % 100)
+    yield
+    rclpy.try_shutdown()
+
+
+@pytest.mark.rclpy
+def test_node_publishes_exactly_the_output_topics_of_the_table(ros):
+    """The node takes its outputs from parameters.OUTPUT_TOPICS, which the topic check knows."""
+    from rclpy.parameter import Parameter
+
+    from frame_restore_ros.node import parameters, ros_node
+
+    assert ros_node.OUTPUT_TOPICS is parameters.OUTPUT_TOPICS  # no second list to drift
+    overrides = {"backend": "hold", "cameras": ["front", "rear"], "rear.transport": "compressed"}
+    node = ros_node.FrameRestoreNode(
+        namespace="/car", parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()]
+    )
+    try:
+        published = dict(node.get_publisher_names_and_types_by_node(node.get_name(), "/car"))
+    finally:
+        node.destroy_node()
+    for camera, kind in (("front", "Image"), ("rear", "CompressedImage")):
+        base = f"/car/{camera}/image_raw"
+        outputs = {topic for topic in published if topic.startswith(base + "/")}
+        assert outputs == {f"{base}/{output}" for output in parameters.OUTPUT_TOPICS}
+        for output in parameters.OUTPUT_TOPICS:
+            wanted = kind if output == "restored" else "Image"
+            assert published[f"{base}/{output}"] == [f"sensor_msgs/msg/{wanted}"], output

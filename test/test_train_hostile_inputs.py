@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -319,6 +320,63 @@ def test_a_state_whose_tensors_do_not_fit_its_header_is_a_checkpoint_error(finis
         load_state(state, lambda model: loop._optimizer(model, TrainSettings()), {}, rng)
 
 
+def edit_tensors(path: Path, edit: Callable[[dict[str, torch.Tensor]], None]) -> None:
+    """Apply ``edit`` to a state's tensors in place (the header kept)."""
+    with safe_open(str(path), "pt") as handle:
+        header, tensors = handle.metadata(), {k: handle.get_tensor(k) for k in handle.keys()}
+    edit(tensors)
+    save_file(tensors, str(path), metadata=header)
+
+
+def drop(prefix: str) -> Callable[[dict[str, torch.Tensor]], None]:
+    def edit(tensors: dict[str, torch.Tensor]) -> None:
+        for name in [n for n in tensors if n.startswith(prefix)]:
+            del tensors[name]
+
+    return edit
+
+
+def replace(name: str, value: torch.Tensor) -> Callable[[dict[str, torch.Tensor]], None]:
+    return lambda tensors: tensors.__setitem__(name, value)
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (drop("rng/"), "training state lacks rng/sampler, rng/global (every state holds them)"),
+        (drop("rng/global"), "training state lacks rng/global (every state holds them)"),
+        (replace("rng/global", torch.zeros(3, dtype=torch.uint8)), "rng/global is no torch"),
+        (drop("optim/"), "training state lacks the optimiser tensors optim/..."),
+        (drop("optim/3/exp_avg_sq"), "training state lacks optim/3/exp_avg_sq of parameter 3 ("),
+        (
+            replace("optim/0/exp_avg", torch.zeros(3)),
+            "tensor optim/0/exp_avg of parameter 0 (encoder.patch_embed.weight) has shape [3], "
+            "but the parameter has [32, 192]",
+        ),
+        (replace("optim/1/exp_avg_sq", torch.zeros(2, 2)), "optim/1/exp_avg_sq of parameter 1"),
+        (replace("optim/2/step", torch.zeros(3)), "optim/2/step of parameter 2 ("),
+        (replace("optim/999/exp_avg", torch.zeros(3)), "optim/999/exp_avg names parameter 999"),
+    ],
+)
+def test_a_state_missing_or_misshaping_rng_or_optimiser_tensors_is_refused(
+    finished_run, caplog, edit, words
+):
+    """Resumed silently with fresh generators, or crashed at optimizer.step(), before."""
+    state = finished_run.parent / "w.safetensors.state"
+    edit_tensors(state, edit)
+    before = state.read_bytes()
+    caplog.clear()
+    assert main(["train", "--config", str(finished_run), "--resume", "--steps", "4"]) == 2
+    assert f"{state}: " in caplog.text and words in caplog.text
+    assert "Traceback" not in caplog.text and state.read_bytes() == before
+
+
+def test_a_state_with_every_tensor_still_resumes(finished_run):
+    state = finished_run.parent / "w.safetensors.state"
+    assert main(["train", "--config", str(finished_run), "--resume", "--steps", "3"]) == 0
+    assert state_notes(state)["step"] == 3
+
+
 # --- data and settings (review items 8, 19, 20, 21, 27) ---
 
 
@@ -335,6 +393,37 @@ def test_overlapping_training_and_validation_data_is_warned_about(caplog):
     caplog.clear()
     warn_overlap(TrainSettings(data=["a.mp4"], split=[bikes, "b.mp4"], val_data=["c.mp4"]))
     assert not caplog.records  # the shipped configs' shape: a time split, no overlap
+
+
+def test_a_sample_and_its_path_are_one_source(caplog):
+    """``sample:bikes.mp4`` and the clip's own path (or a link to it) read the same file."""
+    from frame_restore_ros.training.run import overlaps
+
+    bikes, path = "sample:bikes.mp4", str(sample_video_path())
+    assert overlaps(TrainSettings(data=[bikes], val_data=[path])) == [
+        f"{bikes} = {path} (data and val_data)"
+    ]
+    assert overlaps(TrainSettings(split=[path], val_data=[bikes])) == [
+        f"{bikes} = {path} (split and val_data)"
+    ]
+    assert overlaps(TrainSettings(data=[bikes], split=["sample:other.mp4"])) == []
+
+
+def test_a_link_to_a_clip_is_the_clip(tmp_path):
+    from frame_restore_ros.training.run import overlaps
+
+    link = tmp_path / "clip.mp4"
+    link.symlink_to(sample_video_path())
+    lines = overlaps(TrainSettings(data=[str(link)], val_data=["sample:bikes.mp4"]))
+    assert lines == [f"{link} = sample:bikes.mp4 (data and val_data)"]
+
+
+def test_the_output_may_not_be_a_sample_clip_named_by_sample():
+    from frame_restore_ros.training.run import check_not_overwritten
+
+    path = str(sample_video_path())
+    with pytest.raises(ValueError, match="is also an input \\(sample:bikes.mp4\\)"):
+        check_not_overwritten(TrainSettings(data=["sample:bikes.mp4"], output=path))
 
 
 @pytest.mark.parametrize(

@@ -46,6 +46,7 @@ from frame_restore_ros.node.message_factory import uint8_array
 from frame_restore_ros.node.parameters import (
     NODE_NAME,
     NODE_PARAMETERS,
+    OUTPUT_TOPICS,
     NodeSettings,
     ParameterError,
     ParameterSpec,
@@ -176,13 +177,9 @@ class FrameRestoreNode(Node):
             self._subscribe(camera, choose_reliability(settings["qos.reliability"], []))
             resolved = self._image_subscriptions[camera].topic_name  # after namespace, remapping
             self.core.topics[camera] = resolved
-            for output, output_kind in (
-                ("restored", kind),
-                ("failure_mask", Image),
-                ("uncertainty", Image),
-            ):
+            for output in OUTPUT_TOPICS:
                 self._outputs[camera, output] = self.create_publisher(
-                    output_kind, f"{resolved}/{output}", output_qos
+                    self._output_type(camera, output), f"{resolved}/{output}", output_qos
                 )
             self.get_logger().info(
                 f"camera {camera}: {resolved} ({kind.__name__}, "
@@ -214,6 +211,10 @@ class FrameRestoreNode(Node):
 
     def _message_type(self, camera: str) -> type:
         return CompressedImage if self.core.cameras[camera].compressed else Image
+
+    def _output_type(self, camera: str, output: str) -> type:
+        """``restored`` carries the input's message type; the other outputs are Images."""
+        return self._message_type(camera) if output == "restored" else Image
 
     def _reliability_for(self, topic: str) -> str:
         """Return the reliability to use, given the publishers of the resolved ``topic``."""

@@ -35,6 +35,22 @@ def source_key(source: str) -> str:
     return os.path.abspath(os.path.expanduser(source))
 
 
+def file_key(source: str) -> str:
+    """Return the real path of the file ``source`` reads: ``sample:NAME`` resolved, links followed.
+
+    Two sources with one key read the same file. A ``sample:NAME`` that cannot be found keeps
+    its ``source_key`` (loading it reports why).
+    """
+    if source.startswith("sample:"):
+        from frame_restore_ros.media.video import VideoError, sample_video_path
+
+        try:
+            return os.path.realpath(sample_video_path(source.removeprefix("sample:")))
+        except VideoError:
+            return source
+    return os.path.realpath(os.path.expanduser(source))
+
+
 def recorded_settings(settings: TrainSettings) -> dict[str, Any]:
     """Return the settings a state records (JSON): every field, paths made absolute."""
     values = dataclasses.asdict(settings)

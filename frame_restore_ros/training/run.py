@@ -10,7 +10,7 @@ import torch
 from frame_restore_ros.model.checkpoint import check_writable
 from frame_restore_ros.training.loop import state_path, train
 from frame_restore_ros.training.pairs import Clip, PairSampler, load_clips, split_clip
-from frame_restore_ros.training.resume import check_resume, source_key
+from frame_restore_ros.training.resume import check_resume, file_key, source_key
 from frame_restore_ros.training.settings import TrainSettings
 
 log = logging.getLogger(__name__)
@@ -47,21 +47,29 @@ def check_not_overwritten(settings: TrainSettings) -> None:
         )
     sources = [*settings.data, *settings.val_data, *settings.split, settings.init_weights]
     for source in filter(None, sources):
-        if not source.startswith("sample:") and Path(source).resolve() == output:
+        if file_key(source) == str(output):
             raise ValueError(f"output {settings.output} is also an input ({source})")
 
 
 def overlaps(settings: TrainSettings) -> list[str]:
-    """Return one line per source that both trains and validates (no time split between)."""
-    seen: dict[str, list[str]] = {}
+    """Return one line per file that both trains and validates (no time split between).
+
+    Sources are compared by the file they read (``file_key``: ``sample:bikes.mp4`` and the
+    clip's path are one file); a line names each spelling used (``source_key``).
+    """
+    names: dict[str, list[str]] = {}
+    spellings: dict[str, list[str]] = {}
     for name in ("data", "val_data", "split"):
         for source in getattr(settings, name):
-            seen.setdefault(source_key(source), []).append(name)
+            key = file_key(source)
+            names.setdefault(key, []).append(name)
+            if source_key(source) not in spellings.setdefault(key, []):
+                spellings[key].append(source_key(source))
     lines = []
-    for source, names in seen.items():
-        both = "data" in names and ("val_data" in names or "split" in names)
-        if both or {"val_data", "split"} <= set(names):
-            lines.append(f"{source} ({' and '.join(sorted(set(names)))})")
+    for key, used in names.items():
+        both = "data" in used and ("val_data" in used or "split" in used)
+        if both or {"val_data", "split"} <= set(used):
+            lines.append(f"{' = '.join(spellings[key])} ({' and '.join(sorted(set(used)))})")
     return lines
 
 

@@ -120,8 +120,9 @@ def load_state(
     """Rebuild model and optimiser from ``path`` and restore the RNGs in place.
 
     ``optimizer_factory(model)`` must build the optimiser the same way as the run that saved it.
-    Returns (model, optimizer, notes). A header or tensors that do not fit together raise
-    CheckpointError naming ``path``.
+    Returns (model, optimizer, notes). A header or tensors that do not fit together, a missing
+    ``rng/`` or ``optim/`` tensor, or an optimiser tensor that does not fit its parameter raise
+    CheckpointError naming ``path`` (and the tensor).
     """
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
@@ -135,6 +136,8 @@ def load_state(
     try:
         model, optimizer = _restore(config, tensors, optimizer_factory, rngs, device)
         numpy_rng.bit_generator.state = json.loads(metadata["numpy_rng"])
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
     except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
         reason = " ".join(str(exc).split())[:300] or type(exc).__name__
         raise CheckpointError(
@@ -150,7 +153,16 @@ def _restore(
     rngs: dict[str, torch.Generator],
     device: str,
 ) -> tuple[RestorationModel, torch.optim.Optimizer]:
-    """Build the model of ``config`` and load the state's model, optimiser and RNG tensors."""
+    """Build the model of ``config`` and load the state's model, optimiser and RNG tensors.
+
+    Raises CheckpointError (without the path) for missing RNG or optimiser tensors and for
+    optimiser tensors that do not fit the model's parameters, before anything is restored.
+    """
+    if missing := [f"rng/{name}" for name in rngs if f"rng/{name}" not in tensors]:
+        raise CheckpointError(
+            f"training state lacks {', '.join(missing)} (every state holds them): resumed "
+            "without them, the run would not continue its random draws"
+        )
     model = build_model(config)
     prefix = "model/"
     model.load_state_dict(
@@ -158,18 +170,86 @@ def _restore(
     )
     model.to(device)
     optimizer = optimizer_factory(model)
+    states = _optimizer_states(tensors, optimizer, _parameter_names(model))
     params = [p for group in optimizer.param_groups for p in group["params"]]
-    for index, param in enumerate(params):
-        state = {
-            key.split("/")[2]: value.to(device)
-            for key, value in tensors.items()
-            if key.startswith(f"optim/{index}/")
+    for index, state in states.items():
+        optimizer.state[params[index]] = {
+            key: value if key == "step" else value.to(device) for key, value in state.items()
         }
-        if state:
-            if "step" in state:
-                state["step"] = state["step"].cpu()
-            optimizer.state[param] = state
     for name, generator in rngs.items():
-        if f"rng/{name}" in tensors:
-            generator.set_state(tensors[f"rng/{name}"])
+        _set_rng(generator, name, tensors[f"rng/{name}"])
     return model, optimizer
+
+
+def _set_rng(generator: torch.Generator, name: str, value: torch.Tensor) -> None:
+    """Restore ``generator`` from the state's ``rng/<name>``; CheckpointError naming it."""
+    try:
+        generator.set_state(value)
+    except (RuntimeError, TypeError) as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise CheckpointError(
+            f"training state tensor rng/{name} is no torch generator state ({reason})"
+        ) from None
+
+
+def _parameter_names(model: RestorationModel) -> dict[int, str]:
+    """Return the name of each of ``model``'s parameters, by ``id``."""
+    return {id(param): name for name, param in model.named_parameters()}
+
+
+def _optimizer_states(
+    tensors: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer, names: dict[int, str]
+) -> dict[int, dict[str, torch.Tensor]]:
+    """Return the state's ``optim/<index>/<key>`` tensors by parameter index, each checked.
+
+    As torch's Adam/AdamW keep them: ``step`` holds one value, every other key is a floating
+    tensor of its parameter's shape, and each parameter with a state has the same keys. Raises
+    CheckpointError naming the first tensor (or key) that breaks this, or when there is none.
+    """
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    states: dict[int, dict[str, torch.Tensor]] = {}
+    for name, value in tensors.items():
+        if name.startswith("optim/"):
+            index, key = _optimizer_key(name, len(params))
+            states.setdefault(index, {})[key] = value
+    if not states:
+        raise CheckpointError(
+            "training state lacks the optimiser tensors optim/... (every state holds them): "
+            "resumed without them, AdamW would restart its moments"
+        )
+    keys = set().union(*states.values())
+    for index, state in sorted(states.items()):
+        param = params[index]
+        where = f"parameter {index} ({names.get(id(param), '?')})"
+        if missing := sorted(keys - set(state)):
+            raise CheckpointError(f"training state lacks optim/{index}/{missing[0]} of {where}")
+        for key, value in state.items():
+            if problem := _optimizer_tensor_problem(key, value, param):
+                raise CheckpointError(
+                    f"training state tensor optim/{index}/{key} of {where} {problem}"
+                )
+    return states
+
+
+def _optimizer_key(name: str, count: int) -> tuple[int, str]:
+    """Split ``optim/<index>/<key>`` into (index, key); CheckpointError unless it fits."""
+    parts = name.split("/")
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2]:
+        raise CheckpointError(f"training state tensor {name} is not optim/<index>/<key>")
+    if int(parts[1]) >= count:
+        raise CheckpointError(
+            f"training state tensor {name} names parameter {parts[1]}, but the optimiser has "
+            f"{count} (0-{count - 1})"
+        )
+    return int(parts[1]), parts[2]
+
+
+def _optimizer_tensor_problem(key: str, value: torch.Tensor, param: torch.Tensor) -> str | None:
+    """Why ``value`` cannot be the optimiser's ``key`` for ``param``, or None."""
+    if key == "step":
+        return None if value.numel() == 1 else f"holds {value.numel()} values, not one step"
+    if value.shape != param.shape:
+        return f"has shape {list(value.shape)}, but the parameter has {list(param.shape)}"
+    if not value.is_floating_point():
+        return f"is {value.dtype}, not floating point"
+    return None
