@@ -149,7 +149,7 @@ def test_good_weights_still_accepted_under_hold():
 def test_a_device_is_named_not_a_regular_file():
     with pytest.raises(CheckpointError, match="/dev/zero: not a regular file"):
         read_metadata("/dev/zero")
-    with pytest.raises(ValueError, match="weights /dev/zero is not a regular file"):
+    with pytest.raises(CheckpointError, match="/dev/zero: not a regular file"):
         load_backend("hold", "/dev/zero")
 
 
@@ -254,3 +254,86 @@ def test_node_publishes_exactly_the_output_topics_of_the_table(ros):
         for output in parameters.OUTPUT_TOPICS:
             wanted = kind if output == "restored" else "Image"
             assert published[f"{base}/{output}"] == [f"sensor_msgs/msg/{wanted}"], output
+
+
+# --- topic names for the node's real name and namespace -------------------------------------
+
+LONG_NAMESPACE = "/long_namespace_here"
+PRIVATE_TOPIC = "~/" + "a" * 214  # fits /frame_restore in "/" and "/ns", not in LONG_NAMESPACE
+
+
+def start_node(topic: str, **kwargs: object):
+    """Start the rclpy node on hold with ``camera.input_topic`` ``topic`` (empty: the default)."""
+    from rclpy.parameter import Parameter
+
+    from frame_restore_ros.node.ros_node import FrameRestoreNode
+
+    overrides = {"backend": "hold", "camera.input_topic": topic}
+    params = [Parameter(k, value=v) for k, v in overrides.items()]
+    return FrameRestoreNode(parameter_overrides=params, **kwargs)
+
+
+@pytest.mark.rclpy
+@pytest.mark.parametrize(
+    ("topic", "kwargs", "words"),
+    [
+        (
+            PRIVATE_TOPIC,
+            {"namespace": LONG_NAMESPACE},
+            "once resolved to '/long_namespace_here/frame_restore/aaa",
+        ),
+        (  # a node name that leaves its services room, not the outputs of this topic
+            "{node}/" + "x" * 20,
+            {"cli_args": ["--ros-args", "-r", f"__node:={'n' * 215}"]},
+            "the output topic '/nnnn",
+        ),
+        (  # remapped: the input fits, its outputs do not
+            "",
+            {"cli_args": ["--ros-args", "-r", f"camera/image_raw:=/{'b' * 240}"]},
+            "rclpy refuses 'camera/image_raw' for its output '/bbbb",
+        ),
+        (  # remapped: the input itself does not resolve
+            "",
+            {"cli_args": ["--ros-args", "-r", f"camera/image_raw:=/{'b' * 250}"]},
+            "rclpy refuses 'camera/image_raw' in namespace '/' (after any remapping): failed to "
+            "resolve name: topic length should not exceed",
+        ),
+    ],
+    ids=["namespace", "node name", "remapped outputs", "remapped input"],
+)
+def test_a_topic_the_real_node_cannot_use_is_a_parameter_error(ros, topic, kwargs, words):
+    """Not rclpy's InvalidTopicNameException (or RCLError): the parameter, in one line."""
+    with pytest.raises(ParameterError) as caught:
+        start_node(topic, **kwargs)
+    assert str(caught.value).startswith("camera.input_topic")
+    assert words in str(caught.value) and "\n" not in str(caught.value)
+    from frame_restore_ros.node.ros_node import _RosLogHandler
+
+    handlers = logging.getLogger("frame_restore_ros").handlers  # the refused node let go
+    assert not [h for h in handlers if isinstance(h, _RosLogHandler)]
+
+
+@pytest.mark.rclpy
+def test_the_private_topic_still_starts_where_it_fits(ros):
+    node = start_node(PRIVATE_TOPIC, namespace="/ns")
+    try:
+        assert node.core.topics["camera"] == "/ns/frame_restore/" + "a" * 214
+    finally:
+        node.destroy_node()
+
+
+@pytest.mark.rclpy
+def test_main_exits_2_naming_the_input_topic(monkeypatch, caplog):
+    """``ros2 run ... --ros-args -r __ns:=...``: exit 2 and one line, no traceback."""
+    pytest.importorskip("rclpy", reason="needs rclpy (ROS 2 Jazzy's wheels or a ROS 2)")
+    from frame_restore_ros.node.ros_node import main as node_main
+
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(100 + os.getpid() % 100))
+    args = ["frame_restore", "--ros-args", "-r", f"__ns:={LONG_NAMESPACE}"]
+    args += ["-p", "backend:=hold", "-p", f"camera.input_topic:={PRIVATE_TOPIC}"]
+    with caplog.at_level(logging.ERROR):
+        assert node_main(args) == 2
+    assert "invalid parameters: camera.input_topic: '~/aaa" in caplog.text
+    assert "once resolved to '/long_namespace_here/frame_restore/aaa" in caplog.text
+    assert "InvalidTopicNameException" not in caplog.text and "Traceback" not in caplog.text

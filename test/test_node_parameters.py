@@ -21,11 +21,14 @@ from frame_restore_ros.node.parameters import (
     ParameterError,
     all_specs,
     echo,
+    input_topic_problem,
     load_settings,
     markdown_table,
     node_name_problem,
+    parameter_problems,
     read_parameter_file,
     topic_name_problem,
+    validate_input_topics,
 )
 from frame_restore_ros.node.restorer_settings import (
     load_defect_masks,
@@ -360,6 +363,86 @@ def test_topic_rules_agree_with_rclpy():
         if ok != (topic_name_problem(n) is None)
     }
     assert differ == {}, "(name: our reason, None where we accept and rclpy refuses)"
+
+
+# The node's real name and namespace (task: names checked for them, not for frame_restore in "/")
+LONG_NAMESPACE = "/long_namespace_here"
+PRIVATE_TOPIC = "~/" + "a" * 214  # fits /frame_restore in "/" and "/ns", not in LONG_NAMESPACE
+REAL_NODES = [
+    (NODE_NAME, "/"),
+    (NODE_NAME, LONG_NAMESPACE),
+    ("n" * 240, "/"),
+    ("front_restore", "/car/sensors"),
+]
+
+
+@pytest.mark.parametrize(("node_name", "namespace"), REAL_NODES)
+def test_topic_rules_for_a_real_name_and_namespace_agree_with_rclpy(node_name, namespace):
+    """With the node's name and namespace given, the verdict is rclpy's in that namespace."""
+    expand, validate_full, _, validate = _rclpy_validators()
+
+    def rclpy_accepts(name: str) -> bool:
+        try:
+            validate(name)
+            resolved = expand(name, node_name, namespace)
+            validate_full(resolved)
+            validate_full(f"{resolved}/failure_mask")
+        except Exception:
+            return False
+        return True
+
+    alphabet = ["a", "1", "_", "/", "~", "{node}", "{ns}"]
+    names = TOPIC_NAMES + [PRIVATE_TOPIC, "{node}/x", "{ns}/x", "a" * 230]
+    names += ["".join(p) for k in (1, 2, 3) for p in itertools.product(alphabet, repeat=k)]
+    differ = {
+        n: problem
+        for n in names
+        if rclpy_accepts(n) != ((problem := topic_name_problem(n, node_name, namespace)) is None)
+    }
+    assert differ == {}, "(name: our reason, None where we accept and rclpy refuses)"
+
+
+def test_a_topic_is_checked_in_the_namespace_and_for_the_name_given():
+    assert topic_name_problem(PRIVATE_TOPIC) is None  # in some namespace: "/"
+    assert topic_name_problem(PRIVATE_TOPIC, namespace="/") is None
+    problem = topic_name_problem(PRIVATE_TOPIC, namespace=LONG_NAMESPACE)
+    assert "once resolved to '/long_namespace_here/frame_restore/aaa" in problem
+    assert "it must be at most 247 characters" in problem
+    assert topic_name_problem("{ns}/x") is None  # "/ns/x" somewhere
+    assert "it must not repeat '/'" in topic_name_problem("{ns}/x", namespace="/")  # "//x"
+    assert topic_name_problem("{node}/x") is None
+    assert "the output topic '/nnnn" in topic_name_problem("{node}/x", node_name="n" * 240)
+    assert input_topic_problem("", "n" * 240, LONG_NAMESPACE) is None  # empty: the default
+    assert input_topic_problem(PRIVATE_TOPIC, namespace=LONG_NAMESPACE) == problem
+
+
+def test_settings_name_the_camera_whose_topic_the_real_node_cannot_use():
+    values = {"backend": "hold", "camera.input_topic": PRIVATE_TOPIC}
+    NodeSettings.build(values)  # in some namespace
+    NodeSettings.build(values, namespace="/")
+    with pytest.raises(ParameterError) as error:
+        NodeSettings.build(values, namespace=LONG_NAMESPACE)
+    assert str(error.value).startswith(
+        "camera.input_topic: '~/aaaa" + "a" * 194 + "'... (216 chars) is not a valid ROS 2 "
+        "topic name once resolved to '/long_namespace_here/frame_restore/aaa"
+    )
+    assert parameter_problems({"camera.input_topic": "{node}/x"}, node_name="n" * 240) == [
+        "camera.input_topic: " + topic_name_problem("{node}/x", "n" * 240)
+    ]
+    with pytest.raises(ParameterError, match=r"^camera\.input_topic \(empty: the default\): "):
+        NodeSettings.build({}, namespace="/" + "n" * 230)  # /nnn.../camera/image_raw: too long
+    problems = validate_input_topics(
+        ["front", "rear"], {"front.input_topic": PRIVATE_TOPIC}, namespace=LONG_NAMESPACE
+    )
+    assert problems.startswith("front.input_topic: '~/aaa") and "rear" not in problems
+
+
+def test_node_params_checks_topics_for_the_node_name_given(tmp_path, caplog):
+    path = write_params(tmp_path / "p.yaml", '    camera:\n      input_topic: "{node}/x"\n')
+    assert check(path, caplog) == (0, "")
+    code, text = check(path, caplog, "--node-name", "n" * 240)
+    assert code == 2
+    assert "camera.input_topic: '{node}/x' is too long: the output topic '/nnn" in text
 
 
 def test_node_name_rules_agree_with_rclpy(caplog, capsys):

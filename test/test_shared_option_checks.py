@@ -100,6 +100,7 @@ def test_a_pipe_is_never_opened_as_weights_or_defect_mask(tmp_path):
         ["export", "-o", "{tmp}/m.onnx"],
         ["replay", "{tmp}/no_bag", "{tmp}/out"],
         ["evaluate", "-o", "{tmp}/e", "--kinds", "--no-mae"],
+        ["demo", "-o", "{tmp}/out"],
     ],
 )
 def test_every_command_says_a_too_long_weights_name_in_one_short_line(tmp_path, caplog, command):
@@ -108,6 +109,39 @@ def test_every_command_says_a_too_long_weights_name_in_one_short_line(tmp_path, 
     assert f"{SHORTENED}: cannot be read: File name too long" in caplog.text
     assert len(caplog.text) < 1000 and "Traceback" not in caplog.text
     assert not (tmp_path / "out").exists() and not (tmp_path / "e").exists()
+
+
+@pytest.mark.parametrize("backend", ["hold", "torch-cpu"])
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        (LONG, f"{SHORTENED}: cannot be read: File name too long"),
+        (LONG_PART, ": cannot be read: File name too long"),
+        ("/tmp/a\0b.safetensors", "cannot be read: a NUL character in the name"),
+        ("/dev/zero", "/dev/zero: not a regular file (it is a character device)"),
+    ],
+)
+def test_load_backend_says_a_weights_path_it_cannot_use_in_one_line(backend, path, words):
+    """load_backend checks with check_weight_file: no raw OSError holding the whole name."""
+    from frame_restore_ros.backends.selection import load_backend
+
+    with pytest.raises(CheckpointError) as error:
+        load_backend(backend, path)
+    assert words in str(error.value) and len(str(error.value)) < 400
+
+
+def test_load_backend_still_calls_a_folder_a_folder_and_a_missing_file_missing(tmp_path):
+    from frame_restore_ros.backends.selection import load_backend
+
+    folder = tmp_path / ("d" * 250)
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError) as error:
+        load_backend("hold", folder)
+    shown = f"... ({len(str(folder))} chars): is a directory, not a weight file"
+    assert str(error.value).endswith(shown)
+    with pytest.raises(FileNotFoundError) as error:
+        load_backend("hold", folder / ("w" * 250))  # long, but a name the file system takes
+    assert str(error.value).endswith(" chars) does not exist") and len(str(error.value)) < 400
 
 
 # --- 2. the engine cache folder -------------------------------------------------------------

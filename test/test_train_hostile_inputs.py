@@ -259,6 +259,26 @@ def test_a_missing_state_is_reported_before_any_data_loads(tmp_path, no_data_loa
     assert "no such training state" in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("tmp/" + "w" * 10_000, "w... (10005 chars) cannot be used: File name too long"),
+        ("tmp/" + "w" * 300 + "/x", "(307 chars) cannot be used: File name too long"),
+        ("dev/zero", "training state /dev/zero exists but is not a regular file (it is a char"),
+        ("tmp", "training state /tmp exists but is not a regular file (it is a directory)"),
+        ("tmp/no_such.state", "/tmp/no_such.state: no such training state (drop --resume"),
+    ],
+)
+def test_a_state_path_it_cannot_use_is_one_short_line(name, words):
+    """read_state_header checks with file_problem: no raw OSError holding the whole name."""
+    from frame_restore_ros.model import CheckpointError
+    from frame_restore_ros.training.state import read_state_header
+
+    with pytest.raises(CheckpointError) as error:
+        read_state_header(Path("/" + name))
+    assert words in str(error.value) and len(str(error.value)) < 400
+
+
 @pytest.mark.parametrize("steps", [2, 1])
 def test_a_state_at_or_past_the_steps_has_nothing_to_train(
     finished_run, no_data_loads, caplog, steps

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -156,14 +157,11 @@ def load_backend(
     model, so asking it for ``uncertainty_samples`` is an error. ``uncertainty_samples`` K is 0
     (no uncertainty graph) or at least 2. ``architecture`` ("siammcvae" or "mae"; None: either)
     refuses a weight file of the other one before it loads (callers that run the reference
-    pipeline want "siammcvae"). Raises ValueError or OSError naming the problem.
+    pipeline want "siammcvae"). Raises ValueError or OSError naming the problem, in one line
+    for weights that are no regular file (:func:`check_weights`).
     """
-    if weights is not None and Path(weights).is_dir():
-        raise IsADirectoryError(f"weights {weights} is a directory, not a weight file")
-    if weights is not None and not Path(weights).exists():
-        raise FileNotFoundError(f"weights file {weights} does not exist")
-    if weights is not None and not Path(weights).is_file():
-        raise ValueError(f"weights {weights} is not a regular file (a device, pipe or socket)")
+    if weights is not None:
+        check_weights(weights)
     if uncertainty_samples < 0 or uncertainty_samples == 1:
         raise ValueError(
             f"uncertainty needs K >= 2 samples (or 0 = off), got {uncertainty_samples}"
@@ -182,6 +180,34 @@ def load_backend(
     model = load_default_or(weights)
     backend = create_backend(model, name, uncertainty_samples, cache_dir, precision)
     return LoadedBackend(backend, model.cfg, Path(weights or default_weights_path()))
+
+
+def check_weights(weights: str | Path) -> None:
+    """Raise unless ``weights`` is a regular file, in one line naming the shortened path.
+
+    A folder raises IsADirectoryError, a missing file FileNotFoundError; anything else that is
+    no regular file (a device or pipe, a name the file system refuses: too long, a NUL
+    character) the CheckpointError of ``model/checkpoint.check_weight_file``. Opens nothing.
+    """
+    from frame_restore_ros.media.file_checks import shown_path
+    from frame_restore_ros.model.checkpoint import check_weight_file
+
+    if os.path.isdir(weights):  # never raises
+        raise IsADirectoryError(f"{shown_path(weights)}: is a directory, not a weight file")
+    if _missing(weights):
+        raise FileNotFoundError(f"weights file {shown_path(weights)} does not exist")
+    check_weight_file(weights)
+
+
+def _missing(path: str | Path) -> bool:
+    """Whether ``path`` names no file (False for a name the file system refuses)."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError):  # too long, a NUL character: check_weight_file says so
+        return False
+    return False
 
 
 def create_backend(

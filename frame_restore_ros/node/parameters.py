@@ -164,10 +164,8 @@ def weights_problem(path: str) -> str | None:
 
     try:
         config, _ = read_metadata(path)
-    except CheckpointError as exc:
+    except CheckpointError as exc:  # a name the file system refuses too: never an OSError
         return echo_within(str(exc), path)
-    except OSError as exc:  # a name the file system refuses (too long, ...)
-        return f"{echo(path, quote=False)}: cannot be read: {exc.strerror or exc}"
     if config.architecture != "siammcvae":
         return (
             f"{echo(path, quote=False)}: holds a {ARCHITECTURES[config.architecture]} "
@@ -183,10 +181,7 @@ def engine_cache_dir_problem(folder: str) -> str | None:
         return None
     from frame_restore_ros.backends.onnx_cache import cache_dir_problem
 
-    try:
-        problem = cache_dir_problem(Path(folder))
-    except OSError as exc:  # a name the file system refuses (too long, ...)
-        return f"{echo(folder, quote=False)}: cannot be used: {exc.strerror or exc}"
+    problem = cache_dir_problem(Path(folder))  # a refused name is a reason, never an OSError
     return echo_within(problem, folder) if problem else None
 
 
@@ -312,10 +307,10 @@ def _broken(what: str, name: str, rule: Rule, resolved: str | None = None) -> st
     return f"{echo(name)} is not a valid ROS 2 {what}{via}: {reason}{at}"
 
 
-def _resolved_topic_problem(name: str, namespace: str) -> str | None:
-    """Why ``name`` (rcl-valid) fails once expanded in ``namespace``, outputs included."""
+def _resolved_topic_problem(name: str, node_name: str, namespace: str) -> str | None:
+    """Why ``name`` (rcl-valid) fails once expanded for the node, outputs included."""
     try:
-        resolved = expand_topic_name(name, NODE_NAME, namespace)
+        resolved = expand_topic_name(name, node_name, namespace)
     except ValueError as exc:
         return f"{echo(name)} is not a valid ROS 2 topic name: {exc}"
     if rule := _full_topic_rule(resolved):
@@ -329,18 +324,21 @@ def _resolved_topic_problem(name: str, namespace: str) -> str | None:
     return None
 
 
-def topic_name_problem(name: str) -> str | None:
-    """Return why the node could not subscribe to ``name`` (and publish under it), or None.
+def topic_name_problem(
+    name: str, node_name: str = NODE_NAME, namespace: str | None = None
+) -> str | None:
+    """Return why node ``node_name`` could not subscribe to ``name`` (and publish under it).
 
-    The rules of rclpy's validate_topic_name (rcl_validate_topic_name), then of the name once
-    rcl_expand_topic_name resolved it (known substitutions, rmw_validate_full_topic_name, the
-    length with the longest output suffix). Relative, private (``~/``) and ``{node}``, ``{ns}``
-    names are allowed. The namespace is not known here: a name that resolves in the root
-    namespace or in another is accepted.
+    None when it could. The rules of rclpy's validate_topic_name (rcl_validate_topic_name),
+    then of the name once rcl_expand_topic_name resolved it (known substitutions,
+    rmw_validate_full_topic_name, the length with the longest output suffix). Relative,
+    private (``~/``) and ``{node}``, ``{ns}`` names are allowed. With ``namespace`` (the node's
+    real one), the name must resolve there; without, in the root namespace or in another.
     """
     if rule := _rcl_topic_rule(name):
         return _broken("topic name", name, rule)
-    problems = [_resolved_topic_problem(name, namespace) for namespace in ("/", _SOME_NAMESPACE)]
+    namespaces = ("/", _SOME_NAMESPACE) if namespace is None else (namespace,)
+    problems = [_resolved_topic_problem(name, node_name, ns) for ns in namespaces]
     return None if None in problems else problems[0]
 
 
@@ -359,9 +357,14 @@ def node_name_problem(name: str) -> str | None:
     return None
 
 
-def input_topic_problem(topic: str) -> str | None:
-    """``<camera>.input_topic``: empty (the default, ``<camera>/image_raw``) or a topic name."""
-    return topic_name_problem(topic) if topic else None
+def input_topic_problem(
+    topic: str, node_name: str = NODE_NAME, namespace: str | None = None
+) -> str | None:
+    """``<camera>.input_topic``: empty (the default, ``<camera>/image_raw``) or a topic name.
+
+    ``node_name`` and ``namespace`` as in :func:`topic_name_problem`.
+    """
+    return topic_name_problem(topic, node_name, namespace) if topic else None
 
 
 def default_input_topic(camera: str) -> str:
@@ -703,20 +706,44 @@ def validate_camera_names(names: list[str]) -> str | None:
     return "; ".join(problems) or None
 
 
-def validate_input_topics(cameras: list[str], values: Mapping[str, object]) -> str | None:
-    """Why two cameras would read one input topic (and publish to one /restored), or None.
+def camera_topic_problem(
+    camera: str, values: Mapping[str, object], node_name: str, namespace: str | None
+) -> str | None:
+    """Why ``camera``'s input topic is no name the node ``node_name`` can use, or None.
 
-    A default topic (``<camera>/image_raw``) is checked as a name too: a long camera name can
-    make it too long.
+    The default (``<camera>/image_raw``, when the value is empty) is always checked; a topic
+    set explicitly was checked by its spec for the default node name in some namespace, so it
+    is checked again only for another name or a given namespace.
+    """
+    given, shown = values.get(f"{camera}.input_topic"), echo(camera, quote=False)
+    if not given:
+        problem = topic_name_problem(default_input_topic(camera), node_name, namespace)
+        return f"{shown}.input_topic (empty: the default): {problem}" if problem else None
+    if namespace is None and node_name == NODE_NAME:
+        return None
+    problem = topic_name_problem(str(given), node_name, namespace)
+    return f"{shown}.input_topic: {problem}" if problem else None
+
+
+def validate_input_topics(
+    cameras: list[str],
+    values: Mapping[str, object],
+    node_name: str = NODE_NAME,
+    namespace: str | None = None,
+) -> str | None:
+    """Why the cameras' input topics are unusable, or None.
+
+    Each must be a name the node ``node_name`` can use in ``namespace`` (None: some namespace;
+    :func:`camera_topic_problem`): a long camera name can make a default topic too long, a
+    long namespace or node name a ``~/...`` one. Two cameras must not read one input topic
+    (and publish to one /restored).
     """
     users: dict[str, list[str]] = {}
     problems = []
     for camera in cameras:
+        if problem := camera_topic_problem(camera, values, node_name, namespace):
+            problems.append(problem)
         topic = str(values.get(f"{camera}.input_topic") or default_input_topic(camera))
-        if not values.get(f"{camera}.input_topic") and (problem := topic_name_problem(topic)):
-            problems.append(
-                f"{echo(camera, quote=False)}.input_topic (empty: the default): {problem}"
-            )
         users.setdefault(topic.rstrip("/"), []).append(camera)
     shared = [
         f"{echo(topic, quote=False)} ({', '.join(echo(n, quote=False) for n in names)})"
@@ -751,11 +778,14 @@ def _value_problems(specs: Mapping[str, ParameterSpec], values: Mapping[str, obj
     ]
 
 
-def parameter_problems(overrides: Mapping[str, object]) -> list[str]:
+def parameter_problems(
+    overrides: Mapping[str, object], node_name: str = NODE_NAME, namespace: str | None = None
+) -> list[str]:
     """Every problem of ``overrides`` (defaults fill the rest): empty when they are usable.
 
     When the ``cameras`` list itself is unusable, the per-camera names are unknown: the
-    node-wide parameters are still checked.
+    node-wide parameters are still checked. Topics are checked for the node ``node_name`` in
+    ``namespace`` (None: in some namespace), as :func:`validate_input_topics` says.
     """
     cameras = overrides.get("cameras", NODE_PARAMETERS[0].default)
     if problem := NODE_PARAMETERS[0].validate(cameras) or validate_camera_names(cameras):
@@ -764,7 +794,9 @@ def parameter_problems(overrides: Mapping[str, object]) -> list[str]:
     problems = [f"unknown parameter {echo(name)}" for name in overrides if name not in specs]
     problems += _value_problems(specs, overrides)
     topics = {name: value for name, value in overrides.items() if name.endswith(".input_topic")}
-    if not _value_problems(specs, topics) and (problem := validate_input_topics(cameras, topics)):
+    if not _value_problems(specs, topics) and (
+        problem := validate_input_topics(cameras, topics, node_name, namespace)
+    ):
         problems.append(problem)
     return problems
 
@@ -783,10 +815,18 @@ class NodeSettings:
         return list(self.values["cameras"])
 
     @classmethod
-    def build(cls, overrides: Mapping[str, object] | None = None) -> NodeSettings:
-        """Defaults updated with ``overrides``; raise ParameterError listing every problem."""
+    def build(
+        cls,
+        overrides: Mapping[str, object] | None = None,
+        node_name: str = NODE_NAME,
+        namespace: str | None = None,
+    ) -> NodeSettings:
+        """Defaults updated with ``overrides``; raise ParameterError listing every problem.
+
+        Topics are checked for the node ``node_name`` in ``namespace`` (None: in some one).
+        """
         overrides = dict(overrides or {})
-        if problems := parameter_problems(overrides):
+        if problems := parameter_problems(overrides, node_name, namespace):
             raise ParameterError("; ".join(problems))
         specs = all_specs(overrides.get("cameras", NODE_PARAMETERS[0].default))
         values = {name: spec.default for name, spec in specs.items()}
@@ -861,17 +901,18 @@ def load_settings(path: str | Path, node_name: str = NODE_NAME) -> NodeSettings:
 
     Every problem is listed at once. The ``weights`` file (its header) and the
     ``engine_cache_dir`` folder are checked too, as the node checks them before it loads a
-    model (``node/model_holder.build_backend``).
+    model (``node/model_holder.build_backend``). Topics are checked for ``node_name`` in some
+    namespace (the node checks them again in its real one).
     """
     try:
         values = read_parameter_file(path, node_name)
     except ParameterError as exc:
         raise ParameterError(f"{path}: {exc}") from exc
-    problems = parameter_problems(values)
+    problems = parameter_problems(values, node_name)
     problems += model_files_problems(values.get("weights", ""), values.get("engine_cache_dir", ""))
     if problems:
         raise ParameterError(f"{path}: " + "; ".join(problems))
-    return NodeSettings.build(values)
+    return NodeSettings.build(values, node_name)
 
 
 def markdown_table() -> str:

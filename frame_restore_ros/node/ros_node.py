@@ -13,10 +13,11 @@ Run: ``ros2 launch frame_restore_ros frame_restore.launch.py`` or
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import rclpy
 from builtin_interfaces.msg import Time
@@ -29,7 +30,7 @@ from rcl_interfaces.msg import (
 )
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.clock import Clock, ClockType
-from rclpy.exceptions import ParameterException
+from rclpy.exceptions import InvalidTopicNameException, ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
@@ -39,6 +40,7 @@ from rclpy.subscription import Subscription
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
+from frame_restore_ros.media.file_checks import echo
 from frame_restore_ros.node.camera_pipeline import Publication
 from frame_restore_ros.node.core import NodeCore
 from frame_restore_ros.node.diagnostics import DiagnosticReport
@@ -148,6 +150,25 @@ class FrameRestoreNode(Node):
         self._log_handler = _RosLogHandler(self)
         logging.getLogger("frame_restore_ros").addHandler(self._log_handler)
         logging.getLogger("frame_restore_ros").setLevel(logging.INFO)
+        try:
+            self._start()
+        except Exception:
+            self._abandon()
+            raise
+
+    def _abandon(self) -> None:
+        """Undo a start that failed: nothing half-built stays registered (log handler, topics)."""
+        if hasattr(self, "core"):
+            self.core.close()
+        logging.getLogger("frame_restore_ros").removeHandler(self._log_handler)
+        super().destroy_node()  # no workers run yet: Node's own teardown
+
+    def _start(self) -> None:
+        """Declare the parameters, build the core, and create the topics, timers and workers.
+
+        Topic names are checked for this node's real name and namespace; a name rclpy still
+        refuses (e.g. after remapping) is a ParameterError naming the camera's input_topic.
+        """
         cameras_spec = NODE_PARAMETERS[0]
         cameras = self.declare_parameter(
             cameras_spec.name, cameras_spec.default, descriptor(cameras_spec)
@@ -157,7 +178,11 @@ class FrameRestoreNode(Node):
             if spec.name != cameras_spec.name:
                 self.declare_parameter(spec.name, spec.default, descriptor(spec))
         self._specs = specs
-        settings = NodeSettings.build({name: self.get_parameter(name).value for name in specs})
+        settings = NodeSettings.build(
+            {name: self.get_parameter(name).value for name in specs},
+            node_name=self.get_name(),
+            namespace=self.get_namespace(),
+        )
         self.core = NodeCore(settings, RclpyMessageFactory(), node_name=self.get_name())
         self._subscribed_reliability: dict[str, str] = {}
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -178,9 +203,10 @@ class FrameRestoreNode(Node):
             resolved = self._image_subscriptions[camera].topic_name  # after namespace, remapping
             self.core.topics[camera] = resolved
             for output in OUTPUT_TOPICS:
-                self._outputs[camera, output] = self.create_publisher(
-                    self._output_type(camera, output), f"{resolved}/{output}", output_qos
-                )
+                with self._topic_of(camera, f"{resolved}/{output}"):
+                    self._outputs[camera, output] = self.create_publisher(
+                        self._output_type(camera, output), f"{resolved}/{output}", output_qos
+                    )
             self.get_logger().info(
                 f"camera {camera}: {resolved} ({kind.__name__}, "
                 f"{self._subscribed_reliability[camera]}) -> {resolved}/restored"
@@ -235,14 +261,50 @@ class FrameRestoreNode(Node):
             reliability=_RELIABILITY_POLICIES[reliability],
             durability=DurabilityPolicy.VOLATILE,  # matches volatile and transient-local offers
         )
-        self._image_subscriptions[camera] = self.create_subscription(
-            self._message_type(camera),
-            self._input_names[camera],
-            lambda msg, c=camera: self._on_image(c, msg),
-            qos,
-            callback_group=self._image_group,
-        )
+        with self._topic_of(camera, self._input_names[camera]):
+            self._image_subscriptions[camera] = self.create_subscription(
+                self._message_type(camera),
+                self._input_names[camera],
+                lambda msg, c=camera: self._on_image(c, msg),
+                qos,
+                callback_group=self._image_group,
+            )
         self._subscribed_reliability[camera] = reliability
+
+    @contextlib.contextmanager
+    def _topic_of(self, camera: str, topic: str) -> Iterator[None]:
+        """Turn rclpy refusing ``camera``'s ``topic`` into a ParameterError naming input_topic.
+
+        The parameters were checked for this node's name and namespace, but a remapping (``-r``)
+        can still make a name rclpy refuses: InvalidTopicNameException, or an RCLError when the
+        remapped name itself does not resolve.
+        """
+        try:
+            yield
+        except InvalidTopicNameException as exc:
+            raise self._topic_error(camera, topic, exc) from None
+        except _rclpy.RCLError as exc:
+            if self._resolves(topic):
+                raise
+            raise self._topic_error(camera, topic, exc) from None
+
+    def _resolves(self, topic: str) -> bool:
+        """Whether rclpy resolves ``topic`` for this node (namespace, remapping)."""
+        try:
+            self.resolve_topic_name(topic)
+        except (InvalidTopicNameException, RuntimeError):
+            return False
+        return True
+
+    def _topic_error(self, camera: str, topic: str, exc: Exception) -> ParameterError:
+        """Return a ParameterError naming ``camera``'s input_topic, ``topic``, rclpy's reason."""
+        reason = str(exc).splitlines()[0].rstrip(":").split(", at /")[0]
+        configured = self._input_names[camera]
+        via = "" if topic == configured else f" for its output {echo(topic)}"
+        return ParameterError(
+            f"{camera}.input_topic: rclpy refuses {echo(configured)}{via} in namespace "
+            f"{self.get_namespace()!r} (after any remapping): {echo(reason, quote=False)}"
+        )
 
     def _match_publishers(self) -> None:
         """``qos.reliability: auto``: follow the publishers' reliability as they come and go."""

@@ -18,6 +18,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from frame_restore_ros.media.file_checks import file_problem, shown_path
 from frame_restore_ros.model import CheckpointError, SiamMCVAEConfig, build_model
 from frame_restore_ros.model.build import RestorationModel
 from frame_restore_ros.model.checkpoint import atomic_file
@@ -91,6 +92,18 @@ def _check_header(path: Path, metadata: dict[str, str]) -> tuple[SiamMCVAEConfig
     return config, notes
 
 
+def state_file_problem(path: Path) -> str | None:
+    """Why ``path`` is no readable regular file (``media/file_checks.file_problem``), or None.
+
+    One line with the shortened path, a name the file system refuses (too long) included; a
+    pipe is never opened.
+    """
+    problem = file_problem(path, "training state")
+    if problem and problem.endswith(" does not exist"):
+        return f"{shown_path(path)}: no such training state (drop --resume to start a new run)"
+    return problem
+
+
 def read_state_header(path: Path) -> tuple[SiamMCVAEConfig, dict[str, Any]]:
     """Return (model config, notes) from a state's header, without loading its tensors.
 
@@ -98,10 +111,8 @@ def read_state_header(path: Path) -> tuple[SiamMCVAEConfig, dict[str, Any]]:
     not a valid training state.
     """
     path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"{path}: no such training state (drop --resume to start a new run)")
-    if not path.is_file():  # a folder, or a pipe that would wait for a writer
-        raise CheckpointError(f"{path}: not a regular file, so no training state")
+    if problem := state_file_problem(path):
+        raise CheckpointError(problem)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             metadata = handle.metadata() or {}
