@@ -337,3 +337,30 @@ def test_main_exits_2_naming_the_input_topic(monkeypatch, caplog):
     assert "invalid parameters: camera.input_topic: '~/aaa" in caplog.text
     assert "once resolved to '/long_namespace_here/frame_restore/aaa" in caplog.text
     assert "InvalidTopicNameException" not in caplog.text and "Traceback" not in caplog.text
+
+
+@pytest.mark.rclpy
+def test_two_cameras_whose_topics_resolve_alike_are_refused(ros):
+    """``x`` and ``/ns/x`` differ as written (the parameter check passes them) but are one topic
+    in namespace /ns: both cameras would publish to /ns/x/restored. The node names the clash."""
+    from rclpy.parameter import Parameter
+
+    from frame_restore_ros.node.ros_node import FrameRestoreNode
+
+    overrides = {
+        "backend": "hold",
+        "cameras": ["front", "rear"],
+        "front.input_topic": "x",
+        "rear.input_topic": "/ns/x",
+    }
+    params = [Parameter(k, value=v) for k, v in overrides.items()]
+    with pytest.raises(ParameterError) as caught:
+        FrameRestoreNode(namespace="/ns", parameter_overrides=params)
+    message = str(caught.value)
+    assert message.startswith("rear.input_topic: '/ns/x' resolves to '/ns/x'")
+    assert "camera front reads too (as 'x'" in message and "\n" not in message
+    node = FrameRestoreNode(namespace="/other", parameter_overrides=params)  # two topics there
+    try:
+        assert node.core.topics == {"front": "/other/x", "rear": "/ns/x"}
+    finally:
+        node.destroy_node()

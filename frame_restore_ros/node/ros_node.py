@@ -201,6 +201,7 @@ class FrameRestoreNode(Node):
             # auto starts best effort (it matches any publisher) and follows the publishers below
             self._subscribe(camera, choose_reliability(settings["qos.reliability"], []))
             resolved = self._image_subscriptions[camera].topic_name  # after namespace, remapping
+            self._refuse_shared_topic(camera, resolved)
             self.core.topics[camera] = resolved
             for output in OUTPUT_TOPICS:
                 with self._topic_of(camera, f"{resolved}/{output}"):
@@ -270,6 +271,22 @@ class FrameRestoreNode(Node):
                 callback_group=self._image_group,
             )
         self._subscribed_reliability[camera] = reliability
+
+    def _refuse_shared_topic(self, camera: str, resolved: str) -> None:
+        """Raise ParameterError if another camera already reads ``resolved``.
+
+        The parameter check compares the topics as written; in a namespace, or after a remap,
+        two different names (``a`` and ``/ns/a``) can resolve to one topic, and the cameras'
+        outputs would then clash.
+        """
+        for other, topic in self.core.topics.items():
+            if other != camera and other in self._image_subscriptions and topic == resolved:
+                raise ParameterError(
+                    f"{camera}.input_topic: {echo(self._input_names[camera])} resolves to "
+                    f"{echo(resolved)}, which camera {other} reads too (as "
+                    f"{echo(self._input_names[other])}, namespace {self.get_namespace()!r}, after "
+                    "any remapping): their outputs would clash"
+                )
 
     @contextlib.contextmanager
     def _topic_of(self, camera: str, topic: str) -> Iterator[None]:
