@@ -42,18 +42,21 @@ def exit_code(args: list[str]) -> int:
 
 # --- 1. weight files ----------------------------------------------------------------------
 
+# (path, what the one-line error says): paths the file system refuses as weights.
+REFUSED_WEIGHT_PATHS = [
+    (LONG, f"{SHORTENED}: cannot be read: File name too long"),
+    (LONG_PART, ": cannot be read: File name too long"),
+    ("/tmp/a\0b.safetensors", "cannot be read: a NUL character in the name"),
+    ("/dev/zero", "/dev/zero: not a regular file (it is a character device)"),
+]
+
 
 @pytest.mark.parametrize(
     "read", [read_metadata, load_checkpoint, lambda p: check_architecture(p, "siammcvae")]
 )
 @pytest.mark.parametrize(
     ("path", "words"),
-    [
-        (LONG, f"{SHORTENED}: cannot be read: File name too long"),
-        (LONG_PART, ": cannot be read: File name too long"),
-        ("/tmp/a\0b.safetensors", "cannot be read: a NUL character in the name"),
-        ("/dev/zero", "/dev/zero: not a regular file (it is a character device)"),
-    ],
+    REFUSED_WEIGHT_PATHS,
 )
 def test_a_weight_path_the_file_system_refuses_is_a_checkpoint_error(read, path, words):
     with pytest.raises(CheckpointError) as error:
@@ -114,12 +117,7 @@ def test_every_command_says_a_too_long_weights_name_in_one_short_line(tmp_path, 
 @pytest.mark.parametrize("backend", ["hold", "torch-cpu"])
 @pytest.mark.parametrize(
     ("path", "words"),
-    [
-        (LONG, f"{SHORTENED}: cannot be read: File name too long"),
-        (LONG_PART, ": cannot be read: File name too long"),
-        ("/tmp/a\0b.safetensors", "cannot be read: a NUL character in the name"),
-        ("/dev/zero", "/dev/zero: not a regular file (it is a character device)"),
-    ],
+    REFUSED_WEIGHT_PATHS,
 )
 def test_load_backend_says_a_weights_path_it_cannot_use_in_one_line(backend, path, words):
     """load_backend checks with check_weight_file: no raw OSError holding the whole name."""
