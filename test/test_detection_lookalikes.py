@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from frame_restore_ros.detection import detector as detector_module
 from frame_restore_ros.detection.detector import DetectorConfig, FailureDetector
 from frame_restore_ros.detection.failures import FailureKind
 from frame_restore_ros.media.video import iter_frames, read_frames, sample_video_path
@@ -936,6 +937,38 @@ def test_dead_block_beside_a_white_fill_is_still_a_failure():
     corrupted[16:64, 80:144] = 255
     labels = detector.detect(corrupted, 8 / 30).labels
     assert (labels[16:64, 16:80] == FailureKind.DEAD).mean() > 0.9
+
+
+def _dead_block_beside_an_arriving_truck(box: tuple[slice, slice]) -> float:
+    """Share of ``box``, blacked out in frame 11, labelled dead; a light truck side slides in
+    from the right 16 px a frame to touch the box's right edge (x 104) in that frame."""
+    frames = moving_scene(12, shape=(160, 240))
+    truck = moving_scene(1, shape=(160, 240), seed=5)[0] // 5 + 190  # light, textured
+    detector = FailureDetector()
+    for index, frame in enumerate(frames):
+        frame = frame.copy()
+        left = 104 + 16 * (11 - index)
+        if left < 240:
+            frame[24:136, left:] = truck[24:136, : 240 - left]
+        if index == 11:
+            size = frame[box].shape
+            frame[box] = np.random.default_rng(1).integers(0, 3, size=size, dtype=np.uint8)
+        labels = detector.detect(frame).labels
+        if index < 11:
+            assert not labels.any(), f"frame {index} flagged"
+    return float((labels[box] == FailureKind.DEAD).mean())
+
+
+def test_dark_deeper_than_a_frames_motion_is_no_uncovered_scene(monkeypatch):
+    """A lit object that moved uncovers (or a dark one brings) at most a band of its motion a
+    frame: a block 8 cells deep beside a truck that brightened 24 cells (more than a quarter of
+    the 64 that turned dark) is a failure, not scene the truck drove off (2 cells a frame here;
+    the tunnel's lamps brightened the wall beside a dead block the same way)."""
+    box = (slice(40, 104), slice(40, 104))
+    assert _dead_block_beside_an_arriving_truck(box) == 1.0
+    # Without the depth bound the truck's brightened cells explain the block away.
+    monkeypatch.setattr(detector_module, "_depth_cells", lambda cells: 0.0)
+    assert _dead_block_beside_an_arriving_truck(box) == 0.0
 
 
 def test_dead_block_at_10_hz_beside_a_moving_object_a_few_cells_away_is_a_failure():

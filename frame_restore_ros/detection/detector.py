@@ -916,7 +916,10 @@ class FailureDetector:
         cells at least ``dead_novel_margin`` brighter than in the previous frame, and neither a
         failure that ended nor a fill, number at least ``dead_uncovered_share`` of those that
         turned dark.
-        A black block over the night vacates nothing, and lights up nothing near it.
+        A black block over the night vacates nothing, and lights up nothing near it. Neither
+        explains new dark cells more than one motion deep (:func:`_depth_cells`): motion uncovers,
+        or brings, a band of at most its own width a frame (a dead block on a tunnel wall beside
+        a lamp whose glare grew).
         """
         explained = np.zeros(count, dtype=bool)
         dark_before = self._signatures.get(FailureKind.DEAD)
@@ -947,6 +950,8 @@ class FailureDetector:
         beside_reach = self._object_motion_cells(self._previous.gray_full.shape[0], scaled=False)
         for region in np.unique(labels[cells]):
             inside = labels == region
+            if _depth_cells(cells & inside) > motion:
+                continue  # deeper than a frame's motion: nothing moving uncovered or brought it
             window = nearby_any(inside, motion)
             arrived = max(int(np.count_nonzero(turned & window)), 1)
             beside = window if beside_reach >= motion else nearby_any(inside, beside_reach)
@@ -1641,6 +1646,17 @@ class FailureDetector:
             cells.view(np.uint8), (cols * cell, rows * cell), interpolation=cv2.INTER_NEAREST_EXACT
         )
         return np.ascontiguousarray(expanded[: shape[0], : shape[1]]).view(cells.dtype)
+
+
+def _depth_cells(cells: np.ndarray) -> float:
+    """Half the thickness, in cells, of (rows, cols) bool ``cells``.
+
+    Its deepest cell's distance to the nearest cell outside it (1 for a one-cell-thick band).
+    """
+    if not cells.any():
+        return 0.0
+    padded = np.pad(cells, 1).view(np.uint8)
+    return float(cv2.distanceTransform(padded, cv2.DIST_L2, 3).max())
 
 
 def _best_shifted_correlation(
