@@ -48,3 +48,47 @@ def repair(
     )
     result = RepairPipeline(backend, options).repair(reference, damaged, failed)
     return result.frame, result.uncertainty
+
+
+def stdout_in_child(code: str, path: object, what: str, timeout: float = 60.0) -> str:
+    """Run python ``code`` with ``path`` as argv[1] in a child; its stdout, or fail the test.
+
+    Opening a pipe waits for a writer while holding the GIL: a check that must not block is
+    run where a timeout can stop it (``what`` names the reader in the failure).
+    """
+    import subprocess
+    import sys
+
+    import pytest
+
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{what} blocked on a pipe")
+    return done.stdout + done.stderr
+
+
+def unusable_file_cases(tmp_path) -> dict[str, str]:
+    """{path: what file_checks.file_problem says of it} for files no loader may open.
+
+    A character device, a folder, a named pipe, a broken link, missing files (also below a
+    folder that is no folder); created under ``tmp_path``.
+    """
+    import os
+
+    os.mkfifo(tmp_path / "pipe.png")
+    (tmp_path / "dir.png").mkdir()
+    (tmp_path / "link.png").symlink_to(tmp_path / "gone.png")
+    return {
+        "/dev/zero": "exists but is not a regular file (it is a character device)",
+        str(tmp_path / "dir.png"): "exists but is not a regular file (it is a directory)",
+        str(tmp_path / "pipe.png"): "exists but is not a regular file (it is a named pipe)",
+        str(tmp_path / "link.png"): "is a symbolic link to a missing file",
+        str(tmp_path / "none.png"): "does not exist",
+        str(tmp_path / "dir.png" / "x" / "y.png"): "does not exist",
+    }

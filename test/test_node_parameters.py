@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from fakes import unusable_file_cases
 
 from frame_restore_ros.cli.main import main
 from frame_restore_ros.detection.detector import DetectorConfig
@@ -513,17 +514,7 @@ def test_every_problem_is_reported_at_once(tmp_path, caplog):
 
 
 def test_defect_mask_problem_says_what_is_wrong(tmp_path):
-    os.mkfifo(tmp_path / "pipe.png")
-    (tmp_path / "dir.png").mkdir()
-    (tmp_path / "link.png").symlink_to(tmp_path / "gone.png")
-    cases = {
-        "/dev/zero": "exists but is not a regular file (it is a character device)",
-        str(tmp_path / "dir.png"): "exists but is not a regular file (it is a directory)",
-        str(tmp_path / "pipe.png"): "exists but is not a regular file (it is a named pipe)",
-        str(tmp_path / "link.png"): "is a symbolic link to a missing file",
-        str(tmp_path / "none.png"): "does not exist",
-        str(tmp_path / "dir.png" / "x" / "y.png"): "does not exist",
-    }
+    cases = unusable_file_cases(tmp_path)
     if os.geteuid() != 0:  # root reads any file
         defect_map(tmp_path / "locked.png")
         (tmp_path / "locked.png").chmod(0)

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from fakes import stdout_in_child, unusable_file_cases
 
 from frame_restore_ros.backends.onnx_cache import cache_dir_problem
 from frame_restore_ros.cli.main import build_parser, main
@@ -84,16 +83,9 @@ def test_a_pipe_is_never_opened_as_weights_or_defect_mask(tmp_path):
         "    except (CheckpointError, DefectMaskError) as exc:\n"
         "        print(exc)\n"
     )
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", code, str(fifo)], capture_output=True, text=True, timeout=60
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail("a reader blocked on a pipe")
-    assert f"{fifo}: not a regular file (it is a named pipe)" in done.stdout, done.stderr
-    assert f"defect mask {fifo} exists but is not a regular file (it is a named pipe)" in (
-        done.stdout
-    )
+    out = stdout_in_child(code, fifo, "a reader")
+    assert f"{fifo}: not a regular file (it is a named pipe)" in out
+    assert f"defect mask {fifo} exists but is not a regular file (it is a named pipe)" in out
 
 
 @pytest.mark.parametrize(
@@ -162,15 +154,7 @@ def test_a_cache_folder_the_file_system_refuses_is_a_reason(folder, words):
 
 
 def test_a_defect_mask_that_is_no_regular_file_says_what_it_is(tmp_path):
-    (tmp_path / "dir.png").mkdir()
-    (tmp_path / "link.png").symlink_to(tmp_path / "gone.png")
-    cases = {
-        "/dev/zero": "exists but is not a regular file (it is a character device)",
-        str(tmp_path / "dir.png"): "exists but is not a regular file (it is a directory)",
-        str(tmp_path / "link.png"): "is a symbolic link to a missing file",
-        str(tmp_path / "none.png"): "does not exist",
-    }
-    for path, words in cases.items():
+    for path, words in unusable_file_cases(tmp_path).items():
         with pytest.raises(DefectMaskError) as error:
             load_defect_mask(path)
         assert str(error.value) == f"defect mask {path} {words}"

@@ -638,8 +638,8 @@ class FailureDetector:
         dusk texture 4.5-5.8 and match up to 0.99.
         """
         cfg = self.config
-        if cfg.dead_region_min_cells <= 0 or self._previous is None:
-            return np.zeros_like(candidates)
+        if cfg.dead_region_min_cells <= 0 or self._previous is None or not candidates.any():
+            return np.zeros_like(candidates)  # most frames: no full-grid work
         own = np.minimum(self._good_gray * np.float32(self._gain), self._recent.min_gray)
         dimmed = candidates & (stats.texture <= cfg.dead_region_max_texture)
         dimmed &= stats.gray + cfg.dead_novel_min_step <= own
