@@ -1,0 +1,147 @@
+"""The per-region measures of the night dead-block rule, against their plain definitions.
+
+They were rewritten for speed (a burst of failures brings dozens of regions a frame): the
+shifted correlation as one masked template match, the depth on the region's box, the outline
+match at half resolution. Each must still measure what its docstring says.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from frame_restore_ros.detection.detector import (
+    FailureDetector,
+    _best_shifted_correlation,
+    _depth_cells,
+)
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    norm = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
+    return float(np.dot(a, b)) / norm if norm > 0.0 else 0.0
+
+
+def _plain_best_shifted_correlation(
+    now: np.ndarray, before: np.ndarray, where: np.ndarray, shift: int
+) -> float:
+    """The definition: Pearson over ``where`` for every offset, indices clamped to the crop."""
+    ys, xs = np.nonzero(where)
+    if ys.size < 3:
+        return 0.0
+    height, width = before.shape
+    samples = now[ys, xs].astype(np.float64)
+    best = -1.0
+    for dy in range(-shift, shift + 1):
+        rows = np.clip(ys + dy, 0, height - 1)
+        for dx in range(-shift, shift + 1):
+            cols = np.clip(xs + dx, 0, width - 1)
+            best = max(best, _pearson(samples, before[rows, cols].astype(np.float64)))
+    return best
+
+
+def _smooth(
+    rng: np.random.Generator, shape: tuple[int, int], level: int, spread: int
+) -> np.ndarray:
+    noise = rng.normal(0.0, 1.0, shape).astype(np.float32)
+    field = cv2.GaussianBlur(noise, (0, 0), 2.0)
+    field = field / (np.abs(field).max() + 1e-6)
+    return np.clip(level + spread * field, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_shifted_correlation_is_pearson_at_the_best_offset(seed):
+    rng = np.random.default_rng(seed)
+    now = _smooth(rng, (56, 72), level=40 + 30 * seed, spread=25)
+    # before: now moved by a few pixels, plus independent noise, or unrelated content
+    dy, dx = rng.integers(-4, 5, size=2)
+    before = np.roll(now, (dy, dx), axis=(0, 1))
+    before = np.clip(before + rng.normal(0, 6, before.shape), 0, 255).astype(np.uint8)
+    if seed % 3 == 2:
+        before = _smooth(rng, now.shape, level=90, spread=40)
+    where = np.zeros(now.shape, bool)
+    # a region touching the crop's edge on some seeds: the clamp matters there
+    top, left = (0, 0) if seed % 2 else (12, 20)
+    where[top : top + 30, left : left + 26] = True
+    where[top : top + 6, left : left + 6] = False  # not a rectangle
+    fast = _best_shifted_correlation(now, before, where, 3)
+    assert fast == pytest.approx(_plain_best_shifted_correlation(now, before, where, 3), abs=1e-4)
+
+
+def test_shifted_correlation_finds_content_moved_within_reach_only():
+    rng = np.random.default_rng(7)
+    now = _smooth(rng, (64, 64), level=120, spread=60)
+    where = np.zeros(now.shape, bool)
+    where[16:48, 16:48] = True
+    assert _best_shifted_correlation(now, np.roll(now, (2, -3), axis=(0, 1)), where, 3) > 0.999
+    far = _best_shifted_correlation(now, np.roll(now, (9, 9), axis=(0, 1)), where, 3)
+    assert far < 0.9
+    assert far == pytest.approx(
+        _plain_best_shifted_correlation(now, np.roll(now, (9, 9), axis=(0, 1)), where, 3), abs=1e-4
+    )
+
+
+def test_shifted_correlation_of_a_constant_side_or_too_few_pixels_is_zero():
+    rng = np.random.default_rng(3)
+    textured = _smooth(rng, (40, 40), level=100, spread=50)
+    flat = np.full((40, 40), 2, np.uint8)  # a dead block: one level
+    where = np.zeros((40, 40), bool)
+    where[10:30, 10:30] = True
+    assert _best_shifted_correlation(flat, textured, where, 3) == 0.0
+    assert _best_shifted_correlation(textured, flat, where, 3) == 0.0
+    two = np.zeros((40, 40), bool)
+    two[5, 5:7] = True
+    assert _best_shifted_correlation(textured, textured, two, 3) == 0.0
+    assert _best_shifted_correlation(textured, textured, np.zeros((40, 40), bool), 3) == 0.0
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_depth_on_the_regions_box_equals_the_depth_on_the_whole_grid(seed):
+    rng = np.random.default_rng(seed)
+    cells = cv2.dilate(
+        (rng.random((40, 60)) > 0.93).astype(np.uint8), np.ones((3, 5), np.uint8), iterations=2
+    ).view(bool)
+    if seed == 0:
+        cells[:, :] = False
+        cells[0:9, 50:60] = True  # at the grid's corner
+    whole = cv2.distanceTransform(np.pad(cells, 1).view(np.uint8), cv2.DIST_L2, 3).max()
+    assert _depth_cells(cells) == pytest.approx(float(whole))
+    assert _depth_cells(np.zeros((5, 5), bool)) == 0.0
+
+
+def _two_frames(shape=(240, 320), seed=11) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    scene = cv2.cvtColor(_smooth(rng, shape, level=110, spread=70), cv2.COLOR_GRAY2BGR)
+    return scene, np.roll(scene, 3, axis=1)
+
+
+def test_outline_match_finds_a_dark_object_that_moved_not_a_block_that_appeared():
+    """`_moved_here` at half resolution: a dark object's patch is found displaced, by odd
+    pixel offsets too; a block appearing in place over moving scene matches nothing."""
+    before, now = _two_frames()
+    box = np.array([10, 8, 6, 5])  # cells: x, y, w, h (the region), 8-px cells
+    y, x, h, w = 8 * 8, 10 * 8, 5 * 8, 6 * 8
+    matched = []
+    for dy, dx in ((0, 0), (5, -7), (-11, 13)):
+        detector = FailureDetector()
+        moved_before, moved_now = before.copy(), now.copy()
+        moved_before[y - dy : y - dy + h, x - dx : x - dx + w] = 3  # the object a frame ago
+        moved_now[y : y + h, x : x + w] = 3  # here now
+        detector.detect(moved_before)
+        stats = detector._previous
+        detector.detect(moved_now)
+        current = detector._previous
+        detector._previous = stats
+        matched.append(detector._moved_here(current, box))
+    assert min(matched) > 0.85, matched
+    detector = FailureDetector()
+    appeared = now.copy()
+    appeared[y : y + h, x : x + w] = 3
+    detector.detect(before)
+    stats = detector._previous
+    detector.detect(appeared)
+    current = detector._previous
+    detector._previous = stats
+    assert detector._moved_here(current, box) < 0.7
