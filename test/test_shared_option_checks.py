@@ -19,6 +19,7 @@ from fakes import stdout_in_child, unusable_file_cases
 from frame_restore_ros.backends.onnx_cache import cache_dir_problem
 from frame_restore_ros.cli.main import build_parser, main
 from frame_restore_ros.detection.defect_mask import DefectMaskError, load_defect_mask
+from frame_restore_ros.media.file_checks import file_problem, shown_path
 from frame_restore_ros.model.checkpoint import (
     CheckpointError,
     check_architecture,
@@ -288,3 +289,15 @@ def test_a_writable_json_passes_the_check(tmp_path):
     with pytest.raises(ValueError, match="it is a folder"):
         check_json(tmp_path)
     assert list(tmp_path.iterdir()) == []  # nothing created
+
+
+@pytest.mark.parametrize(
+    "name", ["/tmp/a\0b", "/tmp/line\nbreak", "/tmp/\x1b[31mred", "/tmp/tab\tx"]
+)
+def test_a_path_with_control_characters_is_shown_escaped_on_one_line(name):
+    """A NUL, a newline or a terminal escape in a path is shown as its escape, never raw."""
+    shown = shown_path(name)
+    assert shown.isprintable() and repr(name)[1:-1] == shown
+    problem = file_problem(name, "weights")
+    assert problem is not None and problem.isprintable() and shown in problem
+    assert shown_path("/tmp/plain é name") == "/tmp/plain é name"  # printable text as it is

@@ -27,7 +27,7 @@ def echo(value: object, quote: bool = True, limit: int = ECHO_LIMIT) -> str:
     string does not make a 10 MB message.
     """
     if isinstance(value, str):
-        text = repr(value[:limit]) if quote else value[:limit]
+        text = repr(value[:limit]) if quote else _escaped(value[:limit])
         return text if len(value) <= limit else f"{text}... ({len(value)} chars)"
     try:
         text = repr(value)
@@ -37,6 +37,17 @@ def echo(value: object, quote: bool = True, limit: int = ECHO_LIMIT) -> str:
         return text
     size = f"{len(value)} items" if isinstance(value, list) else f"{len(text)} chars"
     return f"{text[:limit]}... ({size})"
+
+
+def _escaped(text: str) -> str:
+    """``text`` with each unprintable character (a NUL, a newline, an escape) as its escape.
+
+    An unquoted value is still one line of plain text: a NUL or a terminal escape in a path is
+    shown, never sent raw to a log or a terminal.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def shown_path(path: str | os.PathLike[str]) -> str:
