@@ -307,8 +307,26 @@ def test_detection_bench_reports_no_false_alarm_on_a_moving_scene():
     frames = moving_scene(12)
     record = false_alarms(frames)
     assert record["frames"] == 12 and record["mean_pct"] == 0.0 and record["untouched"] == 1.0
-    speed = time_detection(frames, sizes=((64, 48),))
+    speed = time_detection(frames, sizes=((64, 48),), damaged=())
     assert speed["64x48"]["frames"] == 7 and speed["64x48"]["p50_ms"] > 0.0
+    assert speed["64x48"]["damaged"] == {}
+
+
+def test_detection_bench_times_bursts_and_blocks_on_frames_it_finds_damaged():
+    """The damaged rows time the failure path: their frames are flagged, the clean ones not."""
+    from frame_restore_ros.bench.detection_bench import format_detection, time_detection
+
+    frames = moving_scene(16, shape=(180, 320))
+    speed = time_detection(frames, sizes=((320, 180),))["320x180"]
+    assert speed["frames"] == 11
+    burst, block = speed["damaged"]["patches"], speed["damaged"]["block"]
+    assert burst["frames"] == block["frames"] == 5  # frames 7, 9, ..., 15 after the warm-ups
+    assert burst["flagged_pct"] > 20.0  # 75 % failed; clean frames of this scene flag nothing
+    assert 2.0 < block["flagged_pct"] < 12.0  # a quarter of each side: 6.25 %
+    text = format_detection(
+        {"speed_clip": "scene", "speed": {"320x180": speed}, "false_alarms": {}}
+    )
+    assert "75 % burst" in text and "dead block" in text
 
 
 def test_static_scene_is_not_frozen_and_a_repeated_frame_is_reported():

@@ -32,6 +32,7 @@ from frame_restore_ros.backends.selection import (
     load_backend,
     resolve,
 )
+from frame_restore_ros.bench.bench_failures import FAILURES, damage_frame
 from frame_restore_ros.bench.model_bench import forward_flops
 from frame_restore_ros.media.tensors import frame_to_array
 from frame_restore_ros.media.video import read_frames, sample_video_path
@@ -43,7 +44,6 @@ GPU_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "Or
 # End-to-end: the default (with the carried motion), the same without it, ECC alone, none.
 NO_CARRY = "ecc_flow_no_carry"
 ALIGNS = ("ecc_flow", NO_CARRY, "ecc", "none")
-FAILURES = ("patches", "block")  # end-to-end: 75 % of patches, or one enclosed dead block
 
 
 def _percentiles(samples: list[float]) -> dict[str, float]:
@@ -193,7 +193,6 @@ def end_to_end(
     """
     from frame_restore_ros.pipeline.repair import RepairOptions
     from frame_restore_ros.pipeline.restorer import Restorer, RestorerConfig, Status
-    from frame_restore_ros.synthetic.corruption import random_patches
 
     with tempfile.TemporaryDirectory() as scratch:  # ONNX exports of this model, if none given
         loaded = load_backend(
@@ -212,19 +211,10 @@ def end_to_end(
     if failure not in FAILURES:
         raise ValueError(f"failure must be one of {FAILURES}, got {failure!r}")
 
-    def damage(index: int, frame: np.ndarray) -> np.ndarray:
-        if failure == "patches":
-            return random_patches(frame, grid, 0.75, np.random.default_rng(index)).damaged
-        height, width = frame.shape[:2]
-        out = frame.copy()  # dead block, moving a little from frame to frame
-        top, left = height // 3 + index % 7, width // 3 + 2 * (index % 5)
-        out[top : top + height // 4, left : left + width // 4] = 0
-        return out
-
     # Every other frame, after the detector's warm-up (onsets wait for a short history).
     lead_in = restorer.config.detector.onset_warmup_frames
     damaged = {
-        index: damage(index, frame)
+        index: damage_frame(failure, index, frame, grid)
         for index, frame in enumerate(clip)
         if index % 2 and index >= lead_in
     }

@@ -1,7 +1,9 @@
 """``frame-restore bench detection``: detector speed and false alarms on clean real clips.
 
 Speed: consecutive frames of one clip resized to each size (1280x720, 1920x1080), a fresh
-:class:`FailureDetector` per size, ``detect`` timed per frame after a warm-up; p50 and p90.
+:class:`FailureDetector` per size, ``detect`` timed per frame after a warm-up; p50 and p90. The
+same frames again with every other one damaged (a 75 % burst of failed patches, a dead block:
+``bench_failures.py``, the frames ``bench end-to-end`` times), timed on the damaged frames.
 False alarms: every clip streamed untouched through a fresh detector; every flagged pixel is a
 false alarm. Per clip: the mean and p99 flagged share of pixels per frame, the share of frames
 with no flagged pixel (the frames a restorer would publish untouched), and the flagged pixels
@@ -16,41 +18,81 @@ from collections.abc import Callable, Iterable
 import cv2
 import numpy as np
 
+from frame_restore_ros.bench.bench_failures import FAILURES, damage_frame
 from frame_restore_ros.detection.detector import DetectorConfig, FailureDetector
 from frame_restore_ros.detection.failures import FailureKind
+from frame_restore_ros.model.config import preset
 
 SPEED_SIZES = ((1280, 720), (1920, 1080))
 WARMUP_FRAMES = 5
+BURST_PRESET = "small"  # bursts fail the cells of the default model's patch grid (14 x 25)
 
 
 def time_detection(
     frames: list[np.ndarray],
     sizes: Iterable[tuple[int, int]] = SPEED_SIZES,
     config: DetectorConfig | None = None,
-) -> dict[str, dict[str, float]]:
+    damaged: Iterable[str] = FAILURES,
+) -> dict[str, dict[str, object]]:
     """Time ``detect`` per frame on ``frames`` (each (H, W, 3) uint8) resized to each size.
 
-    Returns {"WxH": {"p50_ms", "p90_ms", "frames"}}; the first :data:`WARMUP_FRAMES` are not
-    counted.
+    Returns {"WxH": {"p50_ms", "p90_ms", "frames", "damaged"}}; the first
+    :data:`WARMUP_FRAMES` are not counted. ``damaged``: failures of ``bench_failures`` timed
+    too, each on a fresh detector with every other frame after the warm-ups damaged (the
+    frames between keep the history realistic): {"patches": {"p50_ms", "p90_ms", "frames",
+    "flagged_pct"}, ...}, timed on the damaged frames only. A clean frame costs a few ms; a
+    burst of failed regions is checked region by region and costs ten times that.
     """
     if len(frames) <= WARMUP_FRAMES:
         raise ValueError(f"need more than {WARMUP_FRAMES} frames to time, got {len(frames)}")
-    results = {}
+    lead_in = max(WARMUP_FRAMES, (config or DetectorConfig()).onset_warmup_frames)
+    grid = preset(BURST_PRESET).grid_size
+    results: dict[str, dict[str, object]] = {}
     for width, height in sizes:
         resized = [cv2.resize(f, (width, height), interpolation=cv2.INTER_LINEAR) for f in frames]
-        detector = FailureDetector(config)
-        samples = []
-        for frame in resized:
-            start = time.perf_counter()
-            detector.detect(frame)
-            samples.append((time.perf_counter() - start) * 1000.0)
-        timed = np.asarray(samples[WARMUP_FRAMES:])
-        results[f"{width}x{height}"] = {
-            "p50_ms": round(float(np.percentile(timed, 50)), 2),
-            "p90_ms": round(float(np.percentile(timed, 90)), 2),
-            "frames": int(timed.size),
-        }
+        samples, _ = _timed_stream(resized, config, set())
+        row: dict[str, object] = _percentiles(samples[WARMUP_FRAMES:])
+        row["damaged"] = {}
+        for failure in damaged:
+            hit = set(range(lead_in + 1, len(resized), 2))
+            stream = [
+                damage_frame(failure, i, f, grid) if i in hit else f for i, f in enumerate(resized)
+            ]
+            samples, flagged = _timed_stream(stream, config, hit)
+            if samples:
+                timing = _percentiles(samples)
+                timing["flagged_pct"] = round(100.0 * float(np.mean(flagged)), 1)
+                row["damaged"][failure] = timing
+        results[f"{width}x{height}"] = row
     return results
+
+
+def _timed_stream(
+    frames: list[np.ndarray], config: DetectorConfig | None, timed: set[int]
+) -> tuple[list[float], list[float]]:
+    """Run a fresh detector over ``frames``; return the ms per frame and the flagged shares.
+
+    Every frame's time when ``timed`` is empty, else those of the indices in ``timed`` only.
+    """
+    detector = FailureDetector(config)
+    samples: list[float] = []
+    flagged: list[float] = []
+    for index, frame in enumerate(frames):
+        start = time.perf_counter()
+        found = detector.detect(frame)
+        if not timed or index in timed:
+            samples.append((time.perf_counter() - start) * 1000.0)
+            flagged.append(found.failed_ratio)
+    return samples, flagged
+
+
+def _percentiles(samples: list[float]) -> dict[str, object]:
+    values = np.asarray(samples)
+    return {
+        "p50_ms": round(float(np.percentile(values, 50)), 2),
+        "p90_ms": round(float(np.percentile(values, 90)), 2),
+        "frames": int(values.size),
+    }
 
 
 def false_alarms(
@@ -127,11 +169,18 @@ def run_detection_benchmark(
 def format_detection(record: dict) -> str:
     """Return the speed and false-alarm tables as text."""
     lines = [f"detect() per frame, frames of {record['speed_clip']} resized:"]
+    names = {"patches": "75 % burst", "block": "dead block"}
     for size, row in record["speed"].items():
         lines.append(
-            f"  {size:>10}  p50 {row['p50_ms']:7.2f} ms  p90 {row['p90_ms']:7.2f} ms"
-            f"  ({row['frames']} frames)"
+            f"  {size:>10}  {'clean':<10}  p50 {row['p50_ms']:7.2f} ms"
+            f"  p90 {row['p90_ms']:7.2f} ms  ({row['frames']} frames)"
         )
+        for failure, timing in row.get("damaged", {}).items():
+            lines.append(
+                f"  {'':>10}  {names.get(failure, failure):<10}  p50 {timing['p50_ms']:7.2f} ms"
+                f"  p90 {timing['p90_ms']:7.2f} ms  ({timing['frames']} damaged frames,"
+                f" {timing['flagged_pct']:.1f} % flagged)"
+            )
     lines.append("false alarms on the clean clips (flagged % of pixels per frame):")
     lines.append(
         f"  {'clip':<44} {'frames':>6} {'mean %':>8} {'p99 %':>8} {'untouched':>9}  by class"
