@@ -70,6 +70,23 @@ def test_shifted_correlation_is_pearson_at_the_best_offset(seed):
     assert fast == pytest.approx(_plain_best_shifted_correlation(now, before, where, 3), abs=1e-4)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_shifted_correlation_of_a_rectangle_is_pearson_too(seed):
+    """A rectangular region (most blocks) takes OpenCV's unmasked path: the same definition."""
+    rng = np.random.default_rng(100 + seed)
+    now = _smooth(rng, (48, 64), level=30 + 50 * seed, spread=30)
+    before = np.clip(
+        np.roll(now, (seed, -seed), axis=(0, 1)) + rng.normal(0, 8, now.shape), 0, 255
+    )
+    before = before.astype(np.uint8)
+    where = np.zeros(now.shape, bool)
+    where[seed * 5 : seed * 5 + 20, 0 if seed % 2 else 30 : 64 if seed % 2 else 60] = True
+    fast = _best_shifted_correlation(now, before, where, 3)
+    assert fast == pytest.approx(_plain_best_shifted_correlation(now, before, where, 3), abs=1e-4)
+    dark = np.full(now.shape, 3, np.uint8)  # a dead block now: nothing to correlate
+    assert _best_shifted_correlation(dark, before, where, 3) == 0.0
+
+
 def test_shifted_correlation_finds_content_moved_within_reach_only():
     rng = np.random.default_rng(7)
     now = _smooth(rng, (64, 64), level=120, spread=60)

@@ -1691,15 +1691,22 @@ def _best_shifted_correlation(
     left, top, width, height = cv2.boundingRect(where.view(np.uint8))
     if width == 0 or np.count_nonzero(where) < 3:
         return 0.0
-    centre = np.float32(now[where].mean())
+    values = now[where]
+    if values.min() == values.max():  # a constant side correlates with nothing (OpenCV says 1)
+        return 0.0
+    centre = np.float32(values.mean())
     box = (slice(top, top + height), slice(left, left + width))
     template = now[box].astype(np.float32) - centre
-    mask = where[box].astype(np.float32)
+    mask = where[box]
     # The box and `shift` pixels around it, the crop's edge repeated where they leave it.
     rows = np.clip(np.arange(top - shift, top + height + shift), 0, before.shape[0] - 1)
     cols = np.clip(np.arange(left - shift, left + width + shift), 0, before.shape[1] - 1)
     image = before[np.ix_(rows, cols)].astype(np.float32) - centre
-    scores = cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED, mask=mask)
+    if mask.all():  # a rectangle (most blocks): the unmasked path, 7x faster, the same sums
+        scores = cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED)
+    else:
+        mask = mask.astype(np.float32)
+        scores = cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED, mask=mask)
     return float(np.nan_to_num(scores, nan=0.0, posinf=0.0, neginf=0.0).max())
 
 
