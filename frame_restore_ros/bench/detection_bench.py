@@ -53,8 +53,8 @@ def time_detection(
         samples, _ = _timed_stream(resized, config, set())
         row: dict[str, object] = _percentiles(samples[WARMUP_FRAMES:])
         row["damaged"] = {}
+        hit = set(range(lead_in + 1, len(resized), 2))
         for failure in damaged:
-            hit = set(range(lead_in + 1, len(resized), 2))
             stream = [
                 damage_frame(failure, i, f, grid) if i in hit else f for i, f in enumerate(resized)
             ]

@@ -383,6 +383,7 @@ class FailureDetector:
         self._lines_of: tuple | None = None  # (luma, its _dark_lines): computed once a frame
         self._run_of: tuple | None = None  # (luma, its bottom run of lost-looking rows): likewise
         self._rim: np.ndarray | None = None  # the soft rim of a dark blockage (soft_edges.py)
+        self._half_previous: tuple | None = None  # (previous luma, it halved): _moved_here
         for tracker in (*self._flags.values(), self._lost_rows, self._dead_rows, self._dead_cols):
             tracker.reset()
 
@@ -683,12 +684,15 @@ class FailureDetector:
         scale = self._interval_scale * self.config.dead_region_match_reach
         reach = 2 * math.ceil(scale * height / 2)  # even: the two crops' halves align
         patch = _halved(gray[top:bottom, left:right])
-        search = _halved(
-            previous[
-                max(0, top - reach) : min(height, bottom + reach),
-                max(0, left - reach) : min(width, right + reach),
-            ]
-        )
+        # The search window cut from the previous frame halved once a frame: every window
+        # starts on an even pixel, so its 2x2 blocks are the whole frame's.
+        if self._half_previous is None or self._half_previous[0] is not previous:
+            self._half_previous = (previous, _halved(previous))
+        up, down = max(0, top - reach), min(height, bottom + reach)
+        start, stop = max(0, left - reach), min(width, right + reach)
+        search = self._half_previous[1][
+            up // 2 : up // 2 + (down - up) // 2, start // 2 : start // 2 + (stop - start) // 2
+        ]
         if patch.std() == 0.0:
             return 0.0
         scores = cv2.matchTemplate(search, patch, cv2.TM_CCOEFF_NORMED)
