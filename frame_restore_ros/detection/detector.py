@@ -1017,14 +1017,19 @@ class FailureDetector:
                     )
                     hold &= back > cfg.dead_returned_level
             flags[kind] = self._flags[kind].update(onset, signature, hold)
-        # Cells on the edge of a dead or saturated block (flagged, or absorbed as scene) have
-        # texture and do not change: they belong to that block, not to a frozen tile. The
-        # noise signature is no block (any textured cell three times its own past has it).
-        looks = [sig for kind, sig in signatures.items() if kind is not FailureKind.NOISE]
-        others = np.logical_or.reduce([*flags.values(), *looks])
+        # Cells on the edge of a failure (flagged, or a saturated or fill-coloured block absorbed
+        # as scene) have texture and do not change: they belong to that block, not to a frozen
+        # tile. The noise signature is no block (any textured cell three times its own past has
+        # it). Dark cells keep their neighbours out of the seam rule only (`_frozen_cells`): at
+        # night much of a scene is as dark as a dead block, and a textured cell beside it that
+        # had moved for frames and stopped is a freeze like any other.
+        looks = {kind: sig for kind, sig in signatures.items() if kind is not FailureKind.NOISE}
+        others = np.logical_or.reduce([*flags.values(), *looks.values()])
         flags[FailureKind.BLOCKAGE] = self._blockage_cells(stats, others, cut)
-        others |= flags[FailureKind.BLOCKAGE]
-        flags[FailureKind.FROZEN] = self._frozen_cells(stats, nearby_any(others, 1), cut)
+        beside = [sig for kind, sig in looks.items() if kind is not FailureKind.DEAD]
+        failures = nearby_any(np.logical_or.reduce([*flags.values(), *beside]), 1)
+        beside_dark = nearby_any(signatures[FailureKind.DEAD], 1)
+        flags[FailureKind.FROZEN] = self._frozen_cells(stats, failures, beside_dark, cut)
         self._older_dark = self._signatures.get(FailureKind.DEAD)
         self._signatures = signatures
         cells = np.zeros(stats.gray.shape, dtype=np.uint8)
@@ -1263,10 +1268,14 @@ class FailureDetector:
             cfg.cut_new_spread,
         )
 
-    def _frozen_cells(self, stats: CellStats, excluded: np.ndarray, cut: bool) -> np.ndarray:
+    def _frozen_cells(
+        self, stats: CellStats, excluded: np.ndarray, beside_dark: np.ndarray, cut: bool
+    ) -> np.ndarray:
         """Textured cells that stopped changing after changing before, while around them moves.
 
-        ``cut``: a scene cut in this frame; the cells' motion before it was another scene's.
+        ``excluded``: (rows, cols) bool, cells on or beside another failure; ``beside_dark``:
+        cells on or beside a dark (dead-looking) cell, kept out of the seam rule only; ``cut``:
+        a scene cut in this frame (the cells' motion before it was another scene's).
         """
         cfg = self.config
         tracker = self._flags[FailureKind.FROZEN]
@@ -1305,7 +1314,10 @@ class FailureDetector:
                 held, stats.motion, identical, cfg.frozen_hold_motion
             )
         onset = drop_small(candidates & moving_ring, cfg.frozen_min_cells)
-        onset |= self._seamed_tiles(stats, identical, excluded | held | onset)
+        # The seam rule keeps dark cells and their neighbours out: a black border or a dead
+        # block always breaks against the scene, and a failure that covered it unflagged makes
+        # it look as if it had moved.
+        onset |= self._seamed_tiles(stats, identical, excluded | beside_dark | held | onset)
         # The rest of a frozen tile (its flat, once-moving cells) stopped with its textured core,
         # in the same frame: a tile stops as a whole. A sky the codec kept identical for longer,
         # that never moved, or road beside the tile that the codec keeps from a later frame on
@@ -1450,8 +1462,12 @@ class FailureDetector:
             blended = (1 - alpha) * self._texture_base + alpha * stats.texture
             np.copyto(self._texture_base, blended, where=clean)
             # Activity learns only while a cell moves, so it remembers how lively a cell was
-            # before it froze; a static bonnet or overlay never becomes "active".
+            # before it froze; a static bonnet or overlay never becomes "active". A change into
+            # or out of a failure is the failure's, not the scene's: a black border that a
+            # failure covered for a frame is as still as before.
             moving = clean & (stats.changed > 0.0)
+            if self._flagged_before.shape == moving.shape:
+                moving &= ~self._flagged_before
             blended = (1 - cfg.activity_alpha) * self._activity + cfg.activity_alpha * stats.motion
             np.copyto(self._activity, blended, where=moving)
         self._previous = stats
