@@ -292,24 +292,47 @@ def test_static_bonnet_that_a_failure_covered_for_a_frame_is_not_frozen(fill):
         assert found.mask.any() == (index == 8), (index, found.counts)
 
 
-def test_black_border_beside_failures_is_not_frozen_on_real_frames():
-    """The low-sun clip has black pillarbox borders. Failures that cover a border now and then
-    (mud, a veil, a colour cast, a lost frame; some of them missed) make it change, and a black
-    border always breaks against the scene beside it: the seam rule keeps dark cells and their
-    neighbours out (taking them lifted night frozen recall but flagged the border: 17-49 false
-    patches in a run of these failures)."""
-    from frame_restore_ros.evaluation.detection_scores import DetectionReport, evaluate_clip
-
-    path = DATA / "driving_low_sun_640x360.mp4"
+def _development_clip(name: str) -> Path:
+    """The path of a clip of ../shared/data; skips the test (with a printed reason) without it."""
+    path = DATA / name
     if not path.is_file():
         print(f"skipping: {path} not found (development data, see SOURCES.md)")
         pytest.skip(f"{path} not found")
+    return path
+
+
+def test_black_border_beside_failures_is_not_frozen_on_real_frames():
+    """The low-sun clip has black pillarbox borders. Failures that cover a border now and then
+    (mud, a veil, a colour cast, a lost frame; some of them missed) make it change, and a black
+    border always breaks against the scene beside it: the seam rule takes no still region that
+    is mostly dark (taking them lifted night frozen recall the same but flagged the border:
+    17-49 false patches in a run of these failures)."""
+    from frame_restore_ros.evaluation.detection_scores import DetectionReport, evaluate_clip
+
+    path = _development_clip("driving_low_sun_640x360.mp4")
     report = DetectionReport()
     kinds = ("mud", "veil", "whole_frame", "cast")
     frames = read_frames(path, max_frames=120)
     evaluate_clip("low_sun", frames, FailureDetector, None, report, kinds=kinds, seed=1, gallery=0)
     scores = report.clips["low_sun"].ours
     assert {kind: scores[kind].false_positive for kind in kinds} == dict.fromkeys(kinds, 0)
+
+
+def test_frozen_tiles_at_night_are_found_by_their_seam_on_real_frames():
+    """A tile frozen over a rural road at night is mostly dark and flat: only its seam against
+    the moving scene shows the freeze. Dark cells kept out of the seam rule, none of these
+    tiles was found (recall 0); a still region half lit or more is judged like any other."""
+    from frame_restore_ros.evaluation.detection_scores import DetectionReport, evaluate_clip
+
+    frames = read_frames(_development_clip("driving_night_rural_640x360.mp4"), max_frames=150)
+    report = DetectionReport()
+    kinds = ("frozen", "frozen_short")
+    evaluate_clip("night", frames, FailureDetector, None, report, kinds=kinds, seed=2, gallery=0)
+    clip = report.clips["night"]
+    frozen = clip.ours["frozen"]
+    assert frozen.positives > 100 and frozen.recall > 0.5, (frozen.positives, frozen.recall)
+    assert frozen.false_positive == 0
+    assert clip.false_alarms.as_dict()["mean_pct"] == 0.0
 
 
 def _codec_skipped(frames: list[np.ndarray], box: tuple[slice, slice], skip) -> list[np.ndarray]:

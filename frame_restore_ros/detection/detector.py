@@ -54,6 +54,10 @@ REFRESH_MEMORY_FRAMES = 64  # frames of changed shares kept: still runs longer t
 # judged without knowing whether they began after a codec refresh
 # A new scene is judged on at least this share of the cells (lit a frame ago, not failed-looking).
 CUT_MIN_CANDIDATES = 0.01
+# A still region more than this share as dark as a dead cell is a black border or a dead block to
+# the seam rule, not a frozen tile (0.5 and 0.7 measured alike: night_rural frozen 0 -> 0.58, no
+# false frozen patch on low_sun's pillarbox; 0.9 let a pillarbox region through).
+SEAM_MAX_DARK_SHARE = 0.5
 DEFAULT_CAST_COLOURS = ((128, 128, 128), (0, 135, 0))  # BGR fills of broken H.264/MJPEG decoders
 _CELL_KINDS = (
     FailureKind.DEAD,
@@ -1020,16 +1024,16 @@ class FailureDetector:
         # Cells on the edge of a failure (flagged, or a saturated or fill-coloured block absorbed
         # as scene) have texture and do not change: they belong to that block, not to a frozen
         # tile. The noise signature is no block (any textured cell three times its own past has
-        # it). Dark cells keep their neighbours out of the seam rule only (`_frozen_cells`): at
-        # night much of a scene is as dark as a dead block, and a textured cell beside it that
-        # had moved for frames and stopped is a freeze like any other.
+        # it). Dark cells keep no neighbour out: at night much of a scene is as dark as a dead
+        # block, and a textured cell beside it that had moved for frames and stopped is a
+        # freeze like any other (the seam rule judges dark regions itself: `_seamed_tiles`).
         looks = {kind: sig for kind, sig in signatures.items() if kind is not FailureKind.NOISE}
         others = np.logical_or.reduce([*flags.values(), *looks.values()])
         flags[FailureKind.BLOCKAGE] = self._blockage_cells(stats, others, cut)
         beside = [sig for kind, sig in looks.items() if kind is not FailureKind.DEAD]
         failures = nearby_any(np.logical_or.reduce([*flags.values(), *beside]), 1)
-        beside_dark = nearby_any(signatures[FailureKind.DEAD], 1)
-        flags[FailureKind.FROZEN] = self._frozen_cells(stats, failures, beside_dark, cut)
+        dark = stats.gray <= cfg.dead_max_gray  # as dark as a dead cell, whatever its edges
+        flags[FailureKind.FROZEN] = self._frozen_cells(stats, failures, dark, cut)
         self._older_dark = self._signatures.get(FailureKind.DEAD)
         self._signatures = signatures
         cells = np.zeros(stats.gray.shape, dtype=np.uint8)
@@ -1269,13 +1273,13 @@ class FailureDetector:
         )
 
     def _frozen_cells(
-        self, stats: CellStats, excluded: np.ndarray, beside_dark: np.ndarray, cut: bool
+        self, stats: CellStats, excluded: np.ndarray, dark: np.ndarray, cut: bool
     ) -> np.ndarray:
         """Textured cells that stopped changing after changing before, while around them moves.
 
-        ``excluded``: (rows, cols) bool, cells on or beside another failure; ``beside_dark``:
-        cells on or beside a dark (dead-looking) cell, kept out of the seam rule only; ``cut``:
-        a scene cut in this frame (the cells' motion before it was another scene's).
+        ``excluded``: (rows, cols) bool, cells on or beside another failure; ``dark``: (rows,
+        cols) bool, cells as dark as a dead one (for the seam rule); ``cut``: a scene cut in this
+        frame (the cells' motion before it was another scene's).
         """
         cfg = self.config
         tracker = self._flags[FailureKind.FROZEN]
@@ -1314,10 +1318,7 @@ class FailureDetector:
                 held, stats.motion, identical, cfg.frozen_hold_motion
             )
         onset = drop_small(candidates & moving_ring, cfg.frozen_min_cells)
-        # The seam rule keeps dark cells and their neighbours out: a black border or a dead
-        # block always breaks against the scene, and a failure that covered it unflagged makes
-        # it look as if it had moved.
-        onset |= self._seamed_tiles(stats, identical, excluded | beside_dark | held | onset)
+        onset |= self._seamed_tiles(stats, identical, excluded | held | onset, dark)
         # The rest of a frozen tile (its flat, once-moving cells) stopped with its textured core,
         # in the same frame: a tile stops as a whole. A sky the codec kept identical for longer,
         # that never moved, or road beside the tile that the codec keeps from a later frame on
@@ -1364,7 +1365,7 @@ class FailureDetector:
         return np.isin(self._still, runs)
 
     def _seamed_tiles(
-        self, stats: CellStats, identical: np.ndarray, excluded: np.ndarray
+        self, stats: CellStats, identical: np.ndarray, excluded: np.ndarray, dark: np.ndarray
     ) -> np.ndarray:
         """(rows, cols) bool: still regions whose content breaks against the moving scene.
 
@@ -1375,7 +1376,8 @@ class FailureDetector:
         A tile stops as a whole: the still cells (not another failure) still for as many frames
         as most cells along its breaking edges, and joined to them, froze together, its flat
         parts included (road that shows nothing now and drifts from the scene later); scene the
-        codec kept identical beside it stopped in other frames.
+        codec kept identical beside it stopped in other frames. ``dark``: (rows, cols) bool,
+        cells as dark as a dead one (see :data:`SEAM_MAX_DARK_SHARE`).
         """
         cfg = self.config
         still = (
@@ -1403,6 +1405,11 @@ class FailureDetector:
         region_of = labels[inner[:, 0], inner[:, 1]]
         for region in seamed_regions(region_of, ratios, cfg.frozen_seam_ratio):
             inside = labels == region
+            # Mostly dark: a black border or a dead block, which always breaks against the
+            # scene (and looks as if it had moved once a failure the detector missed covered
+            # it). Dark cells join a tile only where lit content froze with them.
+            if np.count_nonzero(inside & dark) > SEAM_MAX_DARK_SHARE * np.count_nonzero(inside):
+                continue
             if not _regions_with_moving_ring(
                 inside, stats.motion, identical, cfg.frozen_scene_motion
             ).any():
@@ -1463,8 +1470,8 @@ class FailureDetector:
             np.copyto(self._texture_base, blended, where=clean)
             # Activity learns only while a cell moves, so it remembers how lively a cell was
             # before it froze; a static bonnet or overlay never becomes "active". A change into
-            # or out of a failure is the failure's, not the scene's: a black border that a
-            # failure covered for a frame is as still as before.
+            # or out of a flagged failure is the failure's, not the scene's: a bonnet that a
+            # block covered for a frame is as still as before.
             moving = clean & (stats.changed > 0.0)
             if self._flagged_before.shape == moving.shape:
                 moving &= ~self._flagged_before
