@@ -55,8 +55,9 @@ REFRESH_MEMORY_FRAMES = 64  # frames of changed shares kept: still runs longer t
 # A new scene is judged on at least this share of the cells (lit a frame ago, not failed-looking).
 CUT_MIN_CANDIDATES = 0.01
 # A still region more than this share as dark as a dead cell is a black border or a dead block to
-# the seam rule, not a frozen tile (0.5 and 0.7 measured alike: night_rural frozen 0 -> 0.58, no
-# false frozen patch on low_sun's pillarbox; 0.9 let a pillarbox region through).
+# the seam rule, not a frozen tile (0.5: night_rural frozen 0 -> 0.58, no false frozen patch on
+# low_sun's pillarbox; with the dead-looking share instead, 0.7 measured the same and 0.9 let a
+# pillarbox region through).
 SEAM_MAX_DARK_SHARE = 0.5
 DEFAULT_CAST_COLOURS = ((128, 128, 128), (0, 135, 0))  # BGR fills of broken H.264/MJPEG decoders
 _CELL_KINDS = (
