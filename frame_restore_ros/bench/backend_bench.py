@@ -194,6 +194,8 @@ def end_to_end(
     from frame_restore_ros.pipeline.repair import RepairOptions
     from frame_restore_ros.pipeline.restorer import Restorer, RestorerConfig, Status
 
+    if failure not in FAILURES:  # before the backend loads (exports and compiles: seconds)
+        raise ValueError(f"failure must be one of {FAILURES}, got {failure!r}")
     with tempfile.TemporaryDirectory() as scratch:  # ONNX exports of this model, if none given
         loaded = load_backend(
             backend_name, precision=precision, cache_dir=cache_dir or Path(scratch)
@@ -208,9 +210,6 @@ def end_to_end(
         options = RepairOptions(align=align)
     restorer = Restorer(backend, RestorerConfig(repair=options))
     clip = read_frames(sample_video_path("bigbuckbunny.mp4"), max_frames=frames)
-    if failure not in FAILURES:
-        raise ValueError(f"failure must be one of {FAILURES}, got {failure!r}")
-
     # Every other frame, after the detector's warm-up (onsets wait for a short history).
     lead_in = restorer.config.detector.onset_warmup_frames
     damaged = {
