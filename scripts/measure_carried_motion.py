@@ -34,7 +34,7 @@ from frame_restore_ros.pipeline.flow_refinement import (
     fill_flow,
     remap_by,
 )
-from frame_restore_ros.pipeline.motion_prior import ReferenceMotion, carried_flow
+from frame_restore_ros.pipeline.motion_prior import ReferenceMotion, carried_flow, velocity
 from frame_restore_ros.training.pairs import split_point
 
 SIZE = (224, 400)  # the default model's input (h, w)
@@ -77,30 +77,43 @@ def psnr(output: np.ndarray, truth: np.ndarray, failed: np.ndarray) -> float:
     return float(10 * np.log10(255.0**2 / max(float(np.mean(error**2)), 1e-6)))
 
 
-def measure(frames: list[np.ndarray], gap: int, count: int, rng: np.random.Generator) -> dict:
+def failed_pixels(
+    shape: tuple[int, int], failure: str, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) bool failed pixels and the same at the model's size: ``patches`` or ``bottom``."""
+    height, width = shape
+    if failure == "bottom":
+        failed = np.zeros(shape, bool)
+        failed[height - int(height * rng.uniform(0.15, 0.3)) :] = True
+        return failed, cv2.resize(failed.view(np.uint8), SIZE[::-1], cv2.INTER_NEAREST) > 0
+    cells = rng.random(GRID) < 0.75
+    failed = cv2.resize(cells.view(np.uint8), (width, height), cv2.INTER_NEAREST) > 0
+    return failed, cv2.resize(cells.view(np.uint8), SIZE[::-1], cv2.INTER_NEAREST) > 0
+
+
+def measure(
+    frames: list[np.ndarray], gap: int, count: int, rng: np.random.Generator, failure: str
+) -> dict:
     """Mean failed-region PSNR of each estimate over ``count`` frames of one clip's tail."""
     scores: dict[str, list[float]] = {}
     start = split_point(len(frames), 0.3) + gap + 1
     for index in np.linspace(start, len(frames) - 1, count).astype(int):
         truth, reference, before = frames[index], frames[index - gap], frames[index - gap - 1]
-        height, width = truth.shape[:2]
-        cells = rng.random(GRID) < 0.75
-        failed = cv2.resize(cells.view(np.uint8), (width, height), cv2.INTER_NEAREST) > 0
-        failed_small = cv2.resize(cells.view(np.uint8), SIZE[::-1], cv2.INTER_NEAREST) > 0
+        failed, failed_small = failed_pixels(truth.shape[:2], failure, rng)
         kernel = np.ones((EDGE_ERODE, EDGE_ERODE), np.uint8)
         clean = cv2.erode((~failed_small).view(np.uint8), kernel) > 0
         truth_small, reference_small = downscale(truth, SIZE), downscale(reference, SIZE)
-        carried = carried_flow(
-            gray(reference_small), ReferenceMotion.from_frame(before, SIZE, float(gap))
-        )
-        carried_small = moved(reference_small, carried)
-        correction = interpolated(truth_small, carried_small, clean)
+        motion = ReferenceMotion.from_frame(before, SIZE, float(gap))
+        carried = carried_flow(gray(reference_small), motion)
         outputs = {
             "hold": reference,
             "interpolated": moved(reference, interpolated(truth_small, reference_small, clean)),
+            "scaled": moved(reference, velocity(gray(reference_small), motion.before) * gap),
             "carried": moved(reference, carried),
-            "carried+interpolated": moved(reference, compose(carried, correction)),
         }
+        if failure == "patches":
+            correction = interpolated(truth_small, moved(reference_small, carried), clean)
+            outputs["carried+interpolated"] = moved(reference, compose(carried, correction))
         for name, output in outputs.items():
             scores.setdefault(name, []).append(psnr(output, truth, failed))
     return scores
@@ -111,17 +124,25 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--gaps", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--frames", type=int, default=8, help="frames per clip and gap")
+    parser.add_argument(
+        "--failure",
+        choices=("patches", "bottom"),
+        default="patches",
+        help="random patches at 75 %% or the bottom 15-30 %% of the rows (default: patches)",
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     clips = {name: source_frames(str(args.data / name), None) for name in TRAINING_CLIPS}
-    names = ("hold", "interpolated", "carried", "carried+interpolated")
+    names = ["hold", "interpolated", "scaled", "carried"]
+    names += ["carried+interpolated"] if args.failure == "patches" else []
     print("| gap | frames | " + " | ".join(names) + " |")
-    print("| --- " * 6 + "|")
+    print("| --- " * (len(names) + 2) + "|")
     for gap in args.gaps:
         pooled: dict[str, list[float]] = {}
         for named in clips.values():
             for frames in named.values():
-                for name, values in measure(frames, gap, args.frames, rng).items():
+                scores = measure(frames, gap, args.frames, rng, args.failure)
+                for name, values in scores.items():
                     pooled.setdefault(name, []).extend(values)
         means = " | ".join(f"{np.mean(v):.2f}" for v in pooled.values())
         print(f"| {gap} | {len(pooled['hold'])} | {means} |")

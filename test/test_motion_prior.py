@@ -17,6 +17,7 @@ from frame_restore_ros.pipeline.motion_prior import (
     MAX_STEPS,
     ReferenceMotion,
     carried_flow,
+    followed,
     velocity,
 )
 from frame_restore_ros.pipeline.reference import ReferenceTracker
@@ -102,6 +103,70 @@ def test_carried_flow_predicts_the_next_frame_where_the_scene_moves(scene):
     assert (
         np.abs(remap(reference, flow2).astype(int) - later)[box].mean()
         < 0.5 * np.abs(reference.astype(int) - later)[box].mean()
+    )
+
+
+def zoom_field(shape: tuple[int, int], rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """A camera driving towards the centre: the steady field v(x) = (rate - 1)(x - c).
+
+    Returns ((h, w, 2) float32 v, (h, w, 2) float32 x - c). Each frame shows the one before
+    shrunk by ``rate`` about the centre c, so after n frames frame_n(x) = frame_0(c +
+    rate**n (x - c)): the exact flow is (rate**n - 1)(x - c), not n v(x).
+    """
+    height, width = shape
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    offset = np.dstack([xs - (width - 1) / 2, ys - (height - 1) / 2]).astype(np.float32)
+    return np.float32(rate - 1.0) * offset, offset
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 8, 12, 30])
+def test_followed_walks_a_steady_field_exactly(steps):
+    field, offset = zoom_field(SIZE, 0.95)
+    expected = np.float32(0.95**steps - 1.0) * offset
+    # cv2.remap interpolates at 1/32 px: a few hundredths of a pixel over many steps.
+    np.testing.assert_allclose(followed(field, float(steps)), expected, atol=0.1)
+    # Scaling reads the field at x alone: for a vehicle driving on, it overshoots.
+    overshoot = np.abs(field * np.float32(steps) - expected).max()
+    assert steps < 3 or overshoot > 1.0, overshoot
+
+
+def test_followed_scales_a_uniform_motion_and_takes_fractional_steps():
+    uniform = np.zeros((*SIZE, 2), np.float32)
+    uniform[..., 0], uniform[..., 1] = 1.5, -0.25
+    for steps in (0.4, 1.0, 2.5, 7.0):
+        np.testing.assert_allclose(
+            followed(uniform, steps), uniform * np.float32(steps), atol=1e-4
+        )
+    field, offset = zoom_field(SIZE, 0.95)
+    # A fractional step first, then the whole ones.
+    expected = np.float32(0.95**2 * (1 - 0.5 * 0.05) - 1.0) * offset
+    np.testing.assert_allclose(followed(field, 2.5), expected, atol=2e-3)
+    assert followed(field, 1.0) is not field  # the caller may keep the measured field
+
+
+def test_carried_flow_follows_a_forward_drive_over_many_frames(scene):
+    """The reference held 8 frames while the camera drives on: the road streams, the motion
+    stays put in the image; following it predicts the frame, scaling it does not."""
+    big = cv2.resize(scene, (SIZE[1] * 2, SIZE[0] * 2))
+
+    def frame(n: int) -> np.ndarray:  # zoomed in by 4 % a frame about the centre
+        scale = 1.04**n
+        matrix = cv2.getRotationMatrix2D((big.shape[1] / 2, big.shape[0] / 2), 0.0, scale)
+        zoomed = cv2.warpAffine(big, matrix, big.shape[1::-1], flags=cv2.INTER_LINEAR)
+        return gray(downscale(zoomed, SIZE))
+
+    before, reference, truth = frame(0), frame(1), frame(9)
+    flow = carried_flow(reference, ReferenceMotion(before, 8.0))
+    scaled = velocity(reference, before) * np.float32(8.0)
+    inner = np.zeros(SIZE, bool)
+    inner[40:-40, 80:-80] = True  # away from the zoom's borders
+    followed_error = np.abs(remap(reference, flow).astype(int) - truth)[inner].mean()
+    scaled_error = np.abs(remap(reference, scaled).astype(int) - truth)[inner].mean()
+    hold_error = np.abs(reference.astype(int) - truth)[inner].mean()
+    assert followed_error < 0.6 * scaled_error < hold_error, (
+        followed_error,
+        scaled_error,
+        hold_error,
     )
 
 
