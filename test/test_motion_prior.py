@@ -144,6 +144,18 @@ def test_followed_scales_a_uniform_motion_and_takes_fractional_steps():
     assert followed(field, 1.0) is not field  # the caller may keep the measured field
 
 
+@pytest.mark.parametrize("steps", [0.97, 1.003, 2.04, 7.96])
+def test_jittered_step_counts_follow_the_whole_count_scaled(steps):
+    """A camera's intervals jitter: 2.04 intervals is two steps scaled by 1.02 (no 3rd remap)."""
+    field, _ = zoom_field(SIZE, 0.95)
+    whole = round(steps)
+    np.testing.assert_allclose(
+        followed(field, steps),
+        followed(field, float(whole)) * np.float32(steps / whole),
+        atol=1e-4,
+    )
+
+
 def test_carried_flow_follows_a_forward_drive_over_many_frames(scene):
     """The reference held 8 frames while the camera drives on: the road streams, the motion
     stays put in the image; following it predicts the frame, scaling it does not."""

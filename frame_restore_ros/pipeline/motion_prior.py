@@ -28,6 +28,10 @@ from frame_restore_ros.pipeline.flow_refinement import compose, rgb01_gray
 
 MOTION_PRESET = cv2.DISOPTICAL_FLOW_PRESET_FAST  # the refinement's preset, at the model's size
 MAX_STEPS = 30.0  # the tracker's default age bound: farther, the reference is not used anyway
+# A camera's frame intervals jitter by a few percent: a step count this close to a whole one is
+# followed as that whole number of steps and the result scaled to it (a fractional step would
+# cost one more remap, ~0.5 ms, for a few hundredths of a pixel).
+STEP_TOLERANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -101,8 +105,11 @@ def followed(velocity_field: np.ndarray, steps: float) -> np.ndarray:
     gaps 1-2 (docs/evaluation.md, "Motion carried forward"). Whole steps by doubling: about
     2 log2(steps) remaps at the model's size (~0.5 ms each at 224x400; 1.9 ms at 12 steps).
     """
-    whole = int(steps)
+    whole, scale = int(steps), np.float32(1.0)
     fraction = np.float32(steps - whole)
+    nearest = round(steps)
+    if nearest >= 1 and abs(steps - nearest) <= STEP_TOLERANCE:  # a whole count, jittered
+        whole, fraction, scale = nearest, np.float32(0.0), np.float32(steps / nearest)
     flow = velocity_field * fraction if fraction > 0 else None
     power = velocity_field  # v followed 2**i steps
     while whole:
@@ -113,7 +120,7 @@ def followed(velocity_field: np.ndarray, steps: float) -> np.ndarray:
             power = compose(power, power)
     if flow is None:  # steps == 0: no motion
         return np.zeros_like(velocity_field)
-    return flow
+    return flow if scale == 1.0 else flow * scale
 
 
 def carried_flow(reference_gray: np.ndarray, motion: ReferenceMotion) -> np.ndarray:
