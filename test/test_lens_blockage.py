@@ -168,3 +168,37 @@ def test_coloured_object_entering_from_the_frame_edge_is_scene():
         car[60:140, SHAPE[1] - 40 * step :] = 1.0
         arrived = _brown_of_the_same_level(frame, car)  # flat-edged, fully opaque
         assert not detector.detect(arrived.damaged).mask.any(), f"step {step}"
+
+
+def test_mud_over_light_and_dark_scene_is_flagged():
+    """A brown splash across a shadow's edge: darker than the lit side, lighter than the shade.
+
+    Its own cells jumped both ways; only cells around it that jumped the other way would say an
+    object moved (counting its own cells dropped it: `level_jumps.drop_scene_objects`).
+    """
+    import cv2
+
+    from frame_restore_ros.synthetic.corruption import MUD_BGR, blend
+
+    shade = np.zeros((*SHAPE, 1), np.int16)
+    shade[:, : SHAPE[1] // 2], shade[:, SHAPE[1] // 2 :] = 50, -50  # a lit side and a shade
+    frames = [
+        np.clip(frame.astype(np.int16) + shade, 0, 255).astype(np.uint8)
+        for frame in _grey(moving_scene(HISTORY + 1, shape=SHAPE, blur=4.0))
+    ]
+    weight = np.zeros(SHAPE, np.float32)
+    cv2.ellipse(weight, (160, 90), (60, 40), 0, 0, 360, 1.0, -1)
+    weight = cv2.GaussianBlur(weight, (0, 0), 6)
+    brown = np.asarray(MUD_BGR, np.float32)
+    level = 110.0 / float(brown @ np.float32([0.114, 0.587, 0.299]))
+    layer = np.broadcast_to(brown * np.float32(level), (*SHAPE, 3)).astype(np.float32)
+    splash = blend(frames[HISTORY], layer, weight, FailureKind.BLOCKAGE)
+    step = cv2.cvtColor(splash.damaged, cv2.COLOR_BGR2GRAY).astype(int) - cv2.cvtColor(
+        frames[HISTORY], cv2.COLOR_BGR2GRAY
+    )
+    core = weight > 0.9
+    assert (step[core] <= -10).mean() > 0.25 and (step[core] >= 10).mean() > 0.25, "both ways"
+    labelled = splash.labels == FailureKind.BLOCKAGE
+    found = _warmed_up(frames).detect(splash.damaged)
+    assert (found.labels[labelled] == FailureKind.BLOCKAGE).mean() >= 0.8
+    assert found.mask[~splash.touched].mean() <= 0.002

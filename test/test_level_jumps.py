@@ -78,3 +78,16 @@ def test_drop_scene_objects_counts_what_jumped_the_other_way_near_the_body():
     far = np.zeros_like(blob)
     far[3:7, 12] = True  # out of reach: the scene elsewhere
     np.testing.assert_array_equal(drop_scene_objects(blob, (gray,), far, 5.0, 2, 0.25), blob)
+
+
+def test_drop_scene_objects_does_not_count_the_blobs_own_cells_as_uncovered():
+    """Mud over light and dark scene: some of its own cells got darker, none around it."""
+    gray = np.full((10, 16), 100.0, np.float32)
+    gray[3:7, 3:7] = 120.0  # a blob of one new colour (one look: its level here)
+    blob = gray == 120.0
+    own = np.zeros_like(blob)
+    own[3:7, 5:7] = True  # half the blob darker than the light scene it covers
+    np.testing.assert_array_equal(drop_scene_objects(blob, (gray,), own, 5.0, 2, 0.25), blob)
+    beside = np.roll(own, 3, axis=1)  # the same cells beside it: background it uncovered
+    assert not (beside & blob).any()
+    assert not drop_scene_objects(blob, (gray,), beside, 5.0, 2, 0.25).any()
