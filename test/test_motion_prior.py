@@ -15,6 +15,7 @@ from frame_restore_ros.media.resize import downscale
 from frame_restore_ros.pipeline.flow_refinement import compose
 from frame_restore_ros.pipeline.motion_prior import (
     MAX_STEPS,
+    FollowedFlows,
     ReferenceMotion,
     carried_flow,
     followed,
@@ -154,6 +155,44 @@ def test_jittered_step_counts_follow_the_whole_count_scaled(steps):
         followed(field, float(whole)) * np.float32(steps / whole),
         atol=1e-4,
     )
+
+
+def test_a_lasting_failure_follows_the_field_one_step_a_frame():
+    """Steps 1, 2, 3, ... of one field: each from the last (one remap), equal to from scratch."""
+    field, offset = zoom_field(SIZE, 0.95)
+    flows = FollowedFlows(field)
+    for steps in (1.0, 2.0, 3.0, 3.0, 4.02, 5.0, 9.0, 10.0, 2.0):  # repeats, jitter, jumps
+        kept = followed(field, steps, flows)
+        np.testing.assert_allclose(kept, followed(field, steps), atol=0.05)
+        whole = round(steps)
+        expected = np.float32((0.95**whole - 1.0) * steps / whole) * offset
+        np.testing.assert_allclose(kept, expected, atol=0.1)
+    kept[:] = 0.0  # the caller's copy: the kept flow is not touched
+    np.testing.assert_allclose(followed(field, 2.0, flows), followed(field, 2.0), atol=0.05)
+    other, _ = zoom_field(SIZE, 0.9)  # another field's flows are not used for this one
+    np.testing.assert_allclose(followed(other, 3.0, flows), followed(other, 3.0), atol=1e-6)
+
+
+def test_a_lasting_failure_costs_one_remap_a_frame(monkeypatch):
+    import frame_restore_ros.pipeline.motion_prior as motion_prior
+
+    calls = []
+    real = motion_prior.compose
+    monkeypatch.setattr(motion_prior, "compose", lambda *a: calls.append(1) or real(*a))
+    field, _ = zoom_field(SIZE, 0.95)
+    flows = FollowedFlows(field)
+    for steps in range(1, 13):
+        followed(field, float(steps), flows)
+    assert len(calls) == 11  # steps 2..12: one step more each
+    calls.clear()
+    followed(field, 12.0)  # from scratch: doubling to 2, 4 and 8, then 8 and 4 joined
+    assert len(calls) == 4
+
+
+def test_flows_of_another_velocity_are_a_clear_error():
+    field, _ = zoom_field((8, 8), 0.95)
+    with pytest.raises(ValueError, match="own velocity"):
+        ReferenceMotion(np.zeros((8, 8), np.uint8), 1.0, field, FollowedFlows(field.copy()))
 
 
 def test_carried_flow_follows_a_forward_drive_over_many_frames(scene):

@@ -46,11 +46,14 @@ class ReferenceMotion:
         velocity: (h, w, 2) float32 :func:`velocity` of the reference against ``before`` if
             already measured (the node measures it when it prepares the reference, in its
             idle time), or None: measured on use.
+        flows: the :class:`FollowedFlows` of ``velocity`` kept across the frames of a lasting
+            failure (one per prepared reference), or None.
     """
 
     before: np.ndarray
     steps: float
     velocity: np.ndarray | None = None
+    flows: FollowedFlows | None = None
 
     def __post_init__(self) -> None:
         if self.before.ndim != 2 or self.before.dtype != np.uint8:
@@ -59,6 +62,8 @@ class ReferenceMotion:
             )
         if not 0.0 < self.steps <= MAX_STEPS:
             raise ValueError(f"steps must be in (0, {MAX_STEPS:g}], got {self.steps}")
+        if self.flows is not None and self.flows.velocity is not self.velocity:
+            raise ValueError("flows must follow this motion's own velocity")
         if self.velocity is not None and self.velocity.shape != (*self.before.shape, 2):
             raise ValueError(
                 f"velocity must be {(*self.before.shape, 2)} for before {self.before.shape}, "
@@ -89,7 +94,48 @@ def velocity(reference_gray: np.ndarray, before: np.ndarray) -> np.ndarray:
     return cv2.DISOpticalFlow_create(MOTION_PRESET).calc(reference_gray, before, None)
 
 
-def followed(velocity_field: np.ndarray, steps: float) -> np.ndarray:
+class FollowedFlows:
+    """One velocity field followed for whole step counts, the last one kept for the next frame.
+
+    A failure that lasts asks for 1, 2, 3, ... steps of the same field, frame after frame: the
+    flow for n + 1 steps is the flow for n followed one step more (one remap, ~0.5 ms at
+    224x400), where :func:`followed` from scratch takes about 2 log2(n) (1.9 ms at 12 steps).
+
+    velocity: (h, w, 2) float32 ``v``, as :func:`followed` takes it.
+    """
+
+    def __init__(self, velocity_field: np.ndarray) -> None:
+        self.velocity = velocity_field
+        self._count = 0
+        self._flow: np.ndarray | None = None
+
+    def whole(self, count: int) -> np.ndarray:
+        """(h, w, 2) float32: ``velocity`` followed ``count`` >= 1 whole steps (not to modify)."""
+        if self._flow is None or count not in (self._count, self._count + 1):
+            self._flow = _whole_steps(self.velocity, count)
+        elif count == self._count + 1:  # one step more: first one step, then the n before
+            self._flow = compose(self._flow, self.velocity)
+        self._count = count
+        return self._flow
+
+
+def _whole_steps(
+    velocity_field: np.ndarray, count: int, flow: np.ndarray | None = None
+) -> np.ndarray:
+    """``velocity_field`` followed ``count`` whole steps after ``flow`` (None: none): doubling."""
+    power = velocity_field  # v followed 2**i steps
+    while count:
+        if count & 1:
+            flow = power.copy() if flow is None else compose(power, flow)
+        count >>= 1
+        if count:
+            power = compose(power, power)
+    return np.zeros_like(velocity_field) if flow is None else flow
+
+
+def followed(
+    velocity_field: np.ndarray, steps: float, flows: FollowedFlows | None = None
+) -> np.ndarray:
     """Follow a steady motion field for ``steps`` intervals: (h, w, 2) float32 ``flow``.
 
     velocity_field: (h, w, 2) float32 ``v`` with frame_t(x) ~ frame_t-1(x + v(x)). Returns
@@ -103,24 +149,20 @@ def followed(velocity_field: np.ndarray, steps: float) -> np.ndarray:
     15-30 % of the rows: 32.36 -> 32.44 dB at gap 4, 29.06 -> 29.42 at gap 8, 27.23 -> 28.15 at
     gap 12; random patches at 75 %: 28.55 -> 28.61, 25.49 -> 25.62, 24.30 -> 24.69; equal at
     gaps 1-2 (docs/evaluation.md, "Motion carried forward"). Whole steps by doubling: about
-    2 log2(steps) remaps at the model's size (~0.5 ms each at 224x400; 1.9 ms at 12 steps).
+    2 log2(steps) remaps at the model's size (~0.5 ms each at 224x400; 1.9 ms at 12 steps), or
+    one more step on ``flows``' last count (:class:`FollowedFlows` of this field).
     """
     whole, scale = int(steps), np.float32(1.0)
     fraction = np.float32(steps - whole)
     nearest = round(steps)
     if nearest >= 1 and abs(steps - nearest) <= STEP_TOLERANCE:  # a whole count, jittered
         whole, fraction, scale = nearest, np.float32(0.0), np.float32(steps / nearest)
-    flow = velocity_field * fraction if fraction > 0 else None
-    power = velocity_field  # v followed 2**i steps
-    while whole:
-        if whole & 1:
-            flow = power.copy() if flow is None else compose(power, flow)
-        whole >>= 1
-        if whole:
-            power = compose(power, power)
-    if flow is None:  # steps == 0: no motion
-        return np.zeros_like(velocity_field)
-    return flow if scale == 1.0 else flow * scale
+    if fraction > 0 or whole == 0:
+        flow = velocity_field * fraction if fraction > 0 else None
+        return _whole_steps(velocity_field, whole, flow) * scale
+    if flows is not None and flows.velocity is velocity_field:
+        return flows.whole(whole) * scale  # a new array: the kept flow stays as it is
+    return _whole_steps(velocity_field, whole) * scale
 
 
 def carried_flow(reference_gray: np.ndarray, motion: ReferenceMotion) -> np.ndarray:
@@ -134,4 +176,4 @@ def carried_flow(reference_gray: np.ndarray, motion: ReferenceMotion) -> np.ndar
     measured = motion.velocity
     if measured is None or reference_gray.shape != motion.before.shape:
         measured = velocity(reference_gray, motion.before)  # also checks the sizes
-    return followed(measured, motion.steps)
+    return followed(measured, motion.steps, motion.flows)

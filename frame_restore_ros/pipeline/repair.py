@@ -28,6 +28,7 @@ from frame_restore_ros.pipeline.change_gate import DEFAULT_TAU
 from frame_restore_ros.pipeline.compositing import composite_prediction, to_model_size
 from frame_restore_ros.pipeline.motion_prior import (
     MAX_STEPS,
+    FollowedFlows,
     ReferenceMotion,
     model_input_gray,
     velocity,
@@ -142,10 +143,13 @@ class RepairPipeline:
         self.backend = backend
         self.options = options or RepairOptions()
         # (key, prepared, stamp of the reference's content or None) of the newest reference,
-        # and (model-size luma, stamp, the newest's velocity against it or None) of the one
-        # prepared before it (the moment before, for the carried motion).
+        # and (model-size luma, stamp, the newest's velocity against it or None, that velocity's
+        # followed flows) of the one prepared before it (the moment before, for the carried
+        # motion).
         self._cached: tuple[object, ReferenceInputs, float | None] | None = None
-        self._before: tuple[np.ndarray, float, np.ndarray | None] | None = None
+        self._before: tuple[np.ndarray, float, np.ndarray | None, FollowedFlows | None] | None = (
+            None
+        )
 
     @property
     def holds(self) -> bool:
@@ -189,7 +193,8 @@ class RepairPipeline:
                 if self.carries_motion and cached[2] is not None and stamp is not None:
                     before, luma = _luma(cached[1]), _luma(prepared)
                     measured = velocity(luma, before) if before.shape == luma.shape else None
-                    self._before = (before, cached[2], measured)
+                    flows = None if measured is None else FollowedFlows(measured)
+                    self._before = (before, cached[2], measured, flows)
             self._cached = (key, prepared, stamp)
         return prepared
 
@@ -205,7 +210,7 @@ class RepairPipeline:
         cached, before = self._cached, self._before
         if not self.carries_motion or cached is None or before is None or cached[0] != key:
             return None
-        (before_gray, before_stamp, measured), reference_stamp = before, cached[2]
+        (before_gray, before_stamp, measured, flows), reference_stamp = before, cached[2]
         if reference_stamp is None or not before_stamp < reference_stamp < stamp:
             return None
         if before_gray.shape != cached[1].size:
@@ -214,7 +219,7 @@ class RepairPipeline:
         steps = round((stamp - reference_stamp) / (reference_stamp - before_stamp), 3)
         if not 0.0 < steps <= MAX_STEPS:
             return None
-        return ReferenceMotion(before_gray, steps, measured)
+        return ReferenceMotion(before_gray, steps, measured, flows)
 
     def repair(
         self,
