@@ -157,12 +157,11 @@ def followed(
     nearest = round(steps)
     if nearest >= 1 and abs(steps - nearest) <= STEP_TOLERANCE:  # a whole count, jittered
         whole, fraction, scale = nearest, np.float32(0.0), np.float32(steps / nearest)
-    if fraction > 0 or whole == 0:
-        flow = velocity_field * fraction if fraction > 0 else None
-        return _whole_steps(velocity_field, whole, flow) * scale
-    if flows is not None and flows.velocity is velocity_field:
+    if flows is not None and flows.velocity is velocity_field and whole and not fraction > 0:
         return flows.whole(whole) * scale  # a new array: the kept flow stays as it is
-    return _whole_steps(velocity_field, whole) * scale
+    flow = velocity_field * fraction if fraction > 0 else None
+    flow = _whole_steps(velocity_field, whole, flow)  # a new array
+    return flow if scale == 1.0 else flow * scale
 
 
 def carried_flow(reference_gray: np.ndarray, motion: ReferenceMotion) -> np.ndarray:
