@@ -1418,3 +1418,54 @@ def test_dim_night_road_darkened_by_light_leaving_is_not_dead():
     # By the other region cues alone it would be a block.
     anything = DetectorConfig(dead_region_max_correlation=1.0)
     assert _dead_labels_over_dim_road(dimmed, anything)[DIM_ROAD_BOX].mean() > 0.8
+
+
+NIGHT_ABOVE_ROAD = (slice(16, 40), slice(40, 96))
+
+
+def _block_over_road_and_night(frame: np.ndarray) -> None:
+    """A dead block at 0-2 over DIM_ROAD_BOX and the night above it (luma 2-9, rows 16-40)."""
+    rows, cols = slice(16, 72), slice(40, 96)
+    size = frame[rows, cols].shape
+    frame[rows, cols] = np.random.default_rng(3).integers(0, 3, size=size, dtype=np.uint8)
+
+
+def test_dead_block_covers_the_dark_night_it_spreads_over():
+    """A block over the dim road and the night above it: the road part is an onset (a region
+    that turned dark in place); the night part was dark already, so it is no onset of its own,
+    but its level moved ~4 levels with the block in the same frame (the night's cells move
+    well under 2 a frame): it is the same block and is flagged with it."""
+    dead = _dead_labels_over_dim_road(_block_over_road_and_night)
+    assert dead[DIM_ROAD_BOX].mean() > 0.8
+    assert dead[NIGHT_ABOVE_ROAD].mean() > 0.8
+    assert not dead[:8].any() and not dead[80:].any() and not dead[:, 112:].any()
+    # Without the join only the rim next to the road's part is marked (the soft-rim rule).
+    alone = _dead_labels_over_dim_road(
+        _block_over_road_and_night, DetectorConfig(dead_join_step=0)
+    )
+    assert alone[DIM_ROAD_BOX].mean() > 0.8
+    assert alone[16:32, 40:96].mean() < 0.1
+
+
+def test_dark_scene_joined_to_a_block_is_released_when_the_block_goes():
+    """The night above the road darkens for good (a street light went out) in the frame a
+    block covers the road: the night joins the block. Next frame the block has gone (the road
+    moves again) but the darker night stays steady, away from its old level: held on its own
+    it would stay flagged; it ended with the block, as a whole."""
+
+    def labels_after(config: DetectorConfig) -> tuple[np.ndarray, np.ndarray]:
+        frames = _dim_night_road(11)
+        detector = FailureDetector(config)
+        for index, frame in enumerate(frames[:9]):
+            assert not detector.detect(frame).mask.any(), f"clean frame {index} flagged"
+        for frame in frames[9:]:
+            frame[24:40, 40:96] //= 4  # the light went out: 2-9 -> 0-2, and stays so
+        _black_block(frames[9])
+        onset = detector.detect(frames[9]).labels == FailureKind.DEAD
+        return onset, detector.detect(frames[10]).labels == FailureKind.DEAD
+
+    onset, after = labels_after(DetectorConfig())
+    assert onset[DIM_ROAD_BOX].mean() > 0.8 and onset[24:40, 40:96].mean() > 0.8
+    assert not after.any()
+    _, held_alone = labels_after(DetectorConfig(dead_release_share=0))
+    assert held_alone[24:40, 40:96].mean() > 0.8

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from frame_restore_ros.detection.onset import CellHistory, RecentLooks
+from frame_restore_ros.detection.onset import CellHistory, RecentLooks, release_whole_regions
 
 
 def test_recent_looks_keep_the_extremes_of_the_last_frames_only():
@@ -53,3 +53,20 @@ def test_cell_history_keeps_the_extremes_of_the_last_frames_only():
     history.reset()
     history.add(np.full((2, 2), 7.0, np.float32))
     assert history.extremes()[0].tolist() == [[7.0, 7.0], [7.0, 7.0]]
+
+
+def test_release_whole_regions_ends_a_region_that_mostly_stopped_holding():
+    """Two flagged regions: the left one holds in 2 of its 6 cells (its block left: released
+    whole), the right one in 3 of 4 (kept, with its one released cell still released)."""
+    flagged = np.zeros((4, 10), dtype=bool)
+    flagged[1:3, 0:3] = True  # 6 cells
+    flagged[1:3, 6:8] = True  # 4 cells
+    hold = np.zeros_like(flagged)
+    hold[1, 0:2] = True
+    hold[1:3, 6] = True
+    hold[1, 7] = True
+    kept = release_whole_regions(flagged, hold, 0.5)
+    assert not kept[:, :5].any()
+    assert np.array_equal(kept[:, 5:], hold[:, 5:])
+    assert np.array_equal(release_whole_regions(flagged, hold, 0.0), hold)
+    assert np.array_equal(release_whole_regions(flagged, hold, 0.3), hold)  # 2 of 6 >= 0.3

@@ -43,6 +43,7 @@ from frame_restore_ros.detection.onset import (
     nearby_any,
     nearby_max,
     nearby_min,
+    release_whole_regions,
 )
 from frame_restore_ros.detection.scene_cut import match_tolerance, new_everywhere
 from frame_restore_ros.detection.seams import border_steps, edge_ratios, seamed_regions
@@ -125,7 +126,14 @@ class DetectorConfig:
     # ... searched this share of the frame height around it per nominal frame (a coat walking
     # across a near camera moves 14 % of the height).
     dead_region_match_reach: float = 0.15
+    # Dark scene joined to a new dark region whose luma moved more than this in the same frame
+    # (as it was or gain-scaled) is covered by it: a block over a night road is dark over dark.
+    # Night clips' dark cells move at most 2 levels a frame at their 99th percentile. 0: off.
+    dead_join_step: float = 2.0
     dead_hold_step: float = 1.5
+    # A flagged dead region of which fewer than this share still holds has ended: the rest is
+    # scene beside it that looked alike, released with it. 0: each cell on its own.
+    dead_release_share: float = 0.5
     # A flagged dead cell back within this of its last unflagged level shows the scene again
     # (a block left a dim border it had covered, which looks dead-alike): released. 0: off.
     dead_returned_level: float = 3.0
@@ -242,6 +250,11 @@ class DetectorConfig:
             )
         if self.dead_returned_level < 0.0:
             raise ValueError(f"dead_returned_level must be >= 0, got {self.dead_returned_level}")
+        if self.dead_join_step < 0.0 or not 0.0 <= self.dead_release_share <= 1.0:
+            raise ValueError(
+                "dead_join_step must be >= 0 and dead_release_share in [0, 1], got "
+                f"{self.dead_join_step} and {self.dead_release_share}"
+            )
         if self.onset_memory_frames < 1:
             raise ValueError(f"onset_memory_frames must be >= 1, got {self.onset_memory_frames}")
         if self.onset_warmup_frames < 0:
@@ -1005,13 +1018,17 @@ class FailureDetector:
                     onset = drop_small(onset, cfg.noise_min_cells)
             hold = None
             if kind is FailureKind.DEAD and previous is not None:
-                # A dead block is steady; a flagged cell whose level moved shows the scene again
-                # (the block left, over a night that looks alike). Steady in absolute terms or
-                # with the scene's gain: a sensor's dead level does not follow the exposure.
+                # Luma moved since the previous frame, in absolute terms or with the scene's
+                # gain (a sensor's dead level does not follow the exposure).
                 moved = np.minimum(
                     np.abs(stats.gray - previous.gray),
                     np.abs(stats.gray - previous.gray * np.float32(self._gain)),
                 )
+                if cfg.dead_join_step > 0.0 and onset.any():
+                    # The dark scene a new block covers changed with it in this frame.
+                    onset = grow(onset, signature & before & (moved > cfg.dead_join_step))
+                # A dead block is steady; a flagged cell whose level moved shows the scene again
+                # (the block left, over a night that looks alike).
                 hold = signature & (moved <= cfg.dead_hold_step)
                 if cfg.dead_returned_level > 0.0 and self._good_gray is not None:
                     # Back at the level it showed before the onset: the block left a dim
@@ -1021,6 +1038,9 @@ class FailureDetector:
                         np.abs(stats.gray - self._good_gray * np.float32(self._gain)),
                     )
                     hold &= back > cfg.dead_returned_level
+                tracker = self._flags[kind]
+                if tracker.flagged is not None and tracker.flagged.shape == hold.shape:
+                    hold = release_whole_regions(tracker.flagged, hold, cfg.dead_release_share)
             flags[kind] = self._flags[kind].update(onset, signature, hold)
         # Cells on the edge of a failure (flagged, or a saturated or fill-coloured block absorbed
         # as scene) have texture and do not change: they belong to that block, not to a frozen

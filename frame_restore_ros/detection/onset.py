@@ -58,6 +58,24 @@ def grow(seeds: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     return keep[labels]
 
 
+def release_whole_regions(flagged: np.ndarray, hold: np.ndarray, share: float) -> np.ndarray:
+    """(rows, cols) bool: ``hold`` without the flagged regions that mostly stopped holding.
+
+    A failure ends as a whole: when fewer than ``share`` of the cells of an 8-connected region
+    of ``flagged`` (the previous frame's flags) still hold, the block that made the region has
+    gone, and the cells that still hold are scene that happened to look alike beside it (a
+    night sky left beside lost rows that came back). ``share`` 0: every held cell stays.
+    """
+    if share <= 0.0 or not flagged.any():
+        return hold
+    count, labels = cv2.connectedComponents(flagged.view(np.uint8), connectivity=8)
+    total = np.bincount(labels.ravel(), minlength=count)
+    held = np.bincount(labels[flagged & hold], minlength=count)
+    ended = held < share * total
+    ended[0] = False
+    return hold & ~ended[labels]
+
+
 def drop_small(mask: np.ndarray, min_cells: int) -> np.ndarray:
     """(rows, cols) bool without its 8-connected regions of fewer than ``min_cells`` cells."""
     if min_cells <= 1 or not mask.any():
