@@ -390,6 +390,28 @@ def test_a_few_skipped_macroblocks_are_no_freeze_but_a_tile_of_four_is():
         assert not any((r.mask & ~_box_mask(r.mask.shape, box)).any() for r in results)
 
 
+def test_a_skipped_region_under_a_share_of_a_large_frame_is_no_freeze():
+    """Upscaled footage skips blocks three times as wide (a 16-px macroblock of a 640x360 clip
+    is 48 px at 1080p): a 4 x 6-cell region kept for three frames clears the 16-cell tile
+    minimum but not 0.8 % of this 45 x 80-cell frame (29 cells); a tile of 6 x 7 cells (1.2 %)
+    is a freeze. Without the share the small region is flagged."""
+    frames = moving_scene(13, shape=(360, 640))
+    small = (slice(160, 192), slice(320, 368))  # 4 x 6 cells
+    tile = (slice(160, 208), slice(320, 376))  # 6 x 7 cells
+    for box, config, flagged in (
+        (small, DetectorConfig(), False),
+        (tile, DetectorConfig(), True),
+        (small, DetectorConfig(frozen_min_tile_share=0.0), True),
+    ):
+        shown = _codec_skipped(frames, box, lambda index: index >= 9)
+        detector = FailureDetector(config)
+        results = [detector.detect(frame) for frame in shown]
+        assert not any(r.mask.any() for r in results[:10])
+        found = [(r.labels[box] == FailureKind.FROZEN).mean() for r in results[10:]]
+        assert min(found) > 0.9 if flagged else max(found) == 0.0, (box, found)
+        assert not any((r.mask & ~_box_mask(r.mask.shape, box)).any() for r in results)
+
+
 def _box_mask(shape: tuple[int, int], box: tuple[slice, slice]) -> np.ndarray:
     mask = np.zeros(shape, dtype=bool)
     mask[box] = True

@@ -187,6 +187,11 @@ class DetectorConfig:
     # cells that stopped with it) at least four.
     frozen_min_cells: int = 12
     frozen_min_tile_cells: int = 16
+    # ... and at least this share of the frame: a codec's skipped blocks are fixed in the
+    # source's pixels, so footage upscaled or coded in larger blocks (an HEVC tree unit is up
+    # to 64 px) skips larger regions; a freeze that matters covers a share of the view (the
+    # evaluation's tiles at least 1 %).
+    frozen_min_tile_share: float = 0.008
     frozen_grow_activity: float = 1.0
     frozen_moving_frames: int = 4
     # A codec refresh (a keyframe in footage whose codec skips most cells): at least this share
@@ -250,6 +255,10 @@ class DetectorConfig:
             )
         if self.dead_returned_level < 0.0:
             raise ValueError(f"dead_returned_level must be >= 0, got {self.dead_returned_level}")
+        if not 0.0 <= self.frozen_min_tile_share < 1.0:
+            raise ValueError(
+                f"frozen_min_tile_share must be in [0, 1), got {self.frozen_min_tile_share}"
+            )
         if self.dead_join_step < 0.0 or not 0.0 <= self.dead_release_share <= 1.0:
             raise ValueError(
                 "dead_join_step must be >= 0 and dead_release_share in [0, 1], got "
@@ -1353,7 +1362,8 @@ class FailureDetector:
         for run in np.unique(self._still[onset]):
             same_run = self._still == run
             grown |= grow(onset & same_run, joinable & same_run)
-        onset = drop_small(grown, cfg.frozen_min_tile_cells)
+        share = math.ceil(cfg.frozen_min_tile_share * grown.size)
+        onset = drop_small(grown, max(cfg.frozen_min_tile_cells, share))
         # Held while some of the tile's textured content stays identical: identical flat cells
         # carry no evidence of a freeze (a codec keeps a smooth sky identical after a freeze
         # over it ended) and are held only with such a core.
