@@ -1491,3 +1491,10 @@ def test_dark_scene_joined_to_a_block_is_released_when_the_block_goes():
     assert not after.any()
     _, held_alone = labels_after(DetectorConfig(dead_release_share=0))
     assert held_alone[24:40, 40:96].mean() > 0.8
+    for bad in (
+        {"dead_join_step": -1.0},
+        {"dead_join_step": float("nan")},
+        {"dead_release_share": 1.5},
+    ):
+        with pytest.raises(ValueError, match="dead_join_step must be >= 0"):
+            DetectorConfig(**bad)

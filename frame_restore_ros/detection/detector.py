@@ -259,7 +259,7 @@ class DetectorConfig:
             raise ValueError(
                 f"frozen_min_tile_share must be in [0, 1), got {self.frozen_min_tile_share}"
             )
-        if self.dead_join_step < 0.0 or not 0.0 <= self.dead_release_share <= 1.0:
+        if not self.dead_join_step >= 0.0 or not 0.0 <= self.dead_release_share <= 1.0:
             raise ValueError(
                 "dead_join_step must be >= 0 and dead_release_share in [0, 1], got "
                 f"{self.dead_join_step} and {self.dead_release_share}"
