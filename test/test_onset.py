@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from frame_restore_ros.detection.onset import CellHistory, RecentLooks, release_whole_regions
+from frame_restore_ros.detection.onset import (
+    CellHistory,
+    RecentLooks,
+    release_whole_regions,
+    within_extent,
+)
 
 
 def test_recent_looks_keep_the_extremes_of_the_last_frames_only():
@@ -70,3 +75,22 @@ def test_release_whole_regions_ends_a_region_that_mostly_stopped_holding():
     assert np.array_equal(kept[:, 5:], hold[:, 5:])
     assert np.array_equal(release_whole_regions(flagged, hold, 0.0), hold)
     assert np.array_equal(release_whole_regions(flagged, hold, 0.3), hold)  # 2 of 6 >= 0.3
+
+
+def test_within_extent_keeps_candidates_inside_each_regions_bounding_box():
+    """An L-shaped region spans rows 1-3, cols 1-3; a single cell at (6, 8) spans itself. The
+    boxes are per region: the gap between them is outside both."""
+    regions = np.zeros((8, 10), dtype=bool)
+    regions[1:4, 1] = True
+    regions[3, 1:4] = True
+    regions[6, 8] = True
+    candidates = np.ones_like(regions)
+    inside = within_extent(regions, candidates)
+    expected = np.zeros_like(regions)
+    expected[1:4, 1:4] = True
+    expected[6, 8] = True
+    assert np.array_equal(inside, expected)
+    sparse = np.zeros_like(regions)
+    sparse[2, 2] = sparse[5, 5] = True
+    assert np.array_equal(within_extent(regions, sparse), sparse & expected)
+    assert not within_extent(np.zeros_like(regions), candidates).any()

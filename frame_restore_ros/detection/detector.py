@@ -44,6 +44,7 @@ from frame_restore_ros.detection.onset import (
     nearby_max,
     nearby_min,
     release_whole_regions,
+    within_extent,
 )
 from frame_restore_ros.detection.scene_cut import match_tolerance, new_everywhere
 from frame_restore_ros.detection.seams import border_steps, edge_ratios, seamed_regions
@@ -193,6 +194,10 @@ class DetectorConfig:
     # evaluation's tiles at least 1 %).
     frozen_min_tile_share: float = 0.008
     frozen_grow_activity: float = 1.0
+    # A tile also takes the identical cells within its seeds' extent (the bounding box of the
+    # content that stopped together) that had stopped before it and had moved once: content
+    # the codec was already skipping (a dim street at night, a flat sky) is held with the block.
+    frozen_fill_extent: bool = True
     frozen_moving_frames: int = 4
     # A codec refresh (a keyframe in footage whose codec skips most cells): at least this share
     # of the cells changes in one frame while at most frozen_refresh_around as many did in the
@@ -1358,17 +1363,47 @@ class FailureDetector:
             & (self._still <= cfg.frozen_frames - 1)
             & (self._activity >= cfg.frozen_grow_activity)
         )
-        grown = np.zeros_like(onset)
-        for run in np.unique(self._still[onset]):
+        seeds, grown = onset, np.zeros_like(onset)
+        for run in np.unique(self._still[seeds]):
             same_run = self._still == run
-            grown |= grow(onset & same_run, joinable & same_run)
+            grown |= grow(seeds & same_run, joinable & same_run)
+        # The size is judged on what stopped together; the fill below adds only content that
+        # was identical already, which is no evidence of a freeze.
         share = math.ceil(cfg.frozen_min_tile_share * grown.size)
         onset = drop_small(grown, max(cfg.frozen_min_tile_cells, share))
+        if cfg.frozen_fill_extent and onset.any():
+            onset = self._fill_extent(onset, seeds & onset, joinable, identical)
         # Held while some of the tile's textured content stays identical: identical flat cells
         # carry no evidence of a freeze (a codec keeps a smooth sky identical after a freeze
         # over it ended) and are held only with such a core.
         held = identical & (moving_ring | onset)
         return tracker.update(onset, grow(held & (stats.texture >= cfg.frozen_min_texture), held))
+
+    def _fill_extent(
+        self, tiles: np.ndarray, seeds: np.ndarray, joinable: np.ndarray, identical: np.ndarray
+    ) -> np.ndarray:
+        """(rows, cols) bool: ``tiles`` with the content the codec had kept before the freeze.
+
+        ``tiles``: frozen tiles (rows, cols) bool, each a run of cells that stopped together;
+        ``seeds``: their seeds (the textured, once-live content, or the seamed edge);
+        ``joinable``, ``identical``: as in :meth:`_frozen_cells`. A decoder holds a block of
+        macroblocks, and the block holds content the codec was already skipping (a dim street
+        at night, a flat sky): it stopped earlier, so it did not stop with the tile. Within
+        the extent of the seeds it is held with them; beyond it a sky the codec skips is not,
+        nor within the extent of the whole tile (flat scene that stopped in the same frame
+        reaches far).
+        """
+        filled = tiles.copy()
+        for run in np.unique(self._still[seeds]):
+            same_run = self._still == run
+            earlier = (
+                identical
+                & (self._still >= run)
+                & (self._activity >= self.config.frozen_grow_activity)
+            )
+            joining = (joinable & same_run) | within_extent(seeds & same_run, earlier)
+            filled |= grow(tiles & same_run, joining)
+        return filled
 
     def _after_refresh(self) -> np.ndarray:
         """(rows, cols) bool: still cells whose run began right after a codec refresh.

@@ -58,6 +58,22 @@ def grow(seeds: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     return keep[labels]
 
 
+def within_extent(regions: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """(rows, cols) bool: ``candidates`` inside the bounding box of a region of ``regions``.
+
+    ``regions`` and ``candidates``: (rows, cols) bool; each 8-connected region of ``regions``
+    spans its own box. A decoder holds a block of macroblocks (a lost slice or tile): what lies
+    within the extent of the content that stopped together belongs to the same block.
+    """
+    inside = np.zeros_like(candidates)
+    if not regions.any():
+        return inside
+    count, _, boxes, _ = cv2.connectedComponentsWithStats(regions.view(np.uint8), connectivity=8)
+    for left, top, width, height, _ in boxes[1:count]:
+        inside[top : top + height, left : left + width] = True
+    return candidates & inside
+
+
 def release_whole_regions(flagged: np.ndarray, hold: np.ndarray, share: float) -> np.ndarray:
     """(rows, cols) bool: ``hold`` without the flagged regions that mostly stopped holding.
 
