@@ -12,6 +12,7 @@ from frame_restore_ros.pipeline.alignment import warp_full
 from frame_restore_ros.pipeline.compositing import detail_from_small, to_model_size
 from frame_restore_ros.pipeline.flow_refinement import (
     bracketed_failures,
+    enclosed_failures,
     refine_reference,
     remap_detail,
 )
@@ -61,6 +62,11 @@ def test_only_failures_bracketed_by_clean_pixels_along_a_row_or_column_count():
     expected[5:9, 10:14] = True
     expected[0:3, 3:6] = True
     np.testing.assert_array_equal(bracketed_failures(clean), expected)
+    assert not enclosed_failures(clean)  # the rows and the corner reach the frame's edge
+    enclosed = np.ones_like(clean)
+    enclosed[5:9, 10:14] = enclosed[0:3, 3:6] = False
+    assert enclosed_failures(enclosed)
+    assert enclosed_failures(np.ones_like(clean))  # nothing failed
 
 
 def textured(frame: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from frame_restore_ros.pipeline.reference import (
 from frame_restore_ros.pipeline.restorer import Restorer, RestorerConfig, Status
 
 SHAPE = (64, 96)  # 4 x 6 regions of 16 px
+HELD = TrackerConfig(propagate_followed=False, propagate_enclosed=False)  # repairs never enter
 
 
 @pytest.fixture(scope="module")
@@ -178,8 +179,8 @@ def test_lookup_without_a_mask_and_reasons_for_no_reference():
 
 def test_the_reference_is_prepared_at_most_once_per_held_moment(frames):
     frames = [f[:128, :320] for f in frames]
-    # the held mosaic (a followed repair would enter it: tested below)
-    restorer = scripted(RestorerConfig(tracker=TrackerConfig(propagate_followed=False)))
+    # the held mosaic (a followed or enclosed repair would enter it: tested below)
+    restorer = scripted(RestorerConfig(tracker=HELD))
     run(restorer, frames[0], np.zeros((128, 320), bool), 0.0)
     failed = block(16, 16, 48, 64, (128, 320))
     versions = []
@@ -250,8 +251,34 @@ def test_repairs_that_followed_the_motion_enter_the_reference_and_edge_failures_
             np.testing.assert_array_equal(mosaic, result.frame)
         else:  # held: the moment before the failure
             np.testing.assert_array_equal(mosaic, held)
-        off = scripted(RestorerConfig(tracker=TrackerConfig(propagate_followed=False)))
+        off = scripted(RestorerConfig(tracker=HELD))
         run(off, frames[0], np.zeros((128, 320), bool), 0.0)
         for index in range(1, 4):
             run(off, frames[2 * index], failed, index * 0.04)
         np.testing.assert_array_equal(off.tracker.frame, held)  # switched off: always held
+
+
+@pytest.mark.parametrize("propagate_enclosed", [True, False])
+def test_enclosed_repairs_enter_the_reference_followed_or_not(frames, propagate_enclosed):
+    """Without the dense motion (``align: ecc``) no repair follows the scene; a block enclosed
+    by clean scene still enters the reference (``reference.propagate_enclosed``), lost rows at
+    the bottom edge never do."""
+    from dataclasses import replace
+
+    from frame_restore_ros.pipeline.repair import RepairOptions
+
+    frames = [f[:128, :320] for f in frames]
+    tracker = TrackerConfig(propagate_followed=False, propagate_enclosed=propagate_enclosed)
+    config = RestorerConfig(tracker=tracker, repair=replace(RepairOptions(), align="ecc"))
+    for failed, enclosed in ((block(40, 100, 40, 80, (128, 320)), True),
+                             (block(96, 0, 32, 320, (128, 320)), False)):  # fmt: skip
+        restorer = scripted(config)
+        run(restorer, frames[0], np.zeros((128, 320), bool), 0.0)
+        held = restorer.tracker.frame.copy()
+        for index in range(1, 4):
+            _, result = run(restorer, frames[2 * index], failed, index * 0.04)
+            assert result.status is Status.REPAIRED
+        if enclosed and propagate_enclosed:  # the last output is the reference now
+            np.testing.assert_array_equal(restorer.tracker.frame, result.frame)
+        else:  # held: the moment before the failure
+            np.testing.assert_array_equal(restorer.tracker.frame, held)

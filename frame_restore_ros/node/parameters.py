@@ -515,6 +515,13 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
         (TrackerConfig, "propagate_followed"),
     ),
     config_parameter(
+        "reference.propagate_enclosed",
+        "Propagate a frame's repairs (as reference.propagate_repairs) when every failed pixel "
+        "lies between clean ones along its row or column, followed or not; lost rows and "
+        "failed corners at the frame's edge never do and keep the held reference.",
+        (TrackerConfig, "propagate_enclosed"),
+    ),
+    config_parameter(
         "reference.max_age_frames",
         "Failed pixels whose region of the reference is older pass through (stale "
         "reference); the rest of the frame is still repaired.",

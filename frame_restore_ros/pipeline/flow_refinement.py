@@ -91,6 +91,15 @@ def bracketed_failures(clean: np.ndarray) -> np.ndarray:
     return ~clean & (across | down)
 
 
+def enclosed_failures(clean: np.ndarray) -> bool:
+    """Whether every failed pixel of (h, w) bool ``clean`` is bracketed (see above).
+
+    True when nothing failed. A failed corner, a band along an edge or lost rows at the bottom
+    are not enclosed: towards the frame's edge there is no clean scene to anchor them.
+    """
+    return bool(np.array_equal(bracketed_failures(clean), ~clean))
+
+
 def rgb01_gray(rgb01: np.ndarray) -> np.ndarray:
     """(h, w, 3) float32 RGB in [0, 1] -> (h, w) uint8 gray."""
     rgb = (rgb01 * np.float32(255.0) + np.float32(0.5)).clip(0, 255).astype(np.uint8)

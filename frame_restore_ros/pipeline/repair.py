@@ -26,6 +26,7 @@ from frame_restore_ros.backends.hold import HoldBackend
 from frame_restore_ros.pipeline.alignment import ALIGN_MODES
 from frame_restore_ros.pipeline.change_gate import DEFAULT_TAU
 from frame_restore_ros.pipeline.compositing import composite_prediction, to_model_size
+from frame_restore_ros.pipeline.flow_refinement import enclosed_failures
 from frame_restore_ros.pipeline.motion_prior import (
     MAX_STEPS,
     FollowedFlows,
@@ -123,12 +124,19 @@ class Repair:
         followed: the reference was moved with the dense motion measured and interpolated at
             every failed pixel (``align: ecc_flow``): the repair follows the scene there, so the
             restorer may let it into the reference (``TrackerConfig.propagate_followed``).
+        enclosed: the model repaired failures enclosed by the clean scene: at the model's
+            size every failed pixel has clean pixels on both sides along its row or column
+            (``flow_refinement.bracketed_failures``), so the repair is anchored on the live
+            scene around it rather than extrapolated towards the frame's edge (lost rows, a
+            failed corner); the restorer may let it into the reference
+            (``TrackerConfig.propagate_enclosed``).
     """
 
     frame: np.ndarray
     uncertainty: np.ndarray | None
     aligned: bool
     followed: bool = False
+    enclosed: bool = False
 
 
 class RepairPipeline:
@@ -260,7 +268,7 @@ class RepairPipeline:
         if not thin.any():
             return repair
         frame = inpaint_thin(repair.frame, thin)
-        return Repair(frame, repair.uncertainty, repair.aligned, repair.followed)
+        return replace(repair, frame=frame)
 
     def _predict(
         self,
@@ -289,7 +297,8 @@ class RepairPipeline:
             change_tau=options.change_tau,
             uncertainty=options.uncertainty,
         )
-        return Repair(frame, uncertainty, inputs.aligned, inputs.followed)
+        enclosed = enclosed_failures(small.valid == 255)
+        return Repair(frame, uncertainty, inputs.aligned, inputs.followed, enclosed)
 
 
 def _luma(prepared: ReferenceInputs) -> np.ndarray:

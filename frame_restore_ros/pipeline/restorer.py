@@ -275,7 +275,7 @@ class Restorer:
                 uncertainty[kept > 0] = 0.0
             reason += f"; {reference.unrepairable} px passed through: {lookup.reason}"
         output = self.blender.blend(output, repaired)
-        self.tracker.update(output, stamp, failed, repaired, repair.followed)
+        self.tracker.update(output, stamp, failed, repaired, repair.followed, repair.enclosed)
         return result(
             output, Status.REPAIRED, reason, lookup, uncertainty, reference.unrepairable, repaired
         )
