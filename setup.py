@@ -53,7 +53,11 @@ setup(
         'matplotlib>=3.5',
         'ruamel.yaml>=0.17',
     ],
-    extras_require={'test': ['pytest>=7', 'ruff>=0.5', *ROS2_WHEELS], 'ros': ROS2_WHEELS},
+    extras_require={
+        'test': ['pytest>=7', 'ruff>=0.5', *ROS2_WHEELS],
+        'ros': ROS2_WHEELS,
+        'derive': ['av>=12'],  # scripts/derive_clips.py --kinds h264: FFmpeg's libx264
+    },
     zip_safe=False,
     maintainer='frame_restore_ros developers',
     maintainer_email='frame-restore@example.com',

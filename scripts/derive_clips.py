@@ -16,6 +16,9 @@ Each clip of ``--data`` (and bikes.mp4) is rewritten, lossless (FFV1) unless sai
          spread over more pixels (the false-alarm tool feeds 1080p);
   mpeg4  re-encoded with OpenCV's MPEG-4 Part 2 encoder (mp4v, its default quality): another
          inter-frame codec, with its own skipped (bit-identical) blocks.
+  h264   re-encoded with libx264 at CRF 28 (preset medium, yuv420p), what most dashcams record:
+         deblocked, smoothed dark areas, skipped blocks. Needs PyAV (`pip install -e
+         ".[derive]"`): OpenCV's pip wheels carry no H.264 encoder, PyAV's carry FFmpeg's x264.
   stills one clip of unrelated stills played as a video (a dataset's stills in a folder, a
          camera switch every frame): frame i from clip i mod n at a random time, 1280x720,
          through JPEG at quality 85; day, night and pillarboxed scenes follow each other.
@@ -27,6 +30,8 @@ measuring only.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -35,10 +40,11 @@ from tqdm import tqdm
 
 from frame_restore_ros.media.video import iter_frames, sample_video_path, video_fps
 
-KINDS = ("fps10", "jpeg", "noise", "dusk", "hd1080", "mpeg4", "stills")
+KINDS = ("fps10", "jpeg", "noise", "dusk", "hd1080", "mpeg4", "h264", "stills")
 STILLS_FRAMES = 90  # frames of the stills clip (the false-alarm tool reads 60 from its middle)
 STILLS_SIZE = (1280, 720)
 MAX_FRAMES = 300  # frames written per derived clip (eval-detection reads 300)
+H264_CRF = 28  # x264's quality scale (lower is better): 23 is its default, dashcams sit near 28
 
 
 def _write(path: Path, frames: list[np.ndarray], fps: float, fourcc: str = "FFV1") -> None:
@@ -76,6 +82,10 @@ def derive(clip: Path, kind: str, out: Path, rng: np.random.Generator) -> Path |
         return _save(out / f"{name}_1080p.avi", large, fps)
     if kind == "mpeg4":
         return _save(out / f"{name}_mpeg4.mp4", frames, fps, "mp4v")
+    if kind == "h264":
+        path = out / f"{name}_h264.mp4"
+        _write_h264(path, frames, fps)
+        return path
     noisy = [np.clip(f + rng.normal(0.0, 3.0, f.shape), 0, 255).astype(np.uint8) for f in frames]
     return _save(out / f"{name}_noise.avi", noisy, fps)
 
@@ -114,6 +124,26 @@ def _darken(frame: np.ndarray, light: float) -> np.ndarray:
     return np.clip(encoded * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
+def _write_h264(path: Path, frames: list[np.ndarray], fps: float) -> None:
+    """Write (H, W, 3) uint8 BGR ``frames`` to ``path`` with libx264 at :data:`H264_CRF`.
+
+    yuv420p needs even sizes: an odd last row or column is left out.
+    """
+    try:
+        import av
+    except ImportError as error:
+        raise RuntimeError('the h264 kind needs PyAV: pip install -e ".[derive]"') from error
+    height, width = (size - size % 2 for size in frames[0].shape[:2])
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": str(H264_CRF), "preset": "medium"}
+        for frame in frames:
+            picture = np.ascontiguousarray(frame[:height, :width])
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="bgr24")))
+        container.mux(stream.encode())
+
+
 def _save(path: Path, frames: list[np.ndarray], fps: float, fourcc: str = "FFV1") -> Path:
     _write(path, frames, fps, fourcc)
     return path
@@ -127,6 +157,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="clean clips")
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
     args = parser.parse_args()
+    if "h264" in args.kinds and importlib.util.find_spec("av") is None:
+        parser.error('--kinds h264 needs PyAV: pip install -e ".[derive]" (or leave h264 out)')
     clips = sorted(args.data.glob("*.mp4")) + sorted(args.data.glob("*.avi"))
     clips.append(sample_video_path("bikes.mp4"))
     rng = np.random.default_rng(0)

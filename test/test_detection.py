@@ -173,15 +173,36 @@ def test_detector_configs_compare_defect_masks_by_content():
 
 @pytest.mark.parametrize("run", [0, 2, 31, 32, 33, 70, 100])
 def test_bottom_run_counts_the_rows_equal_to_the_one_above_across_chunks(run):
-    from frame_restore_ros.detection.detector import _bottom_run
+    from frame_restore_ros.detection.line_measures import bottom_run
 
     rng = np.random.default_rng(run)
     gray = rng.integers(0, 256, (100, 40), dtype=np.uint8)
     if run:
         gray[100 - run :] = gray[100 - run]
-    assert _bottom_run(gray, 0.25) == (run if run != 1 else 0)
-    assert _bottom_run(np.full((5, 4), 9, np.uint8), 0.25) == 5
-    assert _bottom_run(np.zeros((1, 4), np.uint8), 0.25) == 0
+    assert bottom_run(gray, 0.25) == (run if run != 1 else 0)
+    assert bottom_run(np.full((5, 4), 9, np.uint8), 0.25) == 5
+    assert bottom_run(np.zeros((1, 4), np.uint8), 0.25) == 0
+
+
+def test_lines_broken_compares_each_run_with_the_rows_just_outside_it():
+    """A black band across texture breaks the image; a smooth dark band continues its rows."""
+    from frame_restore_ros.detection.line_measures import lines_broken
+
+    rng = np.random.default_rng(3)
+    gray = rng.integers(60, 200, (40, 30), dtype=np.uint8)
+    gray[10:13] = 2  # a readout fault, 3 rows
+    valley = 8 + 2.5 * np.abs(np.arange(16, 37) - 26)  # a smooth dark valley of scene
+    gray[16:37] = np.round(valley).astype(np.uint8)[:, None]
+    gray[38:] = 1  # the bottom two rows black
+    lines = np.zeros(40, dtype=bool)
+    lines[[10, 11, 12, 25, 26, 27, 38, 39]] = True  # the valley's rows <= 12 look dead
+    broken = lines_broken(gray, lines, 6.0)
+    assert broken[10:13].all(), "the fault differs from the rows around it by ~130"
+    assert not broken[25:28].any(), "the valley's darkest rows continue the rows beside them"
+    assert broken[38:].all(), "at the frame's edge the one row above decides"
+    assert not broken[~lines].any()
+    assert not lines_broken(gray, np.zeros(40, dtype=bool), 6.0).any()
+    assert lines_broken(np.full((4, 5), 3, np.uint8), np.ones(4, dtype=bool), 6.0).all()
 
 
 def test_cell_share_of_changed_pixels_is_zero_exactly_where_no_pixel_changed():

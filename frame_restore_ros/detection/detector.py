@@ -30,6 +30,15 @@ from frame_restore_ros.detection.level_jumps import (
     drop_scene_objects,
     novel_levels,
 )
+from frame_restore_ros.detection.line_measures import (
+    bottom_run,
+    flatness,
+    line_means,
+    lines_broken,
+    lines_change,
+    lines_moved,
+    lit_nearby,
+)
 from frame_restore_ros.detection.new_edges import new_edge_pixels
 from frame_restore_ros.detection.onset import (
     CellHistory,
@@ -199,11 +208,13 @@ class DetectorConfig:
     # the codec was already skipping (a dim street at night, a flat sky) is held with the block.
     frozen_fill_extent: bool = True
     frozen_moving_frames: int = 4
-    # A codec refresh (a keyframe in footage whose codec skips most cells): at least this share
-    # of the cells changes in one frame while at most frozen_refresh_around as many did in the
-    # frames on either side (a busy clip changes 55-60 % of its cells per frame and 95 % at a
-    # keyframe). Cells that stop right after it are the encoder skipping again, not a freeze.
-    frozen_refresh_share: float = 0.8
+    # A codec refresh (a keyframe in footage whose codec skips most cells, or a refresh of
+    # part of the picture): at least this share of the cells changes in one frame while at
+    # most frozen_refresh_around as many did in the frames on either side (a busy clip changes
+    # 55-60 % of its cells per frame and 95 % at a keyframe; an MPEG-4 encoder at a red light
+    # at night 60 % amid 17-27 %). Cells that stop right after it are the encoder skipping
+    # again, not a freeze.
+    frozen_refresh_share: float = 0.5
     frozen_refresh_around: float = 0.65
     frozen_seam_ratio: float = 1.5
     activity_alpha: float = 0.3
@@ -211,6 +222,10 @@ class DetectorConfig:
     line_max_gray: float = 12.0
     line_lit_gray: float = 30.0
     line_min_motion: float = 10.0
+    # A dead line breaks the image: it differs from what the lines just outside its run agree
+    # on (their mean) by this much on average. A smooth dark band of scene (a bonnet's shadow
+    # after a reflection passes) continues its neighbours: ~0.7 levels there.
+    line_min_break: float = 6.0
     lost_rows_min: int = 2
     # ... and at least this share of the frame height: resampling (an upscaling camera or
     # driver, a lens-correction remap) repeats the last 2-5 rows of a 1080p frame; a decoder
@@ -1635,23 +1650,23 @@ class FailureDetector:
         if self._lines_of is not None and self._lines_of[0] is gray:
             return self._lines_of[1]
         cfg = self.config
-        row_mean = _reduce_mean(gray, axis=1)
-        col_mean = _reduce_mean(gray, axis=0)
+        row_mean = line_means(gray, axis=1)
+        col_mean = line_means(gray, axis=0)
         # Gradients only where a line can be dead (dark, next to lit lines): most frames none.
-        dead_rows = (row_mean <= cfg.line_max_gray) & _lit_nearby(row_mean, cfg.line_lit_gray)
-        dead_rows[dead_rows] = _flat(gray[dead_rows], axis=1) <= cfg.line_max_gradient
-        dead_cols = (col_mean <= cfg.line_max_gray) & _lit_nearby(col_mean, cfg.line_lit_gray)
-        dead_cols[dead_cols] = _flat(gray[:, dead_cols], axis=0) <= cfg.line_max_gradient
+        dead_rows = (row_mean <= cfg.line_max_gray) & lit_nearby(row_mean, cfg.line_lit_gray)
+        dead_rows[dead_rows] = flatness(gray[dead_rows], axis=1) <= cfg.line_max_gradient
+        dead_cols = (col_mean <= cfg.line_max_gray) & lit_nearby(col_mean, cfg.line_lit_gray)
+        dead_cols[dead_cols] = flatness(gray[:, dead_cols], axis=0) <= cfg.line_max_gradient
         self._lines_of = (gray, (row_mean, col_mean, dead_rows, dead_cols))
         return self._lines_of[1]
 
     def _lost_run(self, gray: np.ndarray) -> int:
-        """Rows at the bottom of (H, W) luma that look lost (:func:`_bottom_run`).
+        """Rows at the bottom of (H, W) luma that look lost (:func:`bottom_run`).
 
         Computed once a frame: the scene-cut test and the lost-row onsets both need it.
         """
         if self._run_of is None or self._run_of[0] is not gray:
-            self._run_of = (gray, _bottom_run(gray, self.config.lost_rows_max_gradient))
+            self._run_of = (gray, bottom_run(gray, self.config.lost_rows_max_gradient))
         return self._run_of[1]
 
     def _mark_lines(self, stats: CellStats, labels: np.ndarray, repeated: bool) -> None:
@@ -1677,7 +1692,7 @@ class FailureDetector:
             before = self._previous.gray_full if self._previous is not None else None
             if self._cut:  # a new scene: its dark lines and bottom rows were never seen before
                 before = None
-            row_moved = _lines_moved(gray, before, dead_rows | looks_lost, cfg.line_min_motion)
+            row_moved = lines_moved(gray, before, dead_rows | looks_lost, cfg.line_min_motion)
             # Lost rows are one structure: the rows of the run that did not look lost before
             # may also count as changed as a whole (a smear's first rows repeat the row just
             # above them and barely change; the run's far rows do): when they changed on
@@ -1695,21 +1710,23 @@ class FailureDetector:
                     # repeats: genuine content (a decoder fill changes its top row too).
                     looks_lost[top] = fresh_rows[top] = False
                 moved_share = np.count_nonzero(row_moved & fresh_rows) / fresh_rows.sum()
-                change = _lines_change(gray, before, fresh_rows)
+                change = lines_change(gray, before, fresh_rows)
                 if (
                     moved_share >= cfg.lost_rows_moved_share
                     or change >= cfg.line_min_motion
                     or (structured and change >= cfg.lost_rows_smear_motion)
                 ):
                     row_moved |= fresh_rows
-            col_moved = _lines_moved(
+            col_moved = lines_moved(
                 gray.T, None if before is None else before.T, dead_cols, cfg.line_min_motion
             )
+            dead_row_onset = row_moved & lines_broken(gray, dead_rows, cfg.line_min_break)
+            col_moved &= lines_broken(gray.T, dead_cols, cfg.line_min_break)
             covered_rows = covered_cols = None
             if cv2.countNonZero(labels):  # other failures: their lines' means are not scene
                 failed = labels != FailureKind.CLEAN
                 covered_rows, covered_cols = failed.any(axis=1), failed.any(axis=0)
-            dead_rows = self._dead_rows.update(dead_rows, row_moved, row_mean, covered_rows)
+            dead_rows = self._dead_rows.update(dead_rows, dead_row_onset, row_mean, covered_rows)
             dead_cols = self._dead_cols.update(dead_cols, col_moved, col_mean, covered_cols)
             lost = self._lost_rows.update(looks_lost, row_moved, row_mean, covered_rows)
         if dead_rows is None or dead_cols is None or lost is None:
@@ -1851,69 +1868,6 @@ def _regions_with_moving_ring(
         if ring.any() and float(motion[window][ring].mean()) >= level:
             keep_cells[window] |= region.view(bool)
     return keep_cells
-
-
-def _lines_change(gray: np.ndarray, before: np.ndarray, lines: np.ndarray) -> float:
-    """Mean |luma change| since ``before`` over all the rows among ``lines`` together."""
-    index = np.flatnonzero(lines)
-    return float(np.abs(gray[index].astype(np.int16) - before[index]).mean())
-
-
-def _lines_moved(
-    gray: np.ndarray, before: np.ndarray | None, lines: np.ndarray, level: float
-) -> np.ndarray:
-    """(H,) bool: rows among ``lines`` whose mean |luma change| since ``before`` >= ``level``."""
-    moved = np.zeros(gray.shape[0], dtype=bool)
-    index = np.flatnonzero(lines)
-    if before is None or not index.size:
-        return moved
-    change = np.abs(gray[index].astype(np.int16) - before[index]).mean(axis=1)
-    moved[index] = change >= level
-    return moved
-
-
-def _lit_nearby(means: np.ndarray, lit: float, reach: int = 6) -> np.ndarray:
-    """Per line: is a line ``reach`` away (either side) lit? Dead lines cross a lit image."""
-    padded = np.pad(means, reach, mode="edge")
-    neighbours = np.maximum(padded[: -2 * reach], padded[2 * reach :])
-    return neighbours >= lit
-
-
-def _reduce_mean(image: np.ndarray, axis: int) -> np.ndarray:
-    """Mean of a uint8 image along ``axis`` (1: per row, 0: per column) as a 1-D float32 array."""
-    dim = 1 if axis == 1 else 0
-    return cv2.reduce(image, dim, cv2.REDUCE_AVG, dtype=cv2.CV_32F).ravel()
-
-
-def _flat(lines: np.ndarray, axis: int) -> np.ndarray:
-    """Mean |difference| between neighbouring pixels along each line (rows: axis 1) of uint8."""
-    if lines.size == 0:
-        return np.zeros(lines.shape[1 - axis], dtype=np.float32)
-    return np.abs(np.diff(lines.astype(np.int16), axis=axis)).mean(axis=axis)
-
-
-def _bottom_run(gray: np.ndarray, level: float, chunk: int = 32) -> int:
-    """Rows at the bottom of (H, W) uint8 ``gray`` each within ``level`` of the row above.
-
-    Row pairs are compared from the bottom up, ``chunk`` at a time, and only until one differs:
-    usually the first chunk decides. Returns the run's length in rows (0: the last row differs
-    from the one above it; H: every row equals its neighbour).
-    """
-    height = gray.shape[0]
-    if height < 2:
-        return 0
-    end = height  # rows [start, end) are compared pairwise in this chunk
-    while end > 1:
-        start = max(0, end - chunk - 1)
-        block = gray[start:end]
-        same = _reduce_mean(cv2.absdiff(block[1:], block[:-1]), axis=1) <= level
-        if not same.all():
-            if end == height and not same[-1]:
-                return 0
-            differing = int(np.flatnonzero(~same)[-1])  # pair (start + d, start + d + 1)
-            return height - (start + differing + 1)
-        end = start + 1
-    return height
 
 
 class DefectMaskSizeError(ValueError):
