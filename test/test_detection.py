@@ -205,6 +205,18 @@ def test_lines_broken_compares_each_run_with_the_rows_just_outside_it():
     assert lines_broken(np.full((4, 5), 3, np.uint8), np.ones(4, dtype=bool), 6.0).all()
 
 
+def test_lines_uniform_is_the_std_along_each_candidate_row():
+    from frame_restore_ros.detection.line_measures import lines_uniform
+
+    gray = np.zeros((4, 100), np.uint8)
+    gray[0] = 3
+    gray[1] = np.linspace(2, 20, 100).astype(np.uint8)  # std ~5.2
+    gray[2, ::2] = 6  # std 3
+    gray[3] = 200
+    uniform = lines_uniform(gray, np.array([True, True, True, False]), 4.0)
+    assert uniform.tolist() == [True, False, True, False]
+
+
 def test_cell_share_of_changed_pixels_is_zero_exactly_where_no_pixel_changed():
     """The fast halving path for the changed share keeps "any pixel changed" exact per cell."""
     import cv2

@@ -850,6 +850,33 @@ def test_a_smooth_dark_band_of_scene_is_no_dead_line_a_readout_fault_is():
     assert sum(in_band[8:]) >= 160, "the look-alike the break test exists for"
 
 
+def _dark_seam_after_a_reflection(config: DetectorConfig | None = None) -> list[int]:
+    """Dead-line pixels flagged per frame on a thin dark seam of scene: one row (84) that
+    darkens smoothly from 20 to 2 along its length between lit rows (45), uncovered at frame
+    8 by a reflection (the scene's texture over rows 80-88 until then). It is dark, flat pixel
+    to pixel, breaks the rows beside it and changed: only its luma along the row varies."""
+    detector = FailureDetector(config)
+    flagged = []
+    for index, frame in enumerate(moving_scene(14, shape=(96, 160))):
+        frame = frame.copy()
+        frame[72:] = 45
+        frame[84] = np.linspace(20, 2, 160).astype(np.uint8)[:, None]
+        if index < 8:
+            frame[80:88] = frame[8:16]
+        flagged.append(
+            int((detector.detect(frame, index / 30).labels[72:] == FailureKind.DEAD).sum())
+        )
+    return flagged
+
+
+def test_a_dark_seam_that_varies_along_its_length_is_no_dead_line():
+    """A readout fault reads one value along its whole length; a dark seam of scene follows
+    the scene along it (a 1080p upscale of low_sun: the horizon's dark row, std 10.5 along
+    it, flagged for a frame after a bright car left it)."""
+    assert _dark_seam_after_a_reflection() == [0] * 14
+    assert sum(_dark_seam_after_a_reflection(DetectorConfig(line_max_std=255.0))[8:]) >= 160
+
+
 def test_smear_is_flagged_whole_where_its_first_rows_barely_change():
     """The last good row repeated to the bottom: on a smooth road the rows under it barely
     change (they show the road's level again), the far rows do. One failure, flagged whole."""

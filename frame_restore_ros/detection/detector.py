@@ -37,6 +37,7 @@ from frame_restore_ros.detection.line_measures import (
     lines_broken,
     lines_change,
     lines_moved,
+    lines_uniform,
     lit_nearby,
 )
 from frame_restore_ros.detection.new_edges import new_edge_pixels
@@ -158,6 +159,9 @@ class DetectorConfig:
     blockage_chroma_margin: float = 10.0
     blockage_chroma_min_gray: float = 30.0
     blockage_hold_step: float = 4.0
+    # Something on the lens ends as a whole (wiped off, or it was scene): a flagged blockage
+    # region of which fewer than this share still holds is released whole. 0: each cell alone.
+    blockage_release_share: float = 0.5
     saturated_min_gray: float = 250.0
     saturated_max_texture: float = 4.0
     saturated_novel_margin: float = 20.0
@@ -226,6 +230,9 @@ class DetectorConfig:
     # on (their mean) by this much on average. A smooth dark band of scene (a bonnet's shadow
     # after a reflection passes) continues its neighbours: ~0.7 levels there.
     line_min_break: float = 6.0
+    # ... and reads one value along its length: luma std along it at most this (injected
+    # lines: sensor noise, std ~1; a dark valley of a 1080p upscale's horizon row: 10.5).
+    line_max_std: float = 4.0
     lost_rows_min: int = 2
     # ... and at least this share of the frame height: resampling (an upscaling camera or
     # driver, a lens-correction remap) repeats the last 2-5 rows of a 1080p frame; a decoder
@@ -283,6 +290,10 @@ class DetectorConfig:
             raise ValueError(
                 "dead_join_step must be >= 0 and dead_release_share in [0, 1], got "
                 f"{self.dead_join_step} and {self.dead_release_share}"
+            )
+        if not 0.0 <= self.blockage_release_share <= 1.0:
+            raise ValueError(
+                f"blockage_release_share must be in [0, 1], got {self.blockage_release_share}"
             )
         if self.onset_memory_frames < 1:
             raise ValueError(f"onset_memory_frames must be >= 1, got {self.onset_memory_frames}")
@@ -1137,7 +1148,10 @@ class FailureDetector:
             for good, now in zip(self._good_chroma, self._chromaticity(stats), strict=True):
                 away |= np.abs(now - good) >= cfg.blockage_chroma_margin
         steady = np.abs(stats.gray - self._previous.gray) <= cfg.blockage_hold_step
-        return tracker.update(onset, away & steady & ~others)
+        hold = away & steady & ~others
+        if tracker.flagged is not None and tracker.flagged.shape == hold.shape:
+            hold = release_whole_regions(tracker.flagged, hold, cfg.blockage_release_share)
+        return tracker.update(onset, hold)
 
     def _chromaticity(self, stats: CellStats) -> tuple[np.ndarray, np.ndarray]:
         """``stats.chromaticity()`` (blue and red shares), computed once per frame."""
@@ -1720,8 +1734,13 @@ class FailureDetector:
             col_moved = lines_moved(
                 gray.T, None if before is None else before.T, dead_cols, cfg.line_min_motion
             )
-            dead_row_onset = row_moved & lines_broken(gray, dead_rows, cfg.line_min_break)
+            dead_row_onset = (
+                row_moved
+                & lines_broken(gray, dead_rows, cfg.line_min_break)
+                & lines_uniform(gray, dead_rows, cfg.line_max_std)
+            )
             col_moved &= lines_broken(gray.T, dead_cols, cfg.line_min_break)
+            col_moved &= lines_uniform(gray.T, dead_cols, cfg.line_max_std)
             covered_rows = covered_cols = None
             if cv2.countNonZero(labels):  # other failures: their lines' means are not scene
                 failed = labels != FailureKind.CLEAN

@@ -55,6 +55,19 @@ def lines_broken(gray: np.ndarray, lines: np.ndarray, level: float) -> np.ndarra
     return broken
 
 
+def lines_uniform(gray: np.ndarray, lines: np.ndarray, level: float) -> np.ndarray:
+    """(H,) bool: rows among ``lines`` whose luma std along the row is <= ``level``.
+
+    A readout fault reads one value along its whole length (and sensor noise); a dark band of
+    scene follows the scene along it, smoothly enough to look flat pixel to pixel.
+    """
+    uniform = np.zeros(gray.shape[0], dtype=bool)
+    index = np.flatnonzero(lines)
+    if index.size:
+        uniform[index] = gray[index].std(axis=1) <= level
+    return uniform
+
+
 def lit_nearby(means: np.ndarray, lit: float, reach: int = 6) -> np.ndarray:
     """Per line: is a line ``reach`` away (either side) lit? Dead lines cross a lit image."""
     padded = np.pad(means, reach, mode="edge")
