@@ -877,6 +877,30 @@ def test_a_dark_seam_that_varies_along_its_length_is_no_dead_line():
     assert sum(_dark_seam_after_a_reflection(DetectorConfig(line_max_std=255.0))[8:]) >= 160
 
 
+def _dead_rows_across_a_dim_street(config: DetectorConfig | None = None) -> list[int]:
+    """Dead-line pixels flagged per frame: a panning street at night (luma ~8-33, row means
+    ~20), two rows of which read black (level 2) from frame 8."""
+    detector = FailureDetector(config)
+    flagged = []
+    for index, frame in enumerate(moving_scene(12, shape=(96, 160))):
+        frame = (frame.astype(np.float32) * 0.15).astype(np.uint8)
+        if index >= 8:
+            frame[40:42] = 2
+        flagged.append(int((detector.detect(frame, index / 30).labels == FailureKind.DEAD).sum()))
+    return flagged
+
+
+def test_dead_rows_across_a_dim_street_are_found():
+    """A dead line must cross scene brighter than itself: ``line_lit_gray`` (15) within 6
+    lines. At 30 the dead lines over a dim night street went unseen (dead lines at pixel
+    level: recall 0.863 -> 0.973 with 15); the break and uniformity tests keep the night's own
+    dark rows out (``line_lit_gray`` 0 flagged 1.9 % of night_rural's clean pixels)."""
+    flagged = _dead_rows_across_a_dim_street()
+    assert flagged[:8] == [0] * 8, flagged
+    assert all(count >= 2 * 160 for count in flagged[8:]), flagged
+    assert _dead_rows_across_a_dim_street(DetectorConfig(line_lit_gray=30.0)) == [0] * 12
+
+
 def test_smear_is_flagged_whole_where_its_first_rows_barely_change():
     """The last good row repeated to the bottom: on a smooth road the rows under it barely
     change (they show the road's level again), the far rows do. One failure, flagged whole."""

@@ -224,7 +224,10 @@ class DetectorConfig:
     activity_alpha: float = 0.3
     line_max_gradient: float = 2.0
     line_max_gray: float = 12.0
-    line_lit_gray: float = 30.0
+    # A dead line crosses scene brighter than itself: a line this lit within 6 (three times a
+    # dead line's 0-5; 30 missed dead lines over a dim street at night, 0 took the night's
+    # own black rows: the break and uniformity tests below judge the rest).
+    line_lit_gray: float = 15.0
     line_min_motion: float = 10.0
     # A dead line breaks the image: it differs from what the lines just outside its run agree
     # on (their mean) by this much on average. A smooth dark band of scene (a bonnet's shadow
