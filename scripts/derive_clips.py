@@ -16,6 +16,8 @@ Each clip of ``--data`` (and bikes.mp4) is rewritten, lossless (FFV1) unless sai
          spread over more pixels (the false-alarm tool feeds 1080p);
   mpeg4  re-encoded with OpenCV's MPEG-4 Part 2 encoder (mp4v, its default quality): another
          inter-frame codec, with its own skipped (bit-identical) blocks.
+  mono   a monochrome camera (many driving cameras are): each frame's luma in all three
+         channels, as the node shows a mono8 image: grey everywhere, so colour tells nothing;
   contrast a cheap camera's harsh tone curve: (luma - 30) x 1.4, clipped (blacks crushed to 0
          in whole regions, highlights clipped at 255): flat black and white scene;
   h264   re-encoded with libx264 at CRF 28 (preset medium, yuv420p), what most dashcams record:
@@ -42,7 +44,7 @@ from tqdm import tqdm
 
 from frame_restore_ros.media.video import iter_frames, sample_video_path, video_fps
 
-KINDS = ("fps10", "jpeg", "noise", "dusk", "hd1080", "mpeg4", "h264", "contrast", "stills")
+KINDS = ("fps10", "jpeg", "noise", "dusk", "hd1080", "mpeg4", "h264", "contrast", "mono", "stills")
 STILLS_FRAMES = 90  # frames of the stills clip (the false-alarm tool reads 60 from its middle)
 STILLS_SIZE = (1280, 720)
 MAX_FRAMES = 300  # frames written per derived clip (eval-detection reads 300)
@@ -87,6 +89,11 @@ def derive(clip: Path, kind: str, out: Path, rng: np.random.Generator) -> Path |
     if kind == "contrast":
         harsh = np.clip((np.arange(256) - 30) * 1.4, 0, 255).astype(np.uint8)
         return _save(out / f"{name}_contrast.avi", [harsh[f] for f in frames], fps)
+    if kind == "mono":
+        grey = [
+            cv2.cvtColor(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR) for f in frames
+        ]
+        return _save(out / f"{name}_mono.avi", grey, fps)
     if kind == "h264":
         path = out / f"{name}_h264.mp4"
         _write_h264(path, frames, fps)

@@ -126,6 +126,10 @@ def test_config_rejects_bad_values():
         DetectorConfig(cut_new_share=0.0)
     with pytest.raises(ValueError, match="cut_new_level_floor"):
         DetectorConfig(cut_new_level_floor=20.0)
+    with pytest.raises(ValueError, match="cast_min_one_value"):
+        DetectorConfig(cast_min_one_value=1.5)
+    with pytest.raises(ValueError, match="cast_chroma_tolerance"):
+        DetectorConfig(cast_chroma_tolerance=-1.0)
 
 
 def test_defect_mask_files_load_and_bad_files_are_clear_errors(tmp_path, clip):
@@ -250,6 +254,20 @@ def test_interior_texture_sees_only_the_cell_not_its_neighbours_border():
     lap -= block[1:-1, 2:]
     assert inner[1, 0] == pytest.approx(np.minimum(np.abs(lap), 255).mean())  # as convertScaleAbs
     assert np.isnan(inner[0, 0]) and np.isnan(inner[1, 2])
+
+
+def test_one_value_is_the_cell_median_colour_and_the_share_of_pixels_of_it():
+    from frame_restore_ros.detection.cell_stats import compute_cell_stats
+
+    frame = np.full((8, 27, 3), 128, np.uint8)  # four cells, the last one partial (padded)
+    frame[:, 8:16] = (128, 128, 129)  # one colour, another than grey
+    frame[:4, 16:24, 1] = 127  # half the cell a level off in green
+    frame[:, 24:] = (0, 135, 0)
+    frame[0, 24, 0] = 1  # one pixel off
+    share, colour = compute_cell_stats(frame, None, 8).one_value(np.ones((1, 4), bool))
+    assert share.tolist() == [1.0, 1.0, 0.5, pytest.approx(63 / 64)]
+    assert colour.tolist() == [[128, 128, 128], [128, 128, 129], [128, 128, 128], [0, 135, 0]]
+    assert compute_cell_stats(frame, None, 8).one_value(np.zeros((1, 4), bool))[0].size == 0
 
 
 def test_most_of_the_frame_failing_at_once_is_a_failure_not_a_scene_cut(clip):

@@ -1347,6 +1347,57 @@ def test_flat_grey_car_driving_in_is_scene_but_a_grey_fill_appearing_in_place_is
     assert not (labels[16:64] == FailureKind.CAST).any()
 
 
+SCENE_BOX, FILL_BOX = (slice(32, 80), slice(32, 96)), (slice(96, 144), slice(160, 224))
+
+
+def _cast_after_appearing(config: DetectorConfig, scene, fill) -> np.ndarray:
+    """(H, W) bool cast labels of frame 11 of a moving scene, where ``scene`` (an image or a
+    colour) appears in place at SCENE_BOX and a decoder fill of colour ``fill`` at FILL_BOX."""
+    detector = FailureDetector(config)
+    for index, frame in enumerate(moving_scene(12, shape=(160, 240))):
+        if index == 11:
+            frame = frame.copy()
+            frame[SCENE_BOX] = scene
+            frame[FILL_BOX] = fill
+        labels = detector.detect(frame, index / 30).labels
+    return labels == FailureKind.CAST
+
+
+def test_flat_grey_scene_with_a_level_of_spread_is_no_fill_but_one_grey_value_is():
+    """Flat grey scene within the fill's tolerance and texture (smooth +-1-2 level variations,
+    as an upscaled stream or soft optics leave on a grey road or a mono camera's sky) appears
+    in place beside a decoder's grey fill of one value: the fill is cast, the scene is not
+    (with the one-value test off, part of the scene is flagged too)."""
+    import cv2
+
+    rng = np.random.default_rng(1)
+    coarse = (128 + rng.normal(0.0, 0.8, size=(16, 22, 3))).astype(np.float32)
+    smooth = cv2.resize(coarse, (64, 48), interpolation=cv2.INTER_CUBIC)
+    scene_grey = np.clip(np.round(smooth), 0, 255).astype(np.uint8)
+    flagged = _cast_after_appearing(DetectorConfig(), scene_grey, 128)
+    assert flagged[FILL_BOX].mean() > 0.9
+    assert not flagged[SCENE_BOX].any()
+    off = _cast_after_appearing(DetectorConfig(cast_min_one_value=0.0), scene_grey, 128)
+    assert off[SCENE_BOX].any(), "the scene's grey is no fill look-alike: proves nothing"
+
+
+@pytest.mark.parametrize(
+    ("scene_colour", "fill_colour"),
+    [((126, 129, 127), (130, 130, 130)), ((2, 133, 1), (0, 136, 0))],
+)
+def test_one_flat_colour_off_the_fill_chroma_is_no_fill(scene_colour, fill_colour):
+    """One exact colour within 2 levels of a fill but of another chroma (a codec flattens a
+    grey wall or a green sign to one value: its channels differ from the fill's by 2-4 levels)
+    appears in place beside a fill of that colour brightened or shifted by a range conversion
+    (limited-range grey 130, green 136): the fill is cast, the scene is not (with the chroma
+    test off both are)."""
+    flagged = _cast_after_appearing(DetectorConfig(), scene_colour, fill_colour)
+    assert flagged[FILL_BOX].mean() > 0.9
+    assert not flagged[SCENE_BOX].any()
+    off = _cast_after_appearing(DetectorConfig(cast_chroma_tolerance=255.0), scene_colour, 0)
+    assert off[SCENE_BOX].mean() > 0.9, "the scene's colour is no look-alike: proves nothing"
+
+
 def _codec_stream_with_a_stop(
     refresh: bool,
     config: DetectorConfig | None = None,

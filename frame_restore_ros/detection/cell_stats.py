@@ -66,6 +66,25 @@ class CellStats:
         r, c = np.nonzero(cells)
         return blocks[r, :, c, :, :].reshape(len(r), -1, 3).mean(axis=1, dtype=np.float32)
 
+    def one_value(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per True cell of ``cells``: its share of pixels of one colour, and that colour.
+
+        Returns (n,) float32 shares and (n, 3) uint8 BGR colours. The colour is the cell's
+        median (rounded), the share counts the pixels whose three channels all equal it: a
+        decoder's fill writes one value, so a cell inside it scores 1; flat scene keeps a level
+        or two of spread (sensor noise, the codec, an upscale's interpolation).
+        """
+        if not cells.any():
+            return np.zeros(0, dtype=np.float32), np.zeros((0, 3), dtype=np.uint8)
+        padded = pad_to_cells(self.frame, self.cell)
+        rows, cols = padded.shape[0] // self.cell, padded.shape[1] // self.cell
+        blocks = padded.reshape(rows, self.cell, cols, self.cell, 3)
+        r, c = np.nonzero(cells)
+        pixels = blocks[r, :, c, :, :].reshape(len(r), -1, 3)
+        median = np.round(np.median(pixels, axis=1)).astype(np.uint8)
+        same = (pixels == median[:, None, :]).all(axis=2)
+        return same.mean(axis=1, dtype=np.float32), median
+
 
 def pad_to_cells(image: np.ndarray, cell: int) -> np.ndarray:
     """Pad bottom/right by edge replication so both sides are multiples of ``cell``."""

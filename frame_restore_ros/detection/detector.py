@@ -184,6 +184,13 @@ class DetectorConfig:
     cast_colours: tuple[tuple[int, int, int], ...] = DEFAULT_CAST_COLOURS
     cast_tolerance: float = 2.0
     cast_max_texture: float = 0.5
+    # A decoder's fill is one digital value: at least this share of a cast cell's pixels have
+    # exactly its median colour (CellStats.one_value; 0 turns the test off), and that colour
+    # is a fill colour's chroma: its channels differ from the fill's by one offset, within
+    # cast_chroma_tolerance (a range conversion brightens a grey fill, it keeps it neutral;
+    # 255 turns the test off).
+    cast_min_one_value: float = 0.9
+    cast_chroma_tolerance: float = 1.0
     # A cast onset needs scene that did not nearly look like the fill in the previous frame,
     # within an object's motion: within this many levels of a fill colour and this texture, a
     # flat grey car or sky (soft optics, an upscaled stream) moved or drifted in.
@@ -346,6 +353,11 @@ class DetectorConfig:
             raise ValueError(
                 "dead_region_max_correlation must be in [-1, 1], got "
                 f"{self.dead_region_max_correlation}"
+            )
+        if not 0.0 <= self.cast_min_one_value <= 1.0 or self.cast_chroma_tolerance < 0.0:
+            raise ValueError(
+                "cast_min_one_value must be in [0, 1] and cast_chroma_tolerance >= 0, got "
+                f"{self.cast_min_one_value} and {self.cast_chroma_tolerance}"
             )
         if not 0.0 <= self.lost_rows_min_share < 1.0:
             raise ValueError(
@@ -560,6 +572,8 @@ class FailureDetector:
         flat = texture <= cfg.cast_max_texture
         cast = flat & (self._fill_luma_distance(gray) <= cfg.cast_tolerance + 1.0)
         cast = self._of_fill_colour(stats, cast, cfg.cast_tolerance)
+        if cast.any():
+            cast[cast] = self._one_fill_value(stats, cast)
         return {
             FailureKind.DEAD: dead,
             FailureKind.SATURATED: saturated,
@@ -579,6 +593,24 @@ class FailureDetector:
         near = where & (stats.texture <= cfg.cast_novel_texture)
         near &= self._fill_luma_distance(stats.gray) <= cfg.cast_novel_margin + 1.0
         return self._of_fill_colour(stats, near, cfg.cast_novel_margin)
+
+    def _one_fill_value(self, stats: CellStats, cells: np.ndarray) -> np.ndarray:
+        """(n,) bool per True cell of ``cells``: one value of a fill's chroma, as a decoder writes.
+
+        At least ``cast_min_one_value`` of its pixels share one colour, whose channels differ
+        from a fill colour's by one offset within ``cast_chroma_tolerance``. Measured on the
+        clean clips' 1080p upscales and monochrome copies: flat grey road, walls and car bodies
+        within the fill's tolerance kept a level or two of spread between pixels, or between
+        channels (2-4 levels), docs/detection.md "A decoder's fill is one digital value".
+        """
+        cfg = self.config
+        share, colour = stats.one_value(cells)
+        keep = share >= cfg.cast_min_one_value
+        offsets = colour.astype(np.float32)[:, None, :] - np.asarray(
+            cfg.cast_colours, dtype=np.float32
+        )  # (n, fills, 3)
+        shift = np.abs(offsets - offsets.mean(axis=2, keepdims=True)).max(axis=2)
+        return keep & (shift <= cfg.cast_chroma_tolerance).any(axis=1)
 
     def _fill_luma_distance(self, gray: np.ndarray) -> np.ndarray:
         """(rows, cols) float32 |luma - the nearest fill colour's luma| of (rows, cols) ``gray``.
