@@ -256,7 +256,7 @@ def test_interior_texture_sees_only_the_cell_not_its_neighbours_border():
     assert np.isnan(inner[0, 0]) and np.isnan(inner[1, 2])
 
 
-def test_one_value_is_the_cell_median_colour_and_the_share_of_pixels_of_it():
+def test_one_value_is_the_cell_centre_colour_and_the_share_of_pixels_of_it():
     from frame_restore_ros.detection.cell_stats import compute_cell_stats
 
     frame = np.full((8, 27, 3), 128, np.uint8)  # four cells, the last one partial (padded)

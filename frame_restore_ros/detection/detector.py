@@ -185,7 +185,7 @@ class DetectorConfig:
     cast_tolerance: float = 2.0
     cast_max_texture: float = 0.5
     # A decoder's fill is one digital value: at least this share of a cast cell's pixels have
-    # exactly its median colour (CellStats.one_value; 0 turns the test off), and that colour
+    # exactly its centre's colour (CellStats.one_value; 0 turns the test off), and that colour
     # is a fill colour's chroma: its channels differ from the fill's by one offset, within
     # cast_chroma_tolerance (a range conversion brightens a grey fill, it keeps it neutral;
     # 255 turns the test off).
