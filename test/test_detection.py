@@ -290,7 +290,9 @@ def test_a_scene_cut_to_other_footage_is_not_a_failure(clip):
     height, width = clip[0].shape[:2]
     other = [cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA) for frame in other]
     detector = FailureDetector()
-    for frame in clip[:8]:
-        detector.detect(frame)
-    flagged = [detector.detect(frame).failed_ratio for frame in other]
+    before = [detector.detect(frame) for frame in clip[:8]]
+    assert not any(d.scene_cut for d in before)  # the first frame has no scene to cut from
+    after = [detector.detect(frame) for frame in other]
+    flagged = [d.failed_ratio for d in after]
     assert max(flagged) < 0.002, flagged
+    assert [d.scene_cut for d in after][:3] == [True, False, False]  # reported, once

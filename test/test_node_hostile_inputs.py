@@ -180,6 +180,38 @@ def test_clock_going_back_every_other_frame_warns(frames):
     assert "time went backwards" in camera.message and camera.value("resets.clock_jump") == "3"
 
 
+def test_cameras_switched_on_one_topic_during_a_failure_warn_and_pass_it_through(frames, caplog):
+    """Two cameras published on one topic, the view switching every frame, while the bottom
+    fifth of the rows is lost: every switch drops the reference under the lost rows (it shows
+    the other camera), so they pass through instead of being filled with the other view, and
+    the diagnostics say why."""
+    from frame_restore_ros.media.video import read_frames, sample_video_path
+
+    height, width = frames[0].shape[:2]
+    other = read_frames(sample_video_path("bigbuckbunny.mp4"), max_frames=20)
+    other = [cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA) for frame in other]
+    band = slice(height - height // 5, height)
+    core = make_core()
+    caplog.set_level(logging.WARNING)
+    outputs = []
+    for index in range(20):
+        frame = (frames if index < 8 or index % 2 == 0 else other)[index].copy()
+        if index >= 6:
+            frame[band] = 0
+        outputs.append(run(core, image_message(frame, index=index))["restored"])
+    camera = report(core)
+    assert camera.level == Level.WARN
+    assert "reference reset by scene_cut on 10 of the last 10 frames" in camera.message
+    assert "so failures pass through unrepaired" in camera.message
+    assert "cameras switched on one topic" in camera.message
+    assert int(camera.value("resets.scene_cut")) >= 10
+    logged = [r for r in caplog.records if "reference dropped (scene cut" in r.getMessage()]
+    assert len(logged) == 1  # the first, then at most one per log_throttle_s
+    for message in outputs[9:]:  # after the first switch: the lost rows stay lost
+        image = np.frombuffer(bytes(message.data), np.uint8).reshape(height, width, 3)
+        assert not image[band].any()
+
+
 def test_a_single_resolution_change_is_counted_but_not_a_warning(frames):
     core = make_core()
     for index, frame in enumerate(frames[:3]):

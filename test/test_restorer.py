@@ -177,6 +177,39 @@ def test_resolution_change_and_time_going_backwards_reset_the_reference(backend,
     assert restorer.tracker.region_ages.max() == 0  # the mosaic restarted from that frame
 
 
+def test_a_scene_cut_during_a_failure_drops_the_reference_under_it(bikes_frames):
+    """The bottom fifth of the rows is lost (black) for ten frames; four frames in, the topic
+    switches to other footage (a camera switch, a stream restart). The lost rows were repaired
+    from bikes.mp4 until the cut; from the cut on, the reference under them shows another
+    scene: they pass through (no_reference) instead of showing bikes.mp4 in the new scene, the
+    reset is counted, and once the rows are back the new scene is the reference."""
+    from frame_restore_ros.backends.hold import HoldBackend
+    from frame_restore_ros.media.video import read_frames, sample_video_path
+
+    height, width = bikes_frames[0].shape[:2]
+    other = read_frames(sample_video_path("bigbuckbunny.mp4"), max_frames=10)
+    other = [cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA) for frame in other]
+    stream, band = bikes_frames[:14] + other, slice(height - height // 5, height)
+    restorer = Restorer(HoldBackend())  # repairs copy the reference: what it holds is visible
+    results = []
+    for index, frame in enumerate(stream):
+        if 10 <= index < 20:
+            frame = frame.copy()
+            frame[band] = 0
+        results.append(restorer.process(frame, index / 25))
+    lost = FailureKind.LOST_ROWS
+    assert all((results[i].labels[band] == lost).all() for i in range(10, 20))
+    assert [r.status for r in results[10:14]] == [Status.REPAIRED] * 4
+    assert np.array_equal(results[13].frame[band], bikes_frames[9][band])  # the held reference
+    assert results[14].status is Status.NO_REFERENCE
+    assert restorer.tracker.resets == {ResetCause.SCENE_CUT: 1}
+    assert "scene cut" in restorer.tracker.last_reset.reason
+    for result in results[14:20]:  # whatever else is repaired, the lost rows pass through
+        assert not result.frame[band].any()
+    assert results[20].status is Status.CLEAN
+    assert np.array_equal(restorer.tracker.frame, other[-1])  # the new scene, taken whole
+
+
 @pytest.mark.parametrize(
     ("bad", "message"),
     [

@@ -108,6 +108,7 @@ class CameraLog:
     examples: list[Example] = field(default_factory=list)
     resolution_resets: int = 0
     clock_jump_resets: int = 0  # header stamp went backwards: reference and detector restart
+    scene_cut_resets: int = 0  # the view changed at once while part of it failed: reference
     clock_jumps: list[tuple[float, float]] = field(default_factory=list)  # (from, to) stamp s
     detection: list[tuple[int, int, int]] = field(
         default_factory=list
@@ -424,6 +425,7 @@ def _process(
         return _restorer_raised(camera, exc, passed, outputs, stages, tick, message.timestamp)
     resets = pipeline.restorer.tracker.resets
     record.resolution_resets = resets[ResetCause.RESOLUTION_CHANGE]
+    record.scene_cut_resets = resets[ResetCause.SCENE_CUT]
     if resets[ResetCause.CLOCK_JUMP] > record.clock_jump_resets:
         record.clock_jump_resets = resets[ResetCause.CLOCK_JUMP]
         _clock_jump(camera, camera.last_stamp, received.stamp, message.timestamp)

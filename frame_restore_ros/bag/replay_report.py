@@ -88,6 +88,7 @@ def camera_summary(camera: CameraLog) -> dict:
         "failure_pixels_by_class": dict(camera.failure_pixels),
         "resolution_resets": camera.resolution_resets,
         "clock_jump_resets": camera.clock_jump_resets,
+        "scene_cut_resets": camera.scene_cut_resets,
         "clock_jumps": [
             {"from_s": _stamp(before), "to_s": round(after, 6)}
             for before, after in camera.clock_jumps[:MAX_LISTED]

@@ -391,6 +391,9 @@ class Detection:
         whole_frame: everything failed; nothing to repair from.
         repeated_frame: every pixel equals the previous frame's (the driver sent it again);
             the cell history is not updated and earlier flags are kept.
+        scene_cut: the part of the frame that does not look failed is new everywhere (a
+            camera switch, a stream restart, stills played as a video; ``scene_cut.py``): no
+            onset is judged in it, and what the reference held before it shows another scene.
     """
 
     mask: np.ndarray
@@ -400,6 +403,7 @@ class Detection:
     counts: dict[str, int]
     whole_frame: bool
     repeated_frame: bool = False
+    scene_cut: bool = False
 
     def patch_mask(self, grid: tuple[int, int]) -> np.ndarray:
         """(rows, cols) bool on a model patch grid: a patch fails if any pixel under it does."""
@@ -493,6 +497,7 @@ class FailureDetector:
         if whole:  # nothing to judge per region; the history stays as it was before the loss
             labels = np.full(shape, FailureKind.WHOLE_FRAME, dtype=np.uint8)
             return self._detection(labels, cells, 1.0, True, repeated)
+        self._cut = False
         if repeated:  # the driver sent the same frame again: nothing new to judge
             for kind, tracker in self._flags.items():
                 if tracker.flagged is not None:
@@ -512,7 +517,9 @@ class FailureDetector:
             ratio = 1.0
         if not repeated:
             self._update_history(stats, cells)
-        return self._detection(labels, cells, ratio, whole, repeated)
+        # The first frame has nothing before it (no onsets either), but no scene to cut from.
+        cut = self._cut and previous is not None
+        return self._detection(labels, cells, ratio, whole, repeated, cut)
 
     def _scale_of(self, stamp: float | None) -> float:
         """Return this frame's interval over the nominal one, in [1, ``max_interval_scale``]."""
@@ -527,7 +534,12 @@ class FailureDetector:
 
     @staticmethod
     def _detection(
-        labels: np.ndarray, cells: np.ndarray, ratio: float, whole: bool, repeated: bool
+        labels: np.ndarray,
+        cells: np.ndarray,
+        ratio: float,
+        whole: bool,
+        repeated: bool,
+        cut: bool = False,
     ) -> Detection:
         """Package the per-pixel labels (H, W) and cell labels (rows, cols) as a Detection."""
         shape = labels.shape
@@ -550,6 +562,7 @@ class FailureDetector:
             counts={FailureKind(i).label: int(c) for i, c in enumerate(counts) if i and c},
             whole_frame=whole,
             repeated_frame=repeated,
+            scene_cut=cut,
         )
 
     # -- cells -------------------------------------------------------------------------------

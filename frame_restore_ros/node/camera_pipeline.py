@@ -228,7 +228,14 @@ class CameraPipeline:
         reason = tracker.last_reset.reason if new and tracker.last_reset is not None else ""
         self.stats.record_resets(new, reason)
         for cause in new:
-            if cause is not ResetCause.REQUESTED:
+            if cause is ResetCause.SCENE_CUT:  # the detector keeps its history across a cut
+                self.warnings.warning(
+                    f"{self.name}:reset:{cause.value}",
+                    f"{self.name}: reference dropped ({reason}): the failed regions pass "
+                    "through until they show the new scene",
+                    now,
+                )
+            elif cause is not ResetCause.REQUESTED:
                 self.warnings.warning(
                     f"{self.name}:reset:{cause.value}",
                     f"{self.name}: reference and detector reset ({reason}): failures are not "

@@ -29,6 +29,8 @@ _RESET_HINTS = {
     ResetCause.RESOLUTION_CHANGE: "two publishers of different resolutions on {topic}?",
     ResetCause.CLOCK_JUMP: "header stamps go backwards: two publishers or clocks that disagree "
     "on {topic}?",
+    ResetCause.SCENE_CUT: "the view of {topic} changes at once, again and again, while part of it "
+    "fails: cameras switched on one topic, or stills played as a video?",
 }
 
 
@@ -202,11 +204,16 @@ def _reset_problems(camera: CameraInfo, stats: CameraStats) -> list[tuple[Level,
     for cause, count in sorted(stats.repeated_resets().items()):
         if count >= RESET_WARN_COUNT:
             hint = _RESET_HINTS.get(cause, "").format(topic=camera.topic)
+            effect = (
+                "failures pass through unrepaired"
+                if cause is ResetCause.SCENE_CUT
+                else "no failure can be detected"
+            )
             problems.append(
                 (
                     Level.WARN,
                     f"reference reset by {cause.value} on {count} of the last "
-                    f"{RESET_RECENT_FRAMES} frames, so no failure can be detected "
+                    f"{RESET_RECENT_FRAMES} frames, so {effect} "
                     f"({stats.reset_reasons.get(cause, '')}): {hint}",
                 )
             )

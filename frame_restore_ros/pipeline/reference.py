@@ -8,7 +8,8 @@ keep their neighbourhood from ever refreshing. The staleness bound applies per r
 pixel is repairable only where its own region is fresh, so one persistent failure (a dirty lens
 corner) passes through there and never stops repairs elsewhere. Memory stays flat: one mosaic and
 two small per-region arrays per camera. The tracker resets on a resolution change and when time
-goes backwards (bag loop, sim-time restart).
+goes backwards (bag loop, sim-time restart); the restorer resets it at a scene cut that finds
+part of the frame failed (what the failed regions held shows the scene before the cut).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class ResetCause(str, Enum):
     REQUESTED = "requested"
     RESOLUTION_CHANGE = "resolution_change"
     CLOCK_JUMP = "clock_jump"  # header time went backwards (bag loop, sim-time restart)
+    SCENE_CUT = "scene_cut"  # the view changed at once while part of it failed
 
 
 class Unavailable(str, Enum):

@@ -7,7 +7,8 @@ region of the mosaic is fresh, and its other failed pixels pass through, counted
 ``unrepaired_pixels``; when no failed pixel is repairable the input is passed through unchanged
 with a status saying why. An exception inside inference never escapes: it becomes a pass-through
 with status ``error``. Every frame but a whole-frame loss then updates the mosaic with its good
-pixels.
+pixels. A scene cut that finds part of the frame failed drops the reference first: the failed
+pixels pass through (``no_reference``) until their regions show the new scene.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from frame_restore_ros.detection.failures import FailureKind
 from frame_restore_ros.pipeline.reference import (
     Lookup,
     ReferenceTracker,
+    ResetCause,
     TrackerConfig,
     Unavailable,
 )
@@ -226,6 +228,14 @@ class Restorer:
         failed = detection.mask
         if detection.failed_ratio == 0.0 or detection.whole_frame:
             self.blender.forget()  # no repair to continue from (set again below when repaired)
+        elif getattr(detection, "scene_cut", False):
+            # The view changed at once (a camera switch, a stream restart) while part of it
+            # failed: the reference under the failure shows the scene before the cut, and a
+            # repair from it would paste that scene into this one. Pass the failure through
+            # until its regions show the new scene.
+            reason = f"scene cut with {100 * detection.failed_ratio:.1f} % of the frame failed"
+            self.tracker.reset(ResetCause.SCENE_CUT, reason)
+            self.blender.forget()
         if getattr(detection, "repeated_frame", False):
             # Stale content, not failed pixels: publish it unchanged, and keep it out of the
             # reference (its regions would look fresh while showing the previous moment).
