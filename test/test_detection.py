@@ -130,6 +130,8 @@ def test_config_rejects_bad_values():
         DetectorConfig(cast_min_one_value=1.5)
     with pytest.raises(ValueError, match="cast_chroma_tolerance"):
         DetectorConfig(cast_chroma_tolerance=-1.0)
+    with pytest.raises(ValueError, match="exposure_change"):
+        DetectorConfig(exposure_change=-0.1)
 
 
 def test_defect_mask_files_load_and_bad_files_are_clear_errors(tmp_path, clip):

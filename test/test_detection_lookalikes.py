@@ -1398,6 +1398,44 @@ def test_one_flat_colour_off_the_fill_chroma_is_no_fill(scene_colour, fill_colou
     assert off[SCENE_BOX].mean() > 0.9, "the scene's colour is no look-alike: proves nothing"
 
 
+def test_an_exposure_jump_through_a_harsh_tone_curve_is_no_blockage_on_real_frames():
+    """driving_low_sun, frames 135-179, through a cheap camera's tone curve ((luma - 30) x 1.4,
+    clipped: a black level). At frame 175 the exposure jumps (the global gain 1.42); the dark
+    road under the sun went 5.6 -> 22.5, four times as bright, and stood 10 levels beyond its
+    last look scaled by the gain: a blockage onset. Mapped through the frame's exposure line
+    (affine) the road is where it is expected: nothing is flagged (with the line off, the road
+    is flagged from frame 175 on)."""
+    from frame_restore_ros.detection.cell_stats import compute_cell_stats
+    from frame_restore_ros.detection.onset import exposure_line
+
+    frames = read_frames(_development_clip("driving_low_sun_640x360.mp4"), max_frames=180)
+    harsh = np.clip((np.arange(256) - 30) * 1.4, 0, 255).astype(np.uint8)
+    flagged = {}
+    for change in (DetectorConfig().exposure_change, 0.0):
+        detector = FailureDetector(DetectorConfig(exposure_change=change))
+        labels = [detector.detect(harsh[f], i / 30).labels for i, f in enumerate(frames[135:])]
+        flagged[change] = [bool((lab == FailureKind.BLOCKAGE).any()) for lab in labels]
+    assert not any(flagged[DetectorConfig().exposure_change])
+    assert flagged[0.0][40:] == [True] * 5, "the jump no longer reads as a blockage"
+    now, before = (compute_cell_stats(harsh[frames[i]], None, 8).gray for i in (175, 174))
+    slope, offset = exposure_line(now, before)
+    assert offset > 10.0 and slope < 1.42  # affine: dark content moved by a larger ratio
+
+
+def test_exposure_line_goes_through_the_medians_of_the_darker_and_brighter_halves():
+    from frame_restore_ros.detection.onset import exposure_line
+
+    before = np.linspace(20.0, 200.0, 400, dtype=np.float32).reshape(20, 20)
+    now = before * np.float32(1.3) + np.float32(13.0)
+    now[0, :5] = 0.0  # a failure: a few cells out of line
+    slope, offset = exposure_line(now, before)
+    assert slope == pytest.approx(1.3, abs=0.02) and offset == pytest.approx(13.0, abs=2.0)
+    assert exposure_line(now, np.full_like(before, 100.0)) is None  # no lever
+    dark = before.copy()
+    dark[4:] = 5.0  # at night: a fifth of the cells lit
+    assert exposure_line(now, dark) is None
+
+
 def _codec_stream_with_a_stop(
     refresh: bool,
     config: DetectorConfig | None = None,

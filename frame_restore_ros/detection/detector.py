@@ -48,6 +48,7 @@ from frame_restore_ros.detection.onset import (
     RowHysteresis,
     drop_scene_extensions,
     drop_small,
+    exposure_line,
     global_gain,
     grow,
     nearby_any,
@@ -191,6 +192,10 @@ class DetectorConfig:
     # 255 turns the test off).
     cast_min_one_value: float = 0.9
     cast_chroma_tolerance: float = 1.0
+    # An exposure change: the global gain moved by at least this. Then a blockage onset must also
+    # be new against the last looks mapped through the frame's exposure line (a tone curve's
+    # black level makes the change affine); 0 turns that off.
+    exposure_change: float = 0.05
     # A cast onset needs scene that did not nearly look like the fill in the previous frame,
     # within an object's motion: within this many levels of a fill colour and this texture, a
     # flat grey car or sky (soft optics, an upscaled stream) moved or drifted in.
@@ -354,6 +359,8 @@ class DetectorConfig:
                 "dead_region_max_correlation must be in [-1, 1], got "
                 f"{self.dead_region_max_correlation}"
             )
+        if self.exposure_change < 0.0:
+            raise ValueError(f"exposure_change must be >= 0, got {self.exposure_change}")
         if not 0.0 <= self.cast_min_one_value <= 1.0 or self.cast_chroma_tolerance < 0.0:
             raise ValueError(
                 "cast_min_one_value must be in [0, 1] and cast_chroma_tolerance >= 0, got "
@@ -1177,17 +1184,18 @@ class FailureDetector:
             empty = np.zeros(stats.gray.shape, dtype=bool)
             return tracker.update(empty, empty)
         before = self._good_gray * np.float32(self._gain)
+        expected = self._expected_levels(stats, before)
         onset = np.zeros(stats.gray.shape, dtype=bool)
         # New against a full memory only (not at a stream start); the short memory of the other
         # classes rules out most frames cheaply (the long one can only rule out more).
         if not cut and levels.full:
             recent = self._recent
             candidates = self._level_jump_blobs(
-                stats, others, recent.min_gray, recent.max_gray, before, judge_objects=False
+                stats, others, recent.min_gray, recent.max_gray, expected, judge_objects=False
             )
             if candidates.any():
                 darkest, brightest = levels.extremes()
-                onset = self._level_jump_blobs(stats, others, darkest, brightest, before)
+                onset = self._level_jump_blobs(stats, others, darkest, brightest, expected)
             onset |= self._colour_jump_blobs(stats, others | onset)
         if tracker.idle and not onset.any():  # most frames: nothing flagged, nothing new
             return onset
@@ -1200,6 +1208,25 @@ class FailureDetector:
         if tracker.flagged is not None and tracker.flagged.shape == hold.shape:
             hold = release_whole_regions(tracker.flagged, hold, cfg.blockage_release_share)
         return tracker.update(onset, hold)
+
+    def _expected_levels(
+        self, stats: CellStats, before: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) (rows, cols) float32: the levels the cells' last looks predict now.
+
+        ``before``: the last looks scaled by the global gain. At an exposure change (the gain
+        moved by ``exposure_change`` or more) the looks mapped through the frame's exposure
+        line (:func:`exposure_line`: a tone curve's black level makes the change affine) are
+        expected too: dark scene then moves by a larger ratio than the gain.
+        """
+        cfg = self.config
+        if abs(self._gain - 1.0) < cfg.exposure_change or cfg.exposure_change <= 0.0:
+            return before, before
+        line = exposure_line(stats.gray, self._previous.gray)
+        if line is None:
+            return before, before
+        affine = self._good_gray * np.float32(line[0]) + np.float32(line[1])
+        return np.minimum(before, affine), np.maximum(before, affine)
 
     def _chromaticity(self, stats: CellStats) -> tuple[np.ndarray, np.ndarray]:
         """``stats.chromaticity()`` (blue and red shares), computed once per frame."""
@@ -1286,20 +1313,21 @@ class FailureDetector:
         others: np.ndarray,
         darkest: np.ndarray,
         brightest: np.ndarray,
-        before: np.ndarray,
+        before: tuple[np.ndarray, np.ndarray],
         judge_objects: bool = True,
     ) -> np.ndarray:
         """(rows, cols) bool: blobs of cells at a level new against ``darkest``/``brightest``.
 
-        ``before``: the cells' last unflagged looks scaled by the global gain. Without
+        ``before``: (low, high), the levels the cells' last unflagged looks predict now
+        (:meth:`_expected_levels`). Without
         ``judge_objects``, the blobs that an object in the scene may still explain (a superset,
         for a cheap first look). See :meth:`_blockage_cells`.
         """
         cfg, margin = self.config, self.config.blockage_level_margin
         brighter, darker = novel_levels(
             stats.gray,
-            np.minimum(before, darkest),
-            np.maximum(before, brightest),
+            np.minimum(before[0], darkest),
+            np.maximum(before[1], brightest),
             margin,
             cfg.onset_reach,
         )

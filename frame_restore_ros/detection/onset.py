@@ -24,6 +24,42 @@ def global_gain(gray: np.ndarray, previous: np.ndarray, floor: float = 16.0) -> 
     return float(np.median(gray[lit] / previous[lit]))
 
 
+def exposure_line(
+    gray: np.ndarray,
+    previous: np.ndarray,
+    floor: float = 16.0,
+    min_spread: float = 16.0,
+    min_lit_share: float = 0.25,
+) -> tuple[float, float] | None:
+    """Luma now ~ slope x luma before + offset over cells lit in both frames, or None.
+
+    A camera's tone curve has a black level: an exposure change through it moves dark content
+    by a larger ratio than bright content (a road at 5.6 -> 22.5 while the frame's median ratio
+    was 1.42), which the ratio of :func:`global_gain` does not model. The line goes through the
+    medians (before, now) of the darker and the brighter half of the lit cells (split at the
+    median before): robust to the few cells a failure or a moving object changes. None with
+    fewer than 16 lit cells or less than ``min_lit_share`` of the cells lit (at night a few
+    lights and the failure itself would make the line), or halves less than ``min_spread``
+    levels apart (no lever).
+    gray, previous: (rows, cols) float32 mean luma per cell.
+    """
+    lit = (gray > floor) & (previous > floor)
+    count = int(np.count_nonzero(lit))
+    if count < 16 or count < min_lit_share * lit.size:
+        return None
+    before, now = previous[lit], gray[lit]
+    split = float(np.median(before))
+    low, high = before <= split, before > split
+    if not low.any() or not high.any():
+        return None
+    x1, x2 = float(np.median(before[low])), float(np.median(before[high]))
+    if x2 - x1 < min_spread:
+        return None
+    y1, y2 = float(np.median(now[low])), float(np.median(now[high]))
+    slope = (y2 - y1) / (x2 - x1)
+    return slope, y1 - slope * x1
+
+
 def nearby_min(grid: np.ndarray, reach: int) -> np.ndarray:
     """(rows, cols) float32 minimum over the (2 reach + 1)^2 cells around each cell."""
     kernel = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
