@@ -60,11 +60,7 @@ class CellStats:
         """(n, 3) float32 mean colour of the True cells of (rows, cols) bool ``cells``."""
         if not cells.any():
             return np.zeros((0, 3), dtype=np.float32)
-        padded = pad_to_cells(self.frame, self.cell)
-        rows, cols = padded.shape[0] // self.cell, padded.shape[1] // self.cell
-        blocks = padded.reshape(rows, self.cell, cols, self.cell, 3)
-        r, c = np.nonzero(cells)
-        return blocks[r, :, c, :, :].reshape(len(r), -1, 3).mean(axis=1, dtype=np.float32)
+        return self._cell_pixels(cells).mean(axis=1, dtype=np.float32)
 
     def one_value(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per True cell of ``cells``: its share of pixels of one colour, and that colour.
@@ -79,18 +75,23 @@ class CellStats:
         """
         if not cells.any():
             return np.zeros(0, dtype=np.float32), np.zeros((0, 3), dtype=np.uint8)
-        padded = pad_to_cells(self.frame, self.cell)
-        rows, cols = padded.shape[0] // self.cell, padded.shape[1] // self.cell
-        blocks = padded.reshape(rows, self.cell, cols, self.cell, 3)
-        r, c = np.nonzero(cells)
-        pixels = blocks[r, :, c, :, :].reshape(len(r), -1, 3)
-        centre = blocks[r, self.cell // 2, c, self.cell // 2, :]
+        pixels = self._cell_pixels(cells)
+        middle = self.cell // 2
+        centre = pixels[:, middle * self.cell + middle]  # row-major within the cell
         # Channel by channel: numpy's all() over a last axis of 3 took 6x longer.
         same = pixels[..., 0] == centre[:, None, 0]
         same &= pixels[..., 1] == centre[:, None, 1]
         same &= pixels[..., 2] == centre[:, None, 2]
         share = np.count_nonzero(same, axis=1).astype(np.float32) / np.float32(same.shape[1])
         return share, centre
+
+    def _cell_pixels(self, cells: np.ndarray) -> np.ndarray:
+        """(n, cell * cell, 3) uint8: the pixels of each True cell, row-major within the cell."""
+        padded = pad_to_cells(self.frame, self.cell)
+        rows, cols = padded.shape[0] // self.cell, padded.shape[1] // self.cell
+        blocks = padded.reshape(rows, self.cell, cols, self.cell, 3)
+        r, c = np.nonzero(cells)
+        return blocks[r, :, c, :, :].reshape(len(r), -1, 3)
 
 
 def pad_to_cells(image: np.ndarray, cell: int) -> np.ndarray:
