@@ -13,9 +13,11 @@ import pytest
 
 from frame_restore_ros.detection.detector import (
     FailureDetector,
+    _around,
     _best_shifted_correlation,
     _depth_cells,
 )
+from frame_restore_ros.detection.onset import nearby_any
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -126,6 +128,25 @@ def test_depth_on_the_regions_box_equals_the_depth_on_the_whole_grid(seed):
     whole = cv2.distanceTransform(np.pad(cells, 1).view(np.uint8), cv2.DIST_L2, 3).max()
     assert _depth_cells(cells) == pytest.approx(float(whole))
     assert _depth_cells(np.zeros((5, 5), bool)) == 0.0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_regions_window_holds_its_dilation_as_on_the_whole_grid(seed):
+    """`_around`: per-region passes on the region's box and a margin give the whole grid's
+    values (a region at the grid's edge too), and nothing of the dilation lies outside."""
+    rng = np.random.default_rng(seed)
+    cells = cv2.dilate((rng.random((45, 80)) > 0.96).astype(np.uint8), np.ones((2, 3), np.uint8))
+    cells[0:3, 70:80] = 1  # at the grid's corner
+    count, labels, boxes, _ = cv2.connectedComponentsWithStats(cells, connectivity=8)
+    assert count > 5
+    for region in range(1, count):
+        for margin in (1, 2, 5):
+            window = _around(boxes[region], margin, labels.shape)
+            whole = nearby_any(labels == region, margin)
+            assert np.array_equal(nearby_any(labels[window] == region, margin), whole[window])
+            outside = whole.copy()
+            outside[window] = False
+            assert not outside.any()
 
 
 def _two_frames(shape=(240, 320), seed=11) -> tuple[np.ndarray, np.ndarray]:
