@@ -298,3 +298,43 @@ def test_a_scene_cut_to_other_footage_is_not_a_failure(clip):
     flagged = [d.failed_ratio for d in after]
     assert max(flagged) < 0.002, flagged
     assert [d.scene_cut for d in after][:3] == [True, False, False]  # reported, once
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_cells_holding_a_pixel_of_a_mask_on_a_partial_grid(seed):
+    from frame_restore_ros.detection.cell_stats import cells_holding
+
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(20, 70)), int(rng.integers(20, 90)))  # partial last cells too
+    mask = np.zeros(shape, dtype=bool)
+    for _ in range(int(rng.integers(0, 4))):
+        y, x = int(rng.integers(0, shape[0])), int(rng.integers(0, shape[1]))
+        mask[y : y + int(rng.integers(1, 9)), x : x + int(rng.integers(1, 9))] = True
+    rows, cols = -(-shape[0] // 8), -(-shape[1] // 8)
+    plain = np.array(
+        [
+            [mask[r * 8 : r * 8 + 8, c * 8 : c * 8 + 8].any() for c in range(cols)]
+            for r in range(rows)
+        ]
+    )
+    assert np.array_equal(cells_holding(mask, 8), plain)
+    assert np.array_equal(cells_holding(mask.view(np.uint8) * np.uint8(255), 8), plain)
+
+
+def test_a_cell_a_failures_edge_crosses_keeps_its_look_from_before(clip):
+    """A dead block whose edges fall between cell boundaries: the cells it crosses are clean at
+    cell level, but their look mixes the block's pixels with the scene's. Their remembered look
+    stays the one before the failure, so the next onsets there are judged against the scene."""
+    detector = FailureDetector()
+    for frame in clip[:8]:
+        detector.detect(frame)
+    before = detector._good_gray.copy()
+    damaged = clip[8].copy()
+    damaged[100:164, 204:300] = 0  # rows 12.5-20.5, columns 25.5-37.5 in 8-px cells
+    detection = detector.detect(damaged)
+    assert detection.mask[100:164, 204:300].all(), "the block is found to the pixel"
+    crossed = np.zeros(detector._good_gray.shape, dtype=bool)
+    crossed[12:21, 25:38] = True
+    crossed[13:20, 26:37] = False  # the ring of cells the block covers in part
+    assert (detection.cell_labels[crossed] == FailureKind.CLEAN).any(), "some are clean cells"
+    assert np.array_equal(detector._good_gray[crossed], before[crossed])

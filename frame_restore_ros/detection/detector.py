@@ -19,6 +19,7 @@ import numpy as np
 from frame_restore_ros.detection.cell_stats import (
     CellStats,
     cell_share_at_least,
+    cells_holding,
     compute_cell_stats,
     grid_shape,
     interior_texture,
@@ -518,12 +519,13 @@ class FailureDetector:
             external = _fit_mask(cfg.defect_mask, shape)
             labels[external & (labels == FailureKind.CLEAN)] = FailureKind.EXTERNAL
         ratio = cv2.countNonZero(labels) / labels.size
+        failed_cells = None if ratio == 0.0 else self._cells_with_failed_pixels(labels)
         whole = ratio >= cfg.whole_frame_ratio
         if whole:
             labels[:] = FailureKind.WHOLE_FRAME
             ratio = 1.0
         if not repeated:
-            self._update_history(stats, cells)
+            self._update_history(stats, cells, failed_cells)
         # The first frame has nothing before it (no onsets either), but no scene to cut from.
         cut = self._cut and previous is not None
         return self._detection(labels, cells, ratio, whole, repeated, cut)
@@ -1621,10 +1623,32 @@ class FailureDetector:
         self._whole_share = share
         return self._whole_flagged
 
-    def _update_history(self, stats: CellStats, cells: np.ndarray) -> None:
-        """Blend this frame into the baselines of cells that are not flagged; keep it as before."""
+    def _cells_with_failed_pixels(self, labels: np.ndarray) -> np.ndarray:
+        """(rows, cols) bool: cells holding a pixel labelled failed in (H, W) ``labels``.
+
+        After the borders were refined: a failure's edge rarely falls on the cell grid, and the
+        cells it crosses (a soft rim, a veil spreading) are labelled clean at cell level. An
+        external mask's pixels (a calibrated defect map) do not count: they never change.
+        """
+        failed = cv2.compare(labels, int(FailureKind.CLEAN), cv2.CMP_NE)
+        failed &= cv2.compare(labels, int(FailureKind.EXTERNAL), cv2.CMP_NE)
+        return cells_holding(failed, self.config.cell)
+
+    def _update_history(
+        self, stats: CellStats, cells: np.ndarray, failed_cells: np.ndarray | None = None
+    ) -> None:
+        """Blend this frame into the baselines of cells that showed no failure; keep the rest.
+
+        ``cells``: (rows, cols) uint8 FailureKind per cell; ``failed_cells``: (rows, cols) bool,
+        cells holding a failed pixel (None: none). A cell's look that mixes a failure's pixels
+        with the scene's is no look of the scene: kept out, the next onsets are judged against
+        the look before the failure (a veil or mud spreading from its rim was taken for scene
+        once its edge had crossed a cell).
+        """
         cfg = self.config
         clean = cells == FailureKind.CLEAN
+        if failed_cells is not None:
+            clean &= ~failed_cells
         if self._good_gray is None:
             self._good_gray, self._good_texture = stats.gray.copy(), stats.texture.copy()
         else:
