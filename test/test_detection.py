@@ -338,3 +338,21 @@ def test_a_cell_a_failures_edge_crosses_keeps_its_look_from_before(clip):
     crossed[13:20, 26:37] = False  # the ring of cells the block covers in part
     assert (detection.cell_labels[crossed] == FailureKind.CLEAN).any(), "some are clean cells"
     assert np.array_equal(detector._good_gray[crossed], before[crossed])
+
+
+def test_a_dead_block_framed_by_white_failed_blocks_is_found(clip):
+    """A burst of failed macroblocks: a dead block with white (saturated) failed blocks around
+    it, their outer edges across cells. The cells those edges brighten in part are the white
+    blocks' own, not a lit object that moved off dark scene: the dead block is found (it was
+    not, before, anywhere in the frame)."""
+    size, rim = 45, 21
+    for top, left in ((60, 100), (100, 204), (140, 300), (180, 404)):
+        detector = FailureDetector()
+        for frame in clip[:20]:
+            detector.detect(frame)
+        damaged = clip[20].copy()
+        damaged[top - rim : top + size + rim, left - rim : left + size + rim] = 255
+        damaged[top : top + size, left : left + size] = 3
+        detection = detector.detect(damaged)
+        assert detection.mask[top : top + size, left : left + size].all(), (top, left)
+        assert (detection.labels[top : top + size, left : left + size] == FailureKind.DEAD).all()

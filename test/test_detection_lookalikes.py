@@ -503,10 +503,15 @@ def test_detection_bench_times_bursts_and_blocks_on_frames_it_finds_damaged():
     assert burst["frames"] == block["frames"] == 5  # frames 7, 9, ..., 15 after the warm-ups
     assert burst["flagged_pct"] > 20.0  # 75 % failed; clean frames of this scene flag nothing
     assert 2.0 < block["flagged_pct"] < 12.0  # a quarter of each side: 6.25 %
+    # The share of the failed pixels flagged: the dead block whole; of the burst (262 of the
+    # 350 patches failed) no more than the flagged pixels hold.
+    assert block["found_pct"] == 100.0
+    assert 20.0 < burst["found_pct"] and burst["found_pct"] * 262 / 350 <= burst["flagged_pct"]
     text = format_detection(
         {"speed_clip": "scene", "speed": {"320x180": speed}, "false_alarms": {}}
     )
     assert "75 % burst" in text and "dead block" in text
+    assert f"{block['found_pct']:.1f} % of the failed pixels found" in text
 
 
 def test_static_scene_is_not_frozen_and_a_repeated_frame_is_reported():

@@ -20,12 +20,22 @@ def damage_frame(failure: str, index: int, frame: np.ndarray, grid: tuple[int, i
     dead, saturated, noisy or a decoder colour (a new draw per ``index``). "block": a dead block
     of a quarter of each side, enclosed by clean pixels, moving a little from frame to frame.
     """
+    return damage(failure, index, frame, grid)[0]
+
+
+def damage(
+    failure: str, index: int, frame: np.ndarray, grid: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (damaged copy (H, W, 3) uint8, failed pixels (H, W) bool) (:func:`damage_frame`)."""
     if failure not in FAILURES:
         raise ValueError(f"failure must be one of {FAILURES}, got {failure!r}")
     if failure == "patches":
-        return random_patches(frame, grid, BURST_RATIO, np.random.default_rng(index)).damaged
+        burst = random_patches(frame, grid, BURST_RATIO, np.random.default_rng(index))
+        return burst.damaged, burst.mask
     height, width = frame.shape[:2]
     out = frame.copy()
+    failed = np.zeros((height, width), dtype=bool)
     top, left = height // 3 + index % 7, width // 3 + 2 * (index % 5)
-    out[top : top + height // 4, left : left + width // 4] = 0
-    return out
+    failed[top : top + height // 4, left : left + width // 4] = True
+    out[failed] = 0
+    return out, failed

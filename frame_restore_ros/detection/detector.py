@@ -1067,15 +1067,17 @@ class FailureDetector:
         turned = signature & ~dark_before
         vacated = dark_before & older & ~signature & ~self._flagged_before
         # Lit by an object, not by a failure: not a failure that ended (flagged, or dark in the
-        # previous frame only), not a fill: a saturated or noise look, or a decoder colour and
-        # the cells along its edge (a car's lights are saturated and a noisy night is full of
-        # noise looks: only their own cells are left out).
+        # previous frame only), not a fill: a saturated look or a decoder colour and the cells
+        # along its edge (a block's edge crosses cells that it brightens in part: in a burst of
+        # failed macroblocks the white ones' edges took every dead one beside them for dark
+        # that a lit object uncovered), a noise look (a noisy night is full of them: only their
+        # own cells are left out).
         brightened = self._jumped(stats, 1.0, self.config.dead_novel_margin)
         brightened &= ~self._flagged_before & ~(dark_before & ~older)
         for kind in (FailureKind.SATURATED, FailureKind.NOISE, FailureKind.CAST):
             fill = self._looks.get(kind)
             if fill is not None and fill.shape == brightened.shape:
-                brightened &= ~(nearby_any(fill, 1) if kind is FailureKind.CAST else fill)
+                brightened &= ~(fill if kind is FailureKind.NOISE else nearby_any(fill, 1))
         share = self.config.dead_uncovered_share
         # The lit object is beside the dark it uncovered now: within one nominal frame's motion
         # (a slower camera's wider reach took moving scene near a dead block for it).
