@@ -185,11 +185,13 @@ def format_detection(record: dict) -> str:
             f"  p90 {row['p90_ms']:7.2f} ms  ({row['frames']} frames)"
         )
         for failure, timing in row.get("damaged", {}).items():
+            # A record written before the found share was measured has none: nothing is shown.
+            found = timing.get("found_pct")
+            found_text = "" if found is None else f", {found:.1f} % of the failed pixels found"
             lines.append(
                 f"  {'':>10}  {names.get(failure, failure):<10}  p50 {timing['p50_ms']:7.2f} ms"
                 f"  p90 {timing['p90_ms']:7.2f} ms  ({timing['frames']} damaged frames,"
-                f" {timing['flagged_pct']:.1f} % flagged, {timing.get('found_pct', 0.0):.1f} % of"
-                " the failed pixels found)"
+                f" {timing['flagged_pct']:.1f} % flagged{found_text})"
             )
     lines.append("false alarms on the clean clips (flagged % of pixels per frame):")
     lines.append(
