@@ -1333,9 +1333,9 @@ class FailureDetector:
         """(rows, cols) bool: blobs of cells at a level new against ``darkest``/``brightest``.
 
         ``before``: (low, high), the levels the cells' last unflagged looks predict now
-        (:meth:`_expected_levels`). Without
-        ``judge_objects``, the blobs that an object in the scene may still explain (a superset,
-        for a cheap first look). See :meth:`_blockage_cells`.
+        (:meth:`_expected_levels`). Without ``judge_objects``, the blobs that an object in the
+        scene may still explain (a superset, for a cheap first look). See
+        :meth:`_blockage_cells`.
         """
         cfg, margin = self.config, self.config.blockage_level_margin
         brighter, darker = novel_levels(
