@@ -1262,7 +1262,7 @@ def test_dark_deeper_than_a_frames_motion_is_no_uncovered_scene(monkeypatch):
     box = (slice(40, 104), slice(40, 104))
     assert _dead_block_beside_an_arriving_truck(box) == 1.0
     # Without the depth bound the truck's brightened cells explain the block away.
-    monkeypatch.setattr(detector_module, "_depth_cells", lambda cells: 0.0)
+    monkeypatch.setattr(detector_module, "depth_cells", lambda cells: 0.0)
     assert _dead_block_beside_an_arriving_truck(box) == 0.0
 
 

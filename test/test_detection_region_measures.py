@@ -11,13 +11,13 @@ import cv2
 import numpy as np
 import pytest
 
-from frame_restore_ros.detection.detector import (
-    FailureDetector,
-    _around,
-    _best_shifted_correlation,
-    _depth_cells,
-)
+from frame_restore_ros.detection.detector import FailureDetector
 from frame_restore_ros.detection.onset import nearby_any
+from frame_restore_ros.detection.region_measures import (
+    best_shifted_correlation,
+    depth_cells,
+    window_around,
+)
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:
@@ -68,7 +68,7 @@ def test_shifted_correlation_is_pearson_at_the_best_offset(seed):
     top, left = (0, 0) if seed % 2 else (12, 20)
     where[top : top + 30, left : left + 26] = True
     where[top : top + 6, left : left + 6] = False  # not a rectangle
-    fast = _best_shifted_correlation(now, before, where, 3)
+    fast = best_shifted_correlation(now, before, where, 3)
     assert fast == pytest.approx(_plain_best_shifted_correlation(now, before, where, 3), abs=1e-4)
 
 
@@ -83,10 +83,10 @@ def test_shifted_correlation_of_a_rectangle_is_pearson_too(seed):
     before = before.astype(np.uint8)
     where = np.zeros(now.shape, bool)
     where[seed * 5 : seed * 5 + 20, 0 if seed % 2 else 30 : 64 if seed % 2 else 60] = True
-    fast = _best_shifted_correlation(now, before, where, 3)
+    fast = best_shifted_correlation(now, before, where, 3)
     assert fast == pytest.approx(_plain_best_shifted_correlation(now, before, where, 3), abs=1e-4)
     dark = np.full(now.shape, 3, np.uint8)  # a dead block now: nothing to correlate
-    assert _best_shifted_correlation(dark, before, where, 3) == 0.0
+    assert best_shifted_correlation(dark, before, where, 3) == 0.0
 
 
 def test_shifted_correlation_finds_content_moved_within_reach_only():
@@ -94,8 +94,8 @@ def test_shifted_correlation_finds_content_moved_within_reach_only():
     now = _smooth(rng, (64, 64), level=120, spread=60)
     where = np.zeros(now.shape, bool)
     where[16:48, 16:48] = True
-    assert _best_shifted_correlation(now, np.roll(now, (2, -3), axis=(0, 1)), where, 3) > 0.999
-    far = _best_shifted_correlation(now, np.roll(now, (9, 9), axis=(0, 1)), where, 3)
+    assert best_shifted_correlation(now, np.roll(now, (2, -3), axis=(0, 1)), where, 3) > 0.999
+    far = best_shifted_correlation(now, np.roll(now, (9, 9), axis=(0, 1)), where, 3)
     assert far < 0.9
     assert far == pytest.approx(
         _plain_best_shifted_correlation(now, np.roll(now, (9, 9), axis=(0, 1)), where, 3), abs=1e-4
@@ -108,12 +108,12 @@ def test_shifted_correlation_of_a_constant_side_or_too_few_pixels_is_zero():
     flat = np.full((40, 40), 2, np.uint8)  # a dead block: one level
     where = np.zeros((40, 40), bool)
     where[10:30, 10:30] = True
-    assert _best_shifted_correlation(flat, textured, where, 3) == 0.0
-    assert _best_shifted_correlation(textured, flat, where, 3) == 0.0
+    assert best_shifted_correlation(flat, textured, where, 3) == 0.0
+    assert best_shifted_correlation(textured, flat, where, 3) == 0.0
     two = np.zeros((40, 40), bool)
     two[5, 5:7] = True
-    assert _best_shifted_correlation(textured, textured, two, 3) == 0.0
-    assert _best_shifted_correlation(textured, textured, np.zeros((40, 40), bool), 3) == 0.0
+    assert best_shifted_correlation(textured, textured, two, 3) == 0.0
+    assert best_shifted_correlation(textured, textured, np.zeros((40, 40), bool), 3) == 0.0
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -126,13 +126,13 @@ def test_depth_on_the_regions_box_equals_the_depth_on_the_whole_grid(seed):
         cells[:, :] = False
         cells[0:9, 50:60] = True  # at the grid's corner
     whole = cv2.distanceTransform(np.pad(cells, 1).view(np.uint8), cv2.DIST_L2, 3).max()
-    assert _depth_cells(cells) == pytest.approx(float(whole))
-    assert _depth_cells(np.zeros((5, 5), bool)) == 0.0
+    assert depth_cells(cells) == pytest.approx(float(whole))
+    assert depth_cells(np.zeros((5, 5), bool)) == 0.0
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_a_regions_window_holds_its_dilation_as_on_the_whole_grid(seed):
-    """`_around`: per-region passes on the region's box and a margin give the whole grid's
+    """`window_around`: per-region passes on the region's box and a margin give the whole grid's
     values (a region at the grid's edge too), and nothing of the dilation lies outside."""
     rng = np.random.default_rng(seed)
     cells = cv2.dilate((rng.random((45, 80)) > 0.96).astype(np.uint8), np.ones((2, 3), np.uint8))
@@ -141,7 +141,7 @@ def test_a_regions_window_holds_its_dilation_as_on_the_whole_grid(seed):
     assert count > 5
     for region in range(1, count):
         for margin in (1, 2, 5):
-            window = _around(boxes[region], margin, labels.shape)
+            window = window_around(boxes[region], margin, labels.shape)
             whole = nearby_any(labels == region, margin)
             assert np.array_equal(nearby_any(labels[window] == region, margin), whole[window])
             outside = whole.copy()

@@ -10,8 +10,7 @@ docs/detection.md.
 from __future__ import annotations
 
 import math
-from collections import deque
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -25,28 +24,20 @@ from frame_restore_ros.detection.cell_stats import (
     interior_texture,
     neighbour_correlation,
 )
+from frame_restore_ros.detection.detector_config import DetectorConfig
 from frame_restore_ros.detection.failures import FailureKind
+from frame_restore_ros.detection.frozen_tiles import FrozenTiles
 from frame_restore_ros.detection.level_jumps import (
     compact_regions,
     drop_scene_objects,
     novel_levels,
 )
-from frame_restore_ros.detection.line_measures import (
-    bottom_run,
-    flatness,
-    line_means,
-    lines_broken,
-    lines_change,
-    lines_moved,
-    lines_uniform,
-    lit_nearby,
-)
+from frame_restore_ros.detection.line_failures import LineFailures
 from frame_restore_ros.detection.new_edges import new_edge_pixels
 from frame_restore_ros.detection.onset import (
     CellHistory,
     Hysteresis,
     RecentLooks,
-    RowHysteresis,
     drop_scene_extensions,
     drop_small,
     exposure_line,
@@ -56,24 +47,22 @@ from frame_restore_ros.detection.onset import (
     nearby_max,
     nearby_min,
     release_whole_regions,
-    within_extent,
+)
+from frame_restore_ros.detection.region_measures import (
+    best_shifted_correlation,
+    cells_to_pixels,
+    depth_cells,
+    halved,
+    local_glow,
+    window_around,
 )
 from frame_restore_ros.detection.scene_cut import match_tolerance, new_everywhere
-from frame_restore_ros.detection.seams import border_steps, edge_ratios, seamed_regions
 from frame_restore_ros.detection.soft_edges import darkened_rim
 from frame_restore_ros.media.grid import pixels_to_cells
 
 MIN_FRAME_SIDE = 2  # the smallest frame side the detector (and so the pipeline) takes
-REFRESH_MEMORY_FRAMES = 64  # frames of changed shares kept: still runs longer than this are
-# judged without knowing whether they began after a codec refresh
 # A new scene is judged on at least this share of the cells (lit a frame ago, not failed-looking).
 CUT_MIN_CANDIDATES = 0.01
-# A still region more than this share as dark as a dead cell is a black border or a dead block to
-# the seam rule, not a frozen tile (0.5: night_rural frozen 0 -> 0.58, no false frozen patch on
-# low_sun's pillarbox; with the dead-looking share instead, 0.7 measured the same and 0.9 let a
-# pillarbox region through).
-SEAM_MAX_DARK_SHARE = 0.5
-DEFAULT_CAST_COLOURS = ((128, 128, 128), (0, 135, 0))  # BGR fills of broken H.264/MJPEG decoders
 _CELL_KINDS = (
     FailureKind.DEAD,
     FailureKind.SATURATED,
@@ -82,308 +71,6 @@ _CELL_KINDS = (
     FailureKind.FROZEN,
     FailureKind.BLOCKAGE,
 )
-
-
-@dataclass(eq=False)
-class DetectorConfig:
-    """Thresholds of the failure detector (0-255 scale for intensities; see docs/detection.md).
-
-    A failure is an onset: a cell is flagged when a class's signature appears where nothing like
-    it was within ``onset_reach`` cells in the previous frame, and it stays flagged while the
-    signature persists, for at most ``max_hold_frames`` frames. Onsets wait until
-    ``onset_warmup_frames`` frames have been seen since the start or the last reset.
-    """
-
-    cell: int = 8
-    onset_reach: int = 2
-    onset_memory_frames: int = 8
-    onset_warmup_frames: int = 3
-    max_hold_frames: int = 30
-    cut_level: float = 25.0
-    cut_ratio: float = 0.5
-    # ... or the unfailed part of the frame is new too (scene_cut.py): of the cells lit
-    # >= cut_lit_gray a frame ago that do not look failed now, at least cut_new_share match
-    # no level near theirs (cut_new_level_ratio of it, between cut_new_level_floor and
-    # cut_new_level) in any cell within 2 a frame ago, and cut_new_spread of those cells lie
-    # near a new one; only after a frame with at least cut_min_lit_share of its cells lit.
-    cut_new_level: float = 12.0
-    cut_new_level_ratio: float = 0.25
-    cut_new_level_floor: float = 4.0
-    cut_new_share: float = 0.3
-    cut_new_spread: float = 0.8
-    cut_lit_gray: float = 24.0
-    cut_min_lit_share: float = 0.25
-    dead_max_gray: float = 10.0
-    dead_max_texture: float = 14.0
-    dead_novel_margin: float = 20.0
-    dead_novel_ratio: float = 2.5
-    dead_novel_min_step: float = 8.0
-    dead_scene_share: float = 0.5
-    dead_new_edge_reach: float = 0.02
-    dead_new_edge_px: int = 16
-    # A new dark region of at least this many cells, each darker than its own past, with a new
-    # border against lit content, is an onset even beside dark scene (night). 0: off.
-    dead_region_min_cells: int = 2
-    # ... of cells at most this textured (a dead block is flat black: a dark coat or car body
-    # at dusk carries 4.5-6 of texture, the injected blocks 1.7-2.9) ...
-    dead_region_max_texture: float = 3.5
-    # ... whose new border is at least this share of its lit border (a dark object moving in
-    # brings most of its edge along), and whose pixels now correlate with theirs a frame ago
-    # below this (a light that dimmed keeps the structure under it; a block replaces it).
-    dead_region_new_share: float = 0.25
-    dead_region_max_correlation: float = 0.3
-    dead_region_shift_px: int = 3
-    # ... and whose patch (with its border) matches nothing within an object's motion in the
-    # previous frame this well (a dark object that moved brings its outline along).
-    dead_region_max_match: float = 0.7
-    # ... searched this share of the frame height around it per nominal frame (a coat walking
-    # across a near camera moves 14 % of the height).
-    dead_region_match_reach: float = 0.15
-    # Dark scene joined to a new dark region whose luma moved more than this in the same frame
-    # (as it was or gain-scaled) is covered by it: a block over a night road is dark over dark.
-    # Night clips' dark cells move at most 2 levels a frame at their 99th percentile. 0: off.
-    dead_join_step: float = 2.0
-    dead_hold_step: float = 1.5
-    # A flagged dead region of which fewer than this share still holds has ended: the rest is
-    # scene beside it that looked alike, released with it. 0: each cell on its own.
-    dead_release_share: float = 0.5
-    # A flagged dead cell back within this of its last unflagged level shows the scene again
-    # (a block left a dim border it had covered, which looks dead-alike): released. 0: off.
-    dead_returned_level: float = 3.0
-    dead_rim_reach: float = 0.05
-    dead_uncovered_share: float = 0.25
-    dead_rim_darkening: float = 0.6
-    blockage_level_margin: float = 10.0
-    blockage_min_cells: int = 12
-    blockage_memory_frames: int = 30
-    blockage_moved_share: float = 0.25
-    blockage_body_tolerance: float = 5.0
-    blockage_chroma_margin: float = 10.0
-    blockage_chroma_min_gray: float = 30.0
-    blockage_hold_step: float = 4.0
-    # Something on the lens ends as a whole (wiped off, or it was scene): a flagged blockage
-    # region of which fewer than this share still holds is released whole. 0: each cell alone.
-    blockage_release_share: float = 0.5
-    saturated_min_gray: float = 250.0
-    saturated_max_texture: float = 4.0
-    saturated_novel_margin: float = 20.0
-    object_motion: float = 0.06
-    nominal_frame_rate: float = 30.0
-    max_interval_scale: float = 6.0
-    saturated_glow: float = 20.0
-    saturated_glow_core: float = 200.0
-    saturated_growth_prior: float = 200.0
-    revealed_still_frames: int = 6
-    noise_min_texture: float = 160.0
-    noise_floor_texture: float = 45.0
-    noise_floor_per_level: float = 2.0
-    noise_dark_floor: float = 10.0
-    noise_baseline_ratio: float = 3.0
-    noise_novel_ratio: float = 2.0
-    noise_max_correlation: float = 0.25
-    noise_min_cells: int = 12
-    baseline_alpha: float = 0.1
-    cast_colours: tuple[tuple[int, int, int], ...] = DEFAULT_CAST_COLOURS
-    cast_tolerance: float = 2.0
-    cast_max_texture: float = 0.5
-    # A decoder's fill is one digital value: at least this share of a cast cell's pixels have
-    # exactly its centre's colour (CellStats.one_value; 0 turns the test off), and that colour
-    # is a fill colour's chroma: its channels differ from the fill's by one offset, within
-    # cast_chroma_tolerance (a range conversion brightens a grey fill, it keeps it neutral;
-    # 255 turns the test off).
-    cast_min_one_value: float = 0.9
-    cast_chroma_tolerance: float = 1.0
-    # An exposure change: the global gain moved by at least this. Then a blockage onset must also
-    # be new against the last looks mapped through the frame's exposure line (a tone curve's
-    # black level makes the change affine); 0 turns that off.
-    exposure_change: float = 0.05
-    # A cast onset needs scene that did not nearly look like the fill in the previous frame,
-    # within an object's motion: within this many levels of a fill colour and this texture, a
-    # flat grey car or sky (soft optics, an upscaled stream) moved or drifted in.
-    cast_novel_margin: float = 6.0
-    cast_novel_texture: float = 2.0
-    frozen_frames: int = 3
-    frozen_min_texture: float = 6.0
-    frozen_min_activity: float = 4.0
-    frozen_scene_motion: float = 2.0
-    # Hysteresis on the surroundings: a flagged tile stays while its ring moves this much (a
-    # tunnel's walls move by 1.4-2.6 levels from frame to frame around a frozen tile).
-    frozen_hold_motion: float = 1.0
-    # A codec skips a few 16-px macroblocks at a time (4 cells each) where content barely
-    # changed: a frozen seed covers three of them, and the tile (the seed grown through the
-    # cells that stopped with it) at least four.
-    frozen_min_cells: int = 12
-    frozen_min_tile_cells: int = 16
-    # ... and at least this share of the frame: a codec's skipped blocks are fixed in the
-    # source's pixels, so footage upscaled or coded in larger blocks (an HEVC tree unit is up
-    # to 64 px) skips larger regions; a freeze that matters covers a share of the view (the
-    # evaluation's tiles at least 1 %).
-    frozen_min_tile_share: float = 0.008
-    frozen_grow_activity: float = 1.0
-    # A tile also takes the identical cells within its seeds' extent (the bounding box of the
-    # content that stopped together) that had stopped before it and had moved once: content
-    # the codec was already skipping (a dim street at night, a flat sky) is held with the block.
-    frozen_fill_extent: bool = True
-    frozen_moving_frames: int = 4
-    # A codec refresh (a keyframe in footage whose codec skips most cells, or a refresh of
-    # part of the picture): at least this share of the cells changes in one frame while at
-    # most frozen_refresh_around as many did in the frames on either side (a busy clip changes
-    # 55-60 % of its cells per frame and 95 % at a keyframe; an MPEG-4 encoder at a red light
-    # at night 60 % amid 17-27 %). Cells that stop right after it are the encoder skipping
-    # again, not a freeze.
-    frozen_refresh_share: float = 0.5
-    frozen_refresh_around: float = 0.65
-    frozen_seam_ratio: float = 1.5
-    activity_alpha: float = 0.3
-    line_max_gradient: float = 2.0
-    line_max_gray: float = 12.0
-    # A dead line crosses scene brighter than itself: a line this lit within 6 (three times a
-    # dead line's 0-5; 30 missed dead lines over a dim street at night, 0 took the night's
-    # own black rows: the break and uniformity tests below judge the rest).
-    line_lit_gray: float = 15.0
-    line_min_motion: float = 10.0
-    # A dead line breaks the image: it differs from what the lines just outside its run agree
-    # on (their mean) by this much on average. A smooth dark band of scene (a bonnet's shadow
-    # after a reflection passes) continues its neighbours: ~0.7 levels there.
-    line_min_break: float = 6.0
-    # ... and reads one value along its length: luma std along it at most this (injected
-    # lines: sensor noise, std ~1; a dark valley of a 1080p upscale's horizon row: 10.5).
-    line_max_std: float = 4.0
-    lost_rows_min: int = 2
-    # ... and at least this share of the frame height: resampling (an upscaling camera or
-    # driver, a lens-correction remap) repeats the last 2-5 rows of a 1080p frame; a decoder
-    # loses at least a macroblock row (16 px), the injected losses 5-60 % of the height.
-    lost_rows_min_share: float = 0.01
-    lost_rows_max_gradient: float = 0.25
-    lost_rows_moved_share: float = 0.25
-    # A smear copies a structured row down (>= this luma std along it) exactly: the copied
-    # rows need only a visible change (lost_rows_smear_motion); a flat run (a border, a
-    # bonnet) or smooth rows that merely resemble each other (an upscale) need line_min_motion.
-    lost_rows_smear_std: float = 4.0
-    lost_rows_smear_motion: float = 3.0
-    whole_frame_ratio: float = 0.95
-    whole_frame_max_texture: float = 1.0
-    whole_frame_from: float = 0.8
-    defect_mask: np.ndarray | None = field(default=None, repr=False)  # defect_mask.py
-
-    def __eq__(self, other: object) -> bool:
-        """Field by field; the defect masks by content (arrays have no plain ``==``)."""
-        if not isinstance(other, DetectorConfig):
-            return NotImplemented
-        for item in fields(self):
-            mine, theirs = getattr(self, item.name), getattr(other, item.name)
-            if isinstance(mine, np.ndarray) or isinstance(theirs, np.ndarray):
-                same = mine is theirs or (
-                    mine is not None and theirs is not None and np.array_equal(mine, theirs)
-                )
-            else:
-                same = mine == theirs
-            if not same:
-                return False
-        return True
-
-    __hash__ = None  # mutable, like any dataclass with eq
-
-    def __post_init__(self) -> None:
-        if self.cell < 2:
-            raise ValueError(f"cell must be >= 2 pixels, got {self.cell}")
-        if self.frozen_frames < 2:
-            raise ValueError(f"frozen_frames must be >= 2, got {self.frozen_frames}")
-        if self.onset_reach < 0 or self.max_hold_frames < 0:
-            raise ValueError("onset_reach and max_hold_frames must be >= 0")
-        if not 0.0 <= self.frozen_hold_motion <= self.frozen_scene_motion:
-            raise ValueError(
-                f"frozen_hold_motion must be in [0, frozen_scene_motion "
-                f"{self.frozen_scene_motion}], got {self.frozen_hold_motion}"
-            )
-        if self.dead_returned_level < 0.0:
-            raise ValueError(f"dead_returned_level must be >= 0, got {self.dead_returned_level}")
-        if not 0.0 <= self.frozen_min_tile_share < 1.0:
-            raise ValueError(
-                f"frozen_min_tile_share must be in [0, 1), got {self.frozen_min_tile_share}"
-            )
-        if not self.dead_join_step >= 0.0 or not 0.0 <= self.dead_release_share <= 1.0:
-            raise ValueError(
-                "dead_join_step must be >= 0 and dead_release_share in [0, 1], got "
-                f"{self.dead_join_step} and {self.dead_release_share}"
-            )
-        if not 0.0 <= self.blockage_release_share <= 1.0:
-            raise ValueError(
-                f"blockage_release_share must be in [0, 1], got {self.blockage_release_share}"
-            )
-        if self.onset_memory_frames < 1:
-            raise ValueError(f"onset_memory_frames must be >= 1, got {self.onset_memory_frames}")
-        if self.onset_warmup_frames < 0:
-            raise ValueError(f"onset_warmup_frames must be >= 0, got {self.onset_warmup_frames}")
-        if self.revealed_still_frames < 1:
-            # 0 would take every cell for revealed content: no dead or saturated onset ever.
-            raise ValueError(
-                f"revealed_still_frames must be >= 1, got {self.revealed_still_frames}"
-            )
-        if self.nominal_frame_rate <= 0.0 or self.max_interval_scale < 1.0:
-            raise ValueError(
-                "nominal_frame_rate must be > 0 and max_interval_scale >= 1, got "
-                f"{self.nominal_frame_rate} and {self.max_interval_scale}"
-            )
-        if self.dead_uncovered_share <= 0.0:
-            # 0 would take every new dark region for uncovered scene: no dead onset ever.
-            raise ValueError(f"dead_uncovered_share must be > 0, got {self.dead_uncovered_share}")
-        if self.dead_new_edge_reach <= 0.0 or self.dead_hold_step < 0.0:
-            raise ValueError(
-                "dead_new_edge_reach must be > 0 and dead_hold_step >= 0, got "
-                f"{self.dead_new_edge_reach} and {self.dead_hold_step}"
-            )
-        if not 0.0 < self.cut_new_level_floor <= self.cut_new_level:
-            raise ValueError(
-                "cut_new_level_floor must be in (0, cut_new_level], got "
-                f"{self.cut_new_level_floor} and {self.cut_new_level}"
-            )
-        if self.dead_novel_ratio <= 1.0:
-            raise ValueError(f"dead_novel_ratio must be > 1, got {self.dead_novel_ratio}")
-        if self.dead_region_min_cells < 0 or not 0.0 <= self.dead_region_new_share <= 1.0:
-            raise ValueError(
-                "dead_region_min_cells must be >= 0 and dead_region_new_share in [0, 1], got "
-                f"{self.dead_region_min_cells} and {self.dead_region_new_share}"
-            )
-        if self.dead_region_max_texture < 0.0:
-            raise ValueError(
-                f"dead_region_max_texture must be >= 0, got {self.dead_region_max_texture}"
-            )
-        if not 0.0 <= self.dead_region_match_reach <= 1.0:
-            raise ValueError(
-                f"dead_region_match_reach must be in [0, 1], got {self.dead_region_match_reach}"
-            )
-        if self.dead_region_shift_px < 0:
-            raise ValueError(f"dead_region_shift_px must be >= 0, got {self.dead_region_shift_px}")
-        if not -1.0 <= self.dead_region_max_correlation <= 1.0:
-            raise ValueError(
-                "dead_region_max_correlation must be in [-1, 1], got "
-                f"{self.dead_region_max_correlation}"
-            )
-        if self.exposure_change < 0.0:
-            raise ValueError(f"exposure_change must be >= 0, got {self.exposure_change}")
-        if not 0.0 <= self.cast_min_one_value <= 1.0 or self.cast_chroma_tolerance < 0.0:
-            raise ValueError(
-                "cast_min_one_value must be in [0, 1] and cast_chroma_tolerance >= 0, got "
-                f"{self.cast_min_one_value} and {self.cast_chroma_tolerance}"
-            )
-        if not 0.0 <= self.lost_rows_min_share < 1.0:
-            raise ValueError(
-                f"lost_rows_min_share must be in [0, 1), got {self.lost_rows_min_share}"
-            )
-        for name in (
-            "baseline_alpha",
-            "activity_alpha",
-            "whole_frame_ratio",
-            "lost_rows_moved_share",
-            "frozen_refresh_share",
-            "frozen_refresh_around",
-            # 0 would take every frame for a scene cut: no onset ever.
-            "cut_new_share",
-            "cut_new_spread",
-        ):
-            if not 0.0 < getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
 
 
 @dataclass
@@ -427,9 +114,7 @@ class FailureDetector:
         self._cast_lumas = np.array(
             [_luma(colour) for colour in self.config.cast_colours], dtype=np.float32
         )
-        self._lost_rows = RowHysteresis()
-        self._dead_rows = RowHysteresis(reach=2)
-        self._dead_cols = RowHysteresis(reach=2)
+        self._lines = LineFailures(self.config)
         self.reset()
 
     def reset(self) -> None:
@@ -455,22 +140,17 @@ class FailureDetector:
         # Each cell's blue and red shares when last unflagged; this frame's, once computed.
         self._good_chroma: tuple[np.ndarray, np.ndarray] | None = None
         self._chroma_of: tuple[CellStats, tuple[np.ndarray, np.ndarray]] | None = None
-        self._activity: np.ndarray | None = None
-        self._still: np.ndarray | None = None
-        self._moving: np.ndarray | None = None
-        # Share of cells that changed, per frame, newest last (codec refreshes: _after_refresh).
-        self._changed_shares: deque[float] = deque(maxlen=REFRESH_MEMORY_FRAMES)
+        self._frozen = FrozenTiles(self.config)  # still runs, liveliness, frozen-tile rules
         self._signatures: dict[FailureKind, np.ndarray] = {}
         self._looks: dict[FailureKind, np.ndarray] = {}  # this frame's signatures, once computed
         self._older_dark: np.ndarray | None = None  # the dark signature two frames back
         self._whole_flagged = False
         self._whole_share = 1.0
-        self._lines_of: tuple | None = None  # (luma, its _dark_lines): computed once a frame
-        self._run_of: tuple | None = None  # (luma, its bottom run of lost-looking rows): likewise
         self._rim: np.ndarray | None = None  # the soft rim of a dark blockage (soft_edges.py)
         self._half_previous: tuple | None = None  # (previous luma, it halved): _moved_here
-        for tracker in (*self._flags.values(), self._lost_rows, self._dead_rows, self._dead_cols):
+        for tracker in self._flags.values():
             tracker.reset()
+        self._lines.reset()
 
     def detect(self, frame: np.ndarray, stamp: float | None = None) -> Detection:
         """Detect failures in a (H, W, 3) uint8 BGR frame and update the history.
@@ -512,9 +192,12 @@ class FailureDetector:
                     cells[tracker.flagged] = kind
         else:
             cells = self._classify_cells(stats)
-        labels = self._cells_to_pixels(cells, shape, cfg.cell)
+        labels = cells_to_pixels(cells, shape, cfg.cell)
         self._refine_borders(cells, stats, frame, labels)
-        self._mark_lines(stats, labels, repeated)
+        # A line's onset needs its own content to change (a black border whose flat run
+        # flickers by a few rows is no new failure); after a cut nothing was seen before.
+        before = None if self._previous is None or self._cut else self._previous.gray_full
+        self._lines.mark(stats.gray_full, before, labels, repeated)
         if cfg.defect_mask is not None:
             external = _fit_mask(cfg.defect_mask, shape)
             labels[external & (labels == FailureKind.CLEAN)] = FailureKind.EXTERNAL
@@ -801,11 +484,11 @@ class FailureDetector:
         bottom, right = min(height, y + h + cell), min(width, x + w + cell)
         scale = self._interval_scale * self.config.dead_region_match_reach
         reach = 2 * math.ceil(scale * height / 2)  # even: the two crops' halves align
-        patch = _halved(gray[top:bottom, left:right])
+        patch = halved(gray[top:bottom, left:right])
         # The search window cut from the previous frame halved once a frame: every window
         # starts on an even pixel, so its 2x2 blocks are the whole frame's.
         if self._half_previous is None or self._half_previous[0] is not previous:
-            self._half_previous = (previous, _halved(previous))
+            self._half_previous = (previous, halved(previous))
         up, down = max(0, top - reach), min(height, bottom + reach)
         start, stop = max(0, left - reach), min(width, right + reach)
         search = self._half_previous[1][
@@ -865,15 +548,15 @@ class FailureDetector:
         level = float(stats.gray[top:bottom, left:right][inside].mean())
         crop = (slice(top * cell, bottom * cell), slice(left * cell, right * cell))
         now, before = gray[crop], previous[crop]
-        near = self._cells_to_pixels(nearby_any(inside, 1), now.shape, cell)
+        near = cells_to_pixels(nearby_any(inside, 1), now.shape, cell)
         dark = near & (now <= max(cfg.dead_max_gray, level + 6.0))
         flagged = self._flagged_before[top:bottom, left:right]
-        ignore = self._cells_to_pixels(flagged, now.shape, cell)
+        ignore = cells_to_pixels(flagged, now.shape, cell)
         lit, new = new_edge_pixels(
             now, before, dark, level, cfg.dead_novel_min_step, reach_px, ignore
         )
-        own = self._cells_to_pixels(inside, now.shape, cell)
-        return lit, new, _best_shifted_correlation(now, before, own, cfg.dead_region_shift_px)
+        own = cells_to_pixels(inside, now.shape, cell)
+        return lit, new, best_shifted_correlation(now, before, own, cfg.dead_region_shift_px)
 
     def _revealed(self) -> np.ndarray | bool:
         """(rows, cols) bool: cells still for ``revealed_still_frames`` up to the previous frame.
@@ -883,9 +566,10 @@ class FailureDetector:
         arrived behind the stale view. It is no onset of a dead or saturated failure. False
         before the first frame pair.
         """
-        if self._still is None:
+        still = self._frozen.still
+        if still is None:
             return False
-        return self._still >= self.config.revealed_still_frames
+        return still >= self.config.revealed_still_frames
 
     def _white(self, stats: CellStats, cells: np.ndarray) -> np.ndarray:
         """(rows, cols) bool: ``cells`` whose texture is independent per pixel (noise).
@@ -924,7 +608,7 @@ class FailureDetector:
             top, left = max(0, y - 2), max(0, x - 2)
             crop = gray[top * cell : (y + h + 2) * cell, left * cell : (x + w + 2) * cell]
             mine = labels[top : y + h + 2, left : x + w + 2] == region
-            mine = self._cells_to_pixels(mine, crop.shape, cell)
+            mine = cells_to_pixels(mine, crop.shape, cell)
             # The saturated pixels connected to this region (its partly covered border cells
             # included), not other lights in the crop.
             bright = (crop >= cfg.saturated_glow_core).view(np.uint8)
@@ -937,7 +621,7 @@ class FailureDetector:
             grown = cv2.dilate(core, np.ones((9, 9), np.uint8)).view(bool)
             far = cv2.dilate(core, np.ones((17, 17), np.uint8)).view(bool) & ~grown
             if near.any() and far.any():
-                glowing[region] = _local_glow(crop, near, far) >= cfg.saturated_glow
+                glowing[region] = local_glow(crop, near, far) >= cfg.saturated_glow
         return cells & glowing[labels]
 
     def _grown_from_core(
@@ -1019,7 +703,7 @@ class FailureDetector:
         core_now = np.nan_to_num(share_now, nan=0.0) >= 0.5
         previous = self._previous.gray
         for region in np.unique(labels[cells]):
-            near = _around(boxes[region], reach, labels.shape)  # all the window can reach
+            near = window_around(boxes[region], reach, labels.shape)  # all the window can reach
             window = nearby_any(labels[near] == region, reach)
             arrived = signature[near] & ~core_before[near] & window
             count_arrived = int(np.count_nonzero(arrived))
@@ -1049,7 +733,7 @@ class FailureDetector:
         failure that ended nor a fill, number at least ``dead_uncovered_share`` of those that
         turned dark.
         A black block over the night vacates nothing, and lights up nothing near it. Neither
-        explains new dark cells more than one motion deep (:func:`_depth_cells`): motion uncovers,
+        explains new dark cells more than one motion deep (:func:`depth_cells`): motion uncovers,
         or brings, a band of at most its own width a frame (a dead block on a tunnel wall beside
         a lamp whose glare grew).
         """
@@ -1083,9 +767,9 @@ class FailureDetector:
         # (a slower camera's wider reach took moving scene near a dead block for it).
         beside_reach = self._object_motion_cells(self._previous.gray_full.shape[0], scaled=False)
         for region in np.unique(labels[cells]):
-            near = _around(boxes[region], motion, labels.shape)  # all the window can reach
+            near = window_around(boxes[region], motion, labels.shape)  # all the window can reach
             inside = labels[near] == region
-            if _depth_cells(cells[near] & inside) > motion:
+            if depth_cells(cells[near] & inside) > motion:
                 continue  # deeper than a frame's motion: nothing moving uncovered or brought it
             window = nearby_any(inside, motion)
             arrived = max(int(np.count_nonzero(turned[near] & window)), 1)
@@ -1156,14 +840,17 @@ class FailureDetector:
         # tile. The noise signature is no block (any textured cell three times its own past has
         # it). Dark cells keep no neighbour out: at night much of a scene is as dark as a dead
         # block, and a textured cell beside it that had moved for frames and stopped is a
-        # freeze like any other (the seam rule judges dark regions itself: `_seamed_tiles`).
+        # freeze like any other (the seam rule, `FrozenTiles._seamed_tiles`, judges dark
+        # regions itself).
         looks = {kind: sig for kind, sig in signatures.items() if kind is not FailureKind.NOISE}
         others = np.logical_or.reduce([*flags.values(), *looks.values()])
         flags[FailureKind.BLOCKAGE] = self._blockage_cells(stats, others, cut)
         beside = [sig for kind, sig in looks.items() if kind is not FailureKind.DEAD]
         failures = nearby_any(np.logical_or.reduce([*flags.values(), *beside]), 1)
         dark = stats.gray <= cfg.dead_max_gray  # as dark as a dead cell, whatever its edges
-        flags[FailureKind.FROZEN] = self._frozen_cells(stats, failures, dark, cut)
+        flags[FailureKind.FROZEN] = self._frozen.find(
+            stats, failures, dark, cut, self._flags[FailureKind.FROZEN], self._lines.dark_lines
+        )
         self._older_dark = self._signatures.get(FailureKind.DEAD)
         self._signatures = signatures
         cells = np.zeros(stats.gray.shape, dtype=np.uint8)
@@ -1394,10 +1081,10 @@ class FailureDetector:
         if self._flagged_before.shape == excluded.shape:
             excluded |= self._flagged_before
         gray_full, cell = stats.gray_full, cfg.cell
-        run = self._lost_run(gray_full)
+        run = self._lines.lost_run(gray_full)
         if run >= max(cfg.lost_rows_min, cfg.lost_rows_min_share * gray_full.shape[0]):
             excluded[(gray_full.shape[0] - run) // cell :] = True
-        lost_before = self._lost_rows.flagged
+        lost_before = self._lines.lost_rows.flagged
         if lost_before is not None and lost_before.shape[0] == gray_full.shape[0]:
             rows = np.flatnonzero(lost_before)
             if rows.size:
@@ -1425,187 +1112,6 @@ class FailureDetector:
             cfg.cut_new_share,
             cfg.cut_new_spread,
         )
-
-    def _frozen_cells(
-        self, stats: CellStats, excluded: np.ndarray, dark: np.ndarray, cut: bool
-    ) -> np.ndarray:
-        """Textured cells that stopped changing after changing before, while around them moves.
-
-        ``excluded``: (rows, cols) bool, cells on or beside another failure; ``dark``: (rows,
-        cols) bool, cells as dark as a dead one (for the seam rule); ``cut``: a scene cut in this
-        frame (the cells' motion before it was another scene's).
-        """
-        cfg = self.config
-        tracker = self._flags[FailureKind.FROZEN]
-        if self._still is None:
-            return tracker.update(*(np.zeros(stats.gray.shape, dtype=bool),) * 2)
-        identical = stats.changed <= 0.0
-        # Frames the cell kept changing before its current still run: a frozen tile was live
-        # content; a region the codec skips now and then (the focus of expansion, a far façade)
-        # was identical in some recent frame.
-        self._moving = np.where(
-            identical, self._moving, np.where(self._still > 0, 1, self._moving + 1)
-        ).astype(np.int32)
-        self._still = np.where(identical, self._still + 1, 0).astype(np.int32)
-        self._changed_shares.append(1.0 - float(np.count_nonzero(identical)) / identical.size)
-        if cut:  # a still part of the new scene had not been moving: it cannot have frozen
-            self._moving.fill(0)
-        refreshed = self._after_refresh()
-        if refreshed.size:
-            excluded = excluded | refreshed
-        live = self._moving >= cfg.frozen_moving_frames
-        candidates = (
-            live
-            & (self._still >= cfg.frozen_frames - 1)
-            & (stats.texture >= cfg.frozen_min_texture)
-            & (self._activity >= cfg.frozen_min_activity)
-            & ~excluded
-        )
-        held = identical & (tracker.flagged if tracker.flagged is not None else False)
-        moving_ring = _regions_with_moving_ring(
-            candidates | held, stats.motion, identical, cfg.frozen_scene_motion
-        )
-        if held.any() and cfg.frozen_hold_motion < cfg.frozen_scene_motion:
-            # A flagged tile stays while its surroundings keep moving at all: slow walls move
-            # by a level or two from frame to frame, above and below the onset's level.
-            moving_ring |= _regions_with_moving_ring(
-                held, stats.motion, identical, cfg.frozen_hold_motion
-            )
-        onset = drop_small(candidates & moving_ring, cfg.frozen_min_cells)
-        onset |= self._seamed_tiles(stats, identical, excluded | held | onset, dark)
-        # The rest of a frozen tile (its flat, once-moving cells) stopped with its textured core,
-        # in the same frame: a tile stops as a whole. A sky the codec kept identical for longer,
-        # that never moved, or road beside the tile that the codec keeps from a later frame on
-        # is not taken (growing through every lately stopped cell took it frame after frame).
-        joinable = (
-            identical
-            & (self._still <= cfg.frozen_frames - 1)
-            & (self._activity >= cfg.frozen_grow_activity)
-        )
-        seeds, grown = onset, np.zeros_like(onset)
-        for run in np.unique(self._still[seeds]):
-            same_run = self._still == run
-            grown |= grow(seeds & same_run, joinable & same_run)
-        # The size is judged on what stopped together; the fill below adds only content that
-        # was identical already, which is no evidence of a freeze.
-        share = math.ceil(cfg.frozen_min_tile_share * grown.size)
-        onset = drop_small(grown, max(cfg.frozen_min_tile_cells, share))
-        if cfg.frozen_fill_extent and onset.any():
-            onset = self._fill_extent(onset, seeds & onset, joinable, identical)
-        # Held while some of the tile's textured content stays identical: identical flat cells
-        # carry no evidence of a freeze (a codec keeps a smooth sky identical after a freeze
-        # over it ended) and are held only with such a core.
-        held = identical & (moving_ring | onset)
-        return tracker.update(onset, grow(held & (stats.texture >= cfg.frozen_min_texture), held))
-
-    def _fill_extent(
-        self, tiles: np.ndarray, seeds: np.ndarray, joinable: np.ndarray, identical: np.ndarray
-    ) -> np.ndarray:
-        """(rows, cols) bool: ``tiles`` with the content the codec had kept before the freeze.
-
-        ``tiles``: frozen tiles (rows, cols) bool, each a run of cells that stopped together;
-        ``seeds``: their seeds (the textured, once-live content, or the seamed edge);
-        ``joinable``, ``identical``: as in :meth:`_frozen_cells`. A decoder holds a block of
-        macroblocks, and the block holds content the codec was already skipping (a dim street
-        at night, a flat sky): it stopped earlier, so it did not stop with the tile. Within
-        the extent of the seeds it is held with them; beyond it a sky the codec skips is not,
-        nor within the extent of the whole tile (flat scene that stopped in the same frame
-        reaches far).
-        """
-        filled = tiles.copy()
-        for run in np.unique(self._still[seeds]):
-            same_run = self._still == run
-            earlier = (
-                identical
-                & (self._still >= run)
-                & (self._activity >= self.config.frozen_grow_activity)
-            )
-            joining = (joinable & same_run) | within_extent(seeds & same_run, earlier)
-            filled |= grow(tiles & same_run, joining)
-        return filled
-
-    def _after_refresh(self) -> np.ndarray:
-        """(rows, cols) bool: still cells whose run began right after a codec refresh.
-
-        An empty (0, 0) array when no refresh lies within the memory (most frames).
-
-        A refresh frame changed at least ``frozen_refresh_share`` of the cells while the frames
-        before and after it changed at most ``frozen_refresh_around`` as many (a keyframe amid
-        skipped cells). The encoder skips again after it, all over the frame, in the same frame:
-        such a stop is no evidence of a freeze, whatever the cells did before (the whole
-        stream's requantised cells were "moving"). A camera moving fast changes most cells
-        every frame: no refresh.
-        """
-        shares, limit = list(self._changed_shares), self.config.frozen_refresh_share
-        around = self.config.frozen_refresh_around
-        # still for `run` frames: the last change was `run` frames back, shares[-1 - run]
-        runs = [
-            run
-            for run in range(1, len(shares) - 1)
-            if shares[-1 - run] >= limit
-            and max(shares[-2 - run], shares[-run]) <= around * shares[-1 - run]
-        ]
-        if not runs:  # most frames: no refresh in memory, nothing to allocate
-            return np.zeros((0, 0), dtype=bool)
-        return np.isin(self._still, runs)
-
-    def _seamed_tiles(
-        self, stats: CellStats, identical: np.ndarray, excluded: np.ndarray, dark: np.ndarray
-    ) -> np.ndarray:
-        """(rows, cols) bool: still regions whose content breaks against the moving scene.
-
-        A tile frozen while the scene moves shows a seam on its border (`seams.py`) that grows
-        frame by frame, whether or not the codec skipped it now and then before (the history
-        rule above needs four changing frames first). The region must have moved before it
-        stopped (a static overlay or the bonnet has a seam of its own) and sit in a moving ring.
-        A tile stops as a whole: the still cells (not another failure) still for as many frames
-        as most cells along its breaking edges, and joined to them, froze together, its flat
-        parts included (road that shows nothing now and drifts from the scene later); scene the
-        codec kept identical beside it stopped in other frames. ``dark``: (rows, cols) bool,
-        cells as dark as a dead one (see :data:`SEAM_MAX_DARK_SHARE`).
-        """
-        cfg = self.config
-        still = (
-            identical
-            & (self._still >= cfg.frozen_frames - 1)
-            & (self._activity >= cfg.frozen_grow_activity)
-            & ~excluded
-        )
-        seamed = np.zeros_like(still)
-        if not still.any():
-            return seamed
-        # A failure beside a still region (a dead block next to a codec-still sky) breaks its
-        # border too, and a dead line on the live side breaks every edge it runs along: only
-        # the live scene counts, and only still scene joins a tile.
-        _, _, dead_rows, dead_cols = self._dark_lines(stats.gray_full)
-        lined = np.zeros_like(still)
-        lined[np.unique(np.flatnonzero(dead_rows) // cfg.cell), :] = True
-        lined[:, np.unique(np.flatnonzero(dead_cols) // cfg.cell)] = True
-        excluded = excluded | nearby_any(lined, 1)
-        still = drop_small(still & ~excluded, cfg.frozen_min_cells)
-        live, joinable = ~identical & ~excluded, identical & ~excluded
-        count, labels = cv2.connectedComponents(still.view(np.uint8), connectivity=8)
-        across, beside, inner = border_steps(stats.gray_full, still, live, cfg.cell)
-        ratios = edge_ratios(across, beside)
-        region_of = labels[inner[:, 0], inner[:, 1]]
-        for region in seamed_regions(region_of, ratios, cfg.frozen_seam_ratio):
-            inside = labels == region
-            # Mostly dark: a black border or a dead block, which always breaks against the
-            # scene (and looks as if it had moved once a failure the detector missed covered
-            # it). Dark cells join a tile only where lit content froze with them.
-            if np.count_nonzero(inside & dark) > SEAM_MAX_DARK_SHARE * np.count_nonzero(inside):
-                continue
-            if not _regions_with_moving_ring(
-                inside, stats.motion, identical, cfg.frozen_scene_motion
-            ).any():
-                continue
-            breaking = inner[(region_of == region) & (ratios >= cfg.frozen_seam_ratio)]
-            runs = self._still[breaking[:, 0], breaking[:, 1]]
-            run = np.bincount(runs).argmax()
-            edge_cells = np.zeros_like(still)
-            edge_cells[breaking[runs == run, 0], breaking[runs == run, 1]] = True
-            seamed |= grow(edge_cells, joinable & (self._still == run))
-        return seamed
 
     def _whole_frame(self, stats: CellStats, repeated: bool) -> bool:
         """One flat colour nearly everywhere, appearing after a frame that was not (an onset)."""
@@ -1668,22 +1174,18 @@ class FailureDetector:
         self._red_shares.add(self._good_chroma[1])
         if self._texture_base is None:
             self._texture_base = stats.texture.copy()
-            self._activity = np.zeros(stats.gray.shape, dtype=np.float32)
-            self._still = np.zeros(stats.gray.shape, dtype=np.int32)
-            self._moving = np.zeros(stats.gray.shape, dtype=np.int32)
+            self._frozen.start(stats.gray.shape)
         else:
             alpha = cfg.baseline_alpha
             blended = (1 - alpha) * self._texture_base + alpha * stats.texture
             np.copyto(self._texture_base, blended, where=clean)
-            # Activity learns only while a cell moves, so it remembers how lively a cell was
-            # before it froze; a static bonnet or overlay never becomes "active". A change into
-            # or out of a flagged failure is the failure's, not the scene's: a bonnet that a
-            # block covered for a frame is as still as before.
+            # Liveliness learns from clean cells that changed. A change into or out of a flagged
+            # failure is the failure's, not the scene's: a bonnet that a block covered for a
+            # frame is as still as before.
             moving = clean & (stats.changed > 0.0)
             if self._flagged_before.shape == moving.shape:
                 moving &= ~self._flagged_before
-            blended = (1 - cfg.activity_alpha) * self._activity + cfg.activity_alpha * stats.motion
-            np.copyto(self._activity, blended, where=moving)
+            self._frozen.learn(stats.motion, moving)
         self._previous = stats
 
     def _refine_borders(
@@ -1720,7 +1222,7 @@ class FailureDetector:
             rows = slice(y * cfg.cell, min(labels.shape[0], (y + h) * cfg.cell))
             cols = slice(x * cfg.cell, min(labels.shape[1], (x + w) * cfg.cell))
             box = (rows.stop - rows.start, cols.stop - cols.start)
-            ring_pixels = self._cells_to_pixels(
+            ring_pixels = cells_to_pixels(
                 ring[y : y + h, x : x + w] * np.uint8(255), box, cfg.cell
             )
             if kind is FailureKind.DEAD:
@@ -1765,262 +1267,12 @@ class FailureDetector:
         self._rim = rim
 
     # -- rows and columns --------------------------------------------------------------------
-    def _dark_lines(
-        self, gray: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Row and column means of (H, W) luma, (H,) and (W,), and which of them look dead.
-
-        A dead line is flat, dark and has a lit line beside it. Computed once per frame (the
-        frozen seams and the line onsets both need it).
-        """
-        if self._lines_of is not None and self._lines_of[0] is gray:
-            return self._lines_of[1]
-        cfg = self.config
-        row_mean = line_means(gray, axis=1)
-        col_mean = line_means(gray, axis=0)
-        # Gradients only where a line can be dead (dark, next to lit lines): most frames none.
-        dead_rows = (row_mean <= cfg.line_max_gray) & lit_nearby(row_mean, cfg.line_lit_gray)
-        dead_rows[dead_rows] = flatness(gray[dead_rows], axis=1) <= cfg.line_max_gradient
-        dead_cols = (col_mean <= cfg.line_max_gray) & lit_nearby(col_mean, cfg.line_lit_gray)
-        dead_cols[dead_cols] = flatness(gray[:, dead_cols], axis=0) <= cfg.line_max_gradient
-        self._lines_of = (gray, (row_mean, col_mean, dead_rows, dead_cols))
-        return self._lines_of[1]
-
-    def _lost_run(self, gray: np.ndarray) -> int:
-        """Rows at the bottom of (H, W) luma that look lost (:func:`bottom_run`).
-
-        Computed once a frame: the scene-cut test and the lost-row onsets both need it.
-        """
-        if self._run_of is None or self._run_of[0] is not gray:
-            self._run_of = (gray, bottom_run(gray, self.config.lost_rows_max_gradient))
-        return self._run_of[1]
-
-    def _mark_lines(self, stats: CellStats, labels: np.ndarray, repeated: bool) -> None:
-        """Dead rows/columns (flat, dark, across a lit image) and lost rows at the bottom.
-
-        Lost rows are a bottom run of rows each equal to the one below (one fill colour, or the
-        last good row repeated). Both are flagged at their onset only: a black pillarbox border
-        or a flat bonnet that was there before is scene.
-        """
-        cfg, gray = self.config, stats.gray_full
-        row_mean, col_mean, dead_rows, dead_cols = self._dark_lines(gray)
-        run = self._lost_run(gray)
-        looks_lost = np.zeros(gray.shape[0], dtype=bool)
-        min_rows = max(cfg.lost_rows_min, math.ceil(cfg.lost_rows_min_share * gray.shape[0]))
-        if run >= min_rows:
-            looks_lost[-run:] = True
-        if repeated:
-            dead_rows, dead_cols = self._dead_rows.flagged, self._dead_cols.flagged
-            lost = self._lost_rows.flagged
-        else:
-            # A line's onset needs its own content to change: a black border whose flat run
-            # flickers by a few rows with codec noise is not a new failure.
-            before = self._previous.gray_full if self._previous is not None else None
-            if self._cut:  # a new scene: its dark lines and bottom rows were never seen before
-                before = None
-            row_moved = lines_moved(gray, before, dead_rows | looks_lost, cfg.line_min_motion)
-            # Lost rows are one structure: the rows of the run that did not look lost before
-            # may also count as changed as a whole (a smear's first rows repeat the row just
-            # above them and barely change; the run's far rows do): when they changed on
-            # average, or a quarter of them did (the average is diluted by the columns a
-            # smear or a black fill happens to match: a pillarbox border, the night).
-            fresh_rows = looks_lost & ~self._lost_rows.looked_before(looks_lost.shape)
-            if fresh_rows.any() and before is not None:
-                top = int(np.flatnonzero(looks_lost)[0])
-                # Scene never repeats a structured row exactly across the frame's width.
-                # (The run is the bottom rows: a view; the one-row test first, the copy only then.)
-                structured = float(gray[top].std()) >= cfg.lost_rows_smear_std
-                structured = structured and bool((gray[top:] == gray[top]).all())
-                if fresh_rows[top] and not row_moved[top] and fresh_rows.sum() > 1:
-                    # The run's top row, unchanged, is the last good row that a smear
-                    # repeats: genuine content (a decoder fill changes its top row too).
-                    looks_lost[top] = fresh_rows[top] = False
-                moved_share = np.count_nonzero(row_moved & fresh_rows) / fresh_rows.sum()
-                change = lines_change(gray, before, fresh_rows)
-                if (
-                    moved_share >= cfg.lost_rows_moved_share
-                    or change >= cfg.line_min_motion
-                    or (structured and change >= cfg.lost_rows_smear_motion)
-                ):
-                    row_moved |= fresh_rows
-            col_moved = lines_moved(
-                gray.T, None if before is None else before.T, dead_cols, cfg.line_min_motion
-            )
-            dead_row_onset = (
-                row_moved
-                & lines_broken(gray, dead_rows, cfg.line_min_break)
-                & lines_uniform(gray, dead_rows, cfg.line_max_std)
-            )
-            col_moved &= lines_broken(gray.T, dead_cols, cfg.line_min_break)
-            col_moved &= lines_uniform(gray.T, dead_cols, cfg.line_max_std)
-            covered_rows = covered_cols = None
-            if cv2.countNonZero(labels):  # other failures: their lines' means are not scene
-                failed = labels != FailureKind.CLEAN
-                covered_rows, covered_cols = failed.any(axis=1), failed.any(axis=0)
-            dead_rows = self._dead_rows.update(dead_rows, dead_row_onset, row_mean, covered_rows)
-            dead_cols = self._dead_cols.update(dead_cols, col_moved, col_mean, covered_cols)
-            lost = self._lost_rows.update(looks_lost, row_moved, row_mean, covered_rows)
-        if dead_rows is None or dead_cols is None or lost is None:
-            return
-        dead_rows, dead_cols = np.flatnonzero(dead_rows), np.flatnonzero(dead_cols)
-        # A thin dark line across texture has a strong Laplacian: the cells it crosses are not
-        # noise. Clear noise there, then mark the lines themselves.
-        for lines, axis in ((dead_rows, 0), (dead_cols, 1)):
-            for start in np.unique(lines // cfg.cell) * cfg.cell:
-                band = (
-                    labels[start : start + cfg.cell]
-                    if axis == 0
-                    else labels[:, start : start + cfg.cell]
-                )
-                band[band == FailureKind.NOISE] = FailureKind.CLEAN
-        labels[dead_rows, :] = FailureKind.DEAD
-        labels[:, dead_cols] = FailureKind.DEAD
-        if int(np.count_nonzero(lost)) >= min_rows:
-            labels[lost, :] = FailureKind.LOST_ROWS
-
-    @staticmethod
-    def _cells_to_pixels(cells: np.ndarray, shape: tuple[int, int], cell: int) -> np.ndarray:
-        """(rows, cols) uint8/bool cells -> (H, W) pixels; an exact integer-factor upscale.
-
-        OpenCV's nearest-neighbour resize is 2x faster than numpy's repeat at 720p.
-        """
-        rows, cols = cells.shape
-        if cells.size == 0 or not cells.any():  # most frames: nothing to expand
-            return np.zeros(shape, dtype=cells.dtype)
-        expanded = cv2.resize(
-            cells.view(np.uint8), (cols * cell, rows * cell), interpolation=cv2.INTER_NEAREST_EXACT
-        )
-        return np.ascontiguousarray(expanded[: shape[0], : shape[1]]).view(cells.dtype)
-
-
-def _around(box: np.ndarray, margin: int, shape: tuple[int, int]) -> tuple[slice, slice]:
-    """Return the (rows, cols) slices of a region's ``box`` (x, y, w, h) and ``margin`` around.
-
-    Clipped to ``shape``. A region's dilation by up to ``margin`` lies inside, so per-region
-    passes run on the window instead of the whole grid: a burst of failures brings dozens of
-    regions a frame.
-    """
-    x, y, w, h = (int(value) for value in box[:4])
-    return (
-        slice(max(0, y - margin), min(shape[0], y + h + margin)),
-        slice(max(0, x - margin), min(shape[1], x + w + margin)),
-    )
-
-
-def _depth_cells(cells: np.ndarray) -> float:
-    """Half the thickness, in cells, of (rows, cols) bool ``cells``.
-
-    Its deepest cell's distance to the nearest cell outside it (1 for a one-cell-thick band).
-    """
-    left, top, width, height = cv2.boundingRect(cells.view(np.uint8))
-    if width == 0:
-        return 0.0
-    # Its bounding box and a ring outside: every path to a farther outside cell crosses the ring.
-    padded = cv2.copyMakeBorder(  # np.pad's overhead was 60 us a call, thousands on a burst
-        cells[top : top + height, left : left + width].view(np.uint8),
-        1,
-        1,
-        1,
-        1,
-        cv2.BORDER_CONSTANT,
-        value=0,
-    )
-    return float(cv2.distanceTransform(padded, cv2.DIST_L2, 3).max())
-
-
-def _halved(crop: np.ndarray) -> np.ndarray:
-    """Halve a (H, W) uint8 crop to (H // 2, W // 2) by area.
-
-    Each pixel is the mean of a 2x2 block; an odd last row or column is dropped.
-    """
-    height, width = crop.shape[0] // 2, crop.shape[1] // 2
-    return cv2.resize(
-        crop[: 2 * height, : 2 * width], (width, height), interpolation=cv2.INTER_AREA
-    )
-
-
-def _best_shifted_correlation(
-    now: np.ndarray, before: np.ndarray, where: np.ndarray, shift: int
-) -> float:
-    """Highest correlation of ``now`` and ``before`` over ``where``, ``before`` shifted.
-
-    now, before: (H, W) luma crops; where: (H, W) bool pixels compared; ``before`` is moved by
-    every offset of up to ``shift`` pixels on each axis (content that moved between frames),
-    its edge repeated beyond the crop. 0 where either side is constant. All offsets in one
-    masked ``TM_CCOEFF_NORMED`` (the Pearson correlation over the mask) on the box of ``where``,
-    levels centred first (float32 sums): a burst of failures brings dozens of regions a frame,
-    and one correlation per offset took 52 ms of a 720p burst frame.
-    """
-    left, top, width, height = cv2.boundingRect(where.view(np.uint8))
-    if width == 0 or np.count_nonzero(where) < 3:
-        return 0.0
-    values = now[where]
-    if values.min() == values.max():  # a constant side correlates with nothing (OpenCV says 1)
-        return 0.0
-    centre = np.float32(values.mean())
-    box = (slice(top, top + height), slice(left, left + width))
-    template = now[box].astype(np.float32) - centre
-    mask = where[box]
-    # The box and `shift` pixels around it, the crop's edge repeated where they leave it.
-    rows = np.clip(np.arange(top - shift, top + height + shift), 0, before.shape[0] - 1)
-    cols = np.clip(np.arange(left - shift, left + width + shift), 0, before.shape[1] - 1)
-    image = before[np.ix_(rows, cols)].astype(np.float32) - centre
-    if mask.all():  # a rectangle (most blocks): the unmasked path, 7x faster, the same sums
-        scores = cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED)
-    else:
-        mask = mask.astype(np.float32)
-        scores = cv2.matchTemplate(image, template, cv2.TM_CCOEFF_NORMED, mask=mask)
-    return float(np.nan_to_num(scores, nan=0.0, posinf=0.0, neginf=0.0).max())
 
 
 def _luma(bgr: tuple[int, int, int]) -> float:
     """Luma of a BGR colour as ``cv2.COLOR_BGR2GRAY`` computes it."""
     pixel = np.asarray(bgr, dtype=np.uint8).reshape(1, 1, 3)
     return float(cv2.cvtColor(pixel, cv2.COLOR_BGR2GRAY)[0, 0])
-
-
-def _local_glow(crop: np.ndarray, near: np.ndarray, far: np.ndarray, window: int = 9) -> float:
-    """Median over the ``near`` pixels of their luma minus the mean ``far`` luma beside them.
-
-    crop: (h, w) uint8 luma; near, far: (h, w) bool rings (1-2 and 4-8 px outside a bright
-    core). ``window``: the box (px) in which each near pixel's far neighbours are averaged.
-    """
-    far_weight = far.astype(np.float32)
-    count = cv2.boxFilter(far_weight, -1, (window, window), normalize=False)
-    total = cv2.boxFilter(
-        crop.astype(np.float32) * far_weight, -1, (window, window), normalize=False
-    )
-    judged = near & (count > 0)
-    if not judged.any():
-        return 0.0
-    return float(np.median(crop[judged] - total[judged] / count[judged]))
-
-
-def _regions_with_moving_ring(
-    regions: np.ndarray, motion: np.ndarray, still: np.ndarray, level: float
-) -> np.ndarray:
-    """(rows, cols) bool: the 8-connected ``regions`` whose ring of 2 cells moves >= ``level``.
-
-    The ring is the cells within 2 of a region that are not ``still``; its mean ``motion`` (mean
-    |luma difference| per cell) must reach ``level``: a frozen tile sits in a moving scene.
-    """
-    keep_cells = np.zeros(regions.shape, dtype=bool)
-    if not regions.any():
-        return keep_cells
-    count, labels, boxes, _ = cv2.connectedComponentsWithStats(regions.view(np.uint8), 8)
-    rows, cols = regions.shape
-    kernel = np.ones((5, 5), np.uint8)
-    for index in range(1, count):
-        x, y, w, h = boxes[index, :4]
-        window = (
-            slice(max(0, y - 2), min(rows, y + h + 2)),
-            slice(max(0, x - 2), min(cols, x + w + 2)),
-        )
-        region = (labels[window] == index).view(np.uint8)
-        ring = cv2.dilate(region, kernel).view(bool) & ~still[window]
-        if ring.any() and float(motion[window][ring].mean()) >= level:
-            keep_cells[window] |= region.view(bool)
-    return keep_cells
 
 
 class DefectMaskSizeError(ValueError):

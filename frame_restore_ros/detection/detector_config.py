@@ -1,0 +1,319 @@
+"""The failure detector's settings: every threshold with its default, and their checks.
+
+Each field's comment says what it decides and how its default was measured; docs/detection.md
+has the measurements. A :class:`DetectorConfig` is immutable in practice (the detector reads it
+every frame) and compared field by field, its defect mask by content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+DEFAULT_CAST_COLOURS = ((128, 128, 128), (0, 135, 0))  # BGR fills of broken H.264/MJPEG decoders
+
+
+@dataclass(eq=False)
+class DetectorConfig:
+    """Thresholds of the failure detector (0-255 scale for intensities; see docs/detection.md).
+
+    A failure is an onset: a cell is flagged when a class's signature appears where nothing like
+    it was within ``onset_reach`` cells in the previous frame, and it stays flagged while the
+    signature persists, for at most ``max_hold_frames`` frames. Onsets wait until
+    ``onset_warmup_frames`` frames have been seen since the start or the last reset.
+    """
+
+    cell: int = 8
+    onset_reach: int = 2
+    onset_memory_frames: int = 8
+    onset_warmup_frames: int = 3
+    max_hold_frames: int = 30
+    cut_level: float = 25.0
+    cut_ratio: float = 0.5
+    # ... or the unfailed part of the frame is new too (scene_cut.py): of the cells lit
+    # >= cut_lit_gray a frame ago that do not look failed now, at least cut_new_share match
+    # no level near theirs (cut_new_level_ratio of it, between cut_new_level_floor and
+    # cut_new_level) in any cell within 2 a frame ago, and cut_new_spread of those cells lie
+    # near a new one; only after a frame with at least cut_min_lit_share of its cells lit.
+    cut_new_level: float = 12.0
+    cut_new_level_ratio: float = 0.25
+    cut_new_level_floor: float = 4.0
+    cut_new_share: float = 0.3
+    cut_new_spread: float = 0.8
+    cut_lit_gray: float = 24.0
+    cut_min_lit_share: float = 0.25
+    dead_max_gray: float = 10.0
+    dead_max_texture: float = 14.0
+    dead_novel_margin: float = 20.0
+    dead_novel_ratio: float = 2.5
+    dead_novel_min_step: float = 8.0
+    dead_scene_share: float = 0.5
+    dead_new_edge_reach: float = 0.02
+    dead_new_edge_px: int = 16
+    # A new dark region of at least this many cells, each darker than its own past, with a new
+    # border against lit content, is an onset even beside dark scene (night). 0: off.
+    dead_region_min_cells: int = 2
+    # ... of cells at most this textured (a dead block is flat black: a dark coat or car body
+    # at dusk carries 4.5-6 of texture, the injected blocks 1.7-2.9) ...
+    dead_region_max_texture: float = 3.5
+    # ... whose new border is at least this share of its lit border (a dark object moving in
+    # brings most of its edge along), and whose pixels now correlate with theirs a frame ago
+    # below this (a light that dimmed keeps the structure under it; a block replaces it).
+    dead_region_new_share: float = 0.25
+    dead_region_max_correlation: float = 0.3
+    dead_region_shift_px: int = 3
+    # ... and whose patch (with its border) matches nothing within an object's motion in the
+    # previous frame this well (a dark object that moved brings its outline along).
+    dead_region_max_match: float = 0.7
+    # ... searched this share of the frame height around it per nominal frame (a coat walking
+    # across a near camera moves 14 % of the height).
+    dead_region_match_reach: float = 0.15
+    # Dark scene joined to a new dark region whose luma moved more than this in the same frame
+    # (as it was or gain-scaled) is covered by it: a block over a night road is dark over dark.
+    # Night clips' dark cells move at most 2 levels a frame at their 99th percentile. 0: off.
+    dead_join_step: float = 2.0
+    dead_hold_step: float = 1.5
+    # A flagged dead region of which fewer than this share still holds has ended: the rest is
+    # scene beside it that looked alike, released with it. 0: each cell on its own.
+    dead_release_share: float = 0.5
+    # A flagged dead cell back within this of its last unflagged level shows the scene again
+    # (a block left a dim border it had covered, which looks dead-alike): released. 0: off.
+    dead_returned_level: float = 3.0
+    dead_rim_reach: float = 0.05
+    dead_uncovered_share: float = 0.25
+    dead_rim_darkening: float = 0.6
+    blockage_level_margin: float = 10.0
+    blockage_min_cells: int = 12
+    blockage_memory_frames: int = 30
+    blockage_moved_share: float = 0.25
+    blockage_body_tolerance: float = 5.0
+    blockage_chroma_margin: float = 10.0
+    blockage_chroma_min_gray: float = 30.0
+    blockage_hold_step: float = 4.0
+    # Something on the lens ends as a whole (wiped off, or it was scene): a flagged blockage
+    # region of which fewer than this share still holds is released whole. 0: each cell alone.
+    blockage_release_share: float = 0.5
+    saturated_min_gray: float = 250.0
+    saturated_max_texture: float = 4.0
+    saturated_novel_margin: float = 20.0
+    object_motion: float = 0.06
+    nominal_frame_rate: float = 30.0
+    max_interval_scale: float = 6.0
+    saturated_glow: float = 20.0
+    saturated_glow_core: float = 200.0
+    saturated_growth_prior: float = 200.0
+    revealed_still_frames: int = 6
+    noise_min_texture: float = 160.0
+    noise_floor_texture: float = 45.0
+    noise_floor_per_level: float = 2.0
+    noise_dark_floor: float = 10.0
+    noise_baseline_ratio: float = 3.0
+    noise_novel_ratio: float = 2.0
+    noise_max_correlation: float = 0.25
+    noise_min_cells: int = 12
+    baseline_alpha: float = 0.1
+    cast_colours: tuple[tuple[int, int, int], ...] = DEFAULT_CAST_COLOURS
+    cast_tolerance: float = 2.0
+    cast_max_texture: float = 0.5
+    # A decoder's fill is one digital value: at least this share of a cast cell's pixels have
+    # exactly its centre's colour (CellStats.one_value; 0 turns the test off), and that colour
+    # is a fill colour's chroma: its channels differ from the fill's by one offset, within
+    # cast_chroma_tolerance (a range conversion brightens a grey fill, it keeps it neutral;
+    # 255 turns the test off).
+    cast_min_one_value: float = 0.9
+    cast_chroma_tolerance: float = 1.0
+    # An exposure change: the global gain moved by at least this. Then a blockage onset must also
+    # be new against the last looks mapped through the frame's exposure line (a tone curve's
+    # black level makes the change affine); 0 turns that off.
+    exposure_change: float = 0.05
+    # A cast onset needs scene that did not nearly look like the fill in the previous frame,
+    # within an object's motion: within this many levels of a fill colour and this texture, a
+    # flat grey car or sky (soft optics, an upscaled stream) moved or drifted in.
+    cast_novel_margin: float = 6.0
+    cast_novel_texture: float = 2.0
+    frozen_frames: int = 3
+    frozen_min_texture: float = 6.0
+    frozen_min_activity: float = 4.0
+    frozen_scene_motion: float = 2.0
+    # Hysteresis on the surroundings: a flagged tile stays while its ring moves this much (a
+    # tunnel's walls move by 1.4-2.6 levels from frame to frame around a frozen tile).
+    frozen_hold_motion: float = 1.0
+    # A codec skips a few 16-px macroblocks at a time (4 cells each) where content barely
+    # changed: a frozen seed covers three of them, and the tile (the seed grown through the
+    # cells that stopped with it) at least four.
+    frozen_min_cells: int = 12
+    frozen_min_tile_cells: int = 16
+    # ... and at least this share of the frame: a codec's skipped blocks are fixed in the
+    # source's pixels, so footage upscaled or coded in larger blocks (an HEVC tree unit is up
+    # to 64 px) skips larger regions; a freeze that matters covers a share of the view (the
+    # evaluation's tiles at least 1 %).
+    frozen_min_tile_share: float = 0.008
+    frozen_grow_activity: float = 1.0
+    # A tile also takes the identical cells within its seeds' extent (the bounding box of the
+    # content that stopped together) that had stopped before it and had moved once: content
+    # the codec was already skipping (a dim street at night, a flat sky) is held with the block.
+    frozen_fill_extent: bool = True
+    frozen_moving_frames: int = 4
+    # A codec refresh (a keyframe in footage whose codec skips most cells, or a refresh of
+    # part of the picture): at least this share of the cells changes in one frame while at
+    # most frozen_refresh_around as many did in the frames on either side (a busy clip changes
+    # 55-60 % of its cells per frame and 95 % at a keyframe; an MPEG-4 encoder at a red light
+    # at night 60 % amid 17-27 %). Cells that stop right after it are the encoder skipping
+    # again, not a freeze.
+    frozen_refresh_share: float = 0.5
+    frozen_refresh_around: float = 0.65
+    frozen_seam_ratio: float = 1.5
+    activity_alpha: float = 0.3
+    line_max_gradient: float = 2.0
+    line_max_gray: float = 12.0
+    # A dead line crosses scene brighter than itself: a line this lit within 6 (three times a
+    # dead line's 0-5; 30 missed dead lines over a dim street at night, 0 took the night's
+    # own black rows: the break and uniformity tests below judge the rest).
+    line_lit_gray: float = 15.0
+    line_min_motion: float = 10.0
+    # A dead line breaks the image: it differs from what the lines just outside its run agree
+    # on (their mean) by this much on average. A smooth dark band of scene (a bonnet's shadow
+    # after a reflection passes) continues its neighbours: ~0.7 levels there.
+    line_min_break: float = 6.0
+    # ... and reads one value along its length: luma std along it at most this (injected
+    # lines: sensor noise, std ~1; a dark valley of a 1080p upscale's horizon row: 10.5).
+    line_max_std: float = 4.0
+    lost_rows_min: int = 2
+    # ... and at least this share of the frame height: resampling (an upscaling camera or
+    # driver, a lens-correction remap) repeats the last 2-5 rows of a 1080p frame; a decoder
+    # loses at least a macroblock row (16 px), the injected losses 5-60 % of the height.
+    lost_rows_min_share: float = 0.01
+    lost_rows_max_gradient: float = 0.25
+    lost_rows_moved_share: float = 0.25
+    # A smear copies a structured row down (>= this luma std along it) exactly: the copied
+    # rows need only a visible change (lost_rows_smear_motion); a flat run (a border, a
+    # bonnet) or smooth rows that merely resemble each other (an upscale) need line_min_motion.
+    lost_rows_smear_std: float = 4.0
+    lost_rows_smear_motion: float = 3.0
+    whole_frame_ratio: float = 0.95
+    whole_frame_max_texture: float = 1.0
+    whole_frame_from: float = 0.8
+    defect_mask: np.ndarray | None = field(default=None, repr=False)  # defect_mask.py
+
+    def __eq__(self, other: object) -> bool:
+        """Field by field; the defect masks by content (arrays have no plain ``==``)."""
+        if not isinstance(other, DetectorConfig):
+            return NotImplemented
+        for item in fields(self):
+            mine, theirs = getattr(self, item.name), getattr(other, item.name)
+            if isinstance(mine, np.ndarray) or isinstance(theirs, np.ndarray):
+                same = mine is theirs or (
+                    mine is not None and theirs is not None and np.array_equal(mine, theirs)
+                )
+            else:
+                same = mine == theirs
+            if not same:
+                return False
+        return True
+
+    __hash__ = None  # mutable, like any dataclass with eq
+
+    def __post_init__(self) -> None:
+        if self.cell < 2:
+            raise ValueError(f"cell must be >= 2 pixels, got {self.cell}")
+        if self.frozen_frames < 2:
+            raise ValueError(f"frozen_frames must be >= 2, got {self.frozen_frames}")
+        if self.onset_reach < 0 or self.max_hold_frames < 0:
+            raise ValueError("onset_reach and max_hold_frames must be >= 0")
+        if not 0.0 <= self.frozen_hold_motion <= self.frozen_scene_motion:
+            raise ValueError(
+                f"frozen_hold_motion must be in [0, frozen_scene_motion "
+                f"{self.frozen_scene_motion}], got {self.frozen_hold_motion}"
+            )
+        if self.dead_returned_level < 0.0:
+            raise ValueError(f"dead_returned_level must be >= 0, got {self.dead_returned_level}")
+        if not 0.0 <= self.frozen_min_tile_share < 1.0:
+            raise ValueError(
+                f"frozen_min_tile_share must be in [0, 1), got {self.frozen_min_tile_share}"
+            )
+        if not self.dead_join_step >= 0.0 or not 0.0 <= self.dead_release_share <= 1.0:
+            raise ValueError(
+                "dead_join_step must be >= 0 and dead_release_share in [0, 1], got "
+                f"{self.dead_join_step} and {self.dead_release_share}"
+            )
+        if not 0.0 <= self.blockage_release_share <= 1.0:
+            raise ValueError(
+                f"blockage_release_share must be in [0, 1], got {self.blockage_release_share}"
+            )
+        if self.onset_memory_frames < 1:
+            raise ValueError(f"onset_memory_frames must be >= 1, got {self.onset_memory_frames}")
+        if self.onset_warmup_frames < 0:
+            raise ValueError(f"onset_warmup_frames must be >= 0, got {self.onset_warmup_frames}")
+        if self.revealed_still_frames < 1:
+            # 0 would take every cell for revealed content: no dead or saturated onset ever.
+            raise ValueError(
+                f"revealed_still_frames must be >= 1, got {self.revealed_still_frames}"
+            )
+        if self.nominal_frame_rate <= 0.0 or self.max_interval_scale < 1.0:
+            raise ValueError(
+                "nominal_frame_rate must be > 0 and max_interval_scale >= 1, got "
+                f"{self.nominal_frame_rate} and {self.max_interval_scale}"
+            )
+        if self.dead_uncovered_share <= 0.0:
+            # 0 would take every new dark region for uncovered scene: no dead onset ever.
+            raise ValueError(f"dead_uncovered_share must be > 0, got {self.dead_uncovered_share}")
+        if self.dead_new_edge_reach <= 0.0 or self.dead_hold_step < 0.0:
+            raise ValueError(
+                "dead_new_edge_reach must be > 0 and dead_hold_step >= 0, got "
+                f"{self.dead_new_edge_reach} and {self.dead_hold_step}"
+            )
+        if not 0.0 < self.cut_new_level_floor <= self.cut_new_level:
+            raise ValueError(
+                "cut_new_level_floor must be in (0, cut_new_level], got "
+                f"{self.cut_new_level_floor} and {self.cut_new_level}"
+            )
+        if self.dead_novel_ratio <= 1.0:
+            raise ValueError(f"dead_novel_ratio must be > 1, got {self.dead_novel_ratio}")
+        if self.dead_region_min_cells < 0 or not 0.0 <= self.dead_region_new_share <= 1.0:
+            raise ValueError(
+                "dead_region_min_cells must be >= 0 and dead_region_new_share in [0, 1], got "
+                f"{self.dead_region_min_cells} and {self.dead_region_new_share}"
+            )
+        if self.dead_region_max_texture < 0.0:
+            raise ValueError(
+                f"dead_region_max_texture must be >= 0, got {self.dead_region_max_texture}"
+            )
+        if not 0.0 <= self.dead_region_match_reach <= 1.0:
+            raise ValueError(
+                f"dead_region_match_reach must be in [0, 1], got {self.dead_region_match_reach}"
+            )
+        if self.dead_region_shift_px < 0:
+            raise ValueError(f"dead_region_shift_px must be >= 0, got {self.dead_region_shift_px}")
+        if not -1.0 <= self.dead_region_max_correlation <= 1.0:
+            raise ValueError(
+                "dead_region_max_correlation must be in [-1, 1], got "
+                f"{self.dead_region_max_correlation}"
+            )
+        if self.exposure_change < 0.0:
+            raise ValueError(f"exposure_change must be >= 0, got {self.exposure_change}")
+        if not 0.0 <= self.cast_min_one_value <= 1.0 or self.cast_chroma_tolerance < 0.0:
+            raise ValueError(
+                "cast_min_one_value must be in [0, 1] and cast_chroma_tolerance >= 0, got "
+                f"{self.cast_min_one_value} and {self.cast_chroma_tolerance}"
+            )
+        if not 0.0 <= self.lost_rows_min_share < 1.0:
+            raise ValueError(
+                f"lost_rows_min_share must be in [0, 1), got {self.lost_rows_min_share}"
+            )
+        for name in (
+            "baseline_alpha",
+            "activity_alpha",
+            "whole_frame_ratio",
+            "lost_rows_moved_share",
+            "frozen_refresh_share",
+            "frozen_refresh_around",
+            # 0 would take every frame for a scene cut: no onset ever.
+            "cut_new_share",
+            "cut_new_spread",
+        ):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+
+
+__all__ = ["DEFAULT_CAST_COLOURS", "DetectorConfig"]
