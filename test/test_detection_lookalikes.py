@@ -1765,3 +1765,68 @@ def test_dark_scene_joined_to_a_block_is_released_when_the_block_goes():
     ):
         with pytest.raises(ValueError, match="dead_join_step must be >= 0"):
             DetectorConfig(**bad)
+
+
+def _sky_over_dark_road(frames: int) -> list[np.ndarray]:
+    """(120, 160, 3) frames of a panning texture: a bright top (150-210) over a dark road that
+    brightens towards the camera (15 -> 80 plus a little texture), as a street scene does."""
+    scene = []
+    for frame in moving_scene(frames, shape=(120, 160)):
+        frame = frame.astype(np.float32)
+        frame[:50] = frame[:50] * 0.25 + 150.0
+        frame[50:] = frame[50:] * 0.15 + np.linspace(15.0, 80.0, 70)[:, None, None]
+        scene.append(frame.astype(np.uint8))
+    return scene
+
+
+def test_a_grey_fill_over_most_of_a_dark_road_is_lost_rows_not_a_scene_cut():
+    """A decoder's grey (128) over the bottom 58 % of a dark road raises the frame's median luma
+    ratio to 1.44; measured with the fill, the exposure gain made the unchanged sky above look
+    moved and the frame read as a scene cut (no onset judged: urban_overcast's bottom losses of
+    more than half the frame were all missed). The gain of the cut test leaves out what looks
+    failed. Nothing is flagged once the fill is gone."""
+    from frame_restore_ros.synthetic.corruption import GRAY_FILL
+
+    detector = FailureDetector()
+    for index, frame in enumerate(_sky_over_dark_road(14)):
+        if index == 10:
+            frame[50:] = GRAY_FILL
+        found = detector.detect(frame, index / 30)
+        if index == 10:
+            assert not found.scene_cut
+            assert (found.labels[50:] == FailureKind.LOST_ROWS).all()
+            assert not found.mask[:50].any()
+        else:
+            assert not found.mask.any(), (index, found.counts)
+
+
+def test_grey_fills_over_most_of_a_real_road_are_found_as_lost_rows():
+    """urban_overcast: grey fills from 42 % of the height down (the road and the cars on it)."""
+    from frame_restore_ros.synthetic.corruption import GRAY_FILL
+
+    frames = read_frames(_development_clip("driving_urban_overcast_640x360.mp4"), max_frames=62)
+    detector, found_rows = FailureDetector(), []
+    for index, frame in enumerate(frames):
+        if index in (20, 40, 60):
+            frame = frame.copy()
+            frame[150:] = GRAY_FILL
+        found = detector.detect(frame, index / 30)
+        if index in (20, 40, 60):
+            found_rows.append(float((found.labels[150:] == FailureKind.LOST_ROWS).mean()))
+        else:
+            assert not found.mask.any(), (index, found.counts)
+    assert found_rows == [1.0, 1.0, 1.0]
+
+
+def test_an_exposure_jump_that_clips_the_sky_through_a_harsh_tone_curve_is_no_failure():
+    """low_sun through a cheap camera's tone curve ((luma - 30) x 1.4, clipped): its exposure
+    jump at frame 3 clips the sky to white and crushes the road. Measured without what looks
+    failed (the clipped sky), the gain is the exposure jump itself, so the cut test keeps the
+    frame's own gain there: the jump is a cut, not a saturated sky, dead cars and lost rows
+    (they were flagged in 297 of 300 frames when the failure-free gain served here too)."""
+    harsh = np.clip((np.arange(256) - 30) * 1.4, 0, 255).astype(np.uint8)
+    path = _development_clip("driving_low_sun_640x360.mp4")
+    detector = FailureDetector()
+    for index, frame in enumerate(read_frames(path, max_frames=12)):
+        found = detector.detect(harsh[frame], index / 30)
+        assert not found.mask.any(), (index, found.counts)

@@ -1053,7 +1053,7 @@ class FailureDetector:
     def _scene_cut(self, stats: CellStats, looks_failed: np.ndarray) -> bool:
         """Is most of the image new scene (a stream restart, a camera switch)? Then no onsets.
 
-        A cut: ``cut_ratio`` of the cells moved by more than ``cut_level`` beyond the global
+        A cut: ``cut_ratio`` of the cells moved by more than ``cut_level`` beyond the exposure
         gain, and most of those do not look failed now (``looks_failed``: (rows, cols) bool,
         any class's signature). A frame where most cells turned black, white, a fill colour or
         noise at once (a burst of lost packets, the paper's 75 % patch masking) is a failure;
@@ -1061,16 +1061,14 @@ class FailureDetector:
         look failed is new scene all over the frame (``scene_cut.new_everywhere``): a cut to a
         night scene darkens most cells at once as a dead sensor would, but a failure leaves the
         scene beside it going on.
+
+        Both tests measure the exposure gain without what looks failed now or was flagged a
+        frame ago, the first only where that gain shows no exposure change (else the frame's
+        own): a grey fill over the bottom half of a dark road made the frame's gain 1.4, the
+        unchanged sky above "moved" by it, and the frame read as a cut.
         """
         cfg, previous = self.config, self._previous
         if previous is None:
-            return True
-        scaled = previous.gray * np.float32(self._gain)
-        moved = np.abs(stats.gray - scaled) > cfg.cut_level
-        count = np.count_nonzero(moved)
-        if count >= cfg.cut_ratio * moved.size and (
-            np.count_nonzero(moved & looks_failed) < 0.5 * count
-        ):
             return True
         # What the previous frame showed lit: a failure leaves it going on beside it (a veil
         # or a lamp-like block at night lights cells, but the scene's own lights go on); a
@@ -1078,8 +1076,9 @@ class FailureDetector:
         # (now, or flagged a frame ago: a failure's end) are left out, of the exposure gain
         # too (a grey fill skews it).
         excluded = nearby_any(looks_failed, 1)  # and the cells a failed region half covers
+        ended = np.zeros_like(excluded)
         if self._flagged_before.shape == excluded.shape:
-            excluded |= self._flagged_before
+            ended |= self._flagged_before
         gray_full, cell = stats.gray_full, cfg.cell
         run = self._lines.lost_run(gray_full)
         if run >= max(cfg.lost_rows_min, cfg.lost_rows_min_share * gray_full.shape[0]):
@@ -1088,11 +1087,21 @@ class FailureDetector:
         if lost_before is not None and lost_before.shape[0] == gray_full.shape[0]:
             rows = np.flatnonzero(lost_before)
             if rows.size:
-                excluded[rows[0] // cell :] = True
+                ended[rows[0] // cell :] = True
+        excluded |= ended
         zero = np.float32(0)
         gain = global_gain(
             np.where(excluded, zero, stats.gray), np.where(excluded, zero, previous.gray)
         )
+        # Where the scene beside what looks failed kept its exposure, a failure's fill moved the
+        # frame's gain; otherwise it is an exposure jump (one that clips a little sky is a cut).
+        exposure = gain if abs(gain - 1.0) < cfg.exposure_change else self._gain
+        moved = np.abs(stats.gray - previous.gray * np.float32(exposure)) > cfg.cut_level
+        count = np.count_nonzero(moved)
+        if count >= cfg.cut_ratio * moved.size and (
+            np.count_nonzero(moved & looks_failed) < 0.5 * count
+        ):
+            return True
         seen = previous.gray * np.float32(gain)
         lit_before = seen >= cfg.cut_lit_gray
         # A cut that reads as a failure takes away a lit scene; over the night (a few lit
