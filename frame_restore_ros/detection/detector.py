@@ -144,6 +144,7 @@ class FailureDetector:
         self._signatures: dict[FailureKind, np.ndarray] = {}
         self._looks: dict[FailureKind, np.ndarray] = {}  # this frame's signatures, once computed
         self._older_dark: np.ndarray | None = None  # the dark signature two frames back
+        self._older_dark_scene: np.ndarray | None = None  # the same without what was flagged
         self._whole_flagged = False
         self._whole_share = 1.0
         self._rim: np.ndarray | None = None  # the soft rim of a dark blockage (soft_edges.py)
@@ -804,6 +805,15 @@ class FailureDetector:
                 onset = np.zeros(signature.shape, dtype=bool)
             else:
                 fresh = signature & ~before
+                older = self._older_dark_scene
+                if kind is FailureKind.DEAD and older is not None and older.shape == fresh.shape:
+                    # Dark scene two frames back (not flagged), lit by `dead_novel_margin` more
+                    # in the previous frame only, dark again: that frame's light ended (the faint
+                    # edge of a veil over the night, which no look counts as failed), and the
+                    # darkness is the scene's. Night cells flickering about the dark level, and
+                    # a dead block back after a flagged frame, stay fresh.
+                    lit = self._jumped(stats, -1.0, cfg.dead_novel_margin)
+                    fresh &= ~(older & lit)
                 onset = grow(self._novel(stats, kind, fresh, signature), fresh)
                 if kind is FailureKind.DEAD:
                     onset = self._drop_dark_scene(onset, signature & before, stats)
@@ -852,6 +862,9 @@ class FailureDetector:
             stats, failures, dark, cut, self._flags[FailureKind.FROZEN], self._lines.dark_lines
         )
         self._older_dark = self._signatures.get(FailureKind.DEAD)
+        self._older_dark_scene = None
+        if self._older_dark is not None and self._older_dark.shape == self._flagged_before.shape:
+            self._older_dark_scene = self._older_dark & ~self._flagged_before
         self._signatures = signatures
         cells = np.zeros(stats.gray.shape, dtype=np.uint8)
         # Order = priority when several rules fire: the most specific evidence wins.
