@@ -1089,9 +1089,8 @@ class FailureDetector:
         # (now, or flagged a frame ago: a failure's end) are left out, of the exposure gain
         # too (a grey fill skews it).
         excluded = nearby_any(looks_failed, 1)  # and the cells a failed region half covers
-        ended = np.zeros_like(excluded)
         if self._flagged_before.shape == excluded.shape:
-            ended |= self._flagged_before
+            excluded |= self._flagged_before
         gray_full, cell = stats.gray_full, cfg.cell
         run = self._lines.lost_run(gray_full)
         if run >= max(cfg.lost_rows_min, cfg.lost_rows_min_share * gray_full.shape[0]):
@@ -1100,8 +1099,7 @@ class FailureDetector:
         if lost_before is not None and lost_before.shape[0] == gray_full.shape[0]:
             rows = np.flatnonzero(lost_before)
             if rows.size:
-                ended[rows[0] // cell :] = True
-        excluded |= ended
+                excluded[rows[0] // cell :] = True
         zero = np.float32(0)
         gain = global_gain(
             np.where(excluded, zero, stats.gray), np.where(excluded, zero, previous.gray)
