@@ -148,6 +148,7 @@ class FailureDetector:
         self._whole_flagged = False
         self._whole_share = 1.0
         self._rim: np.ndarray | None = None  # the soft rim of a dark blockage (soft_edges.py)
+        self._blockage_rim: np.ndarray | None = None  # this frame's blockage rim (output only)
         self._half_previous: tuple | None = None  # (previous luma, it halved): _moved_here
         for tracker in self._flags.values():
             tracker.reset()
@@ -203,7 +204,13 @@ class FailureDetector:
             external = _fit_mask(cfg.defect_mask, shape)
             labels[external & (labels == FailureKind.CLEAN)] = FailureKind.EXTERNAL
         ratio = cv2.countNonZero(labels) / labels.size
-        failed_cells = None if ratio == 0.0 else self._cells_with_failed_pixels(labels)
+        failed_cells = None
+        if ratio > 0.0:
+            looked = labels
+            if self._blockage_rim is not None:  # output only: its looks enter the history
+                looked = labels.copy()
+                looked[self._blockage_rim & (labels == FailureKind.BLOCKAGE)] = FailureKind.CLEAN
+            failed_cells = self._cells_with_failed_pixels(looked)
         whole = ratio >= cfg.whole_frame_ratio
         if whole:
             labels[:] = FailureKind.WHOLE_FRAME
@@ -1264,6 +1271,7 @@ class FailureDetector:
             # CLEAN is 0, so adding kind where the ring meets clean pixels labels them.
             np.add(region, cv2.bitwise_and(update, int(kind)), out=region)
         self._mark_rim(cells, stats, labels)
+        self._mark_blockage_rims(cells, stats, labels)
 
     def _mark_rim(self, cells: np.ndarray, stats: CellStats, labels: np.ndarray) -> None:
         """Label the soft rim of a detected dark blockage dead (``soft_edges.darkened_rim``)."""
@@ -1285,6 +1293,52 @@ class FailureDetector:
         )
         labels[rim] = FailureKind.DEAD
         self._rim = rim
+
+    def _mark_blockage_rims(self, cells: np.ndarray, stats: CellStats, labels: np.ndarray) -> None:
+        """Label the soft rims of detected blockage, toward a darker or a lighter blob's level.
+
+        Mud and a grey veil are out of focus too: around the flagged cells the scene is covered
+        part of the way. Each flagged blockage region darkened or lightened against the previous
+        frame; its rim is the pixels that moved toward its level by ``1 - dead_rim_darkening``
+        of the way in this frame (``soft_edges.darkened_rim``, on inverted luma for a lighter
+        blob). The rim is output only: its cells' looks still enter the history (kept as a
+        failure's, they made a false blockage at night grow and hold a dead region for a second)
+        and it is not held into the next frame. Sets ``self._blockage_rim`` (H, W) bool or None.
+        """
+        cfg, previous = self.config, self._previous
+        hits = cells == FailureKind.BLOCKAGE
+        self._blockage_rim = None
+        if previous is None or not hits.any() or cfg.dead_rim_reach <= 0:
+            return
+        count, regions = cv2.connectedComponents(hits.view(np.uint8), connectivity=8)
+        now_means = np.bincount(regions.ravel(), stats.gray.ravel(), count)
+        before_means = np.bincount(regions.ravel(), previous.gray.ravel(), count)
+        lighter = now_means > before_means
+        lighter[0] = False
+        core_pixels = labels == FailureKind.BLOCKAGE
+        reach = max(1, round(cfg.dead_rim_reach * labels.shape[0]))
+        found = np.zeros(labels.shape, dtype=bool)
+        for side in (False, True):
+            side_cells = hits & (lighter[regions] == side)
+            if not side_cells.any():
+                continue
+            core = core_pixels & cells_to_pixels(side_cells, labels.shape, cfg.cell)
+            gray, before = stats.gray_full, previous.gray_full
+            level = float(stats.gray[side_cells].mean())
+            if side:  # toward a lighter level: the same rule on inverted luma
+                gray, before, level = 255 - gray, 255 - before, 255.0 - level
+            rim = darkened_rim(
+                gray,
+                before,
+                core,
+                level=level,
+                reach_px=reach,
+                darkening=cfg.dead_rim_darkening,
+                allowed=labels == FailureKind.CLEAN,
+            )
+            labels[rim] = FailureKind.BLOCKAGE
+            found |= rim
+        self._blockage_rim = found if found.any() else None
 
     # -- rows and columns --------------------------------------------------------------------
 
