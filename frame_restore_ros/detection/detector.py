@@ -1311,9 +1311,10 @@ class FailureDetector:
         if previous is None or not hits.any() or cfg.dead_rim_reach <= 0:
             return
         count, regions = cv2.connectedComponents(hits.view(np.uint8), connectivity=8)
-        now_means = np.bincount(regions.ravel(), stats.gray.ravel(), count)
-        before_means = np.bincount(regions.ravel(), previous.gray.ravel(), count)
-        lighter = now_means > before_means
+        # Summed luma per region, now and a frame ago (the same cells: as their means compare).
+        now_sums = np.bincount(regions.ravel(), stats.gray.ravel(), count)
+        before_sums = np.bincount(regions.ravel(), previous.gray.ravel(), count)
+        lighter = now_sums > before_sums
         lighter[0] = False
         core_pixels = labels == FailureKind.BLOCKAGE
         reach = max(1, round(cfg.dead_rim_reach * labels.shape[0]))
