@@ -226,29 +226,10 @@ class DetectorConfig:
                 f"frozen_hold_motion must be in [0, frozen_scene_motion "
                 f"{self.frozen_scene_motion}], got {self.frozen_hold_motion}"
             )
-        if self.dead_returned_level < 0.0:
-            raise ValueError(f"dead_returned_level must be >= 0, got {self.dead_returned_level}")
-        if not 0.0 <= self.frozen_min_tile_share < 1.0:
-            raise ValueError(
-                f"frozen_min_tile_share must be in [0, 1), got {self.frozen_min_tile_share}"
-            )
         if not self.dead_join_step >= 0.0 or not 0.0 <= self.dead_release_share <= 1.0:
             raise ValueError(
                 "dead_join_step must be >= 0 and dead_release_share in [0, 1], got "
                 f"{self.dead_join_step} and {self.dead_release_share}"
-            )
-        if not 0.0 <= self.blockage_release_share <= 1.0:
-            raise ValueError(
-                f"blockage_release_share must be in [0, 1], got {self.blockage_release_share}"
-            )
-        if self.onset_memory_frames < 1:
-            raise ValueError(f"onset_memory_frames must be >= 1, got {self.onset_memory_frames}")
-        if self.onset_warmup_frames < 0:
-            raise ValueError(f"onset_warmup_frames must be >= 0, got {self.onset_warmup_frames}")
-        if self.revealed_still_frames < 1:
-            # 0 would take every cell for revealed content: no dead or saturated onset ever.
-            raise ValueError(
-                f"revealed_still_frames must be >= 1, got {self.revealed_still_frames}"
             )
         if self.nominal_frame_rate <= 0.0 or self.max_interval_scale < 1.0:
             raise ValueError(
@@ -275,32 +256,34 @@ class DetectorConfig:
                 "dead_region_min_cells must be >= 0 and dead_region_new_share in [0, 1], got "
                 f"{self.dead_region_min_cells} and {self.dead_region_new_share}"
             )
-        if self.dead_region_max_texture < 0.0:
-            raise ValueError(
-                f"dead_region_max_texture must be >= 0, got {self.dead_region_max_texture}"
-            )
-        if not 0.0 <= self.dead_region_match_reach <= 1.0:
-            raise ValueError(
-                f"dead_region_match_reach must be in [0, 1], got {self.dead_region_match_reach}"
-            )
-        if self.dead_region_shift_px < 0:
-            raise ValueError(f"dead_region_shift_px must be >= 0, got {self.dead_region_shift_px}")
         if not -1.0 <= self.dead_region_max_correlation <= 1.0:
             raise ValueError(
                 "dead_region_max_correlation must be in [-1, 1], got "
                 f"{self.dead_region_max_correlation}"
             )
-        if self.exposure_change < 0.0:
-            raise ValueError(f"exposure_change must be >= 0, got {self.exposure_change}")
         if not 0.0 <= self.cast_min_one_value <= 1.0 or self.cast_chroma_tolerance < 0.0:
             raise ValueError(
                 "cast_min_one_value must be in [0, 1] and cast_chroma_tolerance >= 0, got "
                 f"{self.cast_min_one_value} and {self.cast_chroma_tolerance}"
             )
-        if not 0.0 <= self.lost_rows_min_share < 1.0:
-            raise ValueError(
-                f"lost_rows_min_share must be in [0, 1), got {self.lost_rows_min_share}"
-            )
+        for name, least in (
+            ("dead_returned_level", 0),
+            ("onset_warmup_frames", 0),
+            ("dead_region_max_texture", 0),
+            ("dead_region_shift_px", 0),
+            ("exposure_change", 0),
+            ("onset_memory_frames", 1),
+            # 0 would take every cell for revealed content: no dead or saturated onset ever.
+            ("revealed_still_frames", 1),
+        ):
+            if getattr(self, name) < least:
+                raise ValueError(f"{name} must be >= {least}, got {getattr(self, name)}")
+        for name in ("blockage_release_share", "dead_region_match_reach"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        for name in ("frozen_min_tile_share", "lost_rows_min_share"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         for name in (
             "baseline_alpha",
             "activity_alpha",
