@@ -268,3 +268,26 @@ def test_the_soft_edges_of_a_veil_and_of_mud_are_flagged_on_real_frames():
         landed = make(frames[40], np.random.default_rng(seed))
         found = detector.detect(landed.damaged, 40 / 30)
         assert found.mask[landed.labels == FailureKind.BLOCKAGE].mean() >= share, make.__name__
+
+
+@pytest.mark.parametrize(("make", "seed", "before"), [(mud, 5, 0.0), (veil, 0, 0.21)])
+def test_blotchy_mud_and_a_veil_that_pull_their_rim_toward_them_are_flagged_on_real_frames(
+    make, seed, before
+):
+    """low_sun, frames 100-139 as history: the blob brightened the dark road it mostly covers and
+    darkened its soft rim over the lit scene beside it. Those rim cells jumped the other way, as
+    background an object uncovers would; counted so, they dropped the blob (found on ``before``
+    of the pixels it covers at least half; 0.73 and 0.78 now: they moved toward its look, and
+    lie against it)."""
+    from test_detection_lookalikes import _development_clip
+
+    from frame_restore_ros.media.video import read_frames
+
+    frames = read_frames(_development_clip("driving_low_sun_640x360.mp4"), max_frames=141)[100:]
+    detector = FailureDetector()
+    for index, frame in enumerate(frames[:40]):
+        assert not detector.detect(frame, index / 30).mask.any()
+    landed = make(frames[40], np.random.default_rng(seed))
+    found = detector.detect(landed.damaged, 40 / 30)
+    assert found.mask[landed.labels == FailureKind.BLOCKAGE].mean() >= max(0.6, before + 0.3)
+    assert found.mask[~landed.touched].mean() <= 0.002

@@ -91,3 +91,37 @@ def test_drop_scene_objects_does_not_count_the_blobs_own_cells_as_uncovered():
     beside = np.roll(own, 3, axis=1)  # the same cells beside it: background it uncovered
     assert not (beside & blob).any()
     assert not drop_scene_objects(blob, (gray,), beside, 5.0, 2, 0.25).any()
+
+
+def test_drop_scene_objects_takes_a_rim_drawn_toward_the_blob_for_no_uncovered_background():
+    """Mud brighter than the dark scene it mostly covers darkens its soft rim over a light patch
+    beside it: those cells jumped the other way, but toward the blob's look. What an object
+    uncovers moves away from the object's look, and still counts; so do cells drawn toward it
+    that do not touch it (a tone change at a bridge's exit pulls scene toward mid-grey)."""
+    before = np.full((10, 16), 80.0, np.float32)
+    before[3:7, 8] = 160.0  # a light patch right beside where the blob lands
+    gray = before.copy()
+    gray[3:7, 3:8] = 120.0  # 20 cells got brighter: the blob
+    gray[3:7, 8] = 130.0  # its rim over the light patch: darker by 30, 3/4 of the way to 120
+    blob = gray == 120.0
+    darker = gray < before - 10.0
+    assert darker.sum() == 4, "precondition: 4 cells jumped the other way, a fifth of the blob"
+    assert not drop_scene_objects(blob, (gray,), darker, 5.0, 2, 0.2).any(), "without the looks"
+    np.testing.assert_array_equal(
+        drop_scene_objects(blob, (gray,), darker, 5.0, 2, 0.2, looks_before=(before,)), blob
+    )
+    # The same cells were the object's look before and are background now: uncovered.
+    uncovered_before, uncovered_now = before.copy(), gray.copy()
+    uncovered_before[3:7, 8], uncovered_now[3:7, 8] = 121.0, 90.0
+    uncovered = uncovered_now < uncovered_before - 10.0
+    assert not drop_scene_objects(
+        blob, (uncovered_now,), uncovered, 5.0, 2, 0.2, looks_before=(uncovered_before,)
+    ).any()
+    # Drawn toward the blob two cells away from it, not against it: no rim of it.
+    apart_before, apart_now = before.copy(), gray.copy()
+    apart_before[3:7, 8], apart_now[3:7, 8] = 80.0, 80.0
+    apart_before[3:7, 10], apart_now[3:7, 10] = 160.0, 130.0
+    apart = apart_now < apart_before - 10.0
+    assert not drop_scene_objects(
+        blob, (apart_now,), apart, 5.0, 3, 0.2, looks_before=(apart_before,)
+    ).any()

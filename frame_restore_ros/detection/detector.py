@@ -1005,6 +1005,7 @@ class FailureDetector:
                     cfg.blockage_body_tolerance,
                     self._object_motion_cells(stats.gray_full.shape[0]),
                     cfg.blockage_moved_share,
+                    looks_before=good,
                 )
         return blobs
 
@@ -1067,6 +1068,7 @@ class FailureDetector:
                 cfg.blockage_body_tolerance,
                 motion,
                 cfg.blockage_moved_share,
+                looks_before=(self._previous.gray,),
             )
         return blobs
 

@@ -73,6 +73,7 @@ def drop_scene_objects(
     tolerance: float,
     reach: int,
     share: float,
+    looks_before: Sequence[np.ndarray] | None = None,
 ) -> np.ndarray:
     """(rows, cols) bool: ``blobs`` without the regions that an object in the scene explains.
 
@@ -84,7 +85,15 @@ def drop_scene_objects(
         entered from scene the camera did not see a moment ago;
       * or within ``reach`` cells of the body, cells outside the region that jumped the other
         way (``opposite``: darker where the region got brighter, the background an object
-        uncovered) number at least ``share`` of the region's cells: it moved.
+        uncovered) number at least ``share`` of the region's cells: it moved. Given
+        ``looks_before`` (the same grids as ``looks``, each cell's look before), a cell against
+        the body (within one cell of it) that came more than ``tolerance`` closer to the
+        region's median look in every look is the blob's own soft rim, not uncovered
+        background: what an object uncovers moves away from the object's look, and mud
+        blotchy over light and dark scene pulls its rim toward itself, darkening some of it
+        beside a blob that brightened on average. Scene drawn toward the blob's look farther
+        out (a tone change at a bridge's exit pulls bright sky and dark road toward mid-grey)
+        still counts.
     A blob landing on the lens has no body beyond itself and changes its own region only. Its
     own cells are its new look, not a place it left: a colour blob's sign is its mean luma
     change, and mud over light and dark scene darkens some of its cells and brightens others
@@ -99,13 +108,20 @@ def drop_scene_objects(
         inside = labels == region
         alike = inside.copy()
         similar = np.ones_like(inside)
-        for look in looks:
-            similar &= np.abs(look - np.float32(np.median(look[inside]))) <= tolerance
+        centres = [np.float32(np.median(look[inside])) for look in looks]
+        for look, centre in zip(looks, centres, strict=True):
+            similar &= np.abs(look - centre) <= tolerance
         alike |= similar
         parts, part_of = cv2.connectedComponents(alike.view(np.uint8), connectivity=8)
         body = np.isin(part_of, np.unique(part_of[inside]))
         if body[0].any() or body[-1].any() or body[:, 0].any() or body[:, -1].any():
             continue
         around = cv2.dilate(body.view(np.uint8), kernel).view(bool) & ~inside
-        keep[region] = np.count_nonzero(opposite & around) < share * np.count_nonzero(inside)
+        uncovered = opposite & around
+        if looks_before is not None and uncovered.any():
+            rim = cv2.dilate(body.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+            for look, before, centre in zip(looks, looks_before, centres, strict=True):
+                rim &= np.abs(look - centre) < np.abs(before - centre) - np.float32(tolerance)
+            uncovered &= ~rim
+        keep[region] = np.count_nonzero(uncovered) < share * np.count_nonzero(inside)
     return keep[labels]
