@@ -1854,3 +1854,42 @@ def test_the_night_after_a_veil_is_no_dead_region_at_10_fps():
     )
     false = {kind: score.false_positive for kind, score in clip.ours.items()}
     assert sum(false.values()) <= 25, false
+
+
+def test_white_lane_dashes_entering_at_the_bottom_through_a_harsh_tone_curve_are_scene():
+    """A cheap camera's tone curve ((luma - 30) x 1.4, clipped: `scripts/derive_clips.py`
+    contrast) clips the highway's lane dashes to 255 as they rise from the bottom edge: 2-7
+    cells of new white at the edge, flagged saturated in 10 of these 48 frames before. What
+    enters the view within a frame's motion of its edge has no past to be new against
+    (`onset.entering_from_edge`)."""
+    from frame_restore_ros.media.video import read_frames
+
+    harsh = np.clip((np.arange(256) - 30) * 1.4, 0, 255).astype(np.uint8)
+    path = _development_clip("driving_highway_solidWhiteRight_960x540.mp4")
+    detector = FailureDetector()
+    flagged = [
+        index
+        for index, frame in enumerate(read_frames(path, max_frames=48))
+        if detector.detect(harsh[frame], index / 25).mask.any()
+    ]
+    assert flagged == [], flagged
+
+
+def test_a_white_block_at_the_bottom_edge_deeper_than_a_frames_motion_is_flagged():
+    """Entering scene reaches no deeper than a frame's motion (6 % of the height, 2 cells here);
+    a saturated block at the edge twice that deep is a failure as anywhere else, and a strip of
+    it a cell deep is not judged."""
+    frames = moving_scene(12, shape=(192, 320))
+    detector = FailureDetector()
+    for index, frame in enumerate(frames[:10]):
+        assert not detector.detect(frame, index / 30).mask.any()
+    block = frames[10].copy()
+    block[192 - 32 :, 100:180] = 255  # 32 px: 4 cells
+    found = detector.detect(block, 10 / 30)
+    assert (found.labels[192 - 32 :, 100:180] == FailureKind.SATURATED).mean() >= 0.9
+    strip = frames[11].copy()
+    strip[192 - 8 :, 100:180] = 255  # one cell deep: it may have entered
+    shallow = FailureDetector()
+    for index, frame in enumerate(frames[:11]):
+        shallow.detect(frame, index / 30)
+    assert not shallow.detect(strip, 11 / 30).mask.any()

@@ -7,6 +7,7 @@ import numpy as np
 from frame_restore_ros.detection.onset import (
     CellHistory,
     RecentLooks,
+    entering_from_edge,
     release_whole_regions,
     within_extent,
 )
@@ -94,3 +95,19 @@ def test_within_extent_keeps_candidates_inside_each_regions_bounding_box():
     sparse[2, 2] = sparse[5, 5] = True
     assert np.array_equal(within_extent(regions, sparse), sparse & expected)
     assert not within_extent(np.zeros_like(regions), candidates).any()
+
+
+def test_entering_from_edge_takes_regions_no_deeper_than_a_frames_motion_from_an_edge():
+    regions = np.zeros((20, 30), dtype=bool)
+    regions[17:20, 4:8] = True  # 3 cells up from the bottom edge: entering
+    regions[14:20, 12:16] = True  # 6 cells deep: a block judged as usual
+    regions[8:11, 20:24] = True  # off every edge
+    regions[0:20, 27:29] = True  # touches top and bottom, 20 cells tall from either
+    regions[5:9, 0:2] = True  # 2 cells in from the left edge: entering
+    entering = entering_from_edge(regions, depth=4)
+    expected = np.zeros_like(regions)
+    expected[17:20, 4:8] = True
+    expected[5:9, 0:2] = True
+    np.testing.assert_array_equal(entering, expected)
+    assert not entering_from_edge(regions, depth=0).any(), "no motion: nothing enters"
+    assert entering_from_edge(regions, depth=6)[14:20, 12:16].all()

@@ -40,6 +40,7 @@ from frame_restore_ros.detection.onset import (
     RecentLooks,
     drop_scene_extensions,
     drop_small,
+    entering_from_edge,
     exposure_line,
     global_gain,
     grow,
@@ -826,6 +827,10 @@ class FailureDetector:
                     onset = self._drop_dark_scene(onset, signature & before, stats)
                 elif kind is FailureKind.NOISE:
                     onset = drop_small(onset, cfg.noise_min_cells)
+                elif kind is FailureKind.SATURATED:
+                    onset &= ~entering_from_edge(
+                        onset, self._object_motion_cells(stats.gray_full.shape[0])
+                    )
             hold = None
             if kind is FailureKind.DEAD and previous is not None:
                 # Luma moved since the previous frame, in absolute terms or with the scene's

@@ -361,3 +361,32 @@ class RecentLooks:
         self._texture.add(texture)
         self.min_gray, self.max_gray = self._gray.extremes()
         self.max_texture = self._texture.highest()
+
+
+def entering_from_edge(regions: np.ndarray, depth: int) -> np.ndarray:
+    """(rows, cols) bool: the 8-connected ``regions`` that lie within ``depth`` cells of an edge.
+
+    A region touching the frame's edge and reaching no deeper into the frame than ``depth``
+    cells from it (the distance scene moves in one frame) may have entered the view in this
+    frame: the camera never saw what it is, so it cannot be new against its own past (a white
+    lane dash rising from the bottom edge). A failure block deeper than that is still judged.
+    """
+    entering = np.zeros(regions.shape, dtype=bool)
+    if not regions.any() or depth <= 0:
+        return entering
+    rows, cols = regions.shape
+    count, labels, boxes, _ = cv2.connectedComponentsWithStats(regions.view(np.uint8), 8)
+    for index in range(1, count):
+        x, y, w, h = (int(v) for v in boxes[index, :4])
+        depths = []
+        if y == 0:
+            depths.append(y + h)
+        if y + h == rows:
+            depths.append(rows - y)
+        if x == 0:
+            depths.append(x + w)
+        if x + w == cols:
+            depths.append(cols - x)
+        if depths and min(depths) <= depth:
+            entering |= labels == index
+    return entering
