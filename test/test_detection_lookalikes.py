@@ -1878,7 +1878,8 @@ def test_white_lane_dashes_entering_at_the_bottom_through_a_harsh_tone_curve_are
 def test_a_white_block_at_the_bottom_edge_deeper_than_a_frames_motion_is_flagged():
     """Entering scene reaches no deeper than a frame's motion (6 % of the height, 2 cells here);
     a saturated block at the edge twice that deep is a failure as anywhere else, and a strip of
-    it a cell deep is not judged."""
+    it that deep is not judged (it is flagged without `onset.entering_from_edge`), unless white
+    failed elsewhere in the frame too."""
     frames = moving_scene(12, shape=(192, 320))
     detector = FailureDetector()
     for index, frame in enumerate(frames[:10]):
@@ -1888,8 +1889,18 @@ def test_a_white_block_at_the_bottom_edge_deeper_than_a_frames_motion_is_flagged
     found = detector.detect(block, 10 / 30)
     assert (found.labels[192 - 32 :, 100:180] == FailureKind.SATURATED).mean() >= 0.9
     strip = frames[11].copy()
-    strip[192 - 8 :, 100:180] = 255  # one cell deep: it may have entered
+    strip[192 - 16 :, 100:180] = 255  # two cells deep, a frame's motion: it may have entered
     shallow = FailureDetector()
     for index, frame in enumerate(frames[:11]):
         shallow.detect(frame, index / 30)
     assert not shallow.detect(strip, 11 / 30).mask.any()
+    # The same strip in a frame where white failed off the edge too (a burst of failed blocks):
+    # a piece of that failure, flagged with it.
+    burst = strip.copy()
+    burst[64:112, 40:120] = 255
+    with_burst = FailureDetector()
+    for index, frame in enumerate(frames[:11]):
+        with_burst.detect(frame, index / 30)
+    labels = with_burst.detect(burst, 11 / 30).labels
+    assert (labels[64:112, 40:120] == FailureKind.SATURATED).mean() >= 0.9
+    assert (labels[192 - 16 :, 100:180] == FailureKind.SATURATED).mean() >= 0.9

@@ -828,9 +828,13 @@ class FailureDetector:
                 elif kind is FailureKind.NOISE:
                     onset = drop_small(onset, cfg.noise_min_cells)
                 elif kind is FailureKind.SATURATED:
-                    onset &= ~entering_from_edge(
-                        onset, self._object_motion_cells(stats.gray_full.shape[0])
-                    )
+                    # White that entered at the frame's edge in this frame had no past to be
+                    # new against; unless white failed off the edge too (a burst's pieces along
+                    # the edge belong to it).
+                    motion = self._object_motion_cells(stats.gray_full.shape[0])
+                    entering = entering_from_edge(onset, motion)
+                    if not (onset & ~entering).any():
+                        onset &= ~entering
             hold = None
             if kind is FailureKind.DEAD and previous is not None:
                 # Luma moved since the previous frame, in absolute terms or with the scene's
