@@ -1875,32 +1875,55 @@ def test_white_lane_dashes_entering_at_the_bottom_through_a_harsh_tone_curve_are
     assert flagged == [], flagged
 
 
-def test_a_white_block_at_the_bottom_edge_deeper_than_a_frames_motion_is_flagged():
+@pytest.mark.parametrize(
+    ("level", "kind"),
+    [(255, FailureKind.SATURATED), (0, FailureKind.DEAD)],
+    ids=["white", "black"],
+)
+def test_a_block_at_the_bottom_edge_deeper_than_a_frames_motion_is_flagged(level, kind):
     """Entering scene reaches no deeper than a frame's motion (6 % of the height, 2 cells here);
-    a saturated block at the edge twice that deep is a failure as anywhere else, and a strip of
-    it that deep is not judged (it is flagged without `onset.entering_from_edge`), unless white
-    failed elsewhere in the frame too."""
+    a white or black block at the edge twice that deep is a failure as anywhere else, and a
+    strip of it that deep is not judged (it is flagged without `onset.entering_from_edge`),
+    unless the same look failed elsewhere in the frame too."""
     frames = moving_scene(12, shape=(192, 320))
     detector = FailureDetector()
     for index, frame in enumerate(frames[:10]):
         assert not detector.detect(frame, index / 30).mask.any()
     block = frames[10].copy()
-    block[192 - 32 :, 100:180] = 255  # 32 px: 4 cells
+    block[192 - 32 :, 100:180] = level  # 32 px: 4 cells
     found = detector.detect(block, 10 / 30)
-    assert (found.labels[192 - 32 :, 100:180] == FailureKind.SATURATED).mean() >= 0.9
+    assert (found.labels[192 - 32 :, 100:180] == kind).mean() >= 0.9
     strip = frames[11].copy()
-    strip[192 - 16 :, 100:180] = 255  # two cells deep, a frame's motion: it may have entered
+    strip[192 - 16 :, 100:180] = level  # two cells deep, a frame's motion: it may have entered
     shallow = FailureDetector()
     for index, frame in enumerate(frames[:11]):
         shallow.detect(frame, index / 30)
     assert not shallow.detect(strip, 11 / 30).mask.any()
-    # The same strip in a frame where white failed off the edge too (a burst of failed blocks):
+    # The same strip in a frame where that look failed off the edge too (a burst of failed blocks):
     # a piece of that failure, flagged with it.
     burst = strip.copy()
-    burst[64:112, 40:120] = 255
+    burst[64:112, 40:120] = level
     with_burst = FailureDetector()
     for index, frame in enumerate(frames[:11]):
         with_burst.detect(frame, index / 30)
     labels = with_burst.detect(burst, 11 / 30).labels
-    assert (labels[64:112, 40:120] == FailureKind.SATURATED).mean() >= 0.9
-    assert (labels[192 - 16 :, 100:180] == FailureKind.SATURATED).mean() >= 0.9
+    assert (labels[64:112, 40:120] == kind).mean() >= 0.9
+    assert (labels[192 - 16 :, 100:180] == kind).mean() >= 0.9
+
+
+def test_a_dark_coat_entering_at_the_edge_of_an_upscaled_frame_is_scene():
+    """The surveillance clip upscaled to 1920x1080 (`scripts/derive_clips.py` hd1080): pedestrians
+    in dark coats walk in at the right edge, 18-69 px of new near-black there, flagged dead in 5
+    of these 45 frames before (`onset.entering_from_edge`, for black as for white)."""
+    import cv2
+
+    path = _development_clip("surveillance_vtest_768x576.avi")
+    detector = FailureDetector()
+    flagged = [
+        index
+        for index, frame in enumerate(read_frames(path, max_frames=45))
+        if detector.detect(
+            cv2.resize(frame, (1920, 1080), interpolation=cv2.INTER_CUBIC), index / 10
+        ).mask.any()
+    ]
+    assert flagged == [], flagged

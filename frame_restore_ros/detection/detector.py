@@ -827,10 +827,10 @@ class FailureDetector:
                     onset = self._drop_dark_scene(onset, signature & before, stats)
                 elif kind is FailureKind.NOISE:
                     onset = drop_small(onset, cfg.noise_min_cells)
-                elif kind is FailureKind.SATURATED:
-                    # White that entered at the frame's edge in this frame had no past to be
-                    # new against; unless white failed off the edge too (a burst's pieces along
-                    # the edge belong to it).
+                if kind in (FailureKind.DEAD, FailureKind.SATURATED):
+                    # Black or white that entered at the frame's edge in this frame had no past
+                    # to be new against; unless that look failed off the edge too (a burst's
+                    # pieces along the edge belong to it).
                     motion = self._object_motion_cells(stats.gray_full.shape[0])
                     entering = entering_from_edge(onset, motion)
                     if not (onset & ~entering).any():
