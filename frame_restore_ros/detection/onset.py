@@ -378,15 +378,9 @@ def entering_from_edge(regions: np.ndarray, depth: int) -> np.ndarray:
     count, labels, boxes, _ = cv2.connectedComponentsWithStats(regions.view(np.uint8), 8)
     for index in range(1, count):
         x, y, w, h = (int(v) for v in boxes[index, :4])
-        depths = []
-        if y == 0:
-            depths.append(y + h)
-        if y + h == rows:
-            depths.append(rows - y)
-        if x == 0:
-            depths.append(x + w)
-        if x + w == cols:
-            depths.append(cols - x)
+        # Its depth from a top or bottom edge it touches is its height; from a side, its width.
+        depths = [h] if y == 0 or y + h == rows else []
+        depths += [w] if x == 0 or x + w == cols else []
         if depths and min(depths) <= depth:
             entering |= labels == index
     return entering
