@@ -11,11 +11,13 @@ import cv2
 import numpy as np
 import pytest
 
+import frame_restore_ros.detection.cell_stats as cell_stats
 from frame_restore_ros.detection.detector import FailureDetector
 from frame_restore_ros.detection.onset import nearby_any
 from frame_restore_ros.detection.region_measures import (
     best_shifted_correlation,
     depth_cells,
+    local_glow,
     window_around,
 )
 
@@ -183,3 +185,42 @@ def test_outline_match_finds_a_dark_object_that_moved_not_a_block_that_appeared(
     current = detector._previous
     detector._previous = stats
     assert detector._moved_here(current, box) < 0.7
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_local_glow_is_the_median_near_pixel_above_its_far_neighbours_mean(seed):
+    """Integer box sums from uint8 passes: the same figure as the float definition."""
+    rng = np.random.default_rng(seed)
+    crop = _smooth(rng, (90, 120), 120, 100)
+    core = np.zeros((90, 120), np.uint8)
+    core[30:60, 40:80] = 1
+    near = cv2.dilate(core, np.ones((5, 5), np.uint8)).view(bool) & ~core.view(bool)
+    far = cv2.dilate(core, np.ones((17, 17), np.uint8)).view(bool)
+    far &= ~cv2.dilate(core, np.ones((9, 9), np.uint8)).view(bool)
+    weight = far.astype(np.float32)
+    count = cv2.boxFilter(weight, -1, (9, 9), normalize=False)
+    total = cv2.boxFilter(crop.astype(np.float32) * weight, -1, (9, 9), normalize=False)
+    judged = near & (count > 0)
+    expected = float(np.median(crop[judged] - total[judged] / count[judged]))
+    assert local_glow(crop, near, far) == expected
+    assert local_glow(crop, near, np.zeros_like(far)) == 0.0  # nothing far: nothing judged
+
+
+@pytest.mark.parametrize("share", [0.05, 0.5, 1.0])
+def test_cell_share_is_the_same_per_selected_block_or_over_the_whole_grid(share, monkeypatch):
+    """Both paths (the selected cells' blocks, the whole grid's integral image) give each
+    selected cell's share of pixels at or above the level, partial edge cells padded alike,
+    and NaN elsewhere."""
+    rng = np.random.default_rng(7)
+    gray = rng.integers(0, 256, (203, 331), dtype=np.uint8)  # partial cells at both edges
+    cells = rng.random((13, 21)) < share
+    rows, cols = np.nonzero(cells)
+    padded = cv2.copyMakeBorder(gray, 0, 5, 0, 5, cv2.BORDER_REPLICATE)
+    for level in (21.0, 200.5, 235.0):
+        expected = np.full(cells.shape, np.nan, np.float32)
+        for r, c in zip(rows, cols, strict=True):
+            expected[r, c] = (padded[16 * r : 16 * r + 16, 16 * c : 16 * c + 16] >= level).mean()
+        for whole in (0.0, 2.0):  # every selection over the whole grid, or none
+            monkeypatch.setattr(cell_stats, "WHOLE_GRID_SHARE", whole)
+            found = cell_stats.cell_share_at_least(gray, cells, 16, level)
+            assert np.array_equal(found, expected, equal_nan=True)

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from frame_restore_ros.detection.soft_edges import darkened_rim
+from frame_restore_ros.detection.soft_edges import darkened_rim, within_reach
 
 
 def _ramp_scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -89,3 +89,21 @@ def test_rim_of_a_scattered_burst_equals_the_definition(seed):
     found = darkened_rim(now, previous, core, level=4.0, reach_px=reach)
     assert found.any()
     assert np.array_equal(found, _plain_rim(now, previous, core, 4.0, reach))
+
+
+@pytest.mark.parametrize("reach", [1, 7, 14, 36, 42, 49, 55])
+def test_within_reach_equals_the_full_distance_transform(reach):
+    """The square bounds and the transform on the pixels in between give exactly OpenCV's 5x5
+    chamfer distance test, at reaches a multiple of 1.4 too (where 1.4 x the inner bound
+    sums to a hair above the reach in OpenCV's arithmetic)."""
+    rng = np.random.default_rng(reach)
+    for _ in range(40):
+        height, width = (int(side) for side in rng.integers(20, 240, 2))
+        inside = np.zeros((height, width), np.uint8)
+        for _ in range(int(rng.integers(0, 6))):
+            y, x = rng.integers(0, height), rng.integers(0, width)
+            inside[y : y + rng.integers(1, 30), x : x + rng.integers(1, 30)] = 255
+        asked = ((rng.random((height, width)) < rng.random()) * 255).astype(np.uint8) & ~inside
+        distance = cv2.distanceTransform(cv2.bitwise_not(inside), cv2.DIST_L2, 5)
+        expected = asked & cv2.compare(distance, reach, cv2.CMP_LE)
+        assert np.array_equal(within_reach(inside, asked, reach), expected)

@@ -14,10 +14,14 @@ losses; for luma, dead-line precision moved).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+# Above this share of the grid selected, cell_share_at_least counts over the whole frame at once.
+WHOLE_GRID_SHARE = 0.3  # measured crossover at 720p: 0.35 ms either way
 
 
 @dataclass
@@ -233,9 +237,20 @@ def cell_share_at_least(
 ) -> np.ndarray:
     """Share of pixels with luma >= ``level`` in each selected cell; NaN elsewhere.
 
-    gray: (H, W) uint8 luma; cells: (rows, cols) bool. Returns (rows, cols) float32.
+    gray: (H, W) uint8 luma; cells: (rows, cols) bool. Returns (rows, cols) float32. Partial
+    cells at the bottom and right count their edge pixels repeated (:func:`pad_to_cells`).
     """
     out = np.full(cells.shape, np.nan, dtype=np.float32)
-    if cells.any():
+    selected = np.count_nonzero(cells)
+    if selected == 0:
+        return out
+    if selected < WHOLE_GRID_SHARE * cells.size:  # a few cells (most frames): their blocks
         out[cells] = (_cell_blocks(gray, cells, cell) >= level).mean(axis=(1, 2))
+        return out
+    # Most of the grid (a burst of failures): one pass, summed per cell from the integral
+    # image (integer counts: the same shares, 720p ~4x faster than gathering the blocks).
+    hits = cv2.compare(pad_to_cells(gray, cell), math.ceil(level), cv2.CMP_GE) & np.uint8(1)
+    corners = cv2.integral(hits)[::cell, ::cell]
+    counts = corners[1:, 1:] - corners[:-1, 1:] - corners[1:, :-1] + corners[:-1, :-1]
+    out[cells] = counts[cells].astype(np.float32) / np.float32(cell * cell)
     return out

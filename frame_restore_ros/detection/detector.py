@@ -612,16 +612,19 @@ class FailureDetector:
         gray, cell = stats.gray_full, cfg.cell
         count, labels, boxes, _ = cv2.connectedComponentsWithStats(cells.view(np.uint8), 8)
         glowing = np.zeros(count, dtype=bool)
+        # Luma is integer: >= the core level is >= its ceiling (one pass for every region).
+        bright_full = cv2.compare(gray, math.ceil(cfg.saturated_glow_core), cv2.CMP_GE)
         for region in range(1, count):
             x, y, w, h = boxes[region, :4]
             top, left = max(0, y - 2), max(0, x - 2)
-            crop = gray[top * cell : (y + h + 2) * cell, left * cell : (x + w + 2) * cell]
+            rows = slice(top * cell, (y + h + 2) * cell)
+            cols = slice(left * cell, (x + w + 2) * cell)
+            crop = gray[rows, cols]
             mine = labels[top : y + h + 2, left : x + w + 2] == region
             mine = cells_to_pixels(mine, crop.shape, cell)
             # The saturated pixels connected to this region (its partly covered border cells
             # included), not other lights in the crop.
-            bright = (crop >= cfg.saturated_glow_core).view(np.uint8)
-            parts, part_of = cv2.connectedComponents(bright, connectivity=8)
+            parts, part_of = cv2.connectedComponents(bright_full[rows, cols], connectivity=8)
             ours = np.zeros(parts, dtype=bool)
             ours[part_of[mine]] = True
             ours[0] = False

@@ -110,12 +110,11 @@ def local_glow(crop: np.ndarray, near: np.ndarray, far: np.ndarray, window: int 
 
     crop: (h, w) uint8 luma; near, far: (h, w) bool rings (1-2 and 4-8 px outside a bright
     core). ``window``: the box (px) in which each near pixel's far neighbours are averaged.
+    The box sums are integers (exact in float32), summed from uint8 passes.
     """
-    far_weight = far.astype(np.float32)
-    count = cv2.boxFilter(far_weight, -1, (window, window), normalize=False)
-    total = cv2.boxFilter(
-        crop.astype(np.float32) * far_weight, -1, (window, window), normalize=False
-    )
+    far8 = far.view(np.uint8)
+    count = cv2.boxFilter(far8, cv2.CV_32F, (window, window), normalize=False)
+    total = cv2.boxFilter(crop * far8, cv2.CV_32F, (window, window), normalize=False)
     judged = near & (count > 0)
     if not judged.any():
         return 0.0

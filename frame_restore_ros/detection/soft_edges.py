@@ -74,11 +74,7 @@ def darkened_rim(
     rim = np.zeros(core.shape, dtype=bool)
     if not darker.any():  # nothing darkened beside the core: no rim (most frames)
         return rim
-    # Within reach of the core: a distance transform (5x5 mask, Euclidean to ~2 %) instead of a
-    # dilation by a disc of that radius, which took ~15x longer on a frame-wide box at 720p.
-    darker &= cv2.compare(
-        cv2.distanceTransform(cv2.bitwise_not(inside), cv2.DIST_L2, 5), reach_px, cv2.CMP_LE
-    )
+    darker &= within_reach(inside, darker, reach_px)
     if not darker.any():
         return rim
     # Connected to the core through darkened pixels: a component joins when one of its pixels
@@ -97,3 +93,35 @@ def darkened_rim(
     joined = candidates[touching[labels[candidates[:, 1], candidates[:, 0]]]]
     rim[box][joined[:, 1], joined[:, 0]] = True
     return rim
+
+
+def within_reach(inside: np.ndarray, asked: np.ndarray, reach_px: int) -> np.ndarray:
+    """(h, w) uint8 0/255: the ``asked`` pixels within ``reach_px`` of an ``inside`` pixel.
+
+    ``inside``, ``asked``: (h, w) uint8 0/255. The distance is OpenCV's 5x5 chamfer distance
+    (Euclidean to ~2 %): exactly ``distanceTransform(~inside, DIST_L2, 5) <= reach_px`` at the
+    asked pixels, computed where it can differ only. A chamfer distance lies between the
+    Chebyshev distance and 1.4 times it (an axial step costs 1, a diagonal one 1.4, a knight's
+    2.1969), so asked pixels within ``reach_px / 1.4`` of ``inside`` by Chebyshev distance are
+    in, and those beyond ``reach_px`` are out: two separable square dilations. The transform
+    runs only on the box of the pixels in between, widened by ``reach_px`` (a pixel's nearest
+    ``inside`` pixels within reach lie there, and a chamfer path stays in the box of its ends).
+    On a burst of dead blocks across a 720p frame the full transform took ~5 ms.
+    """
+    # The largest inner with 1.4 * inner < reach_px, in integers (OpenCV's diagonal steps sum
+    # to a hair above 1.4 each; the margin to an integer reach is then at least 0.2).
+    inner = (5 * reach_px - 1) // 7
+    certain = cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * inner + 1,) * 2))
+    outer = cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * reach_px + 1,) * 2))
+    near = asked & certain
+    between = asked & outer & ~certain
+    x, y, w, h = cv2.boundingRect(between)
+    if w == 0:
+        return near
+    top, left = max(0, y - reach_px), max(0, x - reach_px)
+    bottom = min(inside.shape[0], y + h + reach_px)
+    right = min(inside.shape[1], x + w + reach_px)
+    box = (slice(top, bottom), slice(left, right))
+    distance = cv2.distanceTransform(cv2.bitwise_not(inside[box]), cv2.DIST_L2, 5)
+    near[box] |= between[box] & cv2.compare(distance, reach_px, cv2.CMP_LE)
+    return near
