@@ -15,10 +15,13 @@ from frame_restore_ros.detection.failures import FailureKind
 from frame_restore_ros.evaluation.detection_scores import (
     CLASSES,
     FROZEN_SCORED_FROM,
+    MAGNITUDE_EDGES,
     DetectionReport,
     Score,
+    counts_by_magnitude,
     evaluate_clip,
     frozen_over_still_surroundings,
+    magnitude_labels,
     still_truth_patches,
     truth_patches,
     truth_pixels,
@@ -95,6 +98,36 @@ def test_folder_mode_scores_every_clip_and_every_class(run_folder):
     assert set(data["still_surroundings"]) <= {"frozen", "frozen_short"}
     for score in data["still_surroundings"].values():
         assert 0 <= score["recall"] <= 1 and score["positives"] > 0
+
+
+def test_recall_by_magnitude_bins_every_positive_patch_once(run_folder):
+    """Each class's bins hold its positives (pooled over the clips), each recall in [0, 1];
+    the report shows the table."""
+    out, data = run_folder
+    by_magnitude = data["ours_recall_by_magnitude"]
+    assert by_magnitude, "no class had a positive patch"
+    for name, bins in by_magnitude.items():
+        assert set(bins) <= set(magnitude_labels()), name
+        pooled = sum(
+            clip["classes"][name]["ours"]["positives"]
+            for clip in data["clips"].values()
+            if name in clip["classes"]
+        )
+        assert sum(b["positives"] for b in bins.values()) == pooled, name
+        assert all(0 <= b["recall"] <= 1 for b in bins.values()), name
+    assert "Recall by damage magnitude" in (out / "html" / "index.html").read_text()
+
+
+def test_counts_by_magnitude_puts_each_positive_in_its_bin():
+    """Bins from MAGNITUDE_EDGES (lower edge inclusive); negatives are not counted; found
+    positives counted apart."""
+    assert magnitude_labels() == ["3-6", "6-10", "10-20", ">=20"]
+    assert MAGNITUDE_EDGES[0] == 3.0  # the visibility threshold: fainter patches are not positive
+    magnitude = np.array([[3.5, 5.99, 6.0, 9.0], [10.0, 19.9, 20.0, 250.0], [1.0, 40.0, 0, 0]])
+    truth = np.array([[1, 1, 1, 1], [1, 1, 1, 1], [0, 0, 0, 0]], bool)
+    predicted = np.array([[0, 1, 0, 0], [1, 1, 0, 1], [1, 1, 1, 1]], bool)
+    counts = counts_by_magnitude(truth, predicted, magnitude)
+    assert counts.tolist() == [[2, 2, 2, 2], [1, 0, 2, 1]]
 
 
 def test_report_has_tables_and_a_gallery(run_folder):

@@ -14,7 +14,11 @@ import cv2
 
 from frame_restore_ros.detection.failures import FailureKind
 from frame_restore_ros.detection.overlay import CLASS_COLOURS_BGR, side_by_side
-from frame_restore_ros.evaluation.detection_scores import SURROUNDINGS_MOVE, DetectionReport
+from frame_restore_ros.evaluation.detection_scores import (
+    SURROUNDINGS_MOVE,
+    DetectionReport,
+    magnitude_labels,
+)
 
 STYLE = (
     "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin:.5em 0}"
@@ -108,6 +112,31 @@ def _still_surroundings(report: DetectionReport) -> str:
     return f"<p>Frozen tiles over still surroundings (not in the table): {items}.</p>"
 
 
+def _magnitude_table(report: DetectionReport, target: float) -> str:
+    """Render recall per class and damage-magnitude bin (pooled over the clips) as a table."""
+    magnitudes = report.recall_by_magnitude()
+    if not magnitudes:
+        return ""
+    labels = magnitude_labels()
+    rows, bad = [], []
+    for name, bins in magnitudes.items():
+        row: list[object] = [name]
+        marks = [False]
+        for label in labels:
+            found = bins.get(label)
+            row.append(f"{found['recall']:.3f} ({found['positives']})" if found else "-")
+            marks.append(bool(found) and found["recall"] < target)
+        rows.append(row)
+        bad.append(marks)
+    header = ["class", *(f"{label} levels" for label in labels)]
+    return (
+        "<h3>Recall by damage magnitude</h3><p>A failed patch's mean |damaged - true| (the "
+        "largest channel per pixel), pooled over the clips; positives in brackets. Faint "
+        "damage (a dead block over a black night sky) is told apart from plain damage.</p>"
+        + _table(header, rows, bad)
+    )
+
+
 def _legend() -> str:
     return "".join(
         f"<span class=swatch style='background:rgb({r},{g},{b})'></span>{kind.label}"
@@ -141,6 +170,7 @@ def write_report(
         f"{SURROUNDINGS_MOVE:g} levels since the true frame before).</p>",
         _class_table(report, target),
         _still_surroundings(report),
+        _magnitude_table(report, target),
         "<h2>False alarms on the untouched clips</h2>",
         f"<p>Shaded: mean above {max_false_alarm_pct} % of pixels, or fewer than "
         f"{100 * min_clean_frames:.0f} % of frames left unaltered.</p>",

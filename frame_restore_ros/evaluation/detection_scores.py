@@ -24,7 +24,10 @@ Protocol (docs/detection.md, "Evaluating detection"):
     when a failure preceded them: a decoder holds its last output, a driver re-sends it);
   * a repeated frame has no new failed pixel: every flagged pixel on it outside the failure it
     shows again is a false alarm;
-  * per class, precision and recall are averaged over the clips that had positives;
+  * per class, precision and recall are averaged over the clips that had positives; recall is
+    also reported per damage magnitude (:data:`MAGNITUDE_EDGES`, pooled over the clips): what a
+    detector misses is then told apart as faint damage (a dead block over a black night sky
+    changes a patch by a few levels) or plain damage;
   * the same rules per pixel (:func:`truth_pixels`), pooled over the clips, score the thin
     failures (dead lines and columns of 1-4 pixels) that never cover half a patch.
 """
@@ -47,6 +50,9 @@ from frame_restore_ros.synthetic.injection import InjectionItem
 FROZEN_SCORED_FROM = 2  # the target counts frozen tiles from their second frozen frame
 VISIBLE = 3.0  # mean |damaged - true| level of a patch for its failure to be visible
 SURROUNDINGS_MOVE = 3.0  # mean |true - previous true| luma level around a frozen tile: moving
+# Lower edges (levels) of the damage-magnitude bins recall is also reported in: a patch's mean
+# |damaged - true| (the largest channel per pixel); the first edge is VISIBLE.
+MAGNITUDE_EDGES = (VISIBLE, 6.0, 10.0, 20.0)
 
 # The classic single-frame failures (report name -> registry item); the restorer's tests use them.
 CASES: dict[str, InjectionItem] = {
@@ -202,6 +208,8 @@ class ClipReport:
     pixels: dict[str, Score] = field(default_factory=dict)  # ours, pixel level
     # ours, frozen tiles over still surroundings (positives only: recall)
     still: dict[str, Score] = field(default_factory=dict)
+    # ours, per class: (2, len(MAGNITUDE_EDGES)) int counts, positives and found per magnitude bin
+    magnitudes: dict[str, np.ndarray] = field(default_factory=dict)
     repeated: FalseAlarms = field(default_factory=FalseAlarms)  # ours, on repeated frames
     worst: list[Shot] = field(default_factory=list)  # a min-heap of the most flagged clean frames
 
@@ -300,6 +308,27 @@ class DetectionReport:
                 }
         return out
 
+    def recall_by_magnitude(self) -> dict[str, dict[str, dict[str, float]]]:
+        """Per class, per damage-magnitude bin ("3-6" levels ... ">=20"): positives and recall.
+
+        Pooled over the clips (a bin holds few patches per clip); bins without positives are
+        left out.
+        """
+        totals: dict[str, np.ndarray] = {}
+        for clip in self.clips.values():
+            for name, counts in clip.magnitudes.items():
+                totals[name] = totals.get(name, 0) + counts
+        out: dict[str, dict[str, dict[str, float]]] = {}
+        for name, (positives, found) in totals.items():
+            bins = {
+                label: {"positives": int(p), "recall": round(float(f) / float(p), 4)}
+                for label, p, f in zip(magnitude_labels(), positives, found, strict=True)
+                if p
+            }
+            if bins:
+                out[name] = bins
+        return out
+
     def as_dict(self) -> dict:
         repeated = [clip.repeated for clip in self.clips.values() if clip.repeated.flagged]
         return {
@@ -310,6 +339,7 @@ class DetectionReport:
                 for name, s in self.pixels.items()
             },
             "still_surroundings": self.still_surroundings(),
+            "ours_recall_by_magnitude": self.recall_by_magnitude(),
             "false_alarms": {
                 "ours_worst_mean_pct": max(
                     (c.false_alarms.as_dict()["mean_pct"] for c in self.clips.values()), default=0
@@ -331,6 +361,29 @@ def patch_coverage(mask: np.ndarray, patch: int) -> np.ndarray:
     rows, cols = mask.shape[0] // patch, mask.shape[1] // patch
     cropped = mask[: rows * patch, : cols * patch].view(np.uint8) * np.uint8(255)
     return cv2.resize(cropped, (cols, rows), interpolation=cv2.INTER_AREA) / 255.0
+
+
+def magnitude_labels() -> list[str]:
+    """Labels of the :data:`MAGNITUDE_EDGES` bins: "3-6", "6-10", "10-20", ">=20"."""
+    edges = [f"{edge:g}" for edge in MAGNITUDE_EDGES]
+    spans = [f"{low}-{high}" for low, high in zip(edges[:-1], edges[1:], strict=True)]
+    return [*spans, f">={edges[-1]}"]
+
+
+def counts_by_magnitude(
+    truth: np.ndarray, predicted: np.ndarray, magnitude: np.ndarray
+) -> np.ndarray:
+    """(2, bins) int: positives and found positives per :data:`MAGNITUDE_EDGES` bin.
+
+    truth, predicted: (rows, cols) bool patch maps; magnitude: (rows, cols) mean |damaged -
+    true| per patch. A positive below the first edge (none are, by :func:`truth_patches`)
+    falls in the first bin.
+    """
+    bins = np.clip(np.searchsorted(MAGNITUDE_EDGES, magnitude[truth], side="right") - 1, 0, None)
+    size = len(MAGNITUDE_EDGES)
+    positives = np.bincount(bins, minlength=size)
+    found = np.bincount(bins[predicted[truth]], minlength=size)
+    return np.stack([positives, found])
 
 
 def frozen_over_still_surroundings(
@@ -564,6 +617,10 @@ def _score(
     truth, valid = truth_patches(corruption, clean, patch, previous)
     predicted = patch_coverage(found.mask, patch) >= 0.5
     ours.add(truth, predicted, valid)
+    if truth.any():
+        magnitude = _patch_means(cv2.absdiff(corruption.damaged, clean).max(axis=2), patch)
+        counts = counts_by_magnitude(truth & valid, predicted, magnitude)
+        clip.magnitudes[kind] = clip.magnitudes.get(kind, 0) + counts
     if (corruption.labels == FailureKind.FROZEN).any():
         still = still_truth_patches(corruption, clean, patch, previous)
         clip.still.setdefault(kind, Score()).add(still, predicted, still)
@@ -667,6 +724,17 @@ def format_report(report: DetectionReport) -> str:
             f"  {name} over still surroundings (not in the class's score): recall"
             f" {still['recall']:.3f} on {still['positives']} patches, {still['clips']} clips"
         )
+    magnitudes = report.recall_by_magnitude()
+    if magnitudes:
+        lines.append(
+            "recall by damage magnitude (a patch's mean |damaged - true|, levels; pooled over"
+            " the clips; positives in brackets):"
+        )
+        for name, bins in magnitudes.items():
+            cells = "  ".join(
+                f"{label} {b['recall']:.2f} ({b['positives']})" for label, b in bins.items()
+            )
+            lines.append(f"  {name:<16}{cells}")
     lines.append(
         "false alarms on the untouched clips (flagged % of pixels per frame: mean, p99; "
         "share of frames altered):"
