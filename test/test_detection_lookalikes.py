@@ -1756,7 +1756,9 @@ def test_dark_scene_joined_to_a_block_is_released_when_the_block_goes():
     onset, after = labels_after(DetectorConfig())
     assert onset[DIM_ROAD_BOX].mean() > 0.8 and onset[24:40, 40:96].mean() > 0.8
     assert not after.any()
-    _, held_alone = labels_after(DetectorConfig(dead_release_share=0))
+    # Held alone without the whole-region release (and without the moved-edge release, which
+    # also lets it go here: the dim road beside it is as dark and pans)
+    _, held_alone = labels_after(DetectorConfig(dead_release_share=0, dead_steady_share=0))
     assert held_alone[24:40, 40:96].mean() > 0.8
     for bad in (
         {"dead_join_step": -1.0},
@@ -1927,3 +1929,40 @@ def test_a_dark_coat_entering_at_the_edge_of_an_upscaled_frame_is_scene():
         ).mask.any()
     ]
     assert flagged == [], flagged
+
+
+def _dead_frames_of_bikes_at_dusk(config: DetectorConfig) -> list[int]:
+    """Indices of bikes.mp4 frames 85-139, darkened to dusk (`scripts/derive_clips.py` dusk: a
+    quarter of the light in linear light, sensor noise of sigma 2), with a dead flag."""
+    from frame_restore_ros.media.video import read_frames, sample_video_path
+
+    values = np.arange(256) / 255.0
+    linear = np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4)
+    linear *= 0.25
+    encoded = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    dusk = np.clip(encoded * 255 + 0.5, 0, 255).astype(np.uint8)
+    rng = np.random.default_rng(0)
+    detector = FailureDetector(config)
+    flagged = []
+    for index, frame in enumerate(read_frames(sample_video_path("bikes.mp4"), max_frames=140)):
+        if index < 85:
+            continue
+        noisy = np.clip(dusk[frame] + rng.normal(0.0, 2.0, frame.shape), 0, 255)
+        labels = detector.detect(noisy.astype(np.uint8), index / 30).labels
+        if (labels == FailureKind.DEAD).any():
+            flagged.append(index)
+    return flagged
+
+
+def test_a_dark_jersey_held_as_dead_is_released_when_its_outline_moves():
+    """At dusk a passing car uncovers a cyclist whose jersey is crushed to black: taken for a
+    dead block at its onset (frame 97) and, without the rule, held while it stays black (36
+    frames). A sensor failure stays on its pixels; the jersey's edge against the lit street
+    moves as he rides (`new_edges.steady_edge_pixels`): released within a few frames. A dead
+    block's hold is unchanged (test_dead_block_is_flagged_at_its_onset_held_and_cleared)."""
+    flagged = _dead_frames_of_bikes_at_dusk(DetectorConfig())
+    assert len(flagged) <= 10, flagged
+    held = _dead_frames_of_bikes_at_dusk(DetectorConfig(dead_steady_share=0))
+    assert len(held) >= 30, held
+    with pytest.raises(ValueError, match="dead_steady_share"):
+        DetectorConfig(dead_steady_share=1.5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from frame_restore_ros.detection.new_edges import new_edge_pixels
+from frame_restore_ros.detection.new_edges import new_edge_pixels, steady_edge_pixels
 
 
 def _night_with_road() -> np.ndarray:
@@ -46,3 +46,41 @@ def test_ignored_pixels_and_empty_regions_count_nothing():
     ignore = np.ones_like(dark)
     assert new_edge_pixels(now, before, dark, 1.0, 8.0, 2, ignore) == (0, 0)
     assert new_edge_pixels(now, before, np.zeros_like(dark), 1.0, 8.0, 2) == (0, 0)
+
+
+def _lit_texture(shift: int) -> np.ndarray:
+    """(60, 80) luma: a lit textured road (30-90), panned ``shift`` px to the left."""
+    columns = 60 + 30 * np.sin(np.arange(shift, shift + 80) / 3.0)
+    return np.tile(columns, (60, 1)).astype(np.uint8)
+
+
+def test_a_block_fixed_on_the_sensor_keeps_its_edge_while_the_scene_moves():
+    """The scene pans 4 px between the frames; the dead block stays on the same pixels: every
+    lit border pixel kept its place."""
+    before, now = _lit_texture(0), _lit_texture(4)
+    before[20:40, 30:50] = 1
+    now[20:40, 30:50] = 1
+    dark = now <= 10
+    assert steady_edge_pixels(now, before, dark, dark_level=10.0, lit_level=9.0) == (84, 84)
+
+
+def test_a_dark_object_that_moved_carries_its_edge_along_a_soft_edge_that_shifted_a_pixel_not():
+    """A dark object 3 px further right: its leading and trailing edges moved (its top and
+    bottom rows stayed: the border pixels above and below it away from both ends); one pixel
+    further is within the tolerance (a soft edge over moving scene)."""
+    before, now = _lit_texture(0), _lit_texture(0)
+    before[20:40, 30:50] = 1
+    now[20:40, 33:53] = 1
+    dark = now <= 10
+    lit, steady = steady_edge_pixels(now, before, dark, dark_level=10.0, lit_level=9.0)
+    assert lit == 84 and steady < 0.5 * lit
+    # The 40 border pixels beside the leading and trailing edges moved, and along the top and
+    # bottom rows the 4 pixels by the leading corner (within a pixel of what advanced) and the
+    # 2 by the trailing one (within two of what withdrew, columns 30-31): 16 stay in each row.
+    assert steady == 2 * (22 - 4 - 2)
+    shifted = _lit_texture(0)
+    shifted[20:40, 31:51] = 1
+    lit, steady = steady_edge_pixels(shifted, before, shifted <= 10, 10.0, 9.0)
+    assert (lit, steady) == (84, 84)
+    assert steady_edge_pixels(shifted, before, shifted <= 10, 10.0, 9.0, tolerance_px=0)[1] < 84
+    assert steady_edge_pixels(now, before, np.zeros_like(dark), 10.0, 9.0) == (0, 0)

@@ -33,7 +33,7 @@ from frame_restore_ros.detection.level_jumps import (
     novel_levels,
 )
 from frame_restore_ros.detection.line_failures import LineFailures
-from frame_restore_ros.detection.new_edges import new_edge_pixels
+from frame_restore_ros.detection.new_edges import new_edge_pixels, steady_edge_pixels
 from frame_restore_ros.detection.onset import (
     CellHistory,
     Hysteresis,
@@ -474,6 +474,40 @@ class FailureDetector:
             found &= ~moved[labels]
         return found
 
+    def _moved_outlines(self, stats: CellStats, held: np.ndarray) -> np.ndarray:
+        """(rows, cols) bool: the ``held`` dead regions whose edge against lit content moved.
+
+        A sensor failure is fixed to the sensor; a dark object (a black jersey, a car's shadow)
+        that a failure rule once took for one moves over it. Per 8-connected region of the cells
+        still holding a dead flag: when it has at least ``dead_new_edge_px`` lit border pixels
+        and fewer than ``dead_steady_share`` of them kept their place since the previous frame
+        (:func:`steady_edge_pixels`), it is scene.
+        """
+        cfg = self.config
+        moved = np.zeros_like(held)
+        if cfg.dead_steady_share <= 0.0 or self._previous is None or not held.any():
+            return moved
+        gray, previous, cell = stats.gray_full, self._previous.gray_full, cfg.cell
+        count, labels, boxes, _ = cv2.connectedComponentsWithStats(held.view(np.uint8), 8)
+        for region in range(1, count):
+            near = window_around(boxes[region], 1, labels.shape)
+            inside = labels[near] == region
+            level = float(stats.gray[near][inside].mean())
+            crop = (
+                slice(near[0].start * cell, near[0].stop * cell),
+                slice(near[1].start * cell, near[1].stop * cell),
+            )
+            now = gray[crop]
+            around = cells_to_pixels(nearby_any(inside, 1), now.shape, cell)
+            dark_level = max(cfg.dead_max_gray, level + 6.0)
+            dark = around & (now <= dark_level)
+            lit, steady = steady_edge_pixels(
+                now, previous[crop], dark, dark_level, level + cfg.dead_novel_min_step
+            )
+            if lit >= cfg.dead_new_edge_px and steady < cfg.dead_steady_share * lit:
+                moved[near] |= inside
+        return moved
+
     def _moved_here(self, stats: CellStats, box: np.ndarray) -> float:
         """Best normalised match of the region's patch now in the previous frame nearby.
 
@@ -863,6 +897,7 @@ class FailureDetector:
                 tracker = self._flags[kind]
                 if tracker.flagged is not None and tracker.flagged.shape == hold.shape:
                     hold = release_whole_regions(tracker.flagged, hold, cfg.dead_release_share)
+                    hold &= ~self._moved_outlines(stats, tracker.flagged & hold)
             flags[kind] = self._flags[kind].update(onset, signature, hold)
         # Cells on the edge of a failure (flagged, or a saturated or fill-coloured block absorbed
         # as scene) have texture and do not change: they belong to that block, not to a frozen

@@ -80,6 +80,9 @@ class DetectorConfig:
     # A flagged dead cell back within this of its last unflagged level shows the scene again
     # (a block left a dim border it had covered, which looks dead-alike): released. 0: off.
     dead_returned_level: float = 3.0
+    # A held dead region whose edge against lit content kept its place on fewer than this share
+    # of its lit border pixels moved: scene (a dark object), released. 0: off.
+    dead_steady_share: float = 0.5
     dead_rim_reach: float = 0.05
     dead_uncovered_share: float = 0.25
     dead_rim_darkening: float = 0.6
@@ -256,6 +259,8 @@ class DetectorConfig:
                 "dead_region_min_cells must be >= 0 and dead_region_new_share in [0, 1], got "
                 f"{self.dead_region_min_cells} and {self.dead_region_new_share}"
             )
+        if not 0.0 <= self.dead_steady_share <= 1.0:
+            raise ValueError(f"dead_steady_share must be in [0, 1], got {self.dead_steady_share}")
         if not -1.0 <= self.dead_region_max_correlation <= 1.0:
             raise ValueError(
                 "dead_region_max_correlation must be in [-1, 1], got "
