@@ -487,25 +487,20 @@ class FailureDetector:
         moved = np.zeros_like(held)
         if cfg.dead_steady_share <= 0.0 or self._previous is None or not held.any():
             return moved
-        gray, previous, cell = stats.gray_full, self._previous.gray_full, cfg.cell
         count, labels, boxes, _ = cv2.connectedComponentsWithStats(held.view(np.uint8), 8)
         for region in range(1, count):
-            near = window_around(boxes[region], 1, labels.shape)
-            inside = labels[near] == region
-            level = float(stats.gray[near][inside].mean())
-            crop = (
-                slice(near[0].start * cell, near[0].stop * cell),
-                slice(near[1].start * cell, near[1].stop * cell),
+            window, inside, crop, dark, level = self._dark_pixels(
+                stats, labels, region, boxes[region], 1
             )
-            now = gray[crop]
-            around = cells_to_pixels(nearby_any(inside, 1), now.shape, cell)
-            dark_level = max(cfg.dead_max_gray, level + 6.0)
-            dark = around & (now <= dark_level)
             lit, steady = steady_edge_pixels(
-                now, previous[crop], dark, dark_level, level + cfg.dead_novel_min_step
+                stats.gray_full[crop],
+                self._previous.gray_full[crop],
+                dark,
+                self._dark_level(level),
+                level + cfg.dead_novel_min_step,
             )
             if lit >= cfg.dead_new_edge_px and steady < cfg.dead_steady_share * lit:
-                moved[near] |= inside
+                moved[window] |= inside
         return moved
 
     def _moved_here(self, stats: CellStats, box: np.ndarray) -> float:
@@ -580,26 +575,43 @@ class FailureDetector:
         the previous frame are no lit content (another failure).
         """
         cfg = self.config
-        gray, previous, cell = stats.gray_full, self._previous.gray_full, cfg.cell
-        reach_px = max(1, round(cfg.dead_new_edge_reach * gray.shape[0]))
+        cell = cfg.cell
+        reach_px = max(1, round(cfg.dead_new_edge_reach * stats.gray_full.shape[0]))
         margin = -(-reach_px // cell) + 1  # cells around the region that the crop must hold
-        rows, cols = labels.shape
-        x, y, w, h = (int(value) for value in box[:4])
-        top, left = max(0, y - margin), max(0, x - margin)
-        bottom, right = min(rows, y + h + margin), min(cols, x + w + margin)
-        inside = labels[top:bottom, left:right] == region
-        level = float(stats.gray[top:bottom, left:right][inside].mean())
-        crop = (slice(top * cell, bottom * cell), slice(left * cell, right * cell))
-        now, before = gray[crop], previous[crop]
-        near = cells_to_pixels(nearby_any(inside, 1), now.shape, cell)
-        dark = near & (now <= max(cfg.dead_max_gray, level + 6.0))
-        flagged = self._flagged_before[top:bottom, left:right]
-        ignore = cells_to_pixels(flagged, now.shape, cell)
+        window, inside, crop, dark, level = self._dark_pixels(stats, labels, region, box, margin)
+        now, before = stats.gray_full[crop], self._previous.gray_full[crop]
+        ignore = cells_to_pixels(self._flagged_before[window], now.shape, cell)
         lit, new = new_edge_pixels(
             now, before, dark, level, cfg.dead_novel_min_step, reach_px, ignore
         )
         own = cells_to_pixels(inside, now.shape, cell)
         return lit, new, best_shifted_correlation(now, before, own, cfg.dead_region_shift_px)
+
+    def _dark_pixels(
+        self, stats: CellStats, labels: np.ndarray, region: int, box: np.ndarray, margin: int
+    ) -> tuple[tuple[slice, slice], np.ndarray, tuple[slice, slice], np.ndarray, float]:
+        """Return a dark region's pixels: (window, inside, crop, dark, level).
+
+        labels: (rows, cols) int32 cell regions; box: the region's (x, y, w, h) in cells;
+        margin: cells around the box the window holds. window: (rows, cols) cell slices;
+        inside: the window's cells of the region; crop: the window's pixel slices; dark: the
+        crop's pixels of the region's cells and the cells beside them at most ``dead_max_gray``
+        (or 6 levels above the region's mean luma ``level``): a block's edge rarely falls on the
+        cell grid.
+        """
+        cell = self.config.cell
+        window = window_around(box, margin, labels.shape)
+        inside = labels[window] == region
+        level = float(stats.gray[window][inside].mean())
+        crop = tuple(slice(part.start * cell, part.stop * cell) for part in window)
+        now = stats.gray_full[crop]
+        near = cells_to_pixels(nearby_any(inside, 1), now.shape, cell)
+        dark = near & (now <= self._dark_level(level))
+        return window, inside, crop, dark, level
+
+    def _dark_level(self, level: float) -> float:
+        """Return the luma up to which a pixel belongs to a dark region of mean luma ``level``."""
+        return max(self.config.dead_max_gray, level + 6.0)
 
     def _revealed(self) -> np.ndarray | bool:
         """(rows, cols) bool: cells still for ``revealed_still_frames`` up to the previous frame.
