@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from frame_restore_ros.detection import detector as detector_module
-from frame_restore_ros.detection.detector import DetectorConfig, FailureDetector
+from frame_restore_ros.detection.detector import Detection, DetectorConfig, FailureDetector
 from frame_restore_ros.detection.failures import FailureKind
 from frame_restore_ros.media.video import iter_frames, read_frames, sample_video_path
 
@@ -1931,11 +1932,12 @@ def test_a_dark_coat_entering_at_the_edge_of_an_upscaled_frame_is_scene():
     assert flagged == [], flagged
 
 
-def _dead_frames_of_bikes_at_dusk(config: DetectorConfig) -> list[int]:
-    """Indices of bikes.mp4 frames 85-139, darkened to dusk (`scripts/derive_clips.py` dusk: a
-    quarter of the light in linear light, sensor noise of sigma 2), with a dead flag."""
-    from frame_restore_ros.media.video import read_frames, sample_video_path
-
+def _bikes_at_dusk(
+    config: DetectorConfig, start: int, stop: int
+) -> Iterator[tuple[int, Detection]]:
+    """(index, detection) of bikes.mp4 frames ``start`` to ``stop`` - 1, darkened to dusk
+    (`scripts/derive_clips.py` dusk: a quarter of the light in linear light, sensor noise of
+    sigma 2), the detector running from ``start``."""
     values = np.arange(256) / 255.0
     linear = np.where(values <= 0.04045, values / 12.92, ((values + 0.055) / 1.055) ** 2.4)
     linear *= 0.25
@@ -1943,15 +1945,20 @@ def _dead_frames_of_bikes_at_dusk(config: DetectorConfig) -> list[int]:
     dusk = np.clip(encoded * 255 + 0.5, 0, 255).astype(np.uint8)
     rng = np.random.default_rng(0)
     detector = FailureDetector(config)
-    flagged = []
-    for index, frame in enumerate(read_frames(sample_video_path("bikes.mp4"), max_frames=140)):
-        if index < 85:
+    for index, frame in enumerate(read_frames(sample_video_path("bikes.mp4"), max_frames=stop)):
+        if index < start:
             continue
         noisy = np.clip(dusk[frame] + rng.normal(0.0, 2.0, frame.shape), 0, 255)
-        labels = detector.detect(noisy.astype(np.uint8), index / 30).labels
-        if (labels == FailureKind.DEAD).any():
-            flagged.append(index)
-    return flagged
+        yield index, detector.detect(noisy.astype(np.uint8), index / 30)
+
+
+def _dead_frames_of_bikes_at_dusk(config: DetectorConfig) -> list[int]:
+    """Indices of bikes.mp4 frames 85-139 at dusk (:func:`_bikes_at_dusk`) with a dead flag."""
+    return [
+        index
+        for index, detection in _bikes_at_dusk(config, 85, 140)
+        if (detection.labels == FailureKind.DEAD).any()
+    ]
 
 
 def test_a_dark_jersey_held_as_dead_is_released_when_its_outline_moves():
@@ -1966,3 +1973,32 @@ def test_a_dark_jersey_held_as_dead_is_released_when_its_outline_moves():
     assert len(held) >= 30, held
     with pytest.raises(ValueError, match="dead_steady_share"):
         DetectorConfig(dead_steady_share=1.5)
+
+
+def test_a_film_cut_at_dusk_is_a_scene_cut_not_a_failure():
+    """bikes.mp4 cuts between shots at frames 76 and 137. At dusk its levels lie close together:
+    after each cut most cells find a level like theirs a cell away, and the level test
+    (`scene_cut.new_everywhere`) missed both cuts; the new shot's darker or brighter parts were
+    flagged as dead or blockage and held for frames. Normalised correlation does not scale with
+    the light: the cut's textured blocks match nothing near them a frame ago
+    (`scene_cut.new_structure_everywhere`)."""
+    cuts = (76, 137)
+
+    def run(config: DetectorConfig) -> tuple[list[int], list[int]]:
+        read_as_cut, flagged = [], []
+        for index, detection in _bikes_at_dusk(config, 60, 150):
+            if detection.scene_cut:
+                read_as_cut.append(index)
+            if detection.mask.any() and any(0 <= index - cut < 10 for cut in cuts):
+                flagged.append(index)
+        return read_as_cut, flagged
+
+    read_as_cut, flagged = run(DetectorConfig())
+    assert read_as_cut == list(cuts)
+    assert flagged == []
+    # The level test alone: neither cut seen, the new shots flagged after them.
+    read_as_cut, flagged = run(DetectorConfig(cut_structure_share=0.0))
+    assert read_as_cut == []
+    assert len(flagged) >= 5, flagged
+    with pytest.raises(ValueError, match="cut_structure_share"):
+        DetectorConfig(cut_structure_share=1.5)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from frame_restore_ros.detection.scene_cut import match_tolerance, new_everywhere, unmatched
+from frame_restore_ros.detection.scene_cut import (
+    match_tolerance,
+    new_everywhere,
+    new_structure_everywhere,
+    unmatched,
+)
 
 
 def test_unmatched_looks_for_the_level_within_reach_at_every_offset():
@@ -68,3 +73,57 @@ def test_new_scene_everywhere_is_a_cut_but_a_compact_new_blob_is_not():
     assert new_everywhere(lit, scattered, before, **args)
     # Only the candidates count: a new scene over cells that look failed is no cut by itself.
     assert not new_everywhere(np.zeros_like(lit), other, before, **args)
+
+
+def _textured(seed: int, shape=(360, 640)) -> np.ndarray:
+    """(H, W) float32 luma of a finely textured scene: blotches of ~5 pixels, 0-255."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    coarse = rng.uniform(0.0, 255.0, size=(shape[0] // 5 + 1, shape[1] // 5 + 1))
+    return cv2.resize(coarse.astype(np.float32), shape[::-1], interpolation=cv2.INTER_CUBIC)
+
+
+def _luma(values: np.ndarray) -> np.ndarray:
+    return np.clip(values, 0, 255).astype(np.uint8)
+
+
+STRUCTURE_ARGS = dict(cell=8, reach_px=11, share=0.6, spread=0.8)
+
+
+def test_new_structure_is_a_cut_at_any_light_but_moved_structure_is_not():
+    before, other = _textured(0), _textured(1)
+    moved = np.roll(before, (3, -4), axis=(0, 1))  # the camera moved a few pixels
+    cells = np.ones((45, 80), dtype=bool)
+    assert not new_structure_everywhere(_luma(moved), _luma(before), cells, **STRUCTURE_ARGS)
+    assert new_structure_everywhere(_luma(other), _luma(before), cells, **STRUCTURE_ARGS)
+
+    # At a tenth of the contrast over a dim level (dusk), the same answers: the correlation is
+    # free of gain and offset.
+    def dim(values: np.ndarray) -> np.ndarray:
+        return _luma(30.0 + 0.1 * values)
+
+    assert not new_structure_everywhere(dim(moved), dim(before), cells, **STRUCTURE_ARGS)
+    assert new_structure_everywhere(dim(other), dim(before), cells, **STRUCTURE_ARGS)
+    # Only whole candidate blocks are read: another scene under cells that look failed, or a
+    # flat frame (nothing textured to match), is no cut.
+    assert not new_structure_everywhere(
+        _luma(other), _luma(before), np.zeros_like(cells), **STRUCTURE_ARGS
+    )
+    flat = np.full(before.shape, 90, np.uint8)
+    assert not new_structure_everywhere(flat, _luma(before), cells, **STRUCTURE_ARGS)
+
+
+def test_new_structure_in_one_compact_part_is_no_cut():
+    """Something smeared over the left two thirds of the lens changes the structure there, all
+    in one part: most of the right third is beyond the spread's reach of a new block. The same
+    share of new blocks scattered over the frame is a cut."""
+    before, other = _textured(0), _textured(1)
+    cells = np.ones((45, 80), dtype=bool)
+    compact = before.copy()
+    compact[:, :416] = other[:, :416]  # 13 of the 20 block columns
+    assert not new_structure_everywhere(_luma(compact), _luma(before), cells, **STRUCTURE_ARGS)
+    scattered = before.copy()
+    for column in range(0, 640, 96):  # 2 of every 3 block columns, across the frame
+        scattered[:, column : column + 64] = other[:, column : column + 64]
+    assert new_structure_everywhere(_luma(scattered), _luma(before), cells, **STRUCTURE_ARGS)

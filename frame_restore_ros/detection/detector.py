@@ -57,7 +57,13 @@ from frame_restore_ros.detection.region_measures import (
     local_glow,
     window_around,
 )
-from frame_restore_ros.detection.scene_cut import match_tolerance, new_everywhere
+from frame_restore_ros.detection.scene_cut import (
+    MATCH_REACH,
+    changed_in_place,
+    match_tolerance,
+    new_everywhere,
+    new_structure_everywhere,
+)
 from frame_restore_ros.detection.soft_edges import darkened_rim
 from frame_restore_ros.media.grid import pixels_to_cells
 
@@ -1190,14 +1196,28 @@ class FailureDetector:
         candidates = lit_before & ~excluded
         if np.count_nonzero(candidates) < CUT_MIN_CANDIDATES * candidates.size:
             return False
-        return new_everywhere(
+        tolerance = match_tolerance(
+            stats.gray, cfg.cut_new_level_ratio, cfg.cut_new_level_floor, cfg.cut_new_level
+        )
+        changed = changed_in_place(candidates, stats.gray, seen, tolerance)
+        if np.count_nonzero(changed) < cfg.cut_new_share * np.count_nonzero(candidates):
+            return False  # too few levels moved in place for a cut (most frames end here)
+        if new_everywhere(
+            candidates, stats.gray, seen, tolerance, cfg.cut_new_share, cfg.cut_new_spread
+        ):
+            return True
+        # Dim or flat light packs the levels close: a cut's cells find a look-alike level a
+        # cell away. The blocks' structure (gain-free) tells; a few ms, on these frames only.
+        if cfg.cut_structure_share <= 0.0:
+            return False
+        height = gray_full.shape[0]
+        return new_structure_everywhere(
+            gray_full,
+            previous.gray_full,
             candidates,
-            stats.gray,
-            seen,
-            match_tolerance(
-                stats.gray, cfg.cut_new_level_ratio, cfg.cut_new_level_floor, cfg.cut_new_level
-            ),
-            cfg.cut_new_share,
+            cell,
+            max(1, round(MATCH_REACH * self._interval_scale * height)),
+            cfg.cut_structure_share,
             cfg.cut_new_spread,
         )
 

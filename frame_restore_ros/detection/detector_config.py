@@ -43,6 +43,11 @@ class DetectorConfig:
     cut_new_spread: float = 0.8
     cut_lit_gray: float = 24.0
     cut_min_lit_share: float = 0.25
+    # ... or, where those levels moved in place in cut_new_share of the cells, at least
+    # cut_structure_share of the textured blocks of such cells match nothing near them a frame
+    # ago by normalised correlation (scene_cut.new_structure_everywhere: dusk, flat light;
+    # 0 = off).
+    cut_structure_share: float = 0.6
     dead_max_gray: float = 10.0
     dead_max_texture: float = 14.0
     dead_novel_margin: float = 20.0
@@ -258,6 +263,10 @@ class DetectorConfig:
             raise ValueError(
                 "dead_region_min_cells must be >= 0 and dead_region_new_share in [0, 1], got "
                 f"{self.dead_region_min_cells} and {self.dead_region_new_share}"
+            )
+        if not 0.0 <= self.cut_structure_share <= 1.0:
+            raise ValueError(
+                f"cut_structure_share must be in [0, 1], got {self.cut_structure_share}"
             )
         if not 0.0 <= self.dead_steady_share <= 1.0:
             raise ValueError(f"dead_steady_share must be in [0, 1], got {self.dead_steady_share}")
