@@ -2002,3 +2002,29 @@ def test_a_film_cut_at_dusk_is_a_scene_cut_not_a_failure():
     assert len(flagged) >= 5, flagged
     with pytest.raises(ValueError, match="cut_structure_share"):
         DetectorConfig(cut_structure_share=1.5)
+
+
+def test_a_dashcam_clock_and_logo_burnt_into_the_picture_stay_unflagged():
+    """Dashcam footage carries a burnt-in clock that ticks once a second (textured content that
+    changes and then holds for 29 frames while the scene moves, as a frozen tile's would) and a
+    half-transparent logo fixed over the moving scene. Neither is a failure. bikes.mp4, 150
+    frames with both drawn in; the same frames flag nothing without them either."""
+    import cv2
+
+    detector = FailureDetector()
+    flagged = []
+    for index, frame in enumerate(read_frames(sample_video_path("bikes.mp4"), max_frames=150)):
+        height, width = frame.shape[:2]
+        second = index // 30
+        clock = f"2026/12/06 14:32:{second:02d}  {54 + second % 7} km/h"
+        origin = (10, height - 12)
+        for colour, thickness in (((0, 0, 0), 4), ((255, 255, 255), 1)):
+            cv2.putText(frame, clock, origin, cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour, thickness)
+        logo = frame.copy()
+        cv2.putText(
+            logo, "DASHCAM", (width - 150, 30), cv2.FONT_HERSHEY_DUPLEX, 0.8, (255,) * 3, 2
+        )
+        cv2.addWeighted(logo, 0.5, frame, 0.5, 0, dst=frame)
+        if detector.detect(frame, index / 30).mask.any():
+            flagged.append(index)
+    assert flagged == []
