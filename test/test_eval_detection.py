@@ -94,6 +94,8 @@ def test_folder_mode_scores_every_clip_and_every_class(run_folder):
     assert set(data["classes"]["autoware"]) <= set(data["classes"]["ours"])
     assert data["settings"]["classes"] == list(CLASSES)
     assert "repeated_frames_flagged_mean_pct" in data
+    # The pans continue: no frame of their untouched streams is a scene cut.
+    assert all(clip["scene_cuts"] == [] for clip in data["clips"].values())
     # Frozen tiles over still surroundings are scored apart, recall only.
     assert set(data["still_surroundings"]) <= {"frozen", "frozen_short"}
     for score in data["still_surroundings"].values():
@@ -135,7 +137,14 @@ def test_report_has_tables_and_a_gallery(run_folder):
     index = out / "html" / "index.html"
     assert data["report"] == str(index)
     text = index.read_text()
-    for words in ("Per class", "False alarms", "pan_a", "pan_b", "One example per injected"):
+    for words in (
+        "Per class",
+        "False alarms",
+        "pan_a",
+        "pan_b",
+        "One example per injected",
+        "frames read as scene cuts",
+    ):
         assert words in text
     # Pixel-level scores beside the patch-level ones (thin lines cover under half a patch).
     assert "ours pixel R (pooled)" in text
@@ -382,3 +391,17 @@ def test_eval_detection_of_a_bag_without_images_is_an_error(tmp_path, caplog):
     args = ["eval-detection", "--data", str(bag), "--no-progress", "-o", str(tmp_path / "r")]
     assert main(args) == 2
     assert "nothing to score" in caplog.text or "no sensor_msgs/Image" in caplog.text
+
+
+def test_frames_read_as_scene_cuts_are_listed_per_clip(bikes_frames):
+    """bikes.mp4 cuts to another shot at frame 30: the untouched stream's detector reads it as a
+    cut (no onsets there), and the report says so, a user tuning the cut tests sees where."""
+    from frame_restore_ros.detection.detector import FailureDetector
+    from frame_restore_ros.evaluation.detection_scores import format_report
+
+    report = DetectionReport()
+    evaluate_clip("bikes", bikes_frames, FailureDetector, None, report, kinds=("dead",), gallery=0)
+    assert report.clips["bikes"].scene_cuts == [30]
+    assert report.clips["bikes"].as_dict()["scene_cuts"] == [30]
+    assert "bikes: ours" in format_report(report)
+    assert "read as scene cuts: frame 30" in format_report(report)

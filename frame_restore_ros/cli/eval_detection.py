@@ -38,7 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "eval-detection",
         "score the failure detector and the Autoware-style baseline on every clip of a folder",
         "Stream every clip twice through the detector: untouched (false alarms: flagged % of\n"
-        "pixels per frame, mean and p99, and the share of frames that would be altered) and\n"
+        "pixels per frame, mean and p99, and the share of frames that would be altered; the\n"
+        "frames read as scene cuts, where no failure can begin) and\n"
         "with a failure injected into every --every-th frame, the classes taking turns (patch-\n"
         "level precision and recall on 16x16 patches, averaged over the clips; frozen tiles\n"
         "from their second frozen frame; recall also per damage magnitude, a patch's mean\n"

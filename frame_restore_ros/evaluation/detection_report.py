@@ -90,13 +90,15 @@ def _false_alarm_table(report: DetectionReport, max_pct: float, min_clean: float
                 f"{100 * mine['altered_frames']:.1f}",
                 f"{theirs['mean_pct']:.3f}",
                 f"{100 * theirs['altered_frames']:.1f}",
+                ", ".join(str(index) for index in clip.scene_cuts) or "-",
             ]
         )
         too_many = mine["mean_pct"] > max_pct
         too_altered = 1 - mine["altered_frames"] < min_clean
-        bad.append([False, False, False, too_many, False, too_altered, False, False])
+        bad.append([False, False, False, too_many, False, too_altered, False, False, False])
     header = ["clip", "size", "frames", "ours mean %", "ours p99 %", "ours altered %"]
-    return _table([*header, "autoware mean %", "autoware altered %"], rows, bad)
+    extra = ["autoware mean %", "autoware altered %", "ours: frames read as scene cuts"]
+    return _table([*header, *extra], rows, bad)
 
 
 def _still_surroundings(report: DetectionReport) -> str:

@@ -212,6 +212,9 @@ class ClipReport:
     magnitudes: dict[str, np.ndarray] = field(default_factory=dict)
     repeated: FalseAlarms = field(default_factory=FalseAlarms)  # ours, on repeated frames
     worst: list[Shot] = field(default_factory=list)  # a min-heap of the most flagged clean frames
+    # ours, the untouched stream's frames read as scene cuts (no onsets there; a failure in a
+    # frame wrongly read as a cut is missed, and the node resets its reference)
+    scene_cuts: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -225,6 +228,7 @@ class ClipReport:
                 for name, score in self.ours.items()
             },
             "repeated_frames": self.repeated.as_dict(),
+            "scene_cuts": list(self.scene_cuts),
             "still_surroundings": {
                 name: {"recall": round(score.recall, 4), "positives": score.positives}
                 for name, score in self.still.items()
@@ -570,6 +574,8 @@ def evaluate_clip(
         stamp = None if frame_rate is None else index / frame_rate
         detection = clean_detector.detect(frame, stamp)
         clip.false_alarms.add(detection.mask, patch)
+        if getattr(detection, "scene_cut", False):
+            clip.scene_cuts.append(index)
         _keep_worst(clip.worst, clip.false_alarms.flagged[-1], index, frame, detection, gallery)
         base_clean = baseline(frame) if baseline is not None else None
         if base_clean is not None:
@@ -692,6 +698,15 @@ def clean_statistics(frames: Iterable[np.ndarray], cell: int = 8) -> dict[str, f
     }
 
 
+def _cuts_note(cuts: list[int], shown: int = 8) -> str:
+    """Return the terminal's note of the frames read as scene cuts ("" when none)."""
+    if not cuts:
+        return ""
+    frames = ", ".join(str(index) for index in cuts[:shown])
+    more = f", ... ({len(cuts)} in all)" if len(cuts) > shown else ""
+    return f"; read as scene cuts: frame{'s' if len(cuts) > 1 else ''} {frames}{more}"
+
+
 def format_report(report: DetectionReport) -> str:
     """Render the report as plain-text tables (per-class averages, per-clip false alarms)."""
     ours, base = report.averages("ours"), report.averages("baseline")
@@ -744,7 +759,7 @@ def format_report(report: DetectionReport) -> str:
         lines.append(
             f"  {name}: ours {mine['mean_pct']:.3f} %, p99 {mine['p99_pct']:.3f} %, "
             f"altered {100 * mine['altered_frames']:.1f} %; autoware {theirs['mean_pct']:.3f} %, "
-            f"altered {100 * theirs['altered_frames']:.1f} %"
+            f"altered {100 * theirs['altered_frames']:.1f} %{_cuts_note(clip.scene_cuts)}"
         )
     repeated = report.as_dict()["repeated_frames_flagged_mean_pct"]
     lines.append(
