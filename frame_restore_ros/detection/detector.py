@@ -1202,8 +1202,9 @@ class FailureDetector:
         changed = changed_in_place(candidates, stats.gray, seen, tolerance)
         if np.count_nonzero(changed) < cfg.cut_new_share * np.count_nonzero(candidates):
             return False  # too few levels moved in place for a cut (most frames end here)
+        spread = cfg.cut_new_spread
         if new_everywhere(
-            candidates, stats.gray, seen, tolerance, cfg.cut_new_share, cfg.cut_new_spread
+            candidates, stats.gray, seen, tolerance, cfg.cut_new_share, spread, changed=changed
         ):
             return True
         # Dim or flat light packs the levels close: a cut's cells find a look-alike level a
@@ -1218,7 +1219,7 @@ class FailureDetector:
             cell,
             max(1, round(MATCH_REACH * self._interval_scale * height)),
             cfg.cut_structure_share,
-            cfg.cut_new_spread,
+            spread,
         )
 
     def _whole_frame(self, stats: CellStats, repeated: bool) -> bool:

@@ -70,6 +70,7 @@ def new_everywhere(
     share: float,
     spread: float,
     reach: int = 2,
+    changed: np.ndarray | None = None,
 ) -> bool:
     """Whether the unfailed part of the frame is new scene, all over the frame.
 
@@ -80,12 +81,15 @@ def new_everywhere(
     :func:`match_tolerance` per cell) and the new ones are spread among them: at least
     ``spread`` of the candidates lie within ``SPREAD_REACH`` of the frame height of a new
     cell (a veil or mud on the lens changes one compact part of the frame, a cut all of it).
+    ``changed``: :func:`changed_in_place` of the same arguments when the caller has it.
     """
     count = int(np.count_nonzero(candidates))
     if count == 0:
         return False
     # Cheap bound first: a cell matched at its own place is matched (most frames end here).
-    new = changed_in_place(candidates, gray, previous, level)
+    if changed is None:
+        changed = changed_in_place(candidates, gray, previous, level)
+    new = changed.copy()
     if np.count_nonzero(new) < share * count:
         return False
     new &= unmatched(gray, previous, level, reach)
