@@ -19,16 +19,18 @@ import signal
 import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from mcap.records import Chunk
-from mcap.stream_reader import StreamReader
+from mcap.stream_reader import StreamReader, get_chunk_data_stream
 from ruamel.yaml import YAML
 
 from frame_restore_ros.bag.bag_io import BagReader
+from frame_restore_ros.bag.checksummed_mcap import CHUNK_OPCODE, CRC_OFFSET
 from frame_restore_ros.bag.output_claim import BAG_MARK, why_not_replaceable
 from frame_restore_ros.cli.main import main
 from frame_restore_ros.codec.image_codec import decode_compressed
@@ -198,9 +200,15 @@ def test_replay_options_the_node_would_refuse_are_errors(
 
 @pytest.fixture
 def damaged(bag) -> Path:
-    """Zero 4 KiB over frame 15's record header: the reader silently stops in that chunk."""
+    """Zero 4 KiB over frame 15's record header: the reader silently stops in that chunk.
+
+    The chunk's CRC is zeroed too ("not computed", as rosbags and other writers leave it): a
+    chunk with a CRC that fails is lost as a whole (`test_a_flipped_pixel_byte_...`).
+    """
     mcap = next(bag.glob("*.mcap"))
+    (chunk,) = chunk_offsets(mcap)
     data = bytearray(mcap.read_bytes())
+    data[chunk + CRC_OFFSET : chunk + CRC_OFFSET + 4] = bytes(4)
     start = data.find(struct.pack("<Q", START + 15 * PERIOD)) - 15  # opcode of the record
     data[start - 1024 : start + 3072] = bytes(4096)
     mcap.write_bytes(bytes(data))
@@ -296,8 +304,8 @@ def test_salvage_skips_a_damaged_chunk_and_reads_the_next(full_bag, damage, tmp_
     data = bytearray(mcap.read_bytes())
     if damage == "garbage":  # the first 32 bytes of the chunk's records
         data[second + 49 : second + 81] = b"\xff" * 32
-    else:  # rosbags writes no CRC: a wrong one is a mismatch
-        data[second + 33 : second + 37] = struct.pack("<I", 12345)
+    else:  # a wrong CRC is a mismatch
+        data[second + CRC_OFFSET : second + CRC_OFFSET + 4] = struct.pack("<I", 12345)
     mcap.write_bytes(bytes(data))
     with BagReader(full_bag) as reader:
         intact = [(m.timestamp - START) // PERIOD for m in reader.messages([TOPIC])]
@@ -312,6 +320,39 @@ def test_salvage_skips_a_damaged_chunk_and_reads_the_next(full_bag, damage, tmp_
     assert f"at byte {second}" in summary["read_error"]
     assert "reading went on with the next chunk" in summary["read_error"]
     assert summary["lost_messages"][0]["lost"] == len(lost)
+
+
+def test_written_chunks_carry_their_crc(full_bag):
+    """Every chunk this project writes holds the CRC-32 of its records (rosbags alone: 0)."""
+    mcap = next(full_bag.glob("*.mcap"))
+    chunks = []
+    with mcap.open("rb") as stream:
+        for record in StreamReader(stream, emit_chunks=True).records:
+            if isinstance(record, Chunk):
+                chunks.append(record)
+    assert len(chunks) >= 3
+    for chunk in chunks:
+        records, size = get_chunk_data_stream(chunk, validate_crc=False)
+        assert chunk.uncompressed_crc == zlib.crc32(records.read(size)) != 0
+
+
+def test_a_flipped_pixel_byte_inside_a_chunk_is_caught(full_bag, tmp_path, caplog):
+    """A damaged payload (one byte of an image) is a CRC mismatch, not a silently wrong frame."""
+    bag, out = tmp_path / "bag", tmp_path / "out"
+    shutil.copytree(full_bag, bag)
+    mcap = next(bag.glob("*.mcap"))
+    second = chunk_offsets(mcap)[1]
+    assert mcap.read_bytes()[second] == CHUNK_OPCODE
+    data = bytearray(mcap.read_bytes())
+    data[second + 20_000] ^= 0xFF  # deep inside the chunk's first image, past every header
+    mcap.write_bytes(bytes(data))
+    assert replay(bag, out) == 2 and not out.exists()
+    assert "--salvage" in error_text(caplog)
+    assert replay(bag, out, "--salvage") == 0
+    kept = kept_frames(out)
+    assert kept[0] == 0 and kept[-1] == 11 and 1 <= 12 - len(kept) <= 4  # that chunk only
+    summary = json.loads((tmp_path / "out_report" / "summary.json").read_text())
+    assert f"at byte {second}" in summary["read_error"]
 
 
 @pytest.mark.parametrize("bare", [False, True])

@@ -27,6 +27,7 @@ from rosbags.rosbag2.reader import DirectoryReader
 from rosbags.rosbag2.storage_mcap import McapReader
 from rosbags.typesys.store import Typestore
 
+from frame_restore_ros.bag.checksummed_mcap import ChecksummedWriter
 from frame_restore_ros.bag.mcap_salvage import SalvagingMcapStorage, truncated_mcap_files
 from frame_restore_ros.bag.output_claim import (
     BAG_MARK,
@@ -482,7 +483,9 @@ class AtomicBagWriter:
             check_output(self.path, self.inputs, self.overwrite)  # again, now that it is ours
             if self.partial.exists():
                 shutil.rmtree(self.partial)
-            self._writer = Writer(self.partial, version=9, storage_plugin=STORAGES[self.storage])
+            self._writer = ChecksummedWriter(
+                self.partial, version=9, storage_plugin=STORAGES[self.storage]
+            )
             self._writer.set_custom_data(*BAG_MARK)  # --overwrite may replace it later
             self._writer.open()
         except BaseException as exc:
