@@ -19,6 +19,7 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -424,6 +425,34 @@ def test_second_run_to_a_claimed_output_fails_at_once_and_stale_partials_go(bag,
     assert replay(bag, out) == 0
     assert leftovers(tmp_path) == [] and not (tmp_path / ".out.lock").exists()
     assert any(f"partial-{holder.pid}" in r.getMessage() for r in caplog.records)
+
+
+def test_sigterm_mid_replay_leaves_no_partial_bag_nor_claim(bag, tmp_path):
+    """SIGTERM (a supervisor, `timeout`) unwinds like Ctrl-C: nothing half-written is left."""
+    out = tmp_path / "out"
+    slow_writes = (
+        "import sys, time; import frame_restore_ros.bag.bag_io as bag_io; "
+        "write = bag_io.AtomicBagWriter.write; "
+        "bag_io.AtomicBagWriter.write = lambda self, *a: (time.sleep(0.2), write(self, *a)); "
+        "from frame_restore_ros.cli.main import main; "
+        f"sys.exit(main(['replay', {str(bag)!r}, {str(out)!r}, '--backend', 'hold', "
+        "'--no-progress']))"
+    )
+    run = subprocess.Popen([sys.executable, "-c", slow_writes], stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):  # until the partial bag has messages in it
+            if any(tmp_path.glob(".out.partial-*/*.mcap")):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the replay never started writing")
+        run.send_signal(signal.SIGTERM)
+        assert run.wait(timeout=60) == 143
+    finally:
+        run.kill()
+    assert "terminated (SIGTERM)" in run.stderr.read()
+    assert leftovers(tmp_path) == [] and not (tmp_path / ".out.lock").exists()
+    assert not out.exists() and not (tmp_path / "out_report").exists()
 
 
 # 4: a frame the pipeline cannot take is a skipped message

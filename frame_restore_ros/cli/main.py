@@ -14,15 +14,20 @@ frame-restore node-params     check a parameter file of the ROS node (no ROS nee
 
 Each module registers its parser and binds its handler (``register``); this one builds the
 parser, applies the common options (logging, ``--threads``) and runs the handler. Argument
-errors, ValueError and OSError exit with code 2 and one line of log, without a traceback.
+errors, ValueError and OSError exit with code 2 and one line of log, without a traceback. Ctrl-C
+(130) and SIGTERM (143: a supervisor, ``timeout``, ``kill``) unwind the command alike, so a
+half-written output is removed and its claim released.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 from frame_restore_ros.cli import (
     bench,
@@ -43,6 +48,31 @@ COMMANDS = (
     demo, make_bag, replay, train, evaluate, export, bench, eval_detection, info, doctor,
     node_params,
 )  # fmt: skip
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM received: unwinds the command as Ctrl-C does (outputs are cleaned up)."""
+
+
+@contextlib.contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """Raise :class:`Terminated` on SIGTERM while the block runs (the main thread only).
+
+    Python's default SIGTERM ends the process at once: no ``finally`` or ``__exit__`` runs,
+    and a replay left its partial bag and its claim behind until the next run to that output.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,15 +99,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        threads = getattr(args, "threads", None)
-        if threads:
-            import torch
+        with sigterm_unwinds():
+            threads = getattr(args, "threads", None)
+            if threads:
+                import torch
 
-            torch.set_num_threads(threads)
-        return int(args.handler(args) or 0)
+                torch.set_num_threads(threads)
+            return int(args.handler(args) or 0)
     except (ValueError, OSError) as exc:
         log.error("%s", exc)
         return 2
+    except Terminated:
+        log.error("terminated (SIGTERM)")
+        return 143
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130
