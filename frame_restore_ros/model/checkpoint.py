@@ -205,22 +205,9 @@ def load_checkpoint(
     shown = shown_path(path)
     config, _ = read_metadata(path)
     model = build_model(config)
-    expected = model.state_dict()
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            names = set(handle.keys())
-            problems = _compare(
-                expected, names, lambda name: tuple(handle.get_slice(name).get_shape())
-            )
-            if problems:
-                raise CheckpointError(
-                    f"{shown}: tensors do not match config {config.name!r}: " + "; ".join(problems)
-                )
-            tensors = {name: handle.get_tensor(name) for name in names}
-    except CheckpointError:
-        raise
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{shown}: corrupt tensor data ({_reason(exc)})") from None
+    with _tensor_errors(shown), safe_open(str(path), framework="pt", device="cpu") as handle:
+        names = _check_tensors(handle, _shapes(model), config, shown)
+        tensors = {name: handle.get_tensor(name) for name in names}
     for name, tensor in tensors.items():
         if not tensor.is_floating_point() or not bool(torch.isfinite(tensor).all()):
             raise CheckpointError(f"{shown}: tensor {name} holds non-finite or non-float values")
@@ -228,7 +215,55 @@ def load_checkpoint(
     return model.to(device).eval()
 
 
-def _compare(expected: dict[str, torch.Tensor], names: set[str], shape_of: Any) -> list[str]:
+def check_tensor_header(path: str | os.PathLike[str]) -> SiamMCVAEConfig:
+    """Return the header's config once the tensors the header lists match it.
+
+    Reads the header only (tensor names and shapes, no tensor data; the model is built on the
+    meta device, which allocates nothing): a file ``load_checkpoint`` would refuse as "tensors
+    do not match config" is refused here with the same message, before any load.
+    """
+    shown = shown_path(path)
+    config, _ = read_metadata(path)
+    with torch.device("meta"):
+        expected = _shapes(build_model(config))
+    with _tensor_errors(shown), safe_open(str(path), framework="pt", device="cpu") as handle:
+        _check_tensors(handle, expected, config, shown)
+    return config
+
+
+@contextlib.contextmanager
+def _tensor_errors(shown: str) -> Iterator[None]:
+    """Turn safetensors' and torch's errors on reading tensors into a CheckpointError."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{shown}: corrupt tensor data ({_reason(exc)})") from None
+
+
+def _shapes(model: torch.nn.Module) -> dict[str, tuple[int, ...]]:
+    """Return the shape of each tensor of ``model``'s state dict, by name."""
+    return {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
+
+
+def _check_tensors(
+    handle: Any, expected: dict[str, tuple[int, ...]], config: SiamMCVAEConfig, shown: str
+) -> set[str]:
+    """Return the names of the open file's tensors; raise CheckpointError unless ``expected``.
+
+    Names and shapes come from the header (``get_slice``), so no tensor is read.
+    """
+    names = set(handle.keys())
+    problems = _compare(expected, names, lambda name: tuple(handle.get_slice(name).get_shape()))
+    if problems:
+        raise CheckpointError(
+            f"{shown}: tensors do not match config {config.name!r}: " + "; ".join(problems)
+        )
+    return names
+
+
+def _compare(expected: dict[str, tuple[int, ...]], names: set[str], shape_of: Any) -> list[str]:
     problems = []
     missing = sorted(set(expected) - names)
     extra = sorted(names - set(expected))
@@ -238,6 +273,6 @@ def _compare(expected: dict[str, torch.Tensor], names: set[str], shape_of: Any) 
         problems.append("unexpected " + ", ".join(extra))
     for name in sorted(set(expected) & names):
         shape = shape_of(name)
-        if shape != tuple(expected[name].shape):
-            problems.append(f"{name} has shape {shape}, expected {tuple(expected[name].shape)}")
+        if shape != expected[name]:
+            problems.append(f"{name} has shape {shape}, expected {expected[name]}")
     return problems

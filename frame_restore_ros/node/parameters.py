@@ -20,12 +20,15 @@ import math
 import re
 import string
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML, YAMLError
+from ruamel.yaml.error import MarkedYAMLError, StreamMark
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, Event
+from ruamel.yaml.reader import ReaderError
 
 from frame_restore_ros.backends.selection import BACKENDS, PRECISIONS
 from frame_restore_ros.detection.defect_mask import DefectMaskError, load_defect_mask
@@ -41,6 +44,8 @@ NODE_NAME = "frame_restore"
 ParameterValue = bool | int | float | str | list[str]
 _TYPE_NAMES = {bool: "bool", int: "integer", float: "double", str: "string", list: "string array"}
 MESSAGE_LIMIT = 2000  # characters of another module's reason a message shows
+PROBLEM_LIMIT = 20  # problems one message lists before "... and N more"
+NESTING_LIMIT = 32  # levels of YAML collections a parameter file may nest
 
 # Topics the node publishes under each camera's resolved input topic (<input>/restored, ...).
 OUTPUT_TOPICS = ("restored", "failure_mask", "uncertainty")
@@ -156,14 +161,23 @@ def weights_problem(path: str) -> str | None:
     """Return why ``path`` is not a SiamMCVAE weight file (the header reader's reason), or None.
 
     Only the safetensors header is read (``model/checkpoint.read_metadata``), not the tensors. A
-    single-frame MAE is refused too: the node runs the reference pipeline.
+    single-frame MAE is refused too: the node runs the reference pipeline. The tensor names and
+    shapes the header lists must match its model config (``check_tensor_header``), as
+    ``load_checkpoint`` requires.
     """
     if not path:
         return None
-    from frame_restore_ros.model.checkpoint import ARCHITECTURES, CheckpointError, read_metadata
+    from frame_restore_ros.model.checkpoint import (
+        ARCHITECTURES,
+        CheckpointError,
+        check_tensor_header,
+        read_metadata,
+    )
 
     try:
         config, _ = read_metadata(path)
+        if config.architecture == "siammcvae":
+            check_tensor_header(path)
     except CheckpointError as exc:  # a name the file system refuses too: never an OSError
         return echo_within(str(exc), path)
     if config.architecture != "siammcvae":
@@ -709,8 +723,9 @@ def validate_camera_names(names: list[str]) -> str | None:
     problems = [problem for name in names if (problem := camera_name_problem(name))]
     repeated = sorted(name for name, count in Counter(names).items() if count > 1)
     if repeated:
-        problems.append(f"camera names repeat: {', '.join(echo(name) for name in repeated)}")
-    return "; ".join(problems) or None
+        shown = join_problems([echo(name) for name in repeated], separator=", ")
+        problems.append(f"camera names repeat: {shown}")
+    return join_problems(problems) or None
 
 
 def camera_topic_problem(
@@ -759,9 +774,9 @@ def validate_input_topics(
     ]
     if shared:
         problems.append(
-            "cameras share an input topic, so their outputs would clash: " + "; ".join(shared)
+            "cameras share an input topic, so their outputs would clash: " + join_problems(shared)
         )
-    return "; ".join(problems) or None
+    return join_problems(problems) or None
 
 
 def all_specs(cameras: list[str]) -> dict[str, ParameterSpec]:
@@ -774,6 +789,41 @@ def all_specs(cameras: list[str]) -> dict[str, ParameterSpec]:
 
 class ParameterError(ValueError):
     """Parameters that cannot be used; the text lists every problem."""
+
+
+def join_problems(
+    problems: Sequence[str], limit: int = PROBLEM_LIMIT, separator: str = "; "
+) -> str:
+    """Return ``problems`` on one line, after ``separator``: the first ``limit``, then a count.
+
+    A file of a hundred thousand unknown names makes a message of ``limit`` problems and
+    "... and N more", not one of megabytes.
+    """
+    shown = separator.join(problems[:limit])
+    more = len(problems) - limit
+    return shown if more <= 0 else f"{shown}{separator}... and {more} more"
+
+
+def _unknown_problems(
+    names: Iterable[str], specs: Mapping[str, ParameterSpec], cameras_known: bool = True
+) -> list[str]:
+    """Return "unknown parameter" for each of ``names`` without a spec.
+
+    With ``cameras_known`` False (an unusable ``cameras`` list), ``specs`` holds the node-wide
+    parameters only, and a ``<camera>.<per-camera parameter>`` name may belong to any camera:
+    such names are skipped.
+    """
+    return [
+        f"unknown parameter {echo(name)}"
+        for name in names
+        if name not in specs and (cameras_known or not _may_be_camera_parameter(name))
+    ]
+
+
+def _may_be_camera_parameter(name: str) -> bool:
+    """Whether ``name`` is ``<some name>.<per-camera parameter>`` (``front.transport``)."""
+    _, dot, rest = name.partition(".")  # a camera name holds no "."
+    return bool(dot) and any(rest == spec.name for spec in _CAMERA_PARAMETERS)
 
 
 def _value_problems(specs: Mapping[str, ParameterSpec], values: Mapping[str, object]) -> list[str]:
@@ -796,9 +846,12 @@ def parameter_problems(
     """
     cameras = overrides.get("cameras", NODE_PARAMETERS[0].default)
     if problem := NODE_PARAMETERS[0].validate(cameras) or validate_camera_names(cameras):
-        return [problem, *_value_problems({s.name: s for s in NODE_PARAMETERS}, overrides)]
+        node_specs = {spec.name: spec for spec in NODE_PARAMETERS}
+        unknown = _unknown_problems(overrides, node_specs, cameras_known=False)
+        others = {name: value for name, value in overrides.items() if name != "cameras"}
+        return [problem, *unknown, *_value_problems(node_specs, others)]
     specs = all_specs(cameras)
-    problems = [f"unknown parameter {echo(name)}" for name in overrides if name not in specs]
+    problems = _unknown_problems(overrides, specs)
     problems += _value_problems(specs, overrides)
     topics = {name: value for name, value in overrides.items() if name.endswith(".input_topic")}
     if not _value_problems(specs, topics) and (
@@ -834,7 +887,7 @@ class NodeSettings:
         """
         overrides = dict(overrides or {})
         if problems := parameter_problems(overrides, node_name, namespace):
-            raise ParameterError("; ".join(problems))
+            raise ParameterError(join_problems(problems))
         specs = all_specs(overrides.get("cameras", NODE_PARAMETERS[0].default))
         values = {name: spec.default for name, spec in specs.items()}
         values.update(overrides)
@@ -853,7 +906,7 @@ class NodeSettings:
             elif problem := spec.validate(value):
                 problems.append(problem)
         if problems:
-            raise ParameterError("; ".join(problems))
+            raise ParameterError(join_problems(problems))
         return NodeSettings({**self.values, **changes})
 
 
@@ -869,19 +922,108 @@ def flatten(tree: Mapping[str, object], prefix: str = "") -> dict[str, object]:
     return flat
 
 
+def load_yaml(path: str | Path) -> object:
+    """Return the YAML document in ``path``; raise ParameterError with one line naming the file.
+
+    The line says where (line and column) and what is wrong. Aliases (``*name``) are refused
+    before anything is built, as rcl's parser refuses them ("Will not support aliasing"): a
+    recursive one cannot be flattened, and a few hundred bytes of nested ones expand to millions
+    of values (a "billion laughs"). So are collections nested deeper than NESTING_LIMIT.
+    """
+    text = ""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        yaml = YAML(typ="safe")
+        problem = _structure_problem(yaml.parse(text))
+        document = None if problem else yaml.load(text)
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+    except YAMLError as exc:
+        problem = _yaml_error_text(exc, text)
+    except UnicodeDecodeError as exc:
+        problem = _utf8_error_text(exc)
+    except ValueError as exc:  # a 5000-digit int
+        problem = str(exc) or type(exc).__name__
+    if problem:
+        raise ParameterError(
+            f"cannot read parameter file {path}: {echo(problem, quote=False, limit=MESSAGE_LIMIT)}"
+        )
+    return document
+
+
+def _structure_problem(events: Iterable[Event]) -> str | None:
+    """Return where and why the YAML ``events`` cannot be a ROS 2 parameter file, or None.
+
+    The first alias is refused, named (and said to be recursive when it lies inside its own
+    anchor's collection), as are collections nested deeper than NESTING_LIMIT levels.
+    """
+    anchors: list[tuple[str | None, StreamMark]] = []  # of the collections open here
+    for event in events:
+        if isinstance(event, AliasEvent):
+            return _alias_problem(event, anchors)
+        if isinstance(event, CollectionStartEvent):
+            anchors.append((event.anchor, event.start_mark))
+            if len(anchors) > NESTING_LIMIT:
+                deeper = f"collections nested deeper than {NESTING_LIMIT} levels"
+                return f"{_where(event.start_mark)}: {deeper}"
+        elif isinstance(event, CollectionEndEvent):
+            anchors.pop()
+    return None
+
+
+def _alias_problem(event: AliasEvent, anchors: list[tuple[str | None, StreamMark]]) -> str:
+    """Word the refusal of the alias ``event`` (recursive when ``anchors`` hold its own)."""
+    name = echo(event.anchor, quote=False)
+    marks = [mark for anchor, mark in anchors if anchor == event.anchor]
+    recursive = f"recursive alias *{name} (inside &{name} at {_where(marks[0])})" if marks else ""
+    return (
+        f"{_where(event.start_mark)}: {recursive or f'alias *{name}'}: ROS 2 parameter files "
+        "cannot use YAML aliases (rcl: Will not support aliasing)"
+    )
+
+
+def _where(mark: StreamMark) -> str:
+    """Return ``line L, column C`` (from 1) of a YAML mark."""
+    return f"line {mark.line + 1}, column {mark.column + 1}"
+
+
+def _utf8_error_text(exc: UnicodeDecodeError) -> str:
+    """Return where (line and column, counted in bytes) a file is not UTF-8, and the byte."""
+    before = exc.object[: exc.start]
+    line, column = before.count(b"\n") + 1, exc.start - before.rfind(b"\n")
+    return f"line {line}, column {column}: not UTF-8 (byte 0x{exc.object[exc.start]:02x})"
+
+
+def _yaml_error_text(exc: YAMLError, text: str) -> str:
+    """Return a YAML error on one line: where, the problem, and what was being read from where.
+
+    ``text`` is the document, in which a ReaderError's position lies. ruamel's own text spans
+    lines (a quoted excerpt, a caret, a note on how to silence a check).
+    """
+    if isinstance(exc, ReaderError) and isinstance(exc.position, int):
+        before = text[: exc.position]
+        line, column = before.count("\n") + 1, exc.position - before.rfind("\n")
+        char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else exc.character
+        return f"line {line}, column {column}: unacceptable character {char}: {exc.reason}"
+    if not isinstance(exc, MarkedYAMLError):
+        return " ".join(str(exc).split())
+    problem, mark = exc.problem or exc.context, exc.problem_mark or exc.context_mark
+    line = f"{_where(mark)}: {problem}" if mark else str(problem)
+    if exc.problem and exc.context and exc.context_mark:
+        line += f" ({exc.context} at {_where(exc.context_mark)})"
+    return " ".join(line.split())
+
+
 def read_parameter_file(path: str | Path, node_name: str = NODE_NAME) -> dict[str, object]:
     """Read the ``ros__parameters`` a ROS 2 parameter YAML gives ``node_name``.
 
     Sections are matched as ROS does: ``/**``, ``node_name``, ``/node_name`` and any namespaced
-    ``/ns/node_name``; later sections override earlier ones. Raises ParameterError on unreadable
-    YAML or a file without a section for the node.
+    ``/ns/node_name``; later sections override earlier ones. Raises ParameterError, naming the
+    file once, on unreadable YAML (:func:`load_yaml`) or a file without a section for the node.
     """
     if problem := node_name_problem(node_name):
         raise ParameterError(problem)
-    try:
-        document = YAML(typ="safe").load(Path(path).read_text())
-    except (OSError, YAMLError, ValueError) as exc:  # ValueError: bad UTF-8, a 5000-digit int
-        raise ParameterError(f"cannot read parameter file {path}: {exc}") from exc
+    document = load_yaml(path)
     if not isinstance(document, Mapping):
         raise ParameterError(f"parameter file {path} must map node names to ros__parameters")
     merged: dict[str, object] = {}
@@ -911,14 +1053,11 @@ def load_settings(path: str | Path, node_name: str = NODE_NAME) -> NodeSettings:
     model (``node/model_holder.build_backend``). Topics are checked for ``node_name`` in some
     namespace (the node checks them again in its real one).
     """
-    try:
-        values = read_parameter_file(path, node_name)
-    except ParameterError as exc:
-        raise ParameterError(f"{path}: {exc}") from exc
+    values = read_parameter_file(path, node_name)  # its errors name the file
     problems = parameter_problems(values, node_name)
     problems += model_files_problems(values.get("weights", ""), values.get("engine_cache_dir", ""))
     if problems:
-        raise ParameterError(f"{path}: " + "; ".join(problems))
+        raise ParameterError(f"{path}: " + join_problems(problems))
     return NodeSettings.build(values, node_name)
 
 
