@@ -3,7 +3,7 @@
 Every output folder (a bag, a report) is built as ``.NAME.partial-PID`` beside its final name and
 renamed into place when complete. This module decides whether the final name may be used at all:
 
-* an output never equals, contains or lies inside an input;
+* an output never equals, contains or lies inside an input, nor another output of the same run;
 * an existing output is replaced only with ``overwrite`` and only if it is what this tool writes:
   a ROS 2 bag marked as written by it (:data:`BAG_MARK` in ``custom_data`` of ``metadata.yaml``;
   ``metadata.yaml`` and the storage files it lists, nothing else) or a report (the marker file
@@ -20,6 +20,7 @@ import fcntl
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -58,6 +59,76 @@ def check_not_input(output: Path, inputs: tuple[Path, ...], what: str = "output"
             raise OutputError(f"{what} {output} contains the input {source}; choose another path")
         if src in out.parents:
             raise OutputError(f"{what} {output} lies inside the input {source}")
+
+
+def check_separate(path: Path, what: str, other: Path, other_what: str) -> None:
+    """Raise OutputError if two outputs of one run, ``what`` and ``other_what``, overlap.
+
+    Overlap: the same path, or one inside the other (resolved, so also through a symlink).
+    """
+    one, two = Path(path).resolve(), Path(other).resolve()
+    if one == two:
+        raise OutputError(f"{what} {path} is also {other_what} {other}; choose another path")
+    if two in one.parents:
+        raise OutputError(f"{what} {path} lies inside {other_what} {other}; choose a path outside")
+    if one in two.parents:
+        raise OutputError(f"{what} {path} holds {other_what} {other}; choose separate paths")
+
+
+def check_output_file(
+    path: Path,
+    what: str,
+    inputs: tuple[Path, ...] = (),
+    outputs: tuple[tuple[str, Path], ...] = (),
+    overwrite: bool = False,
+) -> None:
+    """Raise OutputError unless file ``path`` (option ``what``) may be written (before the work).
+
+    Refused: an input, a path inside or holding one (:func:`check_not_input`); the same path as,
+    inside or holding another output of the run (``outputs``: (option, path) pairs); a folder;
+    an existing file without ``overwrite``; a place that cannot be created
+    (:func:`check_creatable`).
+    """
+    path = Path(path)
+    check_not_input(path, inputs, what)
+    for other_what, other in outputs:
+        check_separate(path, what, other, other_what)
+    if path.is_dir():
+        raise OutputError(f"cannot write {what} {path}: it is a folder")
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise OutputError(f"{what} {path} exists; remove it or pass --overwrite")
+    check_creatable(path, what)
+
+
+def check_output_folder(
+    path: Path,
+    what: str,
+    inputs: tuple[Path, ...],
+    overwrite: bool,
+    why_not_own: Callable[[Path], str | None],
+    own: str,
+) -> None:
+    """Raise OutputError unless the folder ``path`` (option ``what``) may take a run's files.
+
+    The rules of ``evaluate -o``, checked before any work: never an input, inside one or holding
+    one; a folder that exists must be empty, or, with ``overwrite``, ``own``: an earlier output
+    of the command (``why_not_own`` says why a folder is not one, None: it is); a place that
+    cannot be created is refused (:func:`check_creatable`).
+    """
+    path = Path(path)
+    check_not_input(path, inputs, what)
+    if path.exists() or path.is_symlink():
+        if not path.is_dir():
+            raise OutputError(f"{what} {path} exists and is not a folder; remove it")
+        if any(path.iterdir()):
+            if not overwrite:
+                raise OutputError(
+                    f"{what} {path} exists and is not empty; remove it or pass --overwrite"
+                )
+            reason = why_not_own(path)
+            if reason:
+                raise OutputError(f"--overwrite replaces only {own}; {path} is not one: {reason}")
+    check_creatable(path, what)
 
 
 def bag_information(folder: Path) -> dict | None:

@@ -16,6 +16,7 @@ from frame_restore_ros.cli.common import (
     add_uncertainty,
     check_json,
     common_options,
+    input_paths,
     int_at_least,
     positive_int,
     positive_number,
@@ -457,7 +458,7 @@ def run_model(args: argparse.Namespace) -> int:
     """Time the deploy graph per preset."""
     from frame_restore_ros.bench.model_bench import format_model_table, run_model_benchmark
 
-    check_json(args.json)
+    check_json(args.json, overwrite=args.overwrite)
     results = run_model_benchmark(args.presets, args.repeats, args.ratio, with_onnx=args.onnx)
     print(format_model_table(results))
     write_json(args.json, results)
@@ -468,7 +469,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
     """Time detection and compositing without the model."""
     from frame_restore_ros.bench.model_bench import format_pipeline, run_pipeline_benchmark
 
-    check_json(args.json)
+    check_json(args.json, overwrite=args.overwrite)
     results = run_pipeline_benchmark(args.repeats)
     print(format_pipeline(results))
     write_json(args.json, {"pipeline_without_model": results})
@@ -479,7 +480,7 @@ def run_backends(args: argparse.Namespace) -> int:
     """Time the model call per backend and preset."""
     from frame_restore_ros.bench.backend_bench import format_backend_table, run_backend_benchmark
 
-    check_json(args.json)
+    check_json(args.json, overwrite=args.overwrite)
     rows = run_backend_benchmark(
         args.presets, args.backends, args.repeats, args.uncertainty, args.cameras, args.precision
     )
@@ -492,7 +493,7 @@ def run_end_to_end(args: argparse.Namespace) -> int:
     """Time the whole restorer per backend, alignment on and off."""
     from frame_restore_ros.bench.backend_bench import end_to_end_runs, format_end_to_end
 
-    check_json(args.json)
+    check_json(args.json, overwrite=args.overwrite)
     record = end_to_end_runs(
         args.backends,
         args.runs,
@@ -513,7 +514,7 @@ def run_replay(args: argparse.Namespace) -> int:
     """Measure the replay throughput on one bag."""
     from frame_restore_ros.bench.replay_throughput import replay_throughput
 
-    check_json(args.json)
+    check_json(args.json, input_paths(args.bag), overwrite=args.overwrite)
     report = replay_throughput(
         args.bag, args.inject, args.backend, args.precision, progress=not args.no_progress
     )
@@ -530,7 +531,7 @@ def run_node(args: argparse.Namespace) -> int:
         width, height = node_size(args.size)
     except ValueError as exc:
         raise ValueError(f"--size must be {exc}") from None
-    check_json(args.json)
+    check_json(args.json, overwrite=args.overwrite)
     result = run_node_overhead_benchmark(
         width, height, args.encoding, args.repeats, progress=not args.no_progress
     )
@@ -549,8 +550,8 @@ def run_detection(args: argparse.Namespace) -> int:
     from frame_restore_ros.bench.detection_bench import format_detection, run_detection_benchmark
     from frame_restore_ros.cli.eval_detection import default_data, expand_sources, open_clips
 
-    check_json(args.json)
     sources, chosen = (args.data, "given") if args.data else default_data()
+    check_json(args.json, input_paths(*sources), overwrite=args.overwrite)
     clips, _, rates = open_clips(expand_sources(sources), args.max_frames, 1)
     speed_clip = args.speed_clip
     if speed_clip is None:
@@ -583,7 +584,7 @@ def run_live(args: argparse.Namespace) -> int:
         run_matrix,
     )
 
-    check_json(args.json)
+    check_json(args.json, overwrite=args.overwrite)
     try:
         import rclpy  # noqa: F401
     except ImportError as exc:

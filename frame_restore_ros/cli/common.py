@@ -9,6 +9,7 @@ One word per concept, in every command that has it:
   --precision P        precision of tensorrt, torch-cuda and openvino-cpu
   --defect-mask FILE   a calibrated defect map OR-ed into every failure mask
   --json FILE          also write the results as JSON (checked with check_json before the work)
+  --overwrite          replace what an earlier run wrote (never an input); bench: the --json file
   --repeats N          timed runs of a benchmark
   --no-progress        no progress bar
   -v/--verbose, --threads N   on every command (applied by ``cli.main``)
@@ -80,10 +81,22 @@ def uncertainty_samples(text: str) -> int:
 
 
 def nonempty_path(text: str) -> Path:
-    """Parse a path argument; an empty string (Path would read it as ".") is an error."""
+    """Parse a path argument; an empty string (Path would read it as ".") is an error.
+
+    A path without a name of its own ("." or ".." and the like) is returned resolved, so that
+    every path has a name to derive another from (replay's OUTPUT_report); the root folder has
+    none and is an error.
+    """
     if not text.strip():
         raise argparse.ArgumentTypeError("must be a path, got an empty string")
-    return Path(text)
+    path = Path(text)
+    if path.name in ("", ".."):
+        path = path.resolve()
+    if not path.name:
+        raise argparse.ArgumentTypeError(
+            f"must name a file or folder, got {text!r} (the root folder)"
+        )
+    return path
 
 
 def node_range(name: str) -> Callable[[str], int]:
@@ -212,33 +225,47 @@ def add_defect_mask(parser: argparse.ArgumentParser, effect: str) -> None:
     )
 
 
-def add_json(parser: argparse.ArgumentParser) -> None:
-    """Add ``--json FILE``: also write the results as JSON.
+def add_json(parser: argparse.ArgumentParser, overwrite: bool = True) -> None:
+    """Add ``--json FILE``: also write the results as JSON; with ``overwrite``, ``--overwrite``.
 
-    The command's handler calls :func:`check_json` on it before any work.
+    The command's handler calls :func:`check_json` on it before any work. A command with other
+    outputs (``overwrite`` False) adds an ``--overwrite`` that names them all.
     """
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
+    if overwrite:
+        parser.add_argument(
+            "--overwrite",
+            action="store_true",
+            help="replace an existing --json file (never an input)",
+        )
 
 
-def check_json(path: Path | None) -> None:
+def check_json(
+    path: Path | None,
+    inputs: tuple[Path, ...] = (),
+    outputs: tuple[tuple[str, Path], ...] = (),
+    overwrite: bool = False,
+) -> None:
     """Raise ValueError naming --json unless ``path`` can be written (before the work).
 
-    Refused: a folder, a place under a regular file or in a read-only folder, a name the file
-    system refuses (too long).
+    Refused (:func:`~frame_restore_ros.bag.output_claim.check_output_file`): an input or a path
+    inside one (a bag's metadata.yaml, a file of a --data folder); the same path as, inside or
+    holding another output of the command (``outputs``: (option, path) pairs); a folder; an
+    existing file without ``overwrite``; a place under a regular file or in a read-only folder,
+    a name the file system refuses (too long).
     """
-    from frame_restore_ros.bag.output_claim import check_creatable
+    from frame_restore_ros.bag.output_claim import OutputError, check_output_file
     from frame_restore_ros.media.file_checks import shown_path
 
     if path is None:
         return
     try:
-        if path.is_dir():
-            raise ValueError(f"cannot write --json {path}: it is a folder")
-        check_creatable(path, "--json")
-    except OSError as exc:
-        raise ValueError(
-            f"cannot write --json {shown_path(path)}: {exc.strerror or exc}"
-        ) from None
+        check_output_file(path, "--json", inputs, outputs, overwrite)
+    except OutputError:
+        raise
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+        reason = getattr(exc, "strerror", None) or exc
+        raise ValueError(f"cannot write --json {shown_path(path)}: {reason}") from None
 
 
 def add_no_progress(parser: argparse.ArgumentParser) -> None:
@@ -264,6 +291,29 @@ def video_path(source: str | None, default: str = "bikes.mp4") -> Path:
     if source.startswith("sample:"):
         return sample_video_path(source[len("sample:") :])
     return Path(source)
+
+
+def input_paths(*sources: str | Path | None) -> tuple[Path, ...]:
+    """Return the paths a command reads, for the output checks: sample:NAME as its file.
+
+    None (an option not given) and a sample that cannot be found (reading it names the problem)
+    are left out.
+    """
+    from frame_restore_ros.media.video import VideoError, sample_video_path
+
+    paths = []
+    for source in sources:
+        if source is None:
+            continue
+        text = str(source)
+        if not text.startswith("sample:"):
+            paths.append(Path(text))
+            continue
+        try:
+            paths.append(sample_video_path(text[len("sample:") :]))
+        except VideoError:
+            continue
+    return tuple(paths)
 
 
 def write_json(path: Path | None, payload: object) -> None:

@@ -13,6 +13,7 @@ from frame_restore_ros.cli.common import (
     add_no_progress,
     add_output,
     add_weights,
+    input_paths,
     load_defect_mask_option,
     non_negative_int,
     video_path,
@@ -31,7 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "from the previous clean frame with SiamMCVAE, and write OUTPUT/restored.mp4 (damaged\n"
         "| hold | SiamMCVAE | ground truth), OUTPUT/before_after.png and OUTPUT/summary.json\n"
         "with PSNR against the real frames for SiamMCVAE and the hold baseline. With\n"
-        "--defect-mask the camera's known defective pixels are repaired in every frame too.\n\n"
+        "--defect-mask the camera's known defective pixels are repaired in every frame too.\n"
+        "Those three files must not exist yet (--overwrite replaces them) and are never an\n"
+        "input; other files in OUTPUT stay.\n\n"
         "example: frame-restore demo -o out/demo --max-frames 60",
     )
     p.add_argument(
@@ -39,6 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_weights(p)
     add_output(p, "output folder", default=Path("out/demo"))
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace restored.mp4, before_after.png and summary.json of an earlier demo in -o "
+        "(never an input; other files stay)",
+    )
     add_max_frames(p, 60, "from the video (the first is only a reference)")
     p.add_argument(
         "--ratio",
@@ -58,18 +67,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def check_output(out: Path) -> None:
-    """Raise OutputError unless the folder ``out`` can hold the demo's files (before any work)."""
-    from frame_restore_ros.bag.output_claim import OutputError, check_creatable
+def check_output(out: Path, inputs: tuple[Path, ...] = (), overwrite: bool = False) -> None:
+    """Raise OutputError unless the folder ``out`` can hold the demo's files (before any work).
+
+    Each file the demo writes (:data:`~frame_restore_ros.evaluation.demo.OUTPUTS`) is checked
+    as an output file (:func:`~frame_restore_ros.bag.output_claim.check_output_file`): never
+    one of ``inputs``, no folder, replaced only with ``overwrite``.
+    """
+    from frame_restore_ros.bag.output_claim import OutputError, check_output_file
     from frame_restore_ros.evaluation.demo import OUTPUTS
 
     if out.exists() and not out.is_dir():
         raise OutputError(f"cannot write -o/--output {out}: it is a file, not a folder")
     for name in OUTPUTS:
-        target = out / name
-        if target.is_dir():
-            raise OutputError(f"cannot write {target}: it is a folder")
-    check_creatable(out / OUTPUTS[0], "-o/--output")
+        check_output_file(out / name, "-o/--output", inputs, overwrite=overwrite)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,10 +91,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--gap must be >= 1 (the reference is frame t-GAP), got {args.gap}")
     if not 0 < args.ratio <= 1:
         raise ValueError(f"--ratio must be in (0, 1] (patches failed per frame), got {args.ratio}")
-    check_output(args.output)
+    video = video_path(args.data)
+    check_output(args.output, input_paths(video, args.weights, args.defect_mask), args.overwrite)
     defect_mask = load_defect_mask_option(args.defect_mask)
     summary = run_demo(
-        video=video_path(args.data),
+        video=video,
         weights=args.weights,
         out=args.output,
         max_frames=args.max_frames,

@@ -20,6 +20,7 @@ from frame_restore_ros.cli.common import (
     add_no_progress,
     add_output,
     check_json,
+    input_paths,
     write_json,
 )
 
@@ -27,6 +28,8 @@ log = logging.getLogger("frame_restore")
 
 SHARED_DATA = Path("../shared/data")  # the project's real clips, where a checkout has them
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v")
+REPORT_TITLE = "<title>Failure detection</title>"  # in the head of the index.html it writes
+REPORT_IMAGES = ("false_alarm_*.png", "class_*.png")  # what it writes in OUTPUT/images
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,7 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "|damaged - true| in bins of 3-6, 6-10, 10-20 and >= 20 levels, pooled over the\n"
         "clips). The same frames go through a re-implementation of\n"
         "Autoware's image_diagnostics 5x5 block classifier. Writes OUTPUT/index.html with the\n"
-        "tables and a gallery: the most flagged clean frames per clip, one example per class.\n\n"
+        "tables and a gallery: the most flagged clean frames per clip, one example per class.\n"
+        "OUTPUT must be new or empty, or an earlier report with --overwrite; --json must not\n"
+        "exist (--overwrite replaces it); neither may be or lie inside an input.\n\n"
         f"classes: {', '.join(CLASSES)}\n\n"
         "example: frame-restore eval-detection --data ../shared/data --data sample:bikes.mp4 \\\n"
         "           --max-frames 300 -o out/eval-detection --json out/eval-detection.json",
@@ -70,8 +75,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--gallery", type=int, default=3, help="worst clean frames shown per clip (default: 3)"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the injection (default: 0)")
-    add_output(p, "report folder: index.html and images/", Path("out/eval-detection"))
-    add_json(p)
+    add_output(
+        p,
+        "report folder: index.html and images/; one that exists must be empty, or an earlier "
+        "eval-detection report with --overwrite",
+        Path("out/eval-detection"),
+    )
+    add_json(p, overwrite=False)
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier eval-detection report in -o (its index.html and images; other "
+        "files stay) and an existing --json file (never an input)",
+    )
     p.add_argument(
         "--cell-statistics",
         action="store_true",
@@ -167,17 +183,54 @@ def open_clips(
     return clips, total, rates
 
 
-def check_outputs(report: Path, json_file: Path | None) -> None:
+def check_outputs(
+    report: Path,
+    json_file: Path | None,
+    inputs: tuple[Path, ...] = (),
+    overwrite: bool = False,
+) -> None:
     """Raise ValueError naming the option unless the report and the JSON file can be written.
 
-    Checked before the clips are read: a run takes minutes.
+    Checked before the clips are read (a run takes minutes), with the rules of ``evaluate -o``
+    (:func:`~frame_restore_ros.bag.output_claim.check_output_folder`): neither output is, holds
+    or lies inside one of ``inputs`` or the other; the report folder is new or empty, or with
+    ``overwrite`` an earlier report (:func:`why_not_report`); the JSON file is new, or replaced
+    with ``overwrite``.
     """
-    from frame_restore_ros.bag.output_claim import check_creatable
+    from frame_restore_ros.bag.output_claim import check_output_folder
 
     if report.exists() and not report.is_dir():
         raise ValueError(f"cannot write -o/--output {report}: it is a file, not a folder")
-    check_creatable(report / "index.html", "-o/--output")
-    check_json(json_file)
+    check_output_folder(
+        report, "-o/--output", inputs, overwrite, why_not_report, "an eval-detection report"
+    )
+    check_json(json_file, inputs, (("-o/--output", report),), overwrite)
+
+
+def why_not_report(folder: Path) -> str | None:
+    """Why ``folder`` is not a report eval-detection wrote (its index.html), or None."""
+    index = folder / "index.html"
+    if not index.is_file():
+        return "it has no index.html"
+    with index.open(errors="replace") as handle:
+        head = handle.read(len(REPORT_TITLE) + 200)
+    if REPORT_TITLE not in head:
+        return "its index.html is not an eval-detection report"
+    return None
+
+
+def remove_previous_report(folder: Path) -> list[Path]:
+    """Remove index.html and the images of an earlier report in ``folder``; return them.
+
+    Other files stay; none of the old images is left to mix with the new ones.
+    """
+    images = folder / "images"
+    removed = [folder / "index.html"] if (folder / "index.html").is_file() else []
+    for pattern in REPORT_IMAGES:
+        removed += sorted(p for p in images.glob(pattern) if p.is_file() or p.is_symlink())
+    for path in removed:
+        path.unlink()
+    return removed
 
 
 def run(args: argparse.Namespace) -> int:
@@ -207,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"unknown --classes {unknown}; choose from {', '.join(CLASSES)}")
     if args.gallery < 0:
         raise ValueError(f"--gallery must be >= 0 (0: no gallery), got {args.gallery}")
-    check_outputs(args.output, args.json)
+    check_outputs(args.output, args.json, input_paths(*sources), args.overwrite)
     clips, total, rates = open_clips(expand_sources(sources), args.max_frames, args.stride)
     if not clips:
         raise ValueError(f"no camera images in --data {', '.join(sources)}: nothing to score")
@@ -226,6 +279,8 @@ def run(args: argparse.Namespace) -> int:
     )
     print(format_report(report))
     command = "frame-restore " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "eval-detection"
+    if args.overwrite:
+        remove_previous_report(args.output)  # checked: an earlier report, or new or empty
     index = write_report(report, args.output, command, chosen)
     print(f"report: {index}")
     payload = report.as_dict() | {

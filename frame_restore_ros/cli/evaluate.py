@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -20,9 +22,42 @@ from frame_restore_ros.cli.common import (
     add_weights,
     load_defect_mask_option,
     non_negative_int,
+    positive_int,
 )
 
 log = logging.getLogger("frame_restore")
+
+
+def mask_ratio(text: str) -> float:
+    """Parse one ``--ratios`` value: a mask ratio in (0, 1] (argparse names the option)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1], got {text!r}") from None
+    if not 0 < value <= 1:  # NaN too
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text}")
+    return value
+
+
+def failure_kind(text: str) -> str:
+    """Return the ``--kinds`` value ``text`` names: a failure of ``--inject`` without a value.
+
+    The harness draws each failure's own count; ``patches`` is --ratios' condition. Raises
+    ValueError naming --kinds and the value.
+    """
+    from frame_restore_ros.synthetic.registry import FAILURES, Value
+
+    name = text.strip().lower()
+    if name in FAILURES and FAILURES[name].value is not Value.RATIO:
+        return name
+    if ":" in name:
+        why = f"takes failure names without a value (the harness draws the count), got {text!r}"
+    elif name in FAILURES:
+        why = f"{text!r} is scored by --ratios, not --kinds"
+    else:
+        why = f"unknown failure {text!r}"
+    kinds = [k for k, failure in FAILURES.items() if failure.value is not Value.RATIO]
+    raise ValueError(f"--kinds: {why}; choose from {', '.join(kinds)}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,13 +86,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"{SOURCE_HELP} (repeatable; default: sample:bikes.mp4)",
     )
     add_weights(p, "SiamMCVAE weights (default: the bundled small model)")
-    p.add_argument(
+    mae = p.add_mutually_exclusive_group()
+    mae.add_argument(
         "--mae",
         type=Path,
         metavar="FILE",
         help="single-frame MAE weights, the paper's MAE row (default: the bundled baseline)",
     )
-    p.add_argument("--no-mae", action="store_true", help="leave the MAE baseline out")
+    mae.add_argument("--no-mae", action="store_true", help="leave the MAE baseline out")
     add_output(
         p,
         "output folder; one that exists must be empty, or an earlier evaluate output with "
@@ -69,13 +105,30 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="replace the files of an earlier evaluate run in -o (only a folder evaluate wrote)",
     )
-    p.add_argument("--ratios", type=float, nargs="+", default=[0.45, 0.6, 0.75, 0.9])
-    p.add_argument("--gaps", type=int, nargs="+", default=[1, 2, 4, 8])
+    p.add_argument(
+        "--ratios",
+        type=mask_ratio,
+        nargs="+",
+        default=[0.45, 0.6, 0.75, 0.9],
+        metavar="R",
+        help="mask ratios of the random patch masking, each in (0, 1] "
+        "(default: 0.45 0.6 0.75 0.9)",
+    )
+    p.add_argument(
+        "--gaps",
+        type=positive_int,
+        nargs="+",
+        default=[1, 2, 4, 8],
+        metavar="G",
+        help="frame gaps of the random patch masking: reference = frame t-G (default: 1 2 4 8)",
+    )
     p.add_argument(
         "--kinds",
         nargs="*",
         default=["dead", "noise", "cast", "lines", "bottom", "frozen"],
-        help="structured failures (--inject names; the option with no names: skip them)",
+        metavar="KIND",
+        help="structured failures, --inject names without a value; the option with no names: "
+        "skip them (default: dead noise cast lines bottom frozen)",
     )
     p.add_argument("--kind-gap", type=int, default=2, help="gap for --kinds (default: 2)")
     p.add_argument("--frames", type=int, default=8, help="frames per condition (default: 8)")
@@ -124,7 +177,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also SiamMCVAE without alignment, gate, detail transfer, and without all three",
     )
-    p.add_argument("--save-frames", type=Path, metavar="DIR", help="write every output as PNG")
+    p.add_argument(
+        "--save-frames",
+        type=Path,
+        metavar="DIR",
+        help="write every output as PNG into DIR/CLIP/CONDITION/: a folder apart from -o and "
+        "the inputs; one that exists must be empty, or an earlier --save-frames folder with "
+        "--overwrite, whose PNGs are removed first",
+    )
     p.add_argument(
         "--seed", type=non_negative_int, default=0, help="seed of the damage (default: 0)"
     )
@@ -154,15 +214,12 @@ def run(args: argparse.Namespace) -> int:
         write_outputs,
     )
     from frame_restore_ros.model.bundled import BASELINE_MAE_WEIGHTS, default_weights_path
-    from frame_restore_ros.synthetic.injection import parse_item
 
     # Clear errors for bad arguments before any work.
     defect_mask = load_defect_mask_option(args.defect_mask)
-    for kind in args.kinds:
-        parse_item(kind)
+    args.kinds = [failure_kind(kind) for kind in args.kinds]
     resolve(args.backend)  # unknown, or cannot run here
-    if any(not 0 < r <= 1 for r in args.ratios) or any(g < 1 for g in args.gaps):
-        raise ValueError("ratios must be in (0, 1] and gaps >= 1")
+    check_data(args.data)
     if args.kind_gap < 1:
         raise ValueError(f"--kind-gap must be >= 1, got {args.kind_gap}")
     if args.frames < 1:
@@ -171,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--tail must be in (0, 1), got {args.tail}")
     check_output_folder(args.output, args.overwrite)
     if args.save_frames is not None:
-        check_save_frames(args.save_frames)
+        check_save_frames(args.save_frames, args)
     check_weight_roles(args)
     clips = load_clips(args)
     check_clip_lengths(clips, max([*args.gaps, args.kind_gap]), args.persistent)
@@ -210,6 +267,8 @@ def run(args: argparse.Namespace) -> int:
             return True
         return False
 
+    if args.save_frames is not None and args.overwrite:
+        remove_saved_frames(args.save_frames)  # checked: an earlier --save-frames folder
     start = time.perf_counter()
     result = evaluate_clips(
         clips,
@@ -271,11 +330,52 @@ def check_output_folder(output: Path, overwrite: bool) -> None:
     check_creatable(output, "output")
 
 
-def check_save_frames(folder: Path) -> None:
-    """Raise ValueError unless ``--save-frames`` names a folder that can be written."""
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"--save-frames {folder} exists and is not a folder")
-    check_creatable(folder, "--save-frames")
+def check_save_frames(folder: Path, args: argparse.Namespace) -> None:
+    """Raise ValueError unless ``--save-frames`` names a folder this run may write.
+
+    The rules of ``-o`` (:func:`~frame_restore_ros.bag.output_claim.check_output_folder`): not
+    an input (a --data bag or folder, a weight or mask file), inside one or holding one, nor -o,
+    inside it or holding it; new or empty, or with --overwrite an earlier --save-frames folder
+    (:func:`why_not_saved_frames`).
+    """
+    from frame_restore_ros.bag.output_claim import check_output_folder, check_separate
+    from frame_restore_ros.cli.common import input_paths
+
+    inputs = input_paths(
+        *(args.data or ["sample:bikes.mp4"]),
+        args.weights,
+        None if args.no_mae else args.mae,
+        args.compare_weights,
+        args.defect_mask,
+    )
+    check_separate(folder, "--save-frames", args.output, "-o/--output")
+    check_output_folder(
+        folder,
+        "--save-frames",
+        inputs,
+        args.overwrite,
+        why_not_saved_frames,
+        "an earlier --save-frames folder",
+    )
+
+
+def why_not_saved_frames(folder: Path) -> str | None:
+    """Why ``folder`` is not an earlier ``--save-frames`` output (CLIP/CONDITION/*.png) or None."""
+    for root, dirs, files in os.walk(folder):
+        depth = len(Path(root).relative_to(folder).parts)
+        for name in dirs + files:
+            path = Path(root) / name
+            is_folder = name in dirs and not path.is_symlink()
+            if (depth < 2) != is_folder or (not is_folder and path.suffix != ".png"):
+                return f"it holds {path.relative_to(folder)}, not a frame of --save-frames"
+    return None
+
+
+def remove_saved_frames(folder: Path) -> None:
+    """Remove the CLIP folders of an earlier ``--save-frames`` run (checked) from ``folder``."""
+    if folder.is_dir():
+        for clip in folder.iterdir():
+            shutil.rmtree(clip)
 
 
 def check_weight_roles(args: argparse.Namespace) -> None:
@@ -295,27 +395,53 @@ def check_weight_roles(args: argparse.Namespace) -> None:
             check_architecture(path, architecture, option)
 
 
+def check_data(sources: list[str] | None) -> None:
+    """Raise ValueError naming the first ``--data`` source that cannot give frames."""
+    from frame_restore_ros.bag.frame_sources import source_problem
+
+    for source in sources or []:
+        if problem := source_problem(source):
+            raise ValueError(f"--data {source} {problem}")
+
+
 def load_clips(args: argparse.Namespace) -> dict:
     """Clip name -> frames of every ``--data`` source (with ``--tail``: its trailing part).
 
     A source that gives no frame (e.g. a bag without an image topic) raises ValueError naming
-    it and why.
+    it and why. A bag's frames smaller than the patch grid are skipped (logged with their record
+    time); a clip whose frame size changes is split into clips of one size (logged where).
     """
-    from frame_restore_ros.bag.frame_sources import source_frames
+    from frame_restore_ros.bag.frame_sources import MinimumSize, source_frames
+    from frame_restore_ros.evaluation.harness import EvalConfig, split_size_runs
     from frame_restore_ros.training.pairs import split_point
 
+    rows, cols = EvalConfig.grid
+    minimum = MinimumSize(rows, cols, f"the {rows}x{cols} patch grid the failures are drawn on")
     clips: dict = {}
+    times: dict[str, list[int]] = {}
     for source in args.data or ["sample:bikes.mp4"]:
-        found = source_frames(source, args.max_frames if args.tail is None else None)
+        limit = args.max_frames if args.tail is None else None
+        found = source_frames(source, limit, times, minimum)
         if not any(found.values()):
             raise ValueError(f"--data {source}: {no_frames_reason(source)}")
         if args.tail is None:
             clips.update(found)
             continue
         for name, frames in found.items():
-            tail = frames[split_point(len(frames), args.tail) :][: args.max_frames]
-            clips[f"{Path(name).stem}_tail{round(args.tail * 100)}"] = tail  # no dot: file names
-    return clips
+            cut = split_point(len(frames), args.tail)
+            tail = f"{Path(name).stem}_tail{round(args.tail * 100)}"  # no dot: file names
+            clips[tail] = frames[cut:][: args.max_frames]
+            if name in times:
+                times[tail] = times[name][cut:][: args.max_frames]
+    return split_size_runs(clips, min_clip_frames(args), times)
+
+
+def min_clip_frames(args: argparse.Namespace) -> int:
+    """Frames a clip needs: more than the largest gap, and --persistent's episodes."""
+    from frame_restore_ros.evaluation.persistent import frames_needed
+
+    needed = max([*args.gaps, args.kind_gap]) + 1
+    return max(needed, frames_needed(args.persistent)) if args.persistent else needed
 
 
 def no_frames_reason(source: str) -> str:
