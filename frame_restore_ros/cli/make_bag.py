@@ -25,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "turn videos or image folders into a ROS 2 bag of camera images",
         "Write a ROS 2 bag (MCAP or sqlite3, format version 9) with one image topic per\n"
         "input. Frame i is stamped START + i / RATE in both the header and the record time;\n"
-        "several inputs are interleaved like a multi-camera recording.\n\n"
+        "several inputs are interleaved like a multi-camera recording. Frames that replay\n"
+        "and the node skip (under 2x2; over 8192 px a side or 35.4 Mpx) are written but\n"
+        "warned about.\n\n"
         "examples:\n"
         "  frame-restore make-bag drive.mp4 -o bags/drive --topic /front/image_raw\n"
         "  frame-restore make-bag left/ right.mp4 -o bags/stereo --topic /left/image_raw \\\n"
@@ -48,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--encoding",
         default="bgr8",
         help="sensor_msgs/Image encoding: bgr8 rgb8 mono8 mono16 bgra8 rgba8 bayer_rggb8 ... "
-        "yuv422 (default: bgr8)",
+        "yuv422; a 16-bit image keeps its 16 bits in a 16-bit encoding (mono16 bgr16 rgb16 "
+        "bayer_*16), its alpha in bgra8/rgba8 (default: bgr8)",
     )
     p.add_argument(
         "--compressed",
@@ -57,7 +60,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--encoding mono8, mono16, bgr16 ... (png) the image keeps that layout and the format "
         "reads e.g. 'mono16; png compressed mono16'",
     )
-    p.add_argument("--rate", type=float, help="frames per second (default: the video's rate)")
+    p.add_argument(
+        "--rate",
+        type=float,
+        help="frames per second, applied to every input (default: the first input's rate: a "
+        "video's own, 10 for an image folder)",
+    )
     p.add_argument(
         "--start", type=float, default=1.7e9, help="first stamp, Unix seconds (default: 1.7e9)"
     )

@@ -71,11 +71,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--inject-rate",
         type=float,
-        default=0.5,
-        help="fraction of frames damaged by --inject (default: 0.5)",
+        help="fraction of frames damaged by --inject; only with --inject (default: 0.5)",
     )
     p.add_argument(
-        "--seed", type=non_negative_int, default=0, help="seed of --inject (default: 0)"
+        "--seed", type=non_negative_int, help="seed of --inject; only with --inject (default: 0)"
     )
     add_weights(p)
     p.add_argument(
@@ -107,7 +106,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="report folder (default: OUTPUT_report)",
     )
     p.add_argument(
-        "--strips", type=non_negative_int, default=3, help="before/after strips per camera"
+        "--strips",
+        type=non_negative_int,
+        default=3,
+        help="before/after strips per camera in the report (default: 3)",
     )
     p.add_argument(
         "--overwrite",
@@ -131,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
     from frame_restore_ros.model.checkpoint import check_weight_file
     from frame_restore_ros.synthetic.injection import InjectionSpec
 
+    check_option_pairs(args)
     if args.weights is not None:  # one line for any path, before the outputs are claimed
         check_weight_file(args.weights)
     defect_mask = load_defect_mask_option(args.defect_mask)
@@ -138,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
         log.info("defect mask %s: %d defective pixels", args.defect_mask, defect_mask.sum())
     inject = None
     if args.inject is not None:  # an empty SPEC is an error, not "no injection"
-        inject = InjectionSpec.parse(args.inject, args.inject_rate, args.seed)
+        rate = 0.5 if args.inject_rate is None else args.inject_rate
+        inject = InjectionSpec.parse(args.inject, rate, args.seed or 0)
     report = args.report or args.output.with_name(args.output.name + "_report")
     check_paths(args.input, args.output, report, args.topic, args.overwrite, args.salvage)
     with OutputClaim(args.output), OutputClaim(report, "report"):
@@ -146,6 +150,43 @@ def run(args: argparse.Namespace) -> int:
             args.backend, args.weights, args.precision, args.uncertainty, architecture="siammcvae"
         )
         return _replay(args, loaded, inject, defect_mask, report)
+
+
+def check_option_pairs(args: argparse.Namespace) -> None:
+    """Raise ValueError naming an option that the others make meaningless (before any work)."""
+    if args.inject is None:
+        for option, value in (("--inject-rate", args.inject_rate), ("--seed", args.seed)):
+            if value is not None:
+                raise ValueError(
+                    f"{option} applies only with --inject (it sets how --inject damages "
+                    "frames); add --inject SPEC or drop it"
+                )
+    if args.backend == HOLD and args.weights is not None:
+        raise ValueError(
+            "--weights is not used by --backend hold (it copies the reference, no model runs); "
+            "drop --weights or choose a model backend"
+        )
+
+
+def check_frames_used(summary: dict, report: Path) -> None:
+    """Warn about a camera none of whose image messages could be used; raise if none could.
+
+    Raises ValueError when the whole replay used no frame: every image message was skipped
+    (passed through unchanged), so nothing was restored; the skip reasons are in ``report``.
+    """
+    unused = {}
+    for topic, camera in summary["cameras"].items():
+        if camera["frames"] == 0:
+            skipped = ", ".join(f"{k} {v}" for k, v in sorted(camera["skipped"].items()))
+            unused[topic] = f"{topic}: {camera['messages']} messages, skipped: {skipped or '-'}"
+    if summary["image_frames"] == 0:
+        raise ValueError(
+            f"no frame of {summary['input']} could be restored: every image message was skipped "
+            f"and passed through unchanged ({'; '.join(unused.values())}); the warnings above "
+            f"and {report / 'summary.json'} name why"
+        )
+    for text in unused.values():
+        log.warning("no frame of this camera could be restored, all passed through: %s", text)
 
 
 def check_paths(
@@ -203,6 +244,7 @@ def _replay(
     weights = str(loaded.weights) if loaded.weights else None
     summary = write_report(result, report, weights, args.overwrite, (args.input,))
     print(format_summary(summary, report))
+    check_frames_used(summary, report)
     return 0
 
 

@@ -83,6 +83,94 @@ class EvalResult:
     kept: list[Sample] = field(default_factory=list)
 
 
+@dataclass
+class SizeRun:
+    """Frames ``start`` to ``stop`` (exclusive) of a clip, all of one size."""
+
+    start: int
+    stop: int
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+
+def size_runs(frames: list[np.ndarray]) -> list[SizeRun]:
+    """Split a clip where its frame size changes: the runs of consecutive frames of one size."""
+    runs: list[SizeRun] = []
+    for index, frame in enumerate(frames):
+        if runs and frame.shape == frames[runs[-1].start].shape:
+            runs[-1].stop = index + 1
+        else:
+            runs.append(SizeRun(index, index + 1))
+    return runs
+
+
+def _size(frame: np.ndarray) -> str:
+    return f"{frame.shape[1]}x{frame.shape[0]}"
+
+
+def _where(frames: list[np.ndarray], index: int, times: list[int] | None) -> str:
+    """Name where a clip's size changes: frame ``index`` (with its record time, ns), both sizes."""
+    when = f" (t={times[index] / 1e9:.3f}s)" if times else ""
+    return f"frame {index}{when}, {_size(frames[index - 1])} -> {_size(frames[index])}"
+
+
+def split_size_runs(
+    clips: dict[str, list[np.ndarray]],
+    min_frames: int,
+    record_times: dict[str, list[int]] | None = None,
+) -> dict[str, list[np.ndarray]]:
+    """Split each clip whose frame size changes into clips of one size (``NAME@FIRST``).
+
+    No pair of frames then crosses a size change. A clip of one size is kept as it is; a run
+    shorter than ``min_frames`` (what the gaps need) is dropped. Each split is logged with the
+    clip, the frames (and record times, from ``record_times``: clip name -> ns per frame) where
+    the size changed and the runs kept; raises ValueError naming the clip and the changes when
+    no run of it is long enough.
+    """
+    out: dict[str, list[np.ndarray]] = {}
+    for name, frames in clips.items():
+        runs = size_runs(frames)
+        if len(runs) == 1:
+            out[name] = frames
+            continue
+        times = (record_times or {}).get(name)
+        changes = "; ".join(_where(frames, run.start, times) for run in runs[1:])
+        kept = [run for run in runs if len(run) >= min_frames]
+        if not kept:
+            raise ValueError(
+                f"clip {name} changes frame size at {changes}, and no run of one size has the "
+                f"{min_frames} frames the gaps need (runs of {[len(r) for r in runs]} frames)"
+            )
+        for run in kept:
+            out[f"{name}@{run.start}"] = frames[run.start : run.stop]
+        dropped = len(runs) - len(kept)
+        log.warning(
+            "clip %s changes frame size at %s: scored as %d clips of one size (%s), no pair "
+            "crosses a change%s",
+            name,
+            changes,
+            len(kept),
+            ", ".join(f"{name}@{run.start}: {len(run)} frames" for run in kept),
+            f"; {dropped} runs shorter than {min_frames} frames left out" if dropped else "",
+        )
+    return out
+
+
+def check_one_size(clips: dict[str, list[np.ndarray]]) -> None:
+    """Raise ValueError naming the first clip whose frame size changes, and where.
+
+    Pairs across a size change cannot be scored: :func:`split_size_runs` splits such a clip.
+    """
+    for name, frames in clips.items():
+        runs = size_runs(frames)
+        if len(runs) > 1:
+            raise ValueError(
+                f"clip {name} changes frame size at {_where(frames, runs[1].start, None)}; "
+                "split it into clips of one size (split_size_runs)"
+            )
+
+
 def conditions(cfg: EvalConfig) -> list[Condition]:
     out = [Condition(gap, ratio=ratio) for gap in cfg.gaps for ratio in cfg.ratios]
     out += [Condition(cfg.kind_gap, kind=kind) for kind in cfg.kinds]
@@ -134,8 +222,10 @@ def evaluate_clips(
     """Run every method on every condition of every clip; return the per-frame score rows.
 
     ``defect_mask`` (H, W) bool, True = defective pixel, is OR-ed into every failed mask; every
-    clip must have its size (checked before any method runs).
+    clip must have its size (checked before any method runs). Every clip must keep one frame
+    size (:func:`check_one_size`; :func:`split_size_runs` makes such clips).
     """
+    check_one_size(clips)
     if defect_mask is not None:
         check_defect_mask(defect_mask, clips)
     result = EvalResult()
