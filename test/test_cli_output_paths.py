@@ -269,6 +269,25 @@ def test_save_frames_is_never_an_input_or_the_output(inputs, tmp_path, caplog, m
     assert snapshot([bag]) == before and not out.exists()
 
 
+def test_evaluate_output_is_never_an_input_or_inside_one(inputs, tmp_path, caplog, monkeypatch):
+    from frame_restore_ros.evaluation import methods
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("-o was checked after the models loaded")
+
+    monkeypatch.setattr(methods, "build_methods", refuse)
+    bag = inputs["bag"]
+    before = snapshot([bag])
+    for out, words in {
+        bag: f"output {bag} is the input {bag}",
+        bag / "eval": f"output {bag / 'eval'} lies inside the input {bag}",
+    }.items():
+        caplog.clear()
+        assert main(["evaluate", "--data", str(bag), *SMALL, "-o", str(out)]) == 2, words
+        assert words in caplog.text
+    assert snapshot([bag]) == before
+
+
 def test_save_frames_overwrite_removes_the_earlier_frames_first(inputs, tmp_path, monkeypatch):
     from frame_restore_ros.evaluation import harness, methods
 

@@ -10,7 +10,6 @@ import shutil
 import time
 from pathlib import Path
 
-from frame_restore_ros.bag.output_claim import check_creatable
 from frame_restore_ros.cli.common import (
     SOURCE_HELP,
     add_command,
@@ -226,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--frames must be >= 1, got {args.frames}")
     if args.tail is not None and not 0 < args.tail < 1:
         raise ValueError(f"--tail must be in (0, 1), got {args.tail}")
-    check_output_folder(args.output, args.overwrite)
+    check_output_folder(args.output, args.overwrite, evaluation_inputs(args))
     if args.save_frames is not None:
         check_save_frames(args.save_frames, args)
     check_weight_roles(args)
@@ -301,33 +300,36 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_output_folder(output: Path, overwrite: bool) -> None:
+def evaluation_inputs(args: argparse.Namespace) -> tuple[Path, ...]:
+    """Every file or folder this run reads: --data, the weights, --mae, --compare-weights, mask."""
+    from frame_restore_ros.cli.common import input_paths
+
+    return input_paths(
+        *(args.data or ["sample:bikes.mp4"]),
+        args.weights,
+        None if args.no_mae else args.mae,
+        args.compare_weights,
+        args.defect_mask,
+    )
+
+
+def check_output_folder(output: Path, overwrite: bool, inputs: tuple[Path, ...] = ()) -> None:
     """Raise ValueError unless ``-o`` may take this run's files (before any work).
 
-    As replay's output rules: a folder that exists must be empty, or (with ``overwrite``) an
-    earlier evaluate output (evaluation.json), whose evaluation files this run replaces; other
-    files and subfolders there are kept, never deleted.
+    As replay's output rules (:func:`~frame_restore_ros.bag.output_claim.check_output_folder`):
+    never an input, inside one or holding one; a folder that exists must be empty, or (with
+    ``overwrite``) an earlier evaluate output (evaluation.json), whose evaluation files this run
+    replaces; other files and subfolders there are kept, never deleted.
     """
+    from frame_restore_ros.bag.output_claim import check_output_folder as check_folder
     from frame_restore_ros.evaluation.report import foreign_files, why_not_replaceable
 
     output = Path(output)
-    if output.exists() or output.is_symlink():
-        if not output.is_dir():
-            raise ValueError(f"output {output} exists and is not a folder; remove it")
-        if any(output.iterdir()):
-            if not overwrite:
-                raise ValueError(
-                    f"output {output} exists and is not empty; remove it or pass --overwrite"
-                )
-            reason = why_not_replaceable(output)
-            if reason:
-                raise ValueError(
-                    f"--overwrite replaces only an evaluate output; {output} is not one: {reason}"
-                )
-            kept = foreign_files(output)
-            if kept:
-                log.info("--overwrite keeps %d other files in %s: %s", len(kept), output, kept[:5])
-    check_creatable(output, "output")
+    check_folder(output, "output", inputs, overwrite, why_not_replaceable, "an evaluate output")
+    if overwrite and output.is_dir():
+        kept = foreign_files(output)
+        if kept:
+            log.info("--overwrite keeps %d other files in %s: %s", len(kept), output, kept[:5])
 
 
 def check_save_frames(folder: Path, args: argparse.Namespace) -> None:
@@ -339,20 +341,12 @@ def check_save_frames(folder: Path, args: argparse.Namespace) -> None:
     (:func:`why_not_saved_frames`).
     """
     from frame_restore_ros.bag.output_claim import check_output_folder, check_separate
-    from frame_restore_ros.cli.common import input_paths
 
-    inputs = input_paths(
-        *(args.data or ["sample:bikes.mp4"]),
-        args.weights,
-        None if args.no_mae else args.mae,
-        args.compare_weights,
-        args.defect_mask,
-    )
     check_separate(folder, "--save-frames", args.output, "-o/--output")
     check_output_folder(
         folder,
         "--save-frames",
-        inputs,
+        evaluation_inputs(args),
         args.overwrite,
         why_not_saved_frames,
         "an earlier --save-frames folder",
