@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
@@ -197,6 +198,23 @@ def test_weights_whose_tensors_do_not_match_the_config_are_refused(tmp_path, cap
     with pytest.raises(CheckpointError) as header:
         check_tensor_header(weights)
     assert str(header.value) == str(loading.value)
+    path = write_params(tmp_path / "p.yaml", f"    weights: '{weights}'\n")
+    code, lines = check(path, caplog)
+    assert code == 2 and only_line(lines) == f"{path}: weights: {loading.value}"
+
+
+def _integer(tensors: dict) -> None:
+    name = sorted(tensors)[0]
+    tensors[name] = tensors[name].round().to(torch.int32)
+
+
+def test_weights_with_an_integer_tensor_are_refused_from_the_header(tmp_path, caplog):
+    weights = weights_variant(tmp_path, "w.safetensors", _integer)
+    with pytest.raises(CheckpointError) as loading:
+        load_checkpoint(weights)
+    with pytest.raises(CheckpointError) as header:
+        check_tensor_header(weights)
+    assert "non-float values" in str(header.value) and str(header.value) == str(loading.value)
     path = write_params(tmp_path / "p.yaml", f"    weights: '{weights}'\n")
     code, lines = check(path, caplog)
     assert code == 2 and only_line(lines) == f"{path}: weights: {loading.value}"

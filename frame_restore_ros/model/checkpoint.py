@@ -26,6 +26,9 @@ from frame_restore_ros.media.file_checks import file_kind, shown_path
 from frame_restore_ros.model.build import RestorationModel, build_model
 from frame_restore_ros.model.config import SiamMCVAEConfig
 
+# Floating-point tensor types of a safetensors header: integer tensors never load as weights.
+FLOAT_DTYPES = frozenset({"F16", "BF16", "F32", "F64"})
+
 FORMAT_NAME = "frame_restore_ros.siammcvae"
 FORMAT_VERSION = 1
 
@@ -260,6 +263,9 @@ def _check_tensors(
         raise CheckpointError(
             f"{shown}: tensors do not match config {config.name!r}: " + "; ".join(problems)
         )
+    for name in sorted(names):  # the header's dtype: integers never load as weights
+        if handle.get_slice(name).get_dtype() not in FLOAT_DTYPES:
+            raise CheckpointError(f"{shown}: tensor {name} holds non-finite or non-float values")
     return names
 
 
