@@ -11,20 +11,11 @@ import math
 
 import numpy as np
 import pytest
+from cli_checks import argument_error
 
 from frame_restore_ros.bench import backend_bench, detection_bench, model_bench, node_bench
 from frame_restore_ros.cli import bench
 from frame_restore_ros.cli.main import build_parser, main
-
-
-def argument_error(capsys, args: list[str]) -> str:
-    """Run ``args``; assert argparse refused them (exit 2, no traceback); return its message."""
-    with pytest.raises(SystemExit) as exit_:
-        main(args)
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    return err
 
 
 @pytest.fixture

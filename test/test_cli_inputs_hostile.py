@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from cli_checks import argument_error
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
@@ -83,14 +84,6 @@ def first_message(bag: Path):
 
 def warnings_of(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-
-
-def argument_error(capsys, args: list[str]) -> str:
-    """Run ``args``; assert argparse refused them (exit 2); return its message."""
-    with pytest.raises(SystemExit) as exit_:
-        main(args)
-    assert exit_.value.code == 2
-    return capsys.readouterr().err
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_checks import argument_error
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
@@ -23,14 +24,6 @@ MAE = str(default_weights_path(BASELINE_MAE_WEIGHTS))
 # The smallest evaluation: one condition, one frame, bikes.mp4's first 4 frames.
 SMALL = ["--ratios", "0.5", "--gaps", "1", "--kind-gap", "1", "--kinds", "--frames", "1",
          "--max-frames", "4", "--no-mae", "--no-fsim", "--no-progress"]  # fmt: skip
-
-
-def argument_error(capsys, args: list[str]) -> str:
-    """Run ``args``; assert argparse refused them (exit 2); return its message."""
-    with pytest.raises(SystemExit) as exit_:
-        main(args)
-    assert exit_.value.code == 2
-    return capsys.readouterr().err
 
 
 @pytest.fixture
