@@ -185,24 +185,14 @@ def iter_source(path: Path, max_frames: int | None = None) -> Iterator[np.ndarra
 def deep_to_native(deep: np.ndarray, encoding: str) -> np.ndarray:
     """Encode 16-bit gray or BGR pixels in a 16-bit ``encoding``, keeping all 16 bits.
 
-    mono16, bgr16, rgb16 or bayer_*16 (each Bayer site keeps its colour); shape as
+    mono16, bgr16, rgb16 or bayer_*16 (``codec.image_codec.bgr_to_native``); shape as
     ``codec.image_codec.read_native``.
     """
-    if encoding == "mono16":
-        return deep if deep.ndim == 2 else cv2.cvtColor(deep, cv2.COLOR_BGR2GRAY)
-    bgr = cv2.cvtColor(deep, cv2.COLOR_GRAY2BGR) if deep.ndim == 2 else deep
-    if encoding == "bgr16":
-        return bgr
-    if encoding == "rgb16":
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    if not (encoding.startswith("bayer_") and encoding.endswith("16")):
-        raise ValueError(f"{encoding} is not a 16-bit encoding")
-    pattern = encoding[len("bayer_") : len("bayer_") + 4]  # e.g. rggb, row-major over 2x2
-    out = np.empty(bgr.shape[:2], dtype=np.uint16)
-    for dy in range(2):
-        for dx in range(2):
-            out[dy::2, dx::2] = bgr[dy::2, dx::2, "bgr".index(pattern[2 * dy + dx])]
-    return out
+    if deep.ndim == 2:
+        if encoding == "mono16":
+            return deep
+        deep = cv2.cvtColor(deep, cv2.COLOR_GRAY2BGR)
+    return bgr_to_native(deep, encoding)
 
 
 def keeps_16_bits(source: CameraSource) -> bool:

@@ -378,24 +378,28 @@ def _bgr_to_yuv422(bgr: np.ndarray, layout: str) -> np.ndarray:
 
 
 def bgr_to_native(bgr: np.ndarray, encoding: str) -> np.ndarray:
-    """Encode (H, W, 3) uint8 BGR in ``encoding``; shape and dtype as :func:`read_native`.
+    """Encode (H, W, 3) BGR in ``encoding``; shape and dtype as :func:`read_native`.
 
-    Alpha is 255; 16-bit values are 8-bit x 257; Bayer takes each site's colour; YUV 4:2:2 averages
-    the chroma of each pixel pair.
+    ``bgr``: uint8, or uint16 for a 16-bit encoding (an image file's own 16 bits, kept as they
+    are). Alpha is 255; 8-bit values in a 16-bit encoding are x 257; Bayer takes each site's
+    colour; YUV 4:2:2 averages the chroma of each pixel pair.
     """
     dtype, _ = native_layout(encoding)
+    if bgr.dtype == np.uint16 and dtype.itemsize != 2:
+        raise ValueError(f"16-bit pixels need a 16-bit encoding, not {encoding}")
+    scale = dtype.itemsize == 2 and bgr.dtype == np.uint8  # 8-bit values into 16 bits
     if encoding.startswith("bayer_"):
         sites = _BAYER_SITES[encoding[6:10]]
-        out = np.empty(bgr.shape[:2], dtype=np.uint8)
+        out = np.empty(bgr.shape[:2], dtype=bgr.dtype)
         for dy in range(2):
             for dx in range(2):
                 out[dy::2, dx::2] = bgr[dy::2, dx::2, sites[dy][dx]]
-        return out.astype(dtype) * 257 if dtype.itemsize == 2 else out
+        return out.astype(dtype) * 257 if scale else out
     if encoding in _YUV422_LAYOUT:
         return _bgr_to_yuv422(bgr, _YUV422_LAYOUT[encoding])
     code = _FROM_BGR[encoding.replace("16", "8")]
     converted = bgr if code is None else cv2.cvtColor(bgr, code)
-    if dtype.itemsize == 2:
+    if scale:
         return converted.astype(np.uint16) * 257
     return np.ascontiguousarray(converted)
 
