@@ -184,7 +184,7 @@ def test_make_bag_keeps_16_bits_in_mono16(tmp_path):
     images = deep_images(tmp_path / "img16", 1)
     bag = tmp_path / "bag"
     args = ["make-bag", str(tmp_path / "img16"), "-o", str(bag), "--encoding", "mono16"]
-    assert main([*args, "--no-progress"]) == 0
+    assert main(args) == 0
     decoded = decode_image(first_message(bag))
     assert decoded.native.dtype == np.uint16 and np.array_equal(decoded.native, images[0])
 
@@ -381,3 +381,43 @@ def test_help_states_the_defaults(capsys, command, words):
     with pytest.raises(SystemExit):
         main([command, "--help"])
     assert words in " ".join(capsys.readouterr().out.split())
+
+
+# 7: a truncated video: every command that reads one warns alike
+
+
+def truncated_video(folder: Path) -> tuple[Path, int]:
+    """A 40-frame MJPG video cut to half its bytes; return it and how many frames decode."""
+    video = folder / "whole.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (56, 40))
+    for i in range(40):
+        writer.write(textured(40, 56, i))
+    writer.release()
+    cut = folder / "cut.avi"
+    cut.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
+    capture, read = cv2.VideoCapture(str(cut)), 0
+    while capture.read()[0]:
+        read += 1
+    capture.release()
+    assert 0 < read < 30
+    return cut, read
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["make-bag", "{cut}", "-o", "{out}", "--no-progress"],
+        ["demo", "--data", "{cut}", "-o", "{out}", "--max-frames", "30", "--no-progress"],
+        ["evaluate", *SMALL, "--data", "{cut}", "-o", "{out}"],
+    ],
+)
+def test_demo_and_evaluate_warn_about_a_truncated_video_as_make_bag_does(
+    tmp_path, caplog, hold_only, command
+):
+    cut, read = truncated_video(tmp_path)
+    args = [a.format(cut=cut, out=tmp_path / "out") for a in command]
+    assert main(args) == 0
+    assert [m for m in warnings_of(caplog) if "container declares" in m] == [
+        f"{cut}: read {read} frames, but the video's container declares 40: the file is "
+        f"probably truncated or damaged; only the {read} frames that decoded are used"
+    ]

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -225,3 +229,59 @@ def test_matching_weights_pass_the_header_check(tmp_path, caplog):
     assert check_tensor_header(weights).name == "tiny"
     path = write_params(tmp_path / "p.yaml", f"    weights: '{weights}'\n")
     assert check(path, caplog) == (0, [])
+
+
+# --- files that are not regular: refused before they are opened (a pipe would block) --------
+
+
+@contextmanager
+def end_of_file_for_a_reader(fifo: Path) -> Iterator[None]:
+    """Give whoever opens ``fifo`` for reading an end of file: a failing check cannot hang."""
+    done = threading.Event()
+
+    def open_and_close() -> None:
+        while not done.wait(0.05):
+            try:  # succeeds once a reader waits in open(); ENXIO before
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                continue
+            return
+
+    writer = threading.Thread(target=open_and_close, daemon=True)
+    writer.start()
+    try:
+        yield
+    finally:
+        done.set()
+        writer.join()
+
+
+@pytest.mark.parametrize("kind", ["a named pipe", "a character device", "a directory"])
+def test_a_parameter_file_that_is_not_a_regular_file_is_refused_unread(tmp_path, caplog, kind):
+    path = {"a character device": Path(os.devnull), "a directory": tmp_path}.get(kind)
+    if path is None:
+        path = tmp_path / "p.yaml"
+        os.mkfifo(path)
+    with end_of_file_for_a_reader(path):
+        code, lines = check(path, caplog)
+    assert code == 2 and only_line(lines) == (
+        f"--check: parameter file {path} exists but is not a regular file (it is {kind})"
+    )
+
+
+def test_a_missing_parameter_file_keeps_its_message(tmp_path, caplog):
+    path = tmp_path / "missing.yaml"
+    code, lines = check(path, caplog)
+    assert code == 2
+    assert only_line(lines) == f"cannot read parameter file {path}: No such file or directory"
+
+
+def test_weights_that_are_a_named_pipe_are_refused_unread(tmp_path, caplog):
+    fifo = tmp_path / "w.safetensors"
+    os.mkfifo(fifo)
+    path = write_params(tmp_path / "p.yaml", f"    weights: '{fifo}'\n")
+    with end_of_file_for_a_reader(fifo):
+        code, lines = check(path, caplog)
+    assert code == 2 and only_line(lines) == (
+        f"{path}: weights: {fifo}: not a regular file (it is a named pipe)"
+    )

@@ -61,3 +61,56 @@ def test_eval_detection_names_clips_smaller_than_a_patch(tmp_path, caplog):
     args = ["eval-detection", "--data", bag, "--no-progress", "-o", str(tmp_path / "r")]
     assert main([*args, "--json", str(tmp_path / "d.json")]) == 2
     assert "is 12x12, smaller than one 16x16 scoring patch" in caplog.text
+
+
+def _video(path, height: int, width: int, frames: int = 6) -> str:
+    """A video of random frames of ``height`` x ``width`` pixels, MJPG."""
+    rng = np.random.default_rng(2)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (width, height))
+    assert writer.isOpened()
+    for _ in range(frames):
+        writer.write(rng.integers(40, 200, (height, width, 3), dtype=np.uint8))
+    writer.release()
+    return str(path)
+
+
+def test_eval_detection_leaves_out_a_clip_thinner_than_a_patch_and_scores_the_others(
+    tmp_path, caplog
+):
+    good = _video(tmp_path / "good.avi", 48, 64)
+    thin = _video(tmp_path / "thin.avi", 8, 160)
+    report = tmp_path / "d.json"
+    args = ["eval-detection", "--data", good, "--data", thin, "--no-progress"]
+    assert main([*args, "-o", str(tmp_path / "r"), "--json", str(report)]) == 0
+    assert (
+        "clip thin: left out, all its 6 frames are too small (first: frame 0 is 8x160, smaller "
+        "than one 16x16 scoring patch)" in caplog.text
+    )
+    assert list(json.loads(report.read_text())["clips"]) == ["good"]
+
+
+def test_eval_detection_exits_2_when_no_clip_has_a_frame_of_a_patch(tmp_path, caplog):
+    thin = _video(tmp_path / "thin.avi", 15, 160)
+    args = ["eval-detection", "--data", thin, "--no-progress", "-o", str(tmp_path / "r")]
+    assert main(args) == 2
+    assert (
+        f"no clip of --data {thin} has a frame of at least 16x16 pixels (one scoring patch): "
+        "nothing to score" in caplog.text
+    )
+    assert not (tmp_path / "r").exists()
+
+
+def test_detection_scoring_skips_frames_smaller_than_a_patch_naming_the_first(caplog):
+    from frame_restore_ros.detection.detector import FailureDetector
+    from frame_restore_ros.evaluation.detection_scores import DetectionReport, evaluate_clip
+
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(40, 200, (48, 64, 3), dtype=np.uint8) for _ in range(8)]
+    frames[3] = frames[3][:10]
+    report = DetectionReport()
+    evaluate_clip("c", frames, FailureDetector, None, report)
+    assert report.clips["c"].false_alarms.as_dict()["frames"] == 7
+    assert (
+        "clip c: skipped 1 of 8 frames (first: frame 3 is 10x64, smaller than one 16x16 scoring "
+        "patch)" in caplog.text
+    )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from frame_restore_ros.media.video import iter_frames, sample_video_path
+from frame_restore_ros.media.video import iter_frames, sample_video_path, short_video
 
 log = logging.getLogger(__name__)
 BAG_SUFFIXES = (".bag", ".mcap", ".db3")
@@ -195,8 +195,10 @@ def source_frames(
     """Clip name -> BGR uint8 frames for a video, a bag (one clip per topic) or sample:NAME.
 
     ``record_times``, when given, receives a bag clip's record times (ns) under its clip name.
-    ``minimum``: a bag's smaller frames are skipped (:func:`bag_frames`). Raises ValueError
-    for a source that does not exist or a folder that is not a bag (:func:`source_problem`).
+    ``minimum``: a bag's smaller frames are skipped (:func:`bag_frames`). A video that decodes
+    to far fewer frames than it declares is warned about (``media.video.short_video``). Raises
+    ValueError for a source that does not exist or a folder that is not a bag
+    (:func:`source_problem`).
     """
     text = str(source)
     if problem := source_problem(text):
@@ -209,4 +211,6 @@ def source_frames(
         if record_times is not None:
             record_times.update({f"{source}:{topic}": t for topic, t in times.items()})
         return {f"{source}:{topic}": f for topic, f in frames.items()}
-    return {str(source): list(iter_frames(source, max_frames=max_frames))}
+    frames = list(iter_frames(source, max_frames=max_frames))
+    short_video(source, len(frames), max_frames)  # a truncated file: warned, its frames used
+    return {str(source): frames}

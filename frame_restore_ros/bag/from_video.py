@@ -31,7 +31,7 @@ from frame_restore_ros.codec.messages import (
     make_header,
 )
 from frame_restore_ros.detection.detector import MIN_FRAME_SIDE
-from frame_restore_ros.media.video import iter_frames, video_fps
+from frame_restore_ros.media.video import declared_frames, iter_frames, short_video, video_fps
 
 log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm")
@@ -42,8 +42,6 @@ MAX_STAMP_NS = 2**31 * 10**9 - 1
 MAX_RATE_HZ = 1e9  # a period of at least 1 ns
 #: Encodings a CompressedImage can carry (JPEG: the 8-bit ones); bgr8 keeps the plain format.
 COMPRESSED_ENCODINGS = ("bgr8", "rgb8", "mono8", "mono16", "bgr16", "rgb16")
-#: A video that yields less than this fraction of the frames its container declares is "short".
-SHORT_VIDEO_FRACTION = 0.9
 #: Image files read as OpenCV's 8-bit BGR (EXIF orientation applied); others keep depth and alpha.
 EIGHT_BIT_SUFFIXES = (".jpg", ".jpeg")
 #: Image encodings that carry an alpha channel.
@@ -228,16 +226,6 @@ def compressed_data(source: CameraSource, frame: SourceFrame) -> bytes:
     return buffer.tobytes()
 
 
-def declared_frames(path: Path) -> int:
-    """Frames a video's container declares (OpenCV's frame count), 0 if unknown or a folder."""
-    if Path(path).is_dir():
-        return 0
-    capture = cv2.VideoCapture(str(path))
-    count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
-    capture.release()
-    return int(count) if math.isfinite(count) and count > 0 else 0
-
-
 def source_length(path: Path, max_frames: int | None) -> int | None:
     if Path(path).is_dir():
         count = len(image_files(path))
@@ -269,23 +257,14 @@ def warn_short_videos(
 ) -> dict[str, dict[str, int]]:
     """Warn about videos that yielded far fewer frames than their container declares.
 
-    Returns topic -> {"read", "declared"} of each such video (a truncated or damaged file).
+    The check demo and evaluate make too (``media.video.short_video``); an image folder is
+    never short. Returns topic -> {"read", "declared"} of each such video (a truncated or
+    damaged file).
     """
     short = {}
     for source in sources:
-        declared = declared_frames(source.path)
-        expected = min(declared, max_frames) if max_frames else declared
-        read = counts[source.topic]
-        if read < SHORT_VIDEO_FRACTION * expected:
-            short[source.topic] = {"read": read, "declared": declared}
-            log.warning(
-                "%s: read %d frames, but the video's container declares %d: the file is "
-                "probably truncated or damaged; the bag holds the %d frames that decoded",
-                source.path,
-                read,
-                declared,
-                read,
-            )
+        if found := short_video(source.path, counts[source.topic], max_frames):
+            short[source.topic] = found
     return short
 
 

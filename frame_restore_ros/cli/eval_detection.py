@@ -51,7 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Autoware's image_diagnostics 5x5 block classifier. Writes OUTPUT/index.html with the\n"
         "tables and a gallery: the most flagged clean frames per clip, one example per class.\n"
         "OUTPUT must be new or empty, or an earlier report with --overwrite; --json must not\n"
-        "exist (--overwrite replaces it); neither may be or lie inside an input.\n\n"
+        "exist (--overwrite replaces it); neither may be or lie inside an input. Frames\n"
+        "smaller than one 16x16 patch are skipped, and a clip left without frames is left\n"
+        "out, each with a warning; when no clip is left, nothing is written (exit 2).\n\n"
         f"classes: {', '.join(CLASSES)}\n\n"
         "example: frame-restore eval-detection --data ../shared/data --data sample:bikes.mp4 \\\n"
         "           --max-frames 300 -o out/eval-detection --json out/eval-detection.json",
@@ -240,6 +242,7 @@ def run(args: argparse.Namespace) -> int:
     from frame_restore_ros.evaluation.detection_report import write_report
     from frame_restore_ros.evaluation.detection_scores import (
         CLASSES,
+        PATCH,
         clean_statistics,
         evaluate_detection,
         format_report,
@@ -277,6 +280,11 @@ def run(args: argparse.Namespace) -> int:
         total=total or None,
         frame_rates=rates,
     )
+    if not report.clips:  # each clip left out was named in a warning
+        raise ValueError(
+            f"no clip of --data {', '.join(sources)} has a frame of at least {PATCH}x{PATCH} "
+            "pixels (one scoring patch): nothing to score"
+        )
     print(format_report(report))
     command = "frame-restore " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "eval-detection"
     if args.overwrite:
@@ -290,13 +298,13 @@ def run(args: argparse.Namespace) -> int:
             "stride": args.stride,
             "every": args.every,
             "seed": args.seed,
-            "patch": 16,
+            "patch": PATCH,
             "classes": list(kinds),
         },
         "report": str(index),
     }
     if args.cell_statistics:
-        statistics = {name: clean_statistics(frames()) for name, frames in clips.items()}
+        statistics = {name: clean_statistics(clips[name]()) for name in report.clips}
         print("clean-frame cell statistics (what the default thresholds were set against):")
         for name, values in statistics.items():
             print(f"  {name}: {json.dumps(values)}")

@@ -25,7 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  frame-restore node-params --check config/multi_camera_example.yaml\n"
         "  frame-restore node-params --markdown",
     )
-    p.add_argument("--check", type=Path, metavar="FILE", help="parameter file to validate")
+    p.add_argument(
+        "--check",
+        type=Path,
+        metavar="FILE",
+        help="parameter file to validate (a pipe, device or folder is refused unread)",
+    )
     p.add_argument(
         "--node-name",
         type=node_name,
@@ -47,6 +52,7 @@ def node_name(text: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print the table and/or the checked file's effective values."""
+    from frame_restore_ros.media.file_checks import irregular_file_problem
     from frame_restore_ros.node.parameters import load_settings, markdown_table
 
     if not args.markdown and not args.check:
@@ -54,6 +60,10 @@ def run(args: argparse.Namespace) -> int:
     if args.markdown:
         print(markdown_table())
     if args.check:
+        # Reading a named pipe would wait for a writer, a device might never end; a missing or
+        # unreadable file is named by the reader.
+        if problem := irregular_file_problem(args.check, "parameter file"):
+            raise ValueError(f"--check: {problem}")
         settings = load_settings(args.check, args.node_name)
         print(json.dumps(dict(settings.values), indent=2))
         log.info("%s: valid, cameras %s", args.check, ", ".join(settings.cameras))

@@ -24,7 +24,13 @@ from tqdm import tqdm
 from frame_restore_ros.backends.selection import load_backend
 from frame_restore_ros.evaluation.metrics import psnr
 from frame_restore_ros.media.strips import labelled_strip
-from frame_restore_ros.media.video import VideoError, read_frames, sample_video_path, video_fps
+from frame_restore_ros.media.video import (
+    VideoError,
+    read_frames,
+    sample_video_path,
+    short_video,
+    video_fps,
+)
 from frame_restore_ros.pipeline.repair import RepairOptions, RepairPipeline
 from frame_restore_ros.synthetic.corruption import random_patches
 
@@ -59,6 +65,7 @@ def run_demo(
     pipeline = RepairPipeline(loaded.backend, RepairOptions())  # the node's defaults
     hold = RepairPipeline(load_backend("hold").backend)
     clip = read_frames(video, max_frames=max_frames)
+    short_video(video, len(clip), max_frames)  # a truncated file: warned, its frames used
     if len(clip) <= gap:
         raise VideoError(f"{video} has only {len(clip)} frames; need more than gap={gap}")
     if defect_mask is not None and defect_mask.shape != clip[0].shape[:2]:

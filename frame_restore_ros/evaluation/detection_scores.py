@@ -6,10 +6,11 @@ Protocol (docs/detection.md, "Evaluating detection"):
     with a failure injected every ``every``-th frame (default 3), the classes of :data:`CLASSES`
     taking turns; the frames between stay clean, so the detector's history is realistic. A lasting
     failure (a freeze) runs its frames before the next injection;
-  * frames are scored on a grid of ``patch`` x ``patch`` pixels: a patch is positive when at least
-    half of it failed (soft-edged failures: blend weight >= 0.5), negative when none of its pixels
-    was touched, and ignored otherwise; a patch is predicted failed when at least half of its
-    pixels are flagged;
+  * frames are scored on a grid of ``patch`` x ``patch`` pixels (:data:`PATCH`; a smaller frame is
+    skipped, a clip left without a frame left out, each with a warning): a patch is positive
+    when at least half of it failed (soft-edged failures: blend weight >= 0.5), negative when
+    none of its pixels was touched, and ignored otherwise; a patch is predicted failed when at
+    least half of its pixels are flagged;
   * a failed patch counts only where the damage is visible: its mean |damaged - true| (the largest
     of the three colour channels per pixel) is above 3 levels; an invisible one (a dead block
     over a black night sky, a freeze of a patch that did not change) is ignored, neither
@@ -35,6 +36,7 @@ Protocol (docs/detection.md, "Evaluating detection"):
 from __future__ import annotations
 
 import heapq
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -47,6 +49,8 @@ from frame_restore_ros.detection.failures import FailureKind
 from frame_restore_ros.synthetic.corruption import Corruption, FreezeEpisode
 from frame_restore_ros.synthetic.injection import InjectionItem
 
+log = logging.getLogger(__name__)
+PATCH = 16  # side (pixels) of the square patches frames are scored on
 FROZEN_SCORED_FROM = 2  # the target counts frozen tiles from their second frozen frame
 VISIBLE = 3.0  # mean |damaged - true| level of a patch for its failure to be visible
 SURROUNDINGS_MOVE = 3.0  # mean |true - previous true| luma level around a frozen tile: moving
@@ -538,7 +542,7 @@ def evaluate_clip(
     make_detector: Callable[[], FailureDetector],
     baseline: Callable[[np.ndarray], np.ndarray] | None,
     report: DetectionReport,
-    patch: int = 16,
+    patch: int = PATCH,
     seed: int = 0,
     kinds: Sequence[str] = tuple(CLASSES),
     every: int = 3,
@@ -550,7 +554,9 @@ def evaluate_clip(
     ``kinds``: names of :data:`CLASSES` to inject; ``gallery``: how many of the most flagged
     clean frames to keep for the report; ``frame_rate``: the clip's frames per second (after
     any stride), which stamps the frames for the detectors as a camera would (None: no stamps,
-    the detector's nominal rate).
+    the detector's nominal rate). Frames smaller than one patch are skipped, with a warning
+    naming the clip and the first one's size; a clip left without a frame is left out of
+    ``report`` (:func:`_note_too_small`).
     """
     unknown = [kind for kind in kinds if kind not in CLASSES]
     if unknown:
@@ -564,12 +570,11 @@ def evaluate_clip(
     previous: np.ndarray | None = None
     previous_failed: np.ndarray | None = None  # the failed pixels of the frame the stream showed
     previous_true: np.ndarray | None = None  # the true frame before this one
+    skipped, first_skipped = 0, ""  # frames smaller than a patch, and why the first was skipped
     for index, frame in enumerate(frames):
-        if min(frame.shape[:2]) < patch:
-            raise ValueError(
-                f"clip {name}: frame {index} is {frame.shape[0]}x{frame.shape[1]}, smaller than"
-                f" one {patch}x{patch} scoring patch"
-            )
+        if problem := _too_small(frame, index, patch):
+            skipped, first_skipped = skipped + 1, first_skipped or problem
+            continue
         clip.shape = frame.shape[:2]
         stamp = None if frame_rate is None else index / frame_rate
         detection = clean_detector.detect(frame, stamp)
@@ -601,7 +606,34 @@ def evaluate_clip(
             report.examples[kind] = Shot(
                 0.0, index, corruption.damaged, found.labels.copy(), corruption.labels
             )
+    if skipped:
+        _note_too_small(report, name, skipped, first_skipped)
     return clip
+
+
+def _too_small(frame: np.ndarray, index: int, patch: int) -> str | None:
+    """Say why frame ``index`` cannot be scored (a side under ``patch`` pixels), or None."""
+    height, width = frame.shape[:2]
+    if min(height, width) >= patch:
+        return None
+    return f"frame {index} is {height}x{width}, smaller than one {patch}x{patch} scoring patch"
+
+
+def _note_too_small(report: DetectionReport, name: str, skipped: int, first: str) -> None:
+    """Warn that ``skipped`` frames of clip ``name`` were too small (``first``: the first's why).
+
+    A clip none of whose frames was scored is left out of ``report``.
+    """
+    scored = len(report.clips[name].false_alarms.flagged)
+    if scored:
+        log.warning(
+            "clip %s: skipped %d of %d frames (first: %s)", name, skipped, skipped + scored, first
+        )
+        return
+    del report.clips[name]
+    log.warning(
+        "clip %s: left out, all its %d frames are too small (first: %s)", name, skipped, first
+    )
 
 
 def _score(
@@ -773,7 +805,7 @@ def evaluate_detection(
     clips: dict[str, Callable[[], Iterable[np.ndarray]]],
     make_detector: Callable[[], FailureDetector],
     baseline: Callable[[np.ndarray], np.ndarray] | None = None,
-    patch: int = 16,
+    patch: int = PATCH,
     seed: int = 0,
     kinds: Sequence[str] = tuple(CLASSES),
     every: int = 3,
@@ -786,7 +818,8 @@ def evaluate_detection(
 
     ``clips``: name -> a callable opening the clip's frames (streamed, never all in memory);
     ``total``: the expected number of frames, for the progress bar; ``frame_rates``: name ->
-    frames per second of the clips whose rate is known (their frames are stamped).
+    frames per second of the clips whose rate is known (their frames are stamped). A clip
+    without a frame of at least one patch is left out of the report (:func:`evaluate_clip`).
     """
     rates = frame_rates or {}
     report = DetectionReport()

@@ -79,10 +79,29 @@ def file_problem(path: str | os.PathLike[str], what: str) -> str | None:
     except ValueError:  # os.stat refuses a NUL character
         return f"{shown} cannot be used: its name contains a NUL character"
     if not stat.S_ISREG(mode):
-        return f"{shown} exists but is not a regular file (it is {file_kind(mode)})"
+        return _not_regular(shown, mode)
     try:
         with open(path, "rb"):
             pass
     except OSError as exc:
         return f"{shown} exists but cannot be read: {exc.strerror or exc}"
     return None
+
+
+def irregular_file_problem(path: str | os.PathLike[str], what: str) -> str | None:
+    """Return why ``path`` exists but is not a regular file (a pipe, a device, ...), or None.
+
+    The check before reading a file whose other problems the reader names itself: None also
+    where ``path`` cannot be looked up (missing, a refused name). Opens nothing, so a named pipe
+    or a device cannot block; the text is :func:`file_problem`'s.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):  # ValueError: a NUL character
+        return None
+    return None if stat.S_ISREG(mode) else _not_regular(f"{what} {shown_path(path)}", mode)
+
+
+def _not_regular(shown: str, mode: int) -> str:
+    """Say that the file ``shown`` ("what path") of ``mode`` is not a regular file, and what."""
+    return f"{shown} exists but is not a regular file (it is {file_kind(mode)})"

