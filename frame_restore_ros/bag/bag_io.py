@@ -12,6 +12,7 @@ import contextlib
 import logging
 import shutil
 import sqlite3
+import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from frame_restore_ros.bag.output_claim import (
     partial_path,
     publish,
 )
+from frame_restore_ros.bag.ros1_reindex import reindex_ros1
 from frame_restore_ros.codec.messages import COMPRESSED_TYPE, IMAGE_TYPE, OUTPUT_TYPESTORE
 
 log = logging.getLogger(__name__)
@@ -151,7 +153,9 @@ class BagReader:
     """Read any rosbag1 file or rosbag2 folder (sqlite3 or MCAP); use as a context manager.
 
     With ``salvage``, MCAP storage is read by :class:`SalvagingMcapStorage`: past damaged chunks
-    and up to the end of a file cut off without its footer; ``damage`` says what was skipped.
+    and up to the end of a file cut off without its footer; a ROS 1 bag whose index is missing
+    or damaged is read from a reindexed copy (:func:`reindex_ros1`, in a temporary folder removed
+    on close); ``damage`` says what was skipped.
     """
 
     def __init__(self, path: Path, salvage: bool = False) -> None:
@@ -166,6 +170,7 @@ class BagReader:
         self.salvage = salvage
         self._salvaged: list[SalvagingMcapStorage] = []
         self._notes: list[str] = []  # with salvage: damage found outside MCAP chunks
+        self._reindexed: tempfile.TemporaryDirectory | None = None  # a ROS 1 bag's copy
         if salvage and not self.is_ros1:
             self._salvage_mcap()
         self._migration_cache: dict[str, object] = {}
@@ -205,6 +210,9 @@ class BagReader:
         try:
             self._reader.open()
         except Exception as exc:  # rosbags raises several types for corrupt files
+            if self.is_ros1:
+                self._open_reindexed(exc)
+                return self
             cut = [] if self._salvaged else self._truncated_files()
             if cut:
                 raise BagError(
@@ -220,6 +228,39 @@ class BagReader:
             self._reader.close()
             raise
         return self
+
+    def _open_reindexed(self, error: Exception) -> None:
+        """Open a ROS 1 bag that rosbags refused (``error``) from a reindexed copy, if salvaging.
+
+        Without ``salvage`` raise BagError: offering ``--salvage`` where the index is missing or
+        damaged (a killed ``rosbag record`` leaves none), otherwise naming rosbags' error.
+        """
+        said = f"{type(error).__name__}: {error}"
+        if not self.salvage:
+            if "index" in str(error):
+                raise BagError(
+                    f"bag {self.path}: its ROS 1 index is missing or damaged ({error}; a "
+                    "recording cut off, e.g. a killed recorder); replay --salvage reads its "
+                    "messages from the chunks"
+                ) from error
+            raise BagError(f"cannot open bag {self.path}: {said}") from error
+        self._reindexed = tempfile.TemporaryDirectory(prefix="frame-restore-reindex-")
+        copy = Path(self._reindexed.name) / self.path.name
+        try:
+            found = reindex_ros1(self.path, copy)
+            self._reader = AnyReader([copy], default_typestore=OUTPUT_TYPESTORE)
+            self._reader.open()
+        except Exception as exc:  # not a ROS 1 bag after all, or the copy does not read
+            self._reindexed.cleanup()
+            self._reindexed = None
+            raise BagError(f"cannot open bag {self.path}: {said}; nor reindex it: {exc}") from exc
+        copied = sum(found.messages.values())
+        self._damaged(
+            f"bag {self.path}: its ROS 1 index is missing or damaged ({error}); {copied} "
+            f"messages read from its chunks{'' if found.damage else ', to the end of the file'}"
+        )
+        for text in found.damage:
+            self._damaged(f"bag {self.path}: {text}")
 
     def _metadata_mismatches(self) -> list[str]:
         """Topics whose metadata.yaml entry matches no connection of the bag's storage files.
@@ -284,7 +325,12 @@ class BagReader:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._reader.close()
+        try:
+            self._reader.close()
+        finally:
+            if self._reindexed is not None:
+                self._reindexed.cleanup()
+                self._reindexed = None
 
     @property
     def topics(self) -> dict[str, str]:

@@ -119,8 +119,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--salvage",
         action="store_true",
-        help="from a damaged bag keep what reads and report exactly what was lost (default: "
-        "stop with an error naming the lost messages)",
+        help="from a damaged bag keep what reads and report exactly what was lost (a ROS 1 "
+        "bag without its index is reindexed into a temporary copy; default: stop with an error "
+        "naming the lost messages)",
     )
     add_no_progress(p)
     p.set_defaults(handler=run)
