@@ -7,6 +7,8 @@ would deliver it; every output is serialized and read back, as a subscriber woul
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -28,6 +30,7 @@ from frame_restore_ros.codec.messages import (
     CompressedImage,
     Image,
     make_header,
+    stamp_seconds,
 )
 from frame_restore_ros.detection.failures import FailureKind
 from frame_restore_ros.node.camera_stats import DropCause
@@ -92,7 +95,7 @@ def make_core(**overrides: object) -> NodeCore:
 
 def run(core: NodeCore, camera: str, message: object, clock_now: float | None = None) -> dict:
     """Receive and process one message; return {output: message} (after a CDR round trip)."""
-    assert core.receive(camera, message) == []
+    core.receive(camera, message)
     pending = core.next_frame(camera, timeout=0)
     assert pending is not None and pending.message is message
     out = {}
@@ -337,17 +340,77 @@ def test_resolution_change_resets_the_reference_and_starts_again(frames):
 def test_newest_frame_wins_and_superseded_frames_are_counted(frames):
     core = make_core()
     messages = [image_message(frames[i], index=i) for i in range(3)]
-    assert core.receive("camera", messages[0]) == []
-    assert core.receive("camera", messages[1]) == []  # drop policy: nothing published
-    assert core.receive("camera", messages[2]) == []
+    published: list = []
+    for message in messages:
+        deliver(core, "camera", message, published)
+    assert published == []  # drop policy: nothing published
     pending = core.next_frame("camera", timeout=0)
     assert pending.message is messages[2] and core.next_frame("camera", timeout=0) is None
     assert core.cameras["camera"].stats.totals.dropped[DropCause.SUPERSEDED] == 2
+    core.finish("camera", published.extend)
+    assert published == []
 
     core.update_parameters({"overload_policy": "passthrough"})
-    core.receive("camera", messages[0])
-    published = core.receive("camera", messages[1])
+    deliver(core, "camera", messages[0], published)
+    deliver(core, "camera", messages[1], published)  # no frame is being restored: at once
     assert [(p.output, p.message) for p in published] == [("restored", messages[0])]
+
+
+def deliver(core: NodeCore, camera: str, message: object, published: list) -> None:
+    """What the node's image callback does: receive, publish the passed-through frames due."""
+    core.receive(camera, message)
+    core.flush(camera, published.extend)
+
+
+def worker_round(core: NodeCore, camera: str, published: list, frame=None) -> None:
+    """What the node's worker does for one frame: process it, publish, publish what followed."""
+    frame = frame or core.next_frame(camera, timeout=0)
+    core.publish(camera, core.process(camera, frame), published.extend)
+    core.finish(camera, published.extend)
+
+
+def restored_stamps(published: list) -> list[float]:
+    return [stamp_seconds(p.message.header) for p in published if p.output == "restored"]
+
+
+def test_passed_through_frames_wait_behind_the_frame_being_restored(frames):
+    """overload_policy passthrough: outputs leave in arrival order, none lost (hostile pass:
+    a superseded frame published from the callback overtook the older one being restored)."""
+    core = make_core(overload_policy="passthrough")
+    messages = [image_message(frames[i], index=i) for i in range(6)]
+    published: list = []
+    deliver(core, "camera", messages[0], published)
+    taken = core.next_frame("camera", timeout=0)  # the worker restores frame 0 ...
+    for message in messages[1:4]:  # ... while 1, 2 and 3 arrive: 1 and 2 are superseded
+        deliver(core, "camera", message, published)
+    assert published == []  # queued behind frame 0, not published ahead of it
+    worker_round(core, "camera", published, taken)
+    assert restored_stamps(published) == [1.0 + i * FRAME_DT_NS / 1e9 for i in range(3)]
+    # Frame 3 waits; 4 supersedes it before the worker takes it, and the worker then takes 4:
+    # 3 must still leave before 4's outputs.
+    deliver(core, "camera", messages[4], published)
+    worker_round(core, "camera", published)
+    deliver(core, "camera", messages[5], published)
+    worker_round(core, "camera", published)
+    stamps = restored_stamps(published)
+    assert stamps == sorted(stamps) and len(stamps) == 6
+    assert core.cameras["camera"].stats.totals.dropped[DropCause.SUPERSEDED] == 3
+
+
+def test_a_restoration_longer_than_the_hold_is_overtaken_not_published_late(frames):
+    core = make_core(overload_policy="passthrough")
+    core.slots["camera"].hold_s = 0.0  # the restoration stalled past the hold
+    messages = [image_message(frames[i], index=i) for i in range(3)]
+    published: list = []
+    deliver(core, "camera", messages[0], published)
+    taken = core.next_frame("camera", timeout=0)
+    deliver(core, "camera", messages[1], published)
+    deliver(core, "camera", messages[2], published)
+    assert [p.message for p in published] == [messages[1]]  # passed through at once
+    worker_round(core, "camera", published, taken)
+    assert [p.message for p in published] == [messages[1]]  # frame 0 came too late: dropped
+    assert core.cameras["camera"].stats.totals.dropped[DropCause.OVERTAKEN] == 1
+    assert "2 frames dropped (overtaken 1, superseded 1)" in core.diagnostics()[1].message
 
 
 def test_frames_older_than_max_input_age_are_dropped(frames):
@@ -556,3 +619,45 @@ def test_failed_pixels_passed_through_in_repaired_frames_are_a_warning():
     report = camera_report("frame_restore", info, stats, model, True, 5.0, 0.5, 0.1, 1.0)
     assert report.level == Level.WARN and "120 failed px of 1 repaired frames" in report.message
     assert report.value("unrepaired_pixels") == "120"
+
+
+def test_passthrough_under_load_publishes_every_frame_once_in_arrival_order(frames):
+    """The node's two threads, raced: a callback thread delivering frames faster than a
+    worker thread restores them. Every frame leaves once (restored or passed through), in the
+    order it arrived."""
+    core = make_core(overload_policy="passthrough")
+    small = [np.ascontiguousarray(f[:64, :96]) for f in frames[:4]]
+    messages = [image_message(small[i % 4], index=i) for i in range(120)]
+    published: list = []
+    lock = threading.Lock()
+
+    def publish(publications: list) -> None:
+        with lock:
+            published.extend(publications)
+
+    def worker() -> None:
+        rng = np.random.default_rng(0)
+        while not done.is_set() or core.slots["camera"]._pending is not None:
+            frame = core.next_frame("camera", timeout=0.01)
+            if frame is None:
+                continue
+            outputs = core.process("camera", frame)
+            time.sleep(float(rng.uniform(0.0, 0.004)))  # restorations of uneven length
+            core.publish("camera", outputs, publish)
+            core.finish("camera", publish)
+
+    done = threading.Event()
+    thread = threading.Thread(target=worker)
+    thread.start()
+    rng = np.random.default_rng(1)
+    for message in messages:
+        core.receive("camera", message)
+        core.flush("camera", publish)
+        time.sleep(float(rng.uniform(0.0, 0.002)))
+    done.set()
+    thread.join(timeout=30)
+    stamps = restored_stamps(published)
+    expected = [stamp_seconds(m.header) for m in messages]
+    assert stamps == expected  # each once, in arrival order
+    stats = core.cameras["camera"].stats.totals
+    assert stats.dropped[DropCause.SUPERSEDED] > 10 and stats.dropped[DropCause.OVERTAKEN] == 0

@@ -48,6 +48,7 @@ class Publication:
     camera: str
     output: str  # "restored", "failure_mask" or "uncertainty"
     message: object
+    seq: int = 0  # the frame's place in the camera's arrival order (``frame_slot``)
 
 
 @dataclass(frozen=True)

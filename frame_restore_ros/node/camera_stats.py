@@ -26,6 +26,7 @@ class DropCause(str, Enum):
 
     SUPERSEDED = "superseded"  # a newer frame arrived while it waited
     STALE = "stale"  # its header stamp was older than max_input_age_s when its turn came
+    OVERTAKEN = "overtaken"  # restored too late: newer frames had passed through meanwhile
 
 
 @dataclass

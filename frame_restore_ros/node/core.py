@@ -1,17 +1,19 @@
 """The node without ROS: cameras, mailboxes, parameters, model swaps, diagnostics.
 
-The rclpy adapter calls, per camera: :meth:`NodeCore.receive` from the subscription callback;
-:meth:`NodeCore.next_frame`, :meth:`NodeCore.process` and, after publishing what it returned,
-:meth:`NodeCore.idle` from the camera's worker thread; :meth:`NodeCore.update_parameters` from
-the parameter callback; and :meth:`NodeCore.diagnostics` from a timer. All of it is thread-safe
-per camera.
+The rclpy adapter calls, per camera: :meth:`NodeCore.receive` and :meth:`NodeCore.flush` from
+the subscription callback; :meth:`NodeCore.next_frame`, :meth:`NodeCore.process`,
+:meth:`NodeCore.publish`, :meth:`NodeCore.finish` and :meth:`NodeCore.idle` from the camera's
+worker thread; :meth:`NodeCore.update_parameters` from the parameter callback; and
+:meth:`NodeCore.diagnostics` from a timer. Every output leaves through the camera's slot, which
+keeps them in arrival order. All of it is thread-safe per camera.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from frame_restore_ros.codec.messages import stamp_seconds
 from frame_restore_ros.node.camera_pipeline import CameraPipeline, Publication
@@ -45,6 +47,7 @@ from frame_restore_ros.node.restorer_settings import (
 from frame_restore_ros.node.throttle import ThrottledLog
 
 log = logging.getLogger(__name__)
+Publisher = Callable[[list[Publication]], None]  # publishes one frame's outputs
 
 
 class NodeCore:
@@ -87,35 +90,38 @@ class NodeCore:
             for name in settings.cameras
         }
 
-    def receive(self, camera: str, message: object, now: float | None = None) -> list[Publication]:
-        """Take a message from the subscription; return what to publish right away.
+    def receive(self, camera: str, message: object, now: float | None = None) -> None:
+        """Take a message from the subscription (then :meth:`flush` the camera).
 
         The message waits in the camera's one-frame slot. A frame it supersedes is counted as
-        dropped and, with ``overload_policy: passthrough``, republished unchanged.
+        dropped and, with ``overload_policy: passthrough``, queued to be republished unchanged
+        in arrival order: by :meth:`flush` when no older frame is being restored, otherwise
+        right after that frame's outputs (:meth:`publish`, :meth:`finish`).
         """
         now = time.monotonic() if now is None else now
         pipeline = self.cameras[camera]
         pipeline.stats.arrived(now)
-        superseded = self.slots[camera].put(message, now)
-        if superseded is None:
-            return []
-        return self._drop(camera, superseded.message, DropCause.SUPERSEDED, now)
+        passthrough = self.settings["overload_policy"] == "passthrough"
+        superseded = self.slots[camera].put(message, now, pass_through=passthrough)
+        if superseded is not None:
+            self._dropped(camera, DropCause.SUPERSEDED, now)
 
-    def _drop(
-        self, camera: str, message: object, cause: DropCause, now: float
-    ) -> list[Publication]:
+    def _dropped(self, camera: str, cause: DropCause, now: float) -> None:
+        """Count a frame not restored; warn (throttled) when it is not passed through either."""
         self.cameras[camera].stats.dropped(cause)
-        if self.settings["overload_policy"] == "passthrough":
-            return [Publication(camera, "restored", message)]
-        self.warnings.warning(
-            f"{camera}:drop:{cause.value}",
-            f"{camera}: dropped a {cause.value} frame (not restored)",
-            now,
-        )
-        return []
+        if cause is DropCause.OVERTAKEN:
+            what = (
+                "restored frame: newer frames had passed through while its restoration took "
+                f"over {self.slots[camera].hold_s} s"
+            )
+        elif self.settings["overload_policy"] != "passthrough":
+            what = f"{cause.value} frame (not restored)"
+        else:
+            return
+        self.warnings.warning(f"{camera}:drop:{cause.value}", f"{camera}: dropped a {what}", now)
 
     def next_frame(self, camera: str, timeout: float | None = None) -> PendingFrame | None:
-        """Wait for the camera's newest frame (worker thread)."""
+        """Wait for the camera's newest frame (worker thread); :meth:`finish` it once published."""
         return self.slots[camera].take(timeout)
 
     def process(
@@ -134,9 +140,46 @@ class NodeCore:
             except (AttributeError, TypeError, ValueError):
                 age = 0.0  # the pipeline reports the bad header
             if age > max_age:
-                return self._drop(camera, frame.message, DropCause.STALE, now)
+                self._dropped(camera, DropCause.STALE, now)
+                if self.settings["overload_policy"] != "passthrough":
+                    return []
+                return [Publication(camera, "restored", frame.message, frame.seq)]
         options = output_options(self.settings, camera)
-        return self.cameras[camera].handle(frame.message, options, now)
+        published = self.cameras[camera].handle(frame.message, options, now)
+        return [replace(p, seq=frame.seq) for p in published]
+
+    def raised(self, camera: str, frame: PendingFrame, exc: Exception) -> list[Publication]:
+        """``frame`` passed through after :meth:`process` raised ``exc`` (counted, logged)."""
+        pipeline = self.cameras[camera]
+        published = pipeline.raised(frame.message, "processing", exc, time.monotonic())
+        return [replace(p, seq=frame.seq) for p in published]
+
+    def publish(self, camera: str, publications: list[Publication], publish: Publisher) -> None:
+        """Hand the worker's ``publications`` (one frame's) to ``publish``, in arrival order.
+
+        Frames queued to pass through that are older go first. A frame whose outputs come after
+        a newer frame's went out (a restoration that took longer than the pass-through hold) is
+        dropped instead, counted ``overtaken``.
+        """
+        slot, frame_out = self.slots[camera], self._passed_through(camera, publish)
+        by_frame: dict[int, list[Publication]] = {}
+        for publication in publications:
+            by_frame.setdefault(publication.seq, []).append(publication)
+        for seq, outputs in by_frame.items():
+            if not slot.publish(seq, lambda outputs=outputs: publish(outputs), frame_out):
+                self._dropped(camera, DropCause.OVERTAKEN, time.monotonic())
+
+    def flush(self, camera: str, publish: Publisher) -> None:
+        """Publish the camera's frames queued to pass through that may go now (callback)."""
+        self.slots[camera].flush(self._passed_through(camera, publish))
+
+    def finish(self, camera: str, publish: Publisher) -> None:
+        """After publishing a frame's outputs: publish the frames passed through behind it."""
+        self.slots[camera].finish(self._passed_through(camera, publish))
+
+    @staticmethod
+    def _passed_through(camera: str, publish: Publisher) -> Callable[[PendingFrame], None]:
+        return lambda frame: publish([Publication(camera, "restored", frame.message, frame.seq)])
 
     def idle(self, camera: str) -> None:
         """Call after publishing a frame's outputs: off-critical-path work (worker thread)."""

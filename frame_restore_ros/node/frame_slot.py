@@ -3,46 +3,133 @@
 Images must not queue behind a slow restoration: when a frame arrives while the previous one is
 still waiting, the waiting one is handed back to the caller (to drop or pass through, per
 ``overload_policy``) and counted.
+
+Outputs leave in the order the frames arrived, and every output goes through the slot
+(:meth:`LatestFrameSlot.publish`, :meth:`LatestFrameSlot.flush`). A superseded frame to pass
+through is queued; it leaves as soon as no older frame is being restored: at once, or right after
+the outputs of the frame being restored. If that restoration takes longer than the hold, the
+queued frames leave anyway and the late restoration is dropped (overtaken): the stream is never
+blocked behind it, and never goes back in time.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+
+#: A superseded frame passed through waits at most this long (s) for the restoration in progress:
+#: 10-25 restorations on a 2-core CPU (40-90 ms, docs/backends.md), so a slow frame on a busy
+#: machine is waited for and no frame is lost; a longer one (a stalled backend) is overtaken, so
+#: the stream is never blocked behind it for more than this.
+PASSTHROUGH_HOLD_S = 1.0
 
 
 @dataclass(frozen=True)
 class PendingFrame:
-    """A received message and when it arrived (monotonic seconds)."""
+    """A received message, when it arrived (monotonic seconds), its place in arrival order."""
 
     message: object
     arrived: float
+    seq: int = 0
 
 
 class LatestFrameSlot:
-    """Thread-safe holder of at most one pending frame."""
+    """Thread-safe holder of at most one pending frame, and the order its outputs leave in.
 
-    def __init__(self) -> None:
+    Locks: ``_publishing`` (held while publishing, so one camera's outputs never interleave) is
+    taken before ``_ready`` (the slot's state), never the other way round.
+    """
+
+    def __init__(self, hold_s: float = PASSTHROUGH_HOLD_S) -> None:
+        self.hold_s = hold_s
         self._pending: PendingFrame | None = None
         self._ready = threading.Condition()
         self._closed = False
+        self._arrivals = 0
+        self._working: PendingFrame | None = None  # taken by the worker, outputs not yet out
+        self._working_since = 0.0
+        self._queued: list[PendingFrame] = []  # superseded frames to pass through, in order
+        self._publishing = threading.Lock()
+        self._published = 0  # seq of the newest frame whose outputs were published
 
-    def put(self, message: object, arrived: float | None = None) -> PendingFrame | None:
-        """Store ``message``; return the frame it superseded, if one was waiting."""
-        frame = PendingFrame(message, time.monotonic() if arrived is None else arrived)
+    def put(
+        self, message: object, arrived: float | None = None, pass_through: bool = False
+    ) -> PendingFrame | None:
+        """Store ``message``; return the frame it superseded, if one was waiting.
+
+        With ``pass_through`` the superseded frame is queued to be published unchanged
+        (:meth:`flush`).
+        """
         with self._ready:
+            self._arrivals += 1
+            when = time.monotonic() if arrived is None else arrived
+            frame = PendingFrame(message, when, self._arrivals)
             superseded, self._pending = self._pending, frame
+            if superseded is not None and pass_through:
+                self._queued.append(superseded)
             self._ready.notify()
         return superseded
 
     def take(self, timeout: float | None = None) -> PendingFrame | None:
-        """Wait up to ``timeout`` s for a frame; return it (emptying the slot) or None."""
+        """Wait up to ``timeout`` s for a frame; return it (emptying the slot) or None.
+
+        The frame is then the one being restored until :meth:`finish`.
+        """
         with self._ready:
             if self._pending is None and not self._closed:
                 self._ready.wait(timeout)
             frame, self._pending = self._pending, None
+            if frame is not None:
+                self._working, self._working_since = frame, time.monotonic()
             return frame
+
+    def publish(
+        self,
+        seq: int,
+        publish_outputs: Callable[[], None],
+        publish_frame: Callable[[PendingFrame], None],
+    ) -> bool:
+        """Publish the outputs of frame ``seq``, after the queued frames older than it.
+
+        Returns False, publishing none of its outputs, when a newer frame was published first
+        (the restoration was overtaken).
+        """
+        with self._publishing:
+            self._drain(publish_frame, seq)
+            if seq <= self._published:
+                return False
+            publish_outputs()
+            self._published = seq
+            return True
+
+    def flush(self, publish_frame: Callable[[PendingFrame], None]) -> None:
+        """Publish the queued frames no restoration in progress is older than (or overtaken)."""
+        with self._publishing:
+            with self._ready:
+                working = self._working
+                waiting = working is not None and (
+                    time.monotonic() - self._working_since < self.hold_s
+                )
+            self._drain(publish_frame, working.seq if waiting else math.inf)
+
+    def finish(self, publish_frame: Callable[[PendingFrame], None]) -> None:
+        """Publish the frames queued behind the restored frame (its outputs out, or dropped)."""
+        with self._ready:
+            self._working = None
+        self.flush(publish_frame)
+
+    def _drain(self, publish_frame: Callable[[PendingFrame], None], below: float) -> None:
+        """Publish the queued frames older than ``below``, in order (``_publishing`` held)."""
+        with self._ready:
+            ready = [f for f in self._queued if f.seq < below]
+            self._queued = [f for f in self._queued if f.seq >= below]
+        for frame in ready:
+            if frame.seq > self._published:
+                publish_frame(frame)
+                self._published = frame.seq
 
     def close(self) -> None:
         """Wake any waiting taker (shutdown)."""

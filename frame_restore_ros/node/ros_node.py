@@ -2,10 +2,10 @@
 
 It declares the parameters of ``node.parameters`` with descriptors, subscribes to each camera's
 input (reliability matched to the publishers by default, ``node/qos.py``), hands messages to the
-core and publishes what the core returns. Threads: the executor delivers images (a reentrant
-group) and parameter changes (the default group, so a model reload never stalls the image
-callbacks); one worker per camera restores the newest waiting frame; a timer publishes
-/diagnostics.
+core and publishes what the core returns. Threads: the executor delivers images (one mutually
+exclusive group per camera: a camera's frames in order, cameras in parallel) and parameter changes
+(the default group, so a model reload never stalls the image callbacks); one worker per camera
+restores the newest waiting frame; a timer publishes /diagnostics.
 
 Run: ``ros2 launch frame_restore_ros frame_restore.launch.py`` or
 ``ros2 run frame_restore_ros frame_restore --ros-args --params-file config/frame_restore.yaml``.
@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Iterator, Sequence
 
 import rclpy
@@ -28,7 +27,7 @@ from rcl_interfaces.msg import (
     ParameterDescriptor,
     SetParametersResult,
 )
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
 from rclpy.exceptions import InvalidTopicNameException, ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
@@ -192,7 +191,10 @@ class FrameRestoreNode(Node):
         # when a reader still needs a fragment of it resent, so the outputs hold as many.
         output_depth = max(OUTPUT_DEPTH, settings["qos.depth"])
         output_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=output_depth)
-        self._image_group = ReentrantCallbackGroup()
+        # One group per camera: its callbacks run one at a time, so its frames enter the slot in
+        # the order DDS delivered them (a reentrant group let two of one camera's callbacks
+        # race, and a passed-through frame could leave after a newer one); cameras overlap.
+        self._image_groups = {c: MutuallyExclusiveCallbackGroup() for c in settings.cameras}
         self._input_names = dict(self.core.topics)  # as configured, before remapping
         self._image_subscriptions: dict[str, Subscription] = {}
         self._outputs: dict[tuple[str, str], Publisher] = {}
@@ -268,7 +270,7 @@ class FrameRestoreNode(Node):
                 self._input_names[camera],
                 lambda msg, c=camera: self._on_image(c, msg),
                 qos,
-                callback_group=self._image_group,
+                callback_group=self._image_groups[camera],
             )
         self._subscribed_reliability[camera] = reliability
 
@@ -339,7 +341,8 @@ class FrameRestoreNode(Node):
             self._outputs[publication.camera, publication.output].publish(publication.message)
 
     def _on_image(self, camera: str, msg: object) -> None:
-        self._publish(self.core.receive(camera, msg))
+        self.core.receive(camera, msg)
+        self.core.flush(camera, self._publish)  # frames passed through that may go now
 
     def _work(self, camera: str) -> None:
         while self._running and rclpy.ok(context=self.context):
@@ -350,11 +353,14 @@ class FrameRestoreNode(Node):
                 clock_now = self.get_clock().now().nanoseconds * 1e-9
                 publications = self.core.process(camera, frame, clock_now)
             except Exception as exc:  # never lose the frame, never stop the worker; counted
-                pipeline = self.core.cameras[camera]
-                publications = pipeline.raised(frame.message, "processing", exc, time.monotonic())
+                publications = self.core.raised(camera, frame, exc)
             try:
-                self._publish(publications)
+                self.core.publish(camera, publications, self._publish)
             except Exception as exc:  # e.g. the context shut down under us
+                self.get_logger().warning(f"{camera}: publish failed: {exc!r}")
+            try:  # the frames passed through while it was restored follow it (arrival order)
+                self.core.finish(camera, self._publish)
+            except Exception as exc:
                 self.get_logger().warning(f"{camera}: publish failed: {exc!r}")
             self.core.idle(camera)  # after publishing: a new reference is prepared now
 
