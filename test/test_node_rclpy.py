@@ -253,3 +253,73 @@ def test_a_shutdown_racing_the_wait_set_is_a_clean_stop(monkeypatch, shut_down_f
                 ros_node.main(args)
     finally:
         rclpy.try_shutdown()
+
+
+def ros_main_env(monkeypatch, offset: int) -> None:
+    """rclpy on this machine only, in a domain of its own, for a call of ``ros_node.main``."""
+    monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(100 + (os.getpid() + offset) % 100))
+
+
+def test_misspelt_parameters_are_refused_at_start(ros):
+    """rclpy ignores an override no parameter was declared for; a typo then ran the defaults
+    silently (hostile pass: `feather: 8`, `detector.dead_max_grey`)."""
+    from frame_restore_ros.node.parameters import ParameterError
+
+    overrides = [
+        Parameter("backend", value="hold"),
+        Parameter("feather", value=8),
+        Parameter("detector.dead_max_grey", value=30.0),
+        Parameter("front.input_topic", value="/sensing/camera/front/image_raw"),  # not a camera
+    ]
+    with pytest.raises(ParameterError) as caught:
+        FrameRestoreNode(parameter_overrides=overrides)
+    for name in ("feather", "detector.dead_max_grey", "front.input_topic"):
+        assert f"unknown parameter '{name}'" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        (["-p", "feather:=8"], "unknown parameter 'feather'"),
+        (["-p", "cameras:=[]"], "cameras must name at least one camera"),
+    ],
+)
+def test_main_exits_2_on_unknown_parameters_and_an_empty_camera_list(
+    monkeypatch, caplog, arguments, words
+):
+    from frame_restore_ros.node import ros_node
+
+    ros_main_env(monkeypatch, 11)
+    try:
+        assert ros_node.main(["--ros-args", "-p", "backend:=hold", *arguments]) == 2
+    finally:
+        rclpy.try_shutdown()
+    assert "invalid parameters" in caplog.text and words in caplog.text
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_model_loads_is_a_clean_stop(monkeypatch, signal_name):
+    """Ctrl-C during the model load raised KeyboardInterrupt out of main (a traceback, exit -2);
+    a SIGTERM shut the context down and the first subscription then failed (exit 1)."""
+    import logging
+
+    from frame_restore_ros.node import ros_node
+
+    real_core = ros_node.NodeCore
+
+    def loading(*args, **kwargs):
+        if signal_name == "SIGINT":
+            raise KeyboardInterrupt  # what Python raises in the loading thread
+        rclpy.shutdown()  # what rclpy's SIGTERM handler does; the load itself goes on
+        return real_core(*args, **kwargs)
+
+    ros_main_env(monkeypatch, 13)
+    monkeypatch.setattr(ros_node, "NodeCore", loading)
+    try:
+        assert ros_node.main(["--ros-args", "-p", "backend:=hold"]) == 0
+        assert not rclpy.ok()
+    finally:
+        rclpy.try_shutdown()
+    handlers = logging.getLogger("frame_restore_ros").handlers
+    assert not any(isinstance(h, ros_node._RosLogHandler) for h in handlers)

@@ -29,7 +29,11 @@ from rcl_interfaces.msg import (
 )
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
-from rclpy.exceptions import InvalidTopicNameException, ParameterException
+from rclpy.exceptions import (
+    InvalidTopicNameException,
+    ParameterException,
+    ParameterUninitializedException,
+)
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
@@ -151,9 +155,34 @@ class FrameRestoreNode(Node):
         logging.getLogger("frame_restore_ros").setLevel(logging.INFO)
         try:
             self._start()
-        except Exception:
+        except BaseException:  # also Ctrl-C during a slow model load: nothing stays half-built
             self._abandon()
             raise
+
+    def _given(self, name: str) -> object:
+        """Return the declared parameter's value; None for an empty YAML list (rcl: NOT_SET).
+
+        rclpy refuses to read a statically typed parameter that is NOT_SET; the settings check
+        then names the parameter and the type it needs.
+        """
+        try:
+            return self.get_parameter(name).value
+        except ParameterUninitializedException:
+            return None
+
+    def _undeclared_overrides(self) -> dict[str, object]:
+        """Name -> value of the parameter overrides (file, ``-p``) no parameter was declared for.
+
+        rclpy keeps every override given for this node in ``_parameter_overrides`` (Humble to
+        Jazzy) and uses only those of declared names; its own (``use_sim_time``, ...) are
+        declared by then.
+        """
+        overrides = getattr(self, "_parameter_overrides", {}) or {}
+        return {
+            name: parameter.value
+            for name, parameter in overrides.items()
+            if not self.has_parameter(name)
+        }
 
     def _abandon(self) -> None:
         """Undo a start that failed: nothing half-built stays registered (log handler, topics)."""
@@ -169,18 +198,23 @@ class FrameRestoreNode(Node):
         refuses (e.g. after remapping) is a ParameterError naming the camera's input_topic.
         """
         cameras_spec = NODE_PARAMETERS[0]
-        cameras = self.declare_parameter(
+        declared = self.declare_parameter(
             cameras_spec.name, cameras_spec.default, descriptor(cameras_spec)
         ).value
-        specs = all_specs(list(cameras))
+        cameras = [] if declared is None else list(declared)  # rcl types an empty list NOT_SET
+        specs = all_specs(cameras)
         for spec in specs.values():
             if spec.name != cameras_spec.name:
                 self.declare_parameter(spec.name, spec.default, descriptor(spec))
         self._specs = specs
+        values: dict[str, object] = {name: self._given(name) for name in specs}
+        values[cameras_spec.name] = cameras
+        # Values given for this node that no parameter takes (a misspelt name, a camera missing
+        # from `cameras`): rclpy would ignore them silently; they are refused with the rest, as
+        # `frame-restore node-params --check` refuses them.
+        values.update(self._undeclared_overrides())
         settings = NodeSettings.build(
-            {name: self.get_parameter(name).value for name in specs},
-            node_name=self.get_name(),
-            namespace=self.get_namespace(),
+            values, node_name=self.get_name(), namespace=self.get_namespace()
         )
         self.core = NodeCore(settings, RclpyMessageFactory(), node_name=self.get_name())
         self._subscribed_reliability: dict[str, str] = {}
@@ -399,6 +433,16 @@ def main(args: list[str] | None = None) -> int:
         logging.getLogger(__name__).error("frame_restore: invalid parameters: %s", exc)
         rclpy.try_shutdown()
         return 2
+    except (KeyboardInterrupt, ExternalShutdownException):  # Ctrl-C while the model loads
+        rclpy.try_shutdown()
+        return 0
+    except _rclpy.RCLError:
+        # A SIGTERM while the node starts (a model load or TensorRT engine build takes seconds)
+        # shuts the context down; the next topic the node creates then fails: a clean stop.
+        if rclpy.ok():
+            raise
+        rclpy.try_shutdown()
+        return 0
     executor = MultiThreadedExecutor(num_threads=len(node.core.cameras) + 2)
     executor.add_node(node)
     try:
