@@ -29,6 +29,16 @@ class CopyBackend:
         return np.where(pixels[:, None], reference, damaged)
 
 
+class FailingBackend:
+    """A model whose every inference raises, as a lost GPU or a frame its grid cannot take does."""
+
+    name = "failing"
+    input_size, patch_size = (32, 48), 8
+
+    def infer(self, *args: object) -> np.ndarray:
+        raise RuntimeError("CUDA error: device lost")
+
+
 def repair(
     backend: object,
     reference: np.ndarray,

@@ -213,6 +213,36 @@ def test_other_encodings_come_back_in_their_own_encoding(frames, tmp_path, encod
             np.testing.assert_array_equal(out[keep], inp[keep])
 
 
+def test_failing_inference_is_reported_and_logged_with_one_traceback(frames, tmp_path, caplog):
+    """The restorer no longer logs each failed inference: the replay counts the frames (status
+    ``error``) and logs the first few, as it logs skips, with the traceback once."""
+    from fakes import FailingBackend
+
+    from frame_restore_ros.bag.replay import MAX_LOGGED_SKIPS
+
+    source, output = tmp_path / "in", tmp_path / "out"
+    write_ros2_bag(source, frames)
+    options = ReplayOptions(
+        topics=("/cam/image_raw",),
+        inject=InjectionSpec.parse("dead", rate=1.0),
+        progress=False,
+        strips=0,
+    )
+    with caplog.at_level("INFO"):
+        result = replay(source, output, FailingBackend(), options)
+    errors = result.cameras["/cam/image_raw"].status["error"]
+    assert errors > MAX_LOGGED_SKIPS
+    lines = [r for r in caplog.records if "passed through: inference failed" in r.getMessage()]
+    assert len(lines) == errors  # every frame, the first MAX_LOGGED_SKIPS at WARNING
+    assert [r.levelname for r in lines].count("WARNING") == MAX_LOGGED_SKIPS
+    assert "RuntimeError: CUDA error: device lost" in lines[0].getMessage()
+    assert [r for r in caplog.records if r.exc_info] == lines[:1]  # one traceback
+    after = read_all(output)
+    damaged = {t: raw for t, raw, _ in after["/cam/image_raw/damaged"]}
+    passed = [raw == damaged[t] for t, raw, _ in after["/cam/image_raw/restored"] if t in damaged]
+    assert len(passed) >= errors and all(passed)  # every damaged frame passed through as is
+
+
 def test_ros1_bag_is_replayed_into_ros2(frames, tmp_path):
     source, output = tmp_path / "drive.bag", tmp_path / "out"
     with Ros1Writer(source) as writer:

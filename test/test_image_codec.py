@@ -15,8 +15,10 @@ from frame_restore_ros.codec.image_codec import (
     decode_compressed,
     decode_image,
     encode_compressed,
+    encode_png,
     merge_into_native,
     native_to_fields,
+    png_format,
     read_native,
 )
 
@@ -183,6 +185,43 @@ def test_compressed_keeps_bit_depth_and_channels(frame, layout, fmt):
         np.frombuffer(encode_compressed(restored, fmt), np.uint8), cv2.IMREAD_UNCHANGED
     )
     assert by_format.dtype == native.dtype and by_format.shape == native.shape
+
+
+@pytest.mark.parametrize(
+    ("fmt", "layout", "expected"),
+    [  # compressed_image_transport's PNG strings: colour names its BGR target, mono nothing
+        ("rgb8; jpeg compressed bgr8", "bgr8", ("rgb8; png compressed bgr8", "bgr8")),
+        ("rgba8; jpeg compressed bgr8", "bgr8", ("rgba8; png compressed bgr8", "bgr8")),
+        ("bgr16; jpeg compressed bgr8", "bgr8", ("bgr16; png compressed bgr16", "bgr16")),
+        ("mono16; jpeg compressed mono8", "mono8", ("mono16; png compressed ", "mono16")),
+        (
+            "bayer_rggb8; jpeg compressed bayer_rggb8",
+            "mono8",
+            ("bayer_rggb8; png compressed ", "mono8"),
+        ),
+        ("mono16; png compressed ", "mono16", ("mono16; png compressed ", "mono16")),  # kept
+        ("png", "bgra8", ("png", "bgra8")),
+        ("jpeg", "mono8", ("png", "mono8")),  # plain: decoded by its channels, as the input
+        # pixels that do not fit the encoding, or no ROS encoding: named by the pixels
+        ("mono8; jpeg compressed mono8", "bgr8", ("bgr8; png compressed bgr8", "bgr8")),
+        ("rgb8; jpeg compressed bgr8", "mono8", ("mono8; png compressed ", "mono8")),
+        ("16UC1; jpeg compressed mono8", "mono8", ("mono8; png compressed ", "mono8")),
+    ],
+)
+def test_png_format_says_what_the_png_holds(fmt, layout, expected):
+    assert png_format(fmt, layout) == expected
+
+
+def test_encode_png_widens_a_jpeg_of_a_16_bit_encoding_as_the_subscriber_does(frame):
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    mask = np.zeros(gray.shape, bool)
+    mask[10:30, 20:50] = True
+    restored = np.full_like(frame, 200)
+    fmt, data = encode_png(restored, "mono16; jpeg compressed mono8", native=gray, mask=mask)
+    out = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert fmt == "mono16; png compressed " and out.dtype == np.uint16 and out.ndim == 2
+    np.testing.assert_array_equal(out[~mask], gray[~mask].astype(np.uint16) * 256)
+    np.testing.assert_array_equal(out[mask], bgr_to_native(restored, "mono16")[mask])
 
 
 @pytest.mark.parametrize("encoding", ["bayer_rggb8", "bayer_gbrg8", "bayer_bggr16"])

@@ -13,6 +13,7 @@ import struct
 import cv2
 import numpy as np
 import pytest
+from fakes import FailingBackend
 from test_node_core import FRAME_DT_NS, image_message, wire
 
 from frame_restore_ros.codec import image_codec
@@ -334,3 +335,127 @@ def test_repaired_big_endian_mono16_keeps_every_byte_of_good_pixels(frames):
     after = np.asarray(restored.data).reshape(restored.height, restored.width, 2)
     assert np.array_equal(after[~failed], before[~failed])  # every byte of a good pixel
     assert not np.array_equal(after[failed], before[failed])  # the failed block was written
+
+
+# --- 7: a repaired frame re-encoded as PNG says what it holds, as image_transport does ---------
+
+_COLOUR = ("rgb8", "bgr8", "rgb16", "bgr16")
+
+
+def published(frame: np.ndarray, encoding: str, codec: str, index: int) -> tuple[str, bytes]:
+    """(format, data) of ``frame`` as compressed_image_transport's publisher sends it.
+
+    ``compressed_publisher.cpp``: JPEG holds bgr8 (colour) or mono8; PNG bgr8/bgr16 (colour) or
+    the mono encoding itself, named after "compressed" for colour only. 16-bit pixels carry a
+    noisy low byte, so that all 16 bits must be kept.
+    """
+    colour = encoding in _COLOUR
+    pixels = frame if colour else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    if codec == "jpeg":
+        fmt = f"{encoding}; jpeg compressed {'bgr8' if colour else 'mono8'}"
+        return fmt, cv2.imencode(".jpg", pixels)[1].tobytes()
+    depth = "16" if encoding.endswith("16") else "8"
+    if depth == "16":
+        low = np.random.default_rng(index).integers(0, 256, pixels.shape, dtype=np.uint16)
+        pixels = (pixels.astype(np.uint16) << 8) | low
+    fmt = f"{encoding}; png compressed {'bgr' + depth if colour else ''}"
+    return fmt, cv2.imencode(".png", pixels)[1].tobytes()
+
+
+def subscriber_decodes(fmt: str, data: object) -> tuple[str, np.ndarray]:
+    """(encoding, pixels) compressed_image_transport's subscriber makes of a CompressedImage.
+
+    ``compressed_subscriber.cpp`` (ROS 2, mode "unchanged"): no ";" -> mono8 or bgr8 by the
+    channels; else the encoding before ";", colour swapped from the BGR "compressed bgr" names
+    (or to BGR when it names none), 8-bit JPEG pixels of a 16-bit encoding x 256.
+    """
+    image = cv2.imdecode(np.frombuffer(bytes(data), np.uint8), cv2.IMREAD_UNCHANGED)
+    if ";" not in fmt:
+        return ("mono8" if image.ndim == 2 else "bgr8"), image
+    encoding, compressed = fmt.split(";", 1)
+    if encoding in _COLOUR and ("compressed bgr" in compressed) == encoding.startswith("rgb"):
+        image = np.ascontiguousarray(image[..., ::-1])
+    if "jpeg" in fmt and encoding.endswith("16"):
+        image = image.astype(np.uint16) * 256
+    return encoding, image
+
+
+@pytest.mark.parametrize(
+    ("encoding", "codec", "fmt", "expected"),
+    [
+        ("mono16", "jpeg", None, "mono16; png compressed "),
+        ("mono8", "jpeg", None, "mono8; png compressed "),
+        ("rgb8", "jpeg", None, "rgb8; png compressed bgr8"),
+        ("bgr8", "jpeg", None, "bgr8; png compressed bgr8"),
+        ("rgb16", "jpeg", None, "rgb16; png compressed bgr16"),
+        ("mono16", "png", None, "mono16; png compressed "),
+        ("mono16", "png", "mono16; png compressed mono16", "mono16; png compressed mono16"),
+        ("rgb8", "png", None, "rgb8; png compressed bgr8"),
+        ("bgr8", "png", None, "bgr8; png compressed bgr8"),
+        ("bgr8", "jpeg", "jpeg", "png"),  # an old publisher: decoded by its channels, as before
+    ],
+)
+def test_repaired_png_format_decodes_to_the_input_encoding_with_exact_good_pixels(
+    frames, encoding, codec, fmt, expected
+):
+    """``repaired_format: png`` once wrote "png" alone: the subscriber then decoded a mono16
+    camera's repairs as mono8 and an rgb8 camera's as bgr8. The format now names the input's
+    encoding and what the PNG holds, and its good pixels decode to the input's."""
+    core = make_core(**{"camera.transport": "compressed", "camera.repaired_format": "png"})
+    for index in range(4):
+        sent_fmt, data = published(frames[index], encoding, codec, index)
+        message = compressed_message(data, fmt or sent_fmt, index)
+        assert run(core, message)["restored"] is message  # clean: as received
+    damaged = corruption.blocks(frames[4], np.random.default_rng(1), FailureKind.DEAD, 2).damaged
+    sent_fmt, data = published(damaged, encoding, codec, 4)
+    message = compressed_message(data, fmt or sent_fmt, 4)
+    out = run(core, message)
+    assert core.cameras["camera"].stats.last_status is Status.REPAIRED
+    restored = wire(out["restored"], COMPRESSED_TYPE)
+    assert restored.format == expected
+    assert bytes(restored.data[:8]) == b"\x89PNG\r\n\x1a\n"
+    failed = read_native(wire(out["failure_mask"], IMAGE_TYPE)) > 0
+    got_encoding, got = subscriber_decodes(restored.format, restored.data)
+    sent_encoding, sent = subscriber_decodes(message.format, message.data)
+    assert got_encoding == sent_encoding and got.dtype == sent.dtype and got.shape == sent.shape
+    assert got.dtype == (np.uint16 if sent_encoding.endswith("16") else np.uint8)
+    np.testing.assert_array_equal(got[~failed], sent[~failed])  # every good pixel exact
+    assert not np.array_equal(got[failed], sent[failed])  # the failed blocks were written
+
+
+# --- 8: an inference that raises on every frame is logged at the throttled rate ----------------
+
+
+def test_failing_inference_logs_one_traceback_per_throttle_period(frames, caplog):
+    """A model that raises on every damaged frame (a frame narrower than its patch grid, a lost
+    GPU) once logged a traceback per frame (12 in 4 s over DDS): now an ERROR at most once per
+    ``log_throttle_s``, the traceback the first time only; every frame passes through, and the
+    status and reason still reach the diagnostics."""
+    core = make_core(log_throttle_s=60.0)
+    pipeline = core.cameras["camera"]
+    pipeline.reconfigure(pipeline.restorer.config, FailingBackend())
+    caplog.set_level(logging.DEBUG)
+    for index, frame in enumerate(frames[:4]):
+        run(core, image_message(frame, index=index))
+    errors = 0
+    for index in range(4, 16):
+        damaged = corruption.blocks(frames[index], np.random.default_rng(index), FailureKind.DEAD)
+        message = image_message(damaged.damaged, index=index)
+        assert run(core, message)["restored"] is message
+        errors += pipeline.stats.last_status is Status.ERROR
+    assert errors >= 6
+    assert "inference failed: RuntimeError: CUDA error: device lost" in pipeline.stats.last_reason
+    tracebacks = [r for r in caplog.records if r.exc_info is not None]
+    assert len(tracebacks) == 1 and tracebacks[0].levelno == logging.ERROR
+    assert "camera: inference raised RuntimeError: CUDA error: device lost; frame passed" in (
+        tracebacks[0].getMessage()
+    )
+    camera = report(core)
+    assert camera.level == Level.ERROR
+    assert f"restoration failed on {errors} frames: inference failed" in camera.message
+    assert camera.value("exceptions") == "0"  # the node's own code did not raise
+    pipeline.warnings.period_s = 0.0  # the next is logged again, without its traceback
+    damaged = corruption.blocks(frames[16], np.random.default_rng(16), FailureKind.DEAD).damaged
+    run(core, image_message(damaged, index=16))
+    lines = [r for r in caplog.records if "inference raised" in r.getMessage()]
+    assert len(lines) == 2 and lines[1].exc_info is None

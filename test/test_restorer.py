@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tracemalloc
 
 import cv2
@@ -133,6 +134,27 @@ def test_missing_backend_and_failing_backend_pass_through(frames):
         result = restorer.process(damaged, stamp)
         assert result.status is status and result.frame is damaged
     assert "CUDA error: device lost" in result.reason
+
+
+def test_a_failing_inference_is_returned_to_the_caller_not_logged_per_frame(frames, caplog):
+    """The restorer cannot throttle (the node's ``log_throttle_s`` is not its own): it returns
+    the exception with status ``error`` and its reason, and the caller logs it at its rate."""
+    from fakes import FailingBackend
+
+    restorer = Restorer(FailingBackend())
+    stamp = warm(restorer, frames)
+    caplog.set_level(logging.DEBUG)
+    results = []
+    for index in range(5, 9):
+        damaged = corruption.blocks(
+            frames[index], np.random.default_rng(index), FailureKind.DEAD, 1
+        ).damaged
+        results.append((damaged, restorer.process(damaged, stamp + 0.04 * index)))
+    assert not [r for r in caplog.records if r.levelno >= logging.INFO or r.exc_info]
+    for damaged, result in results:
+        assert result.status is Status.ERROR and result.frame is damaged
+        assert result.reason == "inference failed: RuntimeError: CUDA error: device lost"
+        assert isinstance(result.error, RuntimeError) and result.error.__traceback__ is not None
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])

@@ -48,7 +48,7 @@ from frame_restore_ros.node.message_factory import RosbagsMessageFactory
 from frame_restore_ros.node.throttle import ThrottledLog
 from frame_restore_ros.pipeline.reference import ResetCause
 from frame_restore_ros.pipeline.repair import RepairPipeline
-from frame_restore_ros.pipeline.restorer import RestorerConfig, Status
+from frame_restore_ros.pipeline.restorer import RestorerConfig, RestoreResult, Status
 from frame_restore_ros.synthetic.injection import InjectionSpec, Injector
 
 log = logging.getLogger(__name__)
@@ -203,6 +203,23 @@ def _restorer_raised(
         exc_info=level == logging.WARNING and not isinstance(exc, DefectMaskSizeError),
     )
     return [*outputs, (f"{record.topic}/restored", passed)]
+
+
+def _inference_failed(camera: _Camera, result: RestoreResult, stamp_ns: int) -> None:
+    """Log a frame passed through because its inference raised (status ``error``).
+
+    As skips are: the first MAX_LOGGED_SKIPS per camera at WARNING (the first with its
+    traceback), then INFO.
+    """
+    count = camera.log.status[Status.ERROR.value]
+    log.log(
+        logging.WARNING if count <= MAX_LOGGED_SKIPS else logging.INFO,
+        "%s: frame at t=%.3fs passed through: %s",
+        camera.log.topic,
+        stamp_ns / 1e9,
+        result.reason,
+        exc_info=result.error if count == 1 else None,
+    )
 
 
 def _clock_jump(camera: _Camera, before: float | None, after: float, record_ns: int) -> None:
@@ -434,6 +451,8 @@ def _process(
     stages["restore"] += now - tick
     tick = now
     record.status[result.status.value] += 1
+    if result.error is not None:
+        _inference_failed(camera, result, message.timestamp)
     record.restorer_ms.append(result.timings_ms["total"])
     for kind, pixels in result.counts.items():
         record.failure_frames[kind] += 1

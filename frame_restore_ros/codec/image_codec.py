@@ -357,6 +357,58 @@ def encode_compressed(
     return buffer.tobytes()
 
 
+#: ROS encodings that compressed_image_transport treats as colour (``image_encodings::isColor``).
+_COLOUR_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "rgb16", "bgr16", "rgba16", "bgra16")
+
+
+def png_format(fmt: str, layout: str) -> tuple[str, str]:
+    """Return (format, PNG pixel encoding) for a frame received in ``fmt``, re-encoded as PNG.
+
+    ``layout``: its decoded pixels (:func:`compressed_native_encoding`; "bgr8" when ``native``
+    is None). compressed_image_transport's PNG publisher writes ``"<encoding>; png compressed
+    <target>"``: target ``bgr8`` / ``bgr16`` (``bgra8`` with alpha) for a colour encoding, nothing
+    for mono (the PNG holds the encoding itself: ``"mono16; png compressed "``); its subscriber
+    takes the encoding before ";" and converts a colour one from the BGR the target names. So:
+
+    - a PNG ``fmt`` is kept: the frame is re-encoded in its own layout;
+    - a plain ``fmt`` (an old publisher's "jpeg") gives "png": the subscriber decodes it by its
+      channels (mono8 or bgr8), as it decoded the input;
+    - otherwise the input's encoding is kept, at its own bit depth (8-bit JPEG pixels of a 16-bit
+      encoding are widened); pixels that do not fit it (a colour JPEG of "mono8", an encoding
+      that is not ROS's) are named by their own layout.
+    """
+    if compressed_extension(fmt) == ".png":
+        return fmt, layout
+    if ";" not in fmt:
+        return "png", layout
+    encoding = fmt.split(";", 1)[0].strip()
+    depth = "16" if encoding.endswith("16") else "8"
+    mono = layout.startswith("mono")
+    if encoding in _COLOUR_ENCODINGS and not mono:
+        target = ("bgra" if layout.startswith("bgra") else "bgr") + depth
+        return f"{encoding}; png compressed {target}", target
+    if mono and encoding in SUPPORTED_ENCODINGS and encoding.startswith(("mono", "bayer_")):
+        return f"{encoding}; png compressed ", f"mono{depth}"
+    return f"{layout}; png compressed {'' if mono else layout}", layout
+
+
+def encode_png(
+    bgr: np.ndarray, fmt: str, native: np.ndarray | None = None, mask: np.ndarray | None = None
+) -> tuple[str, bytes]:
+    """Re-encode a frame received in ``fmt`` as lossless PNG; return its (format, data).
+
+    Arguments as :func:`encode_compressed`. The format (:func:`png_format`) makes
+    compressed_image_transport's subscriber decode the PNG to the input's encoding, and every
+    good pixel to what it decoded from the input: 8-bit pixels of a 16-bit encoding (a JPEG of
+    mono16 or rgb16) are widened x 256, as that subscriber widens the JPEG.
+    """
+    layout = "bgr8" if native is None else compressed_native_encoding(native)
+    png_fmt, target = png_format(fmt, layout)
+    if target.endswith("16") and not layout.endswith("16"):
+        native = (bgr if native is None else native).astype(np.uint16) << 8
+    return png_fmt, encode_compressed(bgr, png_fmt, native=native, mask=mask)
+
+
 def _bgr_to_yuv422(bgr: np.ndarray, layout: str) -> np.ndarray:
     """(H, W, 3) uint8 -> (H, W, 2) uint8 UYVY or YUYV, BT.601 limited range (OpenCV's inverse)."""
     height, width = bgr.shape[:2]

@@ -4,7 +4,8 @@ Rules: a clean frame, and every frame that cannot be restored, is republished as
 message object (no conversion, nothing withheld); a repaired frame keeps the input's header and
 encoding and every byte of its good pixels (``image_codec.merge_into_native``); a message that
 cannot be decoded (or is too small for the detector) is republished unchanged, counted by kind and
-logged at a limited rate; so is a frame the node's own code raised on, counted as an exception.
+logged at a limited rate; so is a frame the node's own code raised on, counted as an exception,
+and a frame whose inference raised (status ``error``), each with its traceback the first time only.
 
 :meth:`CameraPipeline.handle` is the node's whole path; its steps (:meth:`~CameraPipeline.decode`,
 :meth:`~CameraPipeline.restore`, :meth:`~CameraPipeline.publications`) are public so that the bag
@@ -28,6 +29,7 @@ from frame_restore_ros.codec.image_codec import (
     decode_compressed,
     decode_image,
     encode_compressed,
+    encode_png,
     float32_fields,
     merge_into_native,
     native_to_fields,
@@ -153,21 +155,25 @@ class CameraPipeline:
         bgr: np.ndarray,
         mask: np.ndarray,
         options: OutputOptions,
-        fmt: str | None = None,
+        png: bool = False,
     ) -> DecodedMessage:
         """Return a new message: ``received`` with the pixels under ``mask`` taken from ``bgr``.
 
         Image: written into the input's own encoding, every byte of the other pixels kept, same
-        header. CompressedImage: ``bgr`` (H, W, 3) uint8 re-encoded in ``fmt`` (default: the
-        input's format) at ``options.jpeg_quality``. ``mask``: (H, W) bool.
+        header. CompressedImage: ``bgr`` (H, W, 3) uint8 re-encoded in the input's format at
+        ``options.jpeg_quality``, or with ``png`` as lossless PNG in the format that says so
+        (``image_codec.png_format``). ``mask``: (H, W) bool.
         """
         message, image = received.message, received.image
         if self.compressed:
-            fmt = str(message.format) if fmt is None else fmt
             # the input's own pixels (bit depth, channels) with only the masked ones replaced
-            payload = encode_compressed(
-                bgr, fmt, options.jpeg_quality, native=image.native, mask=mask
-            )
+            fmt = str(message.format)
+            if png:
+                fmt, payload = encode_png(bgr, fmt, native=image.native, mask=mask)
+            else:
+                payload = encode_compressed(
+                    bgr, fmt, options.jpeg_quality, native=image.native, mask=mask
+                )
             edited = self.factory.compressed(message.header, fmt, payload)
             return DecodedMessage(edited, DecodedImage(bgr, image.native, fmt), received.stamp)
         native = merge_into_native(image.native, bgr, mask, image.encoding)
@@ -182,9 +188,9 @@ class CameraPipeline:
         """Return the messages to publish for ``received`` restored into ``result``."""
         restored = received.message  # unchanged, the very same object, unless repaired
         if result.status is Status.REPAIRED:
-            fmt = None if options.repaired_format == "same" else "png"
+            png = options.repaired_format == "png"
             changed = result.mask if result.repaired is None else result.repaired
-            restored = self.with_pixels(received, result.frame, changed, options, fmt).message
+            restored = self.with_pixels(received, result.frame, changed, options, png).message
         publications = [Publication(self.name, "restored", restored)]
         header = received.message.header
         if options.publish_mask:
@@ -269,7 +275,9 @@ class CameraPipeline:
         except Exception as exc:  # detection bug or worse: never stop the stream
             return self.raised(message, stage, exc, now)
         status = result.status.value
-        if result.status not in (Status.CLEAN, Status.REPAIRED, Status.RESTORE_OFF):
+        if result.error is not None:  # inference raised (status error): throttled, traceback once
+            self._log_exception("inference", result.error, now, "; frame passed through")
+        elif result.status not in (Status.CLEAN, Status.REPAIRED, Status.RESTORE_OFF):
             self.warnings.warning(
                 f"{self.name}:{status}", f"{self.name}: frame passed through: {result.reason}", now
             )

@@ -6,9 +6,11 @@ is repaired (``repair.RepairPipeline``, the mosaic as reference) in the failed p
 region of the mosaic is fresh, and its other failed pixels pass through, counted in
 ``unrepaired_pixels``; when no failed pixel is repairable the input is passed through unchanged
 with a status saying why. An exception inside inference never escapes: it becomes a pass-through
-with status ``error``. Every frame but a whole-frame loss then updates the mosaic with its good
-pixels. A scene cut that finds part of the frame failed drops the reference first: the failed
-pixels pass through (``no_reference``) until their regions show the new scene.
+with status ``error``, the exception returned (``RestoreResult.error``) for the caller to log at
+its own rate (the node: once per ``log_throttle_s``); the restorer does not log it. Every frame
+but a whole-frame loss then updates the mosaic with its good pixels. A scene cut that finds part
+of the frame failed drops the reference first: the failed pixels pass through (``no_reference``)
+until their regions show the new scene.
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ class RestoreResult:
             region of the reference is too old or was never good (``reason`` says which).
         repaired: (H, W) bool, the pixels a ``repaired`` frame holds new values for (the failed
             pixels less the unrepaired ones); None on every other status.
+        error: the exception behind status ``error`` (``reason`` names it), with its traceback;
+            else None.
     """
 
     frame: np.ndarray
@@ -103,6 +107,7 @@ class RestoreResult:
     uncertainty: np.ndarray | None = None
     unrepaired_pixels: int = 0
     repaired: np.ndarray | None = None
+    error: Exception | None = None
 
 
 def validate_frame(frame: object) -> np.ndarray:
@@ -200,6 +205,7 @@ class Restorer:
             uncertainty: np.ndarray | None = None,
             unrepaired: int = 0,
             repaired: np.ndarray | None = None,
+            error: Exception | None = None,
         ) -> RestoreResult:
             timings["total"] = (time.perf_counter() - start) * 1000
             if lookup is None:
@@ -223,6 +229,7 @@ class Restorer:
                 uncertainty=uncertainty,
                 unrepaired_pixels=unrepaired,
                 repaired=repaired,
+                error=error,
             )
 
         failed = detection.mask
@@ -267,12 +274,13 @@ class Restorer:
                 self.pipeline.prepare(reference.frame, key, self.tracker.moment)
                 motion = self.pipeline.carried_motion(key, stamp)
             repair = self.pipeline.repair(reference.frame, frame, failed, key=key, motion=motion)
-        except Exception as exc:  # the stream must go on: report, pass the frame through
-            log.warning("restoration failed, passing the frame through: %s", exc, exc_info=True)
+        except Exception as exc:  # the stream must go on: pass the frame through, say why
+            # Not logged here (every frame would log it): the caller logs ``error`` at its rate.
+            log.debug("restoration failed, passing the frame through: %s", exc)
             self.blender.forget()
             self.tracker.update(frame, stamp, failed)
             reason = f"inference failed: {type(exc).__name__}: {exc}"
-            return result(frame, Status.ERROR, reason, lookup)
+            return result(frame, Status.ERROR, reason, lookup, error=exc)
         timings["restore"] = (time.perf_counter() - detected) * 1000
         output, uncertainty, repaired = repair.frame, repair.uncertainty, reference.repairable
         assert repaired is not None
