@@ -269,13 +269,15 @@ def test_misspelt_parameters_are_refused_at_start(ros):
     overrides = [
         Parameter("backend", value="hold"),
         Parameter("feather", value=8),
-        Parameter("detector.dead_max_grey", value=30.0),
+        Parameter("detector.dead_max_gray_", value=30.0),
         Parameter("front.input_topic", value="/sensing/camera/front/image_raw"),  # not a camera
     ]
     with pytest.raises(ParameterError) as caught:
         FrameRestoreNode(parameter_overrides=overrides)
-    for name in ("feather", "detector.dead_max_grey", "front.input_topic"):
+    for name in ("feather", "detector.dead_max_gray_"):
         assert f"unknown parameter '{name}'" in str(caught.value)
+    missing = "unknown parameter 'front.input_topic': 'front' is not in cameras (camera)"
+    assert missing in str(caught.value)
 
 
 @pytest.mark.parametrize(

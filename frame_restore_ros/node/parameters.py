@@ -805,19 +805,31 @@ def join_problems(
 
 
 def _unknown_problems(
-    names: Iterable[str], specs: Mapping[str, ParameterSpec], cameras_known: bool = True
+    names: Iterable[str],
+    specs: Mapping[str, ParameterSpec],
+    cameras_known: bool = True,
+    cameras: Sequence[str] = (),
 ) -> list[str]:
     """Return "unknown parameter" for each of ``names`` without a spec.
 
     With ``cameras_known`` False (an unusable ``cameras`` list), ``specs`` holds the node-wide
     parameters only, and a ``<camera>.<per-camera parameter>`` name may belong to any camera:
-    such names are skipped.
+    such names are skipped. Otherwise such a name of a camera missing from ``cameras`` says so
+    (the launch file's ``camera_topics`` sets ``<camera>.input_topic``).
     """
-    return [
-        f"unknown parameter {echo(name)}"
-        for name in names
-        if name not in specs and (cameras_known or not _may_be_camera_parameter(name))
-    ]
+    problems = []
+    for name in names:
+        if name in specs:
+            continue
+        if not _may_be_camera_parameter(name):
+            problems.append(f"unknown parameter {echo(name)}")
+        elif cameras_known:
+            camera = name.partition(".")[0]
+            listed = ", ".join(cameras) or "none"
+            problems.append(
+                f"unknown parameter {echo(name)}: {echo(camera)} is not in cameras ({listed})"
+            )
+    return problems
 
 
 def _may_be_camera_parameter(name: str) -> bool:
@@ -851,7 +863,7 @@ def parameter_problems(
         others = {name: value for name, value in overrides.items() if name != "cameras"}
         return [problem, *unknown, *_value_problems(node_specs, others)]
     specs = all_specs(cameras)
-    problems = _unknown_problems(overrides, specs)
+    problems = _unknown_problems(overrides, specs, cameras=list(cameras))
     problems += _value_problems(specs, overrides)
     topics = {name: value for name, value in overrides.items() if name.endswith(".input_topic")}
     if not _value_problems(specs, topics) and (
