@@ -154,6 +154,22 @@ def test_forced_reliability_is_kept(harness):
     assert reliability_seen_by(h) == ReliabilityPolicy.BEST_EFFORT
 
 
+def test_a_publisher_whose_qos_cannot_match_is_named_in_diagnostics(harness):
+    """A best-effort camera and a node forced to reliable never connect; /diagnostics said only
+    "no frame yet" (hostile pass), rclpy one generic warning in the log."""
+    h = harness(**{"qos.reliability": "reliable", "diagnostics.period_s": 0.2})
+    h.peer.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
+
+    def named() -> bool:
+        statuses = [s for array in h.diagnostics for s in array.status]
+        return any("cannot match (RELIABILITY last" in s.message for s in statuses)
+
+    assert h.spin_until(named, 10.0)
+    camera = [s for s in h.diagnostics[-1].status if s.name.endswith(": camera")][0]
+    values = {v.key: v.value for v in camera.values}
+    assert "publisher(s) of /camera/image_raw offer QoS" in values["incompatible_qos"]
+
+
 def test_rclpy_bookkeeping_is_intact_and_sim_time_subscribes_to_clock(harness):
     """The node must not shadow rclpy's own lists (it once replaced them and crashed)."""
     h = harness(use_sim_time=True)

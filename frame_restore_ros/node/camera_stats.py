@@ -67,6 +67,7 @@ class CameraStats:
         self.last_bad_message = ""  # "kind: text" of the last message passed through as bad
         self.last_exception = ""  # "stage: type: text" of the last exception
         self.last_reset = ""  # details of the last reference reset
+        self.incompatible_qos = ""  # why a publisher of the topic cannot reach the node, if one
         self.reset_reasons: dict[ResetCause, str] = {}  # details of the last one of each cause
         # per recent frame: the cause of its reference reset (requested ones left out), or None
         self.recent_resets: deque[ResetCause | None] = deque(maxlen=RESET_RECENT_FRAMES)

@@ -186,6 +186,26 @@ class NodeCore:
         if self.settings["restore"]:
             self.cameras[camera].idle()
 
+    def incompatible_qos(self, camera: str, policy: str, publishers: int) -> None:
+        """Record that a publisher of the camera's topic offers QoS it cannot match (adapter).
+
+        ``policy``: the last incompatible policy's name (RELIABILITY, DURABILITY, ...);
+        ``publishers``: how many were found so far. Its messages never reach the node, so the
+        camera's diagnostics say why (a stale camera otherwise says only "no frame yet").
+        """
+        text = (
+            f"{publishers} publisher(s) of {self.topics[camera]} offer QoS this node's "
+            f"subscription cannot match ({policy} last; qos.reliability: "
+            f"{self.settings['qos.reliability']}, auto follows the publishers): none of their "
+            "frames arrive"
+        )
+        self.cameras[camera].stats.incompatible_qos = text
+        self.warnings.warning(f"{camera}:incompatible_qos", f"{camera}: {text}")
+
+    def resubscribed(self, camera: str) -> None:
+        """Forget what the old subscription could not match (``auto`` made a new one)."""
+        self.cameras[camera].stats.incompatible_qos = ""
+
     def update_parameters(self, changes: Mapping[str, object]) -> tuple[bool, str]:
         """Validate and apply runtime changes together; (False, reason) keeps the old values.
 

@@ -105,9 +105,14 @@ def camera_report(
     dropped = sum(window.dropped.values())
     silent = None if stats.last_arrival is None else now - stats.last_arrival
     problems: list[tuple[Level, str]] = []
+    unheard = stats.incompatible_qos
     if silent is None or silent > stale_after_s:
         waited = "no frame yet" if silent is None else f"no frame for {silent:.1f} s"
-        problems.append((Level.STALE, f"{waited} on {camera.topic}"))
+        problems.append(
+            (Level.STALE, f"{waited} on {camera.topic}{f': {unheard}' if unheard else ''}")
+        )
+    elif unheard:  # frames come, from another publisher
+        problems.append((Level.WARN, unheard))
     if errors:
         problems.append(
             (Level.ERROR, f"restoration failed on {errors} frames: {stats.last_reason}")
@@ -187,6 +192,7 @@ def camera_report(
         *((f"resets.{c.value}", str(window.resets[c])) for c in ResetCause),
         ("resets.total", str(sum(stats.totals.resets.values()))),
         ("last_reset", stats.last_reset or "none"),
+        ("incompatible_qos", unheard or "none"),
         ("frames.total", str(stats.totals.frames)),
         ("encoding", stats.encoding or "none"),
         ("resolution", stats.resolution or "none"),

@@ -38,10 +38,21 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.publisher import Publisher
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSPolicyKind,
+    QoSProfile,
+    ReliabilityPolicy,
+)
 from rclpy.subscription import Subscription
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
+
+try:  # rclpy >= Iron
+    from rclpy.event_handler import SubscriptionEventCallbacks
+except ImportError:  # Humble
+    from rclpy.qos_event import SubscriptionEventCallbacks
 
 from frame_restore_ros.media.file_checks import echo
 from frame_restore_ros.node.camera_pipeline import Publication
@@ -292,6 +303,7 @@ class FrameRestoreNode(Node):
         old = self._image_subscriptions.pop(camera, None)
         if old is not None:
             self.destroy_subscription(old)
+            self.core.resubscribed(camera)  # what the old one could not match is past
         qos = QoSProfile(
             history=HistoryPolicy.KEEP_LAST,
             depth=self.core.settings["qos.depth"],
@@ -305,6 +317,11 @@ class FrameRestoreNode(Node):
                 lambda msg, c=camera: self._on_image(c, msg),
                 qos,
                 callback_group=self._image_groups[camera],
+                event_callbacks=SubscriptionEventCallbacks(
+                    incompatible_qos=lambda info, c=camera: self.core.incompatible_qos(
+                        c, QoSPolicyKind(info.last_policy_kind).name, info.total_count
+                    )
+                ),
             )
         self._subscribed_reliability[camera] = reliability
 
