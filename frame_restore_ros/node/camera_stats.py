@@ -22,7 +22,11 @@ def _clip(text: str) -> str:
 
 
 class DropCause(str, Enum):
-    """Why the node dropped a frame before restoring it (``dropped.<value>`` in diagnostics)."""
+    """Why the node published no restoration of a frame (``dropped.<value>`` in diagnostics).
+
+    With ``overload_policy: passthrough`` a superseded or stale frame is still republished
+    unchanged; an overtaken one was restored, and newer frames had already left.
+    """
 
     SUPERSEDED = "superseded"  # a newer frame arrived while it waited
     STALE = "stale"  # its header stamp was older than max_input_age_s when its turn came

@@ -39,6 +39,7 @@ from frame_restore_ros.node.parameters import (
     ParameterError,
     default_input_topic,
 )
+from frame_restore_ros.node.qos import output_depth
 from frame_restore_ros.node.restorer_settings import (
     load_defect_masks,
     output_options,
@@ -84,7 +85,8 @@ class NodeCore:
             )
             for name in settings.cameras
         }
-        self.slots = {name: LatestFrameSlot() for name in settings.cameras}
+        depth = output_depth(settings["qos.depth"])  # the burst its outputs can hold
+        self.slots = {name: LatestFrameSlot(max_queued=depth) for name in settings.cameras}
         self.topics = {
             name: settings[f"{name}.input_topic"] or default_input_topic(name)
             for name in settings.cameras

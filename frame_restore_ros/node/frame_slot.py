@@ -7,9 +7,10 @@ still waiting, the waiting one is handed back to the caller (to drop or pass thr
 Outputs leave in the order the frames arrived, and every output goes through the slot
 (:meth:`LatestFrameSlot.publish`, :meth:`LatestFrameSlot.flush`). A superseded frame to pass
 through is queued; it leaves as soon as no older frame is being restored: at once, or right after
-the outputs of the frame being restored. If that restoration takes longer than the hold, the
-queued frames leave anyway and the late restoration is dropped (overtaken): the stream is never
-blocked behind it, and never goes back in time.
+the outputs of the frame being restored. If that restoration takes longer than the hold, or the
+queue reaches ``max_queued`` frames, the queued frames leave anyway (at the next flush: the next
+frame's callback, or the node's flush timer when the stream pauses) and the late restoration is
+dropped (overtaken): the stream is not held up behind it, and never goes back in time.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-#: A superseded frame passed through waits at most this long (s) for the restoration in progress:
-#: 10-25 restorations on a 2-core CPU (40-90 ms, docs/backends.md), so a slow frame on a busy
-#: machine is waited for and no frame is lost; a longer one (a stalled backend) is overtaken, so
-#: the stream is never blocked behind it for more than this.
+#: A superseded frame passed through waits about this long (s) at most for the restoration in
+#: progress (plus the time to the next flush): 10-25 restorations on a 2-core CPU (40-90 ms,
+#: docs/backends.md), so a slow frame on a busy machine is waited for and no frame is lost; a
+#: longer one (a stalled backend) is overtaken.
 PASSTHROUGH_HOLD_S = 1.0
+#: Frames queued behind a restoration at most, by default; the node uses its outputs' history
+#: depth, so that the burst after a slow restoration never exceeds what its writers keep.
+MAX_QUEUED = 5
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,9 @@ class LatestFrameSlot:
     taken before ``_ready`` (the slot's state), never the other way round.
     """
 
-    def __init__(self, hold_s: float = PASSTHROUGH_HOLD_S) -> None:
+    def __init__(self, hold_s: float = PASSTHROUGH_HOLD_S, max_queued: int = MAX_QUEUED) -> None:
         self.hold_s = hold_s
+        self.max_queued = max_queued
         self._pending: PendingFrame | None = None
         self._ready = threading.Condition()
         self._closed = False
@@ -106,12 +111,21 @@ class LatestFrameSlot:
             return True
 
     def flush(self, publish_frame: Callable[[PendingFrame], None]) -> None:
-        """Publish the queued frames no restoration in progress is older than (or overtaken)."""
+        """Publish the queued frames no restoration in progress is older than (or overtaken).
+
+        Returns at once when nothing is queued (the drop policy): a callback never waits for
+        the worker's publishing then.
+        """
+        with self._ready:
+            if not self._queued:
+                return
         with self._publishing:
             with self._ready:
                 working = self._working
-                waiting = working is not None and (
-                    time.monotonic() - self._working_since < self.hold_s
+                waiting = (
+                    working is not None
+                    and time.monotonic() - self._working_since < self.hold_s
+                    and len(self._queued) < self.max_queued
                 )
             self._drain(publish_frame, working.seq if waiting else math.inf)
 
@@ -122,14 +136,20 @@ class LatestFrameSlot:
         self.flush(publish_frame)
 
     def _drain(self, publish_frame: Callable[[PendingFrame], None], below: float) -> None:
-        """Publish the queued frames older than ``below``, in order (``_publishing`` held)."""
-        with self._ready:
-            ready = [f for f in self._queued if f.seq < below]
-            self._queued = [f for f in self._queued if f.seq >= below]
-        for frame in ready:
+        """Publish the queued frames older than ``below``, in order (``_publishing`` held).
+
+        If publishing one raises, it and the frames after it stay queued for the next flush.
+        """
+        while True:
+            with self._ready:
+                if not self._queued or self._queued[0].seq >= below:
+                    return
+                frame = self._queued[0]
             if frame.seq > self._published:
                 publish_frame(frame)
                 self._published = frame.seq
+            with self._ready:
+                self._queued.pop(0)
 
     def close(self) -> None:
         """Wake any waiting taker (shutdown)."""

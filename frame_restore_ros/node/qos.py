@@ -16,6 +16,18 @@ from collections.abc import Iterable
 
 RELIABILITY_CHOICES = ("auto", "best_effort", "reliable")
 RECHECK_PERIOD_S = 1.0
+OUTPUT_DEPTH = 5  # the outputs' history depth at least; as deep as the inputs' when deeper
+
+
+def output_depth(input_depth: int) -> int:
+    """History depth of the outputs for inputs of ``input_depth`` (``qos.depth``).
+
+    A node that queues N input frames may publish N in a burst after a stall (a model swap, a
+    slow frame); a reliable writer drops its oldest sample past its depth even when a reader
+    still needs a fragment of it resent, so the outputs hold as many. Frames passed through
+    behind a restoration are capped at this depth too (``frame_slot``).
+    """
+    return max(OUTPUT_DEPTH, input_depth)
 
 
 def choose_reliability(setting: str, offered: Iterable[str]) -> str:

@@ -58,6 +58,7 @@ from frame_restore_ros.media.file_checks import echo
 from frame_restore_ros.node.camera_pipeline import Publication
 from frame_restore_ros.node.core import NodeCore
 from frame_restore_ros.node.diagnostics import DiagnosticReport
+from frame_restore_ros.node.frame_slot import PendingFrame
 from frame_restore_ros.node.message_factory import uint8_array
 from frame_restore_ros.node.parameters import (
     NODE_NAME,
@@ -68,10 +69,10 @@ from frame_restore_ros.node.parameters import (
     ParameterSpec,
     all_specs,
 )
-from frame_restore_ros.node.qos import RECHECK_PERIOD_S, choose_reliability
+from frame_restore_ros.node.qos import RECHECK_PERIOD_S, choose_reliability, output_depth
 
-OUTPUT_DEPTH = 5  # the outputs' history depth at least; as deep as the inputs' when deeper
 WORKER_POLL_S = 0.25
+FLUSH_PERIOD_S = 0.1  # passed-through frames leave at most this late after their hold
 _RELIABILITY_POLICIES = {
     "reliable": ReliabilityPolicy.RELIABLE,
     "best_effort": ReliabilityPolicy.BEST_EFFORT,
@@ -231,11 +232,8 @@ class FrameRestoreNode(Node):
         self._subscribed_reliability: dict[str, str] = {}
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
-        # A node that queues N input frames may publish N in a burst after a stall (a model
-        # swap, a slow frame); a reliable writer drops the oldest sample past its depth even
-        # when a reader still needs a fragment of it resent, so the outputs hold as many.
-        output_depth = max(OUTPUT_DEPTH, settings["qos.depth"])
-        output_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=output_depth)
+        depth = output_depth(settings["qos.depth"])  # as many as a burst after a stall
+        output_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth)
         # One group per camera: its callbacks run one at a time, so its frames enter the slot in
         # the order DDS delivered them (a reentrant group let two of one camera's callbacks
         # race, and a passed-through frame could leave after a newer one); cameras overlap.
@@ -269,6 +267,17 @@ class FrameRestoreNode(Node):
                 callback_group=MutuallyExclusiveCallbackGroup(),
                 clock=Clock(clock_type=ClockType.STEADY_TIME),
             )
+        # Frames passed through wait behind a restoration for the hold at most, also when the
+        # stream pauses and no callback comes to let them out (steady clock: a paused bag too).
+        self._flush_timers = [
+            self.create_timer(
+                FLUSH_PERIOD_S,
+                lambda c=camera: self._flush(c),
+                callback_group=self._image_groups[camera],
+                clock=Clock(clock_type=ClockType.STEADY_TIME),
+            )
+            for camera in settings.cameras
+        ]
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._timer = self.create_timer(
             settings["diagnostics.period_s"],
@@ -393,7 +402,14 @@ class FrameRestoreNode(Node):
 
     def _on_image(self, camera: str, msg: object) -> None:
         self.core.receive(camera, msg)
-        self.core.flush(camera, self._publish)  # frames passed through that may go now
+        self._flush(camera)
+
+    def _flush(self, camera: str) -> None:
+        """Publish the frames passed through that may go now (callback, timer)."""
+        try:
+            self.core.flush(camera, self._publish)
+        except Exception as exc:  # e.g. the context shut down under us; they stay queued
+            self.get_logger().warning(f"{camera}: publish failed: {exc!r}")
 
     def _work(self, camera: str) -> None:
         while self._running and rclpy.ok(context=self.context):
@@ -401,19 +417,33 @@ class FrameRestoreNode(Node):
             if frame is None:
                 continue
             try:
-                clock_now = self.get_clock().now().nanoseconds * 1e-9
-                publications = self.core.process(camera, frame, clock_now)
-            except Exception as exc:  # never lose the frame, never stop the worker; counted
-                publications = self.core.raised(camera, frame, exc)
-            try:
-                self.core.publish(camera, publications, self._publish)
-            except Exception as exc:  # e.g. the context shut down under us
-                self.get_logger().warning(f"{camera}: publish failed: {exc!r}")
-            try:  # the frames passed through while it was restored follow it (arrival order)
-                self.core.finish(camera, self._publish)
-            except Exception as exc:
-                self.get_logger().warning(f"{camera}: publish failed: {exc!r}")
+                self._restore_and_publish(camera, frame)
+            except Exception as exc:  # never stop the worker
+                self.get_logger().error(f"{camera}: worker step failed: {exc!r}")
+            finally:
+                self._finish(camera)
+
+    def _restore_and_publish(self, camera: str, frame: PendingFrame) -> None:
+        try:
+            clock_now = self.get_clock().now().nanoseconds * 1e-9
+            publications = self.core.process(camera, frame, clock_now)
+        except Exception as exc:  # never lose the frame; counted
+            publications = self.core.raised(camera, frame, exc)
+        try:
+            self.core.publish(camera, publications, self._publish)
+        except Exception as exc:  # e.g. the context shut down under us
+            self.get_logger().warning(f"{camera}: publish failed: {exc!r}")
+
+    def _finish(self, camera: str) -> None:
+        """Publish the frames passed through behind the restored one; then do idle-time work."""
+        try:
+            self.core.finish(camera, self._publish)
+        except Exception as exc:
+            self.get_logger().warning(f"{camera}: publish failed: {exc!r}")
+        try:
             self.core.idle(camera)  # after publishing: a new reference is prepared now
+        except Exception as exc:
+            self.get_logger().error(f"{camera}: preparing the reference failed: {exc!r}")
 
     def _on_set_parameters(self, parameters: list) -> SetParametersResult:
         changes = {p.name: p.value for p in parameters if p.name in self._specs}
