@@ -409,8 +409,10 @@ def test_a_restoration_longer_than_the_hold_is_overtaken_not_published_late(fram
     assert [p.message for p in published] == [messages[1]]  # passed through at once
     worker_round(core, "camera", published, taken)
     assert [p.message for p in published] == [messages[1]]  # frame 0 came too late: dropped
-    assert core.cameras["camera"].stats.totals.dropped[DropCause.OVERTAKEN] == 1
-    assert "2 frames dropped (overtaken 1, superseded 1)" in core.diagnostics()[1].message
+    assert core.cameras["camera"].stats.totals.overtaken == 1
+    report = core.diagnostics()[1]
+    assert "1 restored frames withheld: newer frames had passed through" in report.message
+    assert report.value("overtaken.total") == "1" and report.value("dropped.total") == "1"
 
 
 def test_frames_older_than_max_input_age_are_dropped(frames):
@@ -607,6 +609,28 @@ def test_a_repeated_frame_is_published_unchanged_and_reported(frames):
     assert report.value("status.passthrough_repeated_frame") == "1"
 
 
+def test_a_failed_restoration_is_reported_with_its_own_reason():
+    """The ERROR named the last frame's reason ("no failure detected" after a clean frame),
+    not the failure's (recheck over DDS)."""
+    from frame_restore_ros.node.camera_stats import CameraStats
+    from frame_restore_ros.node.diagnostics import CameraInfo, ModelState, camera_report
+
+    stats = CameraStats()
+    stats.arrived(0.0)
+    stats.frame(
+        Status.ERROR, "inference failed: RuntimeError: CUDA error", 0.1, {}, 100, 5, 1, (1, 0.04)
+    )
+    stats.frame(Status.CLEAN, "no failure detected", 0.0, {}, 100, 5.0, 0.5, (1, 0.04))
+    info = CameraInfo("front", "/front/image_raw", "", 0)
+    report = camera_report(
+        "frame_restore", info, stats, ModelState("hold", "", ""), True, 5.0, 0.5, 0.1, 1.0
+    )
+    assert report.level == Level.ERROR
+    assert "restoration failed on 1 frames: inference failed: RuntimeError: CUDA error" in (
+        report.message
+    )
+
+
 def test_failed_pixels_passed_through_in_repaired_frames_are_a_warning():
     from frame_restore_ros.node.camera_stats import CameraStats
     from frame_restore_ros.node.diagnostics import CameraInfo, ModelState, camera_report
@@ -661,5 +685,5 @@ def test_passthrough_under_load_publishes_every_frame_once_in_arrival_order(fram
     stats = core.cameras["camera"].stats.totals
     # every frame left, but those whose restoration was overtaken (the queue behind it reached
     # the outputs' depth, max(5, qos.depth)): dropped and counted, never published late
-    assert len(stamps) + stats.dropped[DropCause.OVERTAKEN] == len(messages)
+    assert len(stamps) + stats.overtaken == len(messages)
     assert stats.dropped[DropCause.SUPERSEDED] > 10

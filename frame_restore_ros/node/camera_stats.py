@@ -22,15 +22,13 @@ def _clip(text: str) -> str:
 
 
 class DropCause(str, Enum):
-    """Why the node published no restoration of a frame (``dropped.<value>`` in diagnostics).
+    """Why the node dropped a frame before restoring it (``dropped.<value>`` in diagnostics).
 
-    With ``overload_policy: passthrough`` a superseded or stale frame is still republished
-    unchanged; an overtaken one was restored, and newer frames had already left.
+    With ``overload_policy: passthrough`` the frame is still republished unchanged.
     """
 
     SUPERSEDED = "superseded"  # a newer frame arrived while it waited
     STALE = "stale"  # its header stamp was older than max_input_age_s when its turn came
-    OVERTAKEN = "overtaken"  # restored too late: newer frames had passed through meanwhile
 
 
 @dataclass
@@ -48,6 +46,7 @@ class WindowCounts:
     unrepaired_frames: int = 0
     resets: Counter[ResetCause] = field(default_factory=Counter)  # of the reference tracker
     exceptions: int = 0  # frames passed through because the node's own code raised
+    overtaken: int = 0  # restored, outputs withheld: newer frames had passed through first
 
 
 class CameraStats:
@@ -68,6 +67,7 @@ class CameraStats:
         self.reference_age_s: float | None = None
         self.last_status: Status | None = None
         self.last_reason = ""
+        self.last_error = ""  # the reason of the last frame whose restoration failed
         self.last_bad_message = ""  # "kind: text" of the last message passed through as bad
         self.last_exception = ""  # "stage: type: text" of the last exception
         self.last_reset = ""  # details of the last reference reset
@@ -112,6 +112,11 @@ class CameraStats:
         with self._lock:
             return Counter(cause for cause in self.recent_resets if cause is not None)
 
+    def overtaken(self) -> None:
+        with self._lock:
+            for counts in (self.totals, self.window):
+                counts.overtaken += 1
+
     def dropped(self, cause: DropCause) -> None:
         with self._lock:
             for counts in (self.totals, self.window):
@@ -142,6 +147,8 @@ class CameraStats:
             self.latency_ms.append(latency_ms)
             self.overhead_ms.append(overhead_ms)
             self.last_status, self.last_reason = status, reason
+            if status is Status.ERROR:
+                self.last_error = reason
             self.reference_age_frames, self.reference_age_s = reference_age
 
     def take_window(self) -> tuple[WindowCounts, list[float], list[float]]:

@@ -111,12 +111,7 @@ class NodeCore:
     def _dropped(self, camera: str, cause: DropCause, now: float) -> None:
         """Count a frame not restored; warn (throttled) when it is not passed through either."""
         self.cameras[camera].stats.dropped(cause)
-        if cause is DropCause.OVERTAKEN:
-            what = (
-                "restored frame: newer frames had passed through while its restoration took "
-                f"over {self.slots[camera].hold_s} s"
-            )
-        elif self.settings["overload_policy"] != "passthrough":
+        if self.settings["overload_policy"] != "passthrough":
             what = f"{cause.value} frame (not restored)"
         else:
             return
@@ -161,7 +156,7 @@ class NodeCore:
 
         Frames queued to pass through that are older go first. A frame whose outputs come after
         a newer frame's went out (a restoration that took longer than the pass-through hold) is
-        dropped instead, counted ``overtaken``.
+        dropped instead, counted as ``overtaken`` (not as dropped: it was restored).
         """
         slot, frame_out = self.slots[camera], self._passed_through(camera, publish)
         by_frame: dict[int, list[Publication]] = {}
@@ -169,7 +164,18 @@ class NodeCore:
             by_frame.setdefault(publication.seq, []).append(publication)
         for seq, outputs in by_frame.items():
             if not slot.publish(seq, lambda outputs=outputs: publish(outputs), frame_out):
-                self._dropped(camera, DropCause.OVERTAKEN, time.monotonic())
+                self._overtaken(camera)
+
+    def _overtaken(self, camera: str) -> None:
+        """Count a restored frame whose outputs were withheld: newer frames had left first."""
+        slot = self.slots[camera]
+        self.cameras[camera].stats.overtaken()
+        self.warnings.warning(
+            f"{camera}:overtaken",
+            f"{camera}: a restored frame was not published: newer frames passed through while "
+            f"it was restored (the restoration took over {slot.hold_s} s, or {slot.max_queued} "
+            "frames waited behind it)",
+        )
 
     def flush(self, camera: str, publish: Publisher) -> None:
         """Publish the camera's frames queued to pass through that may go now (callback)."""
@@ -188,21 +194,27 @@ class NodeCore:
         if self.settings["restore"]:
             self.cameras[camera].idle()
 
-    def incompatible_qos(self, camera: str, policy: str, publishers: int) -> None:
-        """Record that a publisher of the camera's topic offers QoS it cannot match (adapter).
+    def unmatched_publishers(self, camera: str, count: int) -> None:
+        """Record how many publishers of the camera's topic its subscription cannot match.
 
-        ``policy``: the last incompatible policy's name (RELIABILITY, DURABILITY, ...);
-        ``publishers``: how many were found so far. Its messages never reach the node, so the
-        camera's diagnostics say why (a stale camera otherwise says only "no frame yet").
+        The adapter counts them on the ROS graph (best-effort offers while it subscribes
+        reliable), at rclpy's incompatible-QoS event and each second: their frames never reach
+        the node, so the camera's diagnostics say why while they exist (a stale camera
+        otherwise says only "no frame yet"); 0 clears it.
         """
+        stats = self.cameras[camera].stats
+        if count <= 0:
+            stats.incompatible_qos = ""
+            return
         text = (
-            f"{publishers} publisher(s) of {self.topics[camera]} offer QoS this node's "
-            f"subscription cannot match ({policy} last; qos.reliability: "
-            f"{self.settings['qos.reliability']}, auto follows the publishers): none of their "
+            f"{count} publisher(s) of {self.topics[camera]} offer best-effort reliability, which "
+            f"this node's reliable subscription cannot match (qos.reliability: "
+            f"{self.settings['qos.reliability']}; auto follows the publishers): none of their "
             "frames arrive"
         )
-        self.cameras[camera].stats.incompatible_qos = text
-        self.warnings.warning(f"{camera}:incompatible_qos", f"{camera}: {text}")
+        if text != stats.incompatible_qos:
+            self.warnings.warning(f"{camera}:incompatible_qos", f"{camera}: {text}")
+        stats.incompatible_qos = text
 
     def resubscribed(self, camera: str) -> None:
         """Forget what the old subscription could not match (``auto`` made a new one)."""

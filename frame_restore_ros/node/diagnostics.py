@@ -115,7 +115,7 @@ def camera_report(
         problems.append((Level.WARN, unheard))
     if errors:
         problems.append(
-            (Level.ERROR, f"restoration failed on {errors} frames: {stats.last_reason}")
+            (Level.ERROR, f"restoration failed on {errors} frames: {stats.last_error}")
         )
     if whole:
         problems.append((Level.ERROR, f"whole frame failed on {whole} frames (passed through)"))
@@ -149,6 +149,13 @@ def camera_report(
     if dropped:
         kinds = ", ".join(f"{k.value} {v}" for k, v in sorted(window.dropped.items()))
         problems.append((Level.WARN, f"{dropped} frames dropped ({kinds})"))
+    if window.overtaken:
+        problems.append(
+            (
+                Level.WARN,
+                f"{window.overtaken} restored frames withheld: newer frames had passed through",
+            )
+        )
     if mean_failed > warn_failed_ratio:
         problems.append((Level.WARN, f"{mean_failed:.1%} of the image failed on average"))
     if problems:
@@ -180,6 +187,8 @@ def camera_report(
         ("node_overhead_ms.p50", _fmt(percentile(overhead, 50))),
         *((f"dropped.{c.value}", str(window.dropped[c])) for c in DropCause),
         ("dropped.total", str(sum(stats.totals.dropped.values()))),
+        ("overtaken", str(window.overtaken)),
+        ("overtaken.total", str(stats.totals.overtaken)),
         *(
             (f"bad_messages.{kind}", str(count))
             for kind, count in sorted(window.bad_messages.items())

@@ -47,6 +47,8 @@ def main() -> int:
     except ImportError as exc:
         sys.stderr.write(missing_module_help(exc))
         return 2
+    except KeyboardInterrupt:  # Ctrl-C while Python imports torch and rclpy (~1 s): no ROS yet
+        return 0
     return node_main()
 
 

@@ -41,7 +41,6 @@ from rclpy.publisher import Publisher
 from rclpy.qos import (
     DurabilityPolicy,
     HistoryPolicy,
-    QoSPolicyKind,
     QoSProfile,
     ReliabilityPolicy,
 )
@@ -257,16 +256,15 @@ class FrameRestoreNode(Node):
                 f"camera {camera}: {resolved} ({kind.__name__}, "
                 f"{self._subscribed_reliability[camera]}) -> {resolved}/restored"
             )
-        if settings["qos.reliability"] == "auto":
-            self._match_publishers()
-            # On the steady clock: with use_sim_time a bag that has not started (or is paused)
-            # publishes no /clock, and a sim-time timer would never follow the publishers.
-            self._qos_timer = self.create_timer(
-                RECHECK_PERIOD_S,
-                self._match_publishers,
-                callback_group=MutuallyExclusiveCallbackGroup(),
-                clock=Clock(clock_type=ClockType.STEADY_TIME),
-            )
+        self._check_publishers()
+        # On the steady clock: with use_sim_time a bag that has not started (or is paused)
+        # publishes no /clock, and a sim-time timer would never follow the publishers.
+        self._qos_timer = self.create_timer(
+            RECHECK_PERIOD_S,
+            self._check_publishers,
+            callback_group=MutuallyExclusiveCallbackGroup(),
+            clock=Clock(clock_type=ClockType.STEADY_TIME),
+        )
         # Frames passed through wait behind a restoration for the hold at most, also when the
         # stream pauses and no callback comes to let them out (steady clock: a paused bag too).
         self._flush_timers = [
@@ -327,9 +325,7 @@ class FrameRestoreNode(Node):
                 qos,
                 callback_group=self._image_groups[camera],
                 event_callbacks=SubscriptionEventCallbacks(
-                    incompatible_qos=lambda info, c=camera: self.core.incompatible_qos(
-                        c, QoSPolicyKind(info.last_policy_kind).name, info.total_count
-                    )
+                    incompatible_qos=lambda info, c=camera: self._count_unmatched(c)
                 ),
             )
         self._subscribed_reliability[camera] = reliability
@@ -384,6 +380,28 @@ class FrameRestoreNode(Node):
             f"{camera}.input_topic: rclpy refuses {echo(configured)}{via} in namespace "
             f"{self.get_namespace()!r} (after any remapping): {echo(reason, quote=False)}"
         )
+
+    def _check_publishers(self) -> None:
+        """Each second: follow the publishers (``auto``); count those no subscription matches."""
+        if self.core.settings["qos.reliability"] == "auto":
+            self._match_publishers()
+        for camera in self._subscribed_reliability:
+            self._count_unmatched(camera)
+
+    def _count_unmatched(self, camera: str) -> None:
+        """Tell the core how many publishers the camera's subscription cannot match.
+
+        Only reliability can fail to match here (the subscription is volatile and sets no
+        deadline or liveliness): best-effort offers to a reliable subscription. Counted on the
+        graph, so it falls back to 0 when they leave (rclpy's event only counts up).
+        """
+        unmatched = 0
+        if self._subscribed_reliability.get(camera) == "reliable":
+            unmatched = sum(
+                info.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
+                for info in self.get_publishers_info_by_topic(self.core.topics[camera])
+            )
+        self.core.unmatched_publishers(camera, unmatched)
 
     def _match_publishers(self) -> None:
         """``qos.reliability: auto``: follow the publishers' reliability as they come and go."""
