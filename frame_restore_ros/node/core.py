@@ -111,11 +111,13 @@ class NodeCore:
     def _dropped(self, camera: str, cause: DropCause, now: float) -> None:
         """Count a frame not restored; warn (throttled) when it is not passed through either."""
         self.cameras[camera].stats.dropped(cause)
-        if self.settings["overload_policy"] != "passthrough":
-            what = f"{cause.value} frame (not restored)"
-        else:
-            return
-        self.warnings.warning(f"{camera}:drop:{cause.value}", f"{camera}: dropped a {what}", now)
+        if self.settings["overload_policy"] == "passthrough":
+            return  # republished unchanged
+        self.warnings.warning(
+            f"{camera}:drop:{cause.value}",
+            f"{camera}: dropped a {cause.value} frame (not restored)",
+            now,
+        )
 
     def next_frame(self, camera: str, timeout: float | None = None) -> PendingFrame | None:
         """Wait for the camera's newest frame (worker thread); :meth:`finish` it once published."""
@@ -155,8 +157,8 @@ class NodeCore:
         """Hand the worker's ``publications`` (one frame's) to ``publish``, in arrival order.
 
         Frames queued to pass through that are older go first. A frame whose outputs come after
-        a newer frame's went out (a restoration that took longer than the pass-through hold) is
-        dropped instead, counted as ``overtaken`` (not as dropped: it was restored).
+        a newer frame's went out (its restoration outlasted the pass-through hold, or the queue
+        behind it filled) is withheld instead, counted ``overtaken`` (not dropped: restored).
         """
         slot, frame_out = self.slots[camera], self._passed_through(camera, publish)
         by_frame: dict[int, list[Publication]] = {}
