@@ -44,15 +44,16 @@ def test_a_publish_that_raises_keeps_the_rest_queued_in_order():
 
     with pytest.raises(RuntimeError):
         slot.flush(failing)
-    assert calls == ["m1"]
+    assert calls == ["m0"]  # the overtaken frame goes first, as received
     published = []
     slot.flush(lambda frame: published.append(frame.message))
-    assert published == ["m1", "m2", "m3"]  # nothing lost, nothing out of order
+    assert published == ["m0", "m1", "m2", "m3"]  # nothing lost, nothing out of order
 
 
 def test_the_queue_is_bounded_by_max_queued_as_by_the_hold():
     """A queue as long as the outputs' history lets the frames go (the burst after a slow
-    restoration would otherwise exceed what the writers keep); the restoration is overtaken."""
+    restoration would otherwise exceed what the writers keep); the restoration is overtaken:
+    its frame leaves first, as received, and its restored outputs are refused."""
     slot = LatestFrameSlot(hold_s=60.0, max_queued=3)
     published = []
     queue_behind_a_restoration(slot, 3)  # m1, m2 queued
@@ -60,8 +61,9 @@ def test_the_queue_is_bounded_by_max_queued_as_by_the_hold():
     assert published == []  # within the hold and the bound: they wait for m0
     slot.put("m4", pass_through=True)  # m3 queued: three
     slot.flush(lambda frame: published.append(frame.message))
-    assert published == ["m1", "m2", "m3"]
+    assert published == ["m0", "m1", "m2", "m3"]
     assert not slot.publish(1, lambda: published.append("m0 restored"), published.append)
+    assert published == ["m0", "m1", "m2", "m3"]
 
 
 def test_the_hold_lets_the_queue_go_without_another_frame():
@@ -74,4 +76,16 @@ def test_the_hold_lets_the_queue_go_without_another_frame():
     assert published == []
     time.sleep(0.06)
     slot.flush(lambda frame: published.append(frame.message))
-    assert published == ["m1"]
+    assert published == ["m0", "m1"]
+
+
+def test_a_frame_restored_within_the_hold_is_not_passed_through():
+    """Only a restoration that outlasts the hold is overtaken: one that ends in time publishes
+    its outputs, then the queue, and its frame never leaves twice."""
+    slot = LatestFrameSlot(hold_s=60.0)
+    published = []
+    queue_behind_a_restoration(slot, 2)  # m1 queued, m2 pending
+    slot.flush(lambda frame: published.append(frame.message))
+    assert slot.publish(1, lambda: published.append("m0 restored"), published.append)
+    slot.finish(lambda frame: published.append(frame.message))
+    assert published == ["m0 restored", "m1"]

@@ -48,7 +48,12 @@ MALFORMED = 25
 PLAN = StreamPlan(
     cameras=(RAW, JPEG),
     frames=70,
-    rate_hz=10.0,
+    # 5 Hz: three processes share two cores, and Fast DDS then hands the node raw 640x272 frames
+    # in bursts, which supersede each other. At 10 Hz about half the frames were superseded even
+    # before the swap, so the damaged frames the detector saw right after their predecessor
+    # varied 1-6 per run (5 runs; the assertions below need 3) and CI failed; at 5 Hz, 7-12 of 13
+    # (4 runs). The stream takes 14 s.
+    rate_hz=5.0,
     distinct=70,
     damage="dead:2",
     damage_every=5,
@@ -219,8 +224,12 @@ def test_jpeg_camera_passes_clean_frames_as_received_and_reencodes_repairs(run):
         )[good]
         # a second JPEG generation: mean well under a gray level, rare pixels up to ~30
         assert error.mean() < 1.0 and error.max() <= 32, "good pixels moved beyond JPEG loss"
-    reported = sum(int(s.values["status.repaired"]) for s in run.camera_statuses("camera1"))
-    assert repaired > 0 and reported == repaired
+    statuses = run.camera_statuses("camera1")
+    reported = sum(int(s.values["status.repaired"]) for s in statuses)
+    # a frame whose restoration was overtaken (a slow one on a loaded machine) counts as
+    # repaired but left as received (frame_slot.py)
+    overtaken = sum(int(s.values["overtaken"]) for s in statuses)
+    assert repaired > 0 and reported - overtaken <= repaired <= reported
 
 
 def test_diagnostics_count_every_frame_and_the_malformed_one(run):

@@ -46,7 +46,7 @@ class WindowCounts:
     unrepaired_frames: int = 0
     resets: Counter[ResetCause] = field(default_factory=Counter)  # of the reference tracker
     exceptions: int = 0  # frames passed through because the node's own code raised
-    overtaken: int = 0  # restored, outputs withheld: newer frames had passed through first
+    overtaken: int = 0  # restored too late: passed through as received, outputs not published
 
 
 class CameraStats:

@@ -156,9 +156,10 @@ class NodeCore:
     def publish(self, camera: str, publications: list[Publication], publish: Publisher) -> None:
         """Hand the worker's ``publications`` (one frame's) to ``publish``, in arrival order.
 
-        Frames queued to pass through that are older go first. A frame whose outputs come after
-        a newer frame's went out (its restoration outlasted the pass-through hold, or the queue
-        behind it filled) is withheld instead, counted ``overtaken`` (not dropped: restored).
+        Frames queued to pass through that are older go first. A frame overtaken while it was
+        restored (its restoration outlasted the pass-through hold, or the queue behind it
+        filled) already left as received: its outputs are not published, and it is counted
+        ``overtaken`` (not dropped: it was restored, too late).
         """
         slot, frame_out = self.slots[camera], self._passed_through(camera, publish)
         by_frame: dict[int, list[Publication]] = {}
@@ -169,14 +170,14 @@ class NodeCore:
                 self._overtaken(camera)
 
     def _overtaken(self, camera: str) -> None:
-        """Count a restored frame whose outputs were withheld: newer frames had left first."""
+        """Count a frame that left as received because its restoration was overtaken."""
         slot = self.slots[camera]
         self.cameras[camera].stats.overtaken()
         self.warnings.warning(
             f"{camera}:overtaken",
-            f"{camera}: a restored frame was not published: newer frames passed through while "
-            f"it was restored (the restoration took over {slot.hold_s} s, or {slot.max_queued} "
-            "frames waited behind it)",
+            f"{camera}: a frame was passed through unrestored: its restoration took over "
+            f"{slot.hold_s} s, or {slot.max_queued} frames waited behind it, so it left as "
+            "received and its restored outputs were not published",
         )
 
     def flush(self, camera: str, publish: Publisher) -> None:

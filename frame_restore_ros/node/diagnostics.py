@@ -153,7 +153,8 @@ def camera_report(
         problems.append(
             (
                 Level.WARN,
-                f"{window.overtaken} restored frames withheld: newer frames had passed through",
+                f"{window.overtaken} frames passed through unrestored: their restoration "
+                "outlasted the pass-through hold",
             )
         )
     if mean_failed > warn_failed_ratio:

@@ -8,9 +8,11 @@ Outputs leave in the order the frames arrived, and every output goes through the
 (:meth:`LatestFrameSlot.publish`, :meth:`LatestFrameSlot.flush`). A superseded frame to pass
 through is queued; it leaves as soon as no older frame is being restored: at once, or right after
 the outputs of the frame being restored. If that restoration takes longer than the hold, or the
-queue reaches ``max_queued`` frames, the queued frames leave anyway (at the next flush: the next
-frame's callback, or the node's flush timer when the stream pauses) and the late restoration is
-dropped (overtaken): the stream is not held up behind it, and never goes back in time.
+queue reaches ``max_queued`` frames, the frame being restored is overtaken: it leaves as received
+(passed through, in its place: every frame still leaves once), then the frames queued behind it,
+at the next flush (the next frame's callback, or the node's flush timer when the stream pauses);
+its restored outputs are not published when they come. The stream is not held up behind a
+stalled restoration, loses no frame to it, and never goes back in time.
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ class LatestFrameSlot:
     ) -> bool:
         """Publish the outputs of frame ``seq``, after the queued frames older than it.
 
-        Returns False, publishing none of its outputs, when a newer frame was published first
+        Returns False, publishing none of its outputs, when the frame already left as received
         (the restoration was overtaken).
         """
         with self._publishing:
@@ -111,7 +113,10 @@ class LatestFrameSlot:
             return True
 
     def flush(self, publish_frame: Callable[[PendingFrame], None]) -> None:
-        """Publish the queued frames no restoration in progress is older than (or overtaken).
+        """Publish the queued frames no restoration in progress is older than.
+
+        Past the hold, or with ``max_queued`` frames queued, the frame being restored is
+        overtaken: it is published as received first, then the queued frames.
 
         Returns at once when nothing is queued (the drop policy): a callback never waits for
         the worker's publishing then.
@@ -138,13 +143,18 @@ class LatestFrameSlot:
     def _drain(self, publish_frame: Callable[[PendingFrame], None], below: float) -> None:
         """Publish the queued frames older than ``below``, in order (``_publishing`` held).
 
-        If publishing one raises, it and the frames after it stay queued for the next flush.
+        A frame being restored that is older than a queued frame to publish leaves first, as
+        received (overtaken). If publishing one raises, it and the frames after it stay queued
+        for the next flush.
         """
         while True:
             with self._ready:
                 if not self._queued or self._queued[0].seq >= below:
                     return
-                frame = self._queued[0]
+                frame, working = self._queued[0], self._working
+            if working is not None and self._published < working.seq < frame.seq:
+                publish_frame(working)  # overtaken: in its place, unrestored
+                self._published = working.seq
             if frame.seq > self._published:
                 publish_frame(frame)
                 self._published = frame.seq
