@@ -79,6 +79,21 @@ def test_accepts_bytes_and_array_array_data(frame):
         np.testing.assert_array_equal(read_native(message(native, "mono8", data=data)), native)
 
 
+@pytest.mark.parametrize("encoding", ["bgr8", "mono8", "mono16"])
+def test_decoded_pixels_are_a_read_only_view_of_the_message(frame, encoding):
+    """No copy, and no write back: the node may publish the very message (passed through)
+    while the restorer works on its pixels (rclpy's uint8[] is a writable array.array)."""
+    import array
+
+    native = bgr_to_native(frame, encoding)
+    for data in (array.array("B", native.tobytes()), bytearray(native), native.copy()):
+        pixels = read_native(message(native, encoding, data=data))
+        assert not pixels.flags.writeable
+        with pytest.raises(ValueError, match="read-only"):
+            pixels[0, 0] = 1
+        assert bytes(memoryview(data).cast("B")) == native.tobytes()
+
+
 @pytest.mark.parametrize("encoding", SUPPORTED_ENCODINGS)
 def test_merge_keeps_every_good_element_bit_exact(frame, encoding):
     rng = np.random.default_rng(1)

@@ -157,6 +157,24 @@ def test_good_runtime_change_applies_without_losing_the_reference(frames):
     assert core.cameras["camera"].stats.last_status is Status.REPAIRED
 
 
+@pytest.mark.parametrize("encoding", ["bgr8", "rgb8", "mono8"])
+def test_restoring_never_writes_into_the_received_message(frames, encoding):
+    """The restorer reads the message's own bytes (no copy); an overtaken frame is published
+    as that very message while the worker still restores it, so its bytes must stay as
+    received (rclpy's uint8[] data is a writable array.array)."""
+    import array
+
+    core = make_core()
+    warm(core, "camera", frames, encoding)
+    damaged, _ = damage(frames[4])
+    message = image_message(damaged, encoding, index=4)
+    message.data = array.array("B", bytes(message.data))  # as rclpy delivers it
+    before = bytes(message.data)
+    out = run(core, "camera", message)
+    assert core.cameras["camera"].stats.last_status is Status.REPAIRED
+    assert out["restored"] is not message and bytes(message.data) == before
+
+
 # --- model swap -------------------------------------------------------------------------
 
 

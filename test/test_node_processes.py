@@ -235,15 +235,26 @@ def test_jpeg_camera_passes_clean_frames_as_received_and_reencodes_repairs(run):
 def test_diagnostics_count_every_frame_and_the_malformed_one(run):
     raw = run.camera_statuses("camera0")[-1].values
     jpeg = run.camera_statuses("camera1")[-1].values
-    assert raw["bad_messages.total"] == "1" and jpeg["bad_messages.total"] == "0"
     assert sum(int(raw[k]) for k in _RECEIVED) == PLAN.frames
     assert sum(int(jpeg[k]) for k in _RECEIVED) == PLAN.frames
-    (window,) = [
-        s for s in run.camera_statuses("camera0") if s.values.get("bad_messages.bad_size") == "1"
-    ]
-    assert window.level >= 1  # WARN at least
-    if window.level == 1:
-        assert "1 bad messages passed through (bad_size 1)" in window.message
+    assert jpeg["bad_messages.total"] == "0"
+    warned = "message passed through unchanged: data has" in run.node_log
+    if raw["bad_messages.total"] == "0":
+        # Superseded before its turn (Fast DDS hands frames over in bursts on a loaded machine;
+        # CI, once): republished unread, as every superseded frame, and counted there. Counting
+        # a bad message is checked deterministically in test_node_rclpy.py.
+        assert int(raw["dropped.total"]) >= 1
+        assert not warned
+    else:
+        assert raw["bad_messages.total"] == "1" and warned
+        (window,) = [
+            s
+            for s in run.camera_statuses("camera0")
+            if s.values.get("bad_messages.bad_size") == "1"
+        ]
+        assert window.level >= 1  # WARN at least
+        if window.level == 1:
+            assert "1 bad messages passed through (bad_size 1)" in window.message
     stamp = next(stamp for i, stamp in run.sent[RAW.topic] if i == MALFORMED)
     (malformed,) = [r for r in run.restored[RAW.topic] if r.stamp_ns == stamp]
     expected = run.frames[MALFORMED].bgr

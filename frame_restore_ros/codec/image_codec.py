@@ -108,9 +108,17 @@ class DecodedImage:
 
 
 def _as_bytes(data: object) -> np.ndarray:
+    """Return a read-only uint8 view of a message's data (no copy).
+
+    Read-only: the decoded pixels are the message's own bytes, and the node may publish that
+    very message (passed through) while the restorer works on them.
+    """
     if isinstance(data, np.ndarray):
-        return data.reshape(-1).view(np.uint8)
-    return np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)  # bytes, array.array
+        view = data.reshape(-1).view(np.uint8)
+    else:
+        view = np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)  # bytes, array.array
+    view.flags.writeable = False
+    return view
 
 
 def native_layout(encoding: str) -> tuple[np.dtype, int]:
