@@ -35,7 +35,7 @@ def test_an_empty_queue_never_waits_for_the_workers_publishing():
 
 def test_a_publish_that_raises_keeps_the_rest_queued_in_order():
     slot = LatestFrameSlot(hold_s=0.0)
-    queue_behind_a_restoration(slot, 4)  # m1, m2, m3 queued, m4 pending
+    queue_behind_a_restoration(slot, 4)  # m1, m2, m3 queued, m4 pending (queued: stalled)
     calls = []
 
     def failing(frame) -> None:
@@ -47,7 +47,7 @@ def test_a_publish_that_raises_keeps_the_rest_queued_in_order():
     assert calls == ["m0"]  # the overtaken frame goes first, as received
     published = []
     slot.flush(lambda frame: published.append(frame.message))
-    assert published == ["m0", "m1", "m2", "m3"]  # nothing lost, nothing out of order
+    assert published == ["m0", "m1", "m2", "m3", "m4"]  # nothing lost, nothing out of order
 
 
 def test_the_queue_is_bounded_by_max_queued_as_by_the_hold():
@@ -76,7 +76,7 @@ def test_the_hold_lets_the_queue_go_without_another_frame():
     assert published == []
     time.sleep(0.06)
     slot.flush(lambda frame: published.append(frame.message))
-    assert published == ["m0", "m1"]
+    assert published == ["m0", "m1", "m2"]  # m2 too: the restoration stalled
 
 
 def test_a_frame_restored_within_the_hold_is_not_passed_through():
@@ -89,3 +89,36 @@ def test_a_frame_restored_within_the_hold_is_not_passed_through():
     assert slot.publish(1, lambda: published.append("m0 restored"), published.append)
     slot.finish(lambda frame: published.append(frame.message))
     assert published == ["m0 restored", "m1"]
+
+
+def test_a_stalled_restoration_lets_the_waiting_frame_pass_under_either_policy():
+    """A hung backend never stops the stream: past the hold the frame waiting in the slot is
+    passed through even under the drop policy (nothing queued), after the stalled frame itself,
+    and the worker's late outputs are refused. Within the hold it waits for the worker."""
+    slot = LatestFrameSlot(hold_s=0.05)
+    published = []
+    slot.put("m0")
+    stalled = []
+
+    def flush() -> None:
+        slot.flush(lambda frame: published.append(frame.message), lambda: stalled.append(1))
+
+    assert slot.take(0).message == "m0" and slot.restoring_s() >= 0.0
+    slot.put("m1")  # the drop policy: nothing queued
+    flush()
+    assert published == [] and stalled == []  # within the hold the worker will take it
+    time.sleep(0.06)
+    assert slot.restoring_s() >= 0.05
+    flush()
+    assert published == ["m0", "m1"] and len(stalled) == 1
+    assert slot.take(0) is None  # it left: the worker never restores it too
+    slot.put("m2")
+    flush()  # still stalled
+    assert published == ["m0", "m1", "m2"] and len(stalled) == 2
+    assert not slot.publish(1, lambda: published.append("m0 restored"), published.append)
+    slot.finish(published.append)
+    assert slot.restoring_s() is None
+    slot.put("m3")
+    flush()
+    assert slot.take(0).message == "m3" and published == ["m0", "m1", "m2"]
+    assert len(stalled) == 2

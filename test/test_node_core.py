@@ -415,11 +415,12 @@ def test_passed_through_frames_wait_behind_the_frame_being_restored(frames):
     assert core.cameras["camera"].stats.totals.dropped[DropCause.SUPERSEDED] == 3
 
 
-def test_a_restoration_longer_than_the_hold_is_overtaken_passed_through_not_lost(frames):
-    """Past the hold the frame being restored leaves as received, before the frame queued
-    behind it; its restored outputs, late, are not published (CI: it was lost entirely)."""
+def test_an_overtaken_restoration_is_passed_through_not_lost(frames):
+    """Overtaken (here: the queue behind it full; past the hold alike), the frame being
+    restored leaves as received, before the frame queued behind it; its restored outputs,
+    late, are not published (CI: it was lost entirely)."""
     core = make_core(overload_policy="passthrough")
-    core.slots["camera"].hold_s = 0.0  # the restoration stalled past the hold
+    core.slots["camera"].max_queued = 1  # one frame behind it fills the queue
     messages = [image_message(frames[i], index=i) for i in range(3)]
     published: list = []
     deliver(core, "camera", messages[0], published)
@@ -437,6 +438,32 @@ def test_a_restoration_longer_than_the_hold_is_overtaken_passed_through_not_lost
     assert report.value("overtaken.total") == "1" and report.value("dropped.total") == "1"
     worker_round(core, "camera", published)  # frame 2, restored as usual
     assert restored_stamps(published) == [stamp_seconds(m.header) for m in messages]
+
+
+def test_a_stalled_restoration_never_stops_the_stream_under_the_drop_policy(frames):
+    """The default policy drops frames a busy worker cannot take; a stalled one (a hung
+    backend) must not stop the stream: past the hold the waiting frames pass through, counted
+    ``dropped.stalled``, and the camera's diagnostics say ERROR, restoration stalled."""
+    core = make_core()  # overload_policy drop
+    core.slots["camera"].hold_s = 0.0
+    messages = [image_message(frames[i], index=i) for i in range(4)]
+    published: list = []
+    deliver(core, "camera", messages[0], published)
+    taken = core.next_frame("camera", timeout=0)
+    deliver(core, "camera", messages[1], published)
+    deliver(core, "camera", messages[2], published)
+    assert [p.message for p in published] == messages[:3]  # the stalled one first, as received
+    report = core.diagnostics()[1]
+    assert report.level == Level.ERROR and "restoration stalled: one frame" in report.message
+    assert report.value("dropped.stalled") == "2" and float(report.value("restoring_s")) >= 0
+    worker_round(core, "camera", published, taken)  # the backend returns, too late
+    assert [p.message for p in published] == messages[:3]
+    assert core.cameras["camera"].stats.totals.overtaken == 1
+    deliver(core, "camera", messages[3], published)
+    worker_round(core, "camera", published)  # restored as usual again
+    assert restored_stamps(published) == [stamp_seconds(m.header) for m in messages]
+    report = core.diagnostics()[1]
+    assert report.value("restoring_s") == "none" and "stalled" not in report.message
 
 
 def test_frames_older_than_max_input_age_are_dropped(frames):

@@ -7,6 +7,7 @@ in test_node_core.py).
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import numpy as np
@@ -26,6 +27,7 @@ from rclpy.qos import ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 
 from frame_restore_ros.codec.image_codec import read_native  # noqa: E402
+from frame_restore_ros.node.camera_stats import DropCause  # noqa: E402
 from frame_restore_ros.node.ros_node import FrameRestoreNode, uint8_array  # noqa: E402
 from frame_restore_ros.synthetic.injection import InjectionItem  # noqa: E402
 
@@ -376,6 +378,50 @@ def test_passed_through_frames_leave_after_the_hold_when_the_stream_pauses(harne
     assert stamps == [(100, 0), (100, 40_000_000), (100, 80_000_000)]
     assert bytes(h.restored[0].data) == bytes(messages[0].data)  # as received
     assert core.cameras["camera"].stats.totals.overtaken == 1
+
+
+def test_a_hung_backend_never_stops_the_stream_under_the_drop_policy(harness, bikes_frames):
+    """The default policy (drop) with a restoration that hangs until released: frames sent
+    during the hang come out, as received (the hung one first), each within the hold plus the
+    flush timer's period; the camera's diagnostics say ERROR, restoration stalled; restorations
+    resume when the backend returns."""
+    h = harness(**{"diagnostics.period_s": 0.2})
+    core = h.node.core
+    core.slots["camera"].hold_s = 0.3
+    real_process = core.process
+    release = threading.Event()
+
+    def hanging(camera, frame, clock_now=None):
+        if frame.seq == 1:
+            release.wait(30.0)
+        return real_process(camera, frame, clock_now)
+
+    core.process = hanging
+    messages = [to_msg(bikes_frames[i], i) for i in range(5)]
+    h.input.publish(messages[0])
+    assert h.spin_until(lambda: core.slots["camera"]._working is not None, 5.0)
+    try:
+        for count, message in enumerate(messages[1:4], start=2):
+            h.input.publish(message)
+            assert h.spin_until(lambda count=count: len(h.restored) >= count, 5.0), count
+        assert core.slots["camera"].restoring_s() is not None  # all during the hang
+        assert [bytes(m.data) for m in h.restored] == [bytes(m.data) for m in messages[:4]]
+
+        def stalled_error() -> bool:
+            return any(
+                s.level == b"\x02" and "restoration stalled" in s.message
+                for array in h.diagnostics
+                for s in array.status
+            )
+
+        assert h.spin_until(stalled_error, 5.0)
+    finally:
+        release.set()
+    stats = core.cameras["camera"].stats.totals
+    assert stats.dropped[DropCause.STALLED] == 3
+    assert h.spin_until(lambda: core.slots["camera"].restoring_s() is None, 10.0)
+    h.send(messages[4])  # restored again
+    assert len(h.restored) == 5 and stats.overtaken == 1 and stats.frames == 2
 
 
 def test_the_worker_survives_a_failing_idle_step(harness, bikes_frames):

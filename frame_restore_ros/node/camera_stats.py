@@ -29,6 +29,7 @@ class DropCause(str, Enum):
 
     SUPERSEDED = "superseded"  # a newer frame arrived while it waited
     STALE = "stale"  # its header stamp was older than max_input_age_s when its turn came
+    STALLED = "stalled"  # passed through: the restoration in progress outlasted the hold
 
 
 @dataclass

@@ -180,9 +180,25 @@ class NodeCore:
             "received and its restored outputs were not published",
         )
 
-    def flush(self, camera: str, publish: Publisher) -> None:
-        """Publish the camera's frames queued to pass through that may go now (callback)."""
-        self.slots[camera].flush(self._passed_through(camera, publish))
+    def flush(self, camera: str, publish: Publisher, now: float | None = None) -> None:
+        """Publish the camera's frames queued to pass through that may go now (callback, timer).
+
+        While a restoration outlasts the hold (a stalled backend), the newest frame passes
+        through too, under either policy, counted ``dropped.stalled``: the stream never stops.
+        """
+        slot = self.slots[camera]
+
+        def stalled() -> None:  # counted before it is published
+            self.cameras[camera].stats.dropped(DropCause.STALLED)
+            restoring = slot.restoring_s() or slot.hold_s
+            self.warnings.warning(
+                f"{camera}:stalled",
+                f"{camera}: the restoration in progress has run {restoring:.1f} s (over the "
+                f"{slot.hold_s} s hold): frames pass through unrestored until it returns",
+                now,
+            )
+
+        slot.flush(self._passed_through(camera, publish), stalled)
 
     def finish(self, camera: str, publish: Publisher) -> None:
         """After publishing a frame's outputs: publish the frames passed through behind it."""
@@ -275,8 +291,14 @@ class NodeCore:
     def _camera_info(self, camera: str) -> CameraInfo:
         mask = self.defect_masks[camera]
         pixels = 0 if mask is None else int(mask.sum())
+        slot = self.slots[camera]
         return CameraInfo(
-            camera, self.topics[camera], self.settings[f"{camera}.defect_mask"], pixels
+            camera,
+            self.topics[camera],
+            self.settings[f"{camera}.defect_mask"],
+            pixels,
+            slot.restoring_s(),
+            slot.hold_s,
         )
 
     def close(self) -> None:

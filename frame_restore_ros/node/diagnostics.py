@@ -1,15 +1,17 @@
 """diagnostic_msgs content: one status per camera and one for the model, as plain data.
 
 Levels (DiagnosticStatus constants): STALE when a camera has sent nothing for
-``diagnostics.stale_after_s``; ERROR when restoration raised, the whole frame failed, or no
-model is loaded while ``restore`` is on; WARN when damaged frames passed through (no or stale
-reference), the reference reset on RESET_WARN_COUNT of the last RESET_RECENT_FRAMES frames (so
-nothing can be detected), messages were malformed or dropped, or the mean failed ratio exceeds
-``diagnostics.warn_failed_ratio``; OK otherwise. The message names the worst cause.
+``diagnostics.stale_after_s``; ERROR when restoration raised or stalled (one frame in it past the
+pass-through hold), the whole frame failed, or no model is loaded while ``restore`` is on; WARN
+when damaged frames passed through (no or stale reference), the reference reset on RESET_WARN_COUNT
+of the last RESET_RECENT_FRAMES frames (so nothing can be detected), messages were malformed or
+dropped, or the mean failed ratio exceeds ``diagnostics.warn_failed_ratio``; OK otherwise. The
+message names the worst cause.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -77,6 +79,8 @@ class CameraInfo:
     topic: str  # as resolved by the adapter
     defect_mask: str  # file of the calibrated defect map, "" for none
     defect_pixels: int  # pixels it marks
+    restoring_s: float | None = None  # how long the frame in restoration has been; None: idle
+    hold_s: float = math.inf  # a restoration longer than this has stalled (frame_slot)
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -113,6 +117,15 @@ def camera_report(
         )
     elif unheard:  # frames come, from another publisher
         problems.append((Level.WARN, unheard))
+    if camera.restoring_s is not None and camera.restoring_s >= camera.hold_s:
+        problems.append(
+            (
+                Level.ERROR,
+                f"restoration stalled: one frame has been in restoration for "
+                f"{camera.restoring_s:.1f} s (backend {model.backend or 'none'}); frames pass "
+                "through unrestored",
+            )
+        )
     if errors:
         problems.append(
             (Level.ERROR, f"restoration failed on {errors} frames: {stats.last_error}")
@@ -190,6 +203,7 @@ def camera_report(
         ("dropped.total", str(sum(stats.totals.dropped.values()))),
         ("overtaken", str(window.overtaken)),
         ("overtaken.total", str(stats.totals.overtaken)),
+        ("restoring_s", _fmt(camera.restoring_s, 3)),
         *(
             (f"bad_messages.{kind}", str(count))
             for kind, count in sorted(window.bad_messages.items())

@@ -13,6 +13,9 @@ queue reaches ``max_queued`` frames, the frame being restored is overtaken: it l
 at the next flush (the next frame's callback, or the node's flush timer when the stream pauses);
 its restored outputs are not published when they come. The stream is not held up behind a
 stalled restoration, loses no frame to it, and never goes back in time.
+
+Past the hold, the frame waiting in the slot is passed through too, whatever the policy (the
+drop policy is for a busy worker, not a stalled one): a hung backend never stops the stream.
 """
 
 from __future__ import annotations
@@ -112,18 +115,31 @@ class LatestFrameSlot:
             self._published = seq
             return True
 
-    def flush(self, publish_frame: Callable[[PendingFrame], None]) -> None:
+    def flush(
+        self,
+        publish_frame: Callable[[PendingFrame], None],
+        on_stalled: Callable[[], None] | None = None,
+    ) -> None:
         """Publish the queued frames no restoration in progress is older than.
 
         Past the hold, or with ``max_queued`` frames queued, the frame being restored is
-        overtaken: it is published as received first, then the queued frames.
+        overtaken: it is published as received first, then the queued frames. Past the hold,
+        the frame waiting in the slot is queued and published too (the restoration stalled):
+        ``on_stalled`` is called for it first, before anything is published.
 
         Returns at once when nothing is queued (the drop policy): a callback never waits for
         the worker's publishing then.
         """
         with self._ready:
-            if not self._queued:
-                return
+            stalled = self._pending is not None and self._stalled()
+            if stalled:
+                self._queued.append(self._pending)
+                self._pending = None
+            nothing_queued = not self._queued
+        if stalled and on_stalled is not None:
+            on_stalled()
+        if nothing_queued:
+            return
         with self._publishing:
             with self._ready:
                 working = self._working
@@ -133,6 +149,17 @@ class LatestFrameSlot:
                     and len(self._queued) < self.max_queued
                 )
             self._drain(publish_frame, working.seq if waiting else math.inf)
+
+    def restoring_s(self, now: float | None = None) -> float | None:
+        """Seconds the frame being restored has been in restoration; None when none is."""
+        with self._ready:
+            if self._working is None:
+                return None
+            return (time.monotonic() if now is None else now) - self._working_since
+
+    def _stalled(self) -> bool:
+        """Whether the restoration in progress outlasted the hold (``_ready`` held)."""
+        return self._working is not None and time.monotonic() - self._working_since >= self.hold_s
 
     def finish(self, publish_frame: Callable[[PendingFrame], None]) -> None:
         """Publish the frames queued behind the restored frame (its outputs out, or dropped)."""

@@ -619,7 +619,8 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
         "overload_policy",
         "drop",
         "A frame superseded by a newer one before it was processed: drop it (counted) or "
-        "passthrough (republish it unchanged).",
+        "passthrough (republish it unchanged). While a restoration stalls past 1 s, frames pass "
+        "through under either policy.",
         choices=("drop", "passthrough"),
     ),
     ParameterSpec(
