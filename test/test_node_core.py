@@ -466,6 +466,17 @@ def test_a_stalled_restoration_never_stops_the_stream_under_the_drop_policy(fram
     assert report.value("restoring_s") == "none" and "stalled" not in report.message
 
 
+def test_stall_timeout_sets_every_cameras_hold_at_start_and_at_run_time():
+    core = make_core(cameras=["front", "rear"], stall_timeout_s=2.5)
+    assert {slot.hold_s for slot in core.slots.values()} == {2.5}
+    ok, why = core.update_parameters({"stall_timeout_s": 0.2})
+    assert ok, why
+    assert {slot.hold_s for slot in core.slots.values()} == {0.2}
+    ok, why = core.update_parameters({"stall_timeout_s": 0.0})  # below its range
+    assert not ok and "stall_timeout_s" in why
+    assert {slot.hold_s for slot in core.slots.values()} == {0.2}
+
+
 def test_frames_older_than_max_input_age_are_dropped(frames):
     core = make_core(max_input_age_s=0.1)
     message = image_message(frames[0], index=0)  # stamp 1.0 s

@@ -86,7 +86,10 @@ class NodeCore:
             for name in settings.cameras
         }
         depth = output_depth(settings["qos.depth"])  # the burst its outputs can hold
-        self.slots = {name: LatestFrameSlot(max_queued=depth) for name in settings.cameras}
+        self.slots = {
+            name: LatestFrameSlot(settings["stall_timeout_s"], max_queued=depth)
+            for name in settings.cameras
+        }
         self.topics = {
             name: settings[f"{name}.input_topic"] or default_input_topic(name)
             for name in settings.cameras
@@ -261,6 +264,8 @@ class NodeCore:
                 return False, f"new model did not load ({exc}); still running {kept}"
         self.settings = settings
         self.warnings.period_s = settings["log_throttle_s"]
+        for slot in self.slots.values():
+            slot.hold_s = settings["stall_timeout_s"]
         for name, pipeline in self.cameras.items():
             pipeline.reconfigure(configs[name], backend)
         log.info("parameters changed: %s", ", ".join(f"{k}={v!r}" for k, v in changes.items()))

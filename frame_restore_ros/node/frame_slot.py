@@ -29,7 +29,7 @@ from dataclasses import dataclass
 #: A superseded frame passed through waits about this long (s) at most for the restoration in
 #: progress (plus the time to the next flush): 10-25 restorations on a 2-core CPU (40-90 ms,
 #: docs/backends.md), so a slow frame on a busy machine is waited for and no frame is lost; a
-#: longer one (a stalled backend) is overtaken.
+#: longer one (a stalled backend) is overtaken. The node's ``stall_timeout_s`` sets it.
 PASSTHROUGH_HOLD_S = 1.0
 #: Frames queued behind a restoration at most, by default; the node uses its outputs' history
 #: depth, so that the burst after a slow restoration never exceeds what its writers keep.

@@ -619,9 +619,19 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
         "overload_policy",
         "drop",
         "A frame superseded by a newer one before it was processed: drop it (counted) or "
-        "passthrough (republish it unchanged). While a restoration stalls past 1 s, frames pass "
-        "through under either policy.",
+        "passthrough (republish it unchanged). While a restoration stalls (stall_timeout_s), "
+        "frames pass through under either policy.",
         choices=("drop", "passthrough"),
+    ),
+    ParameterSpec(
+        "stall_timeout_s",
+        1.0,
+        "A restoration longer than this has stalled: the frames after it pass through "
+        "unrestored (the stalled one first, as received), its late result is not published, "
+        "and the camera's diagnostics say ERROR. Also how long a frame passed through waits "
+        "behind a restoration (passthrough), seconds.",
+        minimum=0.05,
+        maximum=60.0,
     ),
     ParameterSpec(
         "max_input_age_s",
