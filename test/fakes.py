@@ -60,12 +60,19 @@ def repair(
     return result.frame, result.uncertainty
 
 
-def stdout_in_child(code: str, path: object, what: str, timeout: float = 60.0) -> str:
+#: What a child's read may take, timed from after its imports (``signal.alarm``).
+READ_ALARM_S = 10
+
+
+def stdout_in_child(code: str, path: object, what: str, timeout: float = 180.0) -> str:
     """Run python ``code`` with ``path`` as argv[1] in a child; its stdout, or fail the test.
 
     Opening a pipe waits for a writer while holding the GIL: a check that must not block is
-    run where a timeout can stop it (``what`` names the reader in the failure).
+    run in a child (``what`` names the reader in the failure). ``code`` arms
+    ``signal.alarm(READ_ALARM_S)`` after its imports, so that only the read is timed (importing
+    torch took 10 s on a loaded core); ``timeout`` bounds the whole child.
     """
+    import signal
     import subprocess
     import sys
 
@@ -79,7 +86,9 @@ def stdout_in_child(code: str, path: object, what: str, timeout: float = 60.0) -
             timeout=timeout,
         )
     except subprocess.TimeoutExpired:
-        pytest.fail(f"{what} blocked on a pipe")
+        pytest.fail(f"{what}: the child took over {timeout} s (imports included)")
+    if done.returncode == -signal.SIGALRM:
+        pytest.fail(f"{what} blocked on a pipe (over {READ_ALARM_S} s after the imports)")
     return done.stdout + done.stderr
 
 

@@ -69,12 +69,12 @@ def test_the_queue_is_bounded_by_max_queued_as_by_the_hold():
 def test_the_hold_lets_the_queue_go_without_another_frame():
     """What the node's flush timer relies on: once the hold is over, a flush with no new frame
     publishes the queue."""
-    slot = LatestFrameSlot(hold_s=0.05)
+    slot = LatestFrameSlot(hold_s=60.0)
     published = []
     queue_behind_a_restoration(slot, 2)  # m1 queued, m2 pending
     slot.flush(lambda frame: published.append(frame.message))
     assert published == []
-    time.sleep(0.06)
+    slot.hold_s = 0.0  # the hold is over (no wall-clock race), and no frame follows
     slot.flush(lambda frame: published.append(frame.message))
     assert published == ["m0", "m1", "m2"]  # m2 too: the restoration stalled
 
@@ -95,7 +95,7 @@ def test_a_stalled_restoration_lets_the_waiting_frame_pass_under_either_policy()
     """A hung backend never stops the stream: past the hold the frame waiting in the slot is
     passed through even under the drop policy (nothing queued), after the stalled frame itself,
     and the worker's late outputs are refused. Within the hold it waits for the worker."""
-    slot = LatestFrameSlot(hold_s=0.05)
+    slot = LatestFrameSlot(hold_s=60.0)
     published = []
     slot.put("m0")
     stalled = []
@@ -107,8 +107,9 @@ def test_a_stalled_restoration_lets_the_waiting_frame_pass_under_either_policy()
     slot.put("m1")  # the drop policy: nothing queued
     flush()
     assert published == [] and stalled == []  # within the hold the worker will take it
-    time.sleep(0.06)
-    assert slot.restoring_s() >= 0.05
+    time.sleep(0.01)
+    assert slot.restoring_s() >= 0.01
+    slot.hold_s = 0.005  # the restoration has now run past the hold
     flush()
     assert published == ["m0", "m1"] and len(stalled) == 1
     assert slot.take(0) is None  # it left: the worker never restores it too

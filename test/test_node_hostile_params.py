@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from fakes import stdout_in_child
+from fakes import READ_ALARM_S, stdout_in_child
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
@@ -157,14 +157,15 @@ def test_a_pipe_as_weights_does_not_block(tmp_path):
     fifo = tmp_path / "pipe.safetensors"
     os.mkfifo(fifo)
     code = (
-        "import sys\n"
+        "import signal, sys\n"
         "from frame_restore_ros.model import CheckpointError, read_metadata\n"
+        f"signal.alarm({READ_ALARM_S})\n"
         "try:\n"
         "    read_metadata(sys.argv[1])\n"
         "except CheckpointError as exc:\n"
         "    print(exc)\n"
     )
-    assert f"{fifo}: not a regular file" in stdout_in_child(code, fifo, "read_metadata", 20)
+    assert f"{fifo}: not a regular file" in stdout_in_child(code, fifo, "read_metadata")
 
 
 def test_cache_dir_problem_names_files_in_the_way_and_creates_nothing(tmp_path):

@@ -133,7 +133,7 @@ def _stream(tmp: Path) -> Run:
                 values = status.values if status else {}
                 return sum(int(values.get(k, 0)) for k in _RECEIVED) >= totals
 
-            rec.wait_until(counted, 5.0)
+            assert rec.wait_until(counted, 15.0), "the node's counters missed frames sent"
             time.sleep(0.6)  # one more period: the window that holds the last frames
             exit_code, stop_s = node.stop(signal.SIGINT)
             recorded = (rec.restored, rec.masks, list(rec.statuses))

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 import pytest
-from fakes import stdout_in_child, unusable_file_cases
+from fakes import READ_ALARM_S, stdout_in_child, unusable_file_cases
 
 from frame_restore_ros.backends.onnx_cache import cache_dir_problem
 from frame_restore_ros.cli.main import build_parser, main
@@ -75,9 +75,10 @@ def test_a_pipe_is_never_opened_as_weights_or_defect_mask(tmp_path):
     fifo = tmp_path / "pipe.safetensors"
     os.mkfifo(fifo)
     code = (
-        "import sys\n"
+        "import signal, sys\n"
         "from frame_restore_ros.model.checkpoint import CheckpointError, load_checkpoint\n"
         "from frame_restore_ros.detection.defect_mask import DefectMaskError, load_defect_mask\n"
+        f"signal.alarm({READ_ALARM_S})\n"
         "for load in (load_checkpoint, load_defect_mask):\n"
         "    try:\n"
         "        load(sys.argv[1])\n"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 
 import rclpy
@@ -30,6 +31,7 @@ from rcl_interfaces.msg import (
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.clock import Clock, ClockType
 from rclpy.exceptions import (
+    InvalidHandle,
     InvalidTopicNameException,
     ParameterException,
     ParameterUninitializedException,
@@ -71,6 +73,7 @@ from frame_restore_ros.node.parameters import (
 from frame_restore_ros.node.qos import RECHECK_PERIOD_S, choose_reliability, output_depth
 
 WORKER_POLL_S = 0.25
+WORKER_JOIN_S = 2.0  # at shutdown, how long the cameras' workers may take to finish together
 FLUSH_PERIOD_S = 0.1  # passed-through frames leave at most this late after their hold
 _RELIABILITY_POLICIES = {
     "reliable": ReliabilityPolicy.RELIABLE,
@@ -161,6 +164,12 @@ class FrameRestoreNode(Node):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(NODE_NAME, **kwargs)
+        self._running = False
+        self._stopping = False
+        # Held while a subscription is re-created (timer thread) and while the node stops: no
+        # subscription is made on a node being destroyed (rclpy's Executor.shutdown() does not
+        # wait for running callbacks, and one made then would outlive the node).
+        self._entities = threading.Lock()
         self._log_handler = _RosLogHandler(self)
         logging.getLogger("frame_restore_ros").addHandler(self._log_handler)
         logging.getLogger("frame_restore_ros").setLevel(logging.INFO)
@@ -405,6 +414,11 @@ class FrameRestoreNode(Node):
 
     def _match_publishers(self) -> None:
         """``qos.reliability: auto``: follow the publishers' reliability as they come and go."""
+        with self._entities:
+            if not self._stopping:
+                self._follow_publishers()
+
+    def _follow_publishers(self) -> None:
         for camera, current in list(self._subscribed_reliability.items()):
             wanted = self._reliability_for(self.core.topics[camera])
             if wanted != current:
@@ -480,12 +494,44 @@ class FrameRestoreNode(Node):
         self._diagnostics.publish(self.core.factory.diagnostic_array(stamp_ns, reports))
 
     def destroy_node(self) -> None:
+        with self._entities:
+            self._stopping = True
         self._running = False
         self.core.close()
+        deadline = time.monotonic() + WORKER_JOIN_S  # one deadline for all the cameras
         for worker in self._workers:
-            worker.join(timeout=2.0)
+            worker.join(timeout=max(0.0, deadline - time.monotonic()))
         logging.getLogger("frame_restore_ros").removeHandler(self._log_handler)
         super().destroy_node()
+
+
+#: Destroyed-entity races within this many seconds that mean something else is wrong (re-raised).
+INVALID_HANDLE_BURST = (10, 1.0)
+
+
+def spin_past_destroyed_entities(executor: MultiThreadedExecutor, node: Node) -> None:
+    """``executor.spin()``, carried on past rclpy's destroyed-entity race.
+
+    With ``qos.reliability: auto`` the node re-creates a camera's subscription from a timer
+    callback (a pool thread) while the executor builds its wait set in another; rclpy 7.1
+    (ros2/rclpy#1284) then raises InvalidHandle ("cannot use Destroyable because destruction
+    was requested") out of ``spin()``, for an entity that is already gone. That must not stop
+    the node: it spins on. Many in a burst, or after shutdown, are raised as they are.
+    """
+    count, window_s = INVALID_HANDLE_BURST
+    recent: list[float] = []
+    while True:
+        try:
+            executor.spin()
+            return
+        except InvalidHandle as exc:
+            now = time.monotonic()
+            recent = [t for t in recent if now - t < window_s] + [now]
+            if not rclpy.ok(context=node.context) or len(recent) >= count:
+                raise
+            node.get_logger().warning(
+                f"executor met an entity destroyed under it ({exc}); spinning on"
+            )
 
 
 def main(args: list[str] | None = None) -> int:
@@ -511,7 +557,7 @@ def main(args: list[str] | None = None) -> int:
     executor = MultiThreadedExecutor(num_threads=len(node.core.cameras) + 2)
     executor.add_node(node)
     try:
-        executor.spin()
+        spin_past_destroyed_entities(executor, node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except _rclpy.RCLError:
