@@ -415,6 +415,15 @@ def test_passed_through_frames_wait_behind_the_frame_being_restored(frames):
     assert core.cameras["camera"].stats.totals.dropped[DropCause.SUPERSEDED] == 3
 
 
+def restore_first_while_two_arrive(core: NodeCore, messages: list, published: list) -> object:
+    """Frame 0 is taken by the worker, then frames 1 and 2 arrive; return frame 0's slot entry."""
+    deliver(core, "camera", messages[0], published)
+    taken = core.next_frame("camera", timeout=0)
+    deliver(core, "camera", messages[1], published)
+    deliver(core, "camera", messages[2], published)
+    return taken
+
+
 def test_an_overtaken_restoration_is_passed_through_not_lost(frames):
     """Overtaken (here: the queue behind it full; past the hold alike), the frame being
     restored leaves as received, before the frame queued behind it; its restored outputs,
@@ -423,10 +432,7 @@ def test_an_overtaken_restoration_is_passed_through_not_lost(frames):
     core.slots["camera"].max_queued = 1  # one frame behind it fills the queue
     messages = [image_message(frames[i], index=i) for i in range(3)]
     published: list = []
-    deliver(core, "camera", messages[0], published)
-    taken = core.next_frame("camera", timeout=0)
-    deliver(core, "camera", messages[1], published)
-    deliver(core, "camera", messages[2], published)
+    taken = restore_first_while_two_arrive(core, messages, published)
     # frame 0 overtaken: the very message received, then frame 1, passed through at once
     assert [p.message for p in published] == [messages[0], messages[1]]
     assert {p.output for p in published} == {"restored"}
@@ -448,10 +454,7 @@ def test_a_stalled_restoration_never_stops_the_stream_under_the_drop_policy(fram
     core.slots["camera"].hold_s = 0.0
     messages = [image_message(frames[i], index=i) for i in range(4)]
     published: list = []
-    deliver(core, "camera", messages[0], published)
-    taken = core.next_frame("camera", timeout=0)
-    deliver(core, "camera", messages[1], published)
-    deliver(core, "camera", messages[2], published)
+    taken = restore_first_while_two_arrive(core, messages, published)
     assert [p.message for p in published] == messages[:3]  # the stalled one first, as received
     report = core.diagnostics()[1]
     assert report.level == Level.ERROR and "restoration stalled: one frame" in report.message
