@@ -17,7 +17,10 @@ from frame_restore_ros.detection.onset import nearby_any
 from frame_restore_ros.detection.region_measures import (
     best_shifted_correlation,
     depth_cells,
+    glow_rings,
+    label_where,
     local_glow,
+    region_medians,
     window_around,
 )
 
@@ -224,3 +227,46 @@ def test_cell_share_is_the_same_per_selected_block_or_over_the_whole_grid(share,
             monkeypatch.setattr(cell_stats, "WHOLE_GRID_SHARE", whole)
             found = cell_stats.cell_share_at_least(gray, cells, 16, level)
             assert np.array_equal(found, expected, equal_nan=True)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_region_medians_are_each_regions_numpy_median(seed):
+    """One sort for every region: the same float32 values as np.median region by region,
+    odd and even sizes (the mean of the two middle values), ties and one-cell regions."""
+    rng = np.random.default_rng(seed)
+    cells = rng.random((45, 80)) < 0.35
+    values = rng.choice(np.float32([-0.3, 0.1, 0.25, 0.7]), cells.shape)
+    values += rng.normal(0, 0.2, cells.shape).astype(np.float32) * (rng.random(cells.shape) < 0.5)
+    count, labels = cv2.connectedComponents(cells.view(np.uint8), connectivity=8)
+    medians = region_medians(values, labels, count)
+    assert medians.dtype == np.float32 and np.isnan(medians[0])
+    sizes = np.bincount(labels.ravel(), minlength=count)
+    assert (sizes[1:] % 2 == 0).any() and (sizes[1:] == 1).any()
+    for region in range(1, count):
+        assert medians[region] == np.median(values[labels == region])
+
+
+def test_label_where_sets_exactly_the_selected_pixels():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 9, (61, 83), dtype=np.uint8)
+    where = rng.random(labels.shape) < 0.3
+    expected = labels.copy()
+    expected[where] = 7
+    label_where(labels, where, 7)
+    assert np.array_equal(labels, expected)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_glow_rings_are_the_rings_of_the_cores_square_dilations(seed):
+    """1-2 px and 5-8 px outside a bright core, as its 5x5, 9x9 and 17x17 dilations define
+    them (scattered cores, a block, the crop's edges)."""
+    rng = np.random.default_rng(seed)
+    core = (rng.random((70, 90)) < 0.02).astype(np.uint8)
+    core[20:30, 40:52] = 1
+    core[:3, -4:] = 1
+    near = cv2.dilate(core, np.ones((5, 5), np.uint8)).view(bool) & ~core.view(bool)
+    grown = cv2.dilate(core, np.ones((9, 9), np.uint8)).view(bool)
+    far = cv2.dilate(core, np.ones((17, 17), np.uint8)).view(bool) & ~grown
+    found_near, found_far = glow_rings(core.view(bool))
+    assert np.array_equal(found_near, near) and np.array_equal(found_far, far)
+    assert not any(ring.any() for ring in glow_rings(np.zeros((20, 30), bool)))

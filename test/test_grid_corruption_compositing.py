@@ -207,3 +207,40 @@ def test_what_failed_pixels_hold_never_reaches_the_model_input(bikes_frames):
     assert np.median(error[mixed]) <= 6 < np.median(np.abs(plain - truth)[mixed])
     clean = valid == 255
     assert np.abs(small[0].image.astype(int) - plain)[clean].max() <= 1
+
+
+@pytest.mark.parametrize("layout", ["block", "burst"])
+def test_the_detail_is_added_to_the_upsampled_prediction_saturated_and_rounded(layout):
+    # The detail transfer writes round(upsampled prediction + detail), clipped to 0-255, into
+    # the failed pixels (over their box: an add, then a masked copy) and nothing elsewhere.
+    from fakes import CopyBackend
+
+    rng = np.random.default_rng(5)
+    height, width = 272, 640
+    reference = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    damaged = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    if layout == "block":
+        failed = np.zeros((height, width), bool)
+        failed[70:150, 200:330] = True
+    else:
+        failed = rng.random((height, width)) < 0.75
+    # Large details saturate both ways; halves test the rounding.
+    detail = rng.choice(np.float32([-300.0, -2.5, -0.5, 0.5, 1.5, 2.5, 300.0]), (height, width, 3))
+    backend = CopyBackend((224, 400), 16)
+    size = backend.input_size
+    small = compositing.to_model_size(damaged, failed, size)
+    reference_input = frame_to_array(reference, size)
+
+    def composite(extra: np.ndarray | None) -> np.ndarray:
+        out, _ = compositing.composite_prediction(
+            backend, damaged, failed, small, reference_input, extra,
+            feather_px=0, change_tau=None, uncertainty=False,
+        )  # fmt: skip
+        return out
+
+    upsampled = composite(None)  # the upsampled prediction at the failed pixels
+    added = composite(detail)
+    expected = np.clip(np.rint(upsampled[failed].astype(np.float32) + detail[failed]), 0, 255)
+    assert np.array_equal(added[failed], expected.astype(np.uint8))
+    assert np.array_equal(added[~failed], damaged[~failed])
+    assert (added[failed] == 0).any() and (added[failed] == 255).any()

