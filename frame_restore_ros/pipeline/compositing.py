@@ -44,12 +44,16 @@ def to_model_size(frame: np.ndarray, failed: np.ndarray, size: tuple[int, int]) 
     model's prediction alone +0.92 / +0.81 / +0.34 dB at gaps 1 / 2 / 8.
     """
     clean_mask = (~failed).view(np.uint8) * np.uint8(255)
-    valid = downscale(clean_mask, size)
     if cv2.countNonZero(clean_mask) == clean_mask.size:
-        return ModelSizeFrame(downscale(frame, size), valid)
+        return ModelSizeFrame(downscale(frame, size), downscale(clean_mask, size))
     # A masked copy into a new array (OpenCV zero-fills it first): 0.2 ms at 720p, against
-    # ~5.6 ms for np.copyto(..., where=) with 75 % of the patches failed.
-    small = downscale(cv2.copyTo(frame, clean_mask), size)
+    # ~5.6 ms for np.copyto(..., where=) with 75 % of the patches failed. The clean mask rides
+    # along as a fourth channel: one downscale (channels are filtered alone, so each is what
+    # its own downscale gives), 2.7 ms at 720p against 3.7 for two.
+    both = cv2.cvtColor(cv2.copyTo(frame, clean_mask), cv2.COLOR_BGR2BGRA)
+    (both,) = cv2.mixChannels([clean_mask], [both], [0, 3])
+    both = downscale(both, size)
+    small, valid = np.ascontiguousarray(both[:, :, :3]), np.ascontiguousarray(both[:, :, 3])
     mixed = (valid > 0) & (valid < 255)
     if mixed.any():
         share = valid[mixed].astype(np.float32)[:, None] / np.float32(255.0)
