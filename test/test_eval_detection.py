@@ -89,8 +89,14 @@ def test_folder_mode_scores_every_clip_and_every_class(run_folder):
     # 27 frames, every third injected: 9 injections per clip, the classes taking turns.
     assert len(scored) >= 9 and scored <= set(CLASSES) - {"repeated_frame"}
     for name, score in data["classes"]["ours"].items():
-        assert set(score) == {"precision", "recall", "class_accuracy", "clips", "positives"}
+        assert set(score) == {
+            "precision", "recall", "class_accuracy", "clips", "positives",
+            "precision_ci95", "recall_ci95",
+        }  # fmt: skip
         assert 0 <= score["precision"] <= 1 and 0 <= score["recall"] <= 1, name
+        for figure in ("precision", "recall"):
+            low, high = score[f"{figure}_ci95"]
+            assert 0 <= low <= high <= 1, name
     assert set(data["classes"]["autoware"]) <= set(data["classes"]["ours"])
     assert data["settings"]["classes"] == list(CLASSES)
     assert "repeated_frames_flagged_mean_pct" in data

@@ -18,6 +18,7 @@ from frame_restore_ros.evaluation.detection_scores import (
     SURROUNDINGS_MOVE,
     DetectionReport,
     magnitude_labels,
+    with_interval,
 )
 
 STYLE = (
@@ -53,8 +54,8 @@ def _class_table(report: DetectionReport, target: float) -> str:
         rows.append(
             [
                 name,
-                f"{score['precision']:.3f}",
-                f"{score['recall']:.3f}",
+                with_interval(score, "precision"),
+                with_interval(score, "recall"),
                 f"{score['class_accuracy']:.3f}",
                 f"{other.get('precision', float('nan')):.3f}",
                 f"{other.get('recall', float('nan')):.3f}",
@@ -71,7 +72,7 @@ def _class_table(report: DetectionReport, target: float) -> str:
             rows.append([name, *["-"] * 5, 0, "-"])
             rows[-1] += [f"{pixel['precision']:.3f}", f"{pixel['recall']:.3f}"]
             bad.append([False] * 10)
-    header = ["class", "ours P", "ours R", "class ok", "autoware P", "autoware R"]
+    header = ["class", "ours P [95 %]", "ours R [95 %]", "class ok", "autoware P", "autoware R"]
     extra = ["positive patches", "clips", "ours pixel P (pooled)", "ours pixel R (pooled)"]
     return _table([*header, *extra], rows, bad)
 

@@ -46,6 +46,7 @@ from tqdm import tqdm
 
 from frame_restore_ros.detection.detector import Detection, DetectorConfig, FailureDetector
 from frame_restore_ros.detection.failures import FailureKind
+from frame_restore_ros.evaluation.detection_intervals import clip_average_intervals
 from frame_restore_ros.synthetic.corruption import Corruption, FreezeEpisode
 from frame_restore_ros.synthetic.injection import InjectionItem
 
@@ -103,14 +104,20 @@ class Score:
     true_negative: int = 0
     right_class: int = 0
     frames: int = 0
+    # (true positives, false negatives, false positives) of each frame added, for the intervals
+    per_frame: list[tuple[int, int, int]] = field(default_factory=list)
 
     def add(self, truth: np.ndarray, predicted: np.ndarray, valid: np.ndarray) -> None:
         """Count one frame's (rows, cols) bool patch maps."""
-        self.true_positive += int((truth & predicted & valid).sum())
-        self.false_negative += int((truth & ~predicted & valid).sum())
-        self.false_positive += int((~truth & predicted & valid).sum())
+        found = int((truth & predicted & valid).sum())
+        missed = int((truth & ~predicted & valid).sum())
+        false = int((~truth & predicted & valid).sum())
+        self.true_positive += found
+        self.false_negative += missed
+        self.false_positive += false
         self.true_negative += int((~truth & ~predicted & valid).sum())
         self.frames += 1
+        self.per_frame.append((found, missed, false))
 
     def merge(self, other: Score) -> None:
         """Add ``other``'s counts."""
@@ -118,6 +125,7 @@ class Score:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.right_class += other.right_class
         self.frames += other.frames
+        self.per_frame.extend(other.per_frame)
 
     @property
     def positives(self) -> int:
@@ -277,9 +285,13 @@ class DetectionReport:
     def false_alarms_baseline(self) -> dict[str, FalseAlarms]:
         return {name: clip.false_alarms_baseline for name, clip in self.clips.items()}
 
-    def averages(self, which: str = "ours") -> dict[str, dict[str, float]]:
-        """Per class: precision, recall and class accuracy averaged over clips with positives."""
-        out: dict[str, dict[str, float]] = {}
+    def averages(self, which: str = "ours") -> dict[str, dict]:
+        """Per class: precision, recall and class accuracy averaged over clips with positives.
+
+        With each figure's 95 % interval (``precision_ci95``, ``recall_ci95``: [low, high]),
+        clips and their scored frames resampled (:mod:`.detection_intervals`).
+        """
+        out: dict[str, dict] = {}
         names = dict.fromkeys(n for clip in self.clips.values() for n in clip.ours)
         for name in names:
             scores = [
@@ -296,6 +308,9 @@ class DetectionReport:
                 "clips": len(scores),
                 "positives": sum(s.positives for s in scores),
             }
+            intervals = clip_average_intervals([np.array(s.per_frame) for s in scores])
+            for figure, (low, high) in intervals.items():
+                out[name][f"{figure}_ci95"] = [round(low, 4), round(high, 4)]
         return out
 
     def still_surroundings(self) -> dict[str, dict[str, float]]:
@@ -739,15 +754,23 @@ def _cuts_note(cuts: list[int], shown: int = 8) -> str:
     return f"; read as scene cuts: frame{'s' if len(cuts) > 1 else ''} {frames}{more}"
 
 
+def with_interval(score: dict, figure: str) -> str:
+    """Render an ``averages()`` figure with its interval: "0.855 [0.79, 0.91]"."""
+    interval = score.get(f"{figure}_ci95")
+    if interval is None:
+        return f"{score[figure]:.3f}"
+    return f"{score[figure]:.3f} [{interval[0]:.2f}, {interval[1]:.2f}]"
+
+
 def format_report(report: DetectionReport) -> str:
     """Render the report as plain-text tables (per-class averages, per-clip false alarms)."""
     ours, base = report.averages("ours"), report.averages("baseline")
     pixels = report.as_dict()["ours_pixel_level"]
     lines = [
         "per class, patch level, averaged over the clips (frozen: from the second frozen frame,"
-        " where the surroundings move); pixel level pooled over the clips (thin lines cover"
-        " under half a patch):",
-        f"  {'class':<16}{'ours P':>8}{'ours R':>8}{'class ok':>9}"
+        " where the surroundings move), ours with a 95 % interval (clips and frames"
+        " resampled); pixel level pooled over the clips (thin lines cover under half a patch):",
+        f"  {'class':<16}{'ours P [95 %]':>20}{'ours R [95 %]':>20}{'class ok':>9}"
         f"{'autoware P':>12}{'autoware R':>12}{'positives':>11}{'clips':>6}"
         f"{'pixel P':>9}{'pixel R':>9}",
     ]
@@ -755,7 +778,8 @@ def format_report(report: DetectionReport) -> str:
     for name, score in ours.items():
         other, pixel = base.get(name, nan), pixels.get(name, nan)
         lines.append(
-            f"  {name:<16}{score['precision']:>8.3f}{score['recall']:>8.3f}"
+            f"  {name:<16}{with_interval(score, 'precision'):>20}"
+            f"{with_interval(score, 'recall'):>20}"
             f"{score['class_accuracy']:>9.3f}{other['precision']:>12.3f}{other['recall']:>12.3f}"
             f"{score['positives']:>11}{score['clips']:>6}"
             f"{pixel['precision']:>9.3f}{pixel['recall']:>9.3f}"
@@ -763,7 +787,7 @@ def format_report(report: DetectionReport) -> str:
     for name, pixel in pixels.items():  # no patch was half failed: thin lines
         if name not in ours:
             lines.append(
-                f"  {name:<16}{'-':>8}{'-':>8}{'-':>9}{'-':>12}{'-':>12}{0:>11}{'-':>6}"
+                f"  {name:<16}{'-':>20}{'-':>20}{'-':>9}{'-':>12}{'-':>12}{0:>11}{'-':>6}"
                 f"{pixel['precision']:>9.3f}{pixel['recall']:>9.3f}"
             )
     for name, still in report.still_surroundings().items():
