@@ -244,3 +244,22 @@ def test_the_detail_is_added_to_the_upsampled_prediction_saturated_and_rounded(l
     assert np.array_equal(added[failed], expected.astype(np.uint8))
     assert np.array_equal(added[~failed], damaged[~failed])
     assert (added[failed] == 0).any() and (added[failed] == 255).any()
+
+
+@pytest.mark.parametrize("shape", [(720, 1280), (1080, 1920), (272, 640), (150, 260)])
+def test_model_size_valid_share_is_the_clean_masks_own_downscale(shape):
+    # The clean mask rides along as a fourth channel of the frame's downscale: each channel is
+    # filtered alone, so both are what their own downscales give, at every frame size (the
+    # pyramid and area path, and the upscale of a frame smaller than the model input).
+    rng = np.random.default_rng(sum(shape))
+    frame = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    failed = np.zeros(shape, bool)
+    failed[shape[0] // 4 : shape[0] // 2, shape[1] // 3 : shape[1] // 2 + 7] = True
+    failed |= rng.random(shape) < 0.01
+    size = (224, 400)
+    small = compositing.to_model_size(frame, failed, size)
+    clean_mask = (~failed).astype(np.uint8) * 255
+    assert np.array_equal(small.valid, downscale(clean_mask, size))
+    plain = downscale(np.where(failed[..., None], 0, frame).astype(np.uint8), size)
+    whole = small.valid == 255
+    assert np.array_equal(small.image[whole], plain[whole])
