@@ -81,4 +81,14 @@ def test_report_averages_carry_the_intervals_of_their_frames():
     low, high = dead["recall_ci95"]
     assert low < dead["recall"] < high
     assert report.averages("baseline")["dead"]["recall_ci95"] == [1.0, 1.0]
-    assert f"{dead['recall']:.3f} [{low:.2f}, {high:.2f}]" in format_report(report)
+    assert f"{dead['recall']:.3f} [{low:.3f}, {high:.3f}]" in format_report(report)
+
+
+def test_a_drawn_clip_left_without_positives_counts_for_neither_figure():
+    # One frame of ten holds the clip's positive, so most draws of its frames hold none: such
+    # a draw leaves the clip out of that resample's average, as a clip without positives is
+    # left out of the point figure; counted as recall 0 it would pull the interval below 1.
+    always = _clip([2] * 10, [0] * 10, [0] * 10)
+    rare = _clip([1] + [0] * 9, [0] * 10, [0] * 10)
+    intervals = clip_average_intervals([always, rare])
+    assert intervals == {"precision": (1.0, 1.0), "recall": (1.0, 1.0)}

@@ -244,6 +244,13 @@ def test_region_medians_are_each_regions_numpy_median(seed):
     assert (sizes[1:] % 2 == 0).any() and (sizes[1:] == 1).any()
     for region in range(1, count):
         assert medians[region] == np.median(values[labels == region])
+    # A NaN in a region makes its median NaN; huge values do not overflow an odd-sized one.
+    values[labels == 1] = np.nan
+    odd = next(region for region in range(2, count) if sizes[region] % 2)
+    values[labels == odd] = np.float32(3e38)
+    medians = region_medians(values, labels, count)
+    assert np.isnan(medians[1]) and medians[odd] == np.float32(3e38)
+    assert not np.isnan(np.delete(medians, [0, 1])).any()
 
 
 def test_label_where_sets_exactly_the_selected_pixels():

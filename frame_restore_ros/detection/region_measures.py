@@ -28,11 +28,11 @@ def cells_to_pixels(cells: np.ndarray, shape: tuple[int, int], cell: int) -> np.
 def region_medians(values: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
     """(count,) median of ``values`` per region of ``labels``; NaN for region 0 and empty ones.
 
-    values: (rows, cols) float, finite on every labelled cell; labels: (rows, cols) int region
-    of each cell (0: none), as ``cv2.connectedComponents`` numbers them. The same values as
+    values: (rows, cols) float; labels: (rows, cols) int region of each cell (0: none), as
+    ``cv2.connectedComponents`` numbers them. The same values as
     ``np.median(values[labels == region])`` for each region (the middle value, or the mean of
-    the two middle ones in ``values``' dtype), from one sort instead of one pass per region:
-    a burst of failures brings dozens of regions a frame.
+    the two middle ones in ``values``' dtype; NaN for a region holding a NaN), from one sort
+    instead of one pass per region: a burst of failures brings dozens of regions a frame.
     """
     flat, regions = values.ravel(), labels.ravel()
     labelled = regions > 0
@@ -46,7 +46,11 @@ def region_medians(values: np.ndarray, labels: np.ndarray, count: int) -> np.nda
     present[0] = False
     low = starts[present] + (sizes[present] - 1) // 2
     high = starts[present] + sizes[present] // 2
-    medians[present] = (flat[low] + flat[high]) / values.dtype.type(2)
+    # An odd size takes its middle value as is (no sum that could overflow), as np.median does.
+    middle, even = flat[low], low != high
+    middle[even] = (middle[even] + flat[high[even]]) / values.dtype.type(2)
+    medians[present] = middle
+    medians[np.unique(regions[np.isnan(flat)])] = np.nan  # np.median of a NaN is NaN
     return medians
 
 

@@ -755,11 +755,11 @@ def _cuts_note(cuts: list[int], shown: int = 8) -> str:
 
 
 def with_interval(score: dict, figure: str) -> str:
-    """Render an ``averages()`` figure with its interval: "0.855 [0.79, 0.91]"."""
+    """Render an ``averages()`` figure with its interval: "0.855 [0.723, 0.968]"."""
     interval = score.get(f"{figure}_ci95")
     if interval is None:
         return f"{score[figure]:.3f}"
-    return f"{score[figure]:.3f} [{interval[0]:.2f}, {interval[1]:.2f}]"
+    return f"{score[figure]:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]"
 
 
 def format_report(report: DetectionReport) -> str:
@@ -770,7 +770,7 @@ def format_report(report: DetectionReport) -> str:
         "per class, patch level, averaged over the clips (frozen: from the second frozen frame,"
         " where the surroundings move), ours with a 95 % interval (clips and frames"
         " resampled); pixel level pooled over the clips (thin lines cover under half a patch):",
-        f"  {'class':<16}{'ours P [95 %]':>20}{'ours R [95 %]':>20}{'class ok':>9}"
+        f"  {'class':<16}{'ours P [95 %]':>24}{'ours R [95 %]':>24}{'class ok':>9}"
         f"{'autoware P':>12}{'autoware R':>12}{'positives':>11}{'clips':>6}"
         f"{'pixel P':>9}{'pixel R':>9}",
     ]
@@ -778,8 +778,8 @@ def format_report(report: DetectionReport) -> str:
     for name, score in ours.items():
         other, pixel = base.get(name, nan), pixels.get(name, nan)
         lines.append(
-            f"  {name:<16}{with_interval(score, 'precision'):>20}"
-            f"{with_interval(score, 'recall'):>20}"
+            f"  {name:<16}{with_interval(score, 'precision'):>24}"
+            f"{with_interval(score, 'recall'):>24}"
             f"{score['class_accuracy']:>9.3f}{other['precision']:>12.3f}{other['recall']:>12.3f}"
             f"{score['positives']:>11}{score['clips']:>6}"
             f"{pixel['precision']:>9.3f}{pixel['recall']:>9.3f}"
@@ -787,7 +787,7 @@ def format_report(report: DetectionReport) -> str:
     for name, pixel in pixels.items():  # no patch was half failed: thin lines
         if name not in ours:
             lines.append(
-                f"  {name:<16}{'-':>20}{'-':>20}{'-':>9}{'-':>12}{'-':>12}{0:>11}{'-':>6}"
+                f"  {name:<16}{'-':>24}{'-':>24}{'-':>9}{'-':>12}{'-':>12}{0:>11}{'-':>6}"
                 f"{pixel['precision']:>9.3f}{pixel['recall']:>9.3f}"
             )
     for name, still in report.still_surroundings().items():
