@@ -118,6 +118,9 @@ def test_config_rejects_bad_values():
         DetectorConfig(cell=1)
     with pytest.raises(ValueError, match="revealed_still_frames"):
         DetectorConfig(revealed_still_frames=0)
+    for step in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="activity_return_step must be >= 0"):
+            DetectorConfig(activity_return_step=step)
     with pytest.raises(ValueError, match="dead_novel_ratio"):
         DetectorConfig(dead_novel_ratio=1.0)
     with pytest.raises(ValueError, match="lost_rows_moved_share"):

@@ -2028,3 +2028,29 @@ def test_a_dashcam_clock_and_logo_burnt_into_the_picture_stay_unflagged():
         if detector.detect(frame, index / 30).mask.any():
             flagged.append(index)
     assert flagged == []
+
+
+@pytest.mark.parametrize("excursion", [30, 40])
+def test_a_change_that_came_and_went_is_no_motion_for_the_frozen_rule(excursion):
+    """The lower half of a scene whose top changes by 3 levels a frame drifts by a level or
+    two (the codec's requantisation: too little to count as live content), jumps for one
+    frame and comes back (a smear the detector missed: it touches the frame's edge, so it is
+    no blockage), then stays bit-identical as a codec keeps still scene. Learnt as motion,
+    the jump made the half "live content that stopped": a frozen tile over half the frame
+    (the rain clip: 62 %). A change that came and went in one frame is forgotten, its way in
+    included; with ``activity_return_step`` 0 the old behaviour comes back."""
+    ground = moving_scene(1, shape=(128, 160), seed=4)[0].astype(np.int16)
+    lower = (slice(64, 128), slice(0, 160))
+
+    def frozen_pixels(config: DetectorConfig) -> list[int]:
+        detector, counts = FailureDetector(config), []
+        for index in range(18):
+            frame = ground + 3 * (index % 2)
+            drift = index % 3 if index <= 13 else 13 % 3
+            frame[lower] = ground[lower] + drift + (excursion if index == 12 else 0)
+            found = detector.detect(np.clip(frame, 0, 255).astype(np.uint8), index / 30)
+            counts.append(int((found.labels == FailureKind.FROZEN).sum()))
+        return counts
+
+    assert frozen_pixels(DetectorConfig()) == [0] * 18
+    assert frozen_pixels(DetectorConfig(activity_return_step=0))[15:] == [64 * 160] * 3

@@ -73,6 +73,9 @@ from frame_restore_ros.media.grid import pixels_to_cells
 MIN_FRAME_SIDE = 2  # the smallest frame side the detector (and so the pipeline) takes
 # A new scene is judged on at least this share of the cells (lit a frame ago, not failed-looking).
 CUT_MIN_CANDIDATES = 0.01
+# Levels within which a cell is back at its look of two frames ago (DetectorConfig
+# activity_return_step): the codec's requantisation moves a still cell's mean by about 1.
+ACTIVITY_RETURN_TOLERANCE = 2.0
 _CELL_KINDS = (
     FailureKind.DEAD,
     FailureKind.SATURATED,
@@ -131,6 +134,7 @@ class FailureDetector:
         """Forget all history (resolution change, bag loop, reset request)."""
         self._shape: tuple[int, int] | None = None
         self._previous: CellStats | None = None
+        self._before_previous: CellStats | None = None  # the frame before the previous one
         self._stamp: float | None = None  # the previous frame's stamp, when given
         self._interval_scale = 1.0  # this frame's interval over the nominal one (>= 1)
         self._texture_base: np.ndarray | None = None
@@ -1296,8 +1300,30 @@ class FailureDetector:
             moving = clean & (stats.changed > 0.0)
             if self._flagged_before.shape == moving.shape:
                 moving &= ~self._flagged_before
+            returned = self._returned(stats)
+            if returned is not None:  # neither the way back nor the way in was scene motion
+                self._frozen.unlearn_last(returned)
+                moving &= ~returned
             self._frozen.learn(stats.motion, moving)
+        self._before_previous = self._previous
         self._previous = stats
+
+    def _returned(self, stats: CellStats) -> np.ndarray | None:
+        """(rows, cols) bool: cells back at their look of two frames ago after a one-frame step.
+
+        The previous frame moved the cell's mean luma by ``activity_return_step`` or more and
+        this one brings it back within :data:`ACTIVITY_RETURN_TOLERANCE` of where it was: a
+        change that came and went (a failure the detector missed, a flash), not the scene
+        moving. None when off or without two earlier frames of this shape.
+        """
+        step, before = self.config.activity_return_step, self._before_previous
+        previous = self._previous
+        if step <= 0 or before is None or previous is None:
+            return None
+        if before.gray.shape != stats.gray.shape or previous.gray.shape != stats.gray.shape:
+            return None
+        stepped = np.abs(previous.gray - before.gray) >= step
+        return stepped & (np.abs(stats.gray - before.gray) <= ACTIVITY_RETURN_TOLERANCE)
 
     def _refine_borders(
         self, cells: np.ndarray, stats: CellStats, frame: np.ndarray, labels: np.ndarray

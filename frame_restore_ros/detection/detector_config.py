@@ -173,6 +173,14 @@ class DetectorConfig:
     frozen_refresh_around: float = 0.65
     frozen_seam_ratio: float = 1.5
     activity_alpha: float = 0.3
+    # A cell whose mean luma stepped by at least this much in the previous frame and is now
+    # back within ACTIVITY_RETURN_TOLERANCE of its look two frames ago went out and back in
+    # one frame: a failure the detector missed (a smear, a veil) or a flash. The return is no
+    # scene motion: the frozen rules' liveliness does not learn from it (0: off). A missed
+    # smear over the codec-still road of the rain clip made half the frame "live" for a
+    # moment, and the codec's next still frames read as a frozen tile over 62 % of the frame
+    # (docs/detection.md, "A failure that came and went is no motion").
+    activity_return_step: float = 24.0
     line_max_gradient: float = 2.0
     line_max_gray: float = 12.0
     # A dead line crosses scene brighter than itself: a line this lit within 6 (three times a
@@ -229,6 +237,10 @@ class DetectorConfig:
             raise ValueError(f"frozen_frames must be >= 2, got {self.frozen_frames}")
         if self.onset_reach < 0 or self.max_hold_frames < 0:
             raise ValueError("onset_reach and max_hold_frames must be >= 0")
+        if not self.activity_return_step >= 0.0:  # NaN too
+            raise ValueError(
+                f"activity_return_step must be >= 0 (0: off), got {self.activity_return_step}"
+            )
         if not 0.0 <= self.frozen_hold_motion <= self.frozen_scene_motion:
             raise ValueError(
                 f"frozen_hold_motion must be in [0, frozen_scene_motion "

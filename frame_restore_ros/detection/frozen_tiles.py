@@ -55,6 +55,7 @@ class FrozenTiles:
         self.still: np.ndarray | None = None
         self.moving: np.ndarray | None = None
         self.activity: np.ndarray | None = None
+        self._activity_before: np.ndarray | None = None  # as it was before the last learn()
         # Share of cells that changed, per frame, newest last (codec refreshes: _after_refresh).
         self._changed_shares: deque[float] = deque(maxlen=REFRESH_MEMORY_FRAMES)
 
@@ -63,6 +64,7 @@ class FrozenTiles:
         self.activity = np.zeros(shape, dtype=np.float32)
         self.still = np.zeros(shape, dtype=np.int32)
         self.moving = np.zeros(shape, dtype=np.int32)
+        self._activity_before = None
 
     def learn(self, motion: np.ndarray, moving: np.ndarray) -> None:
         """Blend (rows, cols) ``motion`` into the activity of the bool ``moving`` cells.
@@ -71,8 +73,18 @@ class FrozenTiles:
         it froze; a static bonnet or overlay never becomes "active".
         """
         alpha = self.config.activity_alpha
+        self._activity_before = self.activity.copy()
         blended = (1 - alpha) * self.activity + alpha * motion
         np.copyto(self.activity, blended, where=moving)
+
+    def unlearn_last(self, cells: np.ndarray) -> None:
+        """Give the (rows, cols) bool ``cells`` back the activity they had before the last learn().
+
+        For a change that came and went (``DetectorConfig.activity_return_step``): its way in
+        was learnt a frame ago, before anyone could tell it would go back.
+        """
+        if self._activity_before is not None and self._activity_before.shape == cells.shape:
+            np.copyto(self.activity, self._activity_before, where=cells)
 
     def find(
         self,
