@@ -157,3 +157,51 @@ def test_over_schedules_the_interval_holds_the_mean_figure_and_one_schedule_is_o
     assert schedule_average_intervals(schedules[:1], seed=2) == clip_average_intervals(
         schedules[0], seed=2
     )
+
+
+def _report(per_clip: dict[str, list[int]], positives: int = 4) -> DetectionReport:
+    """A report of dead blocks: clip name -> patches found per frame (of ``positives``)."""
+    report = DetectionReport()
+    for name, found in per_clip.items():
+        clip = report.clips.setdefault(name, ClipReport())
+        for hit in found:
+            truth = np.zeros((4, 4), bool)
+            truth[0, :positives] = True
+            predicted = np.zeros_like(truth)
+            predicted[0, :hit] = True
+            for scores in (clip.ours, clip.baseline):
+                scores.setdefault("dead", Score()).add(truth, predicted, np.ones_like(truth))
+    return report
+
+
+def test_the_mean_over_schedules_of_hand_made_reports():
+    """Schedule 0: clip a finds all (R 1), b half (R 0.5); schedule 1: a a quarter (R 0.25),
+    b has no positive. The mean of the schedules' clip averages: (0.75 + 0.25) / 2 = 0.5 (over
+    the (clip, schedule) pairs it would be 0.583, pooled per clip 0.5625)."""
+    from frame_restore_ros.evaluation.detection_schedules import SchedulesReport
+
+    first = _report({"a": [4, 4], "b": [2, 2, 2, 2]})
+    second = _report({"a": [1, 1], "b": []})
+    second.clips["b"].ours["dead"] = Score()  # injected, nothing visible: no positive
+    dead = SchedulesReport({3: first, 8: second}).averages()["dead"]
+    assert dead["recall"] == 0.5 and dead["precision"] == 1.0
+    assert dead["per_seed"] == {
+        "3": {"precision": 1.0, "recall": 0.75},
+        "8": {"precision": 1.0, "recall": 0.25},
+    }
+    assert dead["recall_range"] == [0.25, 0.75]
+    assert (dead["schedules"], dead["clips"], dead["positives"]) == (2, 2, 8 + 16 + 8)
+    frames = [
+        [np.array(first.clips[c].ours["dead"].per_frame) for c in "ab"],
+        [np.array(second.clips["a"].ours["dead"].per_frame), np.zeros((0, 3), int)],
+    ]
+    low, high = schedule_average_intervals(frames)["recall"]
+    assert dead["recall_ci95"] == [round(low, 4), round(high, 4)]
+    # Frames alike per clip and schedule: only the clips drawn matter. (a, a): (1 + 0.25) / 2;
+    # a and b: (0.75 + 0.25) / 2; (b, b): schedule 0 alone, 0.5.
+    assert (low, high) == (0.5, 0.625)
+    # One schedule: DetectionReport.averages, key for key, plus the range and per_seed.
+    alone = SchedulesReport({3: first}).averages()["dead"]
+    assert {k: v for k, v in alone.items() if k in first.averages()["dead"]} == (
+        first.averages()["dead"]
+    )

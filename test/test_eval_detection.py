@@ -411,3 +411,149 @@ def test_frames_read_as_scene_cuts_are_listed_per_clip(bikes_frames):
     assert report.clips["bikes"].as_dict()["scene_cuts"] == [30]
     assert "bikes: ours" in format_report(report)
     assert "read as scene cuts: frame 30" in format_report(report)
+
+
+# --seeds: several schedules of failures in one run.
+
+SEEDS = (0, 1, 2)
+
+
+class ChangeFlagger:
+    """Flags the pixels that changed by over 40 levels since the frame it saw before, but for
+    its blind left side, and a false strip in every third frame: a cheap, stateful test double
+    of a detector whose figures vary (a schedule's damage moves what it flags next)."""
+
+    def __init__(self) -> None:
+        self.previous: np.ndarray | None = None
+        self.seen: list[np.ndarray] = []
+
+    def detect(self, frame, stamp=None):
+        self.seen.append(frame)
+        mask = np.zeros(frame.shape[:2], bool)
+        if self.previous is not None and self.previous.shape == frame.shape:
+            mask = cv2.absdiff(frame, self.previous).max(axis=2) > 40
+        mask[:, : frame.shape[1] * 2 // 5] = False
+        if len(self.seen) % 3 == 0:
+            mask[-16:, :48] = True
+        self.previous = frame
+        return type("D", (), {"mask": mask, "labels": mask.astype(np.uint8)})()
+
+
+def _dark(frame: np.ndarray) -> np.ndarray:
+    """A stand-in baseline: the dark pixels."""
+    return frame.max(axis=2) < 30
+
+
+@pytest.fixture(scope="module")
+def pan_clips(clips_folder) -> dict[str, list[np.ndarray]]:
+    """The two pans, 24 frames each, in memory (name -> frames)."""
+    clips, _, _ = eval_detection.open_clips(
+        eval_detection.expand_sources([str(clips_folder)]), 24, 1
+    )
+    return {name: list(open_frames()) for name, open_frames in clips.items()}
+
+
+def _openers(frames: dict[str, list[np.ndarray]]) -> dict:
+    return {name: (lambda frames=frames: iter(frames)) for name, frames in frames.items()}
+
+
+def test_several_seeds_stream_each_clip_untouched_once(pan_clips):
+    """One untouched detector per clip for all the schedules, each detector seeing every frame
+    once; the baseline sees each true frame once; the untouched scores are shared, and equal a
+    single seed's."""
+    from frame_restore_ros.evaluation.detection_scores import (
+        evaluate_detection,
+        evaluate_schedules,
+    )
+
+    made: list[ChangeFlagger] = []
+    true_frames = {id(frame) for frames in pan_clips.values() for frame in frames}
+    baseline_on_true: list[int] = []
+
+    def make() -> ChangeFlagger:
+        made.append(ChangeFlagger())
+        return made[-1]
+
+    def baseline(frame: np.ndarray) -> np.ndarray:
+        baseline_on_true.append(id(frame) in true_frames)
+        return _dark(frame)
+
+    reports = evaluate_schedules(
+        _openers(pan_clips), make, baseline, seeds=SEEDS, progress=False, gallery=1
+    )
+    assert list(reports) == list(SEEDS)
+    # Per clip: the untouched detector, then one per schedule (not one untouched per seed).
+    assert len(made) == len(pan_clips) * (1 + len(SEEDS))
+    assert all(len(detector.seen) == 24 for detector in made)
+    untouched = made[:: 1 + len(SEEDS)]
+    assert [d.seen for d in untouched] == list(pan_clips.values())  # the true frames
+    assert sum(baseline_on_true) == 2 * 24  # each true frame once, not once per seed
+    single = evaluate_detection(_openers(pan_clips), ChangeFlagger, _dark, seed=1, progress=False)
+    for name in pan_clips:
+        clips = [reports[seed].clips[name] for seed in SEEDS]
+        assert all(clip.false_alarms is clips[0].false_alarms for clip in clips)
+        assert all(clip.worst is clips[0].worst for clip in clips)
+        assert clips[1].false_alarms.flagged == single.clips[name].false_alarms.flagged
+        assert clips[1].false_alarms_baseline.flagged == (
+            single.clips[name].false_alarms_baseline.flagged
+        )
+    # Clip k is damaged on seed + k's schedule, on every seed (as --seed does it).
+    second = {"pan_b": pan_clips["pan_b"]}
+    for seed in SEEDS:
+        alone = evaluate_detection(_openers(second), ChangeFlagger, _dark, seed=seed + 1)
+        assert reports[seed].clips["pan_b"].as_dict() == alone.clips["pan_b"].as_dict()
+
+
+def test_the_mean_over_seeds_is_the_mean_of_the_single_seed_runs(pan_clips):
+    """Each schedule's report is the single-seed run's, figure for figure; the mean over the
+    schedules is the mean of the single runs' clip averages (the schedules that scored the
+    class), its interval holds it, and per_seed and the ranges are the single runs'."""
+    from frame_restore_ros.evaluation.detection_schedules import SchedulesReport
+    from frame_restore_ros.evaluation.detection_scores import (
+        evaluate_detection,
+        evaluate_schedules,
+    )
+
+    singles = {
+        seed: evaluate_detection(
+            _openers(pan_clips), ChangeFlagger, _dark, seed=seed, progress=False
+        )
+        for seed in SEEDS
+    }
+    reports = evaluate_schedules(
+        _openers(pan_clips), ChangeFlagger, _dark, seeds=SEEDS, progress=False
+    )
+    for seed in SEEDS:
+        assert reports[seed].as_dict() == singles[seed].as_dict()
+    over = SchedulesReport(reports)
+    scheduled = 0
+    for which in ("ours", "baseline"):
+        averages = over.averages(which)
+        assert averages
+        single_averages = {seed: singles[seed].averages(which) for seed in SEEDS}
+        for name, score in averages.items():
+            scored = {
+                seed: [
+                    getattr(clip, which)[name]
+                    for clip in singles[seed].clips.values()
+                    if name in clip.ours and clip.ours[name].positives
+                ]
+                for seed in SEEDS
+            }
+            scored = {seed: scores for seed, scores in scored.items() if scores}
+            assert score["schedules"] == len(scored)
+            scheduled += len(scored) < len(SEEDS)
+            for figure in ("precision", "recall", "class_accuracy"):
+                means = [np.mean([getattr(s, figure) for s in v]) for v in scored.values()]
+                assert score[figure] == round(float(np.mean(means)), 4), (name, figure)
+            one = {seed: single_averages[seed][name] for seed in scored}
+            assert score["per_seed"] == {
+                str(seed): {"precision": o["precision"], "recall": o["recall"]}
+                for seed, o in one.items()
+            }
+            for figure in ("precision", "recall"):
+                values = [o[figure] for o in one.values()]
+                assert score[f"{figure}_range"] == [min(values), max(values)]
+                low, high = score[f"{figure}_ci95"]
+                assert low <= score[figure] <= high, (name, figure)
+    assert scheduled, "every class was scored on every schedule: the test misses that case"
