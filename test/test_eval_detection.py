@@ -457,6 +457,39 @@ def _openers(frames: dict[str, list[np.ndarray]]) -> dict:
     return {name: (lambda frames=frames: iter(frames)) for name, frames in frames.items()}
 
 
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("", "names no seed"),
+        (" , ", "names no seed"),
+        ("0,,2", "an empty item"),
+        ("0,1,", "an empty item"),
+        ("0,one", "must be integers separated by commas"),
+        ("1.5", "must be integers separated by commas"),
+        ("0,-1", "seeds must be >= 0, got -1"),
+        ("-3", "seeds must be >= 0, got -3"),
+        ("0,1,0,1", "each seed once: 0, 1 given twice"),
+    ],
+)
+def test_seeds_option_refuses_bad_lists_naming_the_problem(value, problem, tmp_path, capsys):
+    args = ["eval-detection", "--data", "sample:bikes.mp4", "-o", str(tmp_path / "r")]
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, f"--seeds={value}"])
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert "argument --seeds:" in error and problem in error
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("seed", ["0", "1"])  # 0 is --seed's value when not given
+def test_seeds_and_seed_are_mutually_exclusive(seed, tmp_path, capsys):
+    args = ["eval-detection", "--data", "sample:bikes.mp4", "-o", str(tmp_path / "r")]
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--seed", seed, "--seeds", "1,2"])
+    assert exit_.value.code == 2
+    assert "argument --seeds: not allowed with argument --seed" in capsys.readouterr().err
+
+
 def test_several_seeds_stream_each_clip_untouched_once(pan_clips):
     """One untouched detector per clip for all the schedules, each detector seeing every frame
     once; the baseline sees each true frame once; the untouched scores are shared, and equal a
@@ -557,3 +590,64 @@ def test_the_mean_over_seeds_is_the_mean_of_the_single_seed_runs(pan_clips):
                 low, high = score[f"{figure}_ci95"]
                 assert low <= score[figure] <= high, (name, figure)
     assert scheduled, "every class was scored on every schedule: the test misses that case"
+
+
+def test_one_seed_in_seeds_is_the_seed_run(run_folder, clips_folder, tmp_path):
+    """`--seeds 0` writes what `--seed 0` (the default) wrote, key for key."""
+    _, data = run_folder
+    out = tmp_path / "one"
+    args = ["--max-frames", "27", "-o", str(out), "--json", str(tmp_path / "d.json")]
+    main(["eval-detection", "--data", str(clips_folder), "--no-progress", "--seeds", "0", *args])
+    again = json.loads((tmp_path / "d.json").read_text())
+    assert again["settings"] == data["settings"]
+    assert again.pop("report") != data["report"]
+    assert again == {key: value for key, value in data.items() if key != "report"}
+
+
+def test_seeds_report_the_mean_each_schedule_and_its_range(
+    run_folder, clips_folder, tmp_path, capsys
+):
+    """`--seeds 0,1,2`: per_seed holds what each --seed run writes; over_seeds the mean with
+    the range; the terminal and the HTML report show both."""
+    _, seed_0 = run_folder
+    out = tmp_path / "three"
+    args = ["--max-frames", "27", "-o", str(out), "--json", str(tmp_path / "d.json")]
+    capsys.readouterr()
+    code = main(
+        ["eval-detection", "--data", str(clips_folder), "--no-progress", "--seeds", "0,1,2", *args]
+    )
+    assert code == 0
+    terminal = capsys.readouterr().out
+    data = json.loads((tmp_path / "d.json").read_text())
+    assert set(data) == {
+        "seeds", "clips", "false_alarms", "over_seeds", "per_seed", "data", "settings", "report"
+    }  # fmt: skip
+    assert data["seeds"] == [0, 1, 2] and data["settings"]["seeds"] == [0, 1, 2]
+    assert "seed" not in data["settings"]
+    single = {k: v for k, v in seed_0.items() if k not in ("data", "settings", "report")}
+    assert data["per_seed"]["0"] == single
+    assert set(data["per_seed"]) == {"0", "1", "2"}
+    assert data["false_alarms"] == single["false_alarms"]
+    for name, clip in data["clips"].items():
+        assert clip == {
+            k: single["clips"][name][k] for k in ("resolution", "false_alarms", "scene_cuts")
+        }
+    over = data["over_seeds"]
+    assert set(over) == {
+        "classes", "ours_pixel_level", "still_surroundings", "ours_recall_by_magnitude",
+        "repeated_frames_flagged_mean_pct",
+    }  # fmt: skip
+    for name, score in over["classes"]["ours"].items():
+        per_seed = [
+            seed["classes"]["ours"][name]["recall"]
+            for seed in data["per_seed"].values()
+            if name in seed["classes"]["ours"]
+        ]
+        assert score["recall_range"] == [min(per_seed), max(per_seed)], name
+        assert abs(score["recall"] - np.mean(per_seed)) <= 1e-4, name  # rounded figures
+        assert score["per_seed"]["0" if "0" in score["per_seed"] else "1"]
+    assert "P seeds" in terminal and "per schedule (seed)" in terminal
+    assert "the mean over 3 schedules of failures (seeds 0, 1, 2)" in terminal
+    html = (out / "index.html").read_text()
+    assert "Per class over 3 schedules of failures (seeds 0, 1, 2)" in html
+    assert "Per schedule of failures" in html and "seed 2: P / R" in html
