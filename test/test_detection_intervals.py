@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from frame_restore_ros.evaluation.detection_intervals import clip_average_intervals
+from frame_restore_ros.evaluation.detection_intervals import (
+    clip_average_intervals,
+    schedule_average_intervals,
+)
 from frame_restore_ros.evaluation.detection_scores import (
     ClipReport,
     DetectionReport,
@@ -92,3 +95,113 @@ def test_a_drawn_clip_left_without_positives_counts_for_neither_figure():
     rare = _clip([1] + [0] * 9, [0] * 10, [0] * 10)
     intervals = clip_average_intervals([always, rare])
     assert intervals == {"precision": (1.0, 1.0), "recall": (1.0, 1.0)}
+
+
+def test_over_schedules_the_interval_is_of_the_mean_of_each_schedules_clip_average():
+    # Frames alike within a clip and schedule: only the clip draw moves the figure, and both
+    # clips are the same, so the interval is the point figure. Schedule 0 finds every positive
+    # with as many false patches (P 0.5, R 1), schedule 1 a quarter and nothing false (P 1,
+    # R 0.25): the mean of the schedules' figures is P 0.75, R 0.625. Pooling a clip's frames
+    # of both schedules into one figure would give P 3 / 5 = 0.6, R 3 / 6 = 0.5; resampling
+    # them as one pool would mix the schedules' frames and spread the interval.
+    first, second = _clip([2] * 5, [0] * 5, [2] * 5), _clip([1] * 5, [3] * 5, [0] * 5)
+    intervals = schedule_average_intervals([[first, first], [second, second]])
+    assert intervals == {"precision": (0.75, 0.75), "recall": (0.625, 0.625)}
+
+
+def test_over_schedules_a_clip_is_drawn_in_every_schedule_at_once():
+    # A clip finds all (A) or nothing (B), the same in both schedules. Drawn once for both
+    # schedules, 6 clips give the one-schedule interval of k / 6 (k of 6 drawn are A): [1/6,
+    # 5/6]. Drawn apart per schedule the mean of two draws would be k / 12: [0.25, 0.75].
+    found, lost = _clip([4] * 10, [0] * 10, [0] * 10), _clip([0] * 10, [4] * 10, [0] * 10)
+    clips = [found, lost] * 3
+    intervals = schedule_average_intervals([clips, clips])
+    assert intervals["recall"] == pytest.approx((1 / 6, 5 / 6), abs=0.01)
+    assert clip_average_intervals(clips)["recall"] == pytest.approx((1 / 6, 5 / 6), abs=0.01)
+
+
+def test_over_schedules_a_clip_without_positives_in_a_schedule_counts_in_the_others_only():
+    # Clip b is missed in schedule 0 and not scored at all in schedule 1 (no frame, or frames
+    # without a positive): schedule 1's average is clip a's alone, R = mean(0.5, 1.0) = 0.75
+    # whenever both clips are drawn. Counting b as recall 0 in schedule 1 would pull it down.
+    a, b = _clip([2] * 4, [0] * 4, [0] * 4), _clip([0] * 4, [2] * 4, [0] * 4)
+    unscored, negatives = np.zeros((0, 3), int), _clip([0] * 4, [0] * 4, [1] * 4)
+    intervals = schedule_average_intervals([[a, b], [a, unscored]], resamples=400)
+    assert intervals == schedule_average_intervals([[a, b], [a, negatives]], resamples=400)
+    with pytest.raises(ValueError, match="same clips"):
+        schedule_average_intervals([[a, b], [a]])
+    # The only draws: (a, a) -> 1, (a, b) or (b, a) -> 0.75, (b, b) -> schedule 0 alone, 0.
+    draws = schedule_average_intervals([[a, b] * 20, [a, unscored] * 20])
+    assert 0.6 < draws["recall"][0] < 0.75 < draws["recall"][1] < 0.9
+
+
+def test_over_schedules_the_interval_holds_the_mean_figure_and_one_schedule_is_one_schedule():
+    rng = np.random.default_rng(7)
+    schedules = [
+        [
+            _clip(rng.integers(0, 9, n), rng.integers(0, 5, n), rng.integers(0, 3, n))
+            for n in (6, 14, 25, 9, 11)
+        ]
+        for _ in range(3)
+    ]
+
+    def average(clips, figure):
+        found, missed, false = (np.array([c[:, i].sum() for c in clips]) for i in range(3))
+        per_clip = found / (found + missed) if figure == "recall" else found / (found + false)
+        return per_clip.mean()
+
+    intervals = schedule_average_intervals(schedules, seed=2)
+    for figure, (low, high) in intervals.items():
+        point = np.mean([average(clips, figure) for clips in schedules])
+        assert low < point < high, figure
+    assert schedule_average_intervals(schedules[:1], seed=2) == clip_average_intervals(
+        schedules[0], seed=2
+    )
+
+
+def _report(per_clip: dict[str, list[int]], positives: int = 4) -> DetectionReport:
+    """A report of dead blocks: clip name -> patches found per frame (of ``positives``)."""
+    report = DetectionReport()
+    for name, found in per_clip.items():
+        clip = report.clips.setdefault(name, ClipReport())
+        for hit in found:
+            truth = np.zeros((4, 4), bool)
+            truth[0, :positives] = True
+            predicted = np.zeros_like(truth)
+            predicted[0, :hit] = True
+            for scores in (clip.ours, clip.baseline):
+                scores.setdefault("dead", Score()).add(truth, predicted, np.ones_like(truth))
+    return report
+
+
+def test_the_mean_over_schedules_of_hand_made_reports():
+    """Schedule 0: clip a finds all (R 1), b half (R 0.5); schedule 1: a a quarter (R 0.25),
+    b has no positive. The mean of the schedules' clip averages: (0.75 + 0.25) / 2 = 0.5 (over
+    the (clip, schedule) pairs it would be 0.583, pooled per clip 0.5625)."""
+    from frame_restore_ros.evaluation.detection_schedules import SchedulesReport
+
+    first = _report({"a": [4, 4], "b": [2, 2, 2, 2]})
+    second = _report({"a": [1, 1], "b": []})
+    second.clips["b"].ours["dead"] = Score()  # injected, nothing visible: no positive
+    dead = SchedulesReport({3: first, 8: second}).averages()["dead"]
+    assert dead["recall"] == 0.5 and dead["precision"] == 1.0
+    assert dead["per_seed"] == {
+        "3": {"precision": 1.0, "recall": 0.75},
+        "8": {"precision": 1.0, "recall": 0.25},
+    }
+    assert dead["recall_range"] == [0.25, 0.75]
+    assert (dead["schedules"], dead["clips"], dead["positives"]) == (2, 2, 8 + 16 + 8)
+    frames = [
+        [np.array(first.clips[c].ours["dead"].per_frame) for c in "ab"],
+        [np.array(second.clips["a"].ours["dead"].per_frame), np.zeros((0, 3), int)],
+    ]
+    low, high = schedule_average_intervals(frames)["recall"]
+    assert dead["recall_ci95"] == [round(low, 4), round(high, 4)]
+    # Frames alike per clip and schedule: only the clips drawn matter. (a, a): (1 + 0.25) / 2;
+    # a and b: (0.75 + 0.25) / 2; (b, b): schedule 0 alone, 0.5.
+    assert (low, high) == (0.5, 0.625)
+    # One schedule: DetectionReport.averages, key for key, plus the range and per_seed.
+    alone = SchedulesReport({3: first}).averages()["dead"]
+    assert {k: v for k, v in alone.items() if k in first.averages()["dead"]} == (
+        first.averages()["dead"]
+    )

@@ -411,3 +411,243 @@ def test_frames_read_as_scene_cuts_are_listed_per_clip(bikes_frames):
     assert report.clips["bikes"].as_dict()["scene_cuts"] == [30]
     assert "bikes: ours" in format_report(report)
     assert "read as scene cuts: frame 30" in format_report(report)
+
+
+# --seeds: several schedules of failures in one run.
+
+SEEDS = (0, 1, 2)
+
+
+class ChangeFlagger:
+    """Flags the pixels that changed by over 40 levels since the frame it saw before, but for
+    its blind left side, and a false strip in every third frame: a cheap, stateful test double
+    of a detector whose figures vary (a schedule's damage moves what it flags next)."""
+
+    def __init__(self) -> None:
+        self.previous: np.ndarray | None = None
+        self.seen: list[np.ndarray] = []
+
+    def detect(self, frame, stamp=None):
+        self.seen.append(frame)
+        mask = np.zeros(frame.shape[:2], bool)
+        if self.previous is not None and self.previous.shape == frame.shape:
+            mask = cv2.absdiff(frame, self.previous).max(axis=2) > 40
+        mask[:, : frame.shape[1] * 2 // 5] = False
+        if len(self.seen) % 3 == 0:
+            mask[-16:, :48] = True
+        self.previous = frame
+        return type("D", (), {"mask": mask, "labels": mask.astype(np.uint8)})()
+
+
+def _dark(frame: np.ndarray) -> np.ndarray:
+    """A stand-in baseline: the dark pixels."""
+    return frame.max(axis=2) < 30
+
+
+@pytest.fixture(scope="module")
+def pan_clips(clips_folder) -> dict[str, list[np.ndarray]]:
+    """The two pans, 24 frames each, in memory (name -> frames)."""
+    clips, _, _ = eval_detection.open_clips(
+        eval_detection.expand_sources([str(clips_folder)]), 24, 1
+    )
+    return {name: list(open_frames()) for name, open_frames in clips.items()}
+
+
+def _openers(frames: dict[str, list[np.ndarray]]) -> dict:
+    return {name: (lambda frames=frames: iter(frames)) for name, frames in frames.items()}
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("", "names no seed"),
+        (" , ", "names no seed"),
+        ("0,,2", "an empty item"),
+        ("0,1,", "an empty item"),
+        ("0,one", "must be integers separated by commas"),
+        ("1.5", "must be integers separated by commas"),
+        ("0,-1", "seeds must be >= 0, got -1"),
+        ("-3", "seeds must be >= 0, got -3"),
+        ("0,1,0,1", "each seed once: 0, 1 given twice"),
+    ],
+)
+def test_seeds_option_refuses_bad_lists_naming_the_problem(value, problem, tmp_path, capsys):
+    args = ["eval-detection", "--data", "sample:bikes.mp4", "-o", str(tmp_path / "r")]
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, f"--seeds={value}"])
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert "argument --seeds:" in error and problem in error
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("seed", ["0", "1"])  # 0 is --seed's value when not given
+def test_seeds_and_seed_are_mutually_exclusive(seed, tmp_path, capsys):
+    args = ["eval-detection", "--data", "sample:bikes.mp4", "-o", str(tmp_path / "r")]
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--seed", seed, "--seeds", "1,2"])
+    assert exit_.value.code == 2
+    assert "argument --seeds: not allowed with argument --seed" in capsys.readouterr().err
+
+
+def test_several_seeds_stream_each_clip_untouched_once(pan_clips):
+    """One untouched detector per clip for all the schedules, each detector seeing every frame
+    once; the baseline sees each true frame once; the untouched scores are shared, and equal a
+    single seed's."""
+    from frame_restore_ros.evaluation.detection_scores import (
+        evaluate_detection,
+        evaluate_schedules,
+    )
+
+    made: list[ChangeFlagger] = []
+    true_frames = {id(frame) for frames in pan_clips.values() for frame in frames}
+    baseline_on_true: list[int] = []
+
+    def make() -> ChangeFlagger:
+        made.append(ChangeFlagger())
+        return made[-1]
+
+    def baseline(frame: np.ndarray) -> np.ndarray:
+        baseline_on_true.append(id(frame) in true_frames)
+        return _dark(frame)
+
+    reports = evaluate_schedules(
+        _openers(pan_clips), make, baseline, seeds=SEEDS, progress=False, gallery=1
+    )
+    assert list(reports) == list(SEEDS)
+    # Per clip: the untouched detector, then one per schedule (not one untouched per seed).
+    assert len(made) == len(pan_clips) * (1 + len(SEEDS))
+    assert all(len(detector.seen) == 24 for detector in made)
+    untouched = made[:: 1 + len(SEEDS)]
+    assert [d.seen for d in untouched] == list(pan_clips.values())  # the true frames
+    assert sum(baseline_on_true) == 2 * 24  # each true frame once, not once per seed
+    single = evaluate_detection(_openers(pan_clips), ChangeFlagger, _dark, seed=1, progress=False)
+    for name in pan_clips:
+        clips = [reports[seed].clips[name] for seed in SEEDS]
+        assert all(clip.false_alarms is clips[0].false_alarms for clip in clips)
+        assert all(clip.worst is clips[0].worst for clip in clips)
+        assert clips[1].false_alarms.flagged == single.clips[name].false_alarms.flagged
+        assert clips[1].false_alarms_baseline.flagged == (
+            single.clips[name].false_alarms_baseline.flagged
+        )
+    # Clip k is damaged on seed + k's schedule, on every seed (as --seed does it).
+    second = {"pan_b": pan_clips["pan_b"]}
+    for seed in SEEDS:
+        alone = evaluate_detection(_openers(second), ChangeFlagger, _dark, seed=seed + 1)
+        assert reports[seed].clips["pan_b"].as_dict() == alone.clips["pan_b"].as_dict()
+
+
+def test_the_mean_over_seeds_is_the_mean_of_the_single_seed_runs(pan_clips):
+    """Each schedule's report is the single-seed run's, figure for figure; the mean over the
+    schedules is the mean of the single runs' clip averages (the schedules that scored the
+    class), its interval holds it, and per_seed and the ranges are the single runs'."""
+    from frame_restore_ros.evaluation.detection_schedules import SchedulesReport
+    from frame_restore_ros.evaluation.detection_scores import (
+        evaluate_detection,
+        evaluate_schedules,
+    )
+
+    singles = {
+        seed: evaluate_detection(
+            _openers(pan_clips), ChangeFlagger, _dark, seed=seed, progress=False
+        )
+        for seed in SEEDS
+    }
+    reports = evaluate_schedules(
+        _openers(pan_clips), ChangeFlagger, _dark, seeds=SEEDS, progress=False
+    )
+    for seed in SEEDS:
+        assert reports[seed].as_dict() == singles[seed].as_dict()
+    over = SchedulesReport(reports)
+    scheduled = 0
+    for which in ("ours", "baseline"):
+        averages = over.averages(which)
+        assert averages
+        single_averages = {seed: singles[seed].averages(which) for seed in SEEDS}
+        for name, score in averages.items():
+            scored = {
+                seed: [
+                    getattr(clip, which)[name]
+                    for clip in singles[seed].clips.values()
+                    if name in clip.ours and clip.ours[name].positives
+                ]
+                for seed in SEEDS
+            }
+            scored = {seed: scores for seed, scores in scored.items() if scores}
+            assert score["schedules"] == len(scored)
+            scheduled += len(scored) < len(SEEDS)
+            for figure in ("precision", "recall", "class_accuracy"):
+                means = [np.mean([getattr(s, figure) for s in v]) for v in scored.values()]
+                assert score[figure] == round(float(np.mean(means)), 4), (name, figure)
+            one = {seed: single_averages[seed][name] for seed in scored}
+            assert score["per_seed"] == {
+                str(seed): {"precision": o["precision"], "recall": o["recall"]}
+                for seed, o in one.items()
+            }
+            for figure in ("precision", "recall"):
+                values = [o[figure] for o in one.values()]
+                assert score[f"{figure}_range"] == [min(values), max(values)]
+                low, high = score[f"{figure}_ci95"]
+                assert low <= score[figure] <= high, (name, figure)
+    assert scheduled, "every class was scored on every schedule: the test misses that case"
+
+
+def test_one_seed_in_seeds_is_the_seed_run(run_folder, clips_folder, tmp_path):
+    """`--seeds 0` writes what `--seed 0` (the default) wrote, key for key."""
+    _, data = run_folder
+    out = tmp_path / "one"
+    args = ["--max-frames", "27", "-o", str(out), "--json", str(tmp_path / "d.json")]
+    main(["eval-detection", "--data", str(clips_folder), "--no-progress", "--seeds", "0", *args])
+    again = json.loads((tmp_path / "d.json").read_text())
+    assert again["settings"] == data["settings"]
+    assert again.pop("report") != data["report"]
+    assert again == {key: value for key, value in data.items() if key != "report"}
+
+
+def test_seeds_report_the_mean_each_schedule_and_its_range(
+    run_folder, clips_folder, tmp_path, capsys
+):
+    """`--seeds 0,1,2`: per_seed holds what each --seed run writes; over_seeds the mean with
+    the range; the terminal and the HTML report show both."""
+    _, seed_0 = run_folder
+    out = tmp_path / "three"
+    args = ["--max-frames", "27", "-o", str(out), "--json", str(tmp_path / "d.json")]
+    capsys.readouterr()
+    code = main(
+        ["eval-detection", "--data", str(clips_folder), "--no-progress", "--seeds", "0,1,2", *args]
+    )
+    assert code == 0
+    terminal = capsys.readouterr().out
+    data = json.loads((tmp_path / "d.json").read_text())
+    assert set(data) == {
+        "seeds", "clips", "false_alarms", "over_seeds", "per_seed", "data", "settings", "report"
+    }  # fmt: skip
+    assert data["seeds"] == [0, 1, 2] and data["settings"]["seeds"] == [0, 1, 2]
+    assert "seed" not in data["settings"]
+    single = {k: v for k, v in seed_0.items() if k not in ("data", "settings", "report")}
+    assert data["per_seed"]["0"] == single
+    assert set(data["per_seed"]) == {"0", "1", "2"}
+    assert data["false_alarms"] == single["false_alarms"]
+    for name, clip in data["clips"].items():
+        assert clip == {
+            k: single["clips"][name][k] for k in ("resolution", "false_alarms", "scene_cuts")
+        }
+    over = data["over_seeds"]
+    assert set(over) == {
+        "classes", "ours_pixel_level", "still_surroundings", "ours_recall_by_magnitude",
+        "repeated_frames_flagged_mean_pct",
+    }  # fmt: skip
+    for name, score in over["classes"]["ours"].items():
+        per_seed = [
+            seed["classes"]["ours"][name]["recall"]
+            for seed in data["per_seed"].values()
+            if name in seed["classes"]["ours"]
+        ]
+        assert score["recall_range"] == [min(per_seed), max(per_seed)], name
+        assert abs(score["recall"] - np.mean(per_seed)) <= 1e-4, name  # rounded figures
+        assert score["per_seed"]["0" if "0" in score["per_seed"] else "1"]
+    assert "P seeds" in terminal and "per schedule (seed)" in terminal
+    assert "the mean over 3 schedules of failures (seeds 0, 1, 2)" in terminal
+    html = (out / "index.html").read_text()
+    assert "Per class over 3 schedules of failures (seeds 0, 1, 2)" in html
+    assert "Per schedule of failures" in html and "seed 2: P / R" in html

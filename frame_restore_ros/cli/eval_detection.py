@@ -55,9 +55,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "exist (--overwrite replaces it); neither may be or lie inside an input. Frames\n"
         "smaller than one 16x16 patch are skipped, and a clip left without frames is left\n"
         "out, each with a warning; when no clip is left, nothing is written (exit 2).\n\n"
+        "One --seed is one schedule of failures (which frames get which class); --seeds 0,1,2\n"
+        "scores several in one run, each clip read and streamed untouched once: per class the\n"
+        "mean over the schedules of the clip averages, with a 95 % interval of that mean (the\n"
+        "clips resampled, the same in every schedule, then each schedule's scored frames of\n"
+        "each clip), the range of the schedules' figures and each one's (JSON: over_seeds,\n"
+        "per_seed; each schedule's figures are what --seed gives).\n\n"
         f"classes: {', '.join(CLASSES)}\n\n"
         "example: frame-restore eval-detection --data ../shared/data --data sample:bikes.mp4 \\\n"
-        "           --max-frames 300 -o out/eval-detection --json out/eval-detection.json",
+        "           --max-frames 300 -o out/eval-detection --json out/eval-detection.json\n"
+        "         frame-restore eval-detection --data ../shared/data --data sample:bikes.mp4 \\\n"
+        "           --max-frames 300 --seeds 0,1,2 -o out/eval-seeds --json out/eval-seeds.json",
     )
     p.add_argument(
         "--data",
@@ -77,7 +85,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--gallery", type=int, default=3, help="worst clean frames shown per clip (default: 3)"
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the injection (default: 0)")
+    seeds = p.add_mutually_exclusive_group()
+    seeds.add_argument(
+        "--seed",
+        type=int,
+        help="seed of the injection: one schedule of failures (default: 0; clip k of the run "
+        "uses seed + k)",
+    )
+    seeds.add_argument(
+        "--seeds",
+        type=seed_list,
+        metavar="S,S,...",
+        help="several schedules of failures in one run, a comma-separated list of distinct "
+        "integers >= 0 (e.g. 0,1,2): each clip is read and streamed untouched once, injected "
+        "once per seed; per class the mean over the schedules of the clip averages, the range "
+        "of the schedules' figures and each one's, and a 95 %% interval of the mean (clips "
+        "resampled, then each schedule's scored frames of each clip). One seed: the same run "
+        "as --seed",
+    )
     add_output(
         p,
         "report folder: index.html and images/; one that exists must be empty, or an earlier "
@@ -98,6 +123,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_no_progress(p)
     p.set_defaults(handler=run)
+
+
+def seed_list(text: str) -> list[int]:
+    """Parse ``--seeds``: comma-separated distinct integers >= 0 ("0,1,2").
+
+    Raises ArgumentTypeError naming the problem (an empty list or item, a non-integer, a
+    negative or repeated seed).
+    """
+    from frame_restore_ros.evaluation.detection_scores import check_seeds
+
+    parts = [part.strip() for part in text.split(",")]
+    if not any(parts):
+        raise argparse.ArgumentTypeError(f"names no seed, got {text!r} (e.g. 0,1,2)")
+    if "" in parts:
+        raise argparse.ArgumentTypeError(f"an empty item in {text!r} (e.g. 0,1,2)")
+    try:
+        seeds = [int(part) for part in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be integers separated by commas (e.g. 0,1,2), got {text!r}"
+        ) from None
+    try:
+        check_seeds(seeds)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return seeds
 
 
 def clip_name(source: str, name: str) -> str:
@@ -241,11 +292,12 @@ def run(args: argparse.Namespace) -> int:
     from frame_restore_ros.detection.autoware_baseline import AutowareBlockDetector
     from frame_restore_ros.detection.detector import FailureDetector
     from frame_restore_ros.evaluation.detection_report import write_report
+    from frame_restore_ros.evaluation.detection_schedules import SchedulesReport
     from frame_restore_ros.evaluation.detection_scores import (
         CLASSES,
         PATCH,
         clean_statistics,
-        evaluate_detection,
+        evaluate_schedules,
         format_report,
     )
 
@@ -269,11 +321,17 @@ def run(args: argparse.Namespace) -> int:
     if not clips:
         raise ValueError(f"no camera images in --data {', '.join(sources)}: nothing to score")
     print(f"{len(clips)} clips: {', '.join(clips)}")
-    report = evaluate_detection(
+    seeds = args.seeds or [0 if args.seed is None else args.seed]
+    if len(seeds) > 1:
+        print(
+            f"{len(seeds)} schedules of failures, seeds {', '.join(map(str, seeds))}: each clip "
+            f"streamed untouched once and injected {len(seeds)} times"
+        )
+    reports = evaluate_schedules(
         clips,
         FailureDetector,
         AutowareBlockDetector().detect,
-        seed=args.seed,
+        seeds=seeds,
         kinds=kinds,
         every=args.every,
         gallery=args.gallery,
@@ -281,6 +339,8 @@ def run(args: argparse.Namespace) -> int:
         total=total or None,
         frame_rates=rates,
     )
+    # One seed: the report (and JSON) of --seed; several: their means and each one's.
+    report = reports[seeds[0]] if len(seeds) == 1 else SchedulesReport(reports)
     if not report.clips:  # each clip left out was named in a warning
         raise ValueError(
             f"no clip of --data {', '.join(sources)} has a frame of at least {PATCH}x{PATCH} "
@@ -298,7 +358,7 @@ def run(args: argparse.Namespace) -> int:
             "max_frames": args.max_frames,
             "stride": args.stride,
             "every": args.every,
-            "seed": args.seed,
+            **({"seed": seeds[0]} if len(seeds) == 1 else {"seeds": seeds}),
             "patch": PATCH,
             "classes": list(kinds),
         },

@@ -1,4 +1,4 @@
-"""95 % bootstrap intervals of the detection scores averaged over clips.
+"""95 % bootstrap intervals of the detection scores averaged over clips (and schedules).
 
 A class's precision and recall are averages over the clips of per-clip figures, each from a few
 injected frames (a failure every third frame, the classes taking turns: 5-30 frames per class
@@ -8,6 +8,15 @@ a two-level percentile bootstrap: the clips with replacement, then each drawn cl
 frames with replacement, and the same per-clip figures as :class:`~.detection_scores.Score`
 (recall = found / positives; precision = found / flagged, 1 when nothing was flagged), averaged
 over the drawn clips that hold a positive (as the point figure is).
+
+Over several schedules of failures (``eval-detection --seeds``) the point figure is the mean over
+the schedules of each one's clip average. Its interval draws the clips once for all schedules (a
+clip drawn is drawn in every schedule: the footage is shared), then each drawn clip's scored
+frames within each schedule apart, and computes the same statistic: per schedule the average over
+the drawn clips with a positive in it, then the mean over the schedules left with one. The
+frames of all schedules are pooled per clip, but never mixed across schedules: a frame drawn for
+one schedule stands in for that schedule's frames only, so the schedule-to-schedule variation of
+the damage is in the interval, and the figure resampled is the one reported.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ RESAMPLES = 1000  # bootstrap draws: the interval's ends move by ~0.005 between 
 def clip_average_intervals(
     per_clip: Sequence[np.ndarray], resamples: int = RESAMPLES, seed: int = 0
 ) -> dict[str, tuple[float, float]]:
-    """95 % intervals of the clip-averaged precision and recall.
+    """95 % intervals of the clip-averaged precision and recall (one schedule).
 
     Args:
         per_clip: one (frames, 3) int array per clip of (found, missed, false) patch counts per
@@ -32,21 +41,78 @@ def clip_average_intervals(
     Returns:
         {"precision": (low, high), "recall": (low, high)}; empty when no clip holds a positive.
     """
-    clips = [np.asarray(counts, dtype=np.int64).reshape(-1, 3) for counts in per_clip]
-    clips = [counts for counts in clips if counts[:, :2].sum() > 0]
+    return schedule_average_intervals([per_clip], resamples, seed)
+
+
+def schedule_average_intervals(
+    per_schedule: Sequence[Sequence[np.ndarray]], resamples: int = RESAMPLES, seed: int = 0
+) -> dict[str, tuple[float, float]]:
+    """95 % intervals of the mean over schedules of the clip-averaged precision and recall.
+
+    Args:
+        per_schedule: per schedule, one (frames, 3) int array per clip as in
+            :func:`clip_average_intervals`, the same clips in the same order in every schedule
+            (a clip the schedule scored no frame of: an empty array). A schedule's average
+            leaves out its clips without a positive, and the mean leaves out the schedules
+            without one, as the point figure does.
+        resamples: bootstrap draws; seed: of the draws. With one schedule the draws, and so the
+            interval, are those of :func:`clip_average_intervals`.
+    Returns:
+        {"precision": (low, high), "recall": (low, high)}; empty when no clip holds a positive.
+    """
+    schedules = [[_counts(counts) for counts in per_clip] for per_clip in per_schedule]
+    if len({len(per_clip) for per_clip in schedules}) > 1:
+        raise ValueError("every schedule must list the same clips")
+    # The clips with a positive in some schedule, each as (schedules, frames x 3) counts.
+    clips = [
+        counts
+        for counts in zip(*schedules, strict=True)
+        if any(_positives(frames) for frames in counts)
+    ]
     if not clips:
         return {}
     rng = np.random.default_rng(seed)
-    # Each clip's frames resampled `resamples` times: (resamples, 3) summed counts per draw.
-    draws = []
-    for counts in clips:
-        picks = rng.integers(0, len(counts), size=(resamples, len(counts)))
-        draws.append(counts[picks].sum(axis=1))
-    sums = np.stack(draws)  # (clips, resamples, 3)
-    # The clips drawn with replacement; a clip drawn twice takes two independent frame draws.
+    # Each clip's frames of each schedule resampled `resamples` times, summed per draw.
+    sums = np.zeros((len(schedules), len(clips), resamples, 3), np.int64)
+    for index, counts in enumerate(clips):
+        for schedule, frames in enumerate(counts):
+            if _positives(frames):  # else no draw holds a positive: the clip never counts here
+                picks = rng.integers(0, len(frames), size=(resamples, len(frames)))
+                sums[schedule, index] = frames[picks].sum(axis=1)
+    # The clips drawn with replacement, the same clips in every schedule; a clip drawn twice
+    # takes two independent frame draws (schedules' frame draws are independent already).
     chosen = rng.integers(0, len(clips), size=(resamples, len(clips)))
     which = rng.integers(0, resamples, size=(resamples, len(clips)))
-    found, missed, false = np.moveaxis(sums[chosen, which], -1, 0)  # each (resamples, clips)
+    totals = {"precision": np.zeros(resamples), "recall": np.zeros(resamples)}
+    counted = np.zeros(resamples, np.int64)  # schedules with a drawn positive, per resample
+    for schedule_sums in sums:
+        means = _clip_means(schedule_sums[chosen, which])
+        usable = ~np.isnan(means["recall"])
+        counted += usable
+        for name, values in means.items():
+            totals[name][usable] += values[usable]
+    out = {}
+    for name, total in totals.items():
+        means = total[counted > 0] / counted[counted > 0]
+        low, high = np.percentile(means, [2.5, 97.5])
+        out[name] = (float(low), float(high))
+    return out
+
+
+def _counts(counts: np.ndarray) -> np.ndarray:
+    return np.asarray(counts, dtype=np.int64).reshape(-1, 3)
+
+
+def _positives(counts: np.ndarray) -> bool:
+    return bool(counts[:, :2].sum() > 0)
+
+
+def _clip_means(drawn: np.ndarray) -> dict[str, np.ndarray]:
+    """Average the per-clip figures of (resamples, clips, 3) drawn counts over their clips.
+
+    Only clips with a positive count; NaN where a resample drew none.
+    """
+    found, missed, false = np.moveaxis(drawn, -1, 0)  # each (resamples, clips)
     positives = found + missed
     held = positives > 0
     recall = np.divide(found, positives, out=np.zeros(found.shape), where=held)
@@ -56,10 +122,10 @@ def clip_average_intervals(
     usable = counted > 0
     out = {}
     for name, values in (("precision", precision), ("recall", recall)):
-        means = (values * held).sum(axis=1)[usable] / counted[usable]
-        low, high = np.percentile(means, [2.5, 97.5])
-        out[name] = (float(low), float(high))
+        means = np.full(len(counted), np.nan)
+        means[usable] = (values * held).sum(axis=1)[usable] / counted[usable]
+        out[name] = means
     return out
 
 
-__all__ = ["RESAMPLES", "clip_average_intervals"]
+__all__ = ["RESAMPLES", "clip_average_intervals", "schedule_average_intervals"]

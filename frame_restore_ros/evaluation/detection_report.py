@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 
@@ -19,7 +20,13 @@ from frame_restore_ros.evaluation.detection_scores import (
     DetectionReport,
     magnitude_labels,
     with_interval,
+    with_range,
 )
+
+if TYPE_CHECKING:
+    from frame_restore_ros.evaluation.detection_schedules import SchedulesReport
+
+    Report = DetectionReport | SchedulesReport
 
 STYLE = (
     "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin:.5em 0}"
@@ -45,17 +52,21 @@ def _table(header: list[str], rows: list[list[object]], bad: list[list[bool]]) -
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def _class_table(report: DetectionReport, target: float) -> str:
+def _class_table(report: Report, target: float) -> str:
+    """Render the per-class table; over several schedules with the range of their figures."""
+    several = len(getattr(report, "seeds", [])) > 1
     ours, base = report.averages("ours"), report.averages("baseline")
-    pixels = report.as_dict()["ours_pixel_level"]
+    pixels = report.pixel_level()
     rows, bad = [], []
     for name, score in ours.items():
         other, pixel = base.get(name, {}), pixels.get(name, {})
+        ranges = [with_range(score, "precision"), with_range(score, "recall")]
         rows.append(
             [
                 name,
                 with_interval(score, "precision"),
                 with_interval(score, "recall"),
+                *(ranges if several else []),
                 f"{score['class_accuracy']:.3f}",
                 f"{other.get('precision', float('nan')):.3f}",
                 f"{other.get('recall', float('nan')):.3f}",
@@ -66,18 +77,47 @@ def _class_table(report: DetectionReport, target: float) -> str:
             ]
         )
         low = [score["precision"] < target, score["recall"] < target]
-        bad.append([False, *low, *[False] * 7])
+        bad.append([False, *low, *[False] * (len(rows[-1]) - 3)])
     for name, pixel in pixels.items():  # no patch was half failed: thin lines
         if name not in ours:
-            rows.append([name, *["-"] * 5, 0, "-"])
+            rows.append([name, *["-"] * (7 if several else 5), 0, "-"])
             rows[-1] += [f"{pixel['precision']:.3f}", f"{pixel['recall']:.3f}"]
-            bad.append([False] * 10)
-    header = ["class", "ours P [95 %]", "ours R [95 %]", "class ok", "autoware P", "autoware R"]
+            bad.append([False] * len(rows[-1]))
+    header = ["class", "ours P [95 %]", "ours R [95 %]"]
+    header += ["ours P, schedules' range", "ours R, schedules' range"] if several else []
+    header += ["class ok", "autoware P", "autoware R"]
     extra = ["positive patches", "clips", "ours pixel P (pooled)", "ours pixel R (pooled)"]
     return _table([*header, *extra], rows, bad)
 
 
-def _false_alarm_table(report: DetectionReport, max_pct: float, min_clean: float) -> str:
+def _seed_table(report: Report, target: float) -> str:
+    """Render each schedule's precision / recall per class ("" for one schedule)."""
+    seeds = getattr(report, "seeds", [])
+    if len(seeds) < 2:
+        return ""
+    rows, bad = [], []
+    for name, score in report.averages("ours").items():
+        row: list[object] = [name]
+        marks = [False]
+        for seed in seeds:
+            figures = score["per_seed"].get(str(seed))
+            row.append(
+                "-" if figures is None else f"{figures['precision']:.3f} / {figures['recall']:.3f}"
+            )
+            marks.append(
+                figures is not None and min(figures["precision"], figures["recall"]) < target
+            )
+        rows.append(row)
+        bad.append(marks)
+    header = ["class", *(f"seed {seed}: P / R" for seed in seeds)]
+    return (
+        "<h3>Per schedule of failures</h3><p>Ours, precision / recall averaged over the clips, "
+        "one column per seed (<code>--seed N</code> gives the same figures).</p>"
+        + _table(header, rows, bad)
+    )
+
+
+def _false_alarm_table(report: Report, max_pct: float, min_clean: float) -> str:
     rows, bad = [], []
     for name, clip in report.clips.items():
         mine, theirs = clip.false_alarms.as_dict(), clip.false_alarms_baseline.as_dict()
@@ -102,7 +142,7 @@ def _false_alarm_table(report: DetectionReport, max_pct: float, min_clean: float
     return _table([*header, *extra], rows, bad)
 
 
-def _still_surroundings(report: DetectionReport) -> str:
+def _still_surroundings(report: Report) -> str:
     """Render frozen tiles over still surroundings (outside their class's score) as a line."""
     still = report.still_surroundings()
     if not still:
@@ -115,7 +155,7 @@ def _still_surroundings(report: DetectionReport) -> str:
     return f"<p>Frozen tiles over still surroundings (not in the table): {items}.</p>"
 
 
-def _magnitude_table(report: DetectionReport, target: float) -> str:
+def _magnitude_table(report: Report, target: float) -> str:
     """Render recall per class and damage-magnitude bin (pooled over the clips) as a table."""
     magnitudes = report.recall_by_magnitude()
     if not magnitudes:
@@ -148,8 +188,30 @@ def _legend() -> str:
     )
 
 
+def _class_heading(report: Report) -> str:
+    """Say what the class table holds: one schedule's averages, or their mean over several."""
+    seeds = getattr(report, "seeds", [])
+    if len(seeds) < 2:
+        return "<h2>Per class (patch level, averaged over the clips; pixel level pooled)</h2>"
+    return (
+        f"<h2>Per class over {len(seeds)} schedules of failures (seeds "
+        f"{', '.join(map(str, seeds))})</h2><p>Patch level: the mean over the schedules of "
+        "each one's average over the clips, with a 95 % interval (the clips resampled, the "
+        "same in every schedule, then each schedule's scored frames of each clip) and the "
+        "range of the schedules' figures; pixel level and recall by magnitude pooled over the "
+        "clips and schedules; over still surroundings and repeated frames, the mean over the "
+        "schedules.</p>"
+    )
+
+
+def _over_schedules(report: Report) -> str:
+    """Return " (the mean over the N schedules)" for several schedules, else ""."""
+    seeds = getattr(report, "seeds", [])
+    return f" (the mean over the {len(seeds)} schedules)" if len(seeds) > 1 else ""
+
+
 def write_report(
-    report: DetectionReport,
+    report: Report,
     folder: Path,
     command: str,
     data: str,
@@ -167,11 +229,11 @@ def write_report(
         "<!doctype html><meta charset=utf-8><title>Failure detection</title>",
         f"<style>{STYLE}</style><h1>Failure detection</h1>",
         f"<p><code>{html.escape(command)}</code><br>data: {html.escape(data)}</p>",
-        "<h2>Per class (patch level, averaged over the clips; pixel level pooled)</h2>",
+        _class_heading(report),
         f"<p>Shaded: below {target:.2f}. Frozen classes count from the second frozen frame, "
         "where the tile's surroundings move (the band around it changed by more than "
         f"{SURROUNDINGS_MOVE:g} levels since the true frame before).</p>",
-        _class_table(report, target),
+        _class_table(report, target) + _seed_table(report, target),
         _still_surroundings(report),
         _magnitude_table(report, target),
         "<h2>False alarms on the untouched clips</h2>",
@@ -179,7 +241,7 @@ def write_report(
         f"{100 * min_clean_frames:.0f} % of frames left unaltered.</p>",
         _false_alarm_table(report, max_false_alarm_pct, min_clean_frames),
         f"<p>Repeated frames: ours flagged "
-        f"{report.as_dict()['repeated_frames_flagged_mean_pct']:.3f} % of their pixels "
+        f"{round(report.repeated_mean_pct(), 4):.3f} % of their pixels{_over_schedules(report)} "
         "beyond the failure they show again (a driver re-sends the frame it sent, failure "
         "included; nothing else in it is new).</p>",
         f"<p>Colours: {_legend()}</p>",

@@ -39,6 +39,7 @@ import heapq
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -49,6 +50,9 @@ from frame_restore_ros.detection.failures import FailureKind
 from frame_restore_ros.evaluation.detection_intervals import clip_average_intervals
 from frame_restore_ros.synthetic.corruption import Corruption, FreezeEpisode
 from frame_restore_ros.synthetic.injection import InjectionItem
+
+if TYPE_CHECKING:
+    from frame_restore_ros.evaluation.detection_schedules import SchedulesReport
 
 log = logging.getLogger(__name__)
 PATCH = 16  # side (pixels) of the square patches frames are scored on
@@ -249,7 +253,8 @@ class ClipReport:
         }
 
 
-def _pooled(scores: Iterable[dict[str, Score]]) -> dict[str, Score]:
+def pooled(scores: Iterable[dict[str, Score]]) -> dict[str, Score]:
+    """Per class, the counts of ``scores`` (per-class dicts) added up."""
     total: dict[str, Score] = {}
     for per_class in scores:
         for name, score in per_class.items():
@@ -267,15 +272,15 @@ class DetectionReport:
     @property
     def ours(self) -> dict[str, Score]:
         """Per class, counts pooled over the clips."""
-        return _pooled(clip.ours for clip in self.clips.values())
+        return pooled(clip.ours for clip in self.clips.values())
 
     @property
     def baseline(self) -> dict[str, Score]:
-        return _pooled(clip.baseline for clip in self.clips.values())
+        return pooled(clip.baseline for clip in self.clips.values())
 
     @property
     def pixels(self) -> dict[str, Score]:
-        return _pooled(clip.pixels for clip in self.clips.values())
+        return pooled(clip.pixels for clip in self.clips.values())
 
     @property
     def false_alarms(self) -> dict[str, FalseAlarms]:
@@ -292,19 +297,9 @@ class DetectionReport:
         clips and their scored frames resampled (:mod:`.detection_intervals`).
         """
         out: dict[str, dict] = {}
-        names = dict.fromkeys(n for clip in self.clips.values() for n in clip.ours)
-        for name in names:
-            scores = [
-                getattr(clip, which)[name]
-                for clip in self.clips.values()
-                if name in clip.ours and clip.ours[name].positives
-            ]
-            if not scores:
-                continue
-            out[name] = {
-                "precision": round(float(np.mean([s.precision for s in scores])), 4),
-                "recall": round(float(np.mean([s.recall for s in scores])), 4),
-                "class_accuracy": round(float(np.mean([s.class_accuracy for s in scores])), 4),
+        for name, per_clip in class_scores(self.clips, which).items():
+            scores = list(per_clip.values())
+            out[name] = {figure: round(mean_figure(scores, figure), 4) for figure in AVERAGED} | {
                 "clips": len(scores),
                 "positives": sum(s.positives for s in scores),
             }
@@ -318,18 +313,14 @@ class DetectionReport:
 
         Only clips with such positives count; those tiles are outside the class's own score.
         """
-        out: dict[str, dict[str, float]] = {}
-        names = dict.fromkeys(n for clip in self.clips.values() for n in clip.still)
-        for name in names:
-            scores = [c.still[name] for c in self.clips.values() if name in c.still]
-            scores = [s for s in scores if s.positives]
-            if scores:
-                out[name] = {
-                    "recall": round(float(np.mean([s.recall for s in scores])), 4),
-                    "clips": len(scores),
-                    "positives": sum(s.positives for s in scores),
-                }
-        return out
+        return {
+            name: {
+                "recall": round(mean_figure(scores.values(), "recall"), 4),
+                "clips": len(scores),
+                "positives": sum(s.positives for s in scores.values()),
+            }
+            for name, scores in still_scores(self.clips).items()
+        }
 
     def recall_by_magnitude(self) -> dict[str, dict[str, dict[str, float]]]:
         """Per class, per damage-magnitude bin ("3-6" levels ... ">=20"): positives and recall.
@@ -337,46 +328,109 @@ class DetectionReport:
         Pooled over the clips (a bin holds few patches per clip); bins without positives are
         left out.
         """
-        totals: dict[str, np.ndarray] = {}
-        for clip in self.clips.values():
-            for name, counts in clip.magnitudes.items():
-                totals[name] = totals.get(name, 0) + counts
-        out: dict[str, dict[str, dict[str, float]]] = {}
-        for name, (positives, found) in totals.items():
-            bins = {
-                label: {"positives": int(p), "recall": round(float(f) / float(p), 4)}
-                for label, p, f in zip(magnitude_labels(), positives, found, strict=True)
-                if p
-            }
-            if bins:
-                out[name] = bins
-        return out
+        return magnitude_recalls(self.clips.values())
+
+    def pixel_level(self) -> dict[str, dict[str, float]]:
+        """Per class, pixel-level precision and recall pooled over the clips (thin lines)."""
+        return pixel_figures(self.pixels)
+
+    def repeated_mean_pct(self) -> float:
+        """Return the flagged % of repeated frames' pixels beyond the failure they show again.
+
+        The mean over the clips with repeated frames of each clip's (rounded) mean.
+        """
+        repeated = [clip.repeated for clip in self.clips.values() if clip.repeated.flagged]
+        return float(np.mean([r.as_dict()["mean_pct"] for r in repeated])) if repeated else 0.0
 
     def as_dict(self) -> dict:
-        repeated = [clip.repeated for clip in self.clips.values() if clip.repeated.flagged]
         return {
             "clips": {name: clip.as_dict() for name, clip in self.clips.items()},
             "classes": {"ours": self.averages("ours"), "autoware": self.averages("baseline")},
-            "ours_pixel_level": {  # pooled over the clips; thin lines are judged here
-                name: {"precision": round(s.precision, 4), "recall": round(s.recall, 4)}
-                for name, s in self.pixels.items()
-            },
+            "ours_pixel_level": self.pixel_level(),  # pooled over the clips; thin lines
             "still_surroundings": self.still_surroundings(),
             "ours_recall_by_magnitude": self.recall_by_magnitude(),
-            "false_alarms": {
-                "ours_worst_mean_pct": max(
-                    (c.false_alarms.as_dict()["mean_pct"] for c in self.clips.values()), default=0
-                ),
-                "ours_worst_altered_frames": max(
-                    (c.false_alarms.as_dict()["altered_frames"] for c in self.clips.values()),
-                    default=0,
-                ),
-            },
-            "repeated_frames_flagged_mean_pct": round(
-                float(np.mean([r.as_dict()["mean_pct"] for r in repeated])) if repeated else 0.0,
-                4,
-            ),
+            "false_alarms": worst_false_alarms(self.clips.values()),
+            "repeated_frames_flagged_mean_pct": round(self.repeated_mean_pct(), 4),
         }
+
+
+AVERAGED = ("precision", "recall", "class_accuracy")  # the figures averaged over the clips
+
+
+def class_scores(clips: dict[str, ClipReport], which: str = "ours") -> dict[str, dict[str, Score]]:
+    """Per class, clip name -> its ``which`` score ("ours", "baseline"), in the clips' order.
+
+    Only the clips where the class had positives (ours decides: the truth is the same).
+    """
+    out: dict[str, dict[str, Score]] = {}
+    names = dict.fromkeys(n for clip in clips.values() for n in clip.ours)
+    for name in names:
+        scores = {
+            clip_name: getattr(clip, which)[name]
+            for clip_name, clip in clips.items()
+            if name in clip.ours and clip.ours[name].positives
+        }
+        if scores:
+            out[name] = scores
+    return out
+
+
+def mean_figure(scores: Iterable[Score], figure: str) -> float:
+    """Return the mean over ``scores`` of one figure ("precision", "recall", ...)."""
+    return float(np.mean([getattr(score, figure) for score in scores]))
+
+
+def still_scores(clips: dict[str, ClipReport]) -> dict[str, dict[str, Score]]:
+    """Per frozen class, clip name -> its score over still surroundings.
+
+    Only the clips where the class had positives over still surroundings.
+    """
+    out: dict[str, dict[str, Score]] = {}
+    names = dict.fromkeys(n for clip in clips.values() for n in clip.still)
+    for name in names:
+        scores = {
+            clip_name: clip.still[name]
+            for clip_name, clip in clips.items()
+            if name in clip.still and clip.still[name].positives
+        }
+        if scores:
+            out[name] = scores
+    return out
+
+
+def magnitude_recalls(clips: Iterable[ClipReport]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per class and magnitude bin: positives and recall, pooled over ``clips``."""
+    totals: dict[str, np.ndarray] = {}
+    for clip in clips:
+        for name, counts in clip.magnitudes.items():
+            totals[name] = totals.get(name, 0) + counts
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for name, (positives, found) in totals.items():
+        bins = {
+            label: {"positives": int(p), "recall": round(float(f) / float(p), 4)}
+            for label, p, f in zip(magnitude_labels(), positives, found, strict=True)
+            if p
+        }
+        if bins:
+            out[name] = bins
+    return out
+
+
+def pixel_figures(pixels: dict[str, Score]) -> dict[str, dict[str, float]]:
+    """Per class, the rounded precision and recall of pooled pixel-level counts."""
+    return {
+        name: {"precision": round(s.precision, 4), "recall": round(s.recall, 4)}
+        for name, s in pixels.items()
+    }
+
+
+def worst_false_alarms(clips: Iterable[ClipReport]) -> dict[str, float]:
+    """Return the worst clip's mean flagged % and share of frames altered (untouched)."""
+    alarms = [clip.false_alarms.as_dict() for clip in clips]
+    return {
+        "ours_worst_mean_pct": max((a["mean_pct"] for a in alarms), default=0),
+        "ours_worst_altered_frames": max((a["altered_frames"] for a in alarms), default=0),
+    }
 
 
 def patch_coverage(mask: np.ndarray, patch: int) -> np.ndarray:
@@ -573,17 +627,43 @@ def evaluate_clip(
     naming the clip and the first one's size; a clip left without a frame is left out of
     ``report`` (:func:`_note_too_small`).
     """
+    schedule = [(report, seed)]
+    clips = evaluate_clip_schedules(
+        name, frames, make_detector, baseline, schedule, patch, kinds, every, gallery, frame_rate
+    )
+    return clips[0]
+
+
+def evaluate_clip_schedules(
+    name: str,
+    frames: Iterable[np.ndarray],
+    make_detector: Callable[[], FailureDetector],
+    baseline: Callable[[np.ndarray], np.ndarray] | None,
+    schedules: Sequence[tuple[DetectionReport, int]],
+    patch: int = PATCH,
+    kinds: Sequence[str] = tuple(CLASSES),
+    every: int = 3,
+    gallery: int = 3,
+    frame_rate: float | None = None,
+) -> list[ClipReport]:
+    """Stream one clip once: untouched, and injected on each schedule; return its reports.
+
+    ``schedules``: (report, seed of the clip's schedule) pairs; each report gets the clip's
+    scores under its schedule, as :func:`evaluate_clip` with that seed gives them. The
+    untouched stream runs once, through one detector (and the baseline once): its false
+    alarms, scene cuts and gallery are the same objects in every schedule's clip report. Each
+    frame goes through the untouched detector, then each schedule's injected detector in turn.
+    Other arguments as in :func:`evaluate_clip`.
+    """
     unknown = [kind for kind in kinds if kind not in CLASSES]
     if unknown:
         raise ValueError(f"unknown classes {unknown}; choose from {', '.join(CLASSES)}")
-    clip = report.clips.setdefault(name, ClipReport())
-    clean_detector, injected_detector = make_detector(), make_detector()
-    # No injection during the detector's onset warm-up (stand-ins without a config: none).
-    config = getattr(injected_detector, "config", None)
-    lead_in = config.onset_warmup_frames if isinstance(config, DetectorConfig) else 0
-    schedule = _Schedule(kinds, every, np.random.default_rng(seed), lead_in)
-    previous: np.ndarray | None = None
-    previous_failed: np.ndarray | None = None  # the failed pixels of the frame the stream showed
+    clean_detector = make_detector()
+    streams = [
+        _InjectedStream.start(name, report, make_detector(), kinds, every, seed)
+        for report, seed in schedules
+    ]
+    clip = streams[0].clip  # holds the untouched stream's scores
     previous_true: np.ndarray | None = None  # the true frame before this one
     skipped, first_skipped = 0, ""  # frames smaller than a patch, and why the first was skipped
     for index, frame in enumerate(frames):
@@ -600,30 +680,87 @@ def evaluate_clip(
         base_clean = baseline(frame) if baseline is not None else None
         if base_clean is not None:
             clip.false_alarms_baseline.add(base_clean, patch)
-        damage = schedule.damage(index, frame, previous)
-        before, previous_true = previous_true, frame
+        for stream in streams:
+            stream.step(index, frame, previous_true, stamp, patch, baseline)
+        previous_true = frame
+    for stream in streams:
+        _share_untouched(clip, stream.clip)
+    if skipped:
+        _note_too_small([stream.report for stream in streams], name, skipped, first_skipped)
+    return [stream.clip for stream in streams]
+
+
+def _share_untouched(source: ClipReport, target: ClipReport) -> None:
+    """Give ``target`` the untouched stream's scores of ``source`` (the same objects)."""
+    target.shape = source.shape
+    target.false_alarms = source.false_alarms
+    target.false_alarms_baseline = source.false_alarms_baseline
+    target.worst = source.worst
+    target.scene_cuts = source.scene_cuts
+
+
+@dataclass
+class _InjectedStream:
+    """One schedule's injected stream through a clip: its detector, schedule and scores."""
+
+    clip: ClipReport
+    report: DetectionReport
+    detector: FailureDetector
+    schedule: _Schedule
+    previous: np.ndarray | None = None  # the frame the stream showed last
+    previous_failed: np.ndarray | None = None  # its failed pixels (None: it showed no failure)
+
+    @classmethod
+    def start(
+        cls,
+        name: str,
+        report: DetectionReport,
+        detector: FailureDetector,
+        kinds: Sequence[str],
+        every: int,
+        seed: int,
+    ) -> _InjectedStream:
+        """Open clip ``name`` in ``report`` for a stream damaged on the schedule of ``seed``."""
+        # No injection during the detector's onset warm-up (stand-ins without a config: none).
+        config = getattr(detector, "config", None)
+        lead_in = config.onset_warmup_frames if isinstance(config, DetectorConfig) else 0
+        schedule = _Schedule(kinds, every, np.random.default_rng(seed), lead_in)
+        return cls(report.clips.setdefault(name, ClipReport()), report, detector, schedule)
+
+    def step(
+        self,
+        index: int,
+        frame: np.ndarray,
+        before: np.ndarray | None,
+        stamp: float | None,
+        patch: int,
+        baseline: Callable[[np.ndarray], np.ndarray] | None,
+    ) -> None:
+        """Damage frame ``index`` if the schedule says so, detect and score it.
+
+        ``frame``: the true frame; ``before``: the true frame before it (None: the first).
+        """
+        damage = self.schedule.damage(index, frame, self.previous)
         if damage is None:
-            previous, previous_failed = frame, None
-            injected_detector.detect(frame, stamp)
-            continue
+            self.previous, self.previous_failed = frame, None
+            self.detector.detect(frame, stamp)
+            return
         kind, corruption = damage
-        found = injected_detector.detect(corruption.damaged, stamp)
+        found = self.detector.detect(corruption.damaged, stamp)
         if corruption.event is FailureKind.REPEATED_FRAME:
             # The driver sent the shown frame again, with its failure if it had one: only flags
             # beyond that failure are false.
-            extra = found.mask if previous_failed is None else found.mask & ~previous_failed
-            clip.repeated.add(extra, patch)
-            continue
+            failed = self.previous_failed
+            extra = found.mask if failed is None else found.mask & ~failed
+            self.clip.repeated.add(extra, patch)
+            return
         # What the stream showed: a freeze or a repeat right after a failure keeps it.
-        previous, previous_failed = corruption.damaged, corruption.changed
-        _score(clip, kind, corruption, frame, before, found, patch, baseline)
-        if kind not in report.examples and corruption.mask.any():
-            report.examples[kind] = Shot(
+        self.previous, self.previous_failed = corruption.damaged, corruption.changed
+        _score(self.clip, kind, corruption, frame, before, found, patch, baseline)
+        if kind not in self.report.examples and corruption.mask.any():
+            self.report.examples[kind] = Shot(
                 0.0, index, corruption.damaged, found.labels.copy(), corruption.labels
             )
-    if skipped:
-        _note_too_small(report, name, skipped, first_skipped)
-    return clip
 
 
 def _too_small(frame: np.ndarray, index: int, patch: int) -> str | None:
@@ -634,18 +771,21 @@ def _too_small(frame: np.ndarray, index: int, patch: int) -> str | None:
     return f"frame {index} is {height}x{width}, smaller than one {patch}x{patch} scoring patch"
 
 
-def _note_too_small(report: DetectionReport, name: str, skipped: int, first: str) -> None:
+def _note_too_small(
+    reports: Sequence[DetectionReport], name: str, skipped: int, first: str
+) -> None:
     """Warn that ``skipped`` frames of clip ``name`` were too small (``first``: the first's why).
 
-    A clip none of whose frames was scored is left out of ``report``.
+    A clip none of whose frames was scored is left out of ``reports`` (one per schedule).
     """
-    scored = len(report.clips[name].false_alarms.flagged)
+    scored = len(reports[0].clips[name].false_alarms.flagged)
     if scored:
         log.warning(
             "clip %s: skipped %d of %d frames (first: %s)", name, skipped, skipped + scored, first
         )
         return
-    del report.clips[name]
+    for report in reports:
+        del report.clips[name]
     log.warning(
         "clip %s: left out, all its %d frames are too small (first: %s)", name, skipped, first
     )
@@ -762,34 +902,24 @@ def with_interval(score: dict, figure: str) -> str:
     return f"{score[figure]:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]"
 
 
-def format_report(report: DetectionReport) -> str:
-    """Render the report as plain-text tables (per-class averages, per-clip false alarms)."""
-    ours, base = report.averages("ours"), report.averages("baseline")
-    pixels = report.as_dict()["ours_pixel_level"]
-    lines = [
-        "per class, patch level, averaged over the clips (frozen: from the second frozen frame,"
-        " where the surroundings move), ours with a 95 % interval (clips and frames"
-        " resampled); pixel level pooled over the clips (thin lines cover under half a patch):",
-        f"  {'class':<16}{'ours P [95 %]':>24}{'ours R [95 %]':>24}{'class ok':>9}"
-        f"{'autoware P':>12}{'autoware R':>12}{'positives':>11}{'clips':>6}"
-        f"{'pixel P':>9}{'pixel R':>9}",
-    ]
-    nan = {"precision": float("nan"), "recall": float("nan")}
-    for name, score in ours.items():
-        other, pixel = base.get(name, nan), pixels.get(name, nan)
-        lines.append(
-            f"  {name:<16}{with_interval(score, 'precision'):>24}"
-            f"{with_interval(score, 'recall'):>24}"
-            f"{score['class_accuracy']:>9.3f}{other['precision']:>12.3f}{other['recall']:>12.3f}"
-            f"{score['positives']:>11}{score['clips']:>6}"
-            f"{pixel['precision']:>9.3f}{pixel['recall']:>9.3f}"
-        )
-    for name, pixel in pixels.items():  # no patch was half failed: thin lines
-        if name not in ours:
-            lines.append(
-                f"  {name:<16}{'-':>24}{'-':>24}{'-':>9}{'-':>12}{'-':>12}{0:>11}{'-':>6}"
-                f"{pixel['precision']:>9.3f}{pixel['recall']:>9.3f}"
-            )
+def with_range(score: dict, figure: str) -> str:
+    """Render the schedules' range of an averaged figure: "0.912-0.981" ("-" without one)."""
+    spread = score.get(f"{figure}_range")
+    return "-" if spread is None else f"{spread[0]:.3f}-{spread[1]:.3f}"
+
+
+def format_report(report: DetectionReport | SchedulesReport) -> str:
+    """Render the report as plain-text tables (per-class averages, per-clip false alarms).
+
+    ``report``: a :class:`DetectionReport`, or a :class:`.SchedulesReport` (several schedules
+    of failures): then the class table gives the mean over the schedules with
+    the range of their figures, and a table per schedule follows it.
+    """
+    seeds = getattr(report, "seeds", [])
+    several = len(seeds) > 1
+    lines = _class_lines(report, several)
+    if several:
+        lines += _seed_lines(report.averages("ours"), seeds)
     for name, still in report.still_surroundings().items():
         lines.append(
             f"  {name} over still surroundings (not in the class's score): recall"
@@ -799,7 +929,7 @@ def format_report(report: DetectionReport) -> str:
     if magnitudes:
         lines.append(
             "recall by damage magnitude (a patch's mean |damaged - true|, levels; pooled over"
-            " the clips; positives in brackets):"
+            f" the clips{' and schedules' if several else ''}; positives in brackets):"
         )
         for name, bins in magnitudes.items():
             cells = "  ".join(
@@ -817,12 +947,82 @@ def format_report(report: DetectionReport) -> str:
             f"altered {100 * mine['altered_frames']:.1f} %; autoware {theirs['mean_pct']:.3f} %, "
             f"altered {100 * theirs['altered_frames']:.1f} %{_cuts_note(clip.scene_cuts)}"
         )
-    repeated = report.as_dict()["repeated_frames_flagged_mean_pct"]
+    repeated = round(report.repeated_mean_pct(), 4)
     lines.append(
         f"repeated frames (no new failed pixel): ours flagged {repeated:.3f} % of pixels"
-        " beyond the failure they show again"
+        f" beyond the failure they show again{' (mean over the schedules)' if several else ''}"
     )
     return "\n".join(lines)
+
+
+def _class_lines(report: DetectionReport | SchedulesReport, several: bool) -> list[str]:
+    """Return the class table's lines; with ``several`` schedules, their mean and range."""
+    ours, base = report.averages("ours"), report.averages("baseline")
+    pixels = report.pixel_level()
+    spread, no_range = (
+        (f"{'P seeds':>13}{'R seeds':>13}", f"{'-':>13}{'-':>13}") if several else ("", "")
+    )
+    lines = [
+        _class_title(getattr(report, "seeds", []) if several else []),
+        f"  {'class':<16}{'ours P [95 %]':>24}{'ours R [95 %]':>24}{spread}{'class ok':>9}"
+        f"{'autoware P':>12}{'autoware R':>12}{'positives':>11}{'clips':>6}"
+        f"{'pixel P':>9}{'pixel R':>9}",
+    ]
+    nan = {"precision": float("nan"), "recall": float("nan")}
+    for name, score in ours.items():
+        other, pixel = base.get(name, nan), pixels.get(name, nan)
+        ranges = f"{with_range(score, 'precision'):>13}{with_range(score, 'recall'):>13}"
+        lines.append(
+            f"  {name:<16}{with_interval(score, 'precision'):>24}"
+            f"{with_interval(score, 'recall'):>24}{ranges if several else ''}"
+            f"{score['class_accuracy']:>9.3f}{other['precision']:>12.3f}{other['recall']:>12.3f}"
+            f"{score['positives']:>11}{score['clips']:>6}"
+            f"{pixel['precision']:>9.3f}{pixel['recall']:>9.3f}"
+        )
+    for name, pixel in pixels.items():  # no patch was half failed: thin lines
+        if name not in ours:
+            lines.append(
+                f"  {name:<16}{'-':>24}{'-':>24}{no_range}{'-':>9}{'-':>12}{'-':>12}{0:>11}"
+                f"{'-':>6}{pixel['precision']:>9.3f}{pixel['recall']:>9.3f}"
+            )
+    return lines
+
+
+def _class_title(seeds: Sequence[int]) -> str:
+    """Say what the class table holds: one schedule's figures, or the mean over ``seeds``."""
+    if not seeds:
+        return (
+            "per class, patch level, averaged over the clips (frozen: from the second frozen"
+            " frame, where the surroundings move), ours with a 95 % interval (clips and frames"
+            " resampled); pixel level pooled over the clips (thin lines cover under half a"
+            " patch):"
+        )
+    return (
+        f"per class, patch level: the mean over {len(seeds)} schedules of failures (seeds"
+        f" {', '.join(map(str, seeds))}) of the averages over the clips (frozen: from the second"
+        " frozen frame, where the surroundings move), ours with a 95 % interval (clips"
+        " resampled, then each schedule's scored frames of each clip) and the range of the"
+        " schedules' figures; pixel level pooled over the clips and schedules (thin lines cover"
+        " under half a patch):"
+    )
+
+
+def _seed_lines(ours: dict[str, dict], seeds: Sequence[int]) -> list[str]:
+    """Per class, each schedule's precision / recall averaged over the clips."""
+    lines = [
+        "per schedule (seed), ours precision / recall averaged over the clips:",
+        f"  {'class':<16}" + "".join(f"{f'seed {seed}':>16}" for seed in seeds),
+    ]
+    for name, score in ours.items():
+        cells = []
+        for seed in seeds:
+            figures = score["per_seed"].get(str(seed))
+            text = (
+                "-" if figures is None else f"{figures['precision']:.3f} / {figures['recall']:.3f}"
+            )
+            cells.append(f"{text:>16}")
+        lines.append(f"  {name:<16}{''.join(cells)}")
+    return lines
 
 
 def evaluate_detection(
@@ -845,25 +1045,66 @@ def evaluate_detection(
     frames per second of the clips whose rate is known (their frames are stamped). A clip
     without a frame of at least one patch is left out of the report (:func:`evaluate_clip`).
     """
+    reports = evaluate_schedules(
+        clips, make_detector, baseline, patch, [seed], kinds, every, gallery, progress, total,
+        frame_rates,
+    )  # fmt: skip
+    return reports[seed]
+
+
+def evaluate_schedules(
+    clips: dict[str, Callable[[], Iterable[np.ndarray]]],
+    make_detector: Callable[[], FailureDetector],
+    baseline: Callable[[np.ndarray], np.ndarray] | None = None,
+    patch: int = PATCH,
+    seeds: Sequence[int] = (0,),
+    kinds: Sequence[str] = tuple(CLASSES),
+    every: int = 3,
+    gallery: int = 3,
+    progress: bool = True,
+    total: int | None = None,
+    frame_rates: dict[str, float] | None = None,
+) -> dict[int, DetectionReport]:
+    """Score every clip on the schedule of failures of each of ``seeds``; return seed -> report.
+
+    Each report is what :func:`evaluate_detection` with that seed returns (clip ``k`` of
+    ``clips`` is damaged on the schedule of seed + k), but every clip is read and streamed
+    untouched once for all the seeds (:func:`evaluate_clip_schedules`): the reports share
+    their clips' untouched scores. ``seeds``: distinct, >= 0. Other arguments as in
+    :func:`evaluate_detection`.
+    """
+    check_seeds(seeds)
     rates = frame_rates or {}
-    report = DetectionReport()
-    with tqdm(total=total, desc="frames", unit="frame", disable=not progress) as bar:
+    reports = {seed: DetectionReport() for seed in seeds}
+    several = len(seeds) > 1
+    what = f"frames (untouched + {len(seeds)} schedules)" if several else "frames"
+    with tqdm(total=total, desc=what, unit="frame", disable=not progress) as bar:
         for offset, (name, open_frames) in enumerate(clips.items()):
             bar.set_postfix_str(name)
-            evaluate_clip(
-                name,
-                _counting(open_frames(), bar),
-                make_detector,
-                baseline,
-                report,
-                patch,
-                seed + offset,
-                kinds,
-                every,
-                gallery,
+            if several:
+                log.info(
+                    "clip %d/%d %s: untouched once, injected on the schedules of seeds %s",
+                    offset + 1, len(clips), name, ", ".join(map(str, seeds)),
+                )  # fmt: skip
+            schedules = [(report, seed + offset) for seed, report in reports.items()]
+            frames = _counting(open_frames(), bar)
+            evaluate_clip_schedules(
+                name, frames, make_detector, baseline, schedules, patch, kinds, every, gallery,
                 rates.get(name),
-            )
-    return report
+            )  # fmt: skip
+    return reports
+
+
+def check_seeds(seeds: Sequence[int]) -> None:
+    """Raise ValueError unless ``seeds`` are one or more distinct integers >= 0."""
+    if not seeds:
+        raise ValueError("no seed given: name at least one schedule of failures")
+    negative = [seed for seed in seeds if seed < 0]
+    if negative:
+        raise ValueError(f"seeds must be >= 0, got {', '.join(map(str, negative))}")
+    repeated = sorted({seed for seed in seeds if list(seeds).count(seed) > 1})
+    if repeated:
+        raise ValueError(f"each seed once: {', '.join(map(str, repeated))} given twice or more")
 
 
 def _counting(frames: Iterable[np.ndarray], bar: tqdm) -> Iterable[np.ndarray]:
