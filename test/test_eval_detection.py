@@ -495,8 +495,11 @@ def test_several_seeds_stream_each_clip_untouched_once(pan_clips):
     once; the baseline sees each true frame once; the untouched scores are shared, and equal a
     single seed's."""
     from frame_restore_ros.evaluation.detection_scores import (
+        DetectionReport,
+        evaluate_clip,
         evaluate_detection,
         evaluate_schedules,
+        schedule_stream,
     )
 
     made: list[ChangeFlagger] = []
@@ -530,11 +533,38 @@ def test_several_seeds_stream_each_clip_untouched_once(pan_clips):
         assert clips[1].false_alarms_baseline.flagged == (
             single.clips[name].false_alarms_baseline.flagged
         )
-    # Clip k is damaged on seed + k's schedule, on every seed (as --seed does it).
-    second = {"pan_b": pan_clips["pan_b"]}
+    # Clip k is damaged on schedule_stream(seed, k), on every seed (as --seed does it).
     for seed in SEEDS:
-        alone = evaluate_detection(_openers(second), ChangeFlagger, _dark, seed=seed + 1)
+        alone = DetectionReport()
+        evaluate_clip(
+            "pan_b", pan_clips["pan_b"], ChangeFlagger, _dark, alone,
+            seed=schedule_stream(seed, 1),
+        )  # fmt: skip
         assert reports[seed].clips["pan_b"].as_dict() == alone.clips["pan_b"].as_dict()
+
+
+def test_no_two_seeds_damage_their_clips_on_one_schedule(pan_clips):
+    """Two copies of one clip: were clip k of seed s damaged on stream s + k (as before), seed
+    0's second copy and seed 1's first would be the same run, figure for figure; each seed's
+    clips draw from streams of their own (seed 0's: stream k, its documented schedule)."""
+    from frame_restore_ros.evaluation.detection_scores import (
+        SCHEDULE_STRIDE,
+        evaluate_schedules,
+        schedule_stream,
+    )
+
+    frames = pan_clips["pan_a"]
+    twins = {"first": frames, "second": frames}
+    reports = evaluate_schedules(
+        _openers(twins), ChangeFlagger, _dark, seeds=(0, 1), progress=False
+    )
+    seed0_second = reports[0].clips["second"].as_dict()
+    seed1_first = reports[1].clips["first"].as_dict()
+    assert seed0_second["classes"] != seed1_first["classes"]
+    assert [schedule_stream(0, k) for k in range(3)] == [0, 1, 2]
+    streams = {schedule_stream(seed, k) for seed in range(4) for k in range(1000)}
+    assert len(streams) == 4000
+    assert schedule_stream(1, 0) == SCHEDULE_STRIDE
 
 
 def test_the_mean_over_seeds_is_the_mean_of_the_single_seed_runs(pan_clips):
@@ -645,7 +675,8 @@ def test_seeds_report_the_mean_each_schedule_and_its_range(
         ]
         assert score["recall_range"] == [min(per_seed), max(per_seed)], name
         assert abs(score["recall"] - np.mean(per_seed)) <= 1e-4, name  # rounded figures
-        assert score["per_seed"]["0" if "0" in score["per_seed"] else "1"]
+        assert len(score["per_seed"]) == len(per_seed), name  # the seeds that scored it
+        assert set(score["per_seed"]) <= {"0", "1", "2"}, name
     assert "P seeds" in terminal and "per schedule (seed)" in terminal
     assert "the mean over 3 schedules of failures (seeds 0, 1, 2)" in terminal
     html = (out / "index.html").read_text()

@@ -90,7 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--seed",
         type=int,
         help="seed of the injection: one schedule of failures (default: 0; clip k of the run "
-        "uses seed + k)",
+        "is damaged on random stream seed x 1000003 + k: no two seeds share a stream)",
     )
     seeds.add_argument(
         "--seeds",
