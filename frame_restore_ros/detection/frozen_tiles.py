@@ -148,6 +148,7 @@ class FrozenTiles:
             identical
             & (self.still <= cfg.frozen_frames - 1)
             & (self.activity >= cfg.frozen_grow_activity)
+            & (self.moving >= cfg.frozen_grow_moving_frames)
         )
         seeds, grown = onset, np.zeros_like(onset)
         for run in np.unique(self.still[seeds]):
