@@ -21,6 +21,7 @@ from frame_restore_ros.cli.common import (
     add_output,
     check_json,
     input_paths,
+    int_at_least,
     write_json,
 )
 
@@ -40,10 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         sub,
         "eval-detection",
         "score the failure detector and the Autoware-style baseline on every clip of a folder",
-        "Stream every clip twice through the detector: untouched (false alarms: flagged % of\n"
+        "Stream every clip through the detector untouched (false alarms: flagged % of\n"
         "pixels per frame, mean and p99, and the share of frames that would be altered; the\n"
-        "frames read as scene cuts, where no failure can begin) and\n"
-        "with a failure injected into every --every-th frame, the classes taking turns (patch-\n"
+        "frames read as scene cuts, where no failure can begin) and once per schedule of\n"
+        "failures (--seed, or each of --seeds),\n"
+        "a failure injected into every --every-th frame, the classes taking turns (patch-\n"
         "level precision and recall on 16x16 patches, averaged over the clips, each with a\n"
         "95 % interval from resampling the clips and their scored frames; frozen tiles\n"
         "from their second frozen frame; recall also per damage magnitude, a patch's mean\n"
@@ -88,7 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     seeds = p.add_mutually_exclusive_group()
     seeds.add_argument(
         "--seed",
-        type=int,
+        type=int_at_least(0),
         help="seed of the injection: one schedule of failures (default: 0; clip k of the run "
         "is damaged on random stream seed x 1000003 + k: no two seeds share a stream)",
     )

@@ -52,6 +52,11 @@ def _table(header: list[str], rows: list[list[object]], bad: list[list[bool]]) -
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+def below(figure: float, target: float) -> bool:
+    """Whether ``figure`` as the tables show it (3 places) is below ``target``."""
+    return round(figure, 3) < target
+
+
 def _class_table(report: Report, target: float) -> str:
     """Render the per-class table; over several schedules with the range of their figures."""
     several = len(getattr(report, "seeds", [])) > 1
@@ -76,7 +81,7 @@ def _class_table(report: Report, target: float) -> str:
                 f"{pixel.get('recall', float('nan')):.3f}",
             ]
         )
-        low = [score["precision"] < target, score["recall"] < target]
+        low = [below(score["precision"], target), below(score["recall"], target)]
         bad.append([False, *low, *[False] * (len(rows[-1]) - 3)])
     for name, pixel in pixels.items():  # no patch was half failed: thin lines
         if name not in ours:
@@ -105,7 +110,7 @@ def _seed_table(report: Report, target: float) -> str:
                 "-" if figures is None else f"{figures['precision']:.3f} / {figures['recall']:.3f}"
             )
             marks.append(
-                figures is not None and min(figures["precision"], figures["recall"]) < target
+                figures is not None and below(min(figures["precision"], figures["recall"]), target)
             )
         rows.append(row)
         bad.append(marks)

@@ -1,7 +1,7 @@
 """The detection scores over several schedules of failures (``eval-detection --seeds``).
 
 One schedule (``--seed``) is one draw of which frames get which failure: the per-class averages
-move by up to 0.1 between seeds. :class:`SchedulesReport` holds one
+move by up to 0.15 between seeds. :class:`SchedulesReport` holds one
 :class:`~.detection_scores.DetectionReport` per seed (each what ``--seed`` gives; the untouched
 streams ran once and are shared) and reports over them:
 
@@ -34,6 +34,7 @@ from frame_restore_ros.evaluation.detection_scores import (
     mean_figure,
     pixel_figures,
     pooled,
+    rounded,
     still_scores,
     worst_false_alarms,
 )
@@ -72,11 +73,11 @@ class SchedulesReport:
         """Per class: the mean over the schedules of the figures averaged over the clips.
 
         ``precision``, ``recall``, ``class_accuracy``: the mean over the schedules where the
-        class had positives (``schedules``) of :meth:`DetectionReport.averages`'s figures,
-        unrounded; ``precision_ci95``, ``recall_ci95``: that mean's 95 % interval;
+        class had positives (``schedules``) of :meth:`DetectionReport.averages`'s figures;
+        ``precision_ci95``, ``recall_ci95``: that mean's 95 % interval;
         ``per_seed``: seed -> that schedule's precision and recall; ``precision_range``,
         ``recall_range``: their [min, max]; ``clips``: clips with positives in any schedule;
-        ``positives``: summed over the schedules.
+        ``positives``: summed over the schedules. Unrounded, as :meth:`DetectionReport.averages`.
         """
         per_seed = {seed: class_scores(r.clips, which) for seed, r in self.reports.items()}
         names = dict.fromkeys(name for scored in per_seed.values() for name in scored)
@@ -87,14 +88,18 @@ class SchedulesReport:
         return out
 
     def _class_average(self, scored: dict[int, dict[str, Score]]) -> dict:
-        """Average one class's scores (seed -> clip name -> score) over the schedules."""
+        """Average one class's scores (seed -> clip name -> score) over the schedules.
+
+        The schedules in the order of their seeds: the interval's draws do not depend on the
+        order ``--seeds`` lists them in.
+        """
+        scored = dict(sorted(scored.items()))
         figures = {
             seed: {figure: mean_figure(scores.values(), figure) for figure in AVERAGED}
             for seed, scores in scored.items()
         }
         out: dict = {
-            figure: round(float(np.mean([f[figure] for f in figures.values()])), 4)
-            for figure in AVERAGED
+            figure: float(np.mean([f[figure] for f in figures.values()])) for figure in AVERAGED
         }
         out |= {
             "schedules": len(scored),
@@ -107,12 +112,12 @@ class SchedulesReport:
             for scores in scored.values()
         ]
         for figure, (low, high) in schedule_average_intervals(per_schedule).items():
-            out[f"{figure}_ci95"] = [round(low, 4), round(high, 4)]
+            out[f"{figure}_ci95"] = [low, high]
         for figure in ("precision", "recall"):
             values = [f[figure] for f in figures.values()]
-            out[f"{figure}_range"] = [round(min(values), 4), round(max(values), 4)]
+            out[f"{figure}_range"] = [min(values), max(values)]
         out["per_seed"] = {
-            str(seed): {figure: round(f[figure], 4) for figure in ("precision", "recall")}
+            str(seed): {figure: f[figure] for figure in ("precision", "recall")}
             for seed, f in figures.items()
         }
         return out
@@ -149,8 +154,17 @@ class SchedulesReport:
         return pixel_figures(pooled(r.pixels for r in self.reports.values()))
 
     def repeated_mean_pct(self) -> float:
-        """Return the mean over the schedules of :meth:`DetectionReport.repeated_mean_pct`."""
-        return float(np.mean([r.repeated_mean_pct() for r in self.reports.values()]))
+        """Return the mean of :meth:`DetectionReport.repeated_mean_pct` over the schedules.
+
+        Only the schedules that repeated a frame (0 when none did), as the other figures leave
+        out the schedules without positives.
+        """
+        repeated = [
+            report.repeated_mean_pct()
+            for report in self.reports.values()
+            if any(clip.repeated.flagged for clip in report.clips.values())
+        ]
+        return float(np.mean(repeated)) if repeated else 0.0
 
     def as_dict(self) -> dict:
         """Return the JSON: the untouched clips, the figures over the schedules, each one's.
@@ -166,7 +180,10 @@ class SchedulesReport:
             },
             "false_alarms": worst_false_alarms(self.clips.values()),
             "over_seeds": {
-                "classes": {"ours": self.averages("ours"), "autoware": self.averages("baseline")},
+                "classes": {
+                    "ours": rounded(self.averages("ours")),
+                    "autoware": rounded(self.averages("baseline")),
+                },
                 "ours_pixel_level": self.pixel_level(),
                 "still_surroundings": self.still_surroundings(),
                 "ours_recall_by_magnitude": self.recall_by_magnitude(),

@@ -294,18 +294,19 @@ class DetectionReport:
         """Per class: precision, recall and class accuracy averaged over clips with positives.
 
         With each figure's 95 % interval (``precision_ci95``, ``recall_ci95``: [low, high]),
-        clips and their scored frames resampled (:mod:`.detection_intervals`).
+        clips and their scored frames resampled (:mod:`.detection_intervals`). Unrounded: the
+        JSON rounds them (:func:`rounded`), the tables show them to 3 places, rounded once.
         """
         out: dict[str, dict] = {}
         for name, per_clip in class_scores(self.clips, which).items():
             scores = list(per_clip.values())
-            out[name] = {figure: round(mean_figure(scores, figure), 4) for figure in AVERAGED} | {
+            out[name] = {figure: mean_figure(scores, figure) for figure in AVERAGED} | {
                 "clips": len(scores),
                 "positives": sum(s.positives for s in scores),
             }
             intervals = clip_average_intervals([np.array(s.per_frame) for s in scores])
             for figure, (low, high) in intervals.items():
-                out[name][f"{figure}_ci95"] = [round(low, 4), round(high, 4)]
+                out[name][f"{figure}_ci95"] = [low, high]
         return out
 
     def still_surroundings(self) -> dict[str, dict[str, float]]:
@@ -345,7 +346,10 @@ class DetectionReport:
     def as_dict(self) -> dict:
         return {
             "clips": {name: clip.as_dict() for name, clip in self.clips.items()},
-            "classes": {"ours": self.averages("ours"), "autoware": self.averages("baseline")},
+            "classes": {
+                "ours": rounded(self.averages("ours")),
+                "autoware": rounded(self.averages("baseline")),
+            },
             "ours_pixel_level": self.pixel_level(),  # pooled over the clips; thin lines
             "still_surroundings": self.still_surroundings(),
             "ours_recall_by_magnitude": self.recall_by_magnitude(),
@@ -355,6 +359,15 @@ class DetectionReport:
 
 
 AVERAGED = ("precision", "recall", "class_accuracy")  # the figures averaged over the clips
+
+
+def rounded(figures: object, places: int = 4) -> object:
+    """Return ``figures`` (dicts and lists of them) with every float rounded to ``places``."""
+    if isinstance(figures, dict):
+        return {key: rounded(value, places) for key, value in figures.items()}
+    if isinstance(figures, list):
+        return [rounded(value, places) for value in figures]
+    return round(figures, places) if isinstance(figures, float) else figures
 
 
 def class_scores(clips: dict[str, ClipReport], which: str = "ours") -> dict[str, dict[str, Score]]:
