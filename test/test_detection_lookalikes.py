@@ -124,10 +124,15 @@ def test_hold_ends_after_max_hold_frames():
 TILE = (slice(16, 80), slice(32, 112))
 
 
-def _frozen_from_frame_7(frames: list[np.ndarray], tile: tuple = TILE, until: int = -1) -> list:
+def _frozen_from_frame_7(
+    frames: list[np.ndarray],
+    tile: tuple = TILE,
+    until: int = -1,
+    config: DetectorConfig | None = None,
+) -> list:
     """Detections of ``frames`` whose ``tile`` keeps showing frame 6 from frame 7 on (before
-    frame ``until`` when it is given)."""
-    detector = FailureDetector()
+    frame ``until`` when it is given), by a detector with ``config``."""
+    detector = FailureDetector(config)
     results = []
     for index, frame in enumerate(frames):
         if index > 6 and (until < 0 or index < until):
@@ -261,14 +266,8 @@ def test_frozen_tile_does_not_take_scene_the_codec_refreshed_now_and_then(grow_m
         frame[band] = _now_and_then_level(index)
     # The history rule alone: the seam rule grows through any identical cell (it finds what
     # the codec skipped before), so it is set out of reach here.
-    detector_config = DetectorConfig(frozen_grow_moving_frames=grow_moving, frozen_seam_ratio=1e9)
-    detector = FailureDetector(detector_config)
-    results = []
-    for index, frame in enumerate(frames):
-        if index > 6:
-            frame = frame.copy()
-            frame[TILE] = frames[6][TILE]
-        results.append(detector.detect(frame))
+    config = DetectorConfig(frozen_grow_moving_frames=grow_moving, frozen_seam_ratio=1e9)
+    results = _frozen_from_frame_7(frames, config=config)
     for result in results[8:]:
         assert (result.labels[TILE] == FailureKind.FROZEN).mean() > 0.9
     band_flagged = max(float(result.mask[band].mean()) for result in results[8:])
