@@ -664,8 +664,8 @@ def test_seeds_report_the_mean_each_schedule_and_its_range(
         }
     over = data["over_seeds"]
     assert set(over) == {
-        "classes", "ours_pixel_level", "still_surroundings", "ours_recall_by_magnitude",
-        "repeated_frames_flagged_mean_pct",
+        "classes", "ours_patch_pooled", "ours_pixel_level", "still_surroundings",
+        "ours_recall_by_magnitude", "repeated_frames_flagged_mean_pct",
     }  # fmt: skip
     for name, score in over["classes"]["ours"].items():
         per_seed = [
@@ -747,3 +747,49 @@ def test_a_negative_seed_is_an_argument_error(capsys):
         main(["eval-detection", "--seed", "-1"])
     assert exit_info.value.code == 2
     assert "argument --seed: must be an integer >= 0, got -1" in capsys.readouterr().err
+
+
+def test_pooled_patch_figures_weigh_each_patch_once_beside_the_clip_average():
+    """A clip whose 10 positive patches were all missed, with one false patch (precision 0),
+    beside a clip with 100 found and none false: the clip average is 0.5 / 0.5, the patches
+    pooled 100 / 101 and 100 / 110. Terminal, HTML and JSON show both; a class without
+    positives has no pooled figure; over schedules every schedule's patches are pooled."""
+    from frame_restore_ros.evaluation import detection_report
+    from frame_restore_ros.evaluation.detection_schedules import SchedulesReport
+    from frame_restore_ros.evaluation.detection_scores import (
+        ClipReport,
+        DetectionReport,
+        Score,
+        format_report,
+    )
+
+    def clip(found: int, missed: int, false: int) -> ClipReport:
+        report = ClipReport()
+        report.ours["dead"] = Score(
+            true_positive=found,
+            false_negative=missed,
+            false_positive=false,
+            per_frame=[(found, missed, false)],
+        )
+        report.baseline["dead"] = Score(false_negative=found + missed)
+        report.ours["cast"] = Score(true_negative=50, per_frame=[(0, 0, 0)])  # no positive
+        report.baseline["cast"] = Score(true_negative=50)
+        return report
+
+    report = DetectionReport()
+    report.clips["missed"], report.clips["found"] = clip(0, 10, 1), clip(100, 0, 0)
+    averaged = report.averages()["dead"]
+    assert (averaged["precision"], averaged["recall"]) == (0.5, 0.5)
+    pooled = report.as_dict()["ours_patch_pooled"]
+    assert pooled == {"dead": {"precision": round(100 / 101, 4), "recall": round(100 / 110, 4)}}
+    row = next(line for line in format_report(report).splitlines() if "dead " in line)
+    assert row.split()[-4:-2] == ["0.990", "0.909"]  # pooled P, R; then pixel P, R
+    assert "pooled: patch level, every patch of every clip counted once" in format_report(report)
+    html = detection_report._class_table(report, 0.95)
+    assert "ours P (patches pooled)" in html and "<td>0.990</td><td>0.909</td>" in html
+    assert "Patches pooled: every scored patch" in detection_report._class_heading(report)
+
+    other = DetectionReport()
+    other.clips["missed"], other.clips["found"] = clip(10, 0, 0), clip(0, 100, 0)
+    over = SchedulesReport({0: report, 1: other}).as_dict()["over_seeds"]["ours_patch_pooled"]
+    assert over == {"dead": {"precision": round(110 / 111, 4), "recall": round(110 / 220, 4)}}

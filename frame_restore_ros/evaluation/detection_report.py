@@ -61,10 +61,10 @@ def _class_table(report: Report, target: float) -> str:
     """Render the per-class table; over several schedules with the range of their figures."""
     several = len(getattr(report, "seeds", [])) > 1
     ours, base = report.averages("ours"), report.averages("baseline")
-    pixels = report.pixel_level()
+    pixels, patches = report.pixel_level(), report.patch_pooled()
     rows, bad = [], []
     for name, score in ours.items():
-        other, pixel = base.get(name, {}), pixels.get(name, {})
+        other, pixel, patch = base.get(name, {}), pixels.get(name, {}), patches.get(name, {})
         ranges = [with_range(score, "precision"), with_range(score, "recall")]
         rows.append(
             [
@@ -77,6 +77,8 @@ def _class_table(report: Report, target: float) -> str:
                 f"{other.get('recall', float('nan')):.3f}",
                 score["positives"],
                 score["clips"],
+                f"{patch.get('precision', float('nan')):.3f}",
+                f"{patch.get('recall', float('nan')):.3f}",
                 f"{pixel.get('precision', float('nan')):.3f}",
                 f"{pixel.get('recall', float('nan')):.3f}",
             ]
@@ -85,13 +87,14 @@ def _class_table(report: Report, target: float) -> str:
         bad.append([False, *low, *[False] * (len(rows[-1]) - 3)])
     for name, pixel in pixels.items():  # no patch was half failed: thin lines
         if name not in ours:
-            rows.append([name, *["-"] * (7 if several else 5), 0, "-"])
+            rows.append([name, *["-"] * (7 if several else 5), 0, "-", "-", "-"])
             rows[-1] += [f"{pixel['precision']:.3f}", f"{pixel['recall']:.3f}"]
             bad.append([False] * len(rows[-1]))
     header = ["class", "ours P [95 %]", "ours R [95 %]"]
     header += ["ours P, schedules' range", "ours R, schedules' range"] if several else []
     header += ["class ok", "autoware P", "autoware R"]
-    extra = ["positive patches", "clips", "ours pixel P (pooled)", "ours pixel R (pooled)"]
+    extra = ["positive patches", "clips", "ours P (patches pooled)", "ours R (patches pooled)"]
+    extra += ["ours pixel P (pooled)", "ours pixel R (pooled)"]
     return _table([*header, *extra], rows, bad)
 
 
@@ -193,11 +196,21 @@ def _legend() -> str:
     )
 
 
+POOLED_NOTE = (
+    "Patches pooled: every scored patch of every clip counted once, so a clip weighs as many "
+    "patches as it holds; the average over the clips (the target's figure) weighs every clip "
+    "alike, and one false patch where a clip's only failure was missed sets its precision to 0."
+)
+
+
 def _class_heading(report: Report) -> str:
     """Say what the class table holds: one schedule's averages, or their mean over several."""
     seeds = getattr(report, "seeds", [])
     if len(seeds) < 2:
-        return "<h2>Per class (patch level, averaged over the clips; pixel level pooled)</h2>"
+        return (
+            "<h2>Per class (patch level, averaged over the clips; pixel level pooled)</h2>"
+            f"<p>{POOLED_NOTE}</p>"
+        )
     return (
         f"<h2>Per class over {len(seeds)} schedules of failures (seeds "
         f"{', '.join(map(str, seeds))})</h2><p>Patch level: the mean over the schedules of "
@@ -205,7 +218,7 @@ def _class_heading(report: Report) -> str:
         "same in every schedule, then each schedule's scored frames of each clip) and the "
         "range of the schedules' figures; pixel level and recall by magnitude pooled over the "
         "clips and schedules; over still surroundings and repeated frames, the mean over the "
-        "schedules.</p>"
+        f"schedules. {POOLED_NOTE}</p>"
     )
 
 

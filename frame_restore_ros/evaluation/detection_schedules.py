@@ -32,8 +32,9 @@ from frame_restore_ros.evaluation.detection_scores import (
     class_scores,
     magnitude_recalls,
     mean_figure,
-    pixel_figures,
+    patch_figures,
     pooled,
+    pooled_figures,
     rounded,
     still_scores,
     worst_false_alarms,
@@ -151,7 +152,11 @@ class SchedulesReport:
 
     def pixel_level(self) -> dict[str, dict[str, float]]:
         """Per class, pixel-level precision and recall pooled over the clips and schedules."""
-        return pixel_figures(pooled(r.pixels for r in self.reports.values()))
+        return pooled_figures(pooled(r.pixels for r in self.reports.values()))
+
+    def patch_pooled(self) -> dict[str, dict[str, float]]:
+        """Per class, patch-level precision and recall pooled over the clips and schedules."""
+        return patch_figures(pooled(r.ours for r in self.reports.values()))
 
     def repeated_mean_pct(self) -> float:
         """Return the mean of :meth:`DetectionReport.repeated_mean_pct` over the schedules.
@@ -184,6 +189,7 @@ class SchedulesReport:
                     "ours": rounded(self.averages("ours")),
                     "autoware": rounded(self.averages("baseline")),
                 },
+                "ours_patch_pooled": self.patch_pooled(),
                 "ours_pixel_level": self.pixel_level(),
                 "still_surroundings": self.still_surroundings(),
                 "ours_recall_by_magnitude": self.recall_by_magnitude(),

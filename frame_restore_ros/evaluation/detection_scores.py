@@ -333,7 +333,11 @@ class DetectionReport:
 
     def pixel_level(self) -> dict[str, dict[str, float]]:
         """Per class, pixel-level precision and recall pooled over the clips (thin lines)."""
-        return pixel_figures(self.pixels)
+        return pooled_figures(self.pixels)
+
+    def patch_pooled(self) -> dict[str, dict[str, float]]:
+        """Per class, patch-level precision and recall pooled over the clips."""
+        return patch_figures(self.ours)
 
     def repeated_mean_pct(self) -> float:
         """Return the flagged % of repeated frames' pixels beyond the failure they show again.
@@ -350,6 +354,7 @@ class DetectionReport:
                 "ours": rounded(self.averages("ours")),
                 "autoware": rounded(self.averages("baseline")),
             },
+            "ours_patch_pooled": self.patch_pooled(),  # every patch of every clip once
             "ours_pixel_level": self.pixel_level(),  # pooled over the clips; thin lines
             "still_surroundings": self.still_surroundings(),
             "ours_recall_by_magnitude": self.recall_by_magnitude(),
@@ -429,12 +434,23 @@ def magnitude_recalls(clips: Iterable[ClipReport]) -> dict[str, dict[str, dict[s
     return out
 
 
-def pixel_figures(pixels: dict[str, Score]) -> dict[str, dict[str, float]]:
-    """Per class, the rounded precision and recall of pooled pixel-level counts."""
+def pooled_figures(scores: dict[str, Score]) -> dict[str, dict[str, float]]:
+    """Per class, the rounded precision and recall of pooled counts (pixels or patches)."""
     return {
         name: {"precision": round(s.precision, 4), "recall": round(s.recall, 4)}
-        for name, s in pixels.items()
+        for name, s in scores.items()
     }
+
+
+def patch_figures(ours: dict[str, Score]) -> dict[str, dict[str, float]]:
+    """Per class with positives, precision and recall of patch counts pooled over the clips.
+
+    Every scored patch of every clip counts once, so a clip with few positives weighs as
+    little as it holds; the clip average (:meth:`DetectionReport.averages`, the target's
+    figure) weighs every clip alike, and one false patch where a clip's only tile was missed
+    sets that clip's precision to 0.
+    """
+    return pooled_figures({name: s for name, s in ours.items() if s.positives})
 
 
 def worst_false_alarms(clips: Iterable[ClipReport]) -> dict[str, float]:
@@ -971,7 +987,7 @@ def format_report(report: DetectionReport | SchedulesReport) -> str:
 def _class_lines(report: DetectionReport | SchedulesReport, several: bool) -> list[str]:
     """Return the class table's lines; with ``several`` schedules, their mean and range."""
     ours, base = report.averages("ours"), report.averages("baseline")
-    pixels = report.pixel_level()
+    pixels, patches = report.pixel_level(), report.patch_pooled()
     spread, no_range = (
         (f"{'P seeds':>13}{'R seeds':>13}", f"{'-':>13}{'-':>13}") if several else ("", "")
     )
@@ -979,24 +995,26 @@ def _class_lines(report: DetectionReport | SchedulesReport, several: bool) -> li
         _class_title(getattr(report, "seeds", []) if several else []),
         f"  {'class':<16}{'ours P [95 %]':>24}{'ours R [95 %]':>24}{spread}{'class ok':>9}"
         f"{'autoware P':>12}{'autoware R':>12}{'positives':>11}{'clips':>6}"
-        f"{'pixel P':>9}{'pixel R':>9}",
+        f"{'pooled P':>9}{'pooled R':>9}{'pixel P':>9}{'pixel R':>9}",
     ]
     nan = {"precision": float("nan"), "recall": float("nan")}
     for name, score in ours.items():
         other, pixel = base.get(name, nan), pixels.get(name, nan)
+        patch = patches.get(name, nan)
         ranges = f"{with_range(score, 'precision'):>13}{with_range(score, 'recall'):>13}"
         lines.append(
             f"  {name:<16}{with_interval(score, 'precision'):>24}"
             f"{with_interval(score, 'recall'):>24}{ranges if several else ''}"
             f"{score['class_accuracy']:>9.3f}{other['precision']:>12.3f}{other['recall']:>12.3f}"
             f"{score['positives']:>11}{score['clips']:>6}"
+            f"{patch['precision']:>9.3f}{patch['recall']:>9.3f}"
             f"{pixel['precision']:>9.3f}{pixel['recall']:>9.3f}"
         )
     for name, pixel in pixels.items():  # no patch was half failed: thin lines
         if name not in ours:
             lines.append(
                 f"  {name:<16}{'-':>24}{'-':>24}{no_range}{'-':>9}{'-':>12}{'-':>12}{0:>11}"
-                f"{'-':>6}{pixel['precision']:>9.3f}{pixel['recall']:>9.3f}"
+                f"{'-':>6}{'-':>9}{'-':>9}{pixel['precision']:>9.3f}{pixel['recall']:>9.3f}"
             )
     return lines
 
@@ -1007,15 +1025,16 @@ def _class_title(seeds: Sequence[int]) -> str:
         return (
             "per class, patch level, averaged over the clips (frozen: from the second frozen"
             " frame, where the surroundings move), ours with a 95 % interval (clips and frames"
-            " resampled); pixel level pooled over the clips (thin lines cover under half a"
-            " patch):"
+            " resampled); pooled: patch level, every patch of every clip counted once; pixel"
+            " level pooled over the clips (thin lines cover under half a patch):"
         )
     return (
         f"per class, patch level: the mean over {len(seeds)} schedules of failures (seeds"
         f" {', '.join(map(str, seeds))}) of the averages over the clips (frozen: from the second"
         " frozen frame, where the surroundings move), ours with a 95 % interval (clips"
         " resampled, then each schedule's scored frames of each clip) and the range of the"
-        " schedules' figures; pixel level pooled over the clips and schedules (thin lines cover"
+        " schedules' figures; pooled: patch level, every patch of every clip and schedule"
+        " counted once; pixel level pooled over the clips and schedules (thin lines cover"
         " under half a patch):"
     )
 
