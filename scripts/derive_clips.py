@@ -23,6 +23,9 @@ Each clip of ``--data`` (and bikes.mp4) is rewritten, lossless (FFV1) unless sai
   h264   re-encoded with libx264 at CRF 28 (preset medium, yuv420p), what most dashcams record:
          deblocked, smoothed dark areas, skipped blocks. Needs PyAV (`pip install -e
          ".[derive]"`): OpenCV's pip wheels carry no H.264 encoder, PyAV's carry FFmpeg's x264.
+  flicker the exposure flickering: frame i with (1 + 0.2 sin(2 pi i / 2.7)) times the light
+         (linear light, as dusk), LED or mains lighting beating with the frame rate, or an
+         auto exposure hunting: every level moves from frame to frame, nothing failed;
   stills one clip of unrelated stills played as a video (a dataset's stills in a folder, a
          camera switch every frame): frame i from clip i mod n at a random time, 1280x720,
          through JPEG at quality 85; day, night and pillarboxed scenes follow each other.
@@ -44,7 +47,21 @@ from tqdm import tqdm
 
 from frame_restore_ros.media.video import iter_frames, sample_video_path, video_fps
 
-KINDS = ("fps10", "jpeg", "noise", "dusk", "hd1080", "mpeg4", "h264", "contrast", "mono", "stills")
+KINDS = (
+    "fps10",
+    "jpeg",
+    "noise",
+    "dusk",
+    "hd1080",
+    "mpeg4",
+    "h264",
+    "contrast",
+    "mono",
+    "flicker",
+    "stills",
+)
+FLICKER_DEPTH = 0.2  # the light's swing, linear (about +-8 % of a mid-grey's level)
+FLICKER_PERIOD = 2.7  # frames: a beat that never lines up with the frame rate
 STILLS_FRAMES = 90  # frames of the stills clip (the false-alarm tool reads 60 from its middle)
 STILLS_SIZE = (1280, 720)
 MAX_FRAMES = 300  # frames written per derived clip (eval-detection reads 300)
@@ -94,6 +111,10 @@ def derive(clip: Path, kind: str, out: Path, rng: np.random.Generator) -> Path |
             cv2.cvtColor(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR) for f in frames
         ]
         return _save(out / f"{name}_mono.avi", grey, fps)
+    if kind == "flicker":
+        phase = 2.0 * np.pi / FLICKER_PERIOD
+        lit = [_darken(f, 1.0 + FLICKER_DEPTH * np.sin(phase * i)) for i, f in enumerate(frames)]
+        return _save(out / f"{name}_flicker.avi", lit, fps)
     if kind == "h264":
         path = out / f"{name}_h264.mp4"
         _write_h264(path, frames, fps)

@@ -86,3 +86,49 @@ def test_a_repeated_frame_keeps_the_lines_flagged_before():
     assert (again[80:83] == FailureKind.DEAD).all() and not again[:80].any()
     lines.reset()
     assert lines.dead_rows.flagged is None
+
+
+def _gained(gray: np.ndarray, gain: float) -> np.ndarray:
+    """``gray`` through an exposure change of ``gain`` (rounded, clipped)."""
+    return np.clip(np.rint(gray * gain), 0, 255).astype(np.uint8)
+
+
+def _labels_with_gain(frames: list[np.ndarray], gains: list[float]) -> list[np.ndarray]:
+    """As :func:`_labels`, each frame told the exposure change since the one before it."""
+    lines, previous, out = LineFailures(DetectorConfig()), None, []
+    for gray, gain in zip(frames, gains, strict=True):
+        labels = np.zeros(gray.shape, dtype=np.uint8)
+        lines.mark(gray, previous, labels, repeated=False, gain=gain)
+        out.append(labels)
+        previous = gray
+    return out
+
+
+def test_a_smeared_bottom_band_under_a_flickering_exposure_is_scene():
+    # A decoder's padding smear at the bottom (the last rows repeat the one above them, 4 to 6
+    # of them as the content varies) is there from the start; the exposure flickers by 10 %
+    # a frame. The band's rows change only as the whole frame does: no lost-row onset.
+    frames, gains, level = _panning(16), [1.0], 1.0
+    for index, gray in enumerate(frames):
+        band = 4 + 2 * (index % 2)
+        gray[-band:] = gray[-band - 1]
+        factor = 1.1 if index % 2 else 1.0
+        frames[index] = _gained(gray, factor)
+        if index:
+            gains.append(factor / level)
+        level = factor
+    assert not any(frame.any() for frame in _labels_with_gain(frames, gains))
+    # Told of no exposure change, the band's longer frames read as a new lost run.
+    assert any(frame.any() for frame in _labels_with_gain(frames, [1.0] * len(frames)))
+
+
+def test_lost_rows_during_an_exposure_change_are_still_labelled():
+    frames = _panning(10)
+    gains = [1.0] * 6 + [1.1] * 4
+    for index in range(6, 10):
+        frames[index] = _gained(frames[index], 1.1 ** (index - 5))
+        frames[index][-24:] = 128  # a decoder's grey fill from frame 6 on
+    labels = _labels_with_gain(frames, gains)
+    assert not any(frame.any() for frame in labels[:6])
+    for frame in labels[6:]:
+        assert (frame[-24:] == FailureKind.LOST_ROWS).all() and not frame[:-24].any()

@@ -213,7 +213,7 @@ class FailureDetector:
         # A line's onset needs its own content to change (a black border whose flat run
         # flickers by a few rows is no new failure); after a cut nothing was seen before.
         before = None if self._previous is None or self._cut else self._previous.gray_full
-        self._lines.mark(stats.gray_full, before, labels, repeated)
+        self._lines.mark(stats.gray_full, before, labels, repeated, self._gain)
         if cfg.defect_mask is not None:
             external = _fit_mask(cfg.defect_mask, shape)
             label_where(labels, external & (labels == FailureKind.CLEAN), FailureKind.EXTERNAL)

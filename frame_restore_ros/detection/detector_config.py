@@ -133,7 +133,9 @@ class DetectorConfig:
     cast_chroma_tolerance: float = 1.0
     # An exposure change: the global gain moved by at least this. Then a blockage onset must also
     # be new against the last looks mapped through the frame's exposure line (a tone curve's
-    # black level makes the change affine); 0 turns that off.
+    # black level makes the change affine), and a row or column has changed (a dead line's or
+    # lost rows' onset) only against its luma before times the gain (LED lighting beating with
+    # the frame rate, an auto exposure hunting); 0 turns both off.
     exposure_change: float = 0.05
     # A cast onset needs scene that did not nearly look like the fill in the previous frame,
     # within an object's motion: within this many levels of a fill colour and this texture, a

@@ -76,14 +76,23 @@ class LineFailures:
         return self._run_of[1]
 
     def mark(
-        self, gray: np.ndarray, before: np.ndarray | None, labels: np.ndarray, repeated: bool
+        self,
+        gray: np.ndarray,
+        before: np.ndarray | None,
+        labels: np.ndarray,
+        repeated: bool,
+        gain: float = 1.0,
     ) -> None:
         """Label dead rows/columns (flat, dark, across a lit image) and lost rows at the bottom.
 
         gray: (H, W) uint8 luma of this frame; before: (H, W) uint8 luma of the previous one
         (None: no previous frame, or a scene cut, whose lines were never seen before); labels:
         (H, W) uint8 FailureKind per pixel, written in place; repeated: the frame repeats the
-        previous one (the lines flagged then are kept).
+        previous one (the lines flagged then are kept); gain: the scene's exposure change since
+        the previous frame (:func:`onset.global_gain`): in a frame whose cells show no failure,
+        a gain at least ``exposure_change`` from 1 is an exposure change, and a line changed
+        when it moved away from its luma before times the gain (a failure does, the exposure
+        change does not).
 
         Lost rows are a bottom run of rows each equal to the one below (one fill colour, or the
         last good row repeated). Both are flagged at their onset only: a black pillarbox border
@@ -100,6 +109,15 @@ class LineFailures:
             dead_rows, dead_cols = self.dead_rows.flagged, self.dead_cols.flagged
             lost = self.lost_rows.flagged
         else:
+            if (
+                before is not None
+                and cfg.exposure_change > 0
+                and abs(gain - 1.0) >= cfg.exposure_change
+                and not cv2.countNonZero(labels)
+            ):
+                # An exposure change, measured where no cell shows a failure (a large white
+                # block moves the cells' median ratio by itself).
+                before = np.clip(before * np.float32(gain), 0.0, 255.0)
             # A line's onset needs its own content to change: a black border whose flat run
             # flickers by a few rows with codec noise is not a new failure.
             row_moved = lines_moved(gray, before, dead_rows | looks_lost, cfg.line_min_motion)
