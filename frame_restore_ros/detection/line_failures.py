@@ -109,11 +109,14 @@ class LineFailures:
             dead_rows, dead_cols = self.dead_rows.flagged, self.dead_cols.flagged
             lost = self.lost_rows.flagged
         else:
+            # Other failures in this frame: their lines' means are not scene, and their own
+            # change moves the cells' gain.
+            failures = cv2.countNonZero(labels) > 0
             if (
                 before is not None
                 and cfg.exposure_change > 0
                 and abs(gain - 1.0) >= cfg.exposure_change
-                and not cv2.countNonZero(labels)
+                and not failures
             ):
                 # An exposure change, measured where no cell shows a failure (a large white
                 # block moves the cells' median ratio by itself).
@@ -156,7 +159,7 @@ class LineFailures:
             col_moved &= lines_broken(gray.T, dead_cols, cfg.line_min_break)
             col_moved &= lines_uniform(gray.T, dead_cols, cfg.line_max_std)
             covered_rows = covered_cols = None
-            if cv2.countNonZero(labels):  # other failures: their lines' means are not scene
+            if failures:
                 failed = labels != FailureKind.CLEAN
                 covered_rows, covered_cols = failed.any(axis=1), failed.any(axis=0)
             dead_rows = self.dead_rows.update(dead_rows, dead_row_onset, row_mean, covered_rows)
