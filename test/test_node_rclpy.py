@@ -482,18 +482,21 @@ def test_a_hung_backend_never_stops_the_stream_under_the_drop_policy(harness, bi
 
     def hanging(camera, frame, clock_now=None):
         if frame.seq == 1:
-            release.wait(30.0)
+            release.wait(60.0)
         return real_process(camera, frame, clock_now)
 
     core.process = hanging
     messages = [to_msg(bikes_frames[i], i) for i in range(5)]
+    slot = core.slots["camera"]
     h.input.publish(messages[0])
-    assert h.spin_until(lambda: core.slots["camera"]._working is not None, 5.0)
+    assert h.spin_until(lambda: slot._working is not None, 5.0)
     try:
         for count, message in enumerate(messages[1:4], start=2):
             h.input.publish(message)
-            assert h.spin_until(lambda count=count: len(h.restored) >= count, 5.0), count
-        assert core.slots["camera"].restoring_s() is not None  # all during the hang
+            assert h.spin_until(lambda count=count: slot._published == count, 5.0), count
+        # delivery is DDS's (the first two leave as a burst): seconds on a loaded machine
+        assert h.spin_until(lambda: len(h.restored) >= 4, 30.0), f"{len(h.restored)} arrived"
+        assert slot.restoring_s() is not None  # all during the hang
         assert [bytes(m.data) for m in h.restored] == [bytes(m.data) for m in messages[:4]]
 
         def stalled_error() -> bool:
