@@ -76,6 +76,9 @@ CUT_MIN_CANDIDATES = 0.01
 # Levels within which a cell is back at its look of two frames ago (DetectorConfig
 # activity_return_step): the codec's requantisation moves a still cell's mean by about 1.
 ACTIVITY_RETURN_TOLERANCE = 2.0
+# Luma added to both sides of a cell's brightening (now / before) when its texture is judged
+# against the light: the night's few levels of black (3 -> 6 after clipped noise) are no light.
+NOISE_LIGHT_OFFSET = 8.0
 _CELL_KINDS = (
     FailureKind.DEAD,
     FailureKind.SATURATED,
@@ -657,6 +660,41 @@ class FailureDetector:
         white[0] = False
         return white[labels]
 
+    def _whitened(self, stats: CellStats, onset: np.ndarray, fresh: np.ndarray) -> np.ndarray:
+        """(rows, cols) bool: cells joined to a noise ``onset`` whose texture turned to noise.
+
+        Joined through ``fresh`` cells (the signature new in this frame) or through each other;
+        only those are measured (a burst of failures brings many candidates elsewhere).
+
+        Sensor noise scales with the light: over lit night scene (a street, a tunnel wall) a
+        burst stays under the noise signature's floor, which the scene's own texture at that
+        brightness sets. Its cells still show what noise is: a texture at least
+        ``noise_novel_ratio`` times their own before (the last unflagged look and the recent
+        ones), and times their brightening too (a lamp lighting a noisy wall raises its noise
+        with its luma), and at least ``noise_dark_floor``, in the cell's interior as well (a
+        flat cell beside a burst takes texture from its border pixels alone); and pixels
+        independent of their neighbours (correlation below ``noise_max_correlation``). Joined
+        to a burst's onset, they belong to it.
+        """
+        cfg = self.config
+        before = self._good_texture
+        if before is None or before.shape != onset.shape or not onset.any():
+            return np.zeros(onset.shape, dtype=bool)
+        before = np.maximum(before, self._recent.max_texture)
+        lit = (stats.gray + NOISE_LIGHT_OFFSET) / (
+            self._good_gray * np.float32(self._gain) + NOISE_LIGHT_OFFSET
+        )
+        floor = np.float32(cfg.noise_novel_ratio) * before * np.maximum(lit, 1.0)
+        floor = np.maximum(floor, cfg.noise_dark_floor)
+        rose = ~onset & (stats.texture >= floor)
+        rose &= grow(onset, fresh | rose)
+        if cfg.cell >= 4 and rose.any():  # in its interior: not a flat cell beside a burst
+            rose[rose] = interior_texture(stats.gray_full, rose, cfg.cell)[rose] >= floor[rose]
+        if not rose.any():
+            return rose
+        correlation = neighbour_correlation(stats.gray_full, rose, cfg.cell)
+        return rose & (np.nan_to_num(correlation, nan=1.0) < cfg.noise_max_correlation)
+
     def _glowing(self, stats: CellStats, cells: np.ndarray) -> np.ndarray:
         """(rows, cols) bool: saturated ``cells`` whose region fades out through a glow.
 
@@ -887,6 +925,8 @@ class FailureDetector:
                 if kind is FailureKind.DEAD:
                     onset = self._drop_dark_scene(onset, signature & before, stats)
                 elif kind is FailureKind.NOISE:
+                    if onset.any():  # and the burst's weak part over lit night scene
+                        onset = grow(onset, fresh | self._whitened(stats, onset, fresh))
                     onset = drop_small(onset, cfg.noise_min_cells)
                 if kind in (FailureKind.DEAD, FailureKind.SATURATED):
                     # Black or white that entered at the frame's edge in this frame had no past
