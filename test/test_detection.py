@@ -290,6 +290,26 @@ def test_most_of_the_frame_failing_at_once_is_a_failure_not_a_scene_cut(clip):
     assert recall > 0.8 and precision > 0.9, (recall, precision)  # 0 before: "a scene cut"
 
 
+def test_the_frame_after_a_burst_is_no_scene_cut(clip):
+    """After 75 % of the patches failed, the next frame shows the scene again where the burst
+    was: a failure's end, not new scene. Before, most cells moved against the burst frame and
+    the next frame read as a cut (no onsets, and the restorer dropped its reference): a dead
+    block arriving then was missed (the replay demo: 5 such resets in 250 frames)."""
+    detector = FailureDetector()
+    for frame in clip[:8]:
+        detector.detect(frame)
+    damage = corruption.random_patches(clip[8], (14, 25), 0.75, np.random.default_rng(3))
+    assert detector.detect(damage.damaged).failed_ratio > 0.6
+    after = clip[9].copy()
+    after[96:160, 160:256] = 2
+    detection = detector.detect(after)
+    assert not detection.scene_cut
+    assert (detection.labels[96:160, 160:256] == FailureKind.DEAD).mean() > 0.9
+    outside = detection.mask.copy()
+    outside[96:160, 160:256] = False
+    assert outside.mean() < 0.01
+
+
 def test_a_scene_cut_to_other_footage_is_not_a_failure(clip):
     other = read_frames(sample_video_path("bigbuckbunny.mp4"), max_frames=12)
     height, width = clip[0].shape[:2]

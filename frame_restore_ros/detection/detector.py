@@ -1228,6 +1228,8 @@ class FailureDetector:
         # frame's gain; otherwise it is an exposure jump (one that clips a little sky is a cut).
         exposure = gain if abs(gain - 1.0) < cfg.exposure_change else self._gain
         moved = np.abs(stats.gray - previous.gray * np.float32(exposure)) > cfg.cut_level
+        if self._flagged_before.shape == moved.shape:
+            moved &= ~self._flagged_before  # a failure's end shows the scene again: no new one
         count = np.count_nonzero(moved)
         if count >= cfg.cut_ratio * moved.size and (
             np.count_nonzero(moved & looks_failed) < 0.5 * count
