@@ -1188,9 +1188,11 @@ class FailureDetector:
 
         A cut: ``cut_ratio`` of the cells moved by more than ``cut_level`` beyond the exposure
         gain, and most of those do not look failed now (``looks_failed``: (rows, cols) bool,
-        any class's signature). A frame where most cells turned black, white, a fill colour or
-        noise at once (a burst of lost packets, the paper's 75 % patch masking) is a failure;
-        an exposure jump that saturates a little sky is still a cut. Or the part that does not
+        any class's signature); the cells flagged a frame ago do not count as moved (after a
+        burst they show the scene again: a failure's end, not new scene). A frame where most
+        cells turned black, white, a fill colour or noise at once (a burst of lost packets, the
+        paper's 75 % patch masking) is a failure; an exposure jump that saturates a little sky
+        is still a cut. Or the part that does not
         look failed is new scene all over the frame (``scene_cut.new_everywhere``): a cut to a
         night scene darkens most cells at once as a dead sensor would, but a failure leaves the
         scene beside it going on.
