@@ -68,6 +68,13 @@ from frame_restore_ros.detection.scene_cut import (
     new_structure_everywhere,
 )
 from frame_restore_ros.detection.soft_edges import darkened_rim
+from frame_restore_ros.detection.translucent_layer import (
+    attenuated_cells,
+    best_correlation,
+    layer_levels,
+    layer_regions,
+    touching_edge,
+)
 from frame_restore_ros.media.grid import pixels_to_cells
 
 MIN_FRAME_SIDE = 2  # the smallest frame side the detector (and so the pipeline) takes
@@ -1029,6 +1036,7 @@ class FailureDetector:
                 darkest, brightest = levels.extremes()
                 onset = self._level_jump_blobs(stats, others, darkest, brightest, expected)
             onset |= self._colour_jump_blobs(stats, others | onset)
+            onset |= self._translucent_layer_blobs(stats, others | onset)
         if tracker.idle and not onset.any():  # most frames: nothing flagged, nothing new
             return onset
         away = np.abs(stats.gray - before) >= margin
@@ -1119,6 +1127,54 @@ class FailureDetector:
                     looks_before=good,
                 )
         return blobs
+
+    def _translucent_layer_blobs(self, stats: CellStats, excluded: np.ndarray) -> np.ndarray:
+        """(rows, cols) bool: blobs where a translucent layer covered the scene in this frame.
+
+        ``translucent_layer.py``: cells that had ``translucent_min_texture`` of detail in their
+        last look of scene (a dead column's edges a frame ago are no detail the scene lost),
+        kept at most ``translucent_texture_ratio`` of it and stepped by
+        ``blockage_level_margin`` or more (both against that look with the exposure gain), and
+        whose change a lit layer explains (:func:`layer_levels` >=
+        ``translucent_min_layer_level``: a shadow's, or a dark object's that moved away, is
+        black); compact regions of them (``blockage_min_cells``, a core) off the frame's edge
+        (scene comes into view there, and a dashcam's logo sits there) whose detail still
+        correlates with the frame before's (median over the region's cells of the best
+        correlation within ``translucent_search`` pixels >= ``translucent_min_correlation``).
+        Cells flagged a frame ago and ``excluded`` cells are not judged.
+        """
+        cfg, previous = self.config, self._previous
+        empty = np.zeros(stats.gray.shape, dtype=bool)
+        if cfg.translucent_min_correlation <= 0.0 or previous.gray.shape != empty.shape:
+            return empty
+        if self._good_texture is None or self._good_texture.shape != empty.shape:
+            return empty
+        gain = np.float32(self._gain)
+        texture_before, gray_before = self._good_texture * gain, self._good_gray * gain
+        candidates = attenuated_cells(
+            stats.texture,
+            texture_before,
+            stats.gray - gray_before,
+            cfg.translucent_min_texture,
+            cfg.translucent_texture_ratio,
+            cfg.blockage_level_margin,
+        )
+        candidates &= ~excluded
+        if self._flagged_before.shape == candidates.shape:
+            candidates &= ~self._flagged_before
+        if not candidates.any():  # most frames
+            return candidates
+        levels = layer_levels(stats.gray, gray_before, stats.texture, texture_before)
+        candidates &= levels >= np.float32(cfg.translucent_min_layer_level)
+        candidates = compact_regions(candidates, cfg.blockage_min_cells)
+        candidates &= ~touching_edge(candidates)
+        if not candidates.any():
+            return candidates
+        correlation = best_correlation(
+            stats.gray_full, previous.gray_full, candidates, cfg.cell, cfg.translucent_search
+        )
+        _, labels = cv2.connectedComponents(candidates.view(np.uint8), connectivity=8)
+        return layer_regions(candidates, labels, correlation, cfg.translucent_min_correlation)
 
     def _jumped(self, stats: CellStats, sign: float, margin: float) -> np.ndarray:
         """(rows, cols) bool: cells ``margin`` brighter (``sign`` 1) or darker (-1) than before.

@@ -102,6 +102,18 @@ class DetectorConfig:
     # Something on the lens ends as a whole (wiped off, or it was scene): a flagged blockage
     # region of which fewer than this share still holds is released whole. 0: each cell alone.
     blockage_release_share: float = 0.5
+    # A translucent layer (a grey film, fog on the glass) keeps the scene's detail in place,
+    # faded (translucent_layer.py): cells with this much texture a frame ago that kept at most
+    # translucent_texture_ratio of it and stepped by blockage_level_margin, in a region whose
+    # pixels still correlate with the frame before (median of the cells' best correlation
+    # within translucent_search pixels), whose layer is lit: the layer level that explains the
+    # change (layer_levels) at least translucent_min_layer_level (a shadow's is black).
+    # translucent_min_correlation 0: off.
+    translucent_min_texture: float = 6.0
+    translucent_min_layer_level: float = 40.0
+    translucent_texture_ratio: float = 0.5
+    translucent_min_correlation: float = 0.8
+    translucent_search: int = 4
     saturated_min_gray: float = 250.0
     saturated_max_texture: float = 4.0
     saturated_novel_margin: float = 20.0
@@ -291,6 +303,11 @@ class DetectorConfig:
             )
         if not 0.0 <= self.dead_steady_share <= 1.0:
             raise ValueError(f"dead_steady_share must be in [0, 1], got {self.dead_steady_share}")
+        if not self.translucent_min_correlation <= 1.0:
+            raise ValueError(
+                "translucent_min_correlation must be <= 1 (0 or less: off), got "
+                f"{self.translucent_min_correlation}"
+            )
         if not -1.0 <= self.dead_region_max_correlation <= 1.0:
             raise ValueError(
                 "dead_region_max_correlation must be in [-1, 1], got "
@@ -311,10 +328,16 @@ class DetectorConfig:
             # 0 would take every cell for revealed content: no dead or saturated onset ever.
             ("revealed_still_frames", 1),
             ("frozen_grow_moving_frames", 0),
+            ("translucent_min_texture", 0),
+            ("translucent_search", 0),
         ):
             if getattr(self, name) < least:
                 raise ValueError(f"{name} must be >= {least}, got {getattr(self, name)}")
-        for name in ("blockage_release_share", "dead_region_match_reach"):
+        for name in (
+            "blockage_release_share",
+            "dead_region_match_reach",
+            "translucent_texture_ratio",
+        ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("frozen_min_tile_share", "lost_rows_min_share"):

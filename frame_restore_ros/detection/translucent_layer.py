@@ -1,0 +1,162 @@
+"""A translucent layer landing on the lens: a grey film, fog on the glass, a smear of grease.
+
+Where a layer of level ``L`` and opacity ``a`` covers the scene, each pixel becomes
+``a * L + (1 - a) * scene``: the scene's detail stays where it was, scaled down by ``1 - a``, and
+the level moves toward the layer's. Natural content that loses its detail in a frame does not
+keep it in place: a flat object or the sky moving in replaces the detail, a moving edge carries it
+away, a shadow or an exposure change scales the level with it (no step toward another level), and
+defocus or motion blur keeps the level.
+
+:func:`attenuated_cells` finds the cells whose detail collapsed while their level stepped; a
+region of them is a layer when its cells' pixels still correlate with the scene behind them a
+frame ago (:func:`best_correlation`, searching a few pixels around each cell's place for the
+camera's own motion). The level rules (``level_jumps.py``) need the layer's level to be new near
+it; this one finds a grey film over scene of the film's own brightness too.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+FLAT_STD = 0.5  # a block whose detail varies less than this (levels, std) shows none at all
+# Detail is the luma minus its blur of this sigma (pixels): against the luma, the clean clips'
+# regions reached a median correlation of 0.93, against their detail 0.79 (veils: 10th
+# percentile 0.75 -> 0.82; docs/detection.md).
+DETAIL_SIGMA = 2.0
+
+
+def attenuated_cells(
+    texture: np.ndarray,
+    texture_before: np.ndarray,
+    step: np.ndarray,
+    min_texture: float,
+    ratio: float,
+    min_step: float,
+) -> np.ndarray:
+    """(rows, cols) bool: cells that had detail, kept at most ``ratio`` of it, and stepped.
+
+    texture, texture_before: (rows, cols) float32 mean |Laplacian| now and a frame ago (the
+    one before scaled by the exposure gain); step: (rows, cols) float32 luma change against
+    the frame before (gain applied). A cell needs ``min_texture`` before (flat sky has no detail
+    to lose) and ``|step| >= min_step``.
+    """
+    had_detail = texture_before >= np.float32(min_texture)
+    lost = texture <= np.float32(ratio) * texture_before
+    return had_detail & lost & (np.abs(step) >= np.float32(min_step))
+
+
+def detail(gray: np.ndarray, sigma: float = DETAIL_SIGMA) -> np.ndarray:
+    """(H, W) float32: the luma's fine detail, ``gray`` minus its Gaussian blur of ``sigma``."""
+    luma = gray.astype(np.float32)
+    return luma - cv2.GaussianBlur(luma, (0, 0), sigma)
+
+
+def best_correlation(
+    gray: np.ndarray, gray_before: np.ndarray, cells: np.ndarray, cell: int, search: int
+) -> np.ndarray:
+    """(n,) float32: per True cell of ``cells``, its detail's best correlation with a frame ago.
+
+    gray, gray_before: (H, W) uint8 luma now and a frame ago; cells: (rows, cols) bool, the
+    cells to measure (row-major order of the result). For each cell, the normalised correlation
+    (Pearson, -1..1) of its ``cell`` x ``cell`` pixels of :func:`detail` now with the same-size
+    block of the frame before's at every shift within ``search`` pixels (padded by edge
+    replication), the best of them. The detail, not the luma: a smooth ramp left where an
+    edge moved away correlates with the edge, but has no detail. A block whose detail is flat
+    now (std < :data:`FLAT_STD`) scores 0: nothing of the scene is left to match.
+    """
+    rows, cols = np.nonzero(cells)
+    if rows.size == 0:
+        return np.zeros(0, dtype=np.float32)
+    # Only the cells' bounding box (and the search around it) is filtered: a few cells of a
+    # 720p frame, not the frame (two full-frame blurs took 9 ms).
+    first_row, first_col = int(rows.min()) * cell, int(cols.min()) * cell
+    last_row, last_col = (int(rows.max()) + 1) * cell, (int(cols.max()) + 1) * cell
+    now = _detail_over(gray, first_row, last_row, first_col, last_col)
+    before = _detail_over(
+        gray_before, first_row - search, last_row + search, first_col - search, last_col + search
+    )
+    rows, cols = rows - rows.min(), cols - cols.min()
+    top, left = rows * cell, cols * cell
+    offsets = np.arange(cell)
+    block_rows = (top[:, None] + offsets[None, :])[:, :, None]  # (n, cell, 1)
+    block_cols = (left[:, None] + offsets[None, :])[:, None, :]  # (n, 1, cell)
+    blocks = now[block_rows, block_cols].reshape(rows.size, -1)
+    blocks -= blocks.mean(axis=1, keepdims=True)
+    norms = np.sqrt((blocks * blocks).sum(axis=1))
+    windows = sliding_window_view(before, (cell, cell))  # (H', W', cell, cell), no copy
+    best = np.full(rows.size, -1.0, dtype=np.float32)
+    for dy in range(2 * search + 1):
+        for dx in range(2 * search + 1):
+            shifted = windows[top + dy, left + dx].reshape(rows.size, -1)
+            shifted = shifted - shifted.mean(axis=1, keepdims=True)
+            product = (blocks * shifted).sum(axis=1)
+            scale = norms * np.sqrt((shifted * shifted).sum(axis=1))
+            np.maximum(best, product / np.maximum(scale, np.float32(1e-6)), out=best)
+    flat = norms < np.float32(FLAT_STD * cell)  # std = norm / sqrt(cell * cell)
+    best[flat] = 0.0
+    return best
+
+
+def _detail_over(gray: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
+    """(bottom - top, right - left) float32: :func:`detail` of ``gray`` over that pixel box.
+
+    The box may reach beyond the frame: the detail is padded there by edge replication. The
+    blur reads a halo of its kernel's radius around the box, so the values are the full
+    frame's.
+    """
+    height, width = gray.shape
+    halo = int(round(DETAIL_SIGMA * 4))  # OpenCV's float kernel radius for this sigma
+    y0, y1 = max(0, top - halo), min(height, bottom + halo)
+    x0, x1 = max(0, left - halo), min(width, right + halo)
+    values = detail(gray[y0:y1, x0:x1])
+    pad = (
+        (max(0, y0 - top), max(0, bottom - y1)),
+        (max(0, x0 - left), max(0, right - x1)),
+    )
+    values = np.pad(values, pad, mode="edge")
+    row, col = top - y0 + pad[0][0], left - x0 + pad[1][0]
+    return values[row : row + bottom - top, col : col + right - left]
+
+
+def layer_levels(
+    gray: np.ndarray, gray_before: np.ndarray, texture: np.ndarray, texture_before: np.ndarray
+) -> np.ndarray:
+    """(rows, cols) float32: the level ``L`` of a layer that would explain each cell's change.
+
+    With ``k`` the share of the detail kept (``texture / texture_before``, at most 0.99), a layer
+    of opacity ``1 - k`` gives ``gray = (1 - k) * L + k * gray_before``, so
+    ``L = (gray - k * gray_before) / (1 - k)``. A shadow or an exposure drop scales level and
+    detail alike: ``L`` near 0. All grids (rows, cols) float32 (the befores with the gain).
+    """
+    kept = np.minimum(texture / np.maximum(texture_before, np.float32(1e-3)), np.float32(0.99))
+    return (gray - kept * gray_before) / (np.float32(1.0) - kept)
+
+
+def layer_regions(
+    candidates: np.ndarray, labels: np.ndarray, correlation: np.ndarray, min_correlation: float
+) -> np.ndarray:
+    """(rows, cols) bool: the regions of ``candidates`` whose cells kept the scene's detail.
+
+    labels: (rows, cols) int32 region number of each candidate cell (0 elsewhere, e.g. from
+    ``cv2.connectedComponents``); correlation: (n,) the cells' :func:`best_correlation`, in
+    the row-major order of ``candidates``. A region is kept when the median of its cells'
+    correlations is at least ``min_correlation``.
+    """
+    region_of = labels[candidates]
+    keep = np.zeros(int(labels.max()) + 1, dtype=bool)
+    for region in np.unique(region_of):
+        keep[region] = np.median(correlation[region_of == region]) >= min_correlation
+    keep[0] = False
+    return keep[labels]
+
+
+def touching_edge(regions: np.ndarray) -> np.ndarray:
+    """(rows, cols) bool: the 8-connected ``regions`` with a cell on the frame's edge."""
+    count, labels = cv2.connectedComponents(regions.view(np.uint8), connectivity=8)
+    edge = np.zeros(count, dtype=bool)
+    for border in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        edge[border] = True
+    edge[0] = False
+    return edge[labels]
