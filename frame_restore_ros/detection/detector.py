@@ -155,6 +155,10 @@ class FailureDetector:
         self._cut = False  # this frame is a scene cut (no onsets, lines included)
         self._frames_seen = 0  # frames since the reset: the onsets' history (warm-up)
         self._flagged_before = np.zeros((0, 0), dtype=bool)
+        # Cells that held a failure (a flag or a failed pixel) in the previous frame, and in the
+        # one before it.
+        self._failed_before: np.ndarray | None = None
+        self._failed_two_back: np.ndarray | None = None
         self._good_gray: np.ndarray | None = None
         self._good_texture: np.ndarray | None = None
         self._recent = RecentLooks(self.config.onset_memory_frames)
@@ -754,7 +758,6 @@ class FailureDetector:
         left near it as it arrived (:meth:`_vacated_nearby`): a new black block merely touching
         a dark object, or the night around it, is not one.
         """
-        cfg = self.config
         if not cells.any():
             return cells
         count, labels, boxes, _ = cv2.connectedComponentsWithStats(
@@ -766,12 +769,13 @@ class FailureDetector:
         if kind is FailureKind.SATURATED:  # lamps pass fast and stand out against the dark
             reach = max(reach, self._object_motion_cells(previous.shape[0]))
         near = nearby_any(regions, reach)
-        if kind is FailureKind.SATURATED:
-            share = cell_share_at_least(previous, near, cfg.cell, cfg.saturated_min_gray)
-        else:
-            share = 1.0 - cell_share_at_least(previous, near, cfg.cell, cfg.dead_max_gray + 1)
-        core = (np.nan_to_num(share, nan=0.0) >= 0.5) & ~self._flagged_before  # not a glint
-        core = nearby_any(core, reach)
+        share = self._core_share(previous, near, kind)
+        share[self._flagged_before] = np.nan  # a flagged white block is no lamp
+        hidden = self._hidden_before()
+        if hidden is not None:  # what a failure hid a frame ago: its look two frames ago too
+            older = self._core_share(self._before_previous.gray_full, near & hidden, kind)
+            share = np.fmax(share, older)
+        core = nearby_any(np.nan_to_num(share, nan=0.0) >= 0.5, reach)
         if kind is FailureKind.SATURATED:  # a lamp's core is small against its glow: touching
             before = np.zeros(count, dtype=bool)
             before[labels[core & regions]] = True
@@ -786,6 +790,34 @@ class FailureDetector:
             before |= self._vacated_nearby(cells, signature, labels, boxes, stats)
         before[0] = False
         return cells & before[labels]
+
+    def _hidden_before(self) -> np.ndarray | None:
+        """(rows, cols) bool: cells a failure hid in the previous frame but not in the one before.
+
+        Flagged, or holding a failed pixel (a burst, lost rows), in the previous frame and in
+        neither in the frame before it (``_before_previous``). A light or a dark object that
+        moved on from there was behind the failure: the core rules also take its look of two
+        frames ago. None when there is no such cell or no frame before.
+        """
+        failed, two_back, older = self._failed_before, self._failed_two_back, self._before_previous
+        shape = self._previous.gray.shape
+        if failed is None or two_back is None or older is None:
+            return None
+        if failed.shape != shape or two_back.shape != shape or older.gray.shape != shape:
+            return None
+        hidden = failed & ~two_back
+        return hidden if hidden.any() else None
+
+    def _core_share(self, luma: np.ndarray, where: np.ndarray, kind: FailureKind) -> np.ndarray:
+        """(rows, cols) float32: per cell of ``where``, the share of its pixels lit like a core.
+
+        Of ``luma`` (H, W) uint8: saturated (>= ``saturated_min_gray``) or, for dead, dark (<=
+        ``dead_max_gray``); NaN outside ``where``.
+        """
+        cfg = self.config
+        if kind is FailureKind.SATURATED:
+            return cell_share_at_least(luma, where, cfg.cell, cfg.saturated_min_gray)
+        return 1.0 - cell_share_at_least(luma, where, cfg.cell, cfg.dead_max_gray + 1)
 
     def _light_arrival_explained(
         self,
@@ -811,12 +843,15 @@ class FailureDetector:
         """
         cfg = self.config
         explained = np.zeros(len(boxes), dtype=bool)
-        core_before = (np.nan_to_num(share_before, nan=0.0) >= 0.5) & ~self._flagged_before
+        core_before = np.nan_to_num(share_before, nan=0.0) >= 0.5
+        previous = self._previous.gray
+        hidden = self._hidden_before()
+        if hidden is not None:  # the brighter of its two last looks where a failure hid it
+            previous = np.where(hidden, np.fmax(previous, self._before_previous.gray), previous)
         measured = ~np.isnan(share_before)
         level = cfg.saturated_min_gray
         share_now = cell_share_at_least(stats.gray_full, measured, cfg.cell, level)
         core_now = np.nan_to_num(share_now, nan=0.0) >= 0.5
-        previous = self._previous.gray
         for region in np.unique(labels[cells]):
             near = window_around(boxes[region], reach, labels.shape)  # all the window can reach
             window = nearby_any(labels[near] == region, reach)
@@ -1372,6 +1407,7 @@ class FailureDetector:
         clean = cells == FailureKind.CLEAN
         if failed_cells is not None:
             clean &= ~failed_cells
+        self._failed_two_back, self._failed_before = self._failed_before, ~clean
         if self._good_gray is None:
             self._good_gray, self._good_texture = stats.gray.copy(), stats.texture.copy()
         else:
