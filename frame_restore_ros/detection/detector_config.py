@@ -103,12 +103,13 @@ class DetectorConfig:
     # region of which fewer than this share still holds is released whole. 0: each cell alone.
     blockage_release_share: float = 0.5
     # A translucent layer (a grey film, fog on the glass) keeps the scene's detail in place,
-    # faded (translucent_layer.py): cells with this much texture a frame ago that kept at most
-    # translucent_texture_ratio of it and stepped by blockage_level_margin, in a region whose
-    # pixels still correlate with the frame before (median of the cells' best correlation
-    # within translucent_search pixels), whose layer is lit: the layer level that explains the
-    # change (layer_levels) at least translucent_min_layer_level (a shadow's is black).
-    # translucent_min_correlation 0: off.
+    # faded (translucent_layer.py): cells with this much texture in their last look of scene
+    # that kept at most translucent_texture_ratio of it and stepped by blockage_level_margin,
+    # whose change a lit layer explains (layer_levels >= translucent_min_layer_level: a
+    # shadow's is black), in a compact region off the frame's edge whose fine detail still
+    # correlates with the frame before's (median of the cells' best correlation within
+    # translucent_search pixels). Measured: docs/detection.md "A translucent layer fades the
+    # scene's detail in place". translucent_min_correlation 0: off.
     translucent_min_texture: float = 6.0
     translucent_min_layer_level: float = 40.0
     translucent_texture_ratio: float = 0.5

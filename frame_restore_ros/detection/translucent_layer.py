@@ -8,9 +8,9 @@ away, a shadow or an exposure change scales the level with it (no step toward an
 defocus or motion blur keeps the level.
 
 :func:`attenuated_cells` finds the cells whose detail collapsed while their level stepped; a
-region of them is a layer when its cells' pixels still correlate with the scene behind them a
-frame ago (:func:`best_correlation`, searching a few pixels around each cell's place for the
-camera's own motion). The level rules (``level_jumps.py``) need the layer's level to be new near
+region of them is a layer when its cells' fine detail still correlates with the scene's a frame
+ago (:func:`best_correlation`, searching a few pixels around each cell's place for the camera's
+own motion). The level rules (``level_jumps.py``) need the layer's level to be new near
 it; this one finds a grey film over scene of the film's own brightness too.
 """
 
@@ -37,10 +37,10 @@ def attenuated_cells(
 ) -> np.ndarray:
     """(rows, cols) bool: cells that had detail, kept at most ``ratio`` of it, and stepped.
 
-    texture, texture_before: (rows, cols) float32 mean |Laplacian| now and a frame ago (the
-    one before scaled by the exposure gain); step: (rows, cols) float32 luma change against
-    the frame before (gain applied). A cell needs ``min_texture`` before (flat sky has no detail
-    to lose) and ``|step| >= min_step``.
+    texture, texture_before: (rows, cols) float32 mean |Laplacian| now and before (the
+    detector passes each cell's last look of scene, scaled by the exposure gain); step:
+    (rows, cols) float32 luma change against that look (gain applied). A cell needs
+    ``min_texture`` before (flat sky has no detail to lose) and ``|step| >= min_step``.
     """
     had_detail = texture_before >= np.float32(min_texture)
     lost = texture <= np.float32(ratio) * texture_before
