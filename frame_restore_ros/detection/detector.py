@@ -1071,7 +1071,7 @@ class FailureDetector:
                 darkest, brightest = levels.extremes()
                 onset = self._level_jump_blobs(stats, others, darkest, brightest, expected)
             onset |= self._colour_jump_blobs(stats, others | onset)
-            onset |= self._translucent_layer_blobs(stats, others | onset)
+            onset |= self._translucent_layer_blobs(stats, others | onset, before)
         if tracker.idle and not onset.any():  # most frames: nothing flagged, nothing new
             return onset
         away = np.abs(stats.gray - before) >= margin
@@ -1163,7 +1163,9 @@ class FailureDetector:
                 )
         return blobs
 
-    def _translucent_layer_blobs(self, stats: CellStats, excluded: np.ndarray) -> np.ndarray:
+    def _translucent_layer_blobs(
+        self, stats: CellStats, excluded: np.ndarray, gray_before: np.ndarray
+    ) -> np.ndarray:
         """(rows, cols) bool: blobs where a translucent layer covered the scene in this frame.
 
         ``translucent_layer.py``: cells that had ``translucent_min_texture`` of detail in their
@@ -1176,7 +1178,8 @@ class FailureDetector:
         (scene comes into view there, and a dashcam's logo sits there) whose detail still
         correlates with the frame before's (median over the region's cells of the best
         correlation within ``translucent_search`` pixels >= ``translucent_min_correlation``).
-        Cells flagged a frame ago and ``excluded`` cells are not judged.
+        Cells flagged a frame ago and ``excluded`` cells are not judged. ``gray_before``:
+        (rows, cols) float32, the cells' last looks of scene with the gain (the caller's).
         """
         cfg, previous = self.config, self._previous
         empty = np.zeros(stats.gray.shape, dtype=bool)
@@ -1184,8 +1187,7 @@ class FailureDetector:
             return empty
         if self._good_texture is None or self._good_texture.shape != empty.shape:
             return empty
-        gain = np.float32(self._gain)
-        texture_before, gray_before = self._good_texture * gain, self._good_gray * gain
+        texture_before = self._good_texture * np.float32(self._gain)
         candidates = attenuated_cells(
             stats.texture,
             texture_before,
