@@ -8,14 +8,16 @@ layer (a grey film) is also found by the detail it fades in place (detection/tra
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 import pytest
 from test_detection_lookalikes import moving_scene
 
-from frame_restore_ros.detection.detector import DetectorConfig, FailureDetector
+from frame_restore_ros.detection.detector import Detection, DetectorConfig, FailureDetector
 from frame_restore_ros.detection.failures import FailureKind
-from frame_restore_ros.synthetic.corruption import mud, veil
+from frame_restore_ros.synthetic.corruption import Corruption, blend, mud, veil
 
 SHAPE = (180, 320)
 HISTORY = 34  # frames of clean history before the failure: over a second's memory (30)
@@ -26,6 +28,21 @@ def _warmed_up(frames: list[np.ndarray], config: DetectorConfig | None = None) -
     for index, frame in enumerate(frames[:HISTORY]):
         assert not detector.detect(frame).mask.any(), f"clean frame {index} flagged"
     return detector
+
+
+def _landed_after_history(
+    frames: list[np.ndarray],
+    make: Callable[[np.ndarray, np.random.Generator], Corruption],
+    seed: int,
+    rate: float = 30.0,
+) -> tuple[Corruption, Detection]:
+    """Stream ``frames[:40]`` (each unflagged), then ``make`` (a corruption: mud, veil) on
+    frame 40 with ``seed``; return (the corruption, its detection). Frames stamped at ``rate``."""
+    detector = FailureDetector()
+    for index, frame in enumerate(frames[:40]):
+        assert not detector.detect(frame, index / rate).mask.any(), f"clean frame {index} flagged"
+    landed = make(frames[40], np.random.default_rng(seed))
+    return landed, detector.detect(landed.damaged, 40 / rate)
 
 
 def test_veil_on_the_lens_is_flagged_held_while_it_stays_and_released_when_it_goes():
@@ -286,12 +303,61 @@ def test_blotchy_mud_and_a_veil_that_pull_their_rim_toward_them_are_flagged_on_r
     from frame_restore_ros.media.video import read_frames
 
     frames = read_frames(_development_clip("driving_low_sun_640x360.mp4"), max_frames=141)[100:]
-    detector = FailureDetector()
-    for index, frame in enumerate(frames[:40]):
-        assert not detector.detect(frame, index / 30).mask.any()
-    landed = make(frames[40], np.random.default_rng(seed))
-    found = detector.detect(landed.damaged, 40 / 30)
+    landed, found = _landed_after_history(frames, make, seed)
     assert found.mask[landed.labels == FailureKind.BLOCKAGE].mean() >= max(0.6, before + 0.3)
+    assert found.mask[~landed.touched].mean() <= 0.002
+
+
+def _grey_and_brown_stripes(frames: int, step: int = 3) -> list[np.ndarray]:
+    """Frames of vertical stripes panning ``step`` px a frame: 24 px of grey at luma 80, then
+    8 px of dark brown at luma 38 (BGR 19, 34, 53), with grain (sigma 6): every cell lies within
+    2 cells of both."""
+    height, width = SHAPE
+    world_width = width + step * frames
+    dark = (np.arange(world_width) // 8) % 4 == 3
+    world = np.empty((height, world_width, 3), np.float32)
+    world[:, ~dark], world[:, dark] = (80, 80, 80), (19, 34, 53)
+    world += np.random.default_rng(0).normal(0.0, 6.0, size=(height, world_width, 1))
+    world = np.clip(world, 0, 255).astype(np.uint8)
+    return [np.ascontiguousarray(world[:, i * step : i * step + width]) for i in range(frames)]
+
+
+@pytest.mark.parametrize("new_looks", [True, False])
+def test_mud_of_a_look_nothing_near_showed_is_flagged(new_looks):
+    """Brown mud at the grey stripes' level and the brown stripes' colour: each feature alone
+    was seen near every cell, the two together nowhere (the level and colour rules miss it: 0 of
+    its pixels without ``blockage_new_looks``)."""
+    frames = _grey_and_brown_stripes(HISTORY + 1)
+    detector = _warmed_up(frames, DetectorConfig(blockage_new_looks=new_looks))
+    weight = np.zeros(SHAPE, np.float32)
+    weight[50:130, 100:220] = 1.0
+    weight = cv2.GaussianBlur(weight, (0, 0), 6)
+    layer = np.empty((*SHAPE, 3), np.float32)
+    layer[:] = (43, 77, 121)  # luma 86, the dark stripes' blue and red shares
+    layer += np.random.default_rng(3).normal(0.0, 2.0, size=(*SHAPE, 1))
+    splash = blend(frames[HISTORY], layer, weight, FailureKind.BLOCKAGE)
+    found = detector.detect(splash.damaged)
+    covered = found.mask[splash.labels == FailureKind.BLOCKAGE].mean()
+    if new_looks:
+        assert covered >= 0.9
+        assert (found.labels[found.mask] == FailureKind.BLOCKAGE).all()
+    else:
+        assert covered == 0.0, "precondition: no level or colour of its own"
+    assert not found.mask[~splash.touched].any()
+
+
+@pytest.mark.parametrize("seed", [8, 19])
+def test_mud_of_a_new_look_over_a_facade_is_flagged_on_real_frames(seed):
+    """urban_overcast, 40 frames of history: mud (seeds 8, 19) over the beige façades took
+    levels and colours each shown near it; found on 0.80 and 0.85 of the pixels it covers at
+    least half (0 without ``blockage_new_looks``)."""
+    from test_detection_lookalikes import _development_clip
+
+    from frame_restore_ros.media.video import read_frames
+
+    frames = read_frames(_development_clip("driving_urban_overcast_640x360.mp4"), max_frames=41)
+    landed, found = _landed_after_history(frames, mud, seed)
+    assert found.mask[landed.labels == FailureKind.BLOCKAGE].mean() >= 0.7
     assert found.mask[~landed.touched].mean() <= 0.002
 
 
@@ -369,10 +435,6 @@ def test_a_veil_over_scene_of_its_own_brightness_is_flagged_on_real_frames(seed)
     from frame_restore_ros.media.video import read_frames, sample_video_path
 
     frames = read_frames(sample_video_path(), max_frames=141)[100:]
-    detector = FailureDetector()
-    for index, frame in enumerate(frames[:40]):
-        assert not detector.detect(frame, index / 25).mask.any()
-    landed = veil(frames[40], np.random.default_rng(seed))
-    found = detector.detect(landed.damaged, 40 / 25)
+    landed, found = _landed_after_history(frames, veil, seed, rate=25.0)
     assert found.mask[landed.labels == FailureKind.BLOCKAGE].mean() >= 0.8
     assert found.mask[~landed.touched].mean() <= 0.002

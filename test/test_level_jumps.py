@@ -7,6 +7,7 @@ import numpy as np
 from frame_restore_ros.detection.level_jumps import (
     compact_regions,
     drop_scene_objects,
+    looks_seen_nearby,
     novel_levels,
 )
 
@@ -25,6 +26,40 @@ def test_novel_levels_compare_with_the_extremes_within_reach():
     gray[1, 1] = 110.5
     brighter, _ = novel_levels(gray, before, before, margin=10.0, reach=2)
     assert not brighter[1, 1]
+
+
+def test_looks_seen_nearby_need_one_cell_with_every_feature_close():
+    """A look is seen when one cell within reach had the level and both shares within margins;
+    a level from one cell and a colour from another is a new look."""
+    before = np.zeros((3, 7, 7), np.float32)
+    before[:, :, :] = np.array([80.0, 85.0, 85.0], np.float32)[:, None, None]  # grey at 80
+    before[:, 1, 1] = (35.0, 48.0, 125.0)  # a dark brown window
+    now = before.copy()
+    now[:, 3, 3] = (80.0, 48.0, 125.0)  # brown at the grey's level: each feature seen apart
+    now[:, 3, 2] = (85.0, 95.0, 80.0)  # within the margins (5, 10, 5) of the grey: seen
+    now[:, 3, 4] = (80.0, 95.5, 85.0)  # blue share 10.5 off the grey, the window's far: new
+    cells = np.zeros((7, 7), dtype=bool)
+    cells[3, 2:5] = True
+    margins = (10.0, 10.0, 10.0)
+    seen = looks_seen_nearby(list(now), _history(before), cells, reach=2, margins=margins)
+    assert np.argwhere(seen).tolist() == [[3, 2]], "only cells of `cells`, only the grey's look"
+    # The brown look shown 2 cells away (within reach) in a second earlier look: seen.
+    earlier = before.copy()
+    earlier[:, 5, 5] = (75.0, 50.0, 120.0)
+    seen = looks_seen_nearby(list(now), _history(before, earlier), cells, reach=2, margins=margins)
+    assert np.argwhere(seen).tolist() == [[3, 2], [3, 3]]
+    # 3 cells away: out of reach; and the margins are inclusive.
+    far = before.copy()
+    far[:, 6, 6] = (80.0, 48.0, 125.0)
+    assert not looks_seen_nearby(list(now), _history(far), cells, reach=2, margins=margins)[3, 3]
+    edge = before.copy()
+    edge[:, 4, 4] = (90.0, 58.0, 115.0)
+    assert looks_seen_nearby(list(now), _history(edge), cells, reach=2, margins=margins)[3, 3]
+
+
+def _history(*looks: np.ndarray) -> list[np.ndarray]:
+    """(F, rows, cols) looks -> a list of looks, each F (rows, cols) grids."""
+    return [list(look) for look in looks]
 
 
 def test_compact_regions_keep_blobs_and_drop_strips():

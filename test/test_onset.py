@@ -52,6 +52,10 @@ def test_cell_history_keeps_the_extremes_of_the_last_frames_only():
         window = slice(max(0, count - 3), count)
         np.testing.assert_array_equal(darkest, np.min(grays[window], axis=0))
         np.testing.assert_array_equal(brightest, np.max(grays[window], axis=0))
+        newest = history.newest_first()
+        assert len(newest) == min(count, 3)
+        for stored, gray in zip(newest, reversed(grays[window]), strict=True):
+            np.testing.assert_array_equal(stored, gray)
     grays[4][:] = -1.0  # it holds copies, not the caller's arrays
     assert history.extremes()[0].min() >= 0.0
     history.add(np.ones((2, 2), np.float32))  # a new resolution restarts it

@@ -30,6 +30,7 @@ from frame_restore_ros.detection.frozen_tiles import FrozenTiles
 from frame_restore_ros.detection.level_jumps import (
     compact_regions,
     drop_scene_objects,
+    looks_seen_nearby,
     novel_levels,
 )
 from frame_restore_ros.detection.line_failures import LineFailures
@@ -86,6 +87,9 @@ ACTIVITY_RETURN_TOLERANCE = 2.0
 # Luma added to both sides of a cell's brightening (now / before) when its texture is judged
 # against the light: the night's few levels of black (3 -> 6 after clipped noise) are no light.
 NOISE_LIGHT_OFFSET = 8.0
+# The new-look rule compares what its last looks left with this many of the newest frames of
+# the memory first, then the rest: the scene's own looks mostly came back within a few frames.
+MEMORY_FIRST_LOOKS = 3
 _CELL_KINDS = (
     FailureKind.DEAD,
     FailureKind.SATURATED,
@@ -1072,6 +1076,7 @@ class FailureDetector:
                 onset = self._level_jump_blobs(stats, others, darkest, brightest, expected)
             onset |= self._colour_jump_blobs(stats, others | onset)
             onset |= self._translucent_layer_blobs(stats, others | onset, before)
+            onset |= self._new_look_blobs(stats, others | onset, before)
         if tracker.idle and not onset.any():  # most frames: nothing flagged, nothing new
             return onset
         away = np.abs(stats.gray - before) >= margin
@@ -1142,24 +1147,100 @@ class FailureDetector:
         extremes = (self._blue_shares.extremes(), self._red_shares.extremes())
         lows = tuple(np.minimum(low, now) for (low, _), now in zip(extremes, good, strict=True))
         highs = tuple(np.maximum(high, now) for (_, high), now in zip(extremes, good, strict=True))
-        found = new_colour(lows, highs)
+        return self._drop_moved_objects(stats, new_colour(lows, highs), chroma, good)
+
+    def _new_look_blobs(
+        self, stats: CellStats, excluded: np.ndarray, gray_before: np.ndarray
+    ) -> np.ndarray:
+        """(rows, cols) bool: blobs of cells at a look no cell near them showed within a second.
+
+        A look is a cell's level and colour shares together (``level_jumps.looks_seen_nearby``):
+        light brown mud over a beige façade takes the façade's level and a dark window's
+        colour, each seen nearby, but no cell showed both. Lit cells (as for a colour) whose
+        colour moved by ``blockage_chroma_margin`` since their last look of scene, in compact
+        regions (``blockage_min_cells``, a core), a look within ``blockage_level_margin`` and
+        ``blockage_chroma_margin`` of their own in every feature being a look seen,
+        compared first with the last looks within ``onset_reach`` and then with the second's
+        memory; the regions left need ``blockage_new_look_min_share`` of the frame's cells too
+        (a part of the view, not a count of cells: at 1080p, 12 cells are a tail light); scene
+        objects that moved in are dropped as for a colour blob (the body by its colour shares).
+        ``excluded`` cells, cells flagged a frame ago and the cells beside them are not judged;
+        ``gray_before``: (rows, cols) float32, the last looks with the gain. Off with
+        ``blockage_new_looks``.
+        """
+        cfg, good = self.config, self._good_chroma
+        empty = np.zeros(stats.gray.shape, dtype=bool)
+        if not cfg.blockage_new_looks or good is None or good[0].shape != empty.shape:
+            return empty
+        if not self._blue_shares.full:
+            return empty
+        blue, red = self._chromaticity(stats)
+        now = (stats.gray, blue, red)
+        last = (gray_before, *good)
+        chroma_margin = cfg.blockage_chroma_margin
+        margins = (cfg.blockage_level_margin, chroma_margin, chroma_margin)
+        # Cells whose colour moved: a look new only by its level is the level rules' (and
+        # judging every cell whose level moved cost 5-8x more on moving footage).
+        recoloured = np.abs(blue - good[0]) >= np.float32(chroma_margin)
+        recoloured |= np.abs(red - good[1]) >= np.float32(chroma_margin)
+        candidates = recoloured & (stats.gray >= cfg.blockage_chroma_min_gray) & ~excluded
+        if self._flagged_before.shape == candidates.shape:
+            # A failure's end shows scene its cells' memory never held (and a failed region's
+            # rim cells remember its look): no new look of their own.
+            candidates &= ~nearby_any(self._flagged_before, 1)
+        share = cfg.blockage_new_look_min_share
+        least = max(cfg.blockage_min_cells, math.ceil(share * empty.size))
+        candidates = compact_regions(candidates, least)
+        if not candidates.any():  # most frames
+            return candidates
+        # The last looks first (most changed cells match there), then the second's memory,
+        # newest first; what is left after each step must still make a region.
+        seen = looks_seen_nearby(now, [last], candidates, cfg.onset_reach, margins)
+        candidates = compact_regions(candidates & ~seen, least)
+        histories = (self._levels, self._blue_shares, self._red_shares)
+        memory = list(zip(*(history.newest_first() for history in histories), strict=True))
+        for looks in (memory[:MEMORY_FIRST_LOOKS], memory[MEMORY_FIRST_LOOKS:]):
+            if not candidates.any():
+                return candidates
+            seen = looks_seen_nearby(now, looks, candidates, cfg.onset_reach, margins)
+            candidates = compact_regions(candidates & ~seen, least)
+        # An object's body is judged by its colour, as a colour blob's: its shading varies over
+        # it, its colour holds (a red car of the road's level sliding in from the frame's edge
+        # has a body through its red to the edge, not through its levels).
+        return self._drop_moved_objects(stats, candidates, (blue, red), good)
+
+    def _drop_moved_objects(
+        self,
+        stats: CellStats,
+        found: np.ndarray,
+        looks: tuple[np.ndarray, ...],
+        looks_before: tuple[np.ndarray, ...],
+    ) -> np.ndarray:
+        """(rows, cols) bool: ``found`` blobs without those a scene object that moved explains.
+
+        Each region's sign is its mean luma change against the previous frame (mud over light
+        and dark scene brightens some cells and darkens others); ``level_jumps.drop_scene_objects``
+        with ``looks`` (the grids an object's body grows through, (rows, cols) float32 each)
+        and their ``looks_before``.
+        """
         if not found.any():
             return found
+        cfg = self.config
         count, labels = cv2.connectedComponents(found.view(np.uint8), connectivity=8)
         step = stats.gray - self._previous.gray
         rise = np.bincount(labels.ravel(), weights=step.ravel(), minlength=count)
         brighter = (rise >= 0)[labels] & found
-        blobs = empty
+        blobs = np.zeros_like(found)
         for regions, sign in ((brighter, 1.0), (found & ~brighter, -1.0)):
             if regions.any():
-                blobs = blobs | drop_scene_objects(
+                blobs |= drop_scene_objects(
                     regions,
-                    chroma,
+                    looks,
                     self._jumped(stats, -sign, cfg.blockage_level_margin),
                     cfg.blockage_body_tolerance,
                     self._object_motion_cells(stats.gray_full.shape[0]),
                     cfg.blockage_moved_share,
-                    looks_before=good,
+                    looks_before=looks_before,
                 )
         return blobs
 

@@ -115,6 +115,14 @@ class DetectorConfig:
     translucent_texture_ratio: float = 0.5
     translucent_min_correlation: float = 0.8
     translucent_search: int = 4
+    # A look no cell near showed within a second: level and colour shares together, each within
+    # blockage_level_margin / blockage_chroma_margin of one cell's (light brown mud over a beige
+    # façade). Measured: docs/detection.md "A look nothing near showed". False: off.
+    blockage_new_looks: bool = True
+    # A new-look region covers at least this share of the frame's cells as well as
+    # blockage_min_cells: 12 cells are 0.33 % of a 640x360 frame but 0.04 % at 1920x1080, where
+    # a tail light switching on or a car emerging from behind a pillar covers that many.
+    blockage_new_look_min_share: float = 0.0025
     saturated_min_gray: float = 250.0
     saturated_max_texture: float = 4.0
     saturated_novel_margin: float = 20.0
@@ -338,6 +346,7 @@ class DetectorConfig:
             "blockage_release_share",
             "dead_region_match_reach",
             "translucent_texture_ratio",
+            "blockage_new_look_min_share",
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")

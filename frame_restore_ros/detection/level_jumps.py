@@ -7,14 +7,16 @@ in from somewhere, so the cells it came from showed that level within a few cell
 shadow, the sky when the camera pitches); a light switching on is handled by the saturated rule.
 What arrives in one frame faster than that is a thin strip at the leading edge of a fast object;
 a blob on the lens is compact: it keeps a core after the region is eroded by a cell. The same
-holds for a colour (mud of the road's own grey level), judged on each cell's colour shares.
+holds for a colour (mud of the road's own grey level), judged on each cell's colour shares, and
+for a look, level and colour together (light brown mud over a beige façade: its level is the
+façade's, its colour a dark window's, but no cell near showed both).
 
 Functions work on (rows, cols) cell grids; the detector (``detector.py``) glues them in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -38,6 +40,47 @@ def novel_levels(
     brighter = gray > nearby_max(brightest, reach) + np.float32(margin)
     darker = gray < nearby_min(darkest, reach) - np.float32(margin)
     return brighter, darker
+
+
+def looks_seen_nearby(
+    now: Sequence[np.ndarray],
+    looks: Iterable[Sequence[np.ndarray]],
+    cells: np.ndarray,
+    reach: int,
+    margins: Sequence[float],
+) -> np.ndarray:
+    """(rows, cols) bool: the True ``cells`` whose look a cell within ``reach`` showed before.
+
+    now: F (rows, cols) float32 grids, each cell's features now (luma, blue and red shares);
+    looks: earlier looks, each F grids like ``now``; margins: F floats. A cell's look was seen
+    when, in one of ``looks``, one cell within ``reach`` cells (a square) had every feature
+    within its margin of the cell's own (|difference| <= margin): the same look, not a level
+    from one cell and a colour from another, as :func:`novel_levels` judges them. Only the
+    cells of ``cells`` are compared (a few hundred of a frame's thousands), each until the
+    first look that shows it.
+    """
+    rows, cols = np.nonzero(cells)
+    height, width = cells.shape
+    # Every cell's (2 reach + 1)^2 neighbours at once, (n, K) flat indices (np.take is cheaper
+    # than 2-D indexing); clipped at the frame's edge (a clipped neighbour is a nearer cell).
+    steps_down, steps_right = np.mgrid[-reach : reach + 1, -reach : reach + 1].reshape(2, -1)
+    near_rows = np.clip(rows[:, np.newaxis] + steps_down, 0, height - 1)
+    near_cols = np.clip(cols[:, np.newaxis] + steps_right, 0, width - 1)
+    near = near_rows * width + near_cols
+    own = [feature[rows, cols][:, np.newaxis] for feature in now]  # F x (n, 1)
+    seen = np.zeros(rows.size, dtype=bool)
+    for look in looks:
+        todo = np.flatnonzero(~seen)
+        if todo.size == 0:
+            break
+        where = near[todo]
+        alike = np.ones(where.shape, dtype=bool)
+        for grid, values, margin in zip(look, own, margins, strict=True):
+            alike &= np.abs(np.take(grid, where) - values[todo]) <= np.float32(margin)
+        seen[todo[alike.any(axis=1)]] = True
+    out = np.zeros_like(cells)
+    out[rows[seen], cols[seen]] = True
+    return out
 
 
 def compact_regions(mask: np.ndarray, min_cells: int, core: int = 1) -> np.ndarray:

@@ -324,6 +324,10 @@ class CellHistory:
         self._next = (self._next + 1) % self.frames
         self._count = min(self._count + 1, self.frames)
 
+    def newest_first(self) -> list[np.ndarray]:
+        """Return the stored frames, newest first: (rows, cols) float32 views into the buffer."""
+        return [self._values[(self._next - 1 - age) % self.frames] for age in range(self._count)]
+
     def lowest(self) -> np.ndarray:
         """(rows, cols) float32 minimum over the stored frames."""
         return np.minimum.reduce(self._values[: self._count], axis=0)
