@@ -87,8 +87,8 @@ ACTIVITY_RETURN_TOLERANCE = 2.0
 # Luma added to both sides of a cell's brightening (now / before) when its texture is judged
 # against the light: the night's few levels of black (3 -> 6 after clipped noise) are no light.
 NOISE_LIGHT_OFFSET = 8.0
-# The new-look rule compares what its last looks left with this many of the newest frames of
-# the memory first, then the rest: the scene's own looks mostly came back within a few frames.
+# The new-look rule searches the memory for what the last looks left in two steps: this many
+# of its newest frames, then the rest, the second only when what is left still makes a region.
 MEMORY_FIRST_LOOKS = 3
 _CELL_KINDS = (
     FailureKind.DEAD,
