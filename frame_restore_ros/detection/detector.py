@@ -1156,14 +1156,14 @@ class FailureDetector:
 
         A look is a cell's level and colour shares together (``level_jumps.looks_seen_nearby``):
         light brown mud over a beige façade takes the façade's level and a dark window's
-        colour, each seen nearby, but no cell showed both. Lit cells (as for a colour) whose
-        colour moved by ``blockage_chroma_margin`` since their last look of scene, in compact
-        regions (``blockage_min_cells``, a core), a look within ``blockage_level_margin`` and
-        ``blockage_chroma_margin`` of their own in every feature being a look seen,
-        compared first with the last looks within ``onset_reach`` and then with the second's
-        memory; the regions left need ``blockage_new_look_min_share`` of the frame's cells too
-        (a part of the view, not a count of cells: at 1080p, 12 cells are a tail light); scene
-        objects that moved in are dropped as for a colour blob (the body by its colour shares).
+        colour, each seen nearby, but no cell showed both. Judged: lit cells (as for a colour)
+        whose colour moved by ``blockage_chroma_margin`` since their last look of scene, in
+        compact regions (``blockage_min_cells``, a core, and ``blockage_new_look_min_share`` of
+        the frame's cells: a part of the view, not a count of cells; at 1080p 12 cells are a
+        tail light). A cell's look was seen when a cell within ``onset_reach`` showed it, every
+        feature within its margin (``blockage_level_margin``, ``blockage_chroma_margin``), in
+        the last looks or in the second's memory. Scene objects that moved in are dropped as
+        for a colour blob (the body by its colour shares).
         ``excluded`` cells, cells flagged a frame ago and the cells beside them are not judged;
         ``gray_before``: (rows, cols) float32, the last looks with the gain. Off with
         ``blockage_new_looks``.
