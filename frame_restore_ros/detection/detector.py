@@ -87,9 +87,6 @@ ACTIVITY_RETURN_TOLERANCE = 2.0
 # Luma added to both sides of a cell's brightening (now / before) when its texture is judged
 # against the light: the night's few levels of black (3 -> 6 after clipped noise) are no light.
 NOISE_LIGHT_OFFSET = 8.0
-# The new-look rule searches the memory for what the last looks left in two steps: this many
-# of its newest frames, then the rest, the second only when what is left still makes a region.
-MEMORY_FIRST_LOOKS = 3
 _CELL_KINDS = (
     FailureKind.DEAD,
     FailureKind.SATURATED,
@@ -1194,16 +1191,15 @@ class FailureDetector:
         if not candidates.any():  # most frames
             return candidates
         # The last looks first (most changed cells match there), then the second's memory,
-        # newest first; what is left after each step must still make a region.
+        # newest first, for what still makes a region.
         seen = looks_seen_nearby(now, [last], candidates, cfg.onset_reach, margins)
         candidates = compact_regions(candidates & ~seen, least)
+        if not candidates.any():
+            return candidates
         histories = (self._levels, self._blue_shares, self._red_shares)
-        memory = list(zip(*(history.newest_first() for history in histories), strict=True))
-        for looks in (memory[:MEMORY_FIRST_LOOKS], memory[MEMORY_FIRST_LOOKS:]):
-            if not candidates.any():
-                return candidates
-            seen = looks_seen_nearby(now, looks, candidates, cfg.onset_reach, margins)
-            candidates = compact_regions(candidates & ~seen, least)
+        memory = zip(*(history.newest_first() for history in histories), strict=True)
+        seen = looks_seen_nearby(now, memory, candidates, cfg.onset_reach, margins)
+        candidates = compact_regions(candidates & ~seen, least)
         # An object's body is judged by its colour, as a colour blob's: its shading varies over
         # it, its colour holds (a red car of the road's level sliding in from the frame's edge
         # has a body through its red to the edge, not through its levels).
