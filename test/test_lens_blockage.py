@@ -438,3 +438,39 @@ def test_a_veil_over_scene_of_its_own_brightness_is_flagged_on_real_frames(seed)
     landed, found = _landed_after_history(frames, veil, seed, rate=25.0)
     assert found.mask[landed.labels == FailureKind.BLOCKAGE].mean() >= 0.8
     assert found.mask[~landed.touched].mean() <= 0.002
+
+
+@pytest.mark.parametrize("start", [40, 120])
+def test_a_veil_over_weak_detail_is_flagged_on_real_frames(start):
+    """highway, 40 frames of history from ``start``: a veil (seed 0) over the pale road and
+    sky, whose cells had little detail (median mean |Laplacian| 2; 13-15 % of them had 6 or
+    more) and many faded flat. Found on none of the pixels it covers half or more while a faded
+    cell needed 6 of detail before and a cell faded flat counted as a mismatch; 0.44 and 0.45
+    now."""
+    from test_detection_lookalikes import _development_clip
+
+    from frame_restore_ros.media.video import read_frames
+
+    clip = _development_clip("driving_highway_solidWhiteRight_960x540.mp4")
+    frames = read_frames(clip, max_frames=start + 41)[start:]
+    landed, found = _landed_after_history(frames, veil, 0)
+    assert found.mask[landed.labels == FailureKind.BLOCKAGE].mean() >= 0.35
+    assert found.mask[~landed.touched].mean() <= 0.002
+
+
+def test_a_pole_leaving_the_sky_is_no_film_on_real_frames():
+    """country, frames 50-129 upscaled to 1080p (bicubic, as `scripts/derive_clips.py` makes
+    its hd1080 set): a pole slides right over the sky. The cells it left lost their detail and
+    brightened toward the sky, and its cells still holding it correlate within 4 px. The cells
+    it left are flat now, but a film keeping the share of detail its region kept would have
+    left their strong edges visible: they count against it. Nothing flagged (35 frames, held
+    from frame 92, when every cell faded flat abstained)."""
+    from test_detection_lookalikes import _development_clip
+
+    from frame_restore_ros.media.video import read_frames
+
+    frames = read_frames(_development_clip("driving_country_bluesky_640x360.mp4"), max_frames=130)
+    detector = FailureDetector()
+    for index, frame in enumerate(frames[50:], start=50):
+        large = cv2.resize(frame, (1920, 1080), interpolation=cv2.INTER_CUBIC)
+        assert not detector.detect(large, index / 30).mask.any(), f"frame {index} flagged"

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from frame_restore_ros.detection.translucent_layer import (
+    DetailMatch,
     attenuated_cells,
     best_correlation,
     layer_levels,
@@ -39,20 +40,24 @@ def test_a_faded_scene_that_moved_a_few_pixels_correlates_fully():
     cells = np.zeros((6, 8), bool)
     cells[1:5, 1:7] = True  # away from the rolled border
     found = best_correlation(faded, before, cells, cell=8, search=4)
-    assert found.shape == (24,)
-    assert found.min() > 0.95, found.min()
+    assert found.correlation.shape == found.spread.shape == found.spread_before.shape == (24,)
+    assert found.correlation.min() > 0.95, found.correlation.min()
+    # the film kept a fifth of the detail; the spread before is measured in place (the scene
+    # moved 3 px, so the blocks compared hold nearly the same texture)
+    assert np.median(found.spread / found.spread_before) == pytest.approx(0.2, abs=0.03)
     too_far = best_correlation(faded, before, cells, cell=8, search=1)
-    assert np.median(too_far) < 0.6, "the shift lies outside a 1 px search"
+    assert np.median(too_far.correlation) < 0.6, "the shift lies outside a 1 px search"
 
 
-def test_new_content_does_not_correlate_and_a_flat_block_scores_zero():
+def test_new_content_does_not_correlate_and_a_flat_block_has_no_score():
     before = _scene((48, 64), seed=1)
     other = _scene((48, 64), seed=2)
     cells = np.ones((6, 8), bool)
     found = best_correlation(other, before, cells, cell=8, search=4)
-    assert np.median(found) < 0.75, np.median(found)
-    flat = np.full((48, 64), 150, np.uint8)
-    assert not best_correlation(flat, before, cells, 8, 4).any(), "no detail left: 0"
+    assert np.median(found.correlation) < 0.75, np.median(found.correlation)
+    flat = best_correlation(np.full((48, 64), 150, np.uint8), before, cells, 8, 4)
+    assert np.isnan(flat.correlation).all(), "no detail left: NaN"
+    assert not flat.spread.any() and flat.spread_before.min() > 1.0
 
 
 def test_best_correlation_pads_frames_that_are_no_multiple_of_the_cell():
@@ -60,18 +65,59 @@ def test_best_correlation_pads_frames_that_are_no_multiple_of_the_cell():
     cells = np.zeros((6, 8), bool)
     cells[-1, -1] = cells[0, 0] = True  # the padded corner cell and the first one
     found = best_correlation(before, before, cells, cell=8, search=2)
-    assert found == pytest.approx([1.0, 1.0], abs=1e-5)
-    assert best_correlation(before, before, np.zeros((6, 8), bool), 8, 2).shape == (0,)
+    assert found.correlation == pytest.approx([1.0, 1.0], abs=1e-5)
+    assert found.spread == pytest.approx(found.spread_before)
+    none = best_correlation(before, before, np.zeros((6, 8), bool), 8, 2)
+    assert none.correlation.shape == none.spread.shape == none.spread_before.shape == (0,)
+
+
+def _match(correlation: list[float], spread: list[float], before: list[float]) -> DetailMatch:
+    return DetailMatch(*(np.array(values, np.float32) for values in (correlation, spread, before)))
 
 
 def test_layer_regions_keep_regions_by_the_median_of_their_cells():
     candidates = np.array([[1, 1, 0, 1], [1, 0, 0, 1]], bool)
     labels = np.array([[1, 1, 0, 2], [1, 0, 0, 2]], np.int32)
     # row-major order of the candidates: (0,0) (0,1) (0,3) (1,0) (1,3)
-    correlation = np.array([0.9, 0.95, 0.5, 0.2, 0.9], np.float32)
-    kept = layer_regions(candidates, labels, correlation, min_correlation=0.8)
+    match = _match([0.9, 0.95, 0.5, 0.2, 0.9], [2.0] * 5, [8.0] * 5)
+    kept = layer_regions(candidates, labels, match, min_correlation=0.8)
     # region 1: 0.9, 0.95, 0.2 -> median 0.9 kept; region 2: 0.5, 0.9 -> median 0.7 dropped
     assert kept.tolist() == [[True, True, False, False], [True, False, False, False]]
+
+
+# One region of 5 cells and one of 2; row-major: (0,0) (0,1) (0,2) (0,4) (1,0) (1,1) (1,4).
+_CANDIDATES = np.array([[1, 1, 1, 0, 1], [1, 1, 0, 0, 1]], bool)
+_LABELS = np.array([[1, 1, 1, 0, 2], [1, 1, 0, 0, 2]], np.int32)
+NAN = float("nan")
+
+
+def test_a_cell_faded_flat_by_what_its_region_kept_does_not_vote():
+    """Region 1's matched cells kept a fifth of their detail (spread 1 of 5): a flat cell whose
+    detail spread 3 before would keep 0.6, flat too (< 2 x 0.5), so it does not vote."""
+    match = _match(
+        [0.9, NAN, NAN, NAN, 0.85, NAN, NAN], [1, 0, 0, 0, 1, 0, 0], [5, 3, 3, 3, 5, 3, 3]
+    )
+    kept = layer_regions(_CANDIDATES, _LABELS, match, min_correlation=0.8)
+    # region 1: 0.9 and 0.85 vote (as 0, its three flat cells made the median 0); region 2 has
+    # no cell with detail left to judge
+    assert kept.tolist() == [[True, True, True, False, False], [True, True, False, False, False]]
+    mismatched = match._replace(correlation=match.correlation.copy())
+    mismatched.correlation[4] = 0.3
+    assert not layer_regions(_CANDIDATES, _LABELS, mismatched, 0.8).any(), "median 0.6"
+
+
+def test_a_cell_left_flat_where_its_region_kept_detail_votes_as_a_mismatch():
+    """An edge that moved away: two cells had detail spreading 20, which a fifth kept would
+    leave at 4, far from flat; flat now, they count 0 against the two matched cells."""
+    match = _match(
+        [0.9, NAN, NAN, NAN, 0.85, NAN, NAN], [1, 0, 0, 0, 1, 0, 0], [5, 20, 20, 20, 5, 3, 3]
+    )
+    kept = layer_regions(_CANDIDATES, _LABELS, match, min_correlation=0.8)
+    assert not kept.any(), "region 1: 0.9, 0.85, 0, 0 (the third flat cell fits) -> 0.425"
+    one_edge = match._replace(spread_before=match.spread_before.copy())
+    one_edge.spread_before[1] = 3.0  # one flat cell of the edge left: 0.9, 0.85, 0
+    kept = layer_regions(_CANDIDATES, _LABELS, one_edge, 0.8)
+    assert kept[_LABELS == 1].all() and not kept[_LABELS == 2].any()
 
 
 def test_the_layer_level_is_what_the_blend_mixed_in_and_black_for_a_shadow():

@@ -1254,7 +1254,8 @@ class FailureDetector:
         black); compact regions of them (``blockage_min_cells``, a core) off the frame's edge
         (scene comes into view there, and a dashcam's logo sits there) whose detail still
         correlates with the frame before's (median over the region's cells of the best
-        correlation within ``translucent_search`` pixels >= ``translucent_min_correlation``).
+        correlation within ``translucent_search`` pixels >= ``translucent_min_correlation``; a
+        cell faded flat is judged by the share of detail its region kept: :func:`layer_regions`).
         Cells flagged a frame ago and ``excluded`` cells are not judged. ``gray_before``:
         (rows, cols) float32, the cells' last looks of scene with the gain (the caller's).
         """
@@ -1284,11 +1285,11 @@ class FailureDetector:
         candidates &= ~touching_edge(candidates)
         if not candidates.any():
             return candidates
-        correlation = best_correlation(
+        match = best_correlation(
             stats.gray_full, previous.gray_full, candidates, cfg.cell, cfg.translucent_search
         )
         _, labels = cv2.connectedComponents(candidates.view(np.uint8), connectivity=8)
-        return layer_regions(candidates, labels, correlation, cfg.translucent_min_correlation)
+        return layer_regions(candidates, labels, match, cfg.translucent_min_correlation)
 
     def _jumped(self, stats: CellStats, sign: float, margin: float) -> np.ndarray:
         """(rows, cols) bool: cells ``margin`` brighter (``sign`` 1) or darker (-1) than before.

@@ -108,9 +108,10 @@ class DetectorConfig:
     # whose change a lit layer explains (layer_levels >= translucent_min_layer_level: a
     # shadow's is black), in a compact region off the frame's edge whose fine detail still
     # correlates with the frame before's (median of the cells' best correlation within
-    # translucent_search pixels). Measured: docs/detection.md "A translucent layer fades the
-    # scene's detail in place". translucent_min_correlation 0: off.
-    translucent_min_texture: float = 6.0
+    # translucent_search pixels; a cell faded flat judged by what its region kept). Measured:
+    # docs/detection.md "A translucent layer fades the scene's detail in place" and "A veil
+    # over weak detail". translucent_min_correlation 0: off.
+    translucent_min_texture: float = 3.0
     translucent_min_layer_level: float = 40.0
     translucent_texture_ratio: float = 0.5
     translucent_min_correlation: float = 0.8

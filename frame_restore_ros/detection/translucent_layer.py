@@ -16,6 +16,8 @@ it; this one finds a grey film over scene of the film's own brightness too.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import cv2
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -25,6 +27,17 @@ FLAT_STD = 0.5  # a block whose detail varies less than this (levels, std) shows
 # regions reached a median correlation of 0.93, against their detail 0.79 (veils: 10th
 # percentile 0.75 -> 0.82; docs/detection.md).
 DETAIL_SIGMA = 2.0
+# A cell faded flat fits the layer when the share of detail its region kept would have left it
+# below this many times FLAT_STD (measurement slack: the share is a median over the region).
+FLAT_SLACK = 2.0
+
+
+class DetailMatch(NamedTuple):
+    """Per measured cell (n,) float32: how its fine detail now matches a frame ago's."""
+
+    correlation: np.ndarray  # best correlation within the search; NaN where flat now
+    spread: np.ndarray  # std of the detail now
+    spread_before: np.ndarray  # std of the detail a frame ago, at the same place
 
 
 def attenuated_cells(
@@ -55,8 +68,8 @@ def detail(gray: np.ndarray, sigma: float = DETAIL_SIGMA) -> np.ndarray:
 
 def best_correlation(
     gray: np.ndarray, gray_before: np.ndarray, cells: np.ndarray, cell: int, search: int
-) -> np.ndarray:
-    """(n,) float32: per True cell of ``cells``, its detail's best correlation with a frame ago.
+) -> DetailMatch:
+    """Per True cell of ``cells``, its detail's best correlation with a frame ago, and spreads.
 
     gray, gray_before: (H, W) uint8 luma now and a frame ago; cells: (rows, cols) bool, the
     cells to measure (row-major order of the result). For each cell, the normalised correlation
@@ -64,11 +77,14 @@ def best_correlation(
     block of the frame before's at every shift within ``search`` pixels (padded by edge
     replication), the best of them. The detail, not the luma: a smooth ramp left where an
     edge moved away correlates with the edge, but has no detail. A block whose detail is flat
-    now (std < :data:`FLAT_STD`) scores 0: nothing of the scene is left to match.
+    now (std < :data:`FLAT_STD`) scores NaN: nothing of the scene is left to match
+    (:func:`layer_regions` judges it by what its region kept). Returns a :class:`DetailMatch`
+    of (n,) arrays.
     """
     rows, cols = np.nonzero(cells)
     if rows.size == 0:
-        return np.zeros(0, dtype=np.float32)
+        empty = np.zeros(0, dtype=np.float32)
+        return DetailMatch(empty, empty, empty)
     # Only the cells' bounding box (and the search around it) is filtered: a few cells of a
     # 720p frame, not the frame (two full-frame blurs took 9 ms).
     first_row, first_col = int(rows.min()) * cell, int(cols.min()) * cell
@@ -95,8 +111,10 @@ def best_correlation(
             scale = norms * np.sqrt((shifted * shifted).sum(axis=1))
             np.maximum(best, product / np.maximum(scale, np.float32(1e-6)), out=best)
     flat = norms < np.float32(FLAT_STD * cell)  # std = norm / sqrt(cell * cell)
-    best[flat] = 0.0
-    return best
+    best[flat] = np.nan
+    in_place = windows[top + search, left + search].reshape(rows.size, -1)
+    spread_before = in_place.std(axis=1).astype(np.float32)
+    return DetailMatch(best, norms / np.float32(cell), spread_before)
 
 
 def _detail_over(gray: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
@@ -135,19 +153,33 @@ def layer_levels(
 
 
 def layer_regions(
-    candidates: np.ndarray, labels: np.ndarray, correlation: np.ndarray, min_correlation: float
+    candidates: np.ndarray, labels: np.ndarray, match: DetailMatch, min_correlation: float
 ) -> np.ndarray:
     """(rows, cols) bool: the regions of ``candidates`` whose cells kept the scene's detail.
 
     labels: (rows, cols) int32 region number of each candidate cell (0 elsewhere, e.g. from
-    ``cv2.connectedComponents``); correlation: (n,) the cells' :func:`best_correlation`, in
-    the row-major order of ``candidates``. A region is kept when the median of its cells'
-    correlations is at least ``min_correlation``.
+    ``cv2.connectedComponents``); match: the cells' :func:`best_correlation`, in the row-major
+    order of ``candidates``. A region is kept when the median of its cells' correlations is at
+    least ``min_correlation``. A cell faded flat (NaN) is judged by the share of detail its
+    region's other cells kept (the median of their spread now over before): where that share
+    of its detail before would be flat too (below ``FLAT_SLACK`` x :data:`FLAT_STD`), a dense
+    film explains it and it does not vote; where it would not, the detail went elsewhere (an
+    edge moved away) and it votes 0. A region none of whose cells still shows detail is
+    dropped.
     """
     region_of = labels[candidates]
     keep = np.zeros(int(labels.max()) + 1, dtype=bool)
+    flat = np.isnan(match.correlation)
     for region in np.unique(region_of):
-        keep[region] = np.median(correlation[region_of == region]) >= min_correlation
+        cells = region_of == region
+        voting = cells & ~flat
+        if not voting.any():
+            continue
+        ratio = match.spread[voting] / np.maximum(match.spread_before[voting], np.float32(1e-3))
+        kept = float(np.median(np.minimum(ratio, 1.0)))
+        faded = cells & flat & (kept * match.spread_before < FLAT_SLACK * FLAT_STD)
+        scores = np.where(flat, 0.0, match.correlation)[cells & ~faded]
+        keep[region] = np.median(scores) >= min_correlation
     keep[0] = False
     return keep[labels]
 
