@@ -118,6 +118,8 @@ def test_config_rejects_bad_values():
         DetectorConfig(cell=1)
     with pytest.raises(ValueError, match="revealed_still_frames"):
         DetectorConfig(revealed_still_frames=0)
+    with pytest.raises(ValueError, match="blockage_warmup_frames must be >= 1, got 0"):
+        DetectorConfig(blockage_warmup_frames=0)
     for step in (-1.0, float("nan")):
         with pytest.raises(ValueError, match="activity_return_step must be >= 0"):
             DetectorConfig(activity_return_step=step)

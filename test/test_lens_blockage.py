@@ -70,14 +70,50 @@ def test_mud_splash_is_flagged_as_blockage():
     assert found.mask[~splash.touched].mean() <= 0.002
 
 
-def test_nothing_is_new_against_less_than_a_second_of_history():
-    """At a stream start the memory is short: a level jump there is not judged (documented)."""
-    frames = moving_scene(12, shape=SHAPE)
+@pytest.mark.parametrize(
+    ("history", "warmup", "flagged"), [(6, 8, False), (10, 8, True), (10, 30, False)]
+)
+def test_a_veil_soon_after_a_start_is_judged_once_the_warm_up_holds(history, warmup, flagged):
+    """After a start the blockage onset waits until its memory holds ``blockage_warmup_frames``
+    (8) frames, not the whole second it keeps (30, the wait before): a veil after 10 frames of
+    history is flagged, one after 6 is not judged."""
+    frames = moving_scene(history + 1, shape=SHAPE)
+    detector = FailureDetector(DetectorConfig(blockage_warmup_frames=warmup))
+    for index, frame in enumerate(frames[:history]):
+        assert not detector.detect(frame).mask.any(), f"clean frame {index} flagged"
+    landed = veil(frames[history], np.random.default_rng(1))
+    found = detector.detect(landed.damaged)
+    share = (found.labels[landed.labels == FailureKind.BLOCKAGE] == FailureKind.BLOCKAGE).mean()
+    assert share >= 0.8 if flagged else share == 0.0, share
+
+
+@pytest.mark.parametrize(("history", "flagged"), [(10, False), (HISTORY, True)])
+def test_a_level_new_alone_waits_for_a_whole_second_of_memory(history, flagged):
+    """A flat grey block of 225 over a scene of 66-184: only the level rule finds it, and that
+    rule waits for the whole second (`blockage_memory_frames`): at a stream's start a light
+    swelling into view (oncoming headlights at night) is new against a few frames."""
+    frames = moving_scene(history + 1, shape=SHAPE)
     detector = FailureDetector()
-    for frame in frames[:10]:
-        detector.detect(frame)
-    landed = veil(frames[10], np.random.default_rng(1))
-    assert not (detector.detect(landed.damaged).labels == FailureKind.BLOCKAGE).any()
+    for index, frame in enumerate(frames[:history]):
+        assert not detector.detect(frame).mask.any(), f"clean frame {index} flagged"
+    block = frames[history].copy()
+    block[50:130, 100:220] = 225
+    found = detector.detect(block).labels[50:130, 100:220] == FailureKind.BLOCKAGE
+    assert found.all() if flagged else not found.any()
+
+
+def test_headlights_swelling_into_view_at_a_stream_start_are_scene_on_real_frames():
+    """night_rural's first 40 frames: oncoming headlights grow and flare at frame 23, a level
+    none of the 23 frames before showed near them. Nothing flagged (the frame was flagged, 0.8 %
+    of its pixels, when the level rule judged from the warm-up's 8 frames of memory)."""
+    from test_detection_lookalikes import _development_clip
+
+    from frame_restore_ros.media.video import read_frames
+
+    frames = read_frames(_development_clip("driving_night_rural_640x360.mp4"), max_frames=40)
+    detector = FailureDetector()
+    for index, frame in enumerate(frames):
+        assert not detector.detect(frame, index / 30).mask.any(), f"frame {index} flagged"
 
 
 def test_flat_object_entering_from_the_frame_edge_is_scene():

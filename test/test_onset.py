@@ -47,7 +47,7 @@ def test_cell_history_keeps_the_extremes_of_the_last_frames_only():
     grays = [rng.uniform(0, 255, (4, 5)).astype(np.float32) for _ in range(5)]
     for count, gray in enumerate(grays, start=1):
         history.add(gray)
-        assert history.full == (count >= 3)
+        assert history.full == (count >= 3) and history.count == min(count, 3)
         darkest, brightest = history.extremes()
         window = slice(max(0, count - 3), count)
         np.testing.assert_array_equal(darkest, np.min(grays[window], axis=0))
@@ -59,8 +59,9 @@ def test_cell_history_keeps_the_extremes_of_the_last_frames_only():
     grays[4][:] = -1.0  # it holds copies, not the caller's arrays
     assert history.extremes()[0].min() >= 0.0
     history.add(np.ones((2, 2), np.float32))  # a new resolution restarts it
-    assert not history.full and history.extremes()[1].shape == (2, 2)
+    assert not history.full and history.extremes()[1].shape == (2, 2) and history.count == 1
     history.reset()
+    assert history.count == 0
     history.add(np.full((2, 2), 7.0, np.float32))
     assert history.extremes()[0].tolist() == [[7.0, 7.0], [7.0, 7.0]]
 

@@ -1050,8 +1050,9 @@ class FailureDetector:
         gain (a film over half the frame moves the median luma ratio, so the gain alone would
         make the rest look changed), unless cells near it jumped the other way (an object that
         moved in); or such a region of a new colour (:meth:`_colour_jump_blobs`). Cells with
-        another class's look are left to that class. Held while the cell stays that far from its
-        pre-onset look (level or colour) and keeps its level (a blob stays put).
+        another class's look are left to that class. Judged once the memory holds
+        ``blockage_warmup_frames``. Held while the cell stays that far from its pre-onset look
+        (level or colour) and keeps its level (a blob stays put).
         """
         cfg, tracker = self.config, self._flags[FailureKind.BLOCKAGE]
         levels, margin = self._levels, cfg.blockage_level_margin
@@ -1061,13 +1062,16 @@ class FailureDetector:
         before = self._good_gray * np.float32(self._gain)
         expected = self._expected_levels(stats, before)
         onset = np.zeros(stats.gray.shape, dtype=bool)
-        # New against a full memory only (not at a stream start); the short memory of the other
-        # classes rules out most frames cheaply (the long one can only rule out more).
-        if not cut and levels.full:
+        # New against a memory of blockage_warmup_frames or more (not in a stream's first
+        # frames); the short memory of the other classes rules out most frames cheaply (the
+        # long one can only rule out more).
+        if not cut and self._blockage_memory_ready(levels):
             recent = self._recent
-            candidates = self._level_jump_blobs(
-                stats, others, recent.min_gray, recent.max_gray, expected, judge_objects=False
-            )
+            candidates = np.zeros_like(onset)
+            if levels.full:
+                candidates = self._level_jump_blobs(
+                    stats, others, recent.min_gray, recent.max_gray, expected, judge_objects=False
+                )
             if candidates.any():
                 darkest, brightest = levels.extremes()
                 onset = self._level_jump_blobs(stats, others, darkest, brightest, expected)
@@ -1085,6 +1089,13 @@ class FailureDetector:
         if tracker.flagged is not None and tracker.flagged.shape == hold.shape:
             hold = release_whole_regions(tracker.flagged, hold, cfg.blockage_release_share)
         return tracker.update(onset, hold)
+
+    def _blockage_memory_ready(self, history: CellHistory) -> bool:
+        """Whether ``history`` holds enough frames to judge a blockage onset against.
+
+        ``blockage_warmup_frames`` (at most the whole memory, ``blockage_memory_frames``).
+        """
+        return history.count >= min(self.config.blockage_warmup_frames, history.frames)
 
     def _expected_levels(
         self, stats: CellStats, before: np.ndarray
@@ -1123,7 +1134,9 @@ class FailureDetector:
         cfg = self.config
         empty = np.zeros(stats.gray.shape, dtype=bool)
         good = self._good_chroma
-        if good is None or good[0].shape != stats.gray.shape or not self._blue_shares.full:
+        if good is None or good[0].shape != stats.gray.shape:
+            return empty
+        if not self._blockage_memory_ready(self._blue_shares):
             return empty
         chroma = self._chromaticity(stats)
         candidates = (stats.gray >= cfg.blockage_chroma_min_gray) & ~excluded
@@ -1169,7 +1182,7 @@ class FailureDetector:
         empty = np.zeros(stats.gray.shape, dtype=bool)
         if not cfg.blockage_new_looks or good is None or good[0].shape != empty.shape:
             return empty
-        if not self._blue_shares.full:
+        if not self._blockage_memory_ready(self._blue_shares):
             return empty
         blue, red = self._chromaticity(stats)
         now = (stats.gray, blue, red)

@@ -94,6 +94,10 @@ class DetectorConfig:
     blockage_level_margin: float = 10.0
     blockage_min_cells: int = 12
     blockage_memory_frames: int = 30
+    # The blockage onset is judged once its memory holds this many frames (at most
+    # blockage_memory_frames): after a start or reset, lens failures are not missed for a
+    # whole second. Measured: docs/detection.md "A lens failure in the first second".
+    blockage_warmup_frames: int = 8
     blockage_moved_share: float = 0.25
     blockage_body_tolerance: float = 5.0
     blockage_chroma_margin: float = 10.0
@@ -335,6 +339,7 @@ class DetectorConfig:
             ("dead_region_shift_px", 0),
             ("exposure_change", 0),
             ("onset_memory_frames", 1),
+            ("blockage_warmup_frames", 1),
             # 0 would take every cell for revealed content: no dead or saturated onset ever.
             ("revealed_still_frames", 1),
             ("frozen_grow_moving_frames", 0),

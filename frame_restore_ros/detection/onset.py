@@ -315,6 +315,11 @@ class CellHistory:
         """Whether it has seen ``frames`` frames since the last reset or resolution change."""
         return self._count >= self.frames
 
+    @property
+    def count(self) -> int:
+        """Frames held (at most ``frames``) since the last reset or resolution change."""
+        return self._count
+
     def add(self, values: np.ndarray) -> None:
         """Store one frame's (rows, cols) values (copied)."""
         if self._count == 0 or self._values.shape[1:] != values.shape:
