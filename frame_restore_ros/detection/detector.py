@@ -1050,9 +1050,10 @@ class FailureDetector:
         gain (a film over half the frame moves the median luma ratio, so the gain alone would
         make the rest look changed), unless cells near it jumped the other way (an object that
         moved in); or such a region of a new colour (:meth:`_colour_jump_blobs`). Cells with
-        another class's look are left to that class. Judged once the memory holds
-        ``blockage_warmup_frames``. Held while the cell stays that far from its pre-onset look
-        (level or colour) and keeps its level (a blob stays put).
+        another class's look are left to that class. After a start or reset the level rules wait
+        for the whole memory, the others for ``blockage_warmup_frames`` of it. Held while the
+        cell stays that far from its pre-onset look (level or colour) and keeps its level (a
+        blob stays put).
         """
         cfg, tracker = self.config, self._flags[FailureKind.BLOCKAGE]
         levels, margin = self._levels, cfg.blockage_level_margin
@@ -1063,8 +1064,8 @@ class FailureDetector:
         expected = self._expected_levels(stats, before)
         onset = np.zeros(stats.gray.shape, dtype=bool)
         # New against a memory of blockage_warmup_frames or more (not in a stream's first
-        # frames); the short memory of the other classes rules out most frames cheaply (the
-        # long one can only rule out more).
+        # frames), a level only against the whole memory; the short memory of the other
+        # classes rules out most frames cheaply (the long one can only rule out more).
         if not cut and self._blockage_memory_ready(levels):
             recent = self._recent
             candidates = np.zeros_like(onset)

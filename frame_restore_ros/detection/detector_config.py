@@ -94,9 +94,11 @@ class DetectorConfig:
     blockage_level_margin: float = 10.0
     blockage_min_cells: int = 12
     blockage_memory_frames: int = 30
-    # The blockage onset is judged once its memory holds this many frames (at most
-    # blockage_memory_frames): after a start or reset, lens failures are not missed for a
-    # whole second. Measured: docs/detection.md "A lens failure in the first second".
+    # After a start or reset, the colour, look and layer onsets of blockage are judged once
+    # the memory holds this many frames (at most blockage_memory_frames), so lens failures are
+    # not missed for a whole second; the level onsets wait for the whole memory (a light
+    # swelling into view is a new level against a few frames). Measured: docs/detection.md
+    # "A lens failure in the first second".
     blockage_warmup_frames: int = 8
     blockage_moved_share: float = 0.25
     blockage_body_tolerance: float = 5.0
