@@ -672,6 +672,23 @@ class FailureDetector:
         white[0] = False
         return white[labels]
 
+    def _still_noise(self, stats: CellStats, signature: np.ndarray) -> np.ndarray:
+        """(rows, cols) bool: where a flagged noise cell may stay flagged (its hold).
+
+        ``signature``: this frame's noise look. A burst is held while it lasts; when it ends,
+        the scene comes back under its flags, and scene that is as textured as the noise floor
+        (a passer-by's edges walking into the flagged cells, a tree line) keeps the look but
+        not what noise is: pixels independent of their neighbours. The flagged cells that keep
+        the look are judged as the onset's were (:meth:`_white`, per 8-connected region).
+        """
+        flagged = self._flags[FailureKind.NOISE].flagged
+        if flagged is None or flagged.shape != signature.shape:
+            return signature
+        held = flagged & signature
+        if not held.any():
+            return signature
+        return (signature & ~held) | self._white(stats, held)
+
     def _whitened(self, stats: CellStats, onset: np.ndarray, fresh: np.ndarray) -> np.ndarray:
         """(rows, cols) bool: cells joined to a noise ``onset`` whose texture turned to noise.
 
@@ -1005,6 +1022,8 @@ class FailureDetector:
                 if tracker.flagged is not None and tracker.flagged.shape == hold.shape:
                     hold = release_whole_regions(tracker.flagged, hold, cfg.dead_release_share)
                     hold &= ~self._moved_outlines(stats, tracker.flagged & hold)
+            elif kind is FailureKind.NOISE and cfg.noise_hold_white:
+                hold = self._still_noise(stats, signature)
             flags[kind] = self._flags[kind].update(onset, signature, hold)
         # Cells on the edge of a failure (flagged, or a saturated or fill-coloured block absorbed
         # as scene) have texture and do not change: they belong to that block, not to a frozen

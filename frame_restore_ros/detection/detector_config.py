@@ -148,6 +148,10 @@ class DetectorConfig:
     noise_novel_ratio: float = 2.0
     noise_max_correlation: float = 0.25
     noise_min_cells: int = 12
+    # A flagged noise region stays flagged while it is still noise: its cells' median
+    # neighbour correlation below noise_max_correlation. Scene that a burst's flags cover when
+    # the burst ends (a passer-by's edges walking into them) is textured but correlated.
+    noise_hold_white: bool = True
     baseline_alpha: float = 0.1
     cast_colours: tuple[tuple[int, int, int], ...] = DEFAULT_CAST_COLOURS
     cast_tolerance: float = 2.0
