@@ -1140,6 +1140,60 @@ def test_night_frame_with_a_few_black_rows_more_is_not_a_whole_frame_loss():
         assert not detector.detect(frame).whole_frame, index
 
 
+def _night_road_with_a_loss(loss: str, config: DetectorConfig | None = None) -> Detection:
+    """A night frame: black sky (level 2) with three distant lights (4 x 4 px at level 120) over a
+    lit, textured road in the bottom 55 rows, panning; frame 8 loses its bottom 60 rows to black
+    (``loss`` "rows") or the whole frame ("frame"). Returns frame 8's detection."""
+    road = moving_scene(9, shape=(55, 160))
+    detector = FailureDetector(config)
+    for index in range(9):
+        frame = np.full((120, 160, 3), 2, np.uint8)
+        for x in (18, 66, 130):  # each inside one cell
+            frame[26:30, x : x + 4] = 120
+        frame[65:] = road[index]
+        if index < 8:
+            assert not detector.detect(frame).mask.any(), f"night frame {index} flagged"
+    frame[60:] = 0
+    if loss == "frame":
+        frame[:] = 0
+    return detector.detect(frame)
+
+
+def test_black_rows_over_a_night_road_whose_lights_go_on_are_no_whole_frame_loss():
+    """Black lost rows over the lit road of a night frame leave it 99 % flat black: as flat as a
+    lost frame. But a lost frame keeps none of its scene, and the lights above the rows kept
+    their levels: the rows are lost rows, the lights and the sky scene. The same frame lost
+    whole is a whole-frame loss; with `whole_frame_kept_share` 0 the rows were one too (as the
+    evaluation found over night_rural: a frame's 520 night patches flagged with its rows)."""
+    rows = _night_road_with_a_loss("rows")
+    assert not rows.whole_frame
+    assert (rows.labels[64:] != FailureKind.CLEAN).mean() > 0.95, rows.counts
+    assert not rows.labels[:56].any(), "the lights and the sky are scene"
+    lost = _night_road_with_a_loss("frame")
+    assert lost.whole_frame and lost.failed_ratio == 1.0
+    before = _night_road_with_a_loss("rows", DetectorConfig(whole_frame_kept_share=0.0))
+    assert before.whole_frame, "the test's premise: the flat share alone reads a lost frame"
+
+
+def test_black_rows_over_a_rural_night_are_lost_rows_not_a_lost_frame_on_real_frames():
+    """night_rural: the bottom half of a frame turned black over the headlit road leaves 98 %
+    of its cells flat black; the distant lights above went on. Lost rows, not a lost frame; the
+    same frame black all over is a lost frame."""
+    path = _development_clip("driving_night_rural_640x360.mp4")
+    frames = read_frames(path, max_frames=231)[200:]
+    for loss in ("rows", "frame"):
+        detector = FailureDetector()
+        for index, frame in enumerate(frames[:-1]):
+            assert not detector.detect(frame, index / 30).mask.any(), f"frame {200 + index}"
+        damaged = frames[-1].copy()
+        damaged[180 if loss == "rows" else 0 :] = 0
+        found = detector.detect(damaged, 30 / 30)
+        assert found.whole_frame == (loss == "frame"), (loss, found.counts)
+        if loss == "rows":
+            assert (found.labels[184:] == FailureKind.LOST_ROWS).mean() > 0.95, found.counts
+            assert (found.labels[:176] != FailureKind.CLEAN).mean() < 0.01, found.counts
+
+
 def test_soft_edged_dark_blockage_is_flagged_out_to_its_half_covered_rim():
     """Mud or a sticker out of focus fades into the scene: the rim where it covers >= half counts.
 

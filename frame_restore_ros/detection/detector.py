@@ -87,6 +87,10 @@ ACTIVITY_RETURN_TOLERANCE = 2.0
 # Luma added to both sides of a cell's brightening (now / before) when its texture is judged
 # against the light: the night's few levels of black (3 -> 6 after clipped noise) are no light.
 NOISE_LIGHT_OFFSET = 8.0
+# Levels within which a cell outside a flat frame kept its luma from the previous frame (scene
+# going on, DetectorConfig.whole_frame_kept_share): measured on night_rural, 80-98 % of the lit
+# cells above black lost rows were within 1-2 levels, the moving car's lights included.
+WHOLE_FRAME_KEPT_STEP = 2.0
 _CELL_KINDS = (
     FailureKind.DEAD,
     FailureKind.SATURATED,
@@ -1490,9 +1494,29 @@ class FailureDetector:
         # An onset comes from a lively frame: a night scene that is 90 % flat black already and
         # gets a few black rows more has not lost the frame.
         onset = looks and self._previous is not None and self._whole_share < cfg.whole_frame_from
+        if onset and self._scene_goes_on(stats, uniform):
+            onset = False
         self._whole_flagged = looks and (onset or self._whole_flagged)
         self._whole_share = share
         return self._whole_flagged
+
+    def _scene_goes_on(self, stats: CellStats, uniform: np.ndarray) -> bool:
+        """Whether the cells outside a frame's flat colour still show the previous frame's scene.
+
+        ``uniform``: (rows, cols) bool, the cells of the flat colour. A lost frame (a dead
+        sensor's black, a decoder's fill) replaces every pixel; what it leaves outside its colour
+        is noise or an edge, not the scene. Black lost rows over the lit road of a night frame
+        leave the frame as flat as that, but the lights above them go on: at least
+        ``whole_frame_kept_share`` of the cells outside the colour kept their luma within
+        :data:`WHOLE_FRAME_KEPT_STEP` levels.
+        """
+        cfg, previous = self.config, self._previous
+        if cfg.whole_frame_kept_share <= 0.0 or previous is None:
+            return False
+        if previous.gray.shape != uniform.shape:
+            return False
+        kept = ~uniform & (np.abs(stats.gray - previous.gray) <= WHOLE_FRAME_KEPT_STEP)
+        return int(np.count_nonzero(kept)) >= cfg.whole_frame_kept_share * uniform.size
 
     def _cells_with_failed_pixels(self, labels: np.ndarray) -> np.ndarray:
         """(rows, cols) bool: cells holding a pixel labelled failed in (H, W) ``labels``.

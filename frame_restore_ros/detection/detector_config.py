@@ -251,6 +251,11 @@ class DetectorConfig:
     whole_frame_ratio: float = 0.95
     whole_frame_max_texture: float = 1.0
     whole_frame_from: float = 0.8
+    # A lost frame keeps none of its scene: when at least this share of the grid's cells lies
+    # outside the flat colour and kept its luma from the previous frame (within
+    # WHOLE_FRAME_KEPT_STEP levels: the lights of a night road above black lost rows), the scene
+    # goes on and the flat part is left to the other rules. 0: off.
+    whole_frame_kept_share: float = 0.005
     defect_mask: np.ndarray | None = field(default=None, repr=False)  # defect_mask.py
 
     def __eq__(self, other: object) -> bool:
@@ -359,6 +364,7 @@ class DetectorConfig:
             "dead_region_match_reach",
             "translucent_texture_ratio",
             "blockage_new_look_min_share",
+            "whole_frame_kept_share",
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
