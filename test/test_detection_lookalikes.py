@@ -1194,6 +1194,39 @@ def test_black_rows_over_a_rural_night_are_lost_rows_not_a_lost_frame_on_real_fr
             assert (found.labels[:176] != FailureKind.CLEAN).mean() < 0.01, found.counts
 
 
+def _block_above_a_dark_road(config: DetectorConfig | None = None) -> np.ndarray:
+    """A lit scene panning over a dark night road (level 6 with sensor noise, rows 60 on); at
+    frame 8 a dead block (level 2) covers rows 32-59 of the lit part, its lower edge inside a
+    cell row. Returns frame 8's (H, W) labels."""
+    rng = np.random.default_rng(8)
+    detector = FailureDetector(config)
+    for index, frame in enumerate(moving_scene(9, shape=(120, 160))):
+        frame = frame.copy()
+        frame[60:] = np.clip(6 + rng.normal(0, 1, frame[60:].shape), 0, 255).astype(np.uint8)
+        if index == 8:
+            frame[32:60, 40:104] = 2
+            return detector.detect(frame).labels
+        assert not detector.detect(frame).mask.any(), f"frame {index} flagged"
+    raise AssertionError("unreachable")
+
+
+def test_a_dead_blocks_edge_takes_only_the_pixels_it_covered():
+    """The cells around a dead region are judged per pixel (a block's edge rarely falls on the
+    cell grid): a pixel as dark as the block joins it. Dark night road beside the block is as
+    dark but was not covered: it did not change. The block's pixels are flagged to its edge,
+    the road below it stays scene (with `dead_ring_change` 0 it joined the block: in the
+    evaluation a row of night patches above black lost rows, as on night_rural)."""
+    labels = _block_above_a_dark_road()
+    assert (labels[32:60, 40:104] == FailureKind.DEAD).all()
+    # Rows 60-63 share a cell with the block's last rows (flagged as a cell, dark as it). Below
+    # them only the odd pixel whose sensor noise moved its 3 x 3 mean by 2 levels joins.
+    ring = labels[64:72, 32:112] == FailureKind.DEAD
+    assert ring.mean() < 0.01, f"the dark road below the block's cells: {ring.mean():.3f}"
+    assert not labels[72:].any()
+    before = _block_above_a_dark_road(DetectorConfig(dead_ring_change=0.0))
+    assert (before[64:72, 40:104] == FailureKind.DEAD).mean() > 0.9, "the premise"
+
+
 def test_soft_edged_dark_blockage_is_flagged_out_to_its_half_covered_rim():
     """Mud or a sticker out of focus fades into the scene: the rim where it covers >= half counts.
 

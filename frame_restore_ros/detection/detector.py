@@ -181,6 +181,7 @@ class FailureDetector:
         self._whole_flagged = False
         self._whole_share = 1.0
         self._rim: np.ndarray | None = None  # the soft rim of a dark blockage (soft_edges.py)
+        self._dead_ring: np.ndarray | None = None  # (H, W) uint8 0/255: the pixels labelled dead
         self._blockage_rim: np.ndarray | None = None  # this frame's blockage rim (output only)
         self._half_previous: tuple | None = None  # (previous luma, it halved): _moved_here
         for tracker in self._flags.values():
@@ -1611,6 +1612,7 @@ class FailureDetector:
         cfg = self.config
         gray = stats.gray_full
         kernel = np.ones((3, 3), np.uint8)
+        dead_ring, self._dead_ring = self._dead_ring, None
         for kind in (FailureKind.DEAD, FailureKind.SATURATED, FailureKind.CAST, FailureKind.NOISE):
             hits = (cells == kind).view(np.uint8)
             if not hits.any():
@@ -1638,6 +1640,7 @@ class FailureDetector:
             if kind is FailureKind.DEAD:
                 level = max(cfg.dead_max_gray, float(stats.gray[hits.view(bool)].mean()) + 6.0)
                 rule = cv2.compare(gray[rows, cols], level, cv2.CMP_LE)
+                rule &= self._covered_pixels(frame, (rows, cols), dead_ring)
             elif kind is FailureKind.SATURATED:
                 rule = cv2.compare(gray[rows, cols], cfg.saturated_min_gray, cv2.CMP_GE)
             elif kind is FailureKind.CAST:
@@ -1653,8 +1656,46 @@ class FailureDetector:
             update = cv2.bitwise_and(cv2.bitwise_and(ring_pixels, rule), clean)
             # CLEAN is 0, so adding kind where the ring meets clean pixels labels them.
             np.add(region, cv2.bitwise_and(update, int(kind)), out=region)
+            if kind is FailureKind.DEAD and cfg.dead_ring_change > 0.0:
+                # What this frame labels dead (cells and ring): a frame from now, its pixels
+                # that stay as dark stay covered, wherever the cell rules then leave them.
+                self._dead_ring = cv2.compare(labels, int(FailureKind.DEAD), cv2.CMP_EQ)
         self._mark_rim(cells, stats, labels)
         self._mark_blockage_rims(cells, stats, labels)
+
+    def _covered_pixels(
+        self, frame: np.ndarray, box: tuple[slice, slice], joined: np.ndarray | None
+    ) -> np.ndarray:
+        """(h, w) uint8 0/255 over ``box`` of the (H, W, 3) ``frame``: pixels a failure covered.
+
+        Changed since the previous frame by ``dead_ring_change`` levels in some channel, over
+        3 x 3 pixels (a pixel's sensor noise does not move that mean by two levels; a cover over
+        dark scene moves it, darker, or brighter: a dead level of 5 over a black sky at 2, or
+        in colour only: a neutral block over a bluish night); or in ``joined`` ((H, W) uint8
+        0/255, the pixels labelled dead a frame ago: a block that stays keeps its edge). All
+        255 with the rule off or no previous frame of this size.
+        """
+        cfg, previous = self.config, self._previous
+        now = frame[box]
+        if cfg.dead_ring_change <= 0.0 or previous is None or previous.frame.shape != frame.shape:
+            return np.full(now.shape[:2], 255, dtype=np.uint8)
+        # The means of the box's edge pixels take the pixels beyond it (not its reflection).
+        rows, cols = box
+        top, left = max(0, rows.start - 1), max(0, cols.start - 1)
+        grown = (slice(top, rows.stop + 1), slice(left, cols.stop + 1))
+        change = cv2.absdiff(
+            cv2.blur(previous.frame[grown], (3, 3)), cv2.blur(frame[grown], (3, 3))
+        )
+        inner = (
+            slice(rows.start - top, rows.start - top + now.shape[0]),
+            slice(cols.start - left, cols.start - left + now.shape[1]),
+        )
+        channels = cv2.split(change[inner])
+        change = cv2.max(cv2.max(channels[0], channels[1]), channels[2])
+        covered = cv2.compare(change, cfg.dead_ring_change, cv2.CMP_GE)
+        if joined is not None and joined.shape == frame.shape[:2]:
+            covered |= joined[box]
+        return covered
 
     def _mark_rim(self, cells: np.ndarray, stats: CellStats, labels: np.ndarray) -> None:
         """Label the soft rim of a detected dark blockage dead (``soft_edges.darkened_rim``)."""

@@ -91,6 +91,11 @@ class DetectorConfig:
     dead_rim_reach: float = 0.05
     dead_uncovered_share: float = 0.25
     dead_rim_darkening: float = 0.6
+    # A pixel of the cell ring around a dead region joins it (as dark as the region) only where
+    # the failure covered it: its 3 x 3 mean moved by at least this many levels in some channel
+    # since the previous frame, or it was labelled dead a frame ago. Dark scene beside a block at
+    # night, as dark and unchanged, stays scene. 0: off (every dark pixel of the ring joins).
+    dead_ring_change: float = 2.0
     blockage_level_margin: float = 10.0
     blockage_min_cells: int = 12
     blockage_memory_frames: int = 30
@@ -345,6 +350,7 @@ class DetectorConfig:
             )
         for name, least in (
             ("dead_returned_level", 0),
+            ("dead_ring_change", 0),
             ("onset_warmup_frames", 0),
             ("dead_region_max_texture", 0),
             ("dead_region_shift_px", 0),
