@@ -92,10 +92,10 @@ class DetectorConfig:
     dead_uncovered_share: float = 0.25
     dead_rim_darkening: float = 0.6
     # A pixel of the cell ring around a dead region joins it (as dark as the region) only where
-    # the failure covered it: its 3 x 3 mean moved by at least this many levels in some channel
-    # since the previous frame, or it was labelled dead a frame ago. Dark scene beside a block at
-    # night, as dark and unchanged, stays scene. 0: off (every dark pixel of the ring joins).
-    dead_ring_change: float = 2.0
+    # the failure covered it: its 3 x 3 mean luma moved by at least this many levels since the
+    # previous frame, or it was labelled dead a frame ago. Dark scene beside a block at night,
+    # as dark and unchanged, stays scene. 0: off (every dark pixel of the ring joins).
+    dead_ring_change: float = 1.0
     blockage_level_margin: float = 10.0
     blockage_min_cells: int = 12
     blockage_memory_frames: int = 30
