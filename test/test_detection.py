@@ -120,6 +120,10 @@ def test_config_rejects_bad_values():
         DetectorConfig(revealed_still_frames=0)
     with pytest.raises(ValueError, match="blockage_warmup_frames must be >= 1, got 0"):
         DetectorConfig(blockage_warmup_frames=0)
+    with pytest.raises(ValueError, match="dead_ring_change must be >= 0, got -1"):
+        DetectorConfig(dead_ring_change=-1.0)
+    with pytest.raises(ValueError, match=r"whole_frame_kept_share must be in \[0, 1\], got 1.5"):
+        DetectorConfig(whole_frame_kept_share=1.5)
     for step in (-1.0, float("nan")):
         with pytest.raises(ValueError, match="activity_return_step must be >= 0"):
             DetectorConfig(activity_return_step=step)

@@ -185,7 +185,7 @@ class FailureDetector:
         self._whole_flagged = False
         self._whole_share = 1.0
         self._rim: np.ndarray | None = None  # the soft rim of a dark blockage (soft_edges.py)
-        self._dead_ring: np.ndarray | None = None  # (H, W) uint8 0/255: the pixels labelled dead
+        self._dead_pixels: np.ndarray | None = None  # (H, W) uint8 0/255: labelled dead
         self._blockage_rim: np.ndarray | None = None  # this frame's blockage rim (output only)
         self._half_previous: tuple | None = None  # (previous luma, it halved): _moved_here
         for tracker in self._flags.values():
@@ -1616,7 +1616,7 @@ class FailureDetector:
         cfg = self.config
         gray = stats.gray_full
         kernel = np.ones((3, 3), np.uint8)
-        dead_ring, self._dead_ring = self._dead_ring, None
+        dead_before, self._dead_pixels = self._dead_pixels, None
         for kind in (FailureKind.DEAD, FailureKind.SATURATED, FailureKind.CAST, FailureKind.NOISE):
             hits = (cells == kind).view(np.uint8)
             if not hits.any():
@@ -1644,7 +1644,7 @@ class FailureDetector:
             if kind is FailureKind.DEAD:
                 level = max(cfg.dead_max_gray, float(stats.gray[hits.view(bool)].mean()) + 6.0)
                 rule = cv2.compare(gray[rows, cols], level, cv2.CMP_LE)
-                rule &= self._covered_pixels(gray, (rows, cols), dead_ring)
+                rule &= self._covered_pixels(gray, (rows, cols), dead_before)
             elif kind is FailureKind.SATURATED:
                 rule = cv2.compare(gray[rows, cols], cfg.saturated_min_gray, cv2.CMP_GE)
             elif kind is FailureKind.CAST:
@@ -1663,7 +1663,7 @@ class FailureDetector:
             if kind is FailureKind.DEAD and cfg.dead_ring_change > 0.0:
                 # What this frame labels dead (cells and ring): a frame from now, its pixels
                 # that stay as dark stay covered, wherever the cell rules then leave them.
-                self._dead_ring = cv2.compare(labels, int(FailureKind.DEAD), cv2.CMP_EQ)
+                self._dead_pixels = cv2.compare(labels, int(FailureKind.DEAD), cv2.CMP_EQ)
         self._mark_rim(cells, stats, labels)
         self._mark_blockage_rims(cells, stats, labels)
 
@@ -1674,9 +1674,10 @@ class FailureDetector:
 
         Their 3 x 3 mean luma moved by ``dead_ring_change`` levels since the previous frame
         (darker, or brighter: a dead level of 5 over a black sky at 2; the mean keeps most of a
-        pixel's sensor noise out), or they are in ``joined`` ((H, W) uint8 0/255, the pixels
-        labelled dead a frame ago: a block that stays keeps its edge). All 255 with the rule
-        off or no previous frame of this size. Luma, not colour: the three channels' means took
+        pixel's sensor noise out), or the pixel itself by :data:`DEAD_RING_PIXEL_CHANGE`, or
+        they are in ``joined`` ((H, W) uint8 0/255, the pixels labelled dead a frame ago: a
+        block that stays keeps its edge). All 255 with the rule off or no previous frame of
+        this size. Luma, not colour: the three channels' means took
         6.5 ms over a 720p burst's ring ("A dead block's edge takes only what it covered").
         """
         cfg, previous = self.config, self._previous
