@@ -122,6 +122,8 @@ def test_config_rejects_bad_values():
         DetectorConfig(blockage_warmup_frames=0)
     with pytest.raises(ValueError, match="dead_ring_change must be >= 0, got -1"):
         DetectorConfig(dead_ring_change=-1.0)
+    with pytest.raises(ValueError, match="translucent_min_colour must be >= 0, got -2"):
+        DetectorConfig(translucent_min_colour=-2.0)
     with pytest.raises(ValueError, match=r"whole_frame_kept_share must be in \[0, 1\], got 1.5"):
         DetectorConfig(whole_frame_kept_share=1.5)
     for step in (-1.0, float("nan")):

@@ -20,6 +20,7 @@ from frame_restore_ros.detection.region_measures import (
     glow_rings,
     label_where,
     local_glow,
+    mostly,
     region_medians,
     window_around,
 )
@@ -277,3 +278,17 @@ def test_glow_rings_are_the_rings_of_the_cores_square_dilations(seed):
     found_near, found_far = glow_rings(core.view(bool))
     assert np.array_equal(found_near, near) and np.array_equal(found_far, far)
     assert not any(ring.any() for ring in glow_rings(np.zeros((20, 30), bool)))
+
+
+def test_mostly_takes_the_regions_of_which_a_share_is_marked():
+    regions = np.zeros((5, 9), bool)
+    regions[1:4, 1:3] = True  # 6 cells
+    regions[1:4, 5:8] = True  # 9 cells
+    marked = np.zeros_like(regions)
+    marked[1:4, 1] = True  # half of the first
+    marked[1, 5:7] = True  # 2 of 9 of the second
+    marked[0, :] = True  # outside every region: does not count
+    chosen = mostly(marked, regions, 0.5)
+    np.testing.assert_array_equal(chosen, regions & (np.arange(9) < 4))
+    assert not mostly(marked, regions, 0.6).any()
+    assert not mostly(marked, np.zeros_like(regions), 0.0).any()

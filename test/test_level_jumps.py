@@ -160,3 +160,37 @@ def test_drop_scene_objects_takes_a_rim_drawn_toward_the_blob_for_no_uncovered_b
     assert not drop_scene_objects(
         blob, (apart_now,), apart, 5.0, 3, 0.2, looks_before=(apart_before,)
     ).any()
+
+
+def test_a_layers_rim_drawn_toward_it_over_several_cells_is_no_uncovered_background():
+    """A grey film fades out over several cells: its rim over darker hills brightens toward
+    the film's level, three cells deep, and keeps its colour's distance. With ``layer_rim``
+    the rim is every cell joined to the body through cells drawn toward it (within ``reach``);
+    without, only the cells against the body count, and the film is dropped as a moved object.
+    Background an object uncovered moves away from its look in some feature: still counted."""
+    shape = (14, 20)
+    level_before = np.full(shape, 80.0, np.float32)
+    level_before[:5] = 180.0  # a pale sky above hills at 80
+    blue_before = np.full(shape, 80.0, np.float32)
+    level_now, blue_now = level_before.copy(), blue_before.copy()
+    level_now[2:5, 6:14] = 170.0  # the film's body over the sky
+    blob = np.zeros(shape, dtype=bool)
+    blob[2:5, 6:14] = True
+    for depth, level in enumerate((150.0, 120.0, 100.0)):  # its soft rim over the hills
+        level_now[5 + depth, 6:14] = level
+    brighter = level_now > level_before + 10.0
+    looks, befores = (level_now, blue_now), (level_before, blue_before)
+    assert np.count_nonzero(brighter) == 24, "precondition: the rim jumped the other way"
+    assert not drop_scene_objects(blob, looks, brighter, 5.0, 3, 0.25, looks_before=befores).any()
+    kept = drop_scene_objects(blob, looks, brighter, 5.0, 3, 0.25, befores, layer_rim=True)
+    np.testing.assert_array_equal(kept, blob)
+    # Only two steps of reach: the third row of the rim is apart from it, 8 cells < a quarter.
+    np.testing.assert_array_equal(
+        drop_scene_objects(blob, looks, brighter, 5.0, 2, 0.25, befores, layer_rim=True), blob
+    )
+    # The same rows uncovered by an object: they turned blue, away from the body's colour.
+    blue_moved = blue_now.copy()
+    blue_moved[5:8, 6:14] = 100.0
+    assert not drop_scene_objects(
+        blob, (level_now, blue_moved), brighter, 5.0, 3, 0.25, befores, layer_rim=True
+    ).any()

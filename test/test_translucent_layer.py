@@ -10,6 +10,9 @@ from frame_restore_ros.detection.translucent_layer import (
     DetailMatch,
     attenuated_cells,
     best_correlation,
+    colour_levels,
+    faded_colours,
+    faded_layer_levels,
     layer_levels,
     layer_regions,
     touching_edge,
@@ -142,3 +145,53 @@ def test_touching_edge_takes_whole_regions_with_a_cell_on_the_border():
     expected[3:5, 5] = False
     assert touching.tolist() == expected.tolist()
     assert not touching_edge(np.zeros((3, 3), bool)).any()
+
+
+def _shares(bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(blue, red) shares of (rows, cols, 3) float BGR colours, as CellStats.chromaticity."""
+    total = bgr.sum(axis=2) + 1.0
+    return (
+        (255.0 * bgr[..., 0] / total).astype(np.float32),
+        (255.0 * bgr[..., 2] / total).astype(np.float32),
+    )
+
+
+def test_a_grey_layer_fades_a_colour_toward_grey_with_its_hue_and_exposure_does_not():
+    sky = np.array([220.0, 190.0, 150.0])
+    before = np.tile(sky, (1, 7, 1))
+    lightness = np.full((1, 7), 190.0, np.float32)
+    now = before.copy()
+    now[0, 0] = 0.8 * 170.0 + 0.2 * sky  # a film of 170 at 80 %: faded, same hue
+    now[0, 1] = 0.6 * sky  # a shadow or an exposure drop: the shares stay
+    now[0, 2] = [60.0, 110.0, 150.0]  # brown mud: a hue of its own
+    now[0, 3] = 0.4 * 170.0 + 0.6 * sky  # a film of 40 %: more than half the colour left
+    now[0, 4] = [200.0, 200.0, 200.0]  # grey: no colour left (the region rules judge it)
+    now[0, 5] = [150.0, 190.0, 220.0]  # the opposite hue at the same distance from grey
+    now[0, 6] = [188.0, 190.0, 192.0]  # just beyond grey: the hue turned over
+    faded = faded_colours(_shares(now), _shares(before), lightness, 6.0, 0.5)
+    np.testing.assert_array_equal(faded, [[True, False, False, False, True, False, False]])
+    # The same colour offset in shares on dark pixels is a few levels: nothing judged.
+    dark = faded_colours(_shares(now), _shares(before), lightness / 10.0, 6.0, 0.5)
+    assert not dark.any()
+
+
+def test_colour_levels_are_the_offset_from_grey_in_levels():
+    colours = np.array([[[100.0, 100.0, 100.0], [130.0, 100.0, 70.0]]])
+    levels = colour_levels(_shares(colours), np.full((1, 2), 100.0, np.float32))
+    # grey: 0; (130, 100, 70): shares (110.1, 59.3) of 255 against 85 each, times 300 / 255
+    np.testing.assert_allclose(levels, [[0.0, 42.3]], atol=0.5)  # the shares take sum + 1
+
+
+def test_the_faded_layer_level_is_what_the_blend_mixed_in_and_black_for_a_shadow():
+    sky = np.array([220.0, 190.0, 150.0])
+    luma = float(sky @ [0.114, 0.587, 0.299])
+    before = np.tile(sky, (1, 2, 1))
+    now = before.copy()
+    now[0, 0] = 0.8 * 170.0 + 0.2 * sky  # a grey film of 170 at 80 %
+    now[0, 1] = 0.5 * sky  # a shadow: the shares stay
+    gray_before = np.full((1, 2), luma, np.float32)
+    gray = np.array([[0.8 * 170.0 + 0.2 * luma, 0.5 * luma]], np.float32)
+    levels = faded_layer_levels(_shares(now), _shares(before), gray, gray_before)
+    # the channels' sums are taken as 3 x luma: within a few levels of the film's 170
+    np.testing.assert_allclose(levels[0, 0], 170.0, atol=4.0)
+    np.testing.assert_allclose(levels[0, 1], 0.0, atol=3.0)  # the shares take sum + 1

@@ -58,6 +58,7 @@ from frame_restore_ros.detection.region_measures import (
     halved,
     label_where,
     local_glow,
+    mostly,
     region_medians,
     window_around,
 )
@@ -72,6 +73,9 @@ from frame_restore_ros.detection.soft_edges import darkened_rim
 from frame_restore_ros.detection.translucent_layer import (
     attenuated_cells,
     best_correlation,
+    colour_levels,
+    faded_colours,
+    faded_layer_levels,
     layer_levels,
     layer_regions,
     touching_edge,
@@ -1106,13 +1110,23 @@ class FailureDetector:
                 onset = self._level_jump_blobs(stats, others, darkest, brightest, expected)
             onset |= self._colour_jump_blobs(stats, others | onset)
             onset |= self._translucent_layer_blobs(stats, others | onset, before)
+            onset |= self._faded_colour_blobs(stats, others | onset, before)
             onset |= self._new_look_blobs(stats, others | onset, before)
         if tracker.idle and not onset.any():  # most frames: nothing flagged, nothing new
             return onset
         away = np.abs(stats.gray - before) >= margin
         if self._good_chroma is not None and self._good_chroma[0].shape == away.shape:
-            for good, now in zip(self._good_chroma, self._chromaticity(stats), strict=True):
+            shares = self._chromaticity(stats)
+            for good, now in zip(self._good_chroma, shares, strict=True):
                 away |= np.abs(now - good) >= cfg.blockage_chroma_margin
+            if cfg.translucent_min_colour > 0.0:  # a film over flat scene: still faded
+                away |= faded_colours(
+                    shares,
+                    self._good_chroma,
+                    before,
+                    cfg.translucent_min_colour,
+                    cfg.translucent_texture_ratio,
+                )
         steady = np.abs(stats.gray - self._previous.gray) <= cfg.blockage_hold_step
         hold = away & steady & ~others
         if tracker.flagged is not None and tracker.flagged.shape == hold.shape:
@@ -1253,13 +1267,15 @@ class FailureDetector:
         found: np.ndarray,
         looks: tuple[np.ndarray, ...],
         looks_before: tuple[np.ndarray, ...],
+        layer_rim: bool = False,
     ) -> np.ndarray:
         """(rows, cols) bool: ``found`` blobs without those a scene object that moved explains.
 
         Each region's sign is its mean luma change against the previous frame (mud over light
         and dark scene brightens some cells and darkens others); ``level_jumps.drop_scene_objects``
         with ``looks`` (the grids an object's body grows through, (rows, cols) float32 each)
-        and their ``looks_before``.
+        and their ``looks_before``; ``layer_rim``: a translucent layer's soft rim, several
+        cells wide, is its own, not what an object uncovered (``drop_scene_objects``).
         """
         if not found.any():
             return found
@@ -1279,6 +1295,7 @@ class FailureDetector:
                     self._object_motion_cells(stats.gray_full.shape[0]),
                     cfg.blockage_moved_share,
                     looks_before=looks_before,
+                    layer_rim=layer_rim,
                 )
         return blobs
 
@@ -1332,6 +1349,92 @@ class FailureDetector:
         )
         _, labels = cv2.connectedComponents(candidates.view(np.uint8), connectivity=8)
         return layer_regions(candidates, labels, match, cfg.translucent_min_correlation)
+
+    def _faded_colour_blobs(
+        self, stats: CellStats, excluded: np.ndarray, gray_before: np.ndarray
+    ) -> np.ndarray:
+        """(rows, cols) bool: blobs where a grey layer faded the scene's colour in place.
+
+        Over flat scene (the sky, a smooth road) a film has no detail to fade
+        (:meth:`_translucent_layer_blobs`); it fades the colour instead, toward grey with the
+        hue kept (``translucent_layer.faded_colours``: a colour at least
+        ``translucent_min_colour`` levels from grey, at most ``translucent_texture_ratio`` of
+        it left). Judged: cells lit now and in their last look (``blockage_chroma_min_gray``:
+        the colour of a dark look is codec noise), flat in both (texture below
+        ``translucent_min_texture``: where the scene has detail, what a film did to it is the
+        stronger evidence), not clipped (every channel's mean below ``saturated_min_gray``:
+        light clipping to white loses its colour too), whose change a lit layer explains
+        (``faded_layer_levels`` between ``translucent_min_layer_level`` and 255), in compact
+        regions off the frame's edge as large as a new look's (``blockage_new_look_min_share``).
+        A layer is a part of the view: where a quarter or more of the frame's other coloured
+        cells faded too, the camera's colour changed, and nothing is flagged. A region is
+        scene when half its cells show a look (level and shares within
+        ``blockage_body_tolerance``) that a cell within a frame's motion showed a frame ago (a
+        grey car's body moved on), or when a scene object that moved explains it
+        (:meth:`_drop_moved_objects` on level and colour together, grey being common, with the
+        film's soft rim drawn toward it over several cells, ``layer_rim``). ``excluded``
+        cells, cells flagged a frame ago and the cells beside them are not judged;
+        ``gray_before``: (rows, cols) float32, the last looks with the gain. Off with
+        ``translucent_min_colour`` 0.
+        """
+        cfg, good = self.config, self._good_chroma
+        empty = np.zeros(stats.gray.shape, dtype=bool)
+        if cfg.translucent_min_colour <= 0.0 or good is None or good[0].shape != empty.shape:
+            return empty
+        if self._good_texture is None or not self._blockage_memory_ready(self._blue_shares):
+            return empty
+        shares = self._chromaticity(stats)
+        flat = np.float32(cfg.translucent_min_texture)
+        judged = np.minimum(stats.gray, gray_before) >= np.float32(cfg.blockage_chroma_min_gray)
+        judged &= (self._good_texture * np.float32(self._gain) < flat) & (stats.texture < flat)
+        judged &= ~excluded
+        if self._flagged_before.shape == judged.shape:
+            judged &= ~nearby_any(self._flagged_before, 1)
+        least = max(
+            cfg.blockage_min_cells, math.ceil(cfg.blockage_new_look_min_share * empty.size)
+        )
+        if np.count_nonzero(judged) < least:
+            return empty
+        faded = faded_colours(
+            shares, good, gray_before, cfg.translucent_min_colour, cfg.translucent_texture_ratio
+        )
+        candidates = faded & judged
+        candidates = compact_regions(candidates, least)
+        if not candidates.any():  # most frames
+            return candidates
+        candidates &= ~touching_edge(candidates)
+        rows, cols = np.nonzero(candidates)
+        unclipped = self._cell_brightest(stats, candidates) < np.float32(cfg.saturated_min_gray)
+        layer = faded_layer_levels(shares, good, stats.gray, gray_before)[rows, cols]
+        lit_layer = layer >= np.float32(cfg.translucent_min_layer_level)
+        lit_layer &= layer <= np.float32(255.0)  # a layer's level is a pixel value
+        drop = ~(unclipped & lit_layer)
+        candidates[rows[drop], cols[drop]] = False
+        candidates = compact_regions(candidates, least)
+        if not candidates.any():
+            return candidates
+        coloured = colour_levels(good, gray_before) >= np.float32(cfg.translucent_min_colour)
+        elsewhere = coloured & ~nearby_any(candidates, cfg.onset_reach)
+        if np.count_nonzero(elsewhere) >= least and np.mean(faded[elsewhere]) >= 0.25:
+            return empty
+        # Something that moved shows its look near where it was a frame ago; a film's grey
+        # was nowhere over the sky it covers.
+        tolerance = cfg.blockage_body_tolerance
+        seen = looks_seen_nearby(
+            (stats.gray, *shares),
+            [(self._previous.gray, *self._previous.chromaticity())],
+            candidates,
+            self._object_motion_cells(stats.gray_full.shape[0]),
+            (tolerance, tolerance, tolerance),
+        )
+        candidates &= ~mostly(seen, candidates, 0.5)
+        return self._drop_moved_objects(
+            stats, candidates, (stats.gray, *shares), (gray_before, *good), layer_rim=True
+        )
+
+    def _cell_brightest(self, stats: CellStats, cells: np.ndarray) -> np.ndarray:
+        """(n,) float32: the largest channel of each True cell's mean colour (row-major)."""
+        return stats.mean_bgr(cells).max(axis=1) if cells.any() else np.zeros(0, np.float32)
 
     def _jumped(self, stats: CellStats, sign: float, margin: float) -> np.ndarray:
         """(rows, cols) bool: cells ``margin`` brighter (``sign`` 1) or darker (-1) than before.

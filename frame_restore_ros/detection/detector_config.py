@@ -127,6 +127,12 @@ class DetectorConfig:
     translucent_texture_ratio: float = 0.5
     translucent_min_correlation: float = 0.8
     translucent_search: int = 4
+    # Over flat scene a film fades the colour instead: flat, lit cells whose colour stood at
+    # least this many levels from grey and kept at most translucent_texture_ratio of it with
+    # its hue (translucent_layer.faded_colours), in a compact region off the frame's edge that
+    # no moved object explains (FailureDetector._faded_colour_blobs). Measured: docs/detection.md
+    # "A film over flat scene fades its colour". 0: off.
+    translucent_min_colour: float = 6.0
     # A look no cell near showed within a second: level and colour shares together, each within
     # blockage_level_margin / blockage_chroma_margin of one cell's (light brown mud over a beige
     # façade). Measured: docs/detection.md "A look nothing near showed". False: off.
@@ -362,6 +368,7 @@ class DetectorConfig:
             ("frozen_grow_moving_frames", 0),
             ("translucent_min_texture", 0),
             ("translucent_search", 0),
+            ("translucent_min_colour", 0),
         ):
             if getattr(self, name) < least:
                 raise ValueError(f"{name} must be >= {least}, got {getattr(self, name)}")

@@ -117,6 +117,7 @@ def drop_scene_objects(
     reach: int,
     share: float,
     looks_before: Sequence[np.ndarray] | None = None,
+    layer_rim: bool = False,
 ) -> np.ndarray:
     """(rows, cols) bool: ``blobs`` without the regions that an object in the scene explains.
 
@@ -137,6 +138,11 @@ def drop_scene_objects(
         beside a blob that brightened on average. Scene drawn toward the blob's look farther
         out (a tone change at a bridge's exit pulls bright sky and dark road toward mid-grey)
         still counts.
+    With ``layer_rim`` (a translucent layer, whose soft edge fades out over several cells),
+    the rim is every cell connected to the body through cells drawn toward it, up to ``reach``
+    cells out: more than ``tolerance`` closer in one look and no more than ``tolerance``
+    farther in any (a film's rim over dark hills brightens toward the film's level and keeps
+    its colour's distance).
     A blob landing on the lens has no body beyond itself and changes its own region only. Its
     own cells are its new look, not a place it left: a colour blob's sign is its mean luma
     change, and mud over light and dark scene darkens some of its cells and brightens others
@@ -162,9 +168,45 @@ def drop_scene_objects(
         around = cv2.dilate(body.view(np.uint8), kernel).view(bool) & ~inside
         uncovered = opposite & around
         if looks_before is not None and uncovered.any():
-            rim = cv2.dilate(body.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
-            for look, before, centre in zip(looks, looks_before, centres, strict=True):
-                rim &= np.abs(look - centre) < np.abs(before - centre) - np.float32(tolerance)
-            uncovered &= ~rim
+            if layer_rim:
+                uncovered &= ~_drawn_rim(body, looks, looks_before, centres, tolerance, reach)
+            else:
+                rim = cv2.dilate(body.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
+                for look, before, centre in zip(looks, looks_before, centres, strict=True):
+                    rim &= np.abs(look - centre) < np.abs(before - centre) - np.float32(tolerance)
+                uncovered &= ~rim
         keep[region] = np.count_nonzero(uncovered) < share * np.count_nonzero(inside)
     return keep[labels]
+
+
+def _drawn_rim(
+    body: np.ndarray,
+    looks: Sequence[np.ndarray],
+    looks_before: Sequence[np.ndarray],
+    centres: Sequence[np.float32],
+    tolerance: float,
+    reach: int,
+) -> np.ndarray:
+    """(rows, cols) bool: cells joined to ``body`` through cells drawn toward its look.
+
+    A cell is drawn when it came more than ``tolerance`` closer to ``centres`` (the body's
+    median looks) in one of ``looks`` since ``looks_before`` and went no more than
+    ``tolerance`` farther in any; the rim grows from the body through drawn cells, one cell a
+    step, for ``reach`` steps. All grids (rows, cols); body bool.
+    """
+    closer = np.zeros_like(body)
+    drawn = np.ones_like(body)
+    margin = np.float32(tolerance)
+    for look, before, centre in zip(looks, looks_before, centres, strict=True):
+        distance, distance_before = np.abs(look - centre), np.abs(before - centre)
+        closer |= distance < distance_before - margin
+        drawn &= distance <= distance_before + margin
+    drawn &= closer
+    rim = body.copy()
+    step = np.ones((3, 3), np.uint8)
+    for _ in range(reach):
+        grown = cv2.dilate(rim.view(np.uint8), step).view(bool) & (drawn | body)
+        if np.array_equal(grown, rim):
+            break
+        rim = grown
+    return rim & ~body

@@ -54,6 +54,19 @@ def region_medians(values: np.ndarray, labels: np.ndarray, count: int) -> np.nda
     return medians
 
 
+def mostly(marked: np.ndarray, regions: np.ndarray, share: float) -> np.ndarray:
+    """(rows, cols) bool: the 8-connected ``regions`` of which at least ``share`` is ``marked``.
+
+    marked, regions: (rows, cols) bool; cells of ``marked`` outside ``regions`` do not count.
+    """
+    count, labels = cv2.connectedComponents(regions.view(np.uint8), connectivity=8)
+    cells = np.bincount(labels.ravel(), minlength=count)
+    hits = np.bincount(labels.ravel(), weights=(marked & regions).ravel(), minlength=count)
+    chosen = hits >= share * cells
+    chosen[0] = False
+    return chosen[labels]
+
+
 def label_where(labels: np.ndarray, where: np.ndarray, value: int) -> None:
     """Set ``labels[where] = value`` in place: (H, W) uint8 labels, (H, W) bool ``where``.
 

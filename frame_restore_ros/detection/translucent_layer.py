@@ -184,6 +184,81 @@ def layer_regions(
     return keep[labels]
 
 
+def colour_levels(shares: tuple[np.ndarray, np.ndarray], gray: np.ndarray) -> np.ndarray:
+    """(rows, cols) float32: how far each cell's colour stands from grey, in levels.
+
+    shares: (blue, red) (rows, cols) float32 shares of the cells' mean colour (0-255, grey
+    255 / 3 in both); gray: (rows, cols) float32 their luma. The offset in shares times the
+    channels' sum over 255 (the sum taken as 3 x luma).
+    """
+    grey = np.float32(255.0 / 3.0)
+    blue, red = shares[0] - grey, shares[1] - grey
+    return np.sqrt(blue * blue + red * red) * gray * np.float32(3.0 / 255.0)  # hypot: 3x slower
+
+
+def faded_colours(
+    shares: tuple[np.ndarray, np.ndarray],
+    shares_before: tuple[np.ndarray, np.ndarray],
+    gray_before: np.ndarray,
+    min_colour: float,
+    ratio: float,
+) -> np.ndarray:
+    """(rows, cols) bool: cells whose colour faded toward grey in place, keeping its hue.
+
+    shares, shares_before: (blue, red) float32 shares of the cells' mean colour
+    (``CellStats.chromaticity``, 0-255; grey is 255 / 3 in both) now and in the cells' last
+    looks of scene; gray_before: float32 luma of those looks; all of one shape, (rows, cols)
+    or (n,) for chosen cells. Under a grey layer of opacity ``a`` a colour's offset from grey
+    in shares becomes ``q`` times its own, ``q = (1 - a) x S_before / S`` (``S`` the
+    channels' sum, about 3 x luma): the same hue, closer to grey. A cell is faded when its
+    colour before stood at least ``min_colour`` levels from grey (as :func:`colour_levels`
+    measures it: shares of dark pixels move with a level of codec noise), and its offset now,
+    projected on the old one, is between 0 and ``ratio`` of it with at most ``ratio`` of the
+    old offset left across it. Exposure and lighting scale the channels alike and keep the
+    shares; a coloured object or mud brings a hue of its own.
+    """
+    grey = np.float32(255.0 / 3.0)
+    blue_before, red_before = shares_before[0] - grey, shares_before[1] - grey
+    blue, red = shares[0] - grey, shares[1] - grey
+    length_sq = blue_before * blue_before + red_before * red_before
+    # Squared forms, no root or division (a full 720p grid each frame): |offset| in levels >=
+    # min_colour, 0 <= q <= ratio with q = dot / |offset|^2, |cross| / |offset| <= ratio |offset|.
+    scale = gray_before * np.float32(3.0 / 255.0)
+    coloured = length_sq * scale * scale >= np.float32(min_colour) ** 2
+    coloured &= length_sq > np.float32(1e-6)
+    dot = blue * blue_before + red * red_before
+    cross = blue * red_before - red * blue_before
+    limit = np.float32(ratio)
+    faded = coloured & (dot >= 0.0) & (dot <= limit * length_sq)
+    return faded & (cross * cross <= limit * limit * length_sq * length_sq)
+
+
+def faded_layer_levels(
+    shares: tuple[np.ndarray, np.ndarray],
+    shares_before: tuple[np.ndarray, np.ndarray],
+    gray: np.ndarray,
+    gray_before: np.ndarray,
+) -> np.ndarray:
+    """(rows, cols) float32: the level ``L`` of a grey layer that would fade each cell's colour.
+
+    The share ``q`` of the colour's offset from grey left (its projection on the old offset,
+    clipped to [0, 0.99]) is ``k x S_before / S`` for a layer leaving ``k`` of the scene, the
+    channels' sums taken as 3 x luma: ``k = q x gray / gray_before``. Then ``gray = (1 - k) x
+    L + k x gray_before`` gives ``L = gray x (1 - q) / (1 - k)``. A shadow keeps the shares
+    (``q`` 1: ``L`` 0); a film of the sky's brightness gives about the sky's level. All grids
+    (rows, cols) float32, as :func:`faded_colours` takes them.
+    """
+    grey = np.float32(255.0 / 3.0)
+    blue_before, red_before = (share - grey for share in shares_before)
+    length_sq = blue_before * blue_before + red_before * red_before
+    along = ((shares[0] - grey) * blue_before + (shares[1] - grey) * red_before) / np.maximum(
+        length_sq, np.float32(1e-6)
+    )
+    kept = np.clip(along, np.float32(0.0), np.float32(0.99))
+    scene_left = np.minimum(kept * gray / np.maximum(gray_before, np.float32(1.0)), 0.99)
+    return gray * (np.float32(1.0) - kept) / (np.float32(1.0) - scene_left)
+
+
 def touching_edge(regions: np.ndarray) -> np.ndarray:
     """(rows, cols) bool: the 8-connected ``regions`` with a cell on the frame's edge."""
     count, labels = cv2.connectedComponents(regions.view(np.uint8), connectivity=8)
