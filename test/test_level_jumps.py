@@ -6,6 +6,7 @@ import numpy as np
 
 from frame_restore_ros.detection.level_jumps import (
     compact_regions,
+    drawn_rim,
     drop_scene_objects,
     looks_seen_nearby,
     novel_levels,
@@ -184,9 +185,15 @@ def test_a_layers_rim_drawn_toward_it_over_several_cells_is_no_uncovered_backgro
     assert not drop_scene_objects(blob, looks, brighter, 5.0, 3, 0.25, looks_before=befores).any()
     kept = drop_scene_objects(blob, looks, brighter, 5.0, 3, 0.25, befores, layer_rim=True)
     np.testing.assert_array_equal(kept, blob)
-    # Only two steps of reach: the third row of the rim is apart from it, 8 cells < a quarter.
+    # The rim's first row within the tolerance of the film: part of the body grown beyond the
+    # region, and drawn toward it: still its own.
+    inner_now = level_now.copy()
+    inner_now[5, 6:14] = 167.0
     np.testing.assert_array_equal(
-        drop_scene_objects(blob, looks, brighter, 5.0, 2, 0.25, befores, layer_rim=True), blob
+        drop_scene_objects(
+            blob, (inner_now, blue_now), brighter, 5.0, 3, 0.25, befores, layer_rim=True
+        ),
+        blob,
     )
     # The same rows uncovered by an object: they turned blue, away from the body's colour.
     blue_moved = blue_now.copy()
@@ -194,3 +201,19 @@ def test_a_layers_rim_drawn_toward_it_over_several_cells_is_no_uncovered_backgro
     assert not drop_scene_objects(
         blob, (level_now, blue_moved), brighter, 5.0, 3, 0.25, befores, layer_rim=True
     ).any()
+
+
+def test_a_layers_drawn_rim_grows_from_the_body_for_reach_cells_only():
+    """The rim grows one cell a step through cells drawn toward the body: along a drawn line
+    4 cells long, 2 steps of reach take 2 of them; a body cell that was not drawn is no rim."""
+    body = np.zeros((9, 9), bool)
+    body[4, 4] = True
+    before = np.full(body.shape, 50.0, np.float32)
+    now = before.copy()
+    now[4, 4] = before[4, 4] = 100.0  # the body kept its look: not drawn
+    now[4, 5:9] = 90.0  # a line drawn toward 100 from 50
+    centre = (np.float32(100.0),)
+    rim = drawn_rim(body, (now,), (before,), centre, 5.0, 2)
+    np.testing.assert_array_equal(np.argwhere(rim), [[4, 5], [4, 6]])
+    rim = drawn_rim(body, (now,), (before,), centre, 5.0, 10)
+    np.testing.assert_array_equal(np.argwhere(rim), [[4, 5], [4, 6], [4, 7], [4, 8]])

@@ -169,7 +169,7 @@ def drop_scene_objects(
         uncovered = opposite & around
         if looks_before is not None and uncovered.any():
             if layer_rim:
-                uncovered &= ~_drawn_rim(body, looks, looks_before, centres, tolerance, reach)
+                uncovered &= ~drawn_rim(body, looks, looks_before, centres, tolerance, reach)
             else:
                 rim = cv2.dilate(body.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool)
                 for look, before, centre in zip(looks, looks_before, centres, strict=True):
@@ -179,7 +179,7 @@ def drop_scene_objects(
     return keep[labels]
 
 
-def _drawn_rim(
+def drawn_rim(
     body: np.ndarray,
     looks: Sequence[np.ndarray],
     looks_before: Sequence[np.ndarray],
@@ -187,12 +187,14 @@ def _drawn_rim(
     tolerance: float,
     reach: int,
 ) -> np.ndarray:
-    """(rows, cols) bool: cells joined to ``body`` through cells drawn toward its look.
+    """(rows, cols) bool: the drawn cells joined to ``body`` through cells drawn toward it.
 
     A cell is drawn when it came more than ``tolerance`` closer to ``centres`` (the body's
     median looks) in one of ``looks`` since ``looks_before`` and went no more than
     ``tolerance`` farther in any; the rim grows from the body through drawn cells, one cell a
-    step, for ``reach`` steps. All grids (rows, cols); body bool.
+    step, for ``reach`` steps. The body's own drawn cells (it is grown beyond the region
+    through cells alike now: the film's inner rim) belong to it as well. All grids
+    (rows, cols); body bool.
     """
     closer = np.zeros_like(body)
     drawn = np.ones_like(body)
@@ -209,4 +211,4 @@ def _drawn_rim(
         if np.array_equal(grown, rim):
             break
         rim = grown
-    return rim & ~body
+    return rim & drawn
