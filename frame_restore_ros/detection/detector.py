@@ -1241,8 +1241,7 @@ class FailureDetector:
             # A failure's end shows scene its cells' memory never held (and a failed region's
             # rim cells remember its look): no new look of their own.
             candidates &= ~nearby_any(self._flagged_before, 1)
-        share = cfg.blockage_new_look_min_share
-        least = max(cfg.blockage_min_cells, math.ceil(share * empty.size))
+        least = self._part_of_view_cells(empty.size)
         candidates = compact_regions(candidates, least)
         if not candidates.any():  # most frames
             return candidates
@@ -1260,6 +1259,15 @@ class FailureDetector:
         # it, its colour holds (a red car of the road's level sliding in from the frame's edge
         # has a body through its red to the edge, not through its levels).
         return self._drop_moved_objects(stats, candidates, (blue, red), good)
+
+    def _part_of_view_cells(self, cells: int) -> int:
+        """Return the fewest cells of a new-look or faded-colour region on ``cells`` cells.
+
+        ``blockage_min_cells`` and ``blockage_new_look_min_share`` of the frame: a part of the
+        view, not a count of cells (at 1080p 12 cells are a tail light).
+        """
+        cfg = self.config
+        return max(cfg.blockage_min_cells, math.ceil(cfg.blockage_new_look_min_share * cells))
 
     def _drop_moved_objects(
         self,
@@ -1390,9 +1398,7 @@ class FailureDetector:
         judged &= ~excluded
         if self._flagged_before.shape == judged.shape:
             judged &= ~nearby_any(self._flagged_before, 1)
-        least = max(
-            cfg.blockage_min_cells, math.ceil(cfg.blockage_new_look_min_share * empty.size)
-        )
+        least = self._part_of_view_cells(empty.size)
         if np.count_nonzero(judged) < least:
             return empty
         faded = faded_colours(
