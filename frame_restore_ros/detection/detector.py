@@ -61,6 +61,7 @@ from frame_restore_ros.detection.region_measures import (
     mostly,
     region_medians,
     window_around,
+    window_sums,
 )
 from frame_restore_ros.detection.scene_cut import (
     MATCH_REACH,
@@ -484,8 +485,11 @@ class FailureDetector:
         * its pixels do not follow theirs a frame ago (correlation below
           ``dead_region_max_correlation``): a light that dimmed keeps the structure under it;
         * its patch matches nothing near its place in the previous frame (below
-          ``dead_region_max_match``, :meth:`_moved_here`): a fast dark object brings its
-          outline along;
+          ``dead_region_max_match``, :meth:`_moved_here`) where its pixels were darker than
+          the rest of the patch by ``dead_region_match_contrast`` of their depth now: a fast
+          dark object brings its outline and its contrast along (the contrast is not asked of
+          a region within the match's reach of the frame's edge: it may have entered from
+          outside, its surroundings a frame ago beyond the edge);
         * no lit object moved off the dark it covered (:meth:`_vacated_nearby`).
 
         Measured on the eval-detection clips: the night_rural dead blocks the per-cell test
@@ -503,6 +507,11 @@ class FailureDetector:
         found = np.zeros_like(candidates)
         if np.count_nonzero(dimmed) < cfg.dead_region_min_cells:
             return found
+        # A region no deeper from the frame's edge than the match's reach may have entered
+        # from outside: what it looked like against its surroundings lay beyond the edge.
+        height = stats.gray_full.shape[0]
+        reach = math.ceil(self._interval_scale * cfg.dead_region_match_reach * height / cfg.cell)
+        entering = entering_from_edge(dimmed, reach)
         count, labels, boxes, _ = cv2.connectedComponentsWithStats(dimmed.view(np.uint8), 8)
         for region in range(1, count):
             if boxes[region, cv2.CC_STAT_AREA] < cfg.dead_region_min_cells:
@@ -512,8 +521,10 @@ class FailureDetector:
                 continue
             if correlation >= cfg.dead_region_max_correlation:
                 continue
-            if self._moved_here(stats, boxes[region]) < cfg.dead_region_max_match:
-                found |= labels == region
+            cells = labels == region
+            contrast = not entering[cells].any()
+            if self._moved_here(stats, cells, boxes[region], contrast) < cfg.dead_region_max_match:
+                found |= cells
         if found.any():
             moved = self._vacated_nearby(found, signature, labels, boxes, stats)
             found &= ~moved[labels]
@@ -548,24 +559,31 @@ class FailureDetector:
                 moved[window] |= inside
         return moved
 
-    def _moved_here(self, stats: CellStats, box: np.ndarray) -> float:
+    def _moved_here(
+        self, stats: CellStats, region: np.ndarray, box: np.ndarray, contrast: bool = True
+    ) -> float:
         """Best normalised match of the region's patch now in the previous frame nearby.
 
-        box: (x, y, w, h) in cells. The patch is the region's box with one cell around it (its
-        border against the scene); it is searched within ``dead_region_match_reach`` of the
-        height (per nominal frame interval) of its place in the previous frame. A dark object
-        that moved brings its outline along: its patch is there, displaced. A block that
-        appeared in place matches nothing. Matched at half resolution (both crops cut on even
-        pixels and halved by area): an outline is coarser than a pixel, and a burst of failures
-        brings dozens of regions a frame (at full resolution 33 ms of a 720p burst frame).
+        region: (rows, cols) bool, the region's cells; box: its (x, y, w, h) in cells. The patch
+        is the region's box with one cell around it (its border against the scene); it is
+        searched within ``dead_region_match_reach`` of the height (per nominal frame interval)
+        of its place in the previous frame. A dark object that moved brings its outline and its
+        contrast along: its patch is there, displaced, with the region's pixels darker than the
+        rest of the patch by at least ``dead_region_match_contrast`` of how much darker they are
+        now (gain-scaled; not asked without ``contrast``), so a dim shade of its shape is no
+        place it came from. A block that appeared in place matches nothing. Matched at half
+        resolution (both crops cut on even pixels and halved by area): an outline is coarser
+        than a pixel, and a burst of failures brings dozens of regions a frame (at full
+        resolution 33 ms of a 720p burst frame).
         """
-        cell = self.config.cell
+        cfg = self.config
+        cell = cfg.cell
         gray, previous = stats.gray_full, self._previous.gray_full
         height, width = gray.shape
         x, y, w, h = (int(value) * cell for value in box[:4])
         top, left = max(0, y - cell), max(0, x - cell)
         bottom, right = min(height, y + h + cell), min(width, x + w + cell)
-        scale = self._interval_scale * self.config.dead_region_match_reach
+        scale = self._interval_scale * cfg.dead_region_match_reach
         reach = 2 * math.ceil(scale * height / 2)  # even: the two crops' halves align
         patch = halved(gray[top:bottom, left:right])
         # The search window cut from the previous frame halved once a frame: every window
@@ -579,8 +597,26 @@ class FailureDetector:
         ]
         if patch.std() == 0.0:
             return 0.0
-        scores = cv2.matchTemplate(search, patch, cv2.TM_CCOEFF_NORMED)
-        return float(np.nan_to_num(scores, nan=0.0).max())
+        scores = np.nan_to_num(cv2.matchTemplate(search, patch, cv2.TM_CCOEFF_NORMED), nan=0.0)
+        if contrast and cfg.dead_region_match_contrast > 0.0:
+            window = region[top // cell : -(-bottom // cell), left // cell : -(-right // cell)]
+            cells = cells_to_pixels(window, (bottom - top, right - left), cell)
+            own = halved(cells.view(np.uint8) * np.uint8(255)) >= 128
+            if own.any() and not own.all():
+                depth = float(patch[~own].mean()) - float(patch[own].mean())
+                if depth > 0.0:
+                    count = np.count_nonzero(own)
+                    inner = cv2.matchTemplate(search, own.view(np.uint8), cv2.TM_CCORR)
+                    ring = (window_sums(search, own.shape) - inner) / np.float32(own.size - count)
+                    inner /= np.float32(count)
+                    gain = np.float32(self._gain)
+                    faded = (ring - inner) * gain < cfg.dead_region_match_contrast * depth
+                    # Its darkness kept instead (over a background that changed): the region
+                    # now less than dead_region_match_darker times darker, from the black floor.
+                    level = float(patch[own].mean()) + 2.0
+                    lighter = inner * gain + 2.0 >= cfg.dead_region_match_darker * level
+                    scores[faded & lighter] = -1.0
+        return float(scores.max())
 
     def _drop_dark_scene(
         self, onset: np.ndarray, scene: np.ndarray, stats: CellStats

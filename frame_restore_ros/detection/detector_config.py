@@ -71,6 +71,15 @@ class DetectorConfig:
     # ... and whose patch (with its border) matches nothing within an object's motion in the
     # previous frame this well (a dark object that moved brings its outline along).
     dead_region_max_match: float = 0.7
+    # ... at a place that held a dark object: its pixels there were darker than the rest of
+    # the patch by at least this share of how much darker they are now, or the region is now
+    # less than ``dead_region_match_darker`` times darker than they were (from the codec's
+    # black floor, +2; both gain-scaled). A dark object brings its contrast along, or its own
+    # darkness where the background changed (a dark car driving from dark bushes onto a lit
+    # road); the injected night blocks (0-2 in road at 10-16) matched dim shades of the road
+    # 2.5 levels below it (7-10) at 0.72-0.83. Contrast 0: any place.
+    dead_region_match_contrast: float = 0.5
+    dead_region_match_darker: float = 2.0
     # ... searched this share of the frame height around it per nominal frame (a coat walking
     # across a near camera moves 14 % of the height).
     dead_region_match_reach: float = 0.15
@@ -360,6 +369,7 @@ class DetectorConfig:
             ("onset_warmup_frames", 0),
             ("dead_region_max_texture", 0),
             ("dead_region_shift_px", 0),
+            ("dead_region_match_darker", 0),
             ("exposure_change", 0),
             ("onset_memory_frames", 1),
             ("blockage_warmup_frames", 1),
@@ -375,6 +385,7 @@ class DetectorConfig:
         for name in (
             "blockage_release_share",
             "dead_region_match_reach",
+            "dead_region_match_contrast",
             "translucent_texture_ratio",
             "blockage_new_look_min_share",
             "whole_frame_kept_share",

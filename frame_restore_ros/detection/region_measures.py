@@ -121,6 +121,18 @@ def halved(crop: np.ndarray) -> np.ndarray:
     )
 
 
+def window_sums(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Return the pixel sum of every ``size`` (h, w) window of a (H, W) uint8 image.
+
+    (H - h + 1, W - w + 1) float32, laid out as ``cv2.matchTemplate``'s result: entry (y, x)
+    sums the window whose top-left pixel is (y, x); exact up to 2**24, float32 beyond.
+    """
+    height, width = size
+    table = cv2.integral(image, sdepth=cv2.CV_32S)
+    sums = table[height:, width:] - table[:-height, width:] - table[height:, :-width]
+    return (sums + table[:-height, :-width]).astype(np.float32)
+
+
 def best_shifted_correlation(
     now: np.ndarray, before: np.ndarray, where: np.ndarray, shift: int
 ) -> float:
