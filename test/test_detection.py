@@ -128,8 +128,9 @@ def test_config_rejects_bad_values():
         DetectorConfig(whole_frame_kept_share=1.5)
     with pytest.raises(ValueError, match=r"dead_region_match_contrast must be in \[0, 1\], got 2"):
         DetectorConfig(dead_region_match_contrast=2.0)
-    with pytest.raises(ValueError, match="dead_region_match_darker must be >= 0, got -1"):
-        DetectorConfig(dead_region_match_darker=-1.0)
+    for darker in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="dead_region_match_darker must be >= 0, got"):
+            DetectorConfig(dead_region_match_darker=darker)
     for step in (-1.0, float("nan")):
         with pytest.raises(ValueError, match="activity_return_step must be >= 0"):
             DetectorConfig(activity_return_step=step)

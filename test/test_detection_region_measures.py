@@ -19,6 +19,7 @@ from frame_restore_ros.detection.region_measures import (
     best_shifted_correlation,
     depth_cells,
     glow_rings,
+    halved,
     label_where,
     local_glow,
     mostly,
@@ -210,7 +211,8 @@ def test_outline_match_needs_the_objects_contrast_or_darkness_where_it_came_from
     darkness: a place where the region's pixels were darker than the rest of the patch by
     under half of their depth now, and which the region is now twice as dark as (from the
     black floor, +2), is no place it came from. The same object moved (its contrast kept, or
-    scaled by an exposure change) is still matched."""
+    lit by half again, or smeared by motion blur) is still matched; the gain's part is checked
+    against the definition in the next test."""
     rng = np.random.default_rng(5)
     road = np.clip(14 + rng.normal(0, 1.0, (240, 320)), 0, 255).astype(np.uint8)
     road = cv2.cvtColor(road, cv2.COLOR_GRAY2BGR)
@@ -227,10 +229,78 @@ def test_outline_match_needs_the_objects_contrast_or_darkness_where_it_came_from
     moved = road.copy()  # the same dark object a frame ago, 9 px lower
     moved[y + 9 : y + 9 + h, x : x + w] = 1
     assert _outline_match(moved, block, box) > 0.85
+    # A frame ago lit by half again (the scene too dark for a measured gain): still matched.
     brighter = np.clip(moved.astype(np.float32) * 1.5, 0, 255).astype(np.uint8)
-    assert _outline_match(brighter, block, box) > 0.85  # exposure fell by a third since
+    assert _outline_match(brighter, block, box) > 0.85
     blurred = cv2.blur(moved, (9, 1))  # it moved fast a frame ago: smeared along its motion
     assert _outline_match(blurred, block, box) > 0.7
+
+
+def _plain_outline_match(detector: FailureDetector, stats, region: np.ndarray, box) -> float:
+    """``_moved_here`` by its definition: every offset's means over the region's own pixels
+    and the rest of the patch, one by one; the region's pixels built from pixel coordinates."""
+    cfg, cell = detector.config, detector.config.cell
+    height, width = stats.gray_full.shape
+    x, y, w, h = (int(value) * cell for value in box)
+    top, left = max(0, y - cell), max(0, x - cell)
+    bottom, right = min(height, y + h + cell), min(width, x + w + cell)
+    reach = 2 * int(np.ceil(detector._interval_scale * cfg.dead_region_match_reach * height / 2))
+    rows, cols = np.mgrid[top:bottom, left:right]
+    own = halved(region[rows // cell, cols // cell].astype(np.uint8) * np.uint8(255)) >= 128
+    patch = halved(stats.gray_full[top:bottom, left:right])
+    up, down = max(0, top - reach), min(height, bottom + reach)
+    start, stop = max(0, left - reach), min(width, right + reach)
+    search = halved(detector._previous.gray_full)[
+        up // 2 : up // 2 + (down - up) // 2, start // 2 : start // 2 + (stop - start) // 2
+    ]
+    scores = cv2.matchTemplate(search, patch, cv2.TM_CCOEFF_NORMED)
+    level, depth = patch[own].mean(), patch[~own].mean() - patch[own].mean()
+    gain = detector._gain
+    for row in range(scores.shape[0]):
+        for col in range(scores.shape[1]):
+            place = search[row : row + own.shape[0], col : col + own.shape[1]].astype(np.float64)
+            faded = (place[~own].mean() - place[own].mean()) * gain < 0.5 * depth
+            lighter = place[own].mean() * gain + 2.0 >= 2.0 * (level + 2.0)
+            if faded and lighter:
+                scores[row, col] = -1.0
+    return float(scores.max())
+
+
+@pytest.mark.parametrize("shape", [(250, 330), (249, 331)])
+def test_outline_match_clauses_follow_their_definition_on_regions_of_any_shape(shape):
+    """Frames that are no multiple of the cell, regions of partial cells at the bottom-right
+    corner and an L-shaped one, and an exposure change (gain != 1): the map arithmetic of
+    ``_moved_here`` (one correlation for the region's sum, window sums for the rest) gives what
+    the means over each offset give."""
+    rng = np.random.default_rng(shape[1])
+    scene = cv2.GaussianBlur(rng.normal(0, 1, shape).astype(np.float32), (0, 0), 6)
+    scene = np.clip(60 + 400 * scene + rng.normal(0, 2, shape), 0, 255).astype(np.uint8)
+    rows, cols = -(-shape[0] // 8), -(-shape[1] // 8)
+    corner = np.zeros((rows, cols), bool)
+    corner[rows - 2 :, cols - 3 :] = True
+    ell = np.zeros((rows, cols), bool)
+    ell[10:18, 8:11] = True
+    ell[15:18, 11:20] = True
+    for region in (corner, ell):
+        ys, xs = np.nonzero(region)
+        box = np.array([xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1])
+        pixels = cv2.resize(region.view(np.uint8), (cols * 8, rows * 8), interpolation=0)
+        inside = pixels[: shape[0], : shape[1]] > 0
+        now = np.roll(scene, 3, axis=1)
+        now[inside] = 2  # dark now
+        before = scene.copy()  # a frame ago 11 px up and 6 left, dim: some places keep it
+        before[np.roll(inside, (-11, -6), axis=(0, 1))] = 30
+        for gain in (1.0, 1.3):
+            brighter = np.clip(now.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+            detector = FailureDetector()
+            detector.detect(cv2.cvtColor(before, cv2.COLOR_GRAY2BGR))
+            stats = detector._previous
+            detector.detect(cv2.cvtColor(brighter, cv2.COLOR_GRAY2BGR))
+            current = detector._previous
+            detector._previous = stats
+            assert (detector._gain != 1.0) == (gain != 1.0)
+            plain = _plain_outline_match(detector, current, region, box)
+            assert detector._moved_here(current, region, box) == pytest.approx(plain, abs=1e-5)
 
 
 @pytest.mark.parametrize("size", [(1, 1), (3, 5), (8, 8), (12, 7)])

@@ -486,10 +486,11 @@ class FailureDetector:
           ``dead_region_max_correlation``): a light that dimmed keeps the structure under it;
         * its patch matches nothing near its place in the previous frame (below
           ``dead_region_max_match``, :meth:`_moved_here`) where its pixels were darker than
-          the rest of the patch by ``dead_region_match_contrast`` of their depth now: a fast
-          dark object brings its outline and its contrast along (the contrast is not asked of
-          a region within the match's reach of the frame's edge: it may have entered from
-          outside, its surroundings a frame ago beyond the edge);
+          the rest of the patch by ``dead_region_match_contrast`` of their depth now, or the
+          region is now less than ``dead_region_match_darker`` times darker than they were: a
+          fast dark object brings its outline and its contrast or its darkness along (neither
+          is asked of a region within the match's reach of the frame's edge: it may have
+          entered from outside, its surroundings a frame ago beyond the edge);
         * no lit object moved off the dark it covered (:meth:`_vacated_nearby`).
 
         Measured on the eval-detection clips: the night_rural dead blocks the per-cell test
@@ -567,11 +568,13 @@ class FailureDetector:
         region: (rows, cols) bool, the region's cells; box: its (x, y, w, h) in cells. The patch
         is the region's box with one cell around it (its border against the scene); it is
         searched within ``dead_region_match_reach`` of the height (per nominal frame interval)
-        of its place in the previous frame. A dark object that moved brings its outline and its
-        contrast along: its patch is there, displaced, with the region's pixels darker than the
-        rest of the patch by at least ``dead_region_match_contrast`` of how much darker they are
-        now (gain-scaled; not asked without ``contrast``), so a dim shade of its shape is no
-        place it came from. A block that appeared in place matches nothing. Matched at half
+        of its place in the previous frame. A dark object that moved brings its outline along,
+        and its contrast or its darkness: its patch is there, displaced, with the region's
+        pixels darker than the rest of the patch by at least ``dead_region_match_contrast`` of
+        how much darker they are now, or with the region now less than
+        ``dead_region_match_darker`` times darker than they were (from the black floor, +2;
+        both gain-scaled; neither asked without ``contrast``), so a dim shade of its shape is
+        no place it came from. A block that appeared in place matches nothing. Matched at half
         resolution (both crops cut on even pixels and halved by area): an outline is coarser
         than a pixel, and a burst of failures brings dozens of regions a frame (at full
         resolution 33 ms of a 720p burst frame).

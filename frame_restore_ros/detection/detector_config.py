@@ -77,7 +77,8 @@ class DetectorConfig:
     # black floor, +2; both gain-scaled). A dark object brings its contrast along, or its own
     # darkness where the background changed (a dark car driving from dark bushes onto a lit
     # road); the injected night blocks (0-2 in road at 10-16) matched dim shades of the road
-    # 2.5 levels below it (7-10) at 0.72-0.83. Contrast 0: any place.
+    # 2.5 levels below it (7-10) at 0.72-0.83. Contrast 0: any place; darker 0: the
+    # contrast alone.
     dead_region_match_contrast: float = 0.5
     dead_region_match_darker: float = 2.0
     # ... searched this share of the frame height around it per nominal frame (a coat walking
@@ -335,6 +336,10 @@ class DetectorConfig:
                 "cut_new_level_floor must be in (0, cut_new_level], got "
                 f"{self.cut_new_level_floor} and {self.cut_new_level}"
             )
+        if not self.dead_region_match_darker >= 0.0:  # NaN too: it would turn the rule off
+            raise ValueError(
+                f"dead_region_match_darker must be >= 0, got {self.dead_region_match_darker}"
+            )
         if self.dead_novel_ratio <= 1.0:
             raise ValueError(f"dead_novel_ratio must be > 1, got {self.dead_novel_ratio}")
         if self.dead_region_min_cells < 0 or not 0.0 <= self.dead_region_new_share <= 1.0:
@@ -369,7 +374,6 @@ class DetectorConfig:
             ("onset_warmup_frames", 0),
             ("dead_region_max_texture", 0),
             ("dead_region_shift_px", 0),
-            ("dead_region_match_darker", 0),
             ("exposure_change", 0),
             ("onset_memory_frames", 1),
             ("blockage_warmup_frames", 1),

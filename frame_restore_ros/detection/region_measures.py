@@ -125,7 +125,8 @@ def window_sums(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Return the pixel sum of every ``size`` (h, w) window of a (H, W) uint8 image.
 
     (H - h + 1, W - w + 1) float32, laid out as ``cv2.matchTemplate``'s result: entry (y, x)
-    sums the window whose top-left pixel is (y, x); exact up to 2**24, float32 beyond.
+    sums the window whose top-left pixel is (y, x); exact up to 2**24, float32 beyond, for
+    windows of up to 8.4 M pixels (int32 sums: 2**31 / 255).
     """
     height, width = size
     table = cv2.integral(image, sdepth=cv2.CV_32S)
