@@ -606,7 +606,8 @@ class FailureDetector:
             cells = cells_to_pixels(window, (bottom - top, right - left), cell)
             own = halved(cells.view(np.uint8) * np.uint8(255)) >= 128
             if own.any() and not own.all():
-                depth = float(patch[~own].mean()) - float(patch[own].mean())
+                level = float(patch[own].mean())
+                depth = float(patch[~own].mean()) - level
                 if depth > 0.0:
                     count = np.count_nonzero(own)
                     inner = cv2.matchTemplate(search, own.view(np.uint8), cv2.TM_CCORR)
@@ -616,8 +617,7 @@ class FailureDetector:
                     faded = (ring - inner) * gain < cfg.dead_region_match_contrast * depth
                     # Its darkness kept instead (over a background that changed): the region
                     # now less than dead_region_match_darker times darker, from the black floor.
-                    level = float(patch[own].mean()) + 2.0
-                    lighter = inner * gain + 2.0 >= cfg.dead_region_match_darker * level
+                    lighter = inner * gain + 2.0 >= cfg.dead_region_match_darker * (level + 2.0)
                     scores[faded & lighter] = -1.0
         return float(scores.max())
 
