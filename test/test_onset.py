@@ -7,6 +7,7 @@ import numpy as np
 from frame_restore_ros.detection.onset import (
     CellHistory,
     RecentLooks,
+    box_enters_from_edge,
     entering_from_edge,
     release_whole_regions,
     within_extent,
@@ -116,3 +117,12 @@ def test_entering_from_edge_takes_regions_no_deeper_than_a_frames_motion_from_an
     np.testing.assert_array_equal(entering, expected)
     assert not entering_from_edge(regions, depth=0).any(), "no motion: nothing enters"
     assert entering_from_edge(regions, depth=6)[14:20, 12:16].all()
+
+
+def test_a_box_enters_from_an_edge_it_touches_by_its_depth_from_that_edge():
+    shape = (20, 30)  # rows, cols; boxes are (x, y, w, h) in cells
+    assert box_enters_from_edge(np.array([4, 17, 4, 3]), shape, 4)  # 3 up from the bottom
+    assert not box_enters_from_edge(np.array([12, 14, 4, 6]), shape, 4)  # 6 deep
+    assert not box_enters_from_edge(np.array([20, 8, 4, 3]), shape, 4)  # off every edge
+    assert box_enters_from_edge(np.array([26, 0, 4, 20]), shape, 4)  # right side, 4 wide
+    assert not box_enters_from_edge(np.array([4, 17, 4, 3]), shape, 0)  # no motion

@@ -39,6 +39,7 @@ from frame_restore_ros.detection.onset import (
     CellHistory,
     Hysteresis,
     RecentLooks,
+    box_enters_from_edge,
     drop_scene_extensions,
     drop_small,
     entering_from_edge,
@@ -512,7 +513,6 @@ class FailureDetector:
         # from outside: what it looked like against its surroundings lay beyond the edge.
         height = stats.gray_full.shape[0]
         reach = math.ceil(self._interval_scale * cfg.dead_region_match_reach * height / cfg.cell)
-        entering = entering_from_edge(dimmed, reach)
         count, labels, boxes, _ = cv2.connectedComponentsWithStats(dimmed.view(np.uint8), 8)
         for region in range(1, count):
             if boxes[region, cv2.CC_STAT_AREA] < cfg.dead_region_min_cells:
@@ -523,7 +523,7 @@ class FailureDetector:
             if correlation >= cfg.dead_region_max_correlation:
                 continue
             cells = labels == region
-            contrast = not entering[cells].any()
+            contrast = not box_enters_from_edge(boxes[region], labels.shape, reach)
             if self._moved_here(stats, cells, boxes[region], contrast) < cfg.dead_region_max_match:
                 found |= cells
         if found.any():

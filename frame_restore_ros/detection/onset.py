@@ -383,13 +383,23 @@ def entering_from_edge(regions: np.ndarray, depth: int) -> np.ndarray:
     entering = np.zeros(regions.shape, dtype=bool)
     if not regions.any() or depth <= 0:
         return entering
-    rows, cols = regions.shape
     count, labels, boxes, _ = cv2.connectedComponentsWithStats(regions.view(np.uint8), 8)
     for index in range(1, count):
-        x, y, w, h = (int(v) for v in boxes[index, :4])
-        # Its depth from a top or bottom edge it touches is its height; from a side, its width.
-        depths = [h] if y == 0 or y + h == rows else []
-        depths += [w] if x == 0 or x + w == cols else []
-        if depths and min(depths) <= depth:
+        if box_enters_from_edge(boxes[index], regions.shape, depth):
             entering |= labels == index
     return entering
+
+
+def box_enters_from_edge(box: np.ndarray, shape: tuple[int, int], depth: int) -> bool:
+    """Whether a region of bounding box (x, y, w, h) cells may have entered at an edge.
+
+    It touches the edge of a (rows, cols) grid and reaches no deeper than ``depth`` cells from
+    it: from a top or bottom edge its height, from a side its width (:func:`entering_from_edge`).
+    """
+    if depth <= 0:
+        return False
+    rows, cols = shape
+    x, y, w, h = (int(v) for v in box[:4])
+    depths = [h] if y == 0 or y + h == rows else []
+    depths += [w] if x == 0 or x + w == cols else []
+    return bool(depths) and min(depths) <= depth
