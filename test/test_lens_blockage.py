@@ -116,6 +116,27 @@ def test_headlights_swelling_into_view_at_a_stream_start_are_scene_on_real_frame
         assert not detector.detect(frame, index / 30).mask.any(), f"frame {index} flagged"
 
 
+@pytest.mark.parametrize(("warmup", "flagged"), [(None, False), (4, True)])
+def test_a_tail_light_clear_of_its_motion_blur_at_a_stream_start_is_scene_on_real_frames(
+    warmup, flagged
+):
+    """bikes.mp4 (bundled) started at frame 100: in its 5th frame a car's red tail light shows
+    clear of the motion blur it had a frame before, a colour its cells' 4 frames of memory never
+    held. Nothing flagged in 30 frames with the default warm-up of the lens rules
+    (``blockage_warmup_frames`` 8); that frame flagged as blockage with the warm-up at 4."""
+    from frame_restore_ros.media.video import read_frames, sample_video_path
+
+    frames = read_frames(sample_video_path(), max_frames=130)[100:]
+    config = DetectorConfig() if warmup is None else DetectorConfig(blockage_warmup_frames=warmup)
+    detector = FailureDetector(config)
+    flagged_frames = [
+        index
+        for index, frame in enumerate(frames)
+        if detector.detect(frame, index / 25.0).counts.get("blockage", 0)
+    ]
+    assert flagged_frames == ([4] if flagged else []), flagged_frames
+
+
 def test_flat_object_entering_from_the_frame_edge_is_scene():
     """A near object (a bonnet, a pillar) sliding in fast from below has no "before" in view."""
     frames = moving_scene(HISTORY + 4, shape=SHAPE)
