@@ -11,6 +11,7 @@ from frame_restore_ros.detection.translucent_layer import (
     attenuated_cells,
     best_correlation,
     colour_levels,
+    detail,
     faded_colours,
     faded_layer_levels,
     layer_levels,
@@ -72,6 +73,41 @@ def test_best_correlation_pads_frames_that_are_no_multiple_of_the_cell():
     assert found.spread == pytest.approx(found.spread_before)
     none = best_correlation(before, before, np.zeros((6, 8), bool), 8, 2)
     assert none.correlation.shape == none.spread.shape == none.spread_before.shape == (0,)
+
+
+def test_best_correlation_is_the_best_pearson_correlation_over_the_shifts():
+    """Against its definition, in float64: the detail of each cell now (luma minus its blur),
+    its Pearson correlation with the same-size block of the frame before's detail at every
+    shift within the search (a block with no variance scores 0), the best of them; cells of
+    the first row and column read the edge-replicated padding. Half of the frame before is
+    flat, so some shifted blocks have no variance at all."""
+    before = _scene((40, 56), seed=3)
+    before[:, 28:] = 120  # flat: no detail to correlate with
+    now = np.roll(_scene((40, 56), seed=3), (1, 2), axis=(0, 1))
+    now[:8, :8] = _scene((8, 8), seed=4)
+    cells = np.zeros((5, 7), bool)
+    cells[0, 0] = cells[2, 1:4] = cells[4, 3] = cells[1, 6] = True
+    search = 3
+    found = best_correlation(now, before, cells, cell=8, search=search)
+
+    def detail64(gray: np.ndarray) -> np.ndarray:
+        return detail(gray).astype(np.float64)
+
+    now_detail = detail64(now)
+    padded = np.pad(detail64(before), search, mode="edge")
+    expected = []
+    for row, col in zip(*np.nonzero(cells), strict=True):
+        block = now_detail[row * 8 : row * 8 + 8, col * 8 : col * 8 + 8].ravel()
+        block = block - block.mean()
+        scores = []
+        for dy in range(2 * search + 1):
+            for dx in range(2 * search + 1):
+                window = padded[row * 8 + dy : row * 8 + dy + 8, col * 8 + dx : col * 8 + dx + 8]
+                window = window.ravel() - window.mean()
+                scale = np.sqrt((block @ block) * (window @ window))
+                scores.append(block @ window / scale if scale > 1e-9 else 0.0)
+        expected.append(max(scores) if np.sqrt(block @ block) >= 0.5 * 8 else np.nan)
+    np.testing.assert_allclose(found.correlation, expected, atol=1e-5)
 
 
 def _match(correlation: list[float], spread: list[float], before: list[float]) -> DetailMatch:
