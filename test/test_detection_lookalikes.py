@@ -555,6 +555,8 @@ def test_detection_bench_times_bursts_and_blocks_on_frames_it_finds_damaged():
     )
     assert "75 % burst" in text and "dead block" in text
     assert f"{block['found_pct']:.1f} % of the failed pixels found" in text
+    assert f"{speed['page_faults_per_frame']} page faults a frame" in text
+    assert isinstance(speed["page_faults_per_frame"], int) and speed["page_faults_per_frame"] >= 0
     del block["found_pct"]  # a record from before the share was measured: none shown
     older = format_detection({"speed_clip": "s", "speed": {"320x180": speed}, "false_alarms": {}})
     assert "dead block" in older and older.count("of the failed pixels found") == 1

@@ -7,7 +7,10 @@ same frames again with every other one damaged (a 75 % burst of failed patches, 
 False alarms: every clip streamed untouched through a fresh detector; every flagged pixel is a
 false alarm. Per clip: the mean and p99 flagged share of pixels per frame, the share of frames
 with no flagged pixel (the frames a restorer would publish untouched), and the flagged pixels
-per failure class.
+per failure class. The minor page faults of the clean frames are counted too: at 1920x1080
+glibc's default malloc thresholds fault every frame's arrays in afresh, a third of ``detect``'s
+time (``media/frame_memory.py``, which ``frame-restore`` applies; ``FRAME_RESTORE_MALLOC=default``
+keeps glibc's own).
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ def time_detection(
 ) -> dict[str, dict[str, object]]:
     """Time ``detect`` per frame on ``frames`` (each (H, W, 3) uint8) resized to each size.
 
-    Returns {"WxH": {"p50_ms", "p90_ms", "frames", "damaged"}}; the first
+    Returns {"WxH": {"p50_ms", "p90_ms", "frames", "page_faults_per_frame", "damaged"}}
+    (the faults: of the whole process while the clean frames ran, warm-up included; absent
+    where the platform does not count them); the first
     :data:`WARMUP_FRAMES` are not counted. ``damaged``: failures of ``bench_failures`` timed
     too, each on a fresh detector with every other frame after the warm-ups damaged (the
     frames between keep the history realistic): {"patches": {"p50_ms", "p90_ms", "frames",
@@ -53,8 +58,12 @@ def time_detection(
     results: dict[str, dict[str, object]] = {}
     for width, height in sizes:
         resized = [cv2.resize(f, (width, height), interpolation=cv2.INTER_LINEAR) for f in frames]
+        faults_before = minor_page_faults()
         samples, _, _ = _timed_stream(resized, config, {})
+        faults = minor_page_faults()
         row: dict[str, object] = _percentiles(samples[WARMUP_FRAMES:])
+        if faults is not None and faults_before is not None:
+            row["page_faults_per_frame"] = round((faults - faults_before) / len(resized))
         row["damaged"] = {}
         hit = set(range(lead_in + 1, len(resized), 2))
         for failure in damaged:
@@ -70,6 +79,15 @@ def time_detection(
                 row["damaged"][failure] = timing
         results[f"{width}x{height}"] = row
     return results
+
+
+def minor_page_faults() -> int | None:
+    """Minor page faults of this process so far; None where the platform does not count them."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_minflt)
 
 
 def _timed_stream(
@@ -180,9 +198,11 @@ def format_detection(record: dict) -> str:
     lines = [f"detect() per frame, frames of {record['speed_clip']} resized:"]
     names = {"patches": "75 % burst", "block": "dead block"}
     for size, row in record["speed"].items():
+        faults = row.get("page_faults_per_frame")  # absent in older records
+        faults_text = "" if faults is None else f", {faults} page faults a frame"
         lines.append(
             f"  {size:>10}  {'clean':<10}  p50 {row['p50_ms']:7.2f} ms"
-            f"  p90 {row['p90_ms']:7.2f} ms  ({row['frames']} frames)"
+            f"  p90 {row['p90_ms']:7.2f} ms  ({row['frames']} frames{faults_text})"
         )
         for failure, timing in row.get("damaged", {}).items():
             # A record written before the found share was measured has none: nothing is shown.

@@ -13,10 +13,11 @@ frame-restore doctor          which inference backends work here
 frame-restore node-params     check a parameter file of the ROS node (no ROS needed)
 
 Each module registers its parser and binds its handler (``register``); this one builds the
-parser, applies the common options (logging, ``--threads``) and runs the handler. Argument
-errors, ValueError and OSError exit with code 2 and one line of log, without a traceback. Ctrl-C
-(130) and SIGTERM (143: a supervisor, ``timeout``, ``kill``) unwind the command alike, so a
-half-written output is removed and its claim released.
+parser, applies the common options (logging, ``--threads``), keeps freed frame buffers in the
+process (``media/frame_memory.py``) and runs the handler. Argument errors, ValueError and OSError
+exit with code 2 and one line of log, without a traceback. Ctrl-C (130) and SIGTERM (143: a
+supervisor, ``timeout``, ``kill``) unwind the command alike, so a half-written output is removed
+and its claim released.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from frame_restore_ros.cli import (
     replay,
     train,
 )
+from frame_restore_ros.media.frame_memory import keep_frame_buffers_resident
 
 log = logging.getLogger("frame_restore")
 COMMANDS = (
@@ -98,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    keep_frame_buffers_resident()  # no page faults on each frame's arrays (media/frame_memory)
     try:
         with sigterm_unwinds():
             threads = getattr(args, "threads", None)

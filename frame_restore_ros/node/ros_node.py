@@ -56,6 +56,7 @@ except ImportError:  # Humble
     from rclpy.qos_event import SubscriptionEventCallbacks
 
 from frame_restore_ros.media.file_checks import echo
+from frame_restore_ros.media.frame_memory import keep_frame_buffers_resident
 from frame_restore_ros.node.camera_pipeline import Publication
 from frame_restore_ros.node.core import NodeCore
 from frame_restore_ros.node.diagnostics import DiagnosticReport
@@ -536,6 +537,7 @@ def spin_past_destroyed_entities(executor: MultiThreadedExecutor, node: Node) ->
 
 def main(args: list[str] | None = None) -> int:
     """Entry point of ``ros2 run frame_restore_ros frame_restore``."""
+    keep_frame_buffers_resident()  # no page faults on each frame's arrays (media/frame_memory)
     rclpy.init(args=args)
     try:
         node = FrameRestoreNode()
