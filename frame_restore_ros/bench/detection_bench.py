@@ -7,10 +7,11 @@ same frames again with every other one damaged (a 75 % burst of failed patches, 
 False alarms: every clip streamed untouched through a fresh detector; every flagged pixel is a
 false alarm. Per clip: the mean and p99 flagged share of pixels per frame, the share of frames
 with no flagged pixel (the frames a restorer would publish untouched), and the flagged pixels
-per failure class. The minor page faults of the clean frames are counted too: at 1920x1080
-glibc's default malloc thresholds fault every frame's arrays in afresh, a third of ``detect``'s
-time (``media/frame_memory.py``, which ``frame-restore`` applies; ``FRAME_RESTORE_MALLOC=default``
-keeps glibc's own).
+per failure class. The minor page faults per clean frame after the warm-up are counted too: in
+a fresh process at 1920x1080, glibc's default malloc thresholds fault every frame's arrays in
+afresh, a quarter of ``detect``'s time (``media/frame_memory.py``, which ``frame-restore``
+applies; ``FRAME_RESTORE_MALLOC=default`` keeps glibc's own). This command resizes the whole
+clip first, which raises glibc's own threshold: here both settings fault about 20 pages a frame.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def time_detection(
     """Time ``detect`` per frame on ``frames`` (each (H, W, 3) uint8) resized to each size.
 
     Returns {"WxH": {"p50_ms", "p90_ms", "frames", "page_faults_per_frame", "damaged"}}
-    (the faults: of the whole process while the clean frames ran, warm-up included; absent
+    (the faults: the process's minor page faults per clean frame after the warm-up; absent
     where the platform does not count them); the first
     :data:`WARMUP_FRAMES` are not counted. ``damaged``: failures of ``bench_failures`` timed
     too, each on a fresh detector with every other frame after the warm-ups damaged (the
@@ -58,19 +59,17 @@ def time_detection(
     results: dict[str, dict[str, object]] = {}
     for width, height in sizes:
         resized = [cv2.resize(f, (width, height), interpolation=cv2.INTER_LINEAR) for f in frames]
-        faults_before = minor_page_faults()
-        samples, _, _ = _timed_stream(resized, config, {})
-        faults = minor_page_faults()
+        samples, _, _, faults = _timed_stream(resized, config, {})
         row: dict[str, object] = _percentiles(samples[WARMUP_FRAMES:])
-        if faults is not None and faults_before is not None:
-            row["page_faults_per_frame"] = round((faults - faults_before) / len(resized))
+        if faults is not None:
+            row["page_faults_per_frame"] = round(faults)
         row["damaged"] = {}
         hit = set(range(lead_in + 1, len(resized), 2))
         for failure in damaged:
             stream, failed = list(resized), {}
             for index in hit:
                 stream[index], failed[index] = damage(failure, index, resized[index], grid)
-            samples, flagged, found = _timed_stream(stream, config, failed)
+            samples, flagged, found, _ = _timed_stream(stream, config, failed)
             if samples:
                 timing = _percentiles(samples)
                 timing["flagged_pct"] = round(100.0 * float(np.mean(flagged)), 1)
@@ -92,17 +91,23 @@ def minor_page_faults() -> int | None:
 
 def _timed_stream(
     frames: list[np.ndarray], config: DetectorConfig | None, timed: dict[int, np.ndarray]
-) -> tuple[list[float], list[float], int]:
-    """Run a fresh detector over ``frames``; return ms per frame, flagged shares, failed found.
+) -> tuple[list[float], list[float], int, float | None]:
+    """Run a fresh detector over ``frames``; return timings, flags, finds and page faults.
 
-    ``timed``: {index: (H, W) bool failed pixels} of the damaged frames; every frame is timed
-    when it is empty, else those indices only. The count is of the failed pixels flagged.
+    Returns ms per frame, flagged shares, failed pixels found, and the minor page faults per
+    frame after the first :data:`WARMUP_FRAMES`. ``timed``: {index: (H, W) bool failed pixels}
+    of the damaged frames; every frame is timed when it is empty, else those indices only. The
+    count is of the failed pixels flagged. The faults are None where the platform does not
+    count them or no frame followed the warm-up.
     """
     detector = FailureDetector(config)
     samples: list[float] = []
     flagged: list[float] = []
     found_pixels = 0
+    faults_before = None
     for index, frame in enumerate(frames):
+        if index == WARMUP_FRAMES:
+            faults_before = minor_page_faults()
         start = time.perf_counter()
         found = detector.detect(frame)
         if not timed or index in timed:
@@ -110,7 +115,11 @@ def _timed_stream(
             flagged.append(found.failed_ratio)
         if index in timed:
             found_pixels += int(np.count_nonzero(found.mask & timed[index]))
-    return samples, flagged, found_pixels
+    faults_after = minor_page_faults()
+    faults = None
+    if faults_before is not None and faults_after is not None:
+        faults = (faults_after - faults_before) / (len(frames) - WARMUP_FRAMES)
+    return samples, flagged, found_pixels, faults
 
 
 def _percentiles(samples: list[float]) -> dict[str, object]:
