@@ -72,22 +72,55 @@ def test_a_changed_key_builds_a_new_engine(tmp_path, field):
     assert how == "built" and builder.builds == 2
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "key"])
+@pytest.mark.parametrize(
+    "damage", ["truncate", "garbage", "key", "flipped byte", "no checksum", "undeserializable"]
+)
 def test_corrupt_or_mismatched_engine_is_rebuilt_with_a_warning(tmp_path, caplog, damage):
-    cache, builder = EngineCache(tmp_path), FakeBuilder()
+    """Damage is found before TensorRT reads the bytes: the key file holds their SHA-256."""
+
+    class CountingBuilder(FakeBuilder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.read: list[bytes] = []
+
+        def deserialize(self, data):
+            self.read.append(data)
+            return super().deserialize(data)
+
+    cache, builder = EngineCache(tmp_path), CountingBuilder()
     cache.load(KEY, tmp_path / "m.onnx", builder)
     engine_path, key_path = cache.paths(KEY)
+    good = engine_path.read_bytes()
+    record = json.loads(key_path.read_text())
     if damage == "truncate":
-        engine_path.write_bytes(engine_path.read_bytes()[:3])
+        engine_path.write_bytes(good[:3])
     elif damage == "garbage":
         engine_path.write_bytes(b"\x00" * 100)
-    else:
-        key_path.write_text(json.dumps({**KEY.__dict__, "tensorrt": "8.6"}))
+    elif damage == "key":
+        key_path.write_text(json.dumps({**record, "tensorrt": "8.6"}))
+    elif damage == "flipped byte":  # the header intact: TensorRT itself might accept it
+        engine_path.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    elif damage == "no checksum":  # a key file from before the checksum
+        key_path.write_text(json.dumps(KEY.__dict__))
+    else:  # the checksum matches bytes TensorRT refuses (built by another version)
+        engine_path.write_bytes(b"OTHER")
+        key_path.write_text(json.dumps({**record, "engine_sha256": sha256(b"OTHER")}))
+    builder.read.clear()
     with caplog.at_level(logging.WARNING):
         engine, how = cache.load(KEY, tmp_path / "m.onnx", builder)
     assert how == "rebuilt" and engine.startswith("ENGINE:") and builder.builds == 2
     assert "rebuilding the TensorRT engine" in caplog.text
+    # Only what the builder built now, and in the last case the refused bytes, reached TensorRT.
+    damaged_reads = [data for data in builder.read if data != good]
+    assert damaged_reads == ([b"OTHER", b"OTHER"] if damage == "undeserializable" else [])
     assert cache.load(KEY, tmp_path / "m.onnx", builder)[1] == "cached"
+    assert json.loads(key_path.read_text())["engine_sha256"] == sha256(engine_path.read_bytes())
+
+
+def sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
 
 
 def test_engine_files_get_the_umask_mode_not_0600(tmp_path):

@@ -76,6 +76,27 @@ def test_fingerprint_changes_with_any_weight(model):
     assert model_fingerprint(model) == model_fingerprint(copy.deepcopy(model))
 
 
+def test_fingerprint_counts_the_values_of_bfloat16_weights(model):
+    """bf16 weights (numpy has no bf16) change the fingerprint; fp32 ones keep the old bytes."""
+    import copy
+    import hashlib
+
+    import torch
+
+    half = copy.deepcopy(model).to(torch.bfloat16)
+    other = copy.deepcopy(half)
+    with torch.no_grad():
+        other.to_pixels.bias[0] += 1.0
+    assert model_fingerprint(half) != model_fingerprint(other)
+    # The fp32 formula before bf16 was covered: numpy's bytes of each tensor.
+    digest = hashlib.sha256(model.cfg.to_json().encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        value = tensor.detach().to("cpu").contiguous()
+        digest.update(f"{name}:{value.dtype}:{tuple(value.shape)}".encode())
+        digest.update(value.numpy().tobytes())
+    assert model_fingerprint(model) == digest.hexdigest()
+
+
 def test_cuda_provider_missing_is_a_clear_error(model, tmp_path):
     import onnxruntime as ort
 

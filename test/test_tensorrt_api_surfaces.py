@@ -138,6 +138,28 @@ def test_backend_runs_on_each_surface_reads_outputs_by_name_and_caches(
     assert "K=0): cached" in caplog.text and "K=2): cached" in caplog.text
 
 
+def test_wrong_input_shapes_and_a_missing_context_are_clear_errors(monkeypatch, onnx_cache, model):
+    """An input of another shape is refused by name (``copy_`` would broadcast it silently);
+    an engine TensorRT cannot make a context for (None) is a RuntimeError, not AttributeError."""
+    trt = use(monkeypatch, SUPPORTED[0])
+    monkeypatch.setattr(
+        tensorrt_backend,
+        "_cuda_device",
+        lambda: (tensorrt_backend.torch.device("cpu"), "GPU sm90"),
+    )
+    backend = tensorrt_backend.TensorRTBackend(model, "fp16", 0, cache_dir=onnx_cache)
+    height, width = model.cfg.input_size
+    frame = np.zeros((1, 3, height, width), np.float32)
+    one_row = np.zeros((1, 3, 1, width), np.float32)  # broadcastable to the buffer
+    mask = np.zeros((1, *model.cfg.grid_size), np.float32)
+    with pytest.raises(ValueError, match=r"input damaged has shape \(1, 3, 1, "):
+        backend.infer(frame, one_row, mask)
+    engine = backend.engines[0].engine
+    monkeypatch.setattr(type(engine), "create_execution_context", lambda self: None)
+    with pytest.raises(RuntimeError, match="could not create an execution context"):
+        tensorrt_backend._Engine(engine, trt, tensorrt_backend.torch.device("cpu"))
+
+
 @pytest.mark.parametrize("version", SUPPORTED)
 def test_write_engine_accepts_exactly_the_advertised_precisions(
     monkeypatch, onnx_cache, model, tmp_path, version

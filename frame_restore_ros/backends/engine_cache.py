@@ -5,11 +5,15 @@ TensorRT version and GPU that built them, and for the ONNX export and build reci
 so the cache key holds the model fingerprint, the TensorRT version, the GPU name and compute
 capability, the precision, the input shape, the number of latent samples, the exporter (torch
 version and opset) and the build-policy version. Files are ``<stem>.engine`` plus ``<stem>.json``
-(the key), written atomically with the umask's mode (readable by the other users of a shared
-cache, like the ONNX exports). A missing file, a key that does not match, or an engine that fails
-to deserialize (truncated, corrupt, built by another version) leads to a rebuild with a warning,
-never a crash. Builds of one engine are serialized across processes by a lock file
-(``<stem>.lock``, ``flock``): a second process waits and then loads what the first built.
+(the key and the engine's SHA-256), written atomically with the umask's mode (readable by the other
+users of a shared cache, like the ONNX exports). A missing file, a key that does not match, an
+engine whose bytes do not match the checksum the key file recorded (truncated, corrupt, replaced;
+checked before TensorRT reads them: damaged data that passed TensorRT's own header check could
+crash inside it, where Python cannot catch it), or one that fails to deserialize (built by another
+version) leads to a rebuild with a warning, never a crash. A key file without a checksum (written
+before 2026-12-07) counts as not matching: one rebuild. Builds of one engine are serialized across
+processes by a lock file (``<stem>.lock``, ``flock``): a second process waits and then loads what
+the first built.
 
 TensorRT itself sits behind :class:`EngineBuilder`, so this logic is tested without TensorRT.
 """
@@ -29,6 +33,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
+
+CHECKSUM = "engine_sha256"  # the key file's field holding the engine's SHA-256
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,8 @@ class EngineCache:
             data = builder.build(onnx_path, key.precision)
             engine = builder.deserialize(data)
             atomic_write(engine_path, data)
-            atomic_write(key_path, json.dumps(asdict(key), indent=2).encode())
+            record = {**asdict(key), CHECKSUM: hashlib.sha256(data).hexdigest()}
+            atomic_write(key_path, json.dumps(record, indent=2).encode())
         return engine, "rebuilt" if reason else "built"
 
     def _cached(self, key: EngineKey, builder: EngineBuilder) -> tuple[Any, str]:
@@ -132,9 +139,16 @@ class EngineCache:
             stored = json.loads(key_path.read_text())
         except (OSError, ValueError):
             stored = None
-        if stored != asdict(key):
+        checksum = stored.pop(CHECKSUM, None) if isinstance(stored, dict) else None
+        if stored != asdict(key) or not isinstance(checksum, str):
             return None, f"key file {key_path.name} is missing or does not match"
         try:
-            return builder.deserialize(engine_path.read_bytes()), ""
+            data = engine_path.read_bytes()
+        except OSError as exc:
+            return None, f"engine {engine_path.name} cannot be read ({exc.strerror})"
+        if hashlib.sha256(data).hexdigest() != checksum:
+            return None, f"engine {engine_path.name} does not match its checksum (damaged)"
+        try:
+            return builder.deserialize(data), ""
         except Exception as exc:  # TensorRT raises or returns None on bad data
             return None, f"engine {engine_path.name} does not deserialize ({exc})"

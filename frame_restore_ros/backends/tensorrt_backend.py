@@ -138,11 +138,17 @@ def write_engine(onnx_path: Path, engine_path: Path, precision: str = "fp16") ->
 
 
 def _cuda_device() -> tuple[torch.device, str]:
-    """Return the device the engines run on and its name with compute capability."""
+    """Return the device the engines run on and its name with compute capability.
+
+    The current CUDA device (``torch.cuda.set_device``, or the first of ``CUDA_VISIBLE_DEVICES``):
+    TensorRT builds and deserializes engines on the current device, so the buffers must be
+    there too.
+    """
     if not torch.cuda.is_available():
         raise RuntimeError("TensorRT needs a CUDA GPU; none is visible to torch")
-    properties = torch.cuda.get_device_properties(0)
-    return torch.device("cuda", 0), f"{properties.name} sm{properties.major}{properties.minor}"
+    index = torch.cuda.current_device()
+    properties = torch.cuda.get_device_properties(index)
+    return torch.device("cuda", index), f"{properties.name} sm{properties.major}{properties.minor}"
 
 
 class _Engine:
@@ -151,6 +157,8 @@ class _Engine:
     def __init__(self, engine: Any, trt: Any, device: torch.device) -> None:
         self.engine = engine
         self.context = engine.create_execution_context()
+        if self.context is None:  # TensorRT returns None when it cannot (device memory, ...)
+            raise RuntimeError("TensorRT could not create an execution context for the engine")
         self.stream = torch.cuda.Stream(device) if device.type == "cuda" else None
         self.buffers: dict[str, torch.Tensor] = {}
         self.outputs: list[str] = []
@@ -175,7 +183,13 @@ class _Engine:
         scope = torch.cuda.stream(self.stream) if self.stream else contextlib.nullcontext()
         with scope:
             for name, value in feeds.items():
-                self.buffers[name].copy_(torch.from_numpy(value), non_blocking=True)
+                buffer = self.buffers[name]
+                if tuple(value.shape) != tuple(buffer.shape):  # copy_ would broadcast
+                    raise ValueError(
+                        f"input {name} has shape {tuple(value.shape)}; the engine was built "
+                        f"for {tuple(buffer.shape)}"
+                    )
+                buffer.copy_(torch.from_numpy(value), non_blocking=True)
             handle = self.stream.cuda_stream if self.stream else 0
             if not self.context.execute_async_v3(handle):
                 raise RuntimeError("TensorRT execution failed")
@@ -229,11 +243,12 @@ class TensorRTBackend:
         self.name = f"tensorrt-{precision}"
         self.input_size = cfg.input_size
         self.patch_size = cfg.patch_size
+        self.in_channels = cfg.in_channels
         self._warm_up()
 
     def _warm_up(self, runs: int = 3) -> None:
         height, width = self.input_size
-        zeros = np.zeros((1, 3, height, width), np.float32)
+        zeros = np.zeros((1, self.in_channels, height, width), np.float32)
         mask = np.zeros((1, height // self.patch_size, width // self.patch_size), np.float32)
         for _ in range(runs):
             self.infer(zeros, zeros, mask)
