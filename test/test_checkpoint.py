@@ -126,6 +126,30 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
+def test_the_umask_is_read_as_the_process_has_it_whether_or_not_proc_shows_it(monkeypatch):
+    """/proc/self/status's Umask line (no moment with another umask), else set and restored."""
+    import builtins
+    import os
+
+    from frame_restore_ros.model.checkpoint import current_umask
+
+    before = os.umask(0o027)
+    try:
+        assert current_umask() == 0o027
+        real_open = builtins.open
+
+        def no_proc(path, *args, **kwargs):
+            if str(path) == "/proc/self/status":
+                raise FileNotFoundError(path)
+            return real_open(path, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "open", no_proc)
+        assert current_umask() == 0o027
+        assert os.umask(0o027) == 0o027  # and left as it was
+    finally:
+        os.umask(before)
+
+
 @pytest.mark.parametrize(
     ("extra", "words"),
     [("[1]", "must be a JSON object, got list [1]"), ("not json", "is not JSON")],

@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from frame_restore_ros.model.checkpoint import default_file_mode
+
 log = logging.getLogger(__name__)
 
 CHECKSUM = "engine_sha256"  # the key file's field holding the engine's SHA-256
@@ -61,13 +63,6 @@ class EngineBuilder(Protocol):
     def build(self, onnx_path: Path, precision: str) -> bytes: ...
 
     def deserialize(self, data: bytes) -> Any: ...
-
-
-def default_file_mode() -> int:
-    """Return the mode a new file gets under the current umask (``mkstemp`` alone gives 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def atomic_write(path: Path, data: bytes) -> None:

@@ -105,10 +105,26 @@ def check_writable(path: Path, what: str = "weight file") -> None:
 
 
 def default_file_mode() -> int:
-    """Return the mode a new file gets under the current umask."""
+    """Return the mode a new file gets under the current umask (``mkstemp`` alone gives 0600)."""
+    return 0o666 & ~current_umask()
+
+
+def current_umask() -> int:
+    """Return the process's umask, read without changing it where Linux shows it.
+
+    ``/proc/self/status`` has it since Linux 4.7; elsewhere it is set to 0 and restored at
+    once, a moment in which a file another thread creates would get mode 0666.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
 
 
 def check_weight_file(path: str | os.PathLike[str]) -> None:
