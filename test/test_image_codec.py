@@ -55,6 +55,31 @@ def test_every_encoding_round_trips(frame, encoding):
         assert np.abs(decoded.bgr.mean((0, 1)) - frame.mean((0, 1))).max() < 4
 
 
+@pytest.mark.parametrize(
+    "encoding",
+    [e for e in SUPPORTED_ENCODINGS if e.endswith("16") and not e.startswith("bayer")]
+    + ["bayer_rggb16", "bayer_grbg16"],
+)
+def test_16_bit_pixels_round_to_8_bits_as_cv_bridge_does(encoding):
+    """cv_bridge (``toCvCopyImpl``): colour at 16 bits, then ``convertTo(CV_8U, 255 / 65535)``,
+    rounding to nearest; ``convert_color`` alone truncates (half the values a level darker)."""
+    from rosbags.image.image import convert_color
+
+    rng = np.random.default_rng(3)
+    shape = (16, 24, 3) if encoding in ("bgr16", "rgb16") else (16, 24)
+    native = rng.integers(0, 65536, shape, dtype=np.uint16)
+    decoded = decode_image(message(native, encoding))
+    wide = convert_color(native, encoding, "bgr16").astype(np.float64)
+    if encoding.startswith("bayer"):  # the borders are demosaiced from a reflected margin
+        decoded_inner, wide = decoded.bgr[2:-2, 2:-2], wide[2:-2, 2:-2]
+    else:
+        decoded_inner = decoded.bgr
+    expected = np.rint(wide * 255.0 / 65535.0).astype(np.uint8)
+    np.testing.assert_array_equal(decoded_inner, expected)
+    truncated = convert_color(native, encoding, "bgr8")
+    assert (truncated != decoded.bgr).mean() > 0.3  # the difference this fixes is there
+
+
 def test_row_padding_is_ignored(frame):
     native = bgr_to_native(frame, "bgr8")
     width_bytes = native.shape[1] * 3

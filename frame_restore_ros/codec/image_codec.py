@@ -3,10 +3,12 @@
 Works on any object with the fields of ``sensor_msgs/Image`` (``height``, ``width``, ``encoding``,
 ``is_bigendian``, ``step``, ``data``) or ``sensor_msgs/CompressedImage`` (``format``, ``data``):
 rosbags' message classes here, rclpy's in the node. Colour conversion (Bayer demosaicing,
-YUV 4:2:2, 16-bit scaling) is rosbags-image's ``convert_color``; this module adds what it leaves
-out: row padding (``step`` > width x bytes per pixel), validation with errors that name the
-problem, and the way back, writing restored pixels into the input's own encoding so that every
-byte of a good pixel is kept.
+YUV 4:2:2) is rosbags-image's ``convert_color``; 16-bit pixels are converted at 16 bits and then
+scaled to 8 rounding to nearest, as cv_bridge's ``convertTo(CV_8U, 255 / 65535)`` does
+(``convert_color`` truncates: half of all 16-bit values came out a level darker). This module
+also adds what ``convert_color`` leaves out: row padding (``step`` > width x bytes per
+pixel), validation with errors that name the problem, and the way back, writing restored pixels
+into the input's own encoding so that every byte of a good pixel is kept.
 """
 
 from __future__ import annotations
@@ -187,13 +189,21 @@ def _to_bgr8(native: np.ndarray, encoding: str) -> np.ndarray:
     mosaic is reflected by an even margin (same colour phase) and the result cropped back, so
     every border pixel is interpolated from real neighbours.
     """
+    wide = native.dtype == np.uint16
+    target = "bgr16" if wide else "bgr8"
     if not encoding.startswith("bayer_"):
-        return convert_color(native, encoding, "bgr8")
-    pad = _BAYER_PAD
-    mode = "reflect" if min(native.shape[:2]) > 1 else "edge"
-    padded = np.pad(native, pad, mode=mode)
-    bgr = convert_color(np.ascontiguousarray(padded), encoding, "bgr8")
-    return bgr[pad:-pad, pad:-pad]
+        bgr = convert_color(native, encoding, target)
+    else:
+        pad = _BAYER_PAD
+        mode = "reflect" if min(native.shape[:2]) > 1 else "edge"
+        padded = np.pad(native, pad, mode=mode)
+        bgr = convert_color(np.ascontiguousarray(padded), encoding, target)[pad:-pad, pad:-pad]
+    return rounded_to_8bit(bgr) if wide else bgr
+
+
+def rounded_to_8bit(pixels: np.ndarray) -> np.ndarray:
+    """uint16 -> uint8 ``round(v * 255 / 65535)``, cv_bridge's scaling (no ties: 257 is odd)."""
+    return ((pixels.astype(np.uint32) + 128) // 257).astype(np.uint8)
 
 
 def odd_width_problem(width: int, encoding: str) -> str | None:
@@ -308,7 +318,7 @@ def decode_compressed(fmt: str, data: object) -> DecodedImage:
         return DecodedImage(image, None, fmt)
     encoding = compressed_native_encoding(image)
     try:
-        bgr = convert_color(image, encoding, "bgr8")
+        bgr = _to_bgr8(image, encoding)
     except (ImageError, cv2.error) as exc:
         raise ImageDecodeError(f"cannot convert compressed {encoding} to bgr8: {exc}") from exc
     return DecodedImage(np.ascontiguousarray(bgr, dtype=np.uint8), image, fmt)
