@@ -39,6 +39,23 @@ def test_parity_with_torch_on_real_frames_and_cached_export(model, bikes_frames,
     assert backend.name == "onnxruntime-cpu"
 
 
+@pytest.mark.parametrize("damage", ["cut short", "garbage"])
+def test_a_damaged_cached_export_is_exported_again(model, tmp_path, caplog, damage):
+    """A cached graph that no longer parses is replaced with a warning, not loaded or kept."""
+    import logging
+
+    import onnx
+
+    path = cached_onnx(model, 0, tmp_path)
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 3] if damage == "cut short" else b"\x08\xff" * 64)
+    with caplog.at_level(logging.WARNING):
+        again = cached_onnx(model, 0, tmp_path)
+    assert again == path and "does not load" in caplog.text
+    onnx.checker.check_model(onnx.load(str(path)))
+    assert OnnxRuntimeBackend(model, cache_dir=tmp_path).name == "onnxruntime-cpu"
+
+
 @pytest.fixture(scope="module")
 def both_graphs(model, tmp_path_factory):
     cache = tmp_path_factory.mktemp("onnx_cache")

@@ -5,7 +5,8 @@ Also the graphs' input feeds, built alike for every runtime.
 ONNX Runtime, OpenVINO and TensorRT all start from the same exports: exported once per model
 (keyed by the weights' fingerprint), so a restart loads in milliseconds instead of re-exporting.
 Exports are written to a temporary file and renamed (``onnx_export``): a crash never leaves a
-half-written graph under the cached name.
+half-written graph under the cached name. A cached file that no longer parses as ONNX (a disk
+error, a copy cut short) is exported again with a warning instead of failing every start.
 """
 
 from __future__ import annotations
@@ -78,13 +79,27 @@ def cached_onnx(
     folder = (cache_dir or default_cache_dir()) / "onnx"
     kind = "visible" if visible else f"k{samples}"
     path = folder / f"{model_fingerprint(model)[:20]}-{kind}.onnx"
-    if not path.is_file():
+    problem = _unreadable_onnx(path) if path.is_file() else None
+    if problem:
+        log.warning("cached ONNX graph %s does not load (%s): exporting it again", path, problem)
+    if problem or not path.is_file():
         log.info("exporting %s (once per model)", path)
         if visible:
             export_visible_onnx(model, path)
         else:
             export_onnx(model, path, num_samples=samples)
     return path
+
+
+def _unreadable_onnx(path: Path) -> str | None:
+    """Return why the ONNX file at ``path`` does not parse, or None (a few ms a graph)."""
+    import onnx
+
+    try:
+        onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf's DecodeError, OSError, ...
+        return f"{type(exc).__name__}: {exc}"[:200]
+    return None
 
 
 def graph_feeds(
