@@ -80,6 +80,16 @@ def test_16_bit_pixels_round_to_8_bits_as_cv_bridge_does(encoding):
     assert (truncated != decoded.bgr).mean() > 0.3  # the difference this fixes is there
 
 
+def test_rounding_to_8_bits_is_cv_bridges_for_every_16_bit_value():
+    from frame_restore_ros.codec.image_codec import rounded_to_8bit
+
+    values = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+    expected = np.rint(values.astype(np.float64) * 255.0 / 65535.0).astype(np.uint8)
+    np.testing.assert_array_equal(rounded_to_8bit(values), expected)
+    three = np.stack([values, values[::-1], values.T], axis=-1)
+    np.testing.assert_array_equal(rounded_to_8bit(three)[..., 1], expected[::-1])
+
+
 def test_row_padding_is_ignored(frame):
     native = bgr_to_native(frame, "bgr8")
     width_bytes = native.shape[1] * 3

@@ -184,6 +184,8 @@ _BAYER_PAD = 2
 def _to_bgr8(native: np.ndarray, encoding: str) -> np.ndarray:
     """Convert native pixels to BGR8 with ``convert_color``; Bayer borders are interpolated.
 
+    16-bit pixels are converted to bgr16 and then rounded to 8 bits (:func:`rounded_to_8bit`).
+
     OpenCV's Bayer demosaic copies the first/last row and column from their neighbours, which
     makes a clean frame's bottom two rows identical (a lost-rows onset to the detector). The
     mosaic is reflected by an even margin (same colour phase) and the result cropped back, so
@@ -202,8 +204,13 @@ def _to_bgr8(native: np.ndarray, encoding: str) -> np.ndarray:
 
 
 def rounded_to_8bit(pixels: np.ndarray) -> np.ndarray:
-    """uint16 -> uint8 ``round(v * 255 / 65535)``, cv_bridge's scaling (no ties: 257 is odd)."""
-    return ((pixels.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    """uint16 -> uint8 ``round(v * 255 / 65535)``, cv_bridge's scaling (no ties: 257 is odd).
+
+    OpenCV's scaled conversion rounds to nearest, equal to the definition for every one of the
+    65536 values (a test); 3 ms for a 1080p bgr16 frame on one core, where ``convert_color``'s
+    truncating scaling took 12 ms and numpy's integer division 50 ms.
+    """
+    return cv2.convertScaleAbs(pixels, alpha=255.0 / 65535.0)
 
 
 def odd_width_problem(width: int, encoding: str) -> str | None:
