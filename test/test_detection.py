@@ -440,3 +440,34 @@ def test_dead_patches_of_a_burst_beside_white_ones_are_found_on_real_frames():
         found += int(np.count_nonzero(detector.detect(burst.damaged).mask & dead))
         failed += int(np.count_nonzero(dead))
     assert failed > 0 and found / failed >= 0.95, found / failed
+
+
+def test_a_dead_block_that_outlasted_its_hold_ends_without_a_blockage():
+    """A dead block held past ``max_hold_frames`` is absorbed as scene; when the scene behind it
+    comes back, that jump is the failure's end, not a blockage onset (before: bikes.mp4 with a
+    block over the right half of the street flagged its return as blockage for 30 frames)."""
+    frames = read_frames(sample_video_path("bikes.mp4"), max_frames=180)
+    height, width = frames[0].shape[:2]
+    box = (slice(int(0.5 * height), int(0.7 * height)), slice(int(0.6 * width), int(0.8 * width)))
+    detector = FailureDetector()
+    flagged_in_block, flagged_after = [], []
+    for index, frame in enumerate(frames):
+        if 50 <= index < 140:
+            frame = frame.copy()
+            frame[box] = 0
+        found = detector.detect(frame)
+        if 50 <= index < 140:
+            flagged_in_block.append(found.mask[box].mean())
+        elif index >= 140:
+            flagged_after.append(int(np.count_nonzero(found.mask)))
+    # Found at its onset and held for max_hold_frames (30), then absorbed as scene.
+    assert min(flagged_in_block[:30]) > 0.95 and max(flagged_in_block[31:]) == 0.0
+    assert flagged_after == [0] * 40
+    # With no memory of the absorbed block, its return is flagged (what the rule prevents).
+    again = FailureDetector(DetectorConfig(absorbed_recovery_frames=0))
+    for index, frame in enumerate(frames[:141]):
+        if 50 <= index < 140:
+            frame = frame.copy()
+            frame[box] = 0
+        last = again.detect(frame)
+    assert last.counts.get("blockage", 0) > 0

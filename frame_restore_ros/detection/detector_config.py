@@ -29,6 +29,9 @@ class DetectorConfig:
     onset_memory_frames: int = 8
     onset_warmup_frames: int = 3
     max_hold_frames: int = 30
+    # A failure held past max_hold_frames is absorbed as scene; for this many frames after it
+    # was last absorbed, its cells start no blockage (the scene coming back is its end).
+    absorbed_recovery_frames: int = 2
     cut_level: float = 25.0
     cut_ratio: float = 0.5
     # ... or the unfailed part of the frame is new too (scene_cut.py): of the cells lit
@@ -302,8 +305,10 @@ class DetectorConfig:
             raise ValueError(f"cell must be >= 2 pixels, got {self.cell}")
         if self.frozen_frames < 2:
             raise ValueError(f"frozen_frames must be >= 2, got {self.frozen_frames}")
-        if self.onset_reach < 0 or self.max_hold_frames < 0:
-            raise ValueError("onset_reach and max_hold_frames must be >= 0")
+        if self.onset_reach < 0 or self.max_hold_frames < 0 or self.absorbed_recovery_frames < 0:
+            raise ValueError(
+                "onset_reach, max_hold_frames and absorbed_recovery_frames must be >= 0"
+            )
         if not self.activity_return_step >= 0.0:  # NaN too
             raise ValueError(
                 f"activity_return_step must be >= 0 (0: off), got {self.activity_return_step}"
