@@ -195,8 +195,8 @@ class FailureDetector:
         self._dead_pixels: np.ndarray | None = None  # (H, W) uint8 0/255: labelled dead
         self._blockage_rim: np.ndarray | None = None  # this frame's blockage rim (output only)
         self._half_previous: tuple | None = None  # (previous luma, it halved): _moved_here
-        # Cells a failure looked failed in past max_hold_frames (absorbed as scene), at the end
-        # of each of the last absorbed_recovery_frames frames, newest last.
+        # Cells of a failure that outlasted max_hold_frames and was absorbed as scene, at the
+        # end of each of the last absorbed_recovery_frames frames, newest last.
         self._absorbed_recently: deque[np.ndarray] = deque(
             maxlen=max(1, self.config.absorbed_recovery_frames)
         )
