@@ -1751,10 +1751,7 @@ def _stills(names_and_indices: list[tuple[str, int]], shape=(360, 640)) -> list[
 
     frames = []
     for name, index in names_and_indices:
-        path = DATA / name
-        if not path.is_file():
-            print(f"skipping: {path} not found (development data, see SOURCES.md)")
-            pytest.skip(f"{path} not found")
+        path = _development_clip(name)
         frame = list(iter_frames(path, max_frames=index + 1))[index]
         frames.append(cv2.resize(frame, shape[::-1], interpolation=cv2.INTER_AREA))
     return frames
@@ -1776,7 +1773,7 @@ def test_stills_played_as_a_video_are_scene_cuts_even_to_night():
     as a dead sensor would, and brings dark borders and rows; but the rest of the frame is
     new too, so nothing is an onset (before: 53-72 % of a cut to night flagged dead, the
     pillarbox border's columns and the bonnet's rows as dead lines and lost rows)."""
-    lit = read_frames(DATA / "driving_country_bluesky_640x360.mp4", max_frames=8)
+    lit = read_frames(_development_clip("driving_country_bluesky_640x360.mp4"), max_frames=8)
     detector = FailureDetector()
     for frame in [*lit, *_stills(STILLS)]:
         detection = detector.detect(frame)
@@ -1788,7 +1785,7 @@ def test_a_dead_region_shaped_like_a_night_scene_over_a_continuing_drive_is_a_fa
     goes on (the same 8 frames, then the 9th with those pixels black). The scene beside it
     continues: a failure, found over the region."""
     night = _stills(STILLS[:1])[0]
-    lit = read_frames(DATA / "driving_country_bluesky_640x360.mp4", max_frames=9)
+    lit = read_frames(_development_clip("driving_country_bluesky_640x360.mp4"), max_frames=9)
     dark = night.max(axis=2) <= 10
     assert 0.5 < dark.mean() < 0.95
     damaged = lit[8].copy()
