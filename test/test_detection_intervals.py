@@ -55,12 +55,19 @@ def test_clips_that_disagree_give_a_wider_interval_than_clips_that_agree():
     assert wide["recall"][1] - wide["recall"][0] > 0.3
 
 
-def test_clips_without_a_positive_are_left_out_as_in_the_point_figure():
-    # A clip with only false positives counts neither for recall nor for precision.
+def test_clips_without_a_positive_count_for_precision_only_as_in_the_point_figure():
+    # A clip with only false positives counts for precision (0: every flag was false), not
+    # for recall; a clip with neither counts for nothing.
     scored = _clip([2] * 5, [2] * 5, [0] * 5)
     none = _clip([0] * 5, [0] * 5, [7] * 5)
-    assert clip_average_intervals([scored, none]) == clip_average_intervals([scored])
-    assert clip_average_intervals([none]) == {}
+    empty = _clip([0] * 5, [0] * 5, [0] * 5)
+    both = clip_average_intervals([scored, none] * 10, seed=2)
+    assert both["recall"] == clip_average_intervals([scored], seed=2)["recall"] == (0.5, 0.5)
+    low, high = both["precision"]
+    assert low < 0.5 < high  # the point figure: mean(1.0, 0.0)
+    assert clip_average_intervals([scored, empty]) == clip_average_intervals([scored])
+    assert clip_average_intervals([none]) == {"precision": (0.0, 0.0)}
+    assert clip_average_intervals([empty]) == {}
     # Nothing flagged in a clip: precision 1, as Score.precision says.
     blind = clip_average_intervals([_clip([0] * 4, [3] * 4, [0] * 4)])
     assert blind["precision"] == (1.0, 1.0) and blind["recall"] == (0.0, 0.0)
@@ -85,6 +92,32 @@ def test_report_averages_carry_the_intervals_of_their_frames():
     assert low < dead["recall"] < high
     assert report.averages("baseline")["dead"]["recall_ci95"] == [1.0, 1.0]
     assert f"{dead['recall']:.3f} [{low:.3f}, {high:.3f}]" in format_report(report)
+
+
+def test_a_clip_with_false_positives_but_no_positive_scores_precision_zero():
+    # Clip a finds 3 of 4 positives with 1 false patch (P 0.75, R 0.75); clip b had no
+    # positive of the class, but 2 false patches on its injected frames (P 0): precision
+    # averages both, 0.375, recall clip a alone.
+    report = DetectionReport()
+    truth = np.zeros((4, 4), bool)
+    truth[0, :] = True
+    for name, (positive, flagged) in {"a": (truth, [0, 1, 2, 4]), "b": (None, [5, 6])}.items():
+        predicted = np.zeros_like(truth)
+        predicted.flat[flagged] = True
+        clip = ClipReport()
+        shown = np.zeros_like(truth) if positive is None else positive
+        clip.ours["dead"] = Score()
+        clip.ours["dead"].add(shown, predicted, np.ones_like(truth))
+        clip.baseline["dead"] = Score()
+        clip.baseline["dead"].add(shown, np.zeros_like(truth), np.ones_like(truth))
+        report.clips[name] = clip
+    dead = report.averages()["dead"]
+    assert dead["precision"] == pytest.approx(0.375) and dead["recall"] == pytest.approx(0.75)
+    assert dead["clips"] == 1 and dead["precision_clips"] == 2 and dead["positives"] == 4
+    assert dead["precision_ci95"][0] <= 0.375 <= dead["precision_ci95"][1]
+    # The baseline flagged nothing in either clip: precision 1 in a, b does not count.
+    assert report.averages("baseline")["dead"]["precision_clips"] == 1
+    assert "0.375" in format_report(report)
 
 
 def test_a_drawn_clip_left_without_positives_counts_for_neither_figure():
@@ -122,12 +155,17 @@ def test_over_schedules_a_clip_is_drawn_in_every_schedule_at_once():
 
 def test_over_schedules_a_clip_without_positives_in_a_schedule_counts_in_the_others_only():
     # Clip b is missed in schedule 0 and not scored at all in schedule 1 (no frame, or frames
-    # without a positive): schedule 1's average is clip a's alone, R = mean(0.5, 1.0) = 0.75
-    # whenever both clips are drawn. Counting b as recall 0 in schedule 1 would pull it down.
+    # without a positive or a false one): schedule 1's average is clip a's alone, R = mean(0.5,
+    # 1.0) = 0.75 whenever both clips are drawn. Counting b as recall 0 in schedule 1 would pull
+    # it down. Frames with false positives only count for precision, not for recall.
     a, b = _clip([2] * 4, [0] * 4, [0] * 4), _clip([0] * 4, [2] * 4, [0] * 4)
-    unscored, negatives = np.zeros((0, 3), int), _clip([0] * 4, [0] * 4, [1] * 4)
+    unscored, nothing = np.zeros((0, 3), int), _clip([0] * 4, [0] * 4, [0] * 4)
+    negatives = _clip([0] * 4, [0] * 4, [1] * 4)
     intervals = schedule_average_intervals([[a, b], [a, unscored]], resamples=400)
-    assert intervals == schedule_average_intervals([[a, b], [a, negatives]], resamples=400)
+    assert intervals == schedule_average_intervals([[a, b], [a, nothing]], resamples=400)
+    falsely = schedule_average_intervals([[a, b], [a, negatives]], resamples=400)
+    assert falsely["recall"] == intervals["recall"]
+    assert falsely["precision"][0] < intervals["precision"][0] == 1.0
     with pytest.raises(ValueError, match="same clips"):
         schedule_average_intervals([[a, b], [a]])
     # The only draws: (a, a) -> 1, (a, b) or (b, a) -> 0.75, (b, b) -> schedule 0 alone, 0.

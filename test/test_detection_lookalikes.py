@@ -415,8 +415,9 @@ def test_frozen_tiles_at_night_are_found_by_their_seam_on_real_frames():
 def test_frozen_tiles_take_the_content_the_codec_kept_on_real_frames():
     """Low sun: part of each frozen tile is content the codec was already keeping identical
     (in the full evaluation an overexposed sky and a dim verge). With the fill, the tiles take
-    it within their seeds' extent (measured: recall 0.616 -> 0.669 on 1891 patches, no new
-    false alarm)."""
+    it within their seeds' extent (measured: 1352 -> 1446 of 3652 patches found, recall
+    0.370 -> 0.396, no new false alarm; with the surroundings judged frame to frame, before
+    the protocol judged them since the freeze began, 0.616 -> 0.669 of 1891)."""
     from frame_restore_ros.evaluation.detection_scores import DetectionReport, evaluate_clip
 
     frames = read_frames(_development_clip("driving_low_sun_640x360.mp4"), max_frames=150)
@@ -436,8 +437,9 @@ def test_frozen_tiles_take_the_content_the_codec_kept_on_real_frames():
         scores[fill] = report.clips["low_sun"]
         assert scores[fill].false_alarms.as_dict()["mean_pct"] == 0.0
     filled, plain = scores[True].ours["frozen"], scores[False].ours["frozen"]
-    assert filled.positives > 1000
-    assert filled.recall > plain.recall + 0.04, (filled.recall, plain.recall)
+    assert filled.positives == plain.positives > 1000
+    gained = filled.true_positive - plain.true_positive
+    assert gained >= 60, (filled.as_dict(), plain.as_dict())
     assert filled.precision >= 0.98, filled.as_dict()
 
 

@@ -90,9 +90,10 @@ def test_folder_mode_scores_every_clip_and_every_class(run_folder):
     assert len(scored) >= 9 and scored <= set(CLASSES) - {"repeated_frame"}
     for name, score in data["classes"]["ours"].items():
         assert set(score) == {
-            "precision", "recall", "class_accuracy", "clips", "positives",
+            "precision", "recall", "class_accuracy", "clips", "precision_clips", "positives",
             "precision_ci95", "recall_ci95",
         }  # fmt: skip
+        assert score["clips"] <= score["precision_clips"]
         assert 0 <= score["precision"] <= 1 and 0 <= score["recall"] <= 1, name
         for figure in ("precision", "recall"):
             low, high = score[f"{figure}_ci95"]
@@ -210,16 +211,44 @@ def test_frozen_tiles_count_only_where_their_surroundings_move():
     assert everything.any()
     # The true scene panned by 4 pixels since the frame before: the tiles count.
     assert not frozen_over_still_surroundings(second, now, before).any()
-    truth, valid = truth_patches(second, now, 16, previous=before)
+    truth, valid = truth_patches(second, now, 16, source=before)
     assert (truth == everything).all()
     assert not still_truth_patches(second, now, 16, before).any()
     # The true frame before is the same frame: nothing moved around the tiles.
     assert (frozen_over_still_surroundings(second, now, now) == second.mask).all()
-    truth, valid = truth_patches(second, now, 16, previous=now)
+    truth, valid = truth_patches(second, now, 16, source=now)
     assert not truth.any() and not valid[everything].any()
     assert (still_truth_patches(second, now, 16, now) == everything).all()
-    truth_px, valid_px = truth_pixels(second, now, previous=now)
+    truth_px, valid_px = truth_pixels(second, now, source=now)
     assert not truth_px.any() and not valid_px[second.mask].any()
+
+
+class _Blind:
+    """Flags nothing (a test double of a detector)."""
+
+    def detect(self, frame, stamp=None):
+        mask = np.zeros(frame.shape[:2], bool)
+        return type("D", (), {"mask": mask, "labels": mask.astype(np.uint8)})()
+
+
+def test_a_long_freeze_is_judged_against_the_frame_it_shows():
+    """A scene brightening by 1 level a frame moves under 3 levels from frame to frame, yet a
+    tile frozen 12 frames shows it ever further behind: from the freeze's 4th frame its tiles
+    and their surroundings are off by more than 3 levels against the frame the tiles show, so
+    they count for the class (judged frame to frame they never would, and were ignored)."""
+    rng = np.random.default_rng(5)
+    scene = cv2.GaussianBlur(rng.integers(40, 200, (128, 160, 3), dtype=np.uint8), (0, 0), 1.5)
+    frames = [cv2.add(scene, np.full_like(scene, index)) for index in range(14)]
+    report = DetectionReport()
+    evaluate_clip("brightening", frames, _Blind, None, report, kinds=("frozen",), gallery=0)
+    clip = report.clips["brightening"]
+    frozen, still = clip.ours["frozen"], clip.still.get("frozen", Score())
+    # Injected at frame 2 (every third frame, no warm-up for a stand-in): frozen frames 2-13,
+    # scored from the second; frames 2-4 show the tiles 1-3 levels off (invisible), 5-13 count.
+    per_frame_positives = [found + missed for found, missed, _ in frozen.per_frame]
+    assert frozen.frames == 12 and frozen.positives > 0
+    assert [count > 0 for count in per_frame_positives] == [False] * 3 + [True] * 9
+    assert still.positives == 0
 
 
 def test_pixel_truth_follows_the_patch_rules(bikes_frames):
@@ -257,13 +286,6 @@ def test_soft_edges_are_neither_positive_nor_negative(bikes_frames):
 
 
 def test_a_perfect_and_a_blind_detector_score_as_expected(bikes_frames):
-    class Blind:
-        """Flags nothing (a test double of a detector)."""
-
-        def detect(self, frame, stamp=None):
-            mask = np.zeros(frame.shape[:2], bool)
-            return type("D", (), {"mask": mask, "labels": mask.astype(np.uint8)})()
-
     score = Score()
     truth = np.zeros((4, 4), bool)
     truth[1:3, 1:3] = True
@@ -273,7 +295,7 @@ def test_a_perfect_and_a_blind_detector_score_as_expected(bikes_frames):
     blind.add(truth, np.zeros_like(truth), np.ones_like(truth))
     assert blind.recall == 0.0 and blind.precision == 1.0  # nothing flagged, nothing wrong
     report = DetectionReport()
-    evaluate_clip("bikes", bikes_frames[:12], Blind, None, report, kinds=("dead",), gallery=0)
+    evaluate_clip("bikes", bikes_frames[:12], _Blind, None, report, kinds=("dead",), gallery=0)
     clip = report.clips["bikes"]
     assert clip.false_alarms.as_dict()["mean_pct"] == 0.0
     assert clip.ours["dead"].frames == 4 and clip.ours["dead"].recall == 0.0
@@ -589,26 +611,40 @@ def test_the_mean_over_seeds_is_the_mean_of_the_single_seed_runs(pan_clips):
     for seed in SEEDS:
         assert reports[seed].as_dict() == singles[seed].as_dict()
     over = SchedulesReport(reports)
-    scheduled = 0
+    scheduled = false_only = 0
     for which in ("ours", "baseline"):
         averages = over.averages(which)
         assert averages
         single_averages = {seed: singles[seed].averages(which) for seed in SEEDS}
         for name, score in averages.items():
+            # Per seed with a positive of the class: its clips' scores; recall and class
+            # accuracy average those with a positive, precision also those with a false one.
             scored = {
                 seed: [
                     getattr(clip, which)[name]
                     for clip in singles[seed].clips.values()
-                    if name in clip.ours and clip.ours[name].positives
+                    if name in clip.ours
                 ]
                 for seed in SEEDS
             }
-            scored = {seed: scores for seed, scores in scored.items() if scores}
+            scored = {seed: v for seed, v in scored.items() if any(s.positives for s in v)}
             assert score["schedules"] == len(scored)
             scheduled += len(scored) < len(SEEDS)
             for figure in ("precision", "recall", "class_accuracy"):
-                means = [np.mean([getattr(s, figure) for s in v]) for v in scored.values()]
+                means = [
+                    np.mean(
+                        [
+                            getattr(s, figure)
+                            for s in v
+                            if s.positives or (figure == "precision" and s.false_positive)
+                        ]
+                    )
+                    for v in scored.values()
+                ]
                 assert abs(score[figure] - float(np.mean(means))) < 1e-12, (name, figure)
+            false_only += sum(
+                not s.positives and s.false_positive for v in scored.values() for s in v
+            )
             one = {seed: single_averages[seed][name] for seed in scored}
             assert score["per_seed"] == {
                 str(seed): {"precision": o["precision"], "recall": o["recall"]}
@@ -620,6 +656,7 @@ def test_the_mean_over_seeds_is_the_mean_of_the_single_seed_runs(pan_clips):
                 low, high = score[f"{figure}_ci95"]
                 assert low <= score[figure] <= high, (name, figure)
     assert scheduled, "every class was scored on every schedule: the test misses that case"
+    assert false_only, "no clip had false positives without a positive: the test misses that"
 
 
 def test_one_seed_in_seeds_is_the_seed_run(run_folder, clips_folder, tmp_path):

@@ -76,7 +76,7 @@ def _class_table(report: Report, target: float) -> str:
                 f"{other.get('precision', float('nan')):.3f}",
                 f"{other.get('recall', float('nan')):.3f}",
                 score["positives"],
-                score["clips"],
+                f"{score['clips']} / {score['precision_clips']}",
                 f"{patch.get('precision', float('nan')):.3f}",
                 f"{patch.get('recall', float('nan')):.3f}",
                 f"{pixel.get('precision', float('nan')):.3f}",
@@ -93,7 +93,8 @@ def _class_table(report: Report, target: float) -> str:
     header = ["class", "ours P [95 %]", "ours R [95 %]"]
     header += ["ours P, schedules' range", "ours R, schedules' range"] if several else []
     header += ["class ok", "autoware P", "autoware R"]
-    extra = ["positive patches", "clips", "ours P (patches pooled)", "ours R (patches pooled)"]
+    extra = ["positive patches", "clips (recall / precision)"]
+    extra += ["ours P (patches pooled)", "ours R (patches pooled)"]
     extra += ["ours pixel P (pooled)", "ours pixel R (pooled)"]
     return _table([*header, *extra], rows, bad)
 
@@ -199,7 +200,9 @@ def _legend() -> str:
 POOLED_NOTE = (
     "Patches pooled: every scored patch of every clip counted once, so a clip weighs as many "
     "patches as it holds; the average over the clips (the target's figure) weighs every clip "
-    "alike, and one false patch where a clip's only failure was missed sets its precision to 0."
+    "alike, and one false patch where a clip's only failure was missed sets its precision to 0. "
+    "Recall averages the clips with positives of the class; precision also those whose frames "
+    "injected with it held false patches but no positive (precision 0 there)."
 )
 
 

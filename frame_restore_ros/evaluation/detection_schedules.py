@@ -6,7 +6,8 @@ move by up to 0.15 between seeds. :class:`SchedulesReport` holds one
 streams ran once and are shared) and reports over them:
 
   * per class, the mean over the schedules of the clip-averaged precision, recall and class
-    accuracy (the schedules where the class had positives count), each schedule's figures and
+    accuracy (the schedules where the class had positives count; precision's clip average also
+    counts the clips with false positives but no positive), each schedule's figures and
     their range, and a 95 % interval of that mean (clips drawn once for all schedules, then each
     schedule's scored frames of each clip, :func:`.schedule_average_intervals`);
   * figures pooled over the clips (pixel level, recall by damage magnitude) pooled over the
@@ -73,11 +74,12 @@ class SchedulesReport:
     def averages(self, which: str = "ours") -> dict[str, dict]:
         """Per class: the mean over the schedules of the figures averaged over the clips.
 
-        ``precision``, ``recall``, ``class_accuracy``: the mean over the schedules where the
-        class had positives (``schedules``) of :meth:`DetectionReport.averages`'s figures;
-        ``precision_ci95``, ``recall_ci95``: that mean's 95 % interval;
-        ``per_seed``: seed -> that schedule's precision and recall; ``precision_range``,
-        ``recall_range``: their [min, max]; ``clips``: clips with positives in any schedule;
+        ``precision``, ``recall``, ``class_accuracy``: the mean over the schedules where the class
+        had positives (``schedules``) of :meth:`DetectionReport.averages`'s figures;
+        ``precision_ci95``, ``recall_ci95``: that mean's 95 % interval; ``per_seed``: seed -> that
+        schedule's precision and recall; ``precision_range``, ``recall_range``: their [min, max];
+        ``clips``: clips with positives in any schedule, ``precision_clips``: also those with false
+        positives but no positive (precision's average counts them, :func:`.averaged_in`);
         ``positives``: summed over the schedules. Unrounded, as :meth:`DetectionReport.averages`.
         """
         per_seed = {seed: class_scores(r.clips, which) for seed, r in self.reports.items()}
@@ -104,7 +106,10 @@ class SchedulesReport:
         }
         out |= {
             "schedules": len(scored),
-            "clips": len({clip for scores in scored.values() for clip in scores}),
+            "clips": len(
+                {c for scores in scored.values() for c, s in scores.items() if s.positives}
+            ),
+            "precision_clips": len({clip for scores in scored.values() for clip in scores}),
             "positives": sum(s.positives for scores in scored.values() for s in scores.values()),
         }
         empty = np.zeros((0, 3), np.int64)

@@ -18,14 +18,17 @@ Protocol (docs/detection.md, "Evaluating detection"):
   * frozen tiles count from their second frozen frame on; on the first they are ignored;
   * a frozen tile counts only while its surroundings move (the target's condition): the true
     frames' luma changed by more than :data:`SURROUNDINGS_MOVE` levels on average over the band
-    of ``patch`` pixels around it since the previous true frame. A tile over still surroundings
-    (a stopped vehicle, a static camera, a black night) is ignored by its class and scored
-    apart, recall only (``still_surroundings``): there a frozen tile and the scene agree;
+    of ``patch`` pixels around it since the true frame before the freeze began (the frame the
+    tile shows: a slow scene moves a visible amount over a long freeze). A tile over still
+    surroundings (a stopped vehicle, a static camera, a black night) is ignored by its class
+    and scored apart, recall only (``still_surroundings``): there a frozen tile and the scene
+    agree;
   * a freeze and a repeated frame keep what the stream showed before them (the damaged frame
     when a failure preceded them: a decoder holds its last output, a driver re-sends it);
   * a repeated frame has no new failed pixel: every flagged pixel on it outside the failure it
     shows again is a false alarm;
-  * per class, precision and recall are averaged over the clips that had positives; recall is
+  * per class, recall is averaged over the clips that had positives, precision also over the
+    clips whose injected frames had false positives but no positive (precision 0); recall is
     also reported per damage magnitude (:data:`MAGNITUDE_EDGES`, pooled over the clips): what a
     detector misses is then told apart as faint damage (a dead block over a black night sky
     changes a patch by a few levels) or plain damage;
@@ -58,7 +61,7 @@ log = logging.getLogger(__name__)
 PATCH = 16  # side (pixels) of the square patches frames are scored on
 FROZEN_SCORED_FROM = 2  # the target counts frozen tiles from their second frozen frame
 VISIBLE = 3.0  # mean |damaged - true| level of a patch for its failure to be visible
-SURROUNDINGS_MOVE = 3.0  # mean |true - previous true| luma level around a frozen tile: moving
+SURROUNDINGS_MOVE = 3.0  # mean |true - freeze's source| luma level around a frozen tile: moving
 # Lower edges (levels) of the damage-magnitude bins recall is also reported in: a patch's mean
 # |damaged - true| (the largest channel per pixel); the first edge is VISIBLE.
 MAGNITUDE_EDGES = (VISIBLE, 6.0, 10.0, 20.0)
@@ -291,17 +294,20 @@ class DetectionReport:
         return {name: clip.false_alarms_baseline for name, clip in self.clips.items()}
 
     def averages(self, which: str = "ours") -> dict[str, dict]:
-        """Per class: precision, recall and class accuracy averaged over clips with positives.
+        """Per class: precision, recall and class accuracy averaged over the clips.
 
-        With each figure's 95 % interval (``precision_ci95``, ``recall_ci95``: [low, high]),
-        clips and their scored frames resampled (:mod:`.detection_intervals`). Unrounded: the
-        JSON rounds them (:func:`rounded`), the tables show them to 3 places, rounded once.
+        Recall and class accuracy over the clips with positives (``clips``), precision also over
+        those with false positives but no positive (``precision_clips``). With each figure's 95 %
+        interval (``precision_ci95``, ``recall_ci95``: [low, high]), clips and their scored frames
+        resampled (:mod:`.detection_intervals`). Unrounded: the JSON rounds them (:func:`rounded`),
+        the tables show them to 3 places, rounded once.
         """
         out: dict[str, dict] = {}
         for name, per_clip in class_scores(self.clips, which).items():
             scores = list(per_clip.values())
             out[name] = {figure: mean_figure(scores, figure) for figure in AVERAGED} | {
-                "clips": len(scores),
+                "clips": sum(averaged_in(s, "recall") for s in scores),
+                "precision_clips": len(scores),
                 "positives": sum(s.positives for s in scores),
             }
             intervals = clip_average_intervals([np.array(s.per_frame) for s in scores])
@@ -378,24 +384,42 @@ def rounded(figures: object, places: int = 4) -> object:
 def class_scores(clips: dict[str, ClipReport], which: str = "ours") -> dict[str, dict[str, Score]]:
     """Per class, clip name -> its ``which`` score ("ours", "baseline"), in the clips' order.
 
-    Only the clips where the class had positives (ours decides: the truth is the same).
+    The classes with a positive in some clip; of those, the clips that enter an average
+    (:func:`averaged_in`: a positive, or a false positive of ``which``).
     """
     out: dict[str, dict[str, Score]] = {}
     names = dict.fromkeys(n for clip in clips.values() for n in clip.ours)
     for name in names:
+        if not any(name in clip.ours and clip.ours[name].positives for clip in clips.values()):
+            continue
         scores = {
             clip_name: getattr(clip, which)[name]
             for clip_name, clip in clips.items()
-            if name in clip.ours and clip.ours[name].positives
+            if name in clip.ours and averaged_in(getattr(clip, which)[name], "precision")
         }
         if scores:
             out[name] = scores
     return out
 
 
+def averaged_in(score: Score, figure: str) -> bool:
+    """Whether a clip's ``score`` enters the clip average of ``figure``.
+
+    Recall and class accuracy: a clip with a positive. Precision: also a clip whose injected
+    frames had false positives but no positive (precision 0 there: every flag was false).
+    """
+    if figure == "precision":
+        return bool(score.positives or score.false_positive)
+    return bool(score.positives)
+
+
 def mean_figure(scores: Iterable[Score], figure: str) -> float:
-    """Return the mean over ``scores`` of one figure ("precision", "recall", ...)."""
-    return float(np.mean([getattr(score, figure) for score in scores]))
+    """Return the mean of one figure ("precision", "recall", ...) over the ``scores`` it counts.
+
+    The scores :func:`averaged_in` keeps for that figure; NaN when it keeps none.
+    """
+    values = [getattr(score, figure) for score in scores if averaged_in(score, figure)]
+    return float(np.mean(values)) if values else float("nan")
 
 
 def still_scores(clips: dict[str, ClipReport]) -> dict[str, dict[str, Score]]:
@@ -493,20 +517,22 @@ def counts_by_magnitude(
 
 
 def frozen_over_still_surroundings(
-    corruption: Corruption, clean: np.ndarray, previous: np.ndarray | None, band: int = 16
+    corruption: Corruption, clean: np.ndarray, source: np.ndarray | None, band: int = 16
 ) -> np.ndarray:
     """(H, W) bool: the frozen pixels of tiles whose surroundings did not move.
 
-    ``clean`` and ``previous`` (H, W, 3) are the true frame and the true frame before it (None:
-    no history, every tile counts as moving). A tile (a connected frozen region) moved when
-    the mean |luma change| over the ``band`` pixels around it exceeds :data:`SURROUNDINGS_MOVE`.
+    ``clean`` and ``source`` (H, W, 3) are the true frame and the true frame the frozen tiles
+    show, the one before their freeze began (None: no history, every tile counts as moving). A
+    tile (a connected frozen region) moved when the mean |luma change| between them over the
+    ``band`` pixels around it exceeds :data:`SURROUNDINGS_MOVE`: a scene that changes a level a
+    frame has moved a visible amount by a long freeze's tenth frame.
     """
     frozen = (corruption.labels == FailureKind.FROZEN).view(np.uint8)
     still = np.zeros(frozen.shape, bool)
-    if previous is None or previous.shape != clean.shape or not frozen.any():
+    if source is None or source.shape != clean.shape or not frozen.any():
         return still
     change = cv2.absdiff(
-        cv2.cvtColor(clean, cv2.COLOR_BGR2GRAY), cv2.cvtColor(previous, cv2.COLOR_BGR2GRAY)
+        cv2.cvtColor(clean, cv2.COLOR_BGR2GRAY), cv2.cvtColor(source, cv2.COLOR_BGR2GRAY)
     )
     count, tiles = cv2.connectedComponents(frozen, connectivity=8)
     kernel = np.ones((2 * band + 1, 2 * band + 1), np.uint8)
@@ -523,12 +549,13 @@ def truth_patches(
     corruption: Corruption,
     clean: np.ndarray,
     patch: int,
-    previous: np.ndarray | None = None,
+    source: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return (truth, valid) (rows, cols) bool patch maps of one injected frame.
 
-    ``clean``: the true frame (H, W, 3); ``previous``: the true frame before it (frozen tiles
-    over still surroundings are ignored; None: every tile counts). See the module docstring.
+    ``clean``: the true frame (H, W, 3); ``source``: the true frame the frozen tiles show, the
+    one before their freeze began (frozen tiles over surroundings still since then are ignored;
+    None: every tile counts). See the module docstring.
     """
     coverage = patch_coverage(corruption.mask, patch)
     truth = coverage >= 0.5
@@ -541,14 +568,14 @@ def truth_patches(
     valid &= ~truth | visible
     truth &= visible
     if frozen:
-        still = patch_coverage(frozen_over_still_surroundings(corruption, clean, previous), patch)
+        still = patch_coverage(frozen_over_still_surroundings(corruption, clean, source), patch)
         valid &= ~(truth & (still >= 0.5))
         truth &= valid
     return truth, valid
 
 
 def truth_pixels(
-    corruption: Corruption, clean: np.ndarray, previous: np.ndarray | None = None
+    corruption: Corruption, clean: np.ndarray, source: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return (truth, valid) (H, W) bool pixel maps of one injected frame.
 
@@ -568,22 +595,22 @@ def truth_pixels(
     valid &= ~truth | visible
     truth &= visible
     if frozen:
-        valid &= ~(truth & frozen_over_still_surroundings(corruption, clean, previous))
+        valid &= ~(truth & frozen_over_still_surroundings(corruption, clean, source))
         truth &= valid
     return truth, valid
 
 
 def still_truth_patches(
-    corruption: Corruption, clean: np.ndarray, patch: int, previous: np.ndarray | None
+    corruption: Corruption, clean: np.ndarray, patch: int, source: np.ndarray | None
 ) -> np.ndarray:
     """(rows, cols) bool: visible frozen patches whose tile's surroundings did not move.
 
-    :func:`truth_patches` ignores them (given ``previous``); they are scored apart, recall only.
+    :func:`truth_patches` ignores them (given ``source``); they are scored apart, recall only.
     """
     if corruption.streak < FROZEN_SCORED_FROM:
         return np.zeros(patch_coverage(corruption.mask, patch).shape, bool)
     everything, _ = truth_patches(corruption, clean, patch)
-    moving, _ = truth_patches(corruption, clean, patch, previous)
+    moving, _ = truth_patches(corruption, clean, patch, source)
     return everything & ~moving
 
 
@@ -738,6 +765,7 @@ class _InjectedStream:
     schedule: _Schedule
     previous: np.ndarray | None = None  # the frame the stream showed last
     previous_failed: np.ndarray | None = None  # its failed pixels (None: it showed no failure)
+    freeze_source: np.ndarray | None = None  # the true frame before the current freeze began
 
     @classmethod
     def start(
@@ -767,7 +795,8 @@ class _InjectedStream:
     ) -> None:
         """Damage frame ``index`` if the schedule says so, detect and score it.
 
-        ``frame``: the true frame; ``before``: the true frame before it (None: the first).
+        ``frame``: the true frame; ``before``: the true frame before it (None: the first). A
+        frozen frame's tiles are judged against the true frame before its freeze began.
         """
         damage = self.schedule.damage(index, frame, self.previous)
         if damage is None:
@@ -775,6 +804,12 @@ class _InjectedStream:
             self.detector.detect(frame, stamp)
             return
         kind, corruption = damage
+        if corruption.streak == 1:
+            self.freeze_source = before
+        if (corruption.labels == FailureKind.FROZEN).any():
+            # Frozen tiles show the frame before the freeze: their surroundings moved when the
+            # scene changed since then, however slowly it changed from frame to frame.
+            before = self.freeze_source
         found = self.detector.detect(corruption.damaged, stamp)
         if corruption.event is FailureKind.REPEATED_FRAME:
             # The driver sent the shown frame again, with its failure if it had one: only flags
@@ -825,18 +860,19 @@ def _score(
     kind: str,
     corruption: Corruption,
     clean: np.ndarray,
-    previous: np.ndarray | None,
+    source: np.ndarray | None,
     found: Detection,
     patch: int,
     baseline: Callable[[np.ndarray], np.ndarray] | None,
 ) -> None:
     """Add one injected frame's patch and pixel scores to ``clip``.
 
-    ``clean`` and ``previous``: the true frame and the true frame before it (H, W, 3).
+    ``clean``: the true frame (H, W, 3); ``source``: the true frame before it, or for a frozen
+    frame the true frame before its freeze began.
     """
     ours = clip.ours.setdefault(kind, Score())
     base = clip.baseline.setdefault(kind, Score())
-    truth, valid = truth_patches(corruption, clean, patch, previous)
+    truth, valid = truth_patches(corruption, clean, patch, source)
     predicted = patch_coverage(found.mask, patch) >= 0.5
     ours.add(truth, predicted, valid)
     if truth.any():
@@ -844,13 +880,13 @@ def _score(
         counts = counts_by_magnitude(truth & valid, predicted, magnitude)
         clip.magnitudes[kind] = clip.magnitudes.get(kind, 0) + counts
     if (corruption.labels == FailureKind.FROZEN).any():
-        still = still_truth_patches(corruption, clean, patch, previous)
+        still = still_truth_patches(corruption, clean, patch, source)
         clip.still.setdefault(kind, Score()).add(still, predicted, still)
     injected = CLASSES[kind].failure.kind
     same = _SAME_CLASS.get(injected, (injected,))
     labelled = patch_coverage(np.isin(found.labels, [int(k) for k in same]), patch) >= 0.5
     ours.right_class += int((truth & predicted & labelled & valid).sum())
-    truth_px, valid_px = truth_pixels(corruption, clean, previous)
+    truth_px, valid_px = truth_pixels(corruption, clean, source)
     clip.pixels.setdefault(kind, Score()).add(truth_px, found.mask, valid_px)
     if baseline is not None:
         base.add(truth, patch_coverage(baseline(corruption.damaged), patch) >= 0.5, valid)
@@ -994,7 +1030,7 @@ def _class_lines(report: DetectionReport | SchedulesReport, several: bool) -> li
     lines = [
         _class_title(getattr(report, "seeds", []) if several else []),
         f"  {'class':<16}{'ours P [95 %]':>24}{'ours R [95 %]':>24}{spread}{'class ok':>9}"
-        f"{'autoware P':>12}{'autoware R':>12}{'positives':>11}{'clips':>6}"
+        f"{'autoware P':>12}{'autoware R':>12}{'positives':>11}{'clips R/P':>10}"
         f"{'pooled P':>9}{'pooled R':>9}{'pixel P':>9}{'pixel R':>9}",
     ]
     nan = {"precision": float("nan"), "recall": float("nan")}
@@ -1002,11 +1038,12 @@ def _class_lines(report: DetectionReport | SchedulesReport, several: bool) -> li
         other, pixel = base.get(name, nan), pixels.get(name, nan)
         patch = patches.get(name, nan)
         ranges = f"{with_range(score, 'precision'):>13}{with_range(score, 'recall'):>13}"
+        clips = f"{score['clips']}/{score['precision_clips']}"
         lines.append(
             f"  {name:<16}{with_interval(score, 'precision'):>24}"
             f"{with_interval(score, 'recall'):>24}{ranges if several else ''}"
             f"{score['class_accuracy']:>9.3f}{other['precision']:>12.3f}{other['recall']:>12.3f}"
-            f"{score['positives']:>11}{score['clips']:>6}"
+            f"{score['positives']:>11}{clips:>10}"
             f"{patch['precision']:>9.3f}{patch['recall']:>9.3f}"
             f"{pixel['precision']:>9.3f}{pixel['recall']:>9.3f}"
         )
@@ -1014,7 +1051,7 @@ def _class_lines(report: DetectionReport | SchedulesReport, several: bool) -> li
         if name not in ours:
             lines.append(
                 f"  {name:<16}{'-':>24}{'-':>24}{no_range}{'-':>9}{'-':>12}{'-':>12}{0:>11}"
-                f"{'-':>6}{'-':>9}{'-':>9}{pixel['precision']:>9.3f}{pixel['recall']:>9.3f}"
+                f"{'-':>10}{'-':>9}{'-':>9}{pixel['precision']:>9.3f}{pixel['recall']:>9.3f}"
             )
     return lines
 
