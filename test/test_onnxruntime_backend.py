@@ -30,13 +30,35 @@ def test_parity_with_torch_on_real_frames_and_cached_export(model, bikes_frames,
     restored, std = repair(backend, reference, damage.damaged, damage.mask, 24, True)
     assert std is not None and std[damage.mask].max() > 0 and std[~damage.mask].max() == 0
     cached = sorted(p.name for p in (tmp_path / "onnx").iterdir())
-    fingerprint = model_fingerprint(model)[:20]
-    assert cached == [
-        f"{fingerprint}-k0.onnx", f"{fingerprint}-k2.onnx", f"{fingerprint}-visible.onnx"
-    ]  # fmt: skip
+    stem = f"{model_fingerprint(model)[:20]}-{_exporter_tag()}"
+    assert cached == [f"{stem}-k0.onnx", f"{stem}-k2.onnx", f"{stem}-visible.onnx"]
     before = (tmp_path / "onnx" / cached[0]).stat().st_mtime_ns
     assert cached_onnx(model, 0, tmp_path).stat().st_mtime_ns == before  # reused, not re-exported
     assert backend.name == "onnxruntime-cpu"
+
+
+def _exporter_tag() -> str:
+    import hashlib
+
+    from frame_restore_ros.backends.onnx_export import exporter_version
+
+    return hashlib.sha256(exporter_version().encode()).hexdigest()[:8]
+
+
+def test_a_graph_from_another_exporter_is_exported_again_not_reused(model, tmp_path, monkeypatch):
+    """The cached name holds the exporter (torch, onnxscript, opset): after an upgrade the
+    graph is exported anew beside the old one, which stays for the old version."""
+    from frame_restore_ros.backends import onnx_export
+
+    first = cached_onnx(model, 0, tmp_path)
+    assert (
+        "torch " in onnx_export.exporter_version() and "opset 18" in onnx_export.exporter_version()
+    )
+    monkeypatch.setattr(onnx_export, "exporter_version", lambda: "torch 9.9 onnxscript 9 opset 18")
+    second = cached_onnx(model, 0, tmp_path)
+    assert second != first and first.is_file() and second.is_file()
+    assert second.name.startswith(model_fingerprint(model)[:20])
+    assert cached_onnx(model, 0, tmp_path) == second  # reused under the new exporter
 
 
 @pytest.mark.parametrize("damage", ["cut short", "garbage"])

@@ -3,7 +3,9 @@
 Also the graphs' input feeds, built alike for every runtime.
 
 ONNX Runtime, OpenVINO and TensorRT all start from the same exports: exported once per model
-(keyed by the weights' fingerprint), so a restart loads in milliseconds instead of re-exporting.
+and exporter (keyed by the weights' fingerprint and a digest of ``exporter_version``: after a
+torch or onnxscript upgrade the graph is exported again, as the engine key already said), so a
+restart loads in milliseconds instead of re-exporting.
 Exports are written to a temporary file and renamed (``onnx_export``): a crash never leaves a
 half-written graph under the cached name. A cached file that no longer parses as ONNX (a disk
 error, a copy cut short) is exported again with a warning instead of failing every start.
@@ -11,6 +13,7 @@ error, a copy cut short) is exported again with a warning instead of failing eve
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tempfile
@@ -74,11 +77,16 @@ def cached_onnx(
     ``samples``: latent samples of the static graph (0: the deterministic graph, K >= 2: the
     K-sample uncertainty graph); ``visible``: the visible-token graph instead.
     """
-    from frame_restore_ros.backends.onnx_export import export_onnx, export_visible_onnx
+    from frame_restore_ros.backends.onnx_export import (
+        export_onnx,
+        export_visible_onnx,
+        exporter_version,
+    )
 
     folder = (cache_dir or default_cache_dir()) / "onnx"
     kind = "visible" if visible else f"k{samples}"
-    path = folder / f"{model_fingerprint(model)[:20]}-{kind}.onnx"
+    exporter = hashlib.sha256(exporter_version().encode()).hexdigest()[:8]
+    path = folder / f"{model_fingerprint(model)[:20]}-{exporter}-{kind}.onnx"
     problem = _unreadable_onnx(path) if path.is_file() else None
     if problem:
         log.warning("cached ONNX graph %s does not load (%s): exporting it again", path, problem)

@@ -8,6 +8,7 @@ plumbing.
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import logging
 import os
 import tempfile
@@ -25,6 +26,21 @@ from frame_restore_ros.model.checkpoint import default_file_mode
 log = logging.getLogger(__name__)
 
 ONNX_OPSET = 18
+
+
+def exporter_version() -> str:
+    """Say what writes the ONNX graphs: torch, onnxscript (the dynamo exporter) and the opset.
+
+    Part of the cached exports' names (``onnx_cache``) and of the engine-cache key: a graph
+    written by another exporter is exported again, not reused.
+    """
+    try:
+        onnxscript = importlib.metadata.version("onnxscript")
+    except importlib.metadata.PackageNotFoundError:
+        onnxscript = "none"
+    return f"torch {torch.__version__} onnxscript {onnxscript} opset {ONNX_OPSET}"
+
+
 INPUT_NAMES = ("reference", "damaged", "patch_mask", "noise")
 VISIBLE_INPUT_NAMES = ("reference", "damaged", "patch_mask", "keep_index")
 OUTPUT_NAMES = ("restored", "std")

@@ -24,7 +24,7 @@ import torch
 from frame_restore_ros.backends.engine_cache import EngineCache, EngineKey, atomic_write
 from frame_restore_ros.backends.fingerprint import model_fingerprint
 from frame_restore_ros.backends.onnx_cache import cached_onnx, default_cache_dir, graph_feeds
-from frame_restore_ros.backends.onnx_export import ONNX_OPSET
+from frame_restore_ros.backends.onnx_export import exporter_version
 from frame_restore_ros.backends.tensorrt_version import STRONGLY_TYPED, build_path
 from frame_restore_ros.model.build import RestorationModel
 
@@ -51,11 +51,6 @@ def check_precision(precision: str) -> None:
         raise ValueError(
             f"precision must be one of {', '.join(TENSORRT_PRECISIONS)}, got {precision!r}"
         )
-
-
-def exporter_version() -> str:
-    """Say what writes the ONNX graphs engines are built from (part of the engine-cache key)."""
-    return f"torch {torch.__version__} opset {ONNX_OPSET}"
 
 
 class TensorRTBuilder:
