@@ -66,8 +66,12 @@ def test_clips_without_a_positive_count_for_precision_only_as_in_the_point_figur
     low, high = both["precision"]
     assert low < 0.5 < high  # the point figure: mean(1.0, 0.0)
     assert clip_average_intervals([scored, empty]) == clip_average_intervals([scored])
-    assert clip_average_intervals([none]) == {"precision": (0.0, 0.0)}
-    assert clip_average_intervals([empty]) == {}
+    # Without a positive there is no point figure (the class is not reported), nor interval;
+    # a resample that drew only clips without one is left out alike: perfect clip a and
+    # false-only clip b (point figure P 0.5) give [0.5, 1], never a draw of b alone at 0.
+    assert clip_average_intervals([none]) == clip_average_intervals([empty]) == {}
+    perfect = _clip([2] * 5, [0] * 5, [0] * 5)
+    assert clip_average_intervals([perfect, none])["precision"] == (0.5, 1.0)
     # Nothing flagged in a clip: precision 1, as Score.precision says.
     blind = clip_average_intervals([_clip([0] * 4, [3] * 4, [0] * 4)])
     assert blind["precision"] == (1.0, 1.0) and blind["recall"] == (0.0, 0.0)

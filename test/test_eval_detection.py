@@ -251,6 +251,83 @@ def test_a_long_freeze_is_judged_against_the_frame_it_shows():
     assert still.positives == 0
 
 
+class _Scripted:
+    """A schedule that damages the frames it is told to: index -> make(frame, shown)."""
+
+    def __init__(self, script):
+        self.script = script
+
+    def damage(self, index, frame, previous):
+        make = self.script.get(index)
+        return None if make is None else make(frame, previous)
+
+
+def _freezing(name, box, length):
+    """A script entry that starts a freeze of ``box`` (rows, cols) and entries that go on."""
+    episode = {}
+
+    def start(frame, shown):
+        labels = np.zeros(frame.shape[:2], np.uint8)
+        labels[box] = FailureKind.FROZEN
+        episode["it"] = corruption.FreezeEpisode(shown.copy(), labels, length)
+        return name, episode["it"].next(frame)
+
+    def go_on(frame, shown):
+        return name, episode["it"].next(frame)
+
+    return start, go_on
+
+
+def _scripted_stream(frames, script):
+    """Run ``frames`` through an _InjectedStream on ``script`` with a blind detector."""
+    from frame_restore_ros.evaluation.detection_scores import ClipReport, _InjectedStream
+
+    report = DetectionReport()
+    stream = _InjectedStream(ClipReport(), report, _Blind(), _Scripted(script))
+    before = None
+    for index, frame in enumerate(frames):
+        stream.step(index, frame, before, None, 16, None)
+        before = frame
+    return stream.clip
+
+
+def _stepped_scene(step_at, count):
+    """A textured 128x160 scene, 40 levels brighter from frame ``step_at`` on."""
+    rng = np.random.default_rng(11)
+    scene = cv2.GaussianBlur(rng.integers(40, 180, (128, 160, 3), dtype=np.uint8), (0, 0), 1.5)
+    brighter = cv2.add(scene, np.full_like(scene, 40))
+    return [scene if index < step_at else brighter for index in range(count)]
+
+
+def test_a_freeze_right_after_a_freeze_is_judged_against_what_its_tiles_show():
+    """Freeze A (frames 1-4) shows frame 0; the scene brightens by 40 levels at frame 3. Freeze
+    B (frames 5-7) starts at once, overlapping A: there its tiles still show frame 0, 40 levels
+    off, while the true frames 4-7 agree. Judged against frame 4 (the frame before B) its
+    surroundings would be still and its visible patches left out; they count."""
+    start_a, go_a = _freezing("frozen", (slice(32, 96), slice(32, 96)), 4)
+    start_b, go_b = _freezing("frozen_short", (slice(48, 112), slice(64, 128)), 3)
+    script = {1: start_a, 2: go_a, 3: go_a, 4: go_a, 5: start_b, 6: go_b, 7: go_b}
+    clip = _scripted_stream(_stepped_scene(3, 9), script)
+    short = clip.ours["frozen_short"]
+    assert short.positives == 2 * 6  # frames 6 and 7: the 2 x 3 patches of A and B's overlap
+    assert clip.still.get("frozen_short", Score()).positives == 0
+    assert clip.ours["frozen"].positives > 0  # A's frames 3 and 4, against frame 0
+
+
+def test_a_freeze_right_after_a_repeated_frame_shows_the_frame_repeated():
+    """Frame 2 repeats frame 1 (the stream shows frame 1 again), the scene brightening by 40
+    levels at frame 2; a freeze from frame 3 holds what the stream showed, frame 1: its tiles
+    are judged against frame 1, not against the true frame 2."""
+    start, go_on = _freezing("frozen", (slice(32, 96), slice(32, 96)), 3)
+
+    def repeat(frame, shown):
+        return "repeated_frame", corruption.repeated_frame(frame, shown)
+
+    clip = _scripted_stream(_stepped_scene(2, 7), {2: repeat, 3: start, 4: go_on, 5: go_on})
+    assert clip.ours["frozen"].positives == 2 * 16  # frames 4 and 5, 4 x 4 patches each
+    assert clip.still.get("frozen", Score()).positives == 0
+
+
 def test_pixel_truth_follows_the_patch_rules(bikes_frames):
     before, now = bikes_frames[0], bikes_frames[8]
     first = corruption.frozen_tiles(now, before, np.random.default_rng(0), frames=2)

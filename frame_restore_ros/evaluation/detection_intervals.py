@@ -41,8 +41,8 @@ def clip_average_intervals(
             false positive, as in the point figure.
         resamples: bootstrap draws; seed: of the draws (the same counts give the same interval).
     Returns:
-        {"precision": (low, high), "recall": (low, high)}; empty when no clip holds a positive
-        or a false positive; without a positive, precision's alone.
+        {"precision": (low, high), "recall": (low, high)}; empty when no clip holds a
+        positive.
     """
     return schedule_average_intervals([per_clip], resamples, seed)
 
@@ -61,8 +61,8 @@ def schedule_average_intervals(
         resamples: bootstrap draws; seed: of the draws. With one schedule the draws, and so the
             interval, are those of :func:`clip_average_intervals`.
     Returns:
-        {"precision": (low, high), "recall": (low, high)}; empty when no clip holds a positive
-        or a false positive; without a positive, precision's alone.
+        {"precision": (low, high), "recall": (low, high)}; empty when no clip holds a
+        positive.
     """
     schedules = [[_counts(counts) for counts in per_clip] for per_clip in per_schedule]
     if len({len(per_clip) for per_clip in schedules}) > 1:
@@ -116,7 +116,8 @@ def _clip_means(drawn: np.ndarray) -> dict[str, np.ndarray]:
     """Average the per-clip figures of (resamples, clips, 3) drawn counts over their clips.
 
     Recall over the clips with a positive, precision also over those with a false positive
-    (as :func:`.detection_scores.averaged_in`); NaN where a resample drew no such clip.
+    (as :func:`.detection_scores.averaged_in`); both NaN where a resample drew no positive
+    (the point figure exists only for a class with a positive).
     """
     found, missed, false = np.moveaxis(drawn, -1, 0)  # each (resamples, clips)
     positives = found + missed
@@ -129,7 +130,7 @@ def _clip_means(drawn: np.ndarray) -> dict[str, np.ndarray]:
         ("recall", recall, positives > 0),
     ):
         counted = held.sum(axis=1)
-        usable = counted > 0
+        usable = (counted > 0) & (positives > 0).any(axis=1)
         means = np.full(len(counted), np.nan)
         means[usable] = (values * held).sum(axis=1)[usable] / counted[usable]
         out[name] = means

@@ -253,7 +253,7 @@ def write_report(
         _class_heading(report),
         f"<p>Shaded: below {target:.2f}. Frozen classes count from the second frozen frame, "
         "where the tile's surroundings move (the band around it changed by more than "
-        f"{SURROUNDINGS_MOVE:g} levels since the true frame before).</p>",
+        f"{SURROUNDINGS_MOVE:g} levels since the moment the frozen tile shows).</p>",
         _class_table(report, target) + _seed_table(report, target),
         _still_surroundings(report),
         _magnitude_table(report, target),

@@ -18,8 +18,10 @@ Protocol (docs/detection.md, "Evaluating detection"):
   * frozen tiles count from their second frozen frame on; on the first they are ignored;
   * a frozen tile counts only while its surroundings move (the target's condition): the true
     frames' luma changed by more than :data:`SURROUNDINGS_MOVE` levels on average over the band
-    of ``patch`` pixels around it since the true frame before the freeze began (the frame the
-    tile shows: a slow scene moves a visible amount over a long freeze). A tile over still
+    of ``patch`` pixels around it since the moment the tile shows (the true frame of the frame
+    the stream showed before the freeze began, or of an earlier freeze's moment where the tile
+    overlaps that freeze: a slow scene moves a visible amount over a long freeze). A tile over
+    still
     surroundings (a stopped vehicle, a static camera, a black night) is ignored by its class
     and scored apart, recall only (``still_surroundings``): there a frozen tile and the scene
     agree;
@@ -61,7 +63,7 @@ log = logging.getLogger(__name__)
 PATCH = 16  # side (pixels) of the square patches frames are scored on
 FROZEN_SCORED_FROM = 2  # the target counts frozen tiles from their second frozen frame
 VISIBLE = 3.0  # mean |damaged - true| level of a patch for its failure to be visible
-SURROUNDINGS_MOVE = 3.0  # mean |true - freeze's source| luma level around a frozen tile: moving
+SURROUNDINGS_MOVE = 3.0  # mean |true - its freeze's source| luma around a frozen tile: moving
 # Lower edges (levels) of the damage-magnitude bins recall is also reported in: a patch's mean
 # |damaged - true| (the largest channel per pixel); the first edge is VISIBLE.
 MAGNITUDE_EDGES = (VISIBLE, 6.0, 10.0, 20.0)
@@ -521,8 +523,9 @@ def frozen_over_still_surroundings(
 ) -> np.ndarray:
     """(H, W) bool: the frozen pixels of tiles whose surroundings did not move.
 
-    ``clean`` and ``source`` (H, W, 3) are the true frame and the true frame the frozen tiles
-    show, the one before their freeze began (None: no history, every tile counts as moving). A
+    ``clean`` and ``source`` (H, W, 3) are the true frame and the true frame of the moment the
+    frozen tiles show (``_InjectedStream._freeze_source``; None: no history, every tile counts
+    as moving). A
     tile (a connected frozen region) moved when the mean |luma change| between them over the
     ``band`` pixels around it exceeds :data:`SURROUNDINGS_MOVE`: a scene that changes a level a
     frame has moved a visible amount by a long freeze's tenth frame.
@@ -553,9 +556,9 @@ def truth_patches(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return (truth, valid) (rows, cols) bool patch maps of one injected frame.
 
-    ``clean``: the true frame (H, W, 3); ``source``: the true frame the frozen tiles show, the
-    one before their freeze began (frozen tiles over surroundings still since then are ignored;
-    None: every tile counts). See the module docstring.
+    ``clean``: the true frame (H, W, 3); ``source``: the true frame of the moment the frozen
+    tiles show (frozen tiles over surroundings still since then are ignored; None: every tile
+    counts). See the module docstring.
     """
     coverage = patch_coverage(corruption.mask, patch)
     truth = coverage >= 0.5
@@ -581,9 +584,10 @@ def truth_pixels(
 
     The patch rules of :func:`truth_patches`, per pixel: failed pixels are positive, untouched
     ones negative, the partly blended rim ignored; frozen pixels count from the second frozen
-    frame, where their tile's surroundings move; a failed pixel counts only where the damage is
-    visible (mean |damaged - true| over its 5x5 neighbourhood above :data:`VISIBLE`, so a
-    1-pixel dead line still counts).
+    frame, where their tile's surroundings moved since ``source`` (the true frame of the
+    moment the tiles show; None: every tile counts); a failed pixel counts only where the
+    damage is visible (mean |damaged - true| over its 5x5 neighbourhood above
+    :data:`VISIBLE`, so a 1-pixel dead line still counts).
     """
     truth = corruption.mask.copy()
     valid = truth | ~corruption.changed
@@ -765,7 +769,9 @@ class _InjectedStream:
     schedule: _Schedule
     previous: np.ndarray | None = None  # the frame the stream showed last
     previous_failed: np.ndarray | None = None  # its failed pixels (None: it showed no failure)
-    freeze_source: np.ndarray | None = None  # the true frame before the current freeze began
+    shown_true: np.ndarray | None = None  # the true frame of the moment ``previous`` was shown
+    shown_frozen: np.ndarray | None = None  # (H, W) bool, ``previous``'s frozen tiles (or None)
+    freeze_source: np.ndarray | None = None  # the true frame the current freeze's tiles show
 
     @classmethod
     def start(
@@ -796,20 +802,20 @@ class _InjectedStream:
         """Damage frame ``index`` if the schedule says so, detect and score it.
 
         ``frame``: the true frame; ``before``: the true frame before it (None: the first). A
-        frozen frame's tiles are judged against the true frame before its freeze began.
+        frozen frame's tiles are judged against :meth:`_freeze_source`.
         """
         damage = self.schedule.damage(index, frame, self.previous)
         if damage is None:
             self.previous, self.previous_failed = frame, None
+            self.shown_true, self.shown_frozen = frame, None
             self.detector.detect(frame, stamp)
             return
         kind, corruption = damage
-        if corruption.streak == 1:
-            self.freeze_source = before
-        if (corruption.labels == FailureKind.FROZEN).any():
-            # Frozen tiles show the frame before the freeze: their surroundings moved when the
-            # scene changed since then, however slowly it changed from frame to frame.
-            before = self.freeze_source
+        frozen = corruption.labels == FailureKind.FROZEN
+        if frozen.any():
+            # Frozen tiles show an earlier frame: their surroundings moved when the scene
+            # changed since then, however slowly it changed from frame to frame.
+            before = self._freeze_source(corruption.streak, frozen)
         found = self.detector.detect(corruption.damaged, stamp)
         if corruption.event is FailureKind.REPEATED_FRAME:
             # The driver sent the shown frame again, with its failure if it had one: only flags
@@ -820,11 +826,27 @@ class _InjectedStream:
             return
         # What the stream showed: a freeze or a repeat right after a failure keeps it.
         self.previous, self.previous_failed = corruption.damaged, corruption.changed
+        self.shown_true, self.shown_frozen = frame, (frozen if frozen.any() else None)
         _score(self.clip, kind, corruption, frame, before, found, patch, baseline)
         if kind not in self.report.examples and corruption.mask.any():
             self.report.examples[kind] = Shot(
                 0.0, index, corruption.damaged, found.labels.copy(), corruption.labels
             )
+
+    def _freeze_source(self, streak: int, frozen: np.ndarray) -> np.ndarray | None:
+        """Return the true frame of the moment a freeze's (H, W) bool ``frozen`` tiles show.
+
+        Fixed on the freeze's first frame (``streak`` 1): the true frame of the moment the
+        stream showed its last frame (after a repeated frame, of the frame it repeated). Where
+        the new tiles overlap the tiles of a freeze that last frame showed, they show that
+        freeze's older moment: its source then holds for the whole new freeze (the older of
+        the two: every pixel of the tiles shows that moment or a later one).
+        """
+        if streak == 1:
+            overlap = self.shown_frozen is not None and bool((frozen & self.shown_frozen).any())
+            if not overlap or self.freeze_source is None:
+                self.freeze_source = self.shown_true
+        return self.freeze_source
 
 
 def _too_small(frame: np.ndarray, index: int, patch: int) -> str | None:
@@ -868,7 +890,7 @@ def _score(
     """Add one injected frame's patch and pixel scores to ``clip``.
 
     ``clean``: the true frame (H, W, 3); ``source``: the true frame before it, or for a frozen
-    frame the true frame before its freeze began.
+    frame the true frame of the moment its tiles show.
     """
     ours = clip.ours.setdefault(kind, Score())
     base = clip.baseline.setdefault(kind, Score())
@@ -1060,15 +1082,19 @@ def _class_title(seeds: Sequence[int]) -> str:
     """Say what the class table holds: one schedule's figures, or the mean over ``seeds``."""
     if not seeds:
         return (
-            "per class, patch level, averaged over the clips (frozen: from the second frozen"
-            " frame, where the surroundings move), ours with a 95 % interval (clips and frames"
-            " resampled); pooled: patch level, every patch of every clip counted once; pixel"
-            " level pooled over the clips (thin lines cover under half a patch):"
+            "per class, patch level, averaged over the clips (recall: those with positives;"
+            " precision: also those with false patches only; frozen: from the second frozen"
+            " frame, where the surroundings moved since the freeze began), ours with a 95 %"
+            " interval (clips and frames resampled); pooled: patch level, every patch of every"
+            " clip counted once; pixel level pooled over the clips (thin lines cover under half"
+            " a patch):"
         )
     return (
         f"per class, patch level: the mean over {len(seeds)} schedules of failures (seeds"
-        f" {', '.join(map(str, seeds))}) of the averages over the clips (frozen: from the second"
-        " frozen frame, where the surroundings move), ours with a 95 % interval (clips"
+        f" {', '.join(map(str, seeds))}) of the averages over the clips (recall: those with"
+        " positives; precision: also those with false patches only; frozen: from the second"
+        " frozen frame, where the surroundings moved since the freeze began), ours with a 95 %"
+        " interval (clips"
         " resampled, then each schedule's scored frames of each clip) and the range of the"
         " schedules' figures; pooled: patch level, every patch of every clip and schedule"
         " counted once; pixel level pooled over the clips and schedules (thin lines cover"
