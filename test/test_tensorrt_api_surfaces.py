@@ -22,7 +22,8 @@ from frame_restore_ros.cli.main import main
 from frame_restore_ros.model import SiamMCVAE, preset
 from frame_restore_ros.model.checkpoint import default_file_mode
 
-SUPPORTED = ("10.16.0", "11.1.0")
+SUPPORTED = ("10.11.0", "10.16.0", "11.1.0")
+WEAKLY_TYPED = ("10.11.0",)  # weak typing's APIs are deprecated from 10.12 on
 REFUSED = ("8.6.1", "9.3.0", "12.0.0")
 
 
@@ -66,7 +67,7 @@ def test_doctor_names_the_build_path_of_a_supported_tensorrt(monkeypatch, versio
     use(monkeypatch, version)
     monkeypatch.setattr(selection, "_cuda", lambda: (True, "Fake GPU"))
     status = {s.name: s for s in selection.diagnose()}["tensorrt"]
-    typed = "weakly typed" if version.startswith("10") else "strongly typed"
+    typed = "weakly typed" if version in WEAKLY_TYPED else "strongly typed"
     assert status.usable and status.detail == f"TensorRT {version} ({typed} build)"
     assert selection.resolve("auto", selection.diagnose()) == "tensorrt"
 
@@ -99,9 +100,12 @@ def test_engine_builds_on_each_surface_with_layernorm_and_softmax_in_fp32(
     assert compute["MATRIX_MULTIPLY"] == {reduced}
     io_types = {name: dtype for name, _, dtype, _ in plan["io"]}
     assert set(io_types.values()) == {"FLOAT"}  # the graph's I/O stays fp32
-    if version.startswith("11"):  # strongly typed: the precision is in the graph, no flags
+    if version not in WEAKLY_TYPED:  # strongly typed: the precision is in the graph, no flags
         assert plan["strongly_typed"] and not {"FP16", "BF16"} & set(plan["flags"])
-    elif precision != "fp32":
+        assert not {"OBEY_PRECISION_CONSTRAINTS"} & set(plan["flags"])
+    else:
+        assert not plan["strongly_typed"]
+    if version in WEAKLY_TYPED and precision != "fp32":
         flag = {"fp16": "FP16", "bf16": "BF16"}[precision]
         assert {flag, "OBEY_PRECISION_CONSTRAINTS"} <= set(plan["flags"])
 
@@ -173,3 +177,20 @@ def test_write_engine_accepts_exactly_the_advertised_precisions(
         assert _plan(engine.read_bytes())["version"] == version
     with pytest.raises(ValueError, match="precision must be one of fp16, bf16, fp32"):
         tensorrt_backend.write_engine(onnx_path, tmp_path / "x.engine", "int8")
+
+
+@pytest.mark.parametrize(
+    ("version", "path", "opt_in"),
+    [
+        ("10.0.1", "weakly typed", False),
+        ("10.11.0.33", "weakly typed", False),
+        ("10.12.0", "strongly typed", True),
+        ("10.16.1", "strongly typed", True),
+        ("11.0.0", "strongly typed", False),  # always strongly typed; the flag is deprecated
+    ],
+)
+def test_weak_typing_ends_at_10_12_where_its_apis_are_deprecated(version, path, opt_in):
+    from frame_restore_ros.backends.tensorrt_version import build_path, opts_into_strong_typing
+
+    assert build_path(version) == path
+    assert opts_into_strong_typing(version) is opt_in

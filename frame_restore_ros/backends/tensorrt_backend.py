@@ -1,10 +1,11 @@
 """TensorRT backend: the exported deploy graph as a cached engine, run on a CUDA stream.
 
 A thin adapter over TensorRT's Python API, 10.x or 11.x (``tensorrt_version``; others are
-refused with the reason). The engine is built from the ONNX export: on 10.x a weakly typed
-network with the fp16 or bf16 builder flag while LayerNorm and softmax stay fp32 (per-layer
+refused with the reason). The engine is built from the ONNX export: on 10.0-10.11 a weakly
+typed network with the fp16 or bf16 builder flag while LayerNorm and softmax stay fp32 (per-layer
 precision, constraints obeyed); on 11.x, where networks are always strongly typed and those
-flags are gone, from the mixed-precision graph of ``onnx_mixed`` (the same fp32 islands). The
+flags are gone, and on 10.12+, where they are deprecated (the network asks for strong typing),
+from the mixed-precision graph of ``onnx_mixed`` (the same fp32 islands). The
 serialized engine is cached (``engine_cache``); device buffers are preallocated with torch and
 bound once by tensor name, and each call runs ``execute_async_v3`` on a dedicated stream and
 reads the outputs by name. The K-sample uncertainty graph is a second engine, one batched call.
@@ -25,7 +26,11 @@ from frame_restore_ros.backends.engine_cache import EngineCache, EngineKey, atom
 from frame_restore_ros.backends.fingerprint import model_fingerprint
 from frame_restore_ros.backends.onnx_cache import cached_onnx, default_cache_dir, graph_feeds
 from frame_restore_ros.backends.onnx_export import exporter_version
-from frame_restore_ros.backends.tensorrt_version import STRONGLY_TYPED, build_path
+from frame_restore_ros.backends.tensorrt_version import (
+    STRONGLY_TYPED,
+    build_path,
+    opts_into_strong_typing,
+)
 from frame_restore_ros.model.build import RestorationModel
 
 log = logging.getLogger(__name__)
@@ -77,7 +82,10 @@ class TensorRTBuilder:
         check_precision(precision)
         trt = self.trt
         builder = trt.Builder(self.logger)
-        network = builder.create_network(0)  # explicit batch; 11.x: always strongly typed
+        flags = 0  # explicit batch (10.x and 11.x); 11.x: always strongly typed
+        if opts_into_strong_typing(trt.__version__):
+            flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+        network = builder.create_network(flags)
         parser = trt.OnnxParser(network, self.logger)
         if self.path == STRONGLY_TYPED and precision != "fp32":
             import onnx
@@ -101,7 +109,7 @@ class TensorRTBuilder:
         return bytes(serialized)
 
     def _weakly_typed_reduced_precision(self, network: Any, config: Any, precision: str) -> None:
-        """Enable fp16 / bf16 kernels (10.x) with LayerNorm and softmax constrained to fp32."""
+        """Enable fp16 / bf16 kernels (10.0-10.11) with LayerNorm and softmax held in fp32."""
         trt = self.trt
         config.set_flag(trt.BuilderFlag.FP16 if precision == "fp16" else trt.BuilderFlag.BF16)
         config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
