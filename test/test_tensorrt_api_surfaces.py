@@ -194,3 +194,23 @@ def test_weak_typing_ends_at_10_12_where_its_apis_are_deprecated(version, path, 
 
     assert build_path(version) == path
     assert opts_into_strong_typing(version) is opt_in
+
+
+def test_bf16_on_a_gpu_before_ampere_is_refused_saying_what_to_use(monkeypatch, model, tmp_path):
+    """A strongly typed bf16 network does not build before compute capability 8.0: refused up
+    front with the GPU's capability and fp16 named; fp16 on the same GPU builds."""
+    use(monkeypatch, "10.16.0")
+    monkeypatch.setattr(
+        tensorrt_backend,
+        "_cuda_device",
+        lambda: (tensorrt_backend.torch.device("cpu"), "Tesla T4 sm75"),
+    )
+    with pytest.raises(
+        ValueError, match=r"bf16 needs .* 8\.0 .*Tesla T4 sm75 is 7\.5: use .*fp16"
+    ):
+        tensorrt_backend.TensorRTBackend(model, "bf16", cache_dir=tmp_path)
+    assert (
+        tensorrt_backend.TensorRTBackend(model, "fp16", cache_dir=tmp_path).name == "tensorrt-fp16"
+    )
+    assert tensorrt_backend.precision_problem("bf16", "NVIDIA B200 sm100") is None
+    assert tensorrt_backend.precision_problem("bf16", "NVIDIA A100 sm80") is None

@@ -1,11 +1,12 @@
 """The fp32 ONNX deploy graph rewritten to compute in fp16 or bf16, LayerNorm and softmax in fp32.
 
-For TensorRT 11, whose networks are always strongly typed: the precision of every layer is the
-type of its tensors in the graph. Graph inputs and outputs stay fp32 (a Cast after each input and
-before each output), float initializers become fp16 / bf16, and each LayerNormalization and
-Softmax gets its inputs cast to fp32 and its output cast back, as the TensorRT 10 build does
-with per-layer precision. The exported graphs hold no float-valued attributes (constants are
-initializers); a node that would need one converted is refused rather than left wrong.
+For strongly typed TensorRT networks (11.x always; 10.12+, where weak typing is deprecated): the
+precision of every layer is the type of its tensors in the graph. Graph inputs and outputs stay
+fp32 (a Cast after each input and before each output), float initializers become fp16 / bf16, and
+each LayerNormalization and Softmax gets its inputs cast to fp32 and its output cast back, as the
+weakly typed build (10.0-10.11) does with per-layer precision. The exported graphs hold no
+float-valued attributes (constants are initializers); a node that would need one converted is
+refused rather than left wrong.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 WORKSPACE_BYTES = 1 << 30
 TENSORRT_PRECISIONS = ("fp16", "bf16", "fp32")
 BUILD_POLICY = "2"  # bump when the build recipe changes: cached engines are then rebuilt
+BF16_MIN_CAPABILITY = 8  # the CUDA compute capability (major) from which bf16 tensors exist
 KEPT_FP32_LAYERS = ("NORMALIZATION", "SOFTMAX")  # trt.LayerType names held in fp32
 TORCH_DTYPES = {  # trt.DataType name -> torch dtype of the bound buffer
     "FLOAT": torch.float32,
@@ -154,6 +156,25 @@ def _cuda_device() -> tuple[torch.device, str]:
     return torch.device("cuda", index), f"{properties.name} sm{properties.major}{properties.minor}"
 
 
+def precision_problem(precision: str, gpu: str) -> str | None:
+    """Say why ``precision`` cannot run on ``gpu`` (``_cuda_device``'s "NAME smXY"), or None.
+
+    bf16 tensors need compute capability 8.0 (Ampere) or newer: a strongly typed bf16 network
+    (TensorRT 10.12+, 11.x) fails to build on older GPUs, and a weakly typed one finds no bf16
+    kernel there, so it is refused up front with what to use instead.
+    """
+    found = re.search(r"sm(\d+)(\d)$", gpu)
+    if precision != "bf16" or found is None:
+        return None
+    major, minor = int(found.group(1)), int(found.group(2))
+    if major >= BF16_MIN_CAPABILITY:
+        return None
+    return (
+        f"bf16 needs a GPU of compute capability {BF16_MIN_CAPABILITY}.0 (Ampere) or newer; "
+        f"{gpu} is {major}.{minor}: use precision fp16"
+    )
+
+
 class _Engine:
     """One engine with its execution context, stream and device buffers bound by tensor name."""
 
@@ -218,6 +239,8 @@ class TensorRTBackend:
         check_precision(precision)
         builder = TensorRTBuilder()  # refuses an unsupported TensorRT, saying why
         device, gpu = _cuda_device()
+        if problem := precision_problem(precision, gpu):
+            raise ValueError(problem)
         cache_root = cache_dir or default_cache_dir()
         cache = EngineCache(cache_root / "engines")
         cfg = model.cfg

@@ -50,5 +50,8 @@ def build_path(version: str) -> str:
 
 
 def opts_into_strong_typing(version: str) -> bool:
-    """Whether a strongly typed network must be asked for at creation (10.12+; 11.x: always)."""
+    """Whether a strongly typed network must be asked for at creation: 10.12+ only.
+
+    11.x networks are always strongly typed; the creation flag is deprecated there (not passed).
+    """
     return build_path(version) == STRONGLY_TYPED and str(version).startswith("10.")
