@@ -21,10 +21,9 @@ Protocol (docs/detection.md, "Evaluating detection"):
     of ``patch`` pixels around it since the moment the tile shows (the true frame of the frame
     the stream showed before the freeze began, or of an earlier freeze's moment where the tile
     overlaps that freeze: a slow scene moves a visible amount over a long freeze). A tile over
-    still
-    surroundings (a stopped vehicle, a static camera, a black night) is ignored by its class
-    and scored apart, recall only (``still_surroundings``): there a frozen tile and the scene
-    agree;
+    still surroundings (a stopped vehicle, a static camera, a black night) is ignored by its
+    class and scored apart, recall only (``still_surroundings``): there a frozen tile and the
+    scene agree;
   * a freeze and a repeated frame keep what the stream showed before them (the damaged frame
     when a failure preceded them: a decoder holds its last output, a driver re-sends it);
   * a repeated frame has no new failed pixel: every flagged pixel on it outside the failure it
@@ -525,10 +524,9 @@ def frozen_over_still_surroundings(
 
     ``clean`` and ``source`` (H, W, 3) are the true frame and the true frame of the moment the
     frozen tiles show (``_InjectedStream._freeze_source``; None: no history, every tile counts
-    as moving). A
-    tile (a connected frozen region) moved when the mean |luma change| between them over the
-    ``band`` pixels around it exceeds :data:`SURROUNDINGS_MOVE`: a scene that changes a level a
-    frame has moved a visible amount by a long freeze's tenth frame.
+    as moving). A tile (a connected frozen region) moved when the mean |luma change| between
+    them over the ``band`` pixels around it exceeds :data:`SURROUNDINGS_MOVE`: a scene that
+    changes a level a frame has moved a visible amount by a long freeze's tenth frame.
     """
     frozen = (corruption.labels == FailureKind.FROZEN).view(np.uint8)
     still = np.zeros(frozen.shape, bool)
