@@ -414,7 +414,8 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
         "fp16",
         "Precision of tensorrt and torch-cuda, and of openvino-cpu (fp16: the CPU's native "
         "reduced format: bf16 on AVX512-BF16/AMX, else fp16 on Arm, else fp32); the other CPU "
-        "backends run fp32.",
+        "backends run fp32. bf16 on tensorrt needs a GPU of compute capability 8.0 or newer "
+        "(refused before building, naming fp16).",
         choices=PRECISIONS,
         reloads_model=True,
     ),
