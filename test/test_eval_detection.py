@@ -16,10 +16,12 @@ from frame_restore_ros.evaluation.detection_scores import (
     CLASSES,
     FROZEN_SCORED_FROM,
     MAGNITUDE_EDGES,
+    RIM_VISIBLE,
     DetectionReport,
     Score,
     counts_by_magnitude,
     evaluate_clip,
+    failed_pixels,
     frozen_over_still_surroundings,
     magnitude_labels,
     still_truth_patches,
@@ -350,16 +352,36 @@ def test_pixel_truth_follows_the_patch_rules(bikes_frames):
     assert not patches.any()  # the column covers 1/16 of its patches: pixel level only
 
 
-def test_soft_edges_are_neither_positive_nor_negative(bikes_frames):
-    frame = bikes_frames[0]
+def test_a_soft_edge_counts_where_it_plainly_covers_the_scene_and_is_ignored_where_faint():
+    frame = np.full((64, 128, 3), 120, np.uint8)
     weight = np.zeros(frame.shape[:2], np.float32)
     weight[0:32, 0:32] = 1.0
-    weight[0:32, 32:64] = 0.2
+    weight[0:32, 32:64] = 0.2  # 24 levels darker: a rim that plainly covers the scene
+    weight[0:32, 64:96] = 0.05  # 6 levels: visible, but faint
     result = corruption.blend(frame, np.zeros(frame.shape, np.float32), weight, FailureKind.DEAD)
     truth, valid = truth_patches(result, frame, 16)
-    assert truth[:2, :2].all() and valid[:2, :2].all()
-    assert not valid[:2, 2:4].any()  # touched below the level: ignored
-    assert valid[2:, :].all() and not truth[2:, :].any()
+    assert truth[:2, :4].all() and valid[:2, :4].all()
+    assert not valid[:2, 4:6].any()  # the faint rim: neither positive nor negative
+    assert valid[2:, :].all() and valid[:, 6:].all() and not truth[2:, :].any()
+    assert not truth[:, 4:].any()
+    pixels, pixels_valid = truth_pixels(result, frame)
+    assert pixels[2:30, 2:62].all() and not pixels_valid[2:30, 66:94].any()
+    assert RIM_VISIBLE == 10.0
+    # The damage is judged per pixel: over black scene the same rim changes nothing.
+    frame[:, 32:64] = 0
+    result = corruption.blend(frame, np.zeros(frame.shape, np.float32), weight, FailureKind.DEAD)
+    truth, valid = truth_patches(result, frame, 16)
+    assert not truth[:, 2:4].any() and not valid[:2, 2:4].any()
+
+
+def test_a_repeated_frame_changes_pixels_but_fails_none(bikes_frames):
+    previous, frame = bikes_frames[0], bikes_frames[8]
+    result = corruption.repeated_frame(frame, previous)
+    difference = np.abs(result.damaged.astype(int) - frame.astype(int)).max(axis=2)
+    assert (difference >= 10).mean() > 0.05  # plainly changed, yet no failure's pixel
+    assert not failed_pixels(result, difference.astype(np.uint8)).any()
+    truth, _ = truth_patches(result, frame, 16)
+    assert not truth.any()
 
 
 def test_a_perfect_and_a_blind_detector_score_as_expected(bikes_frames):

@@ -17,7 +17,8 @@ from test_detection_lookalikes import moving_scene
 
 from frame_restore_ros.detection.detector import Detection, DetectorConfig, FailureDetector
 from frame_restore_ros.detection.failures import FailureKind
-from frame_restore_ros.synthetic.corruption import Corruption, blend, mud, veil
+from frame_restore_ros.evaluation.detection_scores import failed_pixels, patch_coverage
+from frame_restore_ros.synthetic.corruption import Corruption, blend, blocks, mud, veil
 
 SHAPE = (180, 320)
 HISTORY = 34  # frames of clean history before the failure: over a second's memory (30)
@@ -28,6 +29,17 @@ def _warmed_up(frames: list[np.ndarray], config: DetectorConfig | None = None) -
     for index, frame in enumerate(frames[:HISTORY]):
         assert not detector.detect(frame).mask.any(), f"clean frame {index} flagged"
     return detector
+
+
+def _hugs_what_it_touched(found: Detection, landed: Corruption) -> None:
+    """What is flagged beyond the pixels a blob touched lies along its border: the soft rim is
+    judged on 3x3 means against the previous frame of a moving scene, so pixels beside the
+    border join (at most 0.85 % of the untouched pixels; up to 0.46 of a patch beside a veil
+    on bikes.mp4), and no 16x16 patch the blob left untouched is flagged half (a false patch)."""
+    assert found.mask[~landed.touched].mean() <= 0.0085, "the rim stays on what the blob touched"
+    untouched = patch_coverage(landed.touched, 16) == 0
+    if untouched.any():
+        assert patch_coverage(found.mask, 16)[untouched].max() < 0.5
 
 
 def _landed_after_history(
@@ -53,7 +65,7 @@ def test_veil_on_the_lens_is_flagged_held_while_it_stays_and_released_when_it_go
     assert labelled.mean() > 0.05, "precondition: a veil over a good part of the frame"
     found = detector.detect(landed.damaged)
     assert (found.labels[labelled] == FailureKind.BLOCKAGE).mean() >= 0.8
-    assert found.mask[~landed.touched].mean() <= 0.002, "nothing flagged outside the veil"
+    _hugs_what_it_touched(found, landed)
     # The same veil over the next frame (the scene pans behind it): held.
     stays = veil(frames[HISTORY + 1], np.random.default_rng(1))
     assert (detector.detect(stays.damaged).labels[labelled] == FailureKind.BLOCKAGE).mean() >= 0.8
@@ -67,7 +79,7 @@ def test_mud_splash_is_flagged_as_blockage():
     labelled = splash.labels == FailureKind.BLOCKAGE
     found = detector.detect(splash.damaged)
     assert (found.labels[labelled] == FailureKind.BLOCKAGE).mean() >= 0.8
-    assert found.mask[~splash.touched].mean() <= 0.002
+    _hugs_what_it_touched(found, splash)
 
 
 @pytest.mark.parametrize(
@@ -278,7 +290,7 @@ def test_mud_over_light_and_dark_scene_is_flagged():
     labelled = splash.labels == FailureKind.BLOCKAGE
     found = _warmed_up(frames).detect(splash.damaged)
     assert (found.labels[labelled] == FailureKind.BLOCKAGE).mean() >= 0.8
-    assert found.mask[~splash.touched].mean() <= 0.002
+    _hugs_what_it_touched(found, splash)
 
 
 def _blob_that_mostly_leaves(config: DetectorConfig | None = None) -> tuple[float, list[int]]:
@@ -311,22 +323,56 @@ def test_a_blockage_that_mostly_left_is_released_whole():
     assert min(held) > 0, held
 
 
-@pytest.mark.parametrize(("make", "seed"), [(veil, 1), (veil, 4), (mud, 0), (mud, 1), (mud, 2)])
-def test_the_soft_edge_of_a_veil_or_mud_is_flagged_with_its_core(make, seed):
+@pytest.mark.parametrize(
+    ("make", "seed", "plain_share"),
+    [(veil, 1, 0.65), (veil, 4, 0.65), (mud, 0, 0.65), (mud, 1, 0.65), (mud, 2, 0.45)],
+)
+def test_the_soft_edge_of_a_veil_or_mud_is_flagged_with_its_core(make, seed, plain_share):
     """Out of focus, a veil or mud covers the scene part of the way over a wide rim; the cell rules
-    find the core. The rim is the pixels that moved toward the blob's level, lighter or darker,
-    by 40 % of the way (`soft_edges.darkened_rim`): of the pixels the blob covers at least half,
-    0.70-0.95 were flagged before (veil seed 4: 0.696), 0.99 now; the blob staying over the next
-    frame keeps most of it."""
+    find the core. The rim is the pixels that moved toward the blob's level, lighter or darker
+    (`soft_edges.darkened_rim`): of the pixels the blob covers at least half, 0.70-0.95 were
+    flagged before the rim (veil seed 4: 0.696), 0.99 with it. Of the rim beyond, where the
+    blob still changes the scene plainly (`detection_scores.failed_pixels`: 10+ levels), 0.33-0.57
+    were flagged with the rim at 40 % of the way within 5 % of the height, 0.72-0.82 at 10 %
+    of the way within 14 % (a fitted share; mud seed 2, whose rim at 40 % holds under a pixel
+    per border pixel of its core, keeps that rim: 0.48). What is flagged beyond the blob hugs
+    its border.
+    The blob staying over the next frame keeps most of it (0.84-1.00)."""
     frames = moving_scene(HISTORY + 2, shape=SHAPE)
     detector = _warmed_up(frames)
     landed = make(frames[HISTORY], np.random.default_rng(seed))
     labelled = landed.labels == FailureKind.BLOCKAGE
     found = detector.detect(landed.damaged)
     assert (found.labels[labelled] == FailureKind.BLOCKAGE).mean() >= 0.98
-    assert found.mask[~landed.touched].mean() <= 0.0025, "the rim stays on what the blob touched"
+    difference = cv2.absdiff(landed.damaged, frames[HISTORY]).max(axis=2)
+    plain_rim = failed_pixels(landed, difference) & ~labelled
+    assert plain_rim.sum() > 500
+    assert found.mask[plain_rim].mean() >= plain_share, found.mask[plain_rim].mean()
+    _hugs_what_it_touched(found, landed)
     stays = make(frames[HISTORY + 1], np.random.default_rng(seed))
-    assert (detector.detect(stays.damaged).labels[labelled] == FailureKind.BLOCKAGE).mean() >= 0.85
+    assert (detector.detect(stays.damaged).labels[labelled] == FailureKind.BLOCKAGE).mean() >= 0.8
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_hard_edged_dead_block_keeps_the_narrow_rim(seed):
+    """A dead block has no soft edge: its narrow rim holds next to no pixels per border pixel,
+    so the far rim of an out-of-focus blob (`soft_rim_min_width`) is not taken around it, and
+    what is flagged beside it is what the narrow rim flags (14-35 pixels of a panning scene;
+    taken always, the far rim adds scene beside the block: 32-89)."""
+    counts = []
+    for config in (
+        DetectorConfig(),
+        DetectorConfig(soft_rim_min_width=0.0),  # the narrow rim only
+        DetectorConfig(soft_rim_min_width=1e-6),  # the far rim wherever there is a rim
+    ):
+        frames = moving_scene(HISTORY + 1, shape=SHAPE)
+        detector = _warmed_up(frames, config)
+        block = blocks(frames[HISTORY], np.random.default_rng(seed), FailureKind.DEAD)
+        found = detector.detect(block.damaged)
+        assert found.mask[block.mask].all()
+        counts.append(int((found.mask & ~block.mask).sum()))
+    default, narrow, far = counts
+    assert default == narrow and far > default, counts
 
 
 def test_the_soft_edges_of_a_veil_and_of_mud_are_flagged_on_real_frames():
@@ -400,7 +446,7 @@ def test_mud_of_a_look_nothing_near_showed_is_flagged(new_looks):
         assert (found.labels[found.mask] == FailureKind.BLOCKAGE).all()
     else:
         assert covered == 0.0, "precondition: no level or colour of its own"
-    assert not found.mask[~splash.touched].any()
+    _hugs_what_it_touched(found, splash)
 
 
 @pytest.mark.parametrize("seed", [8, 19])
@@ -494,7 +540,7 @@ def test_a_veil_over_scene_of_its_own_brightness_is_flagged_on_real_frames(seed)
     frames = read_frames(sample_video_path(), max_frames=141)[100:]
     landed, found = _landed_after_history(frames, veil, seed, rate=25.0)
     assert found.mask[landed.labels == FailureKind.BLOCKAGE].mean() >= 0.8
-    assert found.mask[~landed.touched].mean() <= 0.002
+    _hugs_what_it_touched(found, landed)
 
 
 @pytest.mark.parametrize("start", [40, 120])

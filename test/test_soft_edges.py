@@ -91,6 +91,32 @@ def test_rim_of_a_scattered_burst_equals_the_definition(seed):
     assert np.array_equal(found, _plain_rim(now, previous, core, 4.0, reach))
 
 
+def test_the_fitted_share_keeps_a_soft_edge_and_drops_scene_changing_beside_it():
+    """A blob covering textured scene part of the way moves each pixel by that share of its
+    distance to the blob's level; scene changing beside the blob (lamps, the next view) moves
+    pixels by amounts that do not follow that distance. Over a 9-pixel window the first fits
+    its share, the second does not. Top half: a soft edge over still texture; bottom half: a
+    hard edge, and beside it the texture replaced by another."""
+    rng = np.random.default_rng(3)
+    previous = rng.integers(40, 220, (100, 200)).astype(np.uint8)
+    x = np.arange(200, dtype=np.float32)
+    weight = np.clip(1.0 - (x - 60.0) / 40.0, 0.0, 1.0)[None, :].repeat(100, axis=0)
+    weight[50:] = weight[50:] >= 0.999  # 1 up to x=60, then 0
+    now = np.rint(weight * 4.0 + (1.0 - weight) * previous).astype(np.uint8)
+    now[50:, 61:] = rng.integers(40, 220, (50, 139))
+    core = weight >= 0.95
+    plain = darkened_rim(now, previous, core, level=4.0, reach_px=90, darkening=0.9)
+    fitted = darkened_rim(now, previous, core, level=4.0, reach_px=90, darkening=0.9, fit_window=9)
+    soft = np.zeros_like(core)
+    soft[2:48, 62:93] = True  # weight 0.2-0.95, away from the blur's reach of the other half
+    assert plain[soft].mean() >= 0.95 and fitted[soft].mean() >= 0.95, fitted[soft].mean()
+    beside = np.zeros_like(core)
+    beside[52:, 61:] = True
+    assert plain[beside].mean() > 0.01, "the plain rule joins changed scene beside the blob"
+    assert fitted[beside].mean() < 0.25 * plain[beside].mean()
+    assert not (fitted & ~plain).any(), "the fit only ever takes pixels away"
+
+
 @pytest.mark.parametrize("reach", [1, 7, 14, 36, 42, 49, 55])
 def test_within_reach_equals_the_full_distance_transform(reach):
     """The square bounds and the transform on the pixels in between give exactly OpenCV's 5x5

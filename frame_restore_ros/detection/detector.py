@@ -102,6 +102,7 @@ WHOLE_FRAME_KEPT_STEP = 2.0
 # whatever its 3 x 3 neighbours did (DetectorConfig.dead_ring_change judges their sum): beyond
 # a pixel's sensor noise between frames (3 took 3 % of a noisy night road's ring in the test).
 DEAD_RING_PIXEL_CHANGE = 6.0
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))  # a core's border: what erodes
 _CELL_KINDS = (
     FailureKind.DEAD,
     FailureKind.SATURATED,
@@ -194,6 +195,7 @@ class FailureDetector:
         self._rim: np.ndarray | None = None  # the soft rim of a dark blockage (soft_edges.py)
         self._dead_pixels: np.ndarray | None = None  # (H, W) uint8 0/255: labelled dead
         self._blockage_rim: np.ndarray | None = None  # this frame's blockage rim (output only)
+        self._far_rim: np.ndarray | None = None  # a dead soft edge beyond its rim (output only)
         self._half_previous: tuple | None = None  # (previous luma, it halved): _moved_here
         # Cells of a failure that outlasted max_hold_frames and was absorbed as scene, at the
         # end of each of the last absorbed_recovery_frames frames, newest last.
@@ -257,13 +259,13 @@ class FailureDetector:
         failed_cells = None
         if ratio > 0.0:
             looked = labels
-            if self._blockage_rim is not None:  # output only: its looks enter the history
-                looked = labels.copy()
-                label_where(
-                    looked,
-                    self._blockage_rim & (labels == FailureKind.BLOCKAGE),
-                    FailureKind.CLEAN,
-                )
+            for rim, kind in (
+                (self._blockage_rim, FailureKind.BLOCKAGE),
+                (self._far_rim, FailureKind.DEAD),
+            ):
+                if rim is not None:  # output only: its looks enter the history
+                    looked = labels.copy() if looked is labels else looked
+                    label_where(looked, rim & (labels == kind), FailureKind.CLEAN)
             failed_cells = self._cells_with_failed_pixels(looked)
         whole = ratio >= cfg.whole_frame_ratio
         if whole:
@@ -1897,22 +1899,79 @@ class FailureDetector:
         """Label the soft rim of a detected dark blockage dead (``soft_edges.darkened_rim``)."""
         cfg, previous = self.config, self._previous
         hits = cells == FailureKind.DEAD
+        self._far_rim = None
         if previous is None or not hits.any() or cfg.dead_rim_reach <= 0:
             self._rim = None
             return
         core = labels == FailureKind.DEAD
-        rim = darkened_rim(
+        rim, far = self._soft_rim(
             stats.gray_full,
             previous.gray_full,
             core,
-            level=float(stats.gray[hits].mean()),
-            reach_px=max(1, round(cfg.dead_rim_reach * labels.shape[0])),
-            darkening=cfg.dead_rim_darkening,
+            float(stats.gray[hits].mean()),
+            cfg.dead_soft_rim_reach,
             kept=self._rim,
             allowed=labels == FailureKind.CLEAN,
         )
         label_where(labels, rim, FailureKind.DEAD)
-        self._rim = rim
+        self._rim = rim  # held while its core is
+        if far is not None:
+            far &= ~rim
+            label_where(labels, far, FailureKind.DEAD)
+            self._far_rim = far  # output only, as the blockage rim: neither held nor learnt
+
+    def _soft_rim(
+        self,
+        gray: np.ndarray,
+        before: np.ndarray,
+        core: np.ndarray,
+        level: float,
+        soft_reach: float,
+        kept: np.ndarray | None = None,
+        allowed: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """(H, W) bool: the rim of ``core`` toward ``level``, and where its edge is soft, farther.
+
+        ``gray``, ``before``: (H, W) uint8 luma now and a frame ago (inverted for a lighter
+        blob); ``core``: (H, W) bool. The rim covered ``1 - dead_rim_darkening`` of the way
+        within ``dead_rim_reach``; where it holds ``soft_rim_min_width`` pixels per border pixel
+        of the core (an out-of-focus blob: a block or a lost band has next to none), the rim
+        covered ``1 - soft_rim_darkening`` of the way within ``soft_reach`` of the frame height,
+        fitted over ``rim_fit_window`` (``soft_edges.darkened_rim``), outside the cells that
+        held a failure a frame ago. Returns (rim, far rim or None).
+        """
+        cfg = self.config
+        rim = darkened_rim(
+            gray,
+            before,
+            core,
+            level=level,
+            reach_px=max(1, round(cfg.dead_rim_reach * core.shape[0])),
+            darkening=cfg.dead_rim_darkening,
+            kept=kept,
+            allowed=allowed,
+        )
+        if cfg.soft_rim_min_width <= 0 or soft_reach <= 0 or not rim.any():
+            return rim, None
+        core8 = core.view(np.uint8)
+        border = cv2.countNonZero(core8) - cv2.countNonZero(cv2.erode(core8, _CROSS))
+        if cv2.countNonZero(rim.view(np.uint8)) < cfg.soft_rim_min_width * border:
+            return rim, None
+        if self._failed_before is not None:
+            # a pixel's move from a failure a frame ago is that failure's end, no soft edge
+            shown = ~cells_to_pixels(self._failed_before, core.shape, cfg.cell)
+            allowed = shown if allowed is None else allowed & shown
+        return rim, darkened_rim(
+            gray,
+            before,
+            core,
+            level=level,
+            reach_px=max(1, round(soft_reach * core.shape[0])),
+            darkening=cfg.soft_rim_darkening,
+            kept=kept,
+            allowed=allowed,
+            fit_window=cfg.rim_fit_window,
+        )
 
     def _mark_blockage_rims(self, cells: np.ndarray, stats: CellStats, labels: np.ndarray) -> None:
         """Label the soft rims of detected blockage, toward a darker or a lighter blob's level.
@@ -1920,10 +1979,11 @@ class FailureDetector:
         Mud and a grey veil are out of focus too: around the flagged cells the scene is covered
         part of the way. Each flagged blockage region darkened or lightened against the previous
         frame; its rim is the pixels that moved toward its level by ``1 - dead_rim_darkening``
-        of the way in this frame (``soft_edges.darkened_rim``, on inverted luma for a lighter
-        blob). The rim is output only: its cells' looks still enter the history (kept as a
-        failure's, they made a false blockage at night grow and hold a dead region for a second)
-        and it is not held into the next frame. Sets ``self._blockage_rim`` (H, W) bool or None.
+        of the way in this frame, farther where the edge is soft (``_soft_rim``, on inverted
+        luma for a lighter blob). The rim is output only: its cells' looks still enter the
+        history (kept as a failure's, they made a false blockage at night grow and hold a dead
+        region for a second) and it is not held into the next frame. Sets
+        ``self._blockage_rim`` (H, W) bool or None.
         """
         cfg, previous = self.config, self._previous
         hits = cells == FailureKind.BLOCKAGE
@@ -1937,7 +1997,6 @@ class FailureDetector:
         lighter = now_sums > before_sums
         lighter[0] = False
         core_pixels = labels == FailureKind.BLOCKAGE
-        reach = max(1, round(cfg.dead_rim_reach * labels.shape[0]))
         found = np.zeros(labels.shape, dtype=bool)
         for side in (False, True):
             side_cells = hits & (lighter[regions] == side)
@@ -1948,15 +2007,16 @@ class FailureDetector:
             level = float(stats.gray[side_cells].mean())
             if side:  # toward a lighter level: the same rule on inverted luma
                 gray, before, level = 255 - gray, 255 - before, 255.0 - level
-            rim = darkened_rim(
+            rim, far = self._soft_rim(
                 gray,
                 before,
                 core,
-                level=level,
-                reach_px=reach,
-                darkening=cfg.dead_rim_darkening,
+                level,
+                cfg.blockage_soft_rim_reach,
                 allowed=labels == FailureKind.CLEAN,
             )
+            if far is not None:
+                rim |= far
             label_where(labels, rim, FailureKind.BLOCKAGE)
             found |= rim
         self._blockage_rim = found if found.any() else None

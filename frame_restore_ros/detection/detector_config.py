@@ -101,9 +101,25 @@ class DetectorConfig:
     # A held dead region whose edge against lit content kept its place on fewer than this share
     # of its lit border pixels moved: scene (a dark object), released. 0: off.
     dead_steady_share: float = 0.5
+    # The soft rim of a dark blockage (soft_edges.py): within this share of the frame height of
+    # the flagged dead cells, a pixel joins when it moved toward their level by at least
+    # 1 - dead_rim_darkening of the way against the previous frame (and by 8 levels or more).
     dead_rim_reach: float = 0.05
     dead_uncovered_share: float = 0.25
     dead_rim_darkening: float = 0.6
+    # Where that rim shows a soft edge (at least soft_rim_min_width of its pixels per border
+    # pixel of the core; a hard-edged block or a lost band has next to none), the blob covers
+    # the scene part of the way much farther out: the rim is taken again at 1 -
+    # soft_rim_darkening of the way, within dead_soft_rim_reach (blockage_soft_rim_reach
+    # around flagged blockage, a veil's ramp being wider), where over a window of
+    # rim_fit_window pixels the moves also fit that share of the pixels' distance to the level
+    # (least squares: scene changing beside the blob does not). "A soft edge that plainly
+    # covers the scene" in docs/detection.md. 0 width: off.
+    soft_rim_min_width: float = 1.0
+    soft_rim_darkening: float = 0.9
+    dead_soft_rim_reach: float = 0.10
+    blockage_soft_rim_reach: float = 0.14
+    rim_fit_window: int = 9
     # A pixel of the cell ring around a dead region joins it (as dark as the region) only where
     # the failure covered it: its 3 x 3 mean luma moved by at least this many levels since the
     # previous frame, or it was labelled dead a frame ago. Dark scene beside a block at night,
@@ -388,6 +404,8 @@ class DetectorConfig:
             ("translucent_min_texture", 0),
             ("translucent_search", 0),
             ("translucent_min_colour", 0),
+            ("rim_fit_window", 0),
+            ("soft_rim_min_width", 0),
         ):
             if getattr(self, name) < least:
                 raise ValueError(f"{name} must be >= {least}, got {getattr(self, name)}")
@@ -398,6 +416,11 @@ class DetectorConfig:
             "translucent_texture_ratio",
             "blockage_new_look_min_share",
             "whole_frame_kept_share",
+            "dead_rim_reach",
+            "dead_rim_darkening",
+            "soft_rim_darkening",
+            "dead_soft_rim_reach",
+            "blockage_soft_rim_reach",
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")

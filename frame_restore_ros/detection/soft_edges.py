@@ -31,6 +31,7 @@ def darkened_rim(
     kept: np.ndarray | None = None,
     keep_tolerance: float = 6.0,
     allowed: np.ndarray | None = None,
+    fit_window: int = 0,
 ) -> np.ndarray:
     """Return (H, W) bool: the rim of the dark ``core``, core pixels excluded.
 
@@ -47,6 +48,12 @@ def darkened_rim(
             brighter than ``previous + keep_tolerance`` (the blockage stayed).
         allowed: (H, W) bool, the pixels the rim may take (None: all); the rim does not grow
             through pixels that already carry another failure.
+        fit_window: side (pixels) of the window over which the share of the way is also fitted
+            (0: off). A blob covering the scene part of the way moves each pixel by that share
+            of its distance to the blob's level; scene moving beside the blob moves pixels by
+            amounts that do not follow that distance. Per pixel, the least-squares share of
+            the window, sum((previous - gray) * (previous - level)) / sum((previous -
+            level)^2), must reach ``1 - darkening`` too.
     """
     if not core.any() or reach_px <= 0:
         return np.zeros(core.shape, dtype=bool)
@@ -65,6 +72,8 @@ def darkened_rim(
     towards = cv2.addWeighted(now, 1.0, before, -darkening, 0.0, dtype=cv2.CV_32F)
     darker = cv2.compare(towards, (1.0 - darkening) * level, cv2.CMP_LE)
     darker &= cv2.compare(cv2.subtract(before, now), min_drop, cv2.CMP_GE)
+    if fit_window > 1 and darker.any():
+        darker &= _fitted_share_reaches(now, before, inside, level, 1.0 - darkening, fit_window)
     if kept is not None and kept.shape == core.shape:
         stayed = cv2.compare(now, cv2.add(before, keep_tolerance), cv2.CMP_LE)
         darker |= kept[box].view(np.uint8) * stayed
@@ -93,6 +102,32 @@ def darkened_rim(
     joined = candidates[touching[labels[candidates[:, 1], candidates[:, 0]]]]
     rim[box][joined[:, 1], joined[:, 0]] = True
     return rim
+
+
+def _fitted_share_reaches(
+    now: np.ndarray,
+    before: np.ndarray,
+    inside: np.ndarray,
+    level: float,
+    share: float,
+    window: int,
+) -> np.ndarray:
+    """(h, w) uint8 0/255: where the window's least-squares share of the way is >= ``share``.
+
+    ``now``, ``before``: (h, w) uint8 luma (3x3 means); ``inside``: (h, w) uint8 0/255, the
+    core, left out of the fit (it moved all the way: it would carry any pixel beside it). The
+    share fitted is the ``w`` of ``before - now = w * (before - level)`` over the ``window`` x
+    ``window`` pixels around.
+    """
+    outside = cv2.bitwise_not(inside).astype(np.float32) / np.float32(255.0)
+    moved = cv2.subtract(before, now, dtype=cv2.CV_32F) * outside  # before - now
+    distance = (before.astype(np.float32) - np.float32(level)) * outside  # before - level
+    size = (window, window)
+    along = cv2.boxFilter(cv2.multiply(moved, distance), -1, size, normalize=False)
+    spread = cv2.boxFilter(cv2.multiply(distance, distance), -1, size, normalize=False)
+    # along / spread >= share, without dividing (spread >= 0; an empty spread fits nothing)
+    reaches = cv2.compare(along, cv2.multiply(spread, share), cv2.CMP_GE)
+    return reaches & cv2.compare(spread, 0.0, cv2.CMP_GT)
 
 
 def within_reach(inside: np.ndarray, asked: np.ndarray, reach_px: int) -> np.ndarray:

@@ -8,9 +8,12 @@ Protocol (docs/detection.md, "Evaluating detection"):
     failure (a freeze) runs its frames before the next injection;
   * frames are scored on a grid of ``patch`` x ``patch`` pixels (:data:`PATCH`; a smaller frame is
     skipped, a clip left without a frame left out, each with a warning): a patch is positive
-    when at least half of it failed (soft-edged failures: blend weight >= 0.5), negative when
-    none of its pixels was touched, and ignored otherwise; a patch is predicted failed when at
-    least half of its pixels are flagged;
+    when at least half of it failed, negative when none of its pixels was touched, and ignored
+    otherwise; a patch is predicted failed when at least half of its pixels are flagged;
+  * a soft-edged failure (mud, a veil, drops) failed where its blend weight is >= 0.5, and on
+    its soft edge beyond where the damage is plain (|damaged - true| >= :data:`RIM_VISIBLE`
+    levels, 5x5 mean): a rim that visibly covers the scene is failure to repair, a faint one is
+    ignored (:func:`failed_pixels`);
   * a failed patch counts only where the damage is visible: its mean |damaged - true| (the largest
     of the three colour channels per pixel) is above 3 levels; an invisible one (a dead block
     over a black night sky, a freeze of a patch that did not change) is ignored, neither
@@ -63,6 +66,8 @@ PATCH = 16  # side (pixels) of the square patches frames are scored on
 FROZEN_SCORED_FROM = 2  # the target counts frozen tiles from their second frozen frame
 VISIBLE = 3.0  # mean |damaged - true| level of a patch for its failure to be visible
 SURROUNDINGS_MOVE = 3.0  # mean |true - its freeze's source| luma around a frozen tile: moving
+# |damaged - true| (5x5 mean of the largest channel) at which a soft edge's pixel counts as failed
+RIM_VISIBLE = 10.0
 # Lower edges (levels) of the damage-magnitude bins recall is also reported in: a patch's mean
 # |damaged - true| (the largest channel per pixel); the first edge is VISIBLE.
 MAGNITUDE_EDGES = (VISIBLE, 6.0, 10.0, 20.0)
@@ -546,6 +551,25 @@ def frozen_over_still_surroundings(
     return still
 
 
+def failed_pixels(corruption: Corruption, difference: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the failed pixels, with the soft edge's where its damage is plain.
+
+    A blended failure (mud, a veil, drops) is labelled where its weight is at least
+    ``BLEND_LEVEL``; beyond, its soft edge still covers the scene part of the way. Those pixels
+    count as failed too where the damage is plain: ``difference`` (H, W) uint8, |damaged - true|
+    (the largest channel), averaged over 5x5, is at least :data:`RIM_VISIBLE`. A repeated frame's
+    changed pixels are no failure's (it has none).
+    """
+    mask = corruption.mask
+    if corruption.touched is None or corruption.event is not None:
+        return mask
+    rim = corruption.changed & ~mask
+    if not rim.any():
+        return mask
+    plain = cv2.blur(difference.astype(np.float32), (5, 5)) >= RIM_VISIBLE
+    return mask | (rim & plain)
+
+
 def truth_patches(
     corruption: Corruption,
     clean: np.ndarray,
@@ -558,13 +582,13 @@ def truth_patches(
     tiles show (frozen tiles over surroundings still since then are ignored; None: every tile
     counts). See the module docstring.
     """
-    coverage = patch_coverage(corruption.mask, patch)
+    difference = cv2.absdiff(corruption.damaged, clean).max(axis=2)
+    coverage = patch_coverage(failed_pixels(corruption, difference), patch)
     truth = coverage >= 0.5
     valid = truth | (patch_coverage(corruption.changed, patch) == 0)
     frozen = (corruption.labels == FailureKind.FROZEN).any()
     if frozen and corruption.streak < FROZEN_SCORED_FROM:
         return np.zeros_like(truth), valid & ~truth
-    difference = cv2.absdiff(corruption.damaged, clean).max(axis=2)
     visible = _patch_means(difference, patch) > VISIBLE
     valid &= ~truth | visible
     truth &= visible
@@ -587,12 +611,13 @@ def truth_pixels(
     damage is visible (mean |damaged - true| over its 5x5 neighbourhood above
     :data:`VISIBLE`, so a 1-pixel dead line still counts).
     """
-    truth = corruption.mask.copy()
+    difference = cv2.absdiff(corruption.damaged, clean).max(axis=2)
+    truth = failed_pixels(corruption, difference)
     valid = truth | ~corruption.changed
     frozen = (corruption.labels == FailureKind.FROZEN).any()
     if frozen and corruption.streak < FROZEN_SCORED_FROM:
         return np.zeros_like(truth), valid & ~truth
-    difference = cv2.absdiff(corruption.damaged, clean).max(axis=2).astype(np.float32)
+    difference = difference.astype(np.float32)
     visible = cv2.blur(difference, (5, 5)) > VISIBLE
     valid &= ~truth | visible
     truth &= visible
