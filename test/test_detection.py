@@ -359,6 +359,71 @@ def test_a_scene_cut_to_other_footage_is_not_a_failure(clip):
     assert [d.scene_cut for d in after][:3] == [True, False, False]  # reported, once
 
 
+def _cut_to_other_footage(clip) -> list[np.ndarray]:
+    """30 frames of bigbuckbunny.mp4 at the size of bikes.mp4's frames: a scene cut after them."""
+    height, width = clip[0].shape[:2]
+    other = read_frames(sample_video_path("bigbuckbunny.mp4"), max_frames=30)
+    return [cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA) for frame in other]
+
+
+def _cut_with_a_failure(clip, failure, config: DetectorConfig | None = None) -> list[float]:
+    """Stream 40 frames of bikes.mp4, then :func:`_cut_to_other_footage` whose first frame (the
+    cut) carries ``failure`` (frame -> Corruption); return the flagged share of each frame after
+    the cut frame, which is clean."""
+    other = _cut_to_other_footage(clip)
+    detector = FailureDetector(config)
+    for frame in clip[:40]:
+        detector.detect(frame)
+    cut = detector.detect(failure(other[0]).damaged)
+    assert cut.scene_cut  # a failure in the cut frame is no onset: nothing before it to judge by
+    return [detector.detect(frame).failed_ratio for frame in other[1:]]
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        lambda frame: corruption.veil(frame, np.random.default_rng(0)),
+        lambda frame: corruption.dark_blockage(frame, np.random.default_rng(1)),
+        lambda frame: corruption.blocks(frame, np.random.default_rng(0), FailureKind.CAST),
+    ],
+    ids=["veil", "dark blockage", "grey blocks"],
+)
+def test_a_failure_in_a_scene_cut_frame_ends_without_an_onset(clip, failure):
+    """A cut's first frame is the new scene's only look: a failure there is learnt as its look,
+    and its end showed the scene as new (held for up to a second as dead or blockage after a
+    film cut of Megamind.avi). The frame after a cut starts no onset."""
+    after = _cut_with_a_failure(clip, failure)
+    assert max(after) == 0.0, after
+    # Judged at once against the cut frame's look, the failure's end is flagged.
+    early = _cut_with_a_failure(clip, failure, DetectorConfig(onset_warmup_frames=0))
+    assert sum(ratio > 0.0 for ratio in early) >= 20, early
+
+
+def test_onsets_resume_the_second_frame_after_a_cut(clip):
+    """The pause after a cut is one frame: a dead block from the second frame after it is found,
+    one from the first frame after it passes as scene (as one from a stream's first frames)."""
+    other = _cut_to_other_footage(clip)
+    height, width = clip[0].shape[:2]
+    box = (slice(height // 3, height // 2), slice(width // 3, width // 2))
+    for start, found in ((2, True), (1, False)):
+        detector = FailureDetector()
+        for frame in clip[:40]:
+            detector.detect(frame)
+        shares = []
+        for index, frame in enumerate(other[:6]):
+            if index >= start:
+                frame = frame.copy()
+                frame[box] = 0
+            detection = detector.detect(frame)
+            assert detection.scene_cut == (index == 0)
+            shares.append(float(detection.mask[box].mean()))
+        assert max(shares[:start]) == 0.0, (start, shares)
+        if found:
+            assert min(shares[start:]) > 0.9, (start, shares)
+        else:
+            assert max(shares) == 0.0, (start, shares)
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_cells_holding_a_pixel_of_a_mask_on_a_partial_grid(seed):
     from frame_restore_ros.detection.cell_stats import cells_holding

@@ -411,10 +411,11 @@ def test_blotchy_mud_and_a_veil_that_pull_their_rim_toward_them_are_flagged_on_r
     assert found.mask[~landed.touched].mean() <= 0.002
 
 
-def _grey_and_brown_stripes(frames: int, step: int = 3) -> list[np.ndarray]:
+def _grey_and_brown_stripes(frames: int, step: int = 2) -> list[np.ndarray]:
     """Frames of vertical stripes panning ``step`` px a frame: 24 px of grey at luma 80, then
     8 px of dark brown at luma 38 (BGR 19, 34, 53), with grain (sigma 6): every cell lies within
-    2 cells of both."""
+    2 cells of both. At 3 px a frame and more most cells jump by a stripe at once every few
+    frames, which reads as a scene cut (and the frame after a cut judges no onset)."""
     height, width = SHAPE
     world_width = width + step * frames
     dark = (np.arange(world_width) // 8) % 4 == 3

@@ -171,6 +171,7 @@ class FailureDetector:
         self._gain = 1.0  # median luma ratio to the previous frame (this frame's, once computed)
         self._cut = False  # this frame is a scene cut (no onsets, lines included)
         self._frames_seen = 0  # frames since the reset: the onsets' history (warm-up)
+        self._after_cut = False  # the previous frame was a scene cut
         self._flagged_before = np.zeros((0, 0), dtype=bool)
         # Cells that held a failure (a flag or a failed pixel) in the previous frame, and in the
         # one before it.
@@ -1022,10 +1023,16 @@ class FailureDetector:
         self._gain = 1.0 if previous is None else global_gain(stats.gray, previous.gray)
         cut = self._scene_cut(stats, np.logical_or.reduce(list(signatures.values())))
         self._cut = cut
+        # The first frame has nothing before it (no onsets either), but no scene to cut from.
+        after_cut, self._after_cut = self._after_cut, cut and previous is not None
         # Right after a start or reset a cell's "before" is one or two looks: a shadow that
         # swept in between them is as new as a failure. Onsets wait for a short history; what
-        # looks failed by then is judged as scene (frozen tiles and blockage wait longer).
-        warming = self._frames_seen <= cfg.onset_warmup_frames
+        # looks failed by then is judged as scene (frozen tiles and blockage wait longer). After
+        # a cut the cut frame is the new scene's only look: a failure in it was learnt as that
+        # look, and a change from it may be that failure ending as well as one beginning, so
+        # the frame after a cut starts no onset either.
+        after_cut = after_cut and cfg.onset_warmup_frames > 0
+        warming = self._frames_seen <= cfg.onset_warmup_frames or after_cut
         for kind, signature in signatures.items():
             before = self._signatures.get(kind)
             if before is None or cut or warming:
@@ -1097,7 +1104,9 @@ class FailureDetector:
         # Where a failure outlasted its hold and was absorbed as scene, the scene coming back
         # is that failure's end: its jump in level or colour is no blockage onset.
         recovering = self._recovering(stats.gray.shape)
-        flags[FailureKind.BLOCKAGE] = self._blockage_cells(stats, others | recovering, cut)
+        flags[FailureKind.BLOCKAGE] = self._blockage_cells(
+            stats, others | recovering, cut or after_cut
+        )
         beside = [sig for kind, sig in looks.items() if kind is not FailureKind.DEAD]
         failures = nearby_any(np.logical_or.reduce([*flags.values(), *beside]), 1)
         dark = stats.gray <= cfg.dead_max_gray  # as dark as a dead cell, whatever its edges
@@ -1147,7 +1156,7 @@ class FailureDetector:
                 absorbed |= tracker.absorbed
         self._absorbed_recently.append(absorbed)
 
-    def _blockage_cells(self, stats: CellStats, others: np.ndarray, cut: bool) -> np.ndarray:
+    def _blockage_cells(self, stats: CellStats, others: np.ndarray, paused: bool) -> np.ndarray:
         """(rows, cols) bool: something landed on the lens (mud, a grey film, a water drop).
 
         Onset (`level_jumps.py`): a compact region (>= ``blockage_min_cells``, a core after a
@@ -1160,7 +1169,8 @@ class FailureDetector:
         another class's look are left to that class. After a start or reset the level rules wait
         for the whole memory, the others for ``blockage_warmup_frames`` of it. Held while the
         cell stays that far from its pre-onset look (level or colour) and keeps its level (a
-        blob stays put).
+        blob stays put). ``paused``: no onset in this frame (a scene cut or the frame after one);
+        what is flagged is still held.
         """
         cfg, tracker = self.config, self._flags[FailureKind.BLOCKAGE]
         levels, margin = self._levels, cfg.blockage_level_margin
@@ -1173,7 +1183,7 @@ class FailureDetector:
         # New against a memory of blockage_warmup_frames or more (not in a stream's first
         # frames), a level only against the whole memory; the short memory of the other
         # classes rules out most frames cheaply (the long one can only rule out more).
-        if not cut and self._blockage_memory_ready(levels):
+        if not paused and self._blockage_memory_ready(levels):
             recent = self._recent
             candidates = np.zeros_like(onset)
             if levels.full:

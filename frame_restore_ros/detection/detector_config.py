@@ -21,7 +21,8 @@ class DetectorConfig:
     A failure is an onset: a cell is flagged when a class's signature appears where nothing like
     it was within ``onset_reach`` cells in the previous frame, and it stays flagged while the
     signature persists, for at most ``max_hold_frames`` frames. Onsets wait until
-    ``onset_warmup_frames`` frames have been seen since the start or the last reset.
+    ``onset_warmup_frames`` frames have been seen since the start or the last reset, and (unless
+    it is 0) for one frame after a scene cut.
     """
 
     cell: int = 8

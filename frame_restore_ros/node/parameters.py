@@ -563,7 +563,10 @@ NODE_PARAMETERS: tuple[ParameterSpec, ...] = (
         "detector.onset_warmup_frames",
         "Frames after a start or reset (resolution change, bag loop) before a dead, saturated, "
         "noise or cast failure can begin: a shadow that swept in between the first two frames "
-        "is as new as a failure. What looks failed by then is scene while it lasts.",
+        "is as new as a failure. What looks failed by then is scene while it lasts. Unless 0, "
+        "the frame after a scene cut starts no dead, saturated, noise, cast or blockage "
+        "failure either (the cut frame is the new scene's only look; a change from it may be "
+        "a failure in it ending).",
         (DetectorConfig, "onset_warmup_frames"),
         minimum=0,
         maximum=300,
