@@ -507,6 +507,35 @@ def test_dead_patches_of_a_burst_beside_white_ones_are_found_on_real_frames():
     assert failed > 0 and found / failed >= 0.95, found / failed
 
 
+def _after_a_missed_veil(config: DetectorConfig | None = None) -> list[int]:
+    """Flagged pixels in the 14 frames after a grey veil held over bikes.mp4's frames 78-122.
+
+    The veil (the evaluation's ``veil`` class, seed 0) lands two frames after a film cut and
+    the detector misses it: its look is learnt as the scene's for 45 frames.
+    """
+    from frame_restore_ros.evaluation.injection_schedule import CLASSES
+
+    frames = read_frames(sample_video_path("bikes.mp4"), max_frames=137)
+    detector = FailureDetector(config)
+    flagged = []
+    for index, frame in enumerate(frames):
+        if 78 <= index < 123:
+            frame = CLASSES["veil"].apply(frame, np.random.default_rng(0)).damaged
+        found = detector.detect(frame, index / 30)
+        if index >= 123:
+            flagged.append(int(np.count_nonzero(found.mask)))
+    return flagged
+
+
+def test_a_long_failure_the_detector_missed_ends_without_an_onset():
+    """When the veil lifts, its cells jump back to about the level they showed before it
+    began: a return (``look_return.py``), not a blockage's onset. With the rule off
+    (``return_steady_frames`` 0) the street coming back is flagged for all 14 frames."""
+    assert _after_a_missed_veil() == [0] * 14
+    flagged = _after_a_missed_veil(DetectorConfig(return_steady_frames=0))
+    assert all(count > 0 for count in flagged), flagged
+
+
 def test_a_dead_block_that_outlasted_its_hold_ends_without_a_blockage():
     """A dead block held past ``max_hold_frames`` is absorbed as scene; when the scene behind it
     comes back, that jump is the failure's end, not a blockage onset (before: bikes.mp4 with a

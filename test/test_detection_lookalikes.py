@@ -2364,3 +2364,52 @@ def test_a_change_that_came_and_went_is_no_motion_for_the_frozen_rule(excursion)
 
     assert frozen_pixels(DetectorConfig()) == [0] * 18
     assert frozen_pixels(DetectorConfig(activity_return_step=0))[15:] == [64 * 160] * 3
+
+
+def _bonnet_after_a_long_grey_fill(config: DetectorConfig | None = None) -> list[int]:
+    """Lost-row pixels flagged per frame after a grey fill over the bottom half ends.
+
+    A flat bonnet over the bottom 20 rows (scene from the first frame, so never flagged by
+    itself); a decoder fills the bottom 60 rows grey for 40 frames, and meanwhile the light
+    on the bonnet changes (3 -> 15): when the camera recovers the bonnet is back at another
+    level than before the onset.
+    """
+    detector = FailureDetector(config)
+    flagged = []
+    for index, frame in enumerate(moving_scene(50, shape=(120, 160))):
+        frame = frame.copy()
+        frame[100:] = 3 if index < 5 else 15
+        if 5 <= index < 45:
+            frame[60:] = 128
+        labels = detector.detect(frame, index / 30).labels
+        if index >= 45:
+            flagged.append(int((labels == FailureKind.LOST_ROWS).sum()))
+    return flagged
+
+
+def test_lost_rows_end_as_a_whole_and_the_bonnet_left_is_scene():
+    """When most of a flagged run shows scene again, the failure ended: the bonnet rows that
+    still look lost are released, though their level moved while the fill lasted. With each
+    row held while it looks lost (lost_rows_end_share 1), the bonnet stays flagged."""
+    assert _bonnet_after_a_long_grey_fill() == [0] * 5
+    held = _bonnet_after_a_long_grey_fill(DetectorConfig(lost_rows_end_share=1.0))
+    assert all(count == 20 * 160 for count in held), held
+
+
+def test_lost_rows_that_shrink_to_fewer_rows_of_the_same_fill_stay_flagged():
+    """A loss of the bottom 60 rows shrinks to the bottom 20, the same dark grey fill: most of the
+    run shows scene again, but the rows left did not change: the loss goes on (a review's
+    case: released as a whole, they were learnt as scene for all 15 frames)."""
+    detector = FailureDetector()
+    flagged = []
+    for index, frame in enumerate(moving_scene(40, shape=(120, 160))):
+        frame = frame.copy()
+        if 5 <= index < 25:
+            frame[60:] = 90
+        elif 25 <= index < 40:
+            frame[100:] = 90
+        if index >= 25:
+            flagged.append(int((detector.detect(frame).labels == FailureKind.LOST_ROWS).sum()))
+        else:
+            detector.detect(frame)
+    assert flagged == [20 * 160] * 15, flagged

@@ -28,6 +28,7 @@ from frame_restore_ros.evaluation.detection_scores import (
     truth_patches,
     truth_pixels,
 )
+from frame_restore_ros.evaluation.injection_schedule import LASTING, held_bucket
 from frame_restore_ros.synthetic import corruption
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -436,6 +437,187 @@ def test_a_repeat_after_a_failure_shows_that_failure_again_and_it_is_no_false_al
     assert report.clips["noise"].repeated.as_dict()["mean_pct"] == 0.0
 
 
+class _StickyFlagger:
+    """Flags the dark pixels of every frame it sees and keeps them flagged the frame after.
+
+    A test double of a detector that does not release a failure when it ends; before any
+    dark pixel shows it flags the whole frame (``flag_until_dark``), which no figure of the
+    frames after a failure may count.
+    """
+
+    flag_until_dark = False
+
+    def __init__(self) -> None:
+        self.last: np.ndarray | None = None
+        self.seen_dark = False
+
+    def detect(self, frame, stamp=None):
+        dark = frame.max(axis=2) <= 10
+        self.seen_dark |= bool(dark.any())
+        mask = dark if self.last is None else dark | self.last
+        if self.flag_until_dark and not self.seen_dark:
+            mask = np.ones_like(dark)
+        self.last = dark
+        return type("D", (), {"mask": mask, "labels": mask.astype(np.uint8)})()
+
+
+def _recording(seen: list[np.ndarray]) -> type[_StickyFlagger]:
+    """A :class:`_StickyFlagger` that appends every frame it sees to ``seen``."""
+
+    class Recording(_StickyFlagger):
+        def detect(self, frame, stamp=None):
+            seen.append(frame)
+            return super().detect(frame, stamp)
+
+    return Recording
+
+
+def _bright_frames(count: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(5)
+    return [rng.integers(40, 220, (64, 96, 3), dtype=np.uint8) for _ in range(count)]
+
+
+def test_a_failure_left_flagged_after_it_ends_is_a_false_alarm_on_the_clean_frame():
+    """Every third frame gets a dead block; the frame after each is clean, and a detector
+    that keeps the block flagged there rewrites that many of the scene's pixels."""
+    frames = _bright_frames(12)
+    seen: list[np.ndarray] = []
+    Recording = _recording(seen)  # noqa: N806 (a class)
+
+    report = DetectionReport()
+    evaluate_clip("c", frames, Recording, None, report, kinds=("dead",), every=3)
+    injected = seen[1::2]  # the clean stream's detector and the injected one take turns
+    damaged = [i for i, f in enumerate(injected) if not np.array_equal(f, frames[i])]
+    assert damaged == [2, 5, 8, 11]
+    after = report.clips["c"].after_failures
+    assert len(after.flagged) == 6  # frames 3, 4, 6, 7, 9 and 10: clean, after frame 2
+    blocks = [(injected[i].max(axis=2) <= 10).mean() for i in damaged[:-1]]
+    # The frame after each failure keeps its block flagged; the next one is left alone.
+    assert after.flagged == pytest.approx([b for block in blocks for b in (block, 0.0)])
+    figures = after.as_dict()
+    assert figures["altered_frames"] == 0.5 and figures["mean_pct"] > 0
+    assert report.clips["c"].false_alarms.as_dict()["mean_pct"] == 0.0  # untouched: nothing
+    assert report.as_dict()["clean_frames_after_failures"]["worst_clip"] == "c"
+
+
+def test_clean_frames_before_the_first_failure_are_not_after_one():
+    """A detector that flags everything until it first sees a dark block: the frames before
+    the stream's first failure are no frames after one, so nothing of that counts."""
+
+    class Eager(_StickyFlagger):
+        flag_until_dark = True
+
+    report = DetectionReport()
+    evaluate_clip("c", _bright_frames(9), Eager, None, report, kinds=("dead",), every=3)
+    after = report.clips["c"].after_failures
+    assert len(after.flagged) == 4  # frames 3, 4, 6 and 7
+    assert after.flagged[1] == after.flagged[3] == 0.0  # released a frame after each block
+
+
+def test_the_frames_after_failures_pool_over_schedules_and_show_in_every_output(tmp_path):
+    """Per clip, every schedule's clean frames after a failure pooled: one of four frames a
+    quarter flagged is 6.25 %, a quarter of frames altered; in JSON, terminal and HTML."""
+    from frame_restore_ros.evaluation.detection_report import write_report
+    from frame_restore_ros.evaluation.detection_schedules import SchedulesReport
+    from frame_restore_ros.evaluation.detection_scores import ClipReport, format_report
+
+    one, other = DetectionReport(), DetectionReport()
+    one.clips["c"], other.clips["c"] = ClipReport(shape=(32, 32)), ClipReport(shape=(32, 32))
+    quarter = np.zeros((32, 32), bool)
+    quarter[:16, :16] = True
+    one.clips["c"].after_failures.add(quarter, 16)
+    for _ in range(3):
+        other.clips["c"].after_failures.add(np.zeros((32, 32), bool), 16)
+    schedules = SchedulesReport({0: one, 1: other})
+    figures = schedules.after_failures()["c"].as_dict()
+    assert figures["frames"] == 4 and figures["mean_pct"] == 6.25
+    assert figures["altered_frames"] == 0.25
+    over = schedules.as_dict()["over_seeds"]["clean_frames_after_failures"]
+    assert over["clips"]["c"] == figures and over["ours_worst_mean_pct"] == 6.25
+    assert schedules.as_dict()["per_seed"]["1"]["clean_frames_after_failures"] == {
+        "ours_worst_mean_pct": 0.0, "ours_worst_altered_frames": 0.0, "worst_clip": "c"
+    }  # fmt: skip
+    assert "c: ours 6.250 %, p99" in format_report(schedules)
+    assert "altered 25.0 % of 4 frames" in format_report(schedules)
+    page = write_report(schedules, tmp_path, "cmd", "data").read_text()
+    assert "False alarms on the clean frames after a failure" in page
+    assert "every schedule's frames pooled" in page and "<td class=bad>6.250</td>" in page
+
+
+def test_a_held_failure_stays_on_the_same_pixels_then_rests_every_clean_frames():
+    """--hold 4 --every 2: 2 clean frames, frames 2-5 one failure, 6-7 clean, 8-11 the next
+    class, ... each held frame the same pixels failed and scored in the class's first-second
+    row; every failure, the first too, follows 2 clean frames."""
+    frames = [np.roll(f, 3 * i, axis=1) for i, f in enumerate(_bright_frames(20))]
+    seen: list[np.ndarray] = []
+    Recording = _recording(seen)  # noqa: N806 (a class)
+
+    report = DetectionReport()
+    kinds = ("dead", "saturated")
+    evaluate_clip("c", frames, Recording, None, report, kinds=kinds, every=2, hold=4)
+    injected = seen[1::2]
+    changed = [np.any(injected[i] != frames[i], axis=2) for i in range(len(frames))]
+    damaged = [i for i, c in enumerate(changed) if c.any()]
+    assert damaged == [2, 3, 4, 5, 8, 9, 10, 11, 14, 15, 16, 17]
+    for run in ([2, 3, 4, 5], [8, 9, 10, 11], [14, 15, 16, 17]):
+        assert all(np.array_equal(changed[i], changed[run[0]]) for i in run), run
+    assert not np.array_equal(changed[2], changed[8])
+    assert set(report.clips["c"].ours) == {"dead 1-4", "saturated 1-4"}
+    assert len(report.clips["c"].after_failures.flagged) == 6  # frames 6, 7, 12, 13, 18, 19
+
+
+def test_held_rows_are_seconds_of_the_failure_and_a_detector_that_lets_go_misses_the_second():
+    """A stand-in that keeps a dark block flagged for 30 frames, then takes it for scene (as
+    the detector's max_hold_frames does): recall 1 in 'dead 1-30', 0 in 'dead 31-40'."""
+    assert [held_bucket("dead", n, 90) for n in (1, 30, 31, 60, 61)] == [
+        "dead 1-30", "dead 1-30", "dead 31-60", "dead 31-60", "dead 61-90"
+    ]  # fmt: skip
+    assert held_bucket("dead", 31, 40) == "dead 31-40"  # the last row ends with the hold
+    rng = np.random.default_rng(2)
+    frames = [rng.integers(60, 200, (128, 192, 3), dtype=np.uint8) for _ in range(45)]
+
+    class LetsGo:
+        def __init__(self) -> None:
+            self.streak = 0
+
+        def detect(self, frame, stamp=None):
+            dark = frame.max(axis=2) <= 10
+            self.streak = self.streak + 1 if dark.any() else 0
+            mask = dark if self.streak <= 30 else np.zeros_like(dark)
+            return type("D", (), {"mask": mask, "labels": mask.astype(np.uint8)})()
+
+    report = DetectionReport()
+    evaluate_clip("c", frames, LetsGo, None, report, kinds=("dead",), every=5, hold=40)
+    scores = report.clips["c"].ours
+    assert scores["dead 1-30"].frames == 30 and scores["dead 31-40"].frames == 10
+    assert scores["dead 1-30"].recall == 1.0 and scores["dead 31-40"].recall == 0.0
+    assert scores["dead 1-30"].positives > 0 and scores["dead 31-40"].positives > 0
+
+
+@pytest.mark.parametrize("classes", ["frozen", "dead,repeated_frame", "frozen_short"])
+def test_hold_refuses_failures_that_last_by_themselves(classes, tmp_path, caplog):
+    args = ["eval-detection", "--data", "sample:bikes.mp4", "--no-progress", "--hold", "5"]
+    assert main([*args, "--classes", classes, "-o", str(tmp_path / "r")]) == 2
+    assert "cannot be held" in caplog.text and classes.split(",")[-1] in caplog.text
+    assert not (tmp_path / "r").exists()
+
+
+def test_hold_scores_rows_per_second_in_json_terminal_and_html(clips_folder, tmp_path, capsys):
+    out, path = tmp_path / "r", tmp_path / "d.json"
+    args = ["eval-detection", "--data", str(clips_folder), "--no-progress", "--hold", "12"]
+    assert main([*args, "--every", "2", "-o", str(out), "--json", str(path)]) == 0
+    data = json.loads(path.read_text())
+    assert data["settings"]["hold"] == 12 and data["settings"]["every"] == 2
+    rows = set(data["classes"]["ours"])
+    assert rows and all(row.endswith(" 1-12") for row in rows)
+    assert {row.split()[0] for row in rows} <= set(CLASSES) - set(LASTING)
+    terminal = capsys.readouterr().out
+    assert "each held 12 frames at the same pixels, then 2 clean frames" in terminal
+    assert "Persistent failures: each failure held 12 frames" in (out / "index.html").read_text()
+    assert main([*args, "-o", str(tmp_path / "r2"), "--json", str(tmp_path / "e.json")]) == 0
+    assert json.loads((tmp_path / "e.json").read_text())["settings"]["every"] == 30
+
+
 def test_video_clips_are_stamped_at_their_frame_rate_after_the_stride(clips_folder):
     """The detectors see each frame's time, as a camera stamps it: the clip's rate / stride."""
     clips, total, rates = eval_detection.open_clips([str(clips_folder / "pan_a.avi")], 9, 3)
@@ -802,6 +984,7 @@ def test_seeds_report_the_mean_each_schedule_and_its_range(
     assert set(over) == {
         "classes", "ours_patch_pooled", "ours_pixel_level", "still_surroundings",
         "ours_recall_by_magnitude", "repeated_frames_flagged_mean_pct",
+        "clean_frames_after_failures",
     }  # fmt: skip
     for name, score in over["classes"]["ours"].items():
         per_seed = [

@@ -156,11 +156,11 @@ def test_injector_leaves_the_lead_in_clean_after_a_start_and_a_resolution_change
 
 
 def test_detection_schedule_injects_after_the_lead_in():
-    from frame_restore_ros.evaluation.detection_scores import _Schedule
+    from frame_restore_ros.evaluation.injection_schedule import InjectionSchedule
 
     frames = [np.full((64, 96, 3), 90 + i, np.uint8) for i in range(12)]
     for lead_in, first in ((0, 2), (3, 5)):
-        schedule = _Schedule(["dead"], 3, np.random.default_rng(0), lead_in)
+        schedule = InjectionSchedule(["dead"], 3, np.random.default_rng(0), lead_in)
         hits, previous = [], None
         for index, frame in enumerate(frames):
             if schedule.damage(index, frame, previous) is not None:

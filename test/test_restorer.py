@@ -13,7 +13,7 @@ import torch
 from frame_restore_ros.backends.torch_backend import TorchBackend
 from frame_restore_ros.detection.detector import DetectorConfig
 from frame_restore_ros.detection.failures import FailureKind
-from frame_restore_ros.evaluation.detection_scores import CASES
+from frame_restore_ros.evaluation.injection_schedule import CASES
 from frame_restore_ros.model import SiamMCVAE, preset
 from frame_restore_ros.pipeline.reference import ResetCause, TrackerConfig
 from frame_restore_ros.pipeline.repair import RepairOptions

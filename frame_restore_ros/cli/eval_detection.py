@@ -35,7 +35,7 @@ REPORT_IMAGES = ("false_alarm_*.png", "class_*.png")  # what it writes in OUTPUT
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``eval-detection`` parser."""
-    from frame_restore_ros.evaluation.detection_scores import CLASSES
+    from frame_restore_ros.evaluation.injection_schedule import CLASSES
 
     p = add_command(
         sub,
@@ -45,7 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "pixels per frame, mean and p99, and the share of frames that would be altered; the\n"
         "frames read as scene cuts, where no failure can begin) and once per schedule of\n"
         "failures (--seed, or each of --seeds),\n"
-        "a failure injected into every --every-th frame, the classes taking turns (patch-\n"
+        "a failure injected into every --every-th frame (or, with --hold N, each held N\n"
+        "frames, then --every clean ones), the classes taking turns (patch-\n"
         "level precision and recall on 16x16 patches, averaged over the clips, each with a\n"
         "95 % interval from resampling the clips and their scored frames; frozen tiles\n"
         "from their second frozen frame; beside the average, the patches pooled over the\n"
@@ -80,7 +81,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--stride", type=int, default=1, help="read every Nth frame of a clip (default: 1)"
     )
-    p.add_argument("--every", type=int, default=3, help="inject into every Nth frame (default: 3)")
+    p.add_argument(
+        "--every",
+        type=int_at_least(1),
+        help="inject into every Nth frame (default: 3); with --hold, the clean frames after each "
+        "held failure before the next begins (default: 30)",
+    )
+    p.add_argument(
+        "--hold",
+        type=int_at_least(1),
+        default=1,
+        metavar="FRAMES",
+        help="persistent failures: each failure stays FRAMES frames at the same pixels while "
+        "the scene moves, then --every clean frames follow; each class is scored per 30 "
+        "frames of the failure (a second at 30 fps), in rows 'dead 1-30', 'dead 31-60', ..., "
+        "and the clean frames after failures show what a failure's end leaves flagged. "
+        "Freezes and repeated frames last by themselves and cannot be held: the default "
+        "classes leave them out, and naming them in --classes is an error (default: 1, one "
+        "frame)",
+    )
     p.add_argument(
         "--classes",
         help="comma-separated classes to inject (default: all)",
@@ -297,11 +316,17 @@ def run(args: argparse.Namespace) -> int:
     from frame_restore_ros.evaluation.detection_report import write_report
     from frame_restore_ros.evaluation.detection_schedules import SchedulesReport
     from frame_restore_ros.evaluation.detection_scores import (
-        CLASSES,
         PATCH,
         clean_statistics,
         evaluate_schedules,
         format_report,
+    )
+    from frame_restore_ros.evaluation.injection_schedule import (
+        CLASSES,
+        HELD_BUCKET,
+        HELD_REST,
+        LASTING,
+        check_hold,
     )
 
     if args.data:
@@ -309,7 +334,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         sources, chosen = default_data()
     print(f"data ({chosen})")
-    kinds = tuple(CLASSES)
+    kinds = tuple(CLASSES) if args.hold == 1 else tuple(k for k in CLASSES if k not in LASTING)
     if args.classes is not None:
         kinds = tuple(k.strip() for k in args.classes.split(",") if k.strip())
         if not kinds:
@@ -317,6 +342,8 @@ def run(args: argparse.Namespace) -> int:
         unknown = [k for k in kinds if k not in CLASSES]
         if unknown:
             raise ValueError(f"unknown --classes {unknown}; choose from {', '.join(CLASSES)}")
+    check_hold(kinds, args.hold)
+    every = args.every if args.every is not None else (3 if args.hold == 1 else HELD_REST)
     if args.gallery < 0:
         raise ValueError(f"--gallery must be >= 0 (0: no gallery), got {args.gallery}")
     check_outputs(args.output, args.json, input_paths(*sources), args.overwrite)
@@ -330,17 +357,23 @@ def run(args: argparse.Namespace) -> int:
             f"{len(seeds)} schedules of failures, seeds {', '.join(map(str, seeds))}: each clip "
             f"streamed untouched once and injected {len(seeds)} times"
         )
+    if args.hold > 1:
+        print(
+            f"persistent failures: each held {args.hold} frames at the same pixels, then "
+            f"{every} clean frames; scored per {HELD_BUCKET} frames of the failure"
+        )
     reports = evaluate_schedules(
         clips,
         FailureDetector,
         AutowareBlockDetector().detect,
         seeds=seeds,
         kinds=kinds,
-        every=args.every,
+        every=every,
         gallery=args.gallery,
         progress=not args.no_progress,
         total=total or None,
         frame_rates=rates,
+        hold=args.hold,
     )
     # One seed: the report (and JSON) of --seed; several: their means and each one's.
     report = reports[seeds[0]] if len(seeds) == 1 else SchedulesReport(reports)
@@ -353,14 +386,15 @@ def run(args: argparse.Namespace) -> int:
     command = "frame-restore " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "eval-detection"
     if args.overwrite:
         remove_previous_report(args.output)  # checked: an earlier report, or new or empty
-    index = write_report(report, args.output, command, chosen)
+    index = write_report(report, args.output, command, chosen, hold=args.hold)
     print(f"report: {index}")
     payload = report.as_dict() | {
         "data": chosen,
         "settings": {
             "max_frames": args.max_frames,
             "stride": args.stride,
-            "every": args.every,
+            "every": every,
+            "hold": args.hold,
             **({"seed": seeds[0]} if len(seeds) == 1 else {"seeds": seeds}),
             "patch": PATCH,
             "classes": list(kinds),

@@ -35,6 +35,7 @@ from frame_restore_ros.detection.level_jumps import (
     novel_levels,
 )
 from frame_restore_ros.detection.line_failures import LineFailures
+from frame_restore_ros.detection.look_return import LookReturns
 from frame_restore_ros.detection.new_edges import new_edge_pixels, steady_edge_pixels
 from frame_restore_ros.detection.onset import (
     CellHistory,
@@ -202,6 +203,15 @@ class FailureDetector:
         # end of each of the last absorbed_recovery_frames frames, newest last.
         self._absorbed_recently: deque[np.ndarray] = deque(
             maxlen=max(1, self.config.absorbed_recovery_frames)
+        )
+        cfg = self.config
+        self._returns = LookReturns(
+            cfg.return_jump,
+            cfg.return_steady_frames,
+            cfg.return_level,
+            cfg.return_share,
+            cfg.absorbed_recovery_frames,
+            cfg.return_detail_share,
         )
         for tracker in self._flags.values():
             tracker.reset()
@@ -1033,6 +1043,14 @@ class FailureDetector:
         # the frame after a cut starts no onset either.
         after_cut = after_cut and cfg.onset_warmup_frames > 0
         warming = self._frames_seen <= cfg.onset_warmup_frames or after_cut
+        # A failure's end: cells back at the level they showed before a long steady look, and
+        # cells where a failure that outlasted its hold was absorbed as scene (its look learnt:
+        # the scene coming back is that failure's end, whatever class its look resembles).
+        returning = self._returns.update(stats.gray, stats.texture, self._failed_before)
+        if cut:
+            self._returns.reset()
+        recovering = self._recovering(stats.gray.shape)
+        ended = returning | recovering
         for kind, signature in signatures.items():
             before = self._signatures.get(kind)
             if before is None or cut or warming:
@@ -1063,6 +1081,7 @@ class FailureDetector:
                     entering = entering_from_edge(onset, motion)
                     if not (onset & ~entering).any():
                         onset &= ~entering
+                onset &= ~ended
             hold = None
             if kind is FailureKind.DEAD and previous is not None:
                 # Luma moved since the previous frame, in absolute terms or with the scene's
@@ -1074,6 +1093,7 @@ class FailureDetector:
                 if cfg.dead_join_step > 0.0 and onset.any():
                     # The dark scene a new block covers changed with it in this frame.
                     onset = grow(onset, signature & before & (moved > cfg.dead_join_step))
+                    onset &= ~ended
                 # A dead block is steady; a flagged cell whose level moved shows the scene again
                 # (the block left, over a night that looks alike).
                 hold = signature & (moved <= cfg.dead_hold_step)
@@ -1101,12 +1121,8 @@ class FailureDetector:
         # regions itself).
         looks = {kind: sig for kind, sig in signatures.items() if kind is not FailureKind.NOISE}
         others = np.logical_or.reduce([*flags.values(), *looks.values()])
-        # Where a failure outlasted its hold and was absorbed as scene, the scene coming back
-        # is that failure's end: its jump in level or colour is no blockage onset.
-        recovering = self._recovering(stats.gray.shape)
-        flags[FailureKind.BLOCKAGE] = self._blockage_cells(
-            stats, others | recovering, cut or after_cut
-        )
+        # A failure's end (above): its jump in level or colour is no blockage onset either.
+        flags[FailureKind.BLOCKAGE] = self._blockage_cells(stats, others | ended, cut or after_cut)
         beside = [sig for kind, sig in looks.items() if kind is not FailureKind.DEAD]
         failures = nearby_any(np.logical_or.reduce([*flags.values(), *beside]), 1)
         dark = stats.gray <= cfg.dead_max_gray  # as dark as a dead cell, whatever its edges

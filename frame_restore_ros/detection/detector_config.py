@@ -33,6 +33,17 @@ class DetectorConfig:
     # A failure held past max_hold_frames is absorbed as scene; for this many frames after it
     # was last absorbed, its cells start no blockage (the scene coming back is its end).
     absorbed_recovery_frames: int = 2
+    # A failure's end is a return (look_return.py): a cell whose level jumps by more than
+    # return_jump in a frame, away from a look it held without such a jump for at least
+    # return_steady_frames frames, back to within return_level of the level it showed just
+    # before that look began (or return_share of the jump that began it), starts no onset for
+    # absorbed_recovery_frames frames. 0 frames: off.
+    return_jump: float = 10.0
+    return_steady_frames: int = 8
+    return_level: float = 12.0
+    return_share: float = 0.35
+    # ... unless its texture fell under this share of the look's (a failure hides detail).
+    return_detail_share: float = 0.5
     cut_level: float = 25.0
     cut_ratio: float = 0.5
     # ... or the unfailed part of the frame is new too (scene_cut.py): of the cells lit
@@ -283,6 +294,11 @@ class DetectorConfig:
     # loses at least a macroblock row (16 px), the injected losses 5-60 % of the height.
     lost_rows_min_share: float = 0.01
     lost_rows_max_gradient: float = 0.25
+    # Lost rows end as a whole: a flagged run of which more than this share shows scene again
+    # in one frame (and no row newly lost) has ended, and its rows that still look lost are
+    # the scene's own (a bonnet, a codec's repeated bottom rows whose level moved while the
+    # failure lasted); 1 keeps each row held while it looks lost.
+    lost_rows_end_share: float = 0.5
     lost_rows_moved_share: float = 0.25
     # A smear copies a structured row down (>= this luma std along it) exactly: the copied
     # rows need only a visible change (lost_rows_smear_motion); a flat run (a border, a
@@ -322,6 +338,8 @@ class DetectorConfig:
             raise ValueError(f"cell must be >= 2 pixels, got {self.cell}")
         if self.frozen_frames < 2:
             raise ValueError(f"frozen_frames must be >= 2, got {self.frozen_frames}")
+        if self.return_steady_frames < 0 or self.return_jump < 0 or self.return_level < 0:
+            raise ValueError("return_steady_frames, return_jump and return_level must be >= 0")
         if self.onset_reach < 0 or self.max_hold_frames < 0 or self.absorbed_recovery_frames < 0:
             raise ValueError(
                 "onset_reach, max_hold_frames and absorbed_recovery_frames must be >= 0"
@@ -433,6 +451,9 @@ class DetectorConfig:
             "activity_alpha",
             "whole_frame_ratio",
             "lost_rows_moved_share",
+            "lost_rows_end_share",
+            "return_share",
+            "return_detail_share",
             "frozen_refresh_share",
             "frozen_refresh_around",
             # 0 would take every frame for a scene cut: no onset ever.

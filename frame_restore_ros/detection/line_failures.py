@@ -42,6 +42,7 @@ class LineFailures:
         """Forget every line's history."""
         self._lines_of: tuple | None = None  # (luma, its dark_lines): computed once a frame
         self._run_of: tuple | None = None  # (luma, its bottom run of lost-looking rows): likewise
+        self._row_means: np.ndarray | None = None  # (H,) the previous frame's row means
         for tracker in (self.lost_rows, self.dead_rows, self.dead_cols):
             tracker.reset()
 
@@ -74,6 +75,38 @@ class LineFailures:
         if self._run_of is None or self._run_of[0] is not gray:
             self._run_of = (gray, bottom_run(gray, self.config.lost_rows_max_gradient))
         return self._run_of[1]
+
+    def _flagged_lost(self, shape: tuple[int, ...]) -> np.ndarray:
+        """Return (H,) bool: the rows flagged lost in the previous frame (none after a resize)."""
+        flagged = self.lost_rows.flagged
+        if flagged is None or flagged.shape != shape:
+            return np.zeros(shape, dtype=bool)
+        return flagged.copy()
+
+    def _end_as_a_whole(
+        self, lost: np.ndarray, before: np.ndarray, row_mean: np.ndarray
+    ) -> np.ndarray:
+        """Return (H,) bool lost rows, none where the flagged run ended as a whole.
+
+        ``before``: (H,) bool, the rows flagged lost in the previous frame. A decoder loses
+        rows to the bottom in one piece: when more than ``lost_rows_end_share`` of them show
+        scene again in one frame and no row is newly lost, the failure has ended, and the rows
+        still looking lost whose level changed with it are the scene's own (a bonnet, a codec's
+        repeated bottom rows: a row's level before the onset cannot tell after a long failure,
+        the scene's light moved); rows still showing the same fill are a loss that shrank.
+        """
+        previous, means_before = int(np.count_nonzero(before)), self._row_means
+        self._row_means = row_mean.copy()
+        if previous == 0 or (lost & ~before).any():
+            return lost
+        if means_before is None or means_before.shape != row_mean.shape:
+            return lost
+        ended = previous - int(np.count_nonzero(lost & before))
+        if ended <= self.config.lost_rows_end_share * previous:
+            return lost
+        changed = np.abs(row_mean - means_before) > self.lost_rows.returned_level
+        self.lost_rows.release(lost & changed, row_mean)
+        return lost & ~changed
 
     def mark(
         self,
@@ -164,7 +197,9 @@ class LineFailures:
                 covered_rows, covered_cols = failed.any(axis=1), failed.any(axis=0)
             dead_rows = self.dead_rows.update(dead_rows, dead_row_onset, row_mean, covered_rows)
             dead_cols = self.dead_cols.update(dead_cols, col_moved, col_mean, covered_cols)
+            flagged_before = self._flagged_lost(looks_lost.shape)
             lost = self.lost_rows.update(looks_lost, row_moved, row_mean, covered_rows)
+            lost = self._end_as_a_whole(lost, flagged_before, row_mean)
         if dead_rows is None or dead_cols is None or lost is None:
             return
         dead_rows, dead_cols = np.flatnonzero(dead_rows), np.flatnonzero(dead_cols)

@@ -271,6 +271,20 @@ class RowHysteresis:
         self.flagged = flagged
         return flagged.copy()
 
+    def release(self, lines: np.ndarray, values: np.ndarray | None = None) -> None:
+        """Unflag (n,) bool ``lines`` and take their look now for the scene's (as a bonnet).
+
+        ``values``: (n,) each line's mean luma now, remembered as what they show as scene.
+        """
+        if self.flagged is None or self.flagged.shape != lines.shape:
+            return
+        self.flagged &= ~lines
+        self._since[lines] = 0
+        self.looked |= lines
+        if values is not None and self.clean_values is not None:
+            self.clean_values[lines] = values[lines]
+            self.look_values[lines] = values[lines]
+
 
 def drop_scene_extensions(onset: np.ndarray, scene: np.ndarray, share: float) -> np.ndarray:
     """(rows, cols) bool: ``onset`` without regions that merely extend look-alike scene.

@@ -22,6 +22,7 @@ from frame_restore_ros.evaluation.detection_scores import (
     with_interval,
     with_range,
 )
+from frame_restore_ros.evaluation.injection_schedule import HELD_BUCKET
 
 if TYPE_CHECKING:
     from frame_restore_ros.evaluation.detection_schedules import SchedulesReport
@@ -151,6 +152,36 @@ def _false_alarm_table(report: Report, max_pct: float, min_clean: float) -> str:
     return _table([*header, *extra], rows, bad)
 
 
+def _after_failures_table(report: Report, max_pct: float, min_clean: float) -> str:
+    """Render ours on the injected streams' clean frames after a failure, per clip."""
+    clips = {name: a.as_dict() for name, a in report.after_failures().items() if a.flagged}
+    if not clips:
+        return ""
+    rows, bad = [], []
+    for name, figures in clips.items():
+        rows.append(
+            [
+                name,
+                figures["frames"],
+                f"{figures['mean_pct']:.3f}",
+                f"{figures['p99_pct']:.3f}",
+                f"{100 * figures['altered_frames']:.1f}",
+            ]
+        )
+        too_many = figures["mean_pct"] > max_pct
+        too_altered = 1 - figures["altered_frames"] < min_clean
+        bad.append([False, False, too_many, False, too_altered])
+    pooled = " (every schedule's frames pooled)" if len(getattr(report, "seeds", [])) > 1 else ""
+    return (
+        "<h2>False alarms on the clean frames after a failure</h2>"
+        "<p>The injected streams' clean frames once they had shown a failure"
+        f"{pooled}: every flagged pixel there is false, and a failure's end must leave the "
+        "scene it uncovers untouched (the untouched clips above never saw a failure). Shaded "
+        "as above.</p>"
+        + _table(["clip", "frames", "ours mean %", "ours p99 %", "ours altered %"], rows, bad)
+    )
+
+
 def _still_surroundings(report: Report) -> str:
     """Render frozen tiles over still surroundings (outside their class's score) as a line."""
     still = report.still_surroundings()
@@ -225,6 +256,17 @@ def _class_heading(report: Report) -> str:
     )
 
 
+def _held_note(hold: int) -> str:
+    """Say how held failures were scored ("" for one-frame failures)."""
+    if hold <= 1:
+        return ""
+    return (
+        f"<p>Persistent failures: each failure held {hold} frames at the same pixels while the "
+        f"scene moved; a row 'dead 1-{HELD_BUCKET}' scores frames 1-{HELD_BUCKET} of every dead "
+        "failure, the next row the frames after. Freezes and repeated frames were left out.</p>"
+    )
+
+
 def _over_schedules(report: Report) -> str:
     """Return " (the mean over the N schedules)" for several schedules, else ""."""
     seeds = getattr(report, "seeds", [])
@@ -239,10 +281,12 @@ def write_report(
     target: float = 0.95,
     max_false_alarm_pct: float = 0.2,
     min_clean_frames: float = 0.95,
+    hold: int = 1,
 ) -> Path:
     """Write ``folder``/index.html and its PNGs; return the index's path.
 
-    ``command`` and ``data`` are shown at the top; cells missing the targets are shaded.
+    ``command`` and ``data`` are shown at the top; cells missing the targets are shaded;
+    ``hold``: the frames each failure was held (rows per 30 frames of the failure when > 1).
     """
     images = folder / "images"
     images.mkdir(parents=True, exist_ok=True)
@@ -251,6 +295,7 @@ def write_report(
         f"<style>{STYLE}</style><h1>Failure detection</h1>",
         f"<p><code>{html.escape(command)}</code><br>data: {html.escape(data)}</p>",
         _class_heading(report),
+        _held_note(hold),
         f"<p>Shaded: below {target:.2f}. Frozen classes count from the second frozen frame, "
         "where the tile's surroundings move (the band around it changed by more than "
         f"{SURROUNDINGS_MOVE:g} levels since the moment the frozen tile shows).</p>",
@@ -265,6 +310,7 @@ def write_report(
         f"{round(report.repeated_mean_pct(), 4):.3f} % of their pixels{_over_schedules(report)} "
         "beyond the failure they show again (a driver re-sends the frame it sent, failure "
         "included; nothing else in it is new).</p>",
+        _after_failures_table(report, max_false_alarm_pct, min_clean_frames),
         f"<p>Colours: {_legend()}</p>",
         "<h2>Worst false alarms per clip</h2>",
     ]

@@ -12,7 +12,8 @@ streams ran once and are shared) and reports over them:
     schedule's scored frames of each clip, :func:`.schedule_average_intervals`);
   * figures pooled over the clips (pixel level, recall by damage magnitude) pooled over the
     schedules too; those averaged over the clips (over still surroundings, repeated frames) as
-    the mean over the schedules;
+    the mean over the schedules; per clip, the injected streams' clean frames after their
+    first failure pooled over the schedules;
   * the untouched clips' false alarms as one schedule does (they do not depend on it).
 """
 
@@ -27,8 +28,10 @@ from frame_restore_ros.evaluation.detection_scores import (
     AVERAGED,
     ClipReport,
     DetectionReport,
+    FalseAlarms,
     Score,
     Shot,
+    after_failures_figures,
     check_seeds,
     class_scores,
     magnitude_recalls,
@@ -176,6 +179,14 @@ class SchedulesReport:
         ]
         return float(np.mean(repeated)) if repeated else 0.0
 
+    def after_failures(self) -> dict[str, FalseAlarms]:
+        """Per clip, ours on the clean frames after a failure, every schedule's frames pooled."""
+        pooled_alarms: dict[str, FalseAlarms] = {}
+        for report in self.reports.values():
+            for name, alarms in report.after_failures().items():
+                pooled_alarms.setdefault(name, FalseAlarms()).merge(alarms)
+        return pooled_alarms
+
     def as_dict(self) -> dict:
         """Return the JSON: the untouched clips, the figures over the schedules, each one's.
 
@@ -199,6 +210,10 @@ class SchedulesReport:
                 "still_surroundings": self.still_surroundings(),
                 "ours_recall_by_magnitude": self.recall_by_magnitude(),
                 "repeated_frames_flagged_mean_pct": round(self.repeated_mean_pct(), 4),
+                "clean_frames_after_failures": {
+                    "clips": {name: a.as_dict() for name, a in self.after_failures().items()},
+                    **after_failures_figures(self.after_failures()),
+                },
             },
             "per_seed": {str(seed): report.as_dict() for seed, report in self.reports.items()},
         }

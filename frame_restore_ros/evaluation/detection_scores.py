@@ -31,6 +31,9 @@ Protocol (docs/detection.md, "Evaluating detection"):
     when a failure preceded them: a decoder holds its last output, a driver re-sends it);
   * a repeated frame has no new failed pixel: every flagged pixel on it outside the failure it
     shows again is a false alarm;
+  * the injected stream's clean frames, once it has shown a failure, are false alarms wherever
+    flagged (``after_failures``): a failure's end must leave the scene it uncovers untouched
+    (the untouched stream never saw a failure, so it cannot tell);
   * per class, recall is averaged over the clips that had positives, precision also over the
     clips whose injected frames had false positives but no positive (precision 0); recall is
     also reported per damage magnitude (:data:`MAGNITUDE_EDGES`, pooled over the clips): what a
@@ -55,8 +58,12 @@ from tqdm import tqdm
 from frame_restore_ros.detection.detector import Detection, DetectorConfig, FailureDetector
 from frame_restore_ros.detection.failures import FailureKind
 from frame_restore_ros.evaluation.detection_intervals import clip_average_intervals
-from frame_restore_ros.synthetic.corruption import Corruption, FreezeEpisode
-from frame_restore_ros.synthetic.injection import InjectionItem
+from frame_restore_ros.evaluation.injection_schedule import (
+    CLASSES,
+    InjectionSchedule,
+    held_bucket,
+)
+from frame_restore_ros.synthetic.corruption import Corruption
 
 if TYPE_CHECKING:
     from frame_restore_ros.evaluation.detection_schedules import SchedulesReport
@@ -71,33 +78,6 @@ RIM_VISIBLE = 10.0
 # Lower edges (levels) of the damage-magnitude bins recall is also reported in: a patch's mean
 # |damaged - true| (the largest channel per pixel); the first edge is VISIBLE.
 MAGNITUDE_EDGES = (VISIBLE, 6.0, 10.0, 20.0)
-
-# The classic single-frame failures (report name -> registry item); the restorer's tests use them.
-CASES: dict[str, InjectionItem] = {
-    "dead": InjectionItem("dead", 2),
-    "saturated": InjectionItem("saturated", 2),
-    "noise": InjectionItem("noise", 2),
-    "cast": InjectionItem("cast", 2),
-    "dead_lines": InjectionItem("lines"),
-    "lost_rows": InjectionItem("bottom"),
-    "whole_frame": InjectionItem("whole"),
-}
-
-# Every class the evaluation injects, old and new (report name -> registry item).
-CLASSES: dict[str, InjectionItem] = {
-    **CASES,
-    "dead_columns": InjectionItem("columns"),
-    "blockage": InjectionItem("blockage"),
-    "mud": InjectionItem("mud"),
-    "veil": InjectionItem("veil"),
-    "drops": InjectionItem("drops"),
-    "lost_rows_black": InjectionItem("bottom_black"),
-    "lost_rows_smear": InjectionItem("smear"),
-    "night_noise": InjectionItem("night_noise"),
-    "frozen": InjectionItem("freeze", 12),  # a long freeze
-    "frozen_short": InjectionItem("freeze"),  # 1-3 frames
-    "repeated_frame": InjectionItem("repeat"),
-}
 
 # A detected positive has the right class when labelled with one of these (dark blockage and a
 # dead block look alike).
@@ -195,6 +175,11 @@ class FalseAlarms:
         """Fraction of patches flagged (the older, patch-level false-alarm rate)."""
         return self.patches.flagged_rate
 
+    def merge(self, other: FalseAlarms) -> None:
+        """Add ``other``'s frames to these (the same clip on another schedule)."""
+        self.flagged.extend(other.flagged)
+        self.patches.merge(other.patches)
+
     def as_dict(self) -> dict[str, float]:
         values = np.asarray(self.flagged or [0.0])
         return {
@@ -236,6 +221,8 @@ class ClipReport:
     # ours, per class: (2, len(MAGNITUDE_EDGES)) int counts, positives and found per magnitude bin
     magnitudes: dict[str, np.ndarray] = field(default_factory=dict)
     repeated: FalseAlarms = field(default_factory=FalseAlarms)  # ours, on repeated frames
+    # ours, on the injected stream's clean frames after its first failure
+    after_failures: FalseAlarms = field(default_factory=FalseAlarms)
     worst: list[Shot] = field(default_factory=list)  # a min-heap of the most flagged clean frames
     # ours, the untouched stream's frames read as scene cuts (no onsets there; a failure in a
     # frame wrongly read as a cut is missed, and the node resets its reference)
@@ -253,6 +240,7 @@ class ClipReport:
                 for name, score in self.ours.items()
             },
             "repeated_frames": self.repeated.as_dict(),
+            "clean_frames_after_failures": self.after_failures.as_dict(),
             "scene_cuts": list(self.scene_cuts),
             "still_surroundings": {
                 name: {"recall": round(score.recall, 4), "positives": score.positives}
@@ -359,6 +347,10 @@ class DetectionReport:
         repeated = [clip.repeated for clip in self.clips.values() if clip.repeated.flagged]
         return float(np.mean([r.as_dict()["mean_pct"] for r in repeated])) if repeated else 0.0
 
+    def after_failures(self) -> dict[str, FalseAlarms]:
+        """Per clip, ours on the injected stream's clean frames after its first failure."""
+        return {name: clip.after_failures for name, clip in self.clips.items()}
+
     def as_dict(self) -> dict:
         return {
             "clips": {name: clip.as_dict() for name, clip in self.clips.items()},
@@ -372,7 +364,22 @@ class DetectionReport:
             "ours_recall_by_magnitude": self.recall_by_magnitude(),
             "false_alarms": worst_false_alarms(self.clips.values()),
             "repeated_frames_flagged_mean_pct": round(self.repeated_mean_pct(), 4),
+            "clean_frames_after_failures": after_failures_figures(self.after_failures()),
         }
+
+
+def after_failures_figures(per_clip: dict[str, FalseAlarms]) -> dict[str, float | str | None]:
+    """Return the worst clip's mean flagged % and share of frames altered after failures.
+
+    Each figure is the worst over the clips that had such frames (they may be two clips);
+    ``worst_clip`` is the clip of the worst mean.
+    """
+    clips = {name: alarms.as_dict() for name, alarms in per_clip.items() if alarms.flagged}
+    return {
+        "ours_worst_mean_pct": max((a["mean_pct"] for a in clips.values()), default=0),
+        "ours_worst_altered_frames": max((a["altered_frames"] for a in clips.values()), default=0),
+        "worst_clip": max(clips, key=lambda name: clips[name]["mean_pct"], default=None),
+    }
 
 
 AVERAGED = ("precision", "recall", "class_accuracy")  # the figures averaged over the clips
@@ -648,46 +655,6 @@ def _patch_means(image: np.ndarray, patch: int) -> np.ndarray:
     )
 
 
-class _Schedule:
-    """Which class the injected stream damages next: every ``every``-th frame, in turn.
-
-    Nothing is injected before frame ``lead_in`` (the detector's onset warm-up: a deployed
-    node streams for far longer than it, so a failure in its first frames says nothing of
-    a class's recall).
-    """
-
-    def __init__(
-        self, names: Sequence[str], every: int, rng: np.random.Generator, lead_in: int = 0
-    ) -> None:
-        if every < 1:
-            raise ValueError(f"every must be >= 1, got {every}")
-        self.names, self.every, self.rng, self.lead_in = list(names), every, rng, lead_in
-        self.turn = int(rng.integers(len(self.names))) if self.names else 0
-        self.episode: tuple[str, FreezeEpisode] | None = None
-
-    def damage(
-        self, index: int, frame: np.ndarray, previous: np.ndarray | None
-    ) -> tuple[str, Corruption] | None:
-        """Return (class name, corruption) for frame ``index``, or None to leave it clean."""
-        if self.episode is not None:
-            name, episode = self.episode
-            result = episode.next(frame)
-        elif (
-            self.names
-            and index >= self.lead_in
-            and index % self.every == self.every - 1
-            and previous is not None
-            and previous.shape == frame.shape
-        ):
-            name = self.names[self.turn % len(self.names)]
-            self.turn += 1
-            result = CLASSES[name].apply(frame, self.rng, previous=previous)
-        else:
-            return None
-        self.episode = None if result.episode is None else (name, result.episode)
-        return name, result
-
-
 def evaluate_clip(
     name: str,
     frames: Iterable[np.ndarray],
@@ -700,20 +667,24 @@ def evaluate_clip(
     every: int = 3,
     gallery: int = 3,
     frame_rate: float | None = None,
+    hold: int = 1,
 ) -> ClipReport:
     """Stream one clip (frames: (H, W, 3) uint8) and add its scores to ``report``.
 
     ``kinds``: names of :data:`CLASSES` to inject; ``gallery``: how many of the most flagged
     clean frames to keep for the report; ``frame_rate``: the clip's frames per second (after
     any stride), which stamps the frames for the detectors as a camera would (None: no stamps,
-    the detector's nominal rate). Frames smaller than one patch are skipped, with a warning
-    naming the clip and the first one's size; a clip left without a frame is left out of
-    ``report`` (:func:`_note_too_small`).
+    the detector's nominal rate); ``hold``: frames each failure stays, the next beginning
+    ``every`` clean frames after it, its frames scored in rows of :func:`held_bucket` (1: one
+    frame each, every ``every``-th frame). Frames smaller than one patch are skipped, with a
+    warning naming the clip and the first one's size; a clip left without a frame is left out
+    of ``report`` (:func:`_note_too_small`).
     """
     schedule = [(report, seed)]
     clips = evaluate_clip_schedules(
-        name, frames, make_detector, baseline, schedule, patch, kinds, every, gallery, frame_rate
-    )
+        name, frames, make_detector, baseline, schedule, patch, kinds, every, gallery, frame_rate,
+        hold,
+    )  # fmt: skip
     return clips[0]
 
 
@@ -728,6 +699,7 @@ def evaluate_clip_schedules(
     every: int = 3,
     gallery: int = 3,
     frame_rate: float | None = None,
+    hold: int = 1,
 ) -> list[ClipReport]:
     """Stream one clip once: untouched, and injected on each schedule; return its reports.
 
@@ -743,7 +715,7 @@ def evaluate_clip_schedules(
         raise ValueError(f"unknown classes {unknown}; choose from {', '.join(CLASSES)}")
     clean_detector = make_detector()
     streams = [
-        _InjectedStream.start(name, report, make_detector(), kinds, every, seed)
+        _InjectedStream.start(name, report, make_detector(), kinds, every, seed, hold)
         for report, seed in schedules
     ]
     clip = streams[0].clip  # holds the untouched stream's scores
@@ -789,12 +761,14 @@ class _InjectedStream:
     clip: ClipReport
     report: DetectionReport
     detector: FailureDetector
-    schedule: _Schedule
+    schedule: InjectionSchedule
     previous: np.ndarray | None = None  # the frame the stream showed last
     previous_failed: np.ndarray | None = None  # its failed pixels (None: it showed no failure)
     shown_true: np.ndarray | None = None  # the true frame of the moment ``previous`` was shown
     shown_frozen: np.ndarray | None = None  # (H, W) bool, ``previous``'s frozen tiles (or None)
     freeze_source: np.ndarray | None = None  # the true frame the current freeze's tiles show
+    failed_before: bool = False  # whether the stream has shown a failure yet
+    hold: int = 1  # frames each failure stays (> 1: scored per second of the failure)
 
     @classmethod
     def start(
@@ -805,13 +779,18 @@ class _InjectedStream:
         kinds: Sequence[str],
         every: int,
         seed: int,
+        hold: int = 1,
     ) -> _InjectedStream:
-        """Open clip ``name`` in ``report`` for a stream damaged on the schedule of ``seed``."""
+        """Open clip ``name`` in ``report`` for a stream damaged on the schedule of ``seed``.
+
+        ``hold``: frames each failure stays (:class:`InjectionSchedule`).
+        """
         # No injection during the detector's onset warm-up (stand-ins without a config: none).
         config = getattr(detector, "config", None)
         lead_in = config.onset_warmup_frames if isinstance(config, DetectorConfig) else 0
-        schedule = _Schedule(kinds, every, np.random.default_rng(seed), lead_in)
-        return cls(report.clips.setdefault(name, ClipReport()), report, detector, schedule)
+        schedule = InjectionSchedule(kinds, every, np.random.default_rng(seed), lead_in, hold)
+        clip = report.clips.setdefault(name, ClipReport())
+        return cls(clip, report, detector, schedule, hold=hold)
 
     def step(
         self,
@@ -831,9 +810,12 @@ class _InjectedStream:
         if damage is None:
             self.previous, self.previous_failed = frame, None
             self.shown_true, self.shown_frozen = frame, None
-            self.detector.detect(frame, stamp)
+            found = self.detector.detect(frame, stamp)
+            if self.failed_before:
+                self.clip.after_failures.add(found.mask, patch)
             return
         kind, corruption = damage
+        self.failed_before |= corruption.event is not FailureKind.REPEATED_FRAME
         frozen = corruption.labels == FailureKind.FROZEN
         if frozen.any():
             # Frozen tiles show an earlier frame: their surroundings moved when the scene
@@ -846,11 +828,14 @@ class _InjectedStream:
             failed = self.previous_failed
             extra = found.mask if failed is None else found.mask & ~failed
             self.clip.repeated.add(extra, patch)
+            # A repeat of a clean frame shows no failure: what follows is no failure's end.
+            self.failed_before |= failed is not None
             return
         # What the stream showed: a freeze or a repeat right after a failure keeps it.
         self.previous, self.previous_failed = corruption.damaged, corruption.changed
         self.shown_true, self.shown_frozen = frame, (frozen if frozen.any() else None)
-        _score(self.clip, kind, corruption, frame, before, found, patch, baseline)
+        row = held_bucket(kind, corruption.streak, self.hold) if self.hold > 1 else kind
+        _score(self.clip, row, kind, corruption, frame, before, found, patch, baseline)
         if kind not in self.report.examples and corruption.mask.any():
             self.report.examples[kind] = Shot(
                 0.0, index, corruption.damaged, found.labels.copy(), corruption.labels
@@ -902,6 +887,7 @@ def _note_too_small(
 
 def _score(
     clip: ClipReport,
+    row: str,
     kind: str,
     corruption: Corruption,
     clean: np.ndarray,
@@ -910,20 +896,21 @@ def _score(
     patch: int,
     baseline: Callable[[np.ndarray], np.ndarray] | None,
 ) -> None:
-    """Add one injected frame's patch and pixel scores to ``clip``.
+    """Add one injected frame's patch and pixel scores to ``clip``, in its class's ``row``.
 
-    ``clean``: the true frame (H, W, 3); ``source``: the true frame before it, or for a frozen
-    frame the true frame of the moment its tiles show.
+    ``row``: the class ``kind``, or a held failure's row (:func:`held_bucket`); ``clean``: the
+    true frame (H, W, 3); ``source``: the true frame before it, or for a frozen frame the true
+    frame of the moment its tiles show.
     """
-    ours = clip.ours.setdefault(kind, Score())
-    base = clip.baseline.setdefault(kind, Score())
+    ours = clip.ours.setdefault(row, Score())
+    base = clip.baseline.setdefault(row, Score())
     truth, valid = truth_patches(corruption, clean, patch, source)
     predicted = patch_coverage(found.mask, patch) >= 0.5
     ours.add(truth, predicted, valid)
     if truth.any():
         magnitude = _patch_means(cv2.absdiff(corruption.damaged, clean).max(axis=2), patch)
         counts = counts_by_magnitude(truth & valid, predicted, magnitude)
-        clip.magnitudes[kind] = clip.magnitudes.get(kind, 0) + counts
+        clip.magnitudes[row] = clip.magnitudes.get(row, 0) + counts
     if (corruption.labels == FailureKind.FROZEN).any():
         still = still_truth_patches(corruption, clean, patch, source)
         clip.still.setdefault(kind, Score()).add(still, predicted, still)
@@ -932,7 +919,7 @@ def _score(
     labelled = patch_coverage(np.isin(found.labels, [int(k) for k in same]), patch) >= 0.5
     ours.right_class += int((truth & predicted & labelled & valid).sum())
     truth_px, valid_px = truth_pixels(corruption, clean, source)
-    clip.pixels.setdefault(kind, Score()).add(truth_px, found.mask, valid_px)
+    clip.pixels.setdefault(row, Score()).add(truth_px, found.mask, valid_px)
     if baseline is not None:
         base.add(truth, patch_coverage(baseline(corruption.damaged), patch) >= 0.5, valid)
 
@@ -1062,19 +1049,38 @@ def format_report(report: DetectionReport | SchedulesReport) -> str:
         f"repeated frames (no new failed pixel): ours flagged {repeated:.3f} % of pixels"
         f" beyond the failure they show again{' (mean over the schedules)' if several else ''}"
     )
-    return "\n".join(lines)
+    return "\n".join(lines + _after_failure_lines(report.after_failures(), several))
+
+
+def _after_failure_lines(per_clip: dict[str, FalseAlarms], several: bool) -> list[str]:
+    """Return the terminal's lines on the injected streams' clean frames after a failure."""
+    clips = {name: alarms.as_dict() for name, alarms in per_clip.items() if alarms.flagged}
+    if not clips:
+        return []
+    pooled_note = ", every schedule's pooled" if several else ""
+    lines = [
+        "false alarms on the injected streams' clean frames after their first failure (what a"
+        f" failure's end leaves flagged{pooled_note}; flagged % of pixels: mean, p99; altered):"
+    ]
+    for name, figures in clips.items():
+        lines.append(
+            f"  {name}: ours {figures['mean_pct']:.3f} %, p99 {figures['p99_pct']:.3f} %, "
+            f"altered {100 * figures['altered_frames']:.1f} % of {figures['frames']} frames"
+        )
+    return lines
 
 
 def _class_lines(report: DetectionReport | SchedulesReport, several: bool) -> list[str]:
     """Return the class table's lines; with ``several`` schedules, their mean and range."""
     ours, base = report.averages("ours"), report.averages("baseline")
     pixels, patches = report.pixel_level(), report.patch_pooled()
+    width = _name_width([*ours, *pixels])
     spread, no_range = (
         (f"{'P seeds':>13}{'R seeds':>13}", f"{'-':>13}{'-':>13}") if several else ("", "")
     )
     lines = [
         _class_title(getattr(report, "seeds", []) if several else []),
-        f"  {'class':<16}{'ours P [95 %]':>24}{'ours R [95 %]':>24}{spread}{'class ok':>9}"
+        f"  {'class':<{width}}{'ours P [95 %]':>24}{'ours R [95 %]':>24}{spread}{'class ok':>9}"
         f"{'autoware P':>12}{'autoware R':>12}{'positives':>11}{'clips R/P':>10}"
         f"{'pooled P':>9}{'pooled R':>9}{'pixel P':>9}{'pixel R':>9}",
     ]
@@ -1085,7 +1091,7 @@ def _class_lines(report: DetectionReport | SchedulesReport, several: bool) -> li
         ranges = f"{with_range(score, 'precision'):>13}{with_range(score, 'recall'):>13}"
         clips = f"{score['clips']}/{score['precision_clips']}"
         lines.append(
-            f"  {name:<16}{with_interval(score, 'precision'):>24}"
+            f"  {name:<{width}}{with_interval(score, 'precision'):>24}"
             f"{with_interval(score, 'recall'):>24}{ranges if several else ''}"
             f"{score['class_accuracy']:>9.3f}{other['precision']:>12.3f}{other['recall']:>12.3f}"
             f"{score['positives']:>11}{clips:>10}"
@@ -1095,7 +1101,7 @@ def _class_lines(report: DetectionReport | SchedulesReport, several: bool) -> li
     for name, pixel in pixels.items():  # no patch was half failed: thin lines
         if name not in ours:
             lines.append(
-                f"  {name:<16}{'-':>24}{'-':>24}{no_range}{'-':>9}{'-':>12}{'-':>12}{0:>11}"
+                f"  {name:<{width}}{'-':>24}{'-':>24}{no_range}{'-':>9}{'-':>12}{'-':>12}{0:>11}"
                 f"{'-':>10}{'-':>9}{'-':>9}{pixel['precision']:>9.3f}{pixel['recall']:>9.3f}"
             )
     return lines
@@ -1127,9 +1133,10 @@ def _class_title(seeds: Sequence[int]) -> str:
 
 def _seed_lines(ours: dict[str, dict], seeds: Sequence[int]) -> list[str]:
     """Per class, each schedule's precision / recall averaged over the clips."""
+    width = _name_width(ours)
     lines = [
         "per schedule (seed), ours precision / recall averaged over the clips:",
-        f"  {'class':<16}" + "".join(f"{f'seed {seed}':>16}" for seed in seeds),
+        f"  {'class':<{width}}" + "".join(f"{f'seed {seed}':>16}" for seed in seeds),
     ]
     for name, score in ours.items():
         cells = []
@@ -1139,8 +1146,13 @@ def _seed_lines(ours: dict[str, dict], seeds: Sequence[int]) -> list[str]:
                 "-" if figures is None else f"{figures['precision']:.3f} / {figures['recall']:.3f}"
             )
             cells.append(f"{text:>16}")
-        lines.append(f"  {name:<16}{''.join(cells)}")
+        lines.append(f"  {name:<{width}}{''.join(cells)}")
     return lines
+
+
+def _name_width(names: Iterable[str]) -> int:
+    """Return the class column's width: 16, or wider for a held failure's rows."""
+    return max([16, *(len(name) + 2 for name in names)])
 
 
 def evaluate_detection(
@@ -1155,17 +1167,19 @@ def evaluate_detection(
     progress: bool = True,
     total: int | None = None,
     frame_rates: dict[str, float] | None = None,
+    hold: int = 1,
 ) -> DetectionReport:
     """Score ``make_detector()`` (and ``baseline``) on every clip; see the module docstring.
 
     ``clips``: name -> a callable opening the clip's frames (streamed, never all in memory);
     ``total``: the expected number of frames, for the progress bar; ``frame_rates``: name ->
-    frames per second of the clips whose rate is known (their frames are stamped). A clip
-    without a frame of at least one patch is left out of the report (:func:`evaluate_clip`).
+    frames per second of the clips whose rate is known (their frames are stamped); ``hold``:
+    frames each failure stays (:func:`evaluate_clip`). A clip without a frame of at least one
+    patch is left out of the report (:func:`evaluate_clip`).
     """
     reports = evaluate_schedules(
         clips, make_detector, baseline, patch, [seed], kinds, every, gallery, progress, total,
-        frame_rates,
+        frame_rates, hold,
     )  # fmt: skip
     return reports[seed]
 
@@ -1182,6 +1196,7 @@ def evaluate_schedules(
     progress: bool = True,
     total: int | None = None,
     frame_rates: dict[str, float] | None = None,
+    hold: int = 1,
 ) -> dict[int, DetectionReport]:
     """Score every clip on the schedule of failures of each of ``seeds``; return seed -> report.
 
@@ -1210,7 +1225,7 @@ def evaluate_schedules(
             frames = _counting(open_frames(), bar)
             evaluate_clip_schedules(
                 name, frames, make_detector, baseline, schedules, patch, kinds, every, gallery,
-                rates.get(name),
+                rates.get(name), hold,
             )  # fmt: skip
     return reports
 
