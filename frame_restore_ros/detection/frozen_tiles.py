@@ -3,8 +3,9 @@
 A decoder or a link that repeats part of the frame leaves a tile bit-identical to the previous
 frame. Codecs keep smooth or static scene identical too (a sky, a bonnet, a far facade), so a
 tile counts only when it was live before (changing for ``frozen_moving_frames`` frames, lively
-enough), stopped as a whole, and sits in a moving ring; or when its border breaks against the
-moving scene (a seam, `seams.py`). Codec refreshes (a keyframe amid skipped frames) are told
+enough, or still for longer than its own change rate explains), stopped as a whole, and sits
+in a moving ring; or when its border breaks against the moving scene (a seam, `seams.py`). It
+ends as a whole too. Codec refreshes (a keyframe amid skipped frames) are told
 apart by the share of cells that changed per frame. docs/detection.md, "Frozen tiles".
 """
 
@@ -48,6 +49,9 @@ class FrozenTiles:
         moving: int32, frames the cell kept changing before its current still run.
         activity: float32, each cell's mean |luma change| per frame while it moved (an
             exponential average learnt on clean, changing cells only).
+        change_rate: float32, the share of frames each cell changed in (an exponential
+            average, ``frozen_rate_alpha`` per frame).
+        rate_at_stop: float32, ``change_rate`` as it was when the current still run began.
     """
 
     def __init__(self, config: DetectorConfig) -> None:
@@ -55,6 +59,8 @@ class FrozenTiles:
         self.still: np.ndarray | None = None
         self.moving: np.ndarray | None = None
         self.activity: np.ndarray | None = None
+        self.change_rate: np.ndarray | None = None
+        self.rate_at_stop: np.ndarray | None = None
         self._activity_before: np.ndarray | None = None  # as it was before the last learn()
         # Share of cells that changed, per frame, newest last (codec refreshes: _after_refresh).
         self._changed_shares: deque[float] = deque(maxlen=REFRESH_MEMORY_FRAMES)
@@ -65,6 +71,8 @@ class FrozenTiles:
         self.still = np.zeros(shape, dtype=np.int32)
         self.moving = np.zeros(shape, dtype=np.int32)
         self._activity_before = None
+        self.change_rate = np.zeros(shape, dtype=np.float32)
+        self.rate_at_stop = np.zeros(shape, dtype=np.float32)
 
     def learn(self, motion: np.ndarray, moving: np.ndarray) -> None:
         """Blend (rows, cols) ``motion`` into the activity of the bool ``moving`` cells.
@@ -107,28 +115,46 @@ class FrozenTiles:
         if self.still is None:
             return tracker.update(*(np.zeros(stats.gray.shape, dtype=bool),) * 2)
         identical = stats.changed <= 0.0
+        # The change rate a still run is judged by is the one it began with.
+        np.copyto(self.rate_at_stop, self.change_rate, where=identical & (self.still == 0))
+        self.change_rate *= 1.0 - cfg.frozen_rate_alpha
+        self.change_rate += cfg.frozen_rate_alpha * ~identical
         # Frames the cell kept changing before its current still run: a frozen tile was live
         # content; a region the codec skips now and then (the focus of expansion, a far façade)
         # was identical in some recent frame.
         self.moving = np.where(
             identical, self.moving, np.where(self.still > 0, 1, self.moving + 1)
         ).astype(np.int32)
+        still_before = self.still
         self.still = np.where(identical, self.still + 1, 0).astype(np.int32)
         self._changed_shares.append(1.0 - float(np.count_nonzero(identical)) / identical.size)
         if cut:  # a still part of the new scene had not been moving: it cannot have frozen
             self.moving.fill(0)
+            self.change_rate.fill(0.0)
+            self.rate_at_stop.fill(0.0)
         refreshed = self._after_refresh()
         if refreshed.size:
             excluded = excluded | refreshed
-        live = self.moving >= cfg.frozen_moving_frames
-        candidates = (
-            live
-            & (self.still >= cfg.frozen_frames - 1)
+        ready = (
+            (self.still >= cfg.frozen_frames - 1)
             & (stats.texture >= cfg.frozen_min_texture)
-            & (self.activity >= cfg.frozen_min_activity)
             & ~excluded
         )
+        candidates = (
+            ready
+            & (self.moving >= cfg.frozen_moving_frames)
+            & (self.activity >= cfg.frozen_min_activity)
+        )
+        live = candidates  # cells whose own history says they froze, whatever their group
+        if cfg.frozen_rate_eps > 0.0:
+            past = self._still_past_chance(ready) & ~candidates
+            live = candidates | past
+            candidates = candidates | self._stopped_together(past, candidates)
         held = identical & (tracker.flagged if tracker.flagged is not None else False)
+        ended = np.zeros_like(held)
+        if cfg.frozen_end_share > 0.0 and held.any():
+            ended = self._ended_tiles(tracker.flagged, identical, still_before, live)
+            held &= ~ended
         moving_ring = regions_with_moving_ring(
             candidates | held, stats.motion, identical, cfg.frozen_scene_motion
         )
@@ -163,8 +189,73 @@ class FrozenTiles:
         # Held while some of the tile's textured content stays identical: identical flat cells
         # carry no evidence of a freeze (a codec keeps a smooth sky identical after a freeze
         # over it ended) and are held only with such a core.
-        held = identical & (moving_ring | onset)
+        held = identical & ((moving_ring & ~ended) | onset)
         return tracker.update(onset, grow(held & (stats.texture >= cfg.frozen_min_texture), held))
+
+    def _ended_tiles(
+        self,
+        flagged: np.ndarray,
+        identical: np.ndarray,
+        still_before: np.ndarray,
+        live: np.ndarray,
+    ) -> np.ndarray:
+        """(rows, cols) bool: cells of ``flagged`` tiles whose freeze ended, kept by the codec.
+
+        ``flagged``: (rows, cols) bool, the frozen flags of the previous frame; ``identical``:
+        (rows, cols) bool, cells identical to the previous frame; ``still_before``: (rows, cols)
+        int, the still runs of the previous frame; ``live``: (rows, cols) bool, cells whose own
+        history says they froze (a seed of either rule, whatever its group). A tile
+        (8-connected) ended when at least ``frozen_end_share`` of its cells changed: a
+        decoder's freeze ends as a whole. Its cells still identical are scene the codec keeps
+        (content taken in within the tile's extent, flat or static scene that stopped with
+        it), unless they froze with the tile (its most common run) and are live, or joined to
+        such cells within what froze with it: a freeze that shrank, which stays.
+        """
+        ended = np.zeros_like(flagged)
+        count, labels = cv2.connectedComponents(flagged.view(np.uint8), connectivity=8)
+        for region in range(1, count):
+            inside = labels == region
+            changed = np.count_nonzero(inside & ~identical)
+            if changed >= self.config.frozen_end_share * np.count_nonzero(inside):
+                run = np.bincount(still_before[inside]).argmax()
+                with_it = inside & identical & (self.still == run + 1)
+                ended |= inside & identical & ~grow(with_it & live, with_it)
+        return ended
+
+    def _still_past_chance(self, ready: np.ndarray) -> np.ndarray:
+        """(rows, cols) bool: ``ready`` cells still for longer than their own change rate explains.
+
+        ``ready``: (rows, cols) bool, still cells that could seed a tile (still for at least
+        ``frozen_frames`` - 1 frames, textured, not beside another failure). A cell that
+        changed in a share r of its frames before it stopped stays identical k frames running
+        by chance with (1 - r)^k; at most ``frozen_rate_eps`` is past chance, when the content
+        it showed should have drifted visibly meanwhile (motion EMA x r x k >=
+        ``frozen_rate_drift``).
+        """
+        cfg = self.config
+        rate = np.clip(self.rate_at_stop, 1e-3, 0.999)
+        needed = np.ceil(math.log(cfg.frozen_rate_eps) / np.log1p(-rate))
+        return (
+            ready
+            & (rate >= cfg.frozen_rate_min)
+            & (self.still >= needed)
+            & (self.activity >= cfg.frozen_rate_activity)
+            & (self.activity * rate * self.still >= cfg.frozen_rate_drift)
+        )
+
+    def _stopped_together(self, past: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """(rows, cols) bool: the ``past`` cells in a group that stopped in one frame.
+
+        ``past``: (rows, cols) bool, cells still past chance (:meth:`_still_past_chance`);
+        ``candidates``: (rows, cols) bool, the history rule's seeds. Kept where at least
+        ``frozen_min_cells`` of either, 8-connected, stopped in the same frame: a tile stops as
+        a whole, a codec's skipped blocks each in their own frame.
+        """
+        kept = np.zeros_like(past)
+        for run in np.unique(self.still[past]):
+            same_run = self.still == run
+            kept |= drop_small((past | candidates) & same_run, self.config.frozen_min_cells)
+        return kept & past
 
     def _fill_extent(
         self, tiles: np.ndarray, seeds: np.ndarray, joinable: np.ndarray, identical: np.ndarray
