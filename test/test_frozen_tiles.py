@@ -215,3 +215,42 @@ def test_a_freeze_that_shrinks_stays_flagged_where_it_goes_on(rows):
     corner_cells[6 : 6 + rows, 8:14] = True
     for cells in flagged[12:]:
         assert (cells == corner_cells).all()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("frozen_rate_eps", 1.0),
+        ("frozen_rate_eps", -0.1),
+        ("frozen_end_share", 1.0),
+        ("frozen_rate_min", 0.0),
+        ("frozen_rate_alpha", 1.5),
+        ("frozen_rate_activity", float("nan")),
+        ("frozen_rate_drift", -1.0),
+    ],
+)
+def test_the_rate_and_end_settings_are_validated(field, value):
+    with pytest.raises(ValueError, match=field):
+        DetectorConfig(**{field: value})
+
+
+def test_a_still_run_is_judged_by_the_change_rate_it_began_with_and_a_cut_forgets_it():
+    # Changed in every frame for 20 frames, then still: the rate the still run began with is
+    # the rate after those 20 changes, 1 - (15/16)^20, whatever the still frames did since.
+    frames = _panning(21)
+    frames += [frames[-1].copy() for _ in range(5)]
+    config = DetectorConfig()
+    tiles, lines = FrozenTiles(config), LineFailures(config)
+    previous = None
+    for index, frame in enumerate(frames):
+        stats = compute_cell_stats(frame, previous, config.cell, 0)
+        nothing = np.zeros(stats.gray.shape, dtype=bool)
+        cut = index == len(frames) - 1
+        if cut:
+            before = tiles.rate_at_stop.copy()
+        tiles.find(stats, nothing, nothing, cut, Hysteresis(0), lines.dark_lines)
+        if previous is None:
+            tiles.start(stats.gray.shape)
+        previous = stats.gray_full
+    assert np.allclose(before, 1.0 - (15 / 16) ** 20, atol=1e-5)
+    assert not tiles.rate_at_stop.any() and not tiles.change_rate.any()  # the cut
