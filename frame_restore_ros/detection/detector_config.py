@@ -264,7 +264,8 @@ class DetectorConfig:
     # since the stop (motion EMA x r x k) of at least ``frozen_rate_drift`` levels and a motion
     # EMA of at least ``frozen_rate_activity``, is a candidate when at least frozen_min_cells
     # cells stopped in the same frame (a tile stops as a whole; a codec's blocks stop at
-    # random). Judged then like the history rule's seeds (ring, size, growth). Three schedules
+    # random). Judged then by the history rule's ring and size (no growth beyond the fill: the
+    # growth asks for a still run of at most frozen_frames - 1). Three schedules
     # over the ten development clips (docs/detection.md, "A cell still for longer than its
     # codec's skipping explains"): frozen recall 0.679 -> 0.752, precision 0.996 -> 0.986
     # (eps 0.01: the same within 0.002; activity 4, no drift: +0.01 only); the untouched clips'

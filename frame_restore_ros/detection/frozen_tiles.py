@@ -204,7 +204,8 @@ class FrozenTiles:
         ``flagged``: (rows, cols) bool, the frozen flags of the previous frame; ``identical``:
         (rows, cols) bool, cells identical to the previous frame; ``still_before``: (rows, cols)
         int, the still runs of the previous frame; ``live``: (rows, cols) bool, cells whose own
-        history says they froze (a seed of either rule, whatever its group). A tile
+        history says they froze (a seed of the history or the rate rule, whatever its group;
+        not the seam rule's). A tile
         (8-connected) ended when at least ``frozen_end_share`` of its cells changed: a
         decoder's freeze ends as a whole. Its cells still identical are scene the codec keeps
         (content taken in within the tile's extent, flat or static scene that stopped with
@@ -233,6 +234,8 @@ class FrozenTiles:
         ``frozen_rate_drift``).
         """
         cfg = self.config
+        if not ready.any():  # most frames of a moving scene: nothing still long enough
+            return ready
         rate = np.clip(self.rate_at_stop, 1e-3, 0.999)
         needed = np.ceil(math.log(cfg.frozen_rate_eps) / np.log1p(-rate))
         return (
